@@ -1,0 +1,121 @@
+"""The `kite-gateway` command: `serve` runs the gateway, `health` probes a running one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kite_gateway import __version__
+
+EXIT_CONFIG = 2
+EXIT_STARTUP = 1
+
+# Flags of `serve`, each overriding one setting (dest is the settings field).
+_SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+    ("--listen", "gateway_listen", str, "HOST:PORT to serve gRPC on"),
+    ("--data-dir", "gateway_data_dir", Path, "directory for the gateway's state"),
+    ("--log-level", "log_level", str, "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    ("--log-format", "gateway_log_format", str, "json (one object per line) or console"),
+    ("--shutdown-grace", "gateway_shutdown_grace", float, "seconds to drain RPCs on shutdown"),
+    ("--api-endpoint", "api_endpoint", str, "Kite REST root URL"),
+    ("--websocket-endpoint", "websocket_endpoint", str, "Kite ticker WebSocket URL"),
+    ("--request-timeout", "request_timeout", float, "seconds per Kite REST call"),
+    ("--max-retries", "max_retries", int, "retries of idempotent Kite reads"),
+    ("--rate-limit-per-second", "rate_limit_per_second", float, "Kite calls per second per account"),
+    ("--burst-limit", "burst_limit", int, "Kite calls allowed in a burst per account"),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kite-gateway", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"kite-gateway {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway",
+        description="Run the gateway. Every flag overrides its KITE_* environment variable.",
+    )
+    for flag, dest, kind, text in _SERVE_FLAGS:
+        serve.add_argument(flag, dest=dest, type=kind, help=f"{text} (env KITE_{dest.upper()})")
+    serve.add_argument(
+        "--metrics",
+        dest="metrics_enabled",
+        action=argparse.BooleanOptionalAction,
+        help="serve Prometheus metrics (env KITE_METRICS_ENABLED)",
+    )
+    serve.add_argument(
+        "--paper",
+        action="store_true",
+        help="trade on the embedded Kite simulator instead of real Kite",
+    )
+
+    probe = commands.add_parser(
+        "health",
+        help="check a running gateway's gRPC health (exit 0 when SERVING)",
+        description="Check a running gateway's grpc.health.v1 status; exit 0 when SERVING, 1 otherwise.",
+    )
+    probe.add_argument("--address", default="127.0.0.1:50051", help="HOST:PORT of the gateway")
+    probe.add_argument("--service", default="", help="a service's full name; the whole server when empty")
+    probe.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from kite_gateway.config import ConfigError, load_settings
+    from kite_gateway.server import StartupError, serve
+    from kite_gateway.structured_logs import configure_logging
+
+    if args.paper:
+        print(
+            "kite-gateway: --paper needs the embedded Kite simulator, which this version does not "
+            "have yet; run without --paper against Kite (KITE_API_ENDPOINT)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    overrides = {dest: getattr(args, dest) for _, dest, _, _ in _SERVE_FLAGS}
+    overrides["metrics_enabled"] = args.metrics_enabled
+    flags = {dest: flag for flag, dest, _, _ in _SERVE_FLAGS} | {"metrics_enabled": "--metrics"}
+    try:
+        settings = load_settings(flags=flags, **overrides)
+    except ConfigError as exc:
+        print(f"kite-gateway: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level, settings.gateway_log_format)
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as exc:
+        print(f"kite-gateway: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(args.address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+            )
+        except grpc.RpcError as exc:
+            print(f"{args.address}: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    print(f"{args.address} {args.service or '(server)'}: {status}")
+    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # grpc core's own INFO lines are noise
+    args = _parser().parse_args(argv)
+    return _serve(args) if args.command == "serve" else _health(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The gateway's configuration: one typed, validated settings object.
+
+Values come from environment variables (the `KITE_*` names below) and can be overridden by
+command-line flags; both are validated at start, and a bad value stops the gateway with a
+message naming the variable, the flag and what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def _host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:50051 or [::]:50051")
+    return value
+
+
+def _url(*schemes: str) -> Any:
+    def check(value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in schemes or not rest:
+            raise ValueError(f"must be a {' or '.join(schemes)} URL, e.g. {schemes[-1]}://host")
+        return value.rstrip("/")
+
+    return AfterValidator(check)
+
+
+class Settings(BaseSettings):
+    """Every setting of the gateway. Field names map to `KITE_<NAME>` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="KITE_", frozen=True, extra="ignore")
+
+    # Kite Connect (the seed design's names).
+    api_endpoint: Annotated[str, _url("http", "https")] = "https://api.kite.trade"
+    websocket_endpoint: Annotated[str, _url("ws", "wss")] = "wss://ws.kite.trade"
+    request_timeout: float = Field(7.0, gt=0, le=120, description="seconds per Kite REST call")
+    max_retries: int = Field(3, ge=0, le=10, description="retries of idempotent Kite reads")
+    rate_limit_per_second: float = Field(10.0, gt=0, le=1000, description="Kite calls per second")
+    burst_limit: int = Field(10, ge=1, le=1000, description="Kite calls allowed in a burst")
+    metrics_enabled: bool = True
+    log_level: LogLevel = "INFO"
+
+    # The gateway's own.
+    gateway_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:50051"
+    gateway_data_dir: Path = Path("./data")
+    gateway_shutdown_grace: float = Field(10.0, ge=0, le=300, description="seconds to drain RPCs")
+    gateway_log_format: Literal["json", "console"] = "json"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message says which setting and why."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field."""
+    return f"KITE_{field.upper()}"
+
+
+def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read the environment, apply overrides (from CLI flags; None means "not given"), validate.
+
+    `flags` names the command-line flag of each overridable field, for error messages.
+    """
+    given = {name: value for name, value in overrides.items() if value is not None}
+    flags = flags or {}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            source = flags.get(field, field) if field in given else env_name(field)
+            lines.append(f"  {source}={error.get('input')!r}: {error['msg']}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

@@ -1,0 +1,134 @@
+"""The gateway's gRPC server: the API services, health, reflection, and graceful shutdown.
+
+Shutdown order: health turns NOT_SERVING for every service first (so load balancers and
+Kubernetes stop sending new calls), then the server stops accepting, lets in-flight RPCs finish
+within the grace period, and cancels what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from kite_gateway import __version__
+from kite_gateway.config import Settings
+from kite_gateway.services import API_SERVICES, register
+
+log = structlog.get_logger(__name__)
+
+# Server options: no silent port sharing between processes (grpc enables SO_REUSEPORT by
+# default), and keepalive pings from clients of long-lived streams are welcome.
+SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.so_reuseport", 0),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+)
+
+
+class StartupError(Exception):
+    """The gateway could not start; the message says why and what to do."""
+
+
+class Gateway:
+    """A running (or ready to run) gateway server."""
+
+    def __init__(self, settings: Settings, servicers: Mapping[str, object] | None = None) -> None:
+        self.settings = settings
+        self.health = health.aio.HealthServicer()
+        self.port = 0
+        self._servicers = dict(servicers or {})
+        self._server = grpc.aio.server(options=SERVER_OPTIONS)
+        self._stopping = False
+
+    @property
+    def service_names(self) -> list[str]:
+        """Full names of the API services served."""
+        return [service.full_name for service in API_SERVICES]
+
+    async def start(self) -> int:
+        """Bind, start serving and report SERVING; returns the bound port."""
+        _ensure_data_dir(self.settings.gateway_data_dir)
+        for service in API_SERVICES:
+            register(self._server, service, self._servicers.get(service.full_name) or service.servicer_base())
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        reflection.enable_server_reflection(
+            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
+        )
+        try:
+            self.port = self._server.add_insecure_port(self.settings.gateway_listen)
+        except RuntimeError as exc:
+            raise StartupError(
+                f"cannot listen on {self.settings.gateway_listen}: {exc}; is another process using "
+                "the port? Choose another with --listen or KITE_GATEWAY_LISTEN"
+            ) from None
+        await self._server.start()
+        for name in ["", *self.service_names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "gateway.started",
+            version=__version__,
+            listen=self.settings.gateway_listen,
+            port=self.port,
+            services=self.service_names,
+        )
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Turn health NOT_SERVING, then drain in-flight RPCs for `grace` seconds and stop."""
+        if self._stopping:
+            return
+        self._stopping = True
+        grace = self.settings.gateway_shutdown_grace if grace is None else grace
+        log.info("gateway.stopping", grace_seconds=grace)
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+        log.info("gateway.stopped")
+
+    async def stop_now(self) -> None:
+        """Cancel every RPC still running and stop at once (a second signal during shutdown)."""
+        await self._server.stop(0)
+        log.info("gateway.stopped", forced=True)
+
+
+def _ensure_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StartupError(
+            f"data directory {path} is not usable ({exc.strerror}); set --data-dir or "
+            "KITE_GATEWAY_DATA_DIR to a writable directory"
+        ) from None
+
+
+async def serve(settings: Settings) -> None:
+    """Run the gateway until SIGTERM or SIGINT, then shut down gracefully.
+
+    A second signal during shutdown cuts the grace period short.
+    """
+    gateway = Gateway(settings)
+    await gateway.start()
+    loop = asyncio.get_running_loop()
+    signals: asyncio.Queue[int] = asyncio.Queue()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, signals.put_nowait, signum)
+    log.info("gateway.signal", signal=signal.Signals(await signals.get()).name)
+    graceful = asyncio.create_task(gateway.stop())
+    second = asyncio.create_task(signals.get())
+    done, _ = await asyncio.wait({graceful, second}, return_when=asyncio.FIRST_COMPLETED)
+    if second in done:
+        log.info("gateway.signal", signal=signal.Signals(second.result()).name, forced=True)
+        await gateway.stop_now()
+    else:
+        second.cancel()
+    await graceful

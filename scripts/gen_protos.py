@@ -1,0 +1,107 @@
+"""Regenerate the Python code of the kite_gateway.v1 API from protos/.
+
+Writes kite_gateway/v1/*_pb2.py (messages), *_pb2.pyi (type stubs, mypy-protobuf),
+*_pb2_grpc.py and *_pb2_grpc.pyi (gRPC stubs and servicer bases). The proto tree mirrors the
+Python package (protos/kite_gateway/v1/x.proto -> kite_gateway/v1/x_pb2.py), so the generated
+modules import each other as kite_gateway.v1.x_pb2 with no rewriting.
+
+    python scripts/gen_protos.py           # regenerate in place
+    python scripts/gen_protos.py --check   # exit 1 if the committed code is stale
+
+The output depends on the exact grpcio-tools and mypy-protobuf versions, which the `dev` extra
+of pyproject.toml pins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO_ROOT = ROOT / "protos"
+PACKAGE = Path("kite_gateway") / "v1"
+GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
+INIT_TEXT = '"""Generated code of the kite_gateway.v1 API (scripts/gen_protos.py). Do not edit."""\n'
+
+
+def _plugin(name: str) -> str:
+    """Find a protoc plugin installed beside the running interpreter (the venv's bin/)."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        sys.exit(f"gen_protos: {name} not found; install the dev extra: pip install -e '.[dev]'")
+    return found
+
+
+def generate(out_dir: Path) -> None:
+    """Generate the package into out_dir/kite_gateway/v1/."""
+    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE).glob("*.proto"))
+    import grpc_tools  # imported here so --help works without the dev extra
+
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    command = [
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{well_known}",
+        f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
+        f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
+        f"--python_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        f"--mypy_out={out_dir}",
+        f"--mypy_grpc_out={out_dir}",
+        *protos,
+    ]
+    subprocess.run(command, check=True, cwd=ROOT)
+    (out_dir / PACKAGE / "__init__.py").write_text(INIT_TEXT)
+    (out_dir / PACKAGE / "py.typed").write_text("")
+
+
+def _generated_files(directory: Path) -> set[str]:
+    if not directory.is_dir():
+        return set()
+    return {
+        p.name
+        for p in directory.iterdir()
+        if p.name.endswith(GENERATED_SUFFIXES) or p.name in {"__init__.py", "py.typed"}
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="fail if the committed code differs")
+    args = parser.parse_args()
+
+    target = ROOT / PACKAGE
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / PACKAGE
+        generate(Path(tmp))
+        new, old = _generated_files(fresh), _generated_files(target)
+        if args.check:
+            stale = sorted(old ^ new) + sorted(
+                name for name in new & old if not filecmp.cmp(fresh / name, target / name, shallow=False)
+            )
+            if stale:
+                print("generated code is stale; run: python scripts/gen_protos.py", file=sys.stderr)
+                for name in stale:
+                    print(f"  {PACKAGE / name}", file=sys.stderr)
+                return 1
+            print(f"generated code in {PACKAGE} is current ({len(new)} files)")
+            return 0
+        target.mkdir(parents=True, exist_ok=True)
+        for name in old - new:
+            (target / name).unlink()
+        for name in new:
+            shutil.copyfile(fresh / name, target / name)
+        print(f"regenerated {len(new)} files in {PACKAGE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
