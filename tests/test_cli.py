@@ -1,0 +1,147 @@
+"""The `kite-gateway` command as ops run it: configuration errors, signals, health probe, buf curl."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.conftest import GatewayProcess, buf_binary
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "kite_gateway", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_a_bad_environment_value_stops_start_naming_the_variable_and_the_problem(tmp_path: Path) -> None:
+    result = run_cli("serve", "--data-dir", str(tmp_path), env={"KITE_REQUEST_TIMEOUT": "-1"})
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr
+    assert "KITE_REQUEST_TIMEOUT='-1': Input should be greater than 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_flag_value_is_reported_by_its_flag_name(tmp_path: Path) -> None:
+    result = run_cli("serve", "--listen", "localhost", "--log-level", "LOUD", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "--listen='localhost': Value error, must be HOST:PORT" in result.stderr
+    assert "--log-level='LOUD'" in result.stderr
+
+
+def test_every_bad_value_is_reported_at_once(tmp_path: Path) -> None:
+    env = {
+        "KITE_API_ENDPOINT": "ftp://kite",
+        "KITE_WEBSOCKET_ENDPOINT": "https://ws",
+        "KITE_MAX_RETRIES": "many",
+        "KITE_RATE_LIMIT_PER_SECOND": "0",
+        "KITE_BURST_LIMIT": "0",
+        "KITE_METRICS_ENABLED": "perhaps",
+    }
+    result = run_cli("serve", "--data-dir", str(tmp_path), env=env)
+    assert result.returncode == 2
+    for name in env:
+        assert f"{name}=" in result.stderr, name
+
+
+def test_a_flag_overrides_the_environment(tmp_path: Path) -> None:
+    proc = GatewayProcess(tmp_path, "--log-level", "INFO", env={"KITE_LOG_LEVEL": "LOUD"})
+    try:
+        proc.wait_serving()
+    finally:
+        proc.stop()
+
+
+def test_sigterm_turns_health_not_serving_then_exits_cleanly(tmp_path: Path) -> None:
+    proc = GatewayProcess(tmp_path, "--shutdown-grace", "2")
+    try:
+        proc.wait_serving()
+        with grpc.insecure_channel(proc.address) as chan:
+            watch = health_pb2_grpc.HealthStub(chan).Watch(
+                health_pb2.HealthCheckRequest(service=""), timeout=10
+            )
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            proc.proc.send_signal(signal.SIGTERM)
+            assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert proc.proc.wait(timeout=10) == 0
+        events = [json.loads(line)["event"] for line in proc.proc.stderr.read().splitlines()]  # type: ignore[union-attr]
+        assert events == ["gateway.started", "gateway.signal", "gateway.stopping", "gateway.stopped"]
+    finally:
+        proc.stop()
+
+
+def test_logs_are_one_json_object_per_line(gateway_process: GatewayProcess) -> None:
+    gateway_process.proc.send_signal(signal.SIGINT)
+    gateway_process.proc.wait(timeout=10)
+    lines = gateway_process.proc.stderr.read().splitlines()  # type: ignore[union-attr]
+    started = json.loads(lines[0])
+    assert started["event"] == "gateway.started"
+    assert started["level"] == "info"
+    assert started["port"] == gateway_process.port
+    assert "timestamp" in started
+
+
+def test_the_health_command_exits_zero_for_a_serving_gateway(gateway_process: GatewayProcess) -> None:
+    result = run_cli("health", "--address", gateway_process.address)
+    assert result.returncode == 0, result.stderr
+    assert "SERVING" in result.stdout
+    result = run_cli(
+        "health", "--address", gateway_process.address, "--service", "kite_gateway.v1.OrderService"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_health_command_exits_one_when_nothing_listens(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    result = run_cli("health", "--address", f"127.0.0.1:{free_port()}", "--timeout", "1")
+    assert result.returncode == 1
+    assert "UNAVAILABLE" in result.stderr or "DEADLINE_EXCEEDED" in result.stderr
+
+
+def test_paper_mode_says_clearly_that_the_simulator_is_missing(tmp_path: Path) -> None:
+    result = run_cli("serve", "--paper", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "simulator" in result.stderr
+
+
+def _buf_curl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [buf_binary(), "curl", "--protocol", "grpc", "--http2-prior-knowledge", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_buf_curl_lists_and_calls_services_through_reflection(gateway_process: GatewayProcess) -> None:
+    url = f"http://{gateway_process.address}"
+    listed = _buf_curl("--list-services", url)
+    assert listed.returncode == 0, listed.stderr
+    assert {
+        "kite_gateway.v1.AccountService",
+        "kite_gateway.v1.OrderService",
+        "kite_gateway.v1.PortfolioService",
+        "kite_gateway.v1.MarketDataService",
+        "grpc.health.v1.Health",
+    } <= set(listed.stdout.split())
+
+    health = _buf_curl("-d", "{}", f"{url}/grpc.health.v1.Health/Check")
+    assert health.returncode == 0, health.stderr
+    assert json.loads(health.stdout) == {"status": "SERVING"}
+
+    placed = _buf_curl("-d", '{"account_id": "AB1234"}', f"{url}/kite_gateway.v1.OrderService/PlaceOrder")
+    assert placed.returncode != 0
+    assert "unimplemented" in placed.stderr and "OrderService/PlaceOrder" in placed.stderr
