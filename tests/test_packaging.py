@@ -11,8 +11,9 @@ from tests.conftest import ROOT
 
 
 def test_the_wheel_ships_the_api_stubs_types_and_console_script(tmp_path: Path) -> None:
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", tmp_path, ROOT],
+        [*pip_wheel, "-w", tmp_path, ROOT],
         check=True,
         timeout=300,
     )
