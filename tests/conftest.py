@@ -22,9 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        gateway_listen="127.0.0.1:0", gateway_data_dir=tmp_path / "data", gateway_shutdown_grace=2
-    )
+    return Settings(gateway_listen="127.0.0.1:0", gateway_data_dir=tmp_path / "data", gateway_shutdown_grace=2)
 
 
 @pytest.fixture

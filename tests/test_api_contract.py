@@ -10,8 +10,7 @@ from kite_gateway.services import API_SERVICES
 from kite_gateway.v1 import account_pb2, common_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2
 
 FILES: tuple[FileDescriptor, ...] = tuple(
-    module.DESCRIPTOR
-    for module in (account_pb2, common_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2)
+    module.DESCRIPTOR for module in (account_pb2, common_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2)
 )
 
 # Requests that act on no single account, and why.
@@ -80,18 +79,14 @@ def test_times_are_protobuf_timestamps() -> None:
         for field in message.fields:
             if field.name.endswith(("_time", "_at")) or field.name in {"time", "expiry", "as_of"}:
                 assert field.message_type is not None, f"{message.full_name}.{field.name}"
-                assert field.message_type.full_name == "google.protobuf.Timestamp", (
-                    f"{message.full_name}.{field.name}"
-                )
+                assert field.message_type.full_name == "google.protobuf.Timestamp", f"{message.full_name}.{field.name}"
 
 
 def test_every_stream_carries_a_heartbeat() -> None:
     for service in API_SERVICES:
         for method in service.descriptor.methods:
             if method.server_streaming:
-                events = {
-                    field.message_type.full_name for field in method.output_type.fields if field.message_type
-                }
+                events = {field.message_type.full_name for field in method.output_type.fields if field.message_type}
                 assert "kite_gateway.v1.Heartbeat" in events, method.full_name
                 assert "heartbeat_interval" in method.input_type.fields_by_name, method.full_name
 

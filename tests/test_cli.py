@@ -69,9 +69,7 @@ def test_sigterm_turns_health_not_serving_then_exits_cleanly(tmp_path: Path) -> 
     try:
         proc.wait_serving()
         with grpc.insecure_channel(proc.address) as chan:
-            watch = health_pb2_grpc.HealthStub(chan).Watch(
-                health_pb2.HealthCheckRequest(service=""), timeout=10
-            )
+            watch = health_pb2_grpc.HealthStub(chan).Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
             assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
             proc.proc.send_signal(signal.SIGTERM)
             assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
@@ -97,9 +95,7 @@ def test_the_health_command_exits_zero_for_a_serving_gateway(gateway_process: Ga
     result = run_cli("health", "--address", gateway_process.address)
     assert result.returncode == 0, result.stderr
     assert "SERVING" in result.stdout
-    result = run_cli(
-        "health", "--address", gateway_process.address, "--service", "kite_gateway.v1.OrderService"
-    )
+    result = run_cli("health", "--address", gateway_process.address, "--service", "kite_gateway.v1.OrderService")
     assert result.returncode == 0, result.stderr
 
 

@@ -34,9 +34,7 @@ def test_credentials_inside_messages_and_tracebacks_are_redacted(capsys: pytest.
     configure_logging("INFO", "json")
     log = structlog.get_logger("t")
     try:
-        raise RuntimeError(
-            "upgrade failed for wss://ws?api_key=k&access_token=leaked1 header token k:leaked2"
-        )
+        raise RuntimeError("upgrade failed for wss://ws?api_key=k&access_token=leaked1 header token k:leaked2")
     except RuntimeError:
         log.exception("ticker.failed")
     text = capsys.readouterr().err
@@ -62,7 +60,4 @@ def test_the_log_level_filters(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_redact_text_keeps_everything_but_the_secret() -> None:
     assert redact_text("Authorization: token abc:def123 sent") == f"Authorization: token abc:{REDACTED} sent"
-    assert (
-        redact_text("quantity=5&access_token=xyz&i=NSE:INFY")
-        == f"quantity=5&access_token={REDACTED}&i=NSE:INFY"
-    )
+    assert redact_text("quantity=5&access_token=xyz&i=NSE:INFY") == f"quantity=5&access_token={REDACTED}&i=NSE:INFY"
