@@ -345,12 +345,12 @@ def build_universe(seed: int, trading_day: date) -> Universe:
             derivatives(symbol, "NFO", seg.SEGMENT_NFO, spot, lot, step, lot * 20, [(d, True) for d in nfo_monthly[:2]],
                         nfo_monthly, 5, five_cents)  # fmt: skip
 
-    for name, commodity_price, tick, multiplier, expiry_day, step, freeze in _COMMODITIES:
+    for name, commodity_price, commodity_tick, multiplier, expiry_day, step, freeze in _COMMODITIES:
         months = _month_starts(trading_day, 4)
         futures = [d for d in (date(y, m, min(expiry_day, calendar.monthrange(y, m)[1])) for y, m in months)
                    if d >= trading_day][:3]  # fmt: skip
         derivatives(name, "MCX", seg.SEGMENT_MCX, Decimal(commodity_price), 1, step, freeze, [(futures[0], True)],
-                    futures, 5, Decimal(tick), multiplier)  # fmt: skip
+                    futures, 5, Decimal(commodity_tick), multiplier)  # fmt: skip
 
     cds_monthly = [
         d - timedelta(days=2) for d in (_last_weekday(y, m, calendar.FRIDAY) for y, m in _month_starts(trading_day, 4))
