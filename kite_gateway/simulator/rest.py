@@ -42,6 +42,7 @@ INTERVAL_MINUTES = {"minute": 1, "3minute": 3, "5minute": 5, "10minute": 10, "15
                     "60minute": 60}  # fmt: skip
 QUOTE_LIMITS = {"/quote": 500, "/quote/ohlc": 1000, "/quote/ltp": 1000}
 SIMULATOR = web.AppKey("simulator", object)
+SESSION = web.RequestKey("session", Session)
 
 
 def ok(data: Any) -> web.Response:
@@ -53,8 +54,7 @@ def _sim(request: web.Request) -> Simulator:
 
 
 def _session(request: web.Request) -> Session:
-    session: Session = request["session"]
-    return session
+    return request[SESSION]
 
 
 async def _form(request: web.Request) -> dict[str, str]:
@@ -118,7 +118,7 @@ async def kite_auth(request: web.Request, handler: Handler) -> web.StreamRespons
         api_key, _, access_token = credentials.partition(":")
         if scheme != "token" or not api_key or not access_token:
             raise KiteError("TokenException", "Missing or invalid `Authorization` header.", 403)
-        request["session"] = sim.sessions.authenticate(api_key, access_token)
+        request[SESSION] = sim.sessions.authenticate(api_key, access_token)
     if sim.rate_limiter and api_key and not sim.rate_limiter.allow(api_key, request.method, path):
         raise too_many_requests()
     response = await handler(request)

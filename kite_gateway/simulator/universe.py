@@ -336,14 +336,14 @@ def build_universe(seed: int, trading_day: date) -> Universe:
         if fo_name == "NIFTY":
             expiries += [(d, False) for d in _weekly_expiries(trading_day, calendar.TUESDAY, 4) if d not in nfo_monthly]
         derivatives(fo_name, "NFO", seg.SEGMENT_NFO, spots[fo_name], lot, step, freeze, sorted(expiries),
-                    nfo_monthly, 15, five_cents)  # fmt: skip
+                    nfo_monthly, 25, five_cents)  # fmt: skip
 
     for symbol, _name, _price, _nt, _bc, lot, _isin in _EQUITIES:
         if lot:
             spot = spots[symbol]
             step = int(max(Decimal(5), (spot / 100).quantize(Decimal(1)) // 5 * 5)) if spot > 100 else 1
             derivatives(symbol, "NFO", seg.SEGMENT_NFO, spot, lot, step, lot * 20, [(d, True) for d in nfo_monthly[:2]],
-                        nfo_monthly, 5, five_cents)  # fmt: skip
+                        nfo_monthly, 8, five_cents)  # fmt: skip
 
     for name, commodity_price, commodity_tick, multiplier, expiry_day, step, freeze in _COMMODITIES:
         months = _month_starts(trading_day, 4)
