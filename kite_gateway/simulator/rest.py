@@ -204,7 +204,7 @@ def _profile_json(sim: Simulator, session: Session) -> dict[str, Any]:
         "exchanges": list(user.exchanges),
         "products": list(user.products),
         "order_types": list(user.order_types),
-        "avatar_url": None,
+        "avatar_url": "",
         "meta": {"demat_consent": "physical"},
     }
 
