@@ -483,7 +483,7 @@ class TradingEngine:
             history=[],
             filled_quantity=0,
             cancelled_quantity=0,
-            average_price=Decimal(0),
+            filled_value=Decimal(0),
             status=st.PUT_ORDER_REQ_RECEIVED,
             status_message=None,
             order_time=now,

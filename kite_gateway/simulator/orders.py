@@ -61,7 +61,7 @@ class SimOrder:
     exchange_update_time: datetime | None = None
     filled_quantity: int = 0
     cancelled_quantity: int = 0
-    average_price: Decimal = Decimal(0)
+    filled_value: Decimal = Decimal(0)
     modifications: int = 0
     triggered: bool = False
     guid: str = ""
@@ -88,10 +88,16 @@ class SimOrder:
             self.exchange_update_time = at
         self.history.append(self.to_json())
 
+    @property
+    def average_price(self) -> Decimal:
+        """Volume-weighted price of the fills so far (to 4 decimals, as Kite shows it)."""
+        if not self.filled_quantity:
+            return Decimal(0)
+        return (self.filled_value / self.filled_quantity).quantize(Decimal("0.0001")).normalize()
+
     def fill(self, quantity: int, price: Decimal) -> None:
-        total = self.average_price * self.filled_quantity + price * quantity
         self.filled_quantity += quantity
-        self.average_price = (total / self.filled_quantity).quantize(Decimal("0.0001")).normalize()
+        self.filled_value += price * quantity
 
     def to_json(self) -> dict[str, Any]:
         """The order as `/orders` and `/orders/{id}` show it."""

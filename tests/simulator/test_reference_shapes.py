@@ -130,7 +130,9 @@ class Scenario:
         self.call("quote.json", "GET", "/quote", params={"i": "NSE:INFY"})
         self.call("ohlc.json", "GET", "/quote/ohlc", params={"i": "NSE:INFY"})
         self.call("ltp.json", "GET", "/quote/ltp", params={"i": "NSE:INFY"})
-        self.call("trigger_range.json", "GET", "/instruments/trigger_range/buy", params={"i": ["NSE:INFY", "NSE:RELIANCE"]})
+        self.call(
+            "trigger_range.json", "GET", "/instruments/trigger_range/buy", params={"i": ["NSE:INFY", "NSE:RELIANCE"]}
+        )
         window = {"from": f"{MORNING - timedelta(days=1):%Y-%m-%d} 09:15:00", "to": f"{MORNING:%Y-%m-%d} 10:00:00"}
         future = next(i for i in self.sim.universe if i.segment == "NFO-FUT")
         self.call("historical_minute.json", "GET", "/instruments/historical/408065/minute", params=window)
@@ -138,8 +140,9 @@ class Scenario:
                   params={**window, "oi": "1"})  # fmt: skip
         self.call("instruments_all.csv", "GET", "/instruments")
         self.call("instruments_nse.csv", "GET", "/instruments/NSE")
-        basket = [{"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "variety": "regular",
-                   "product": "CNC", "order_type": "MARKET", "quantity": 1, "price": 0, "trigger_price": 0}]  # fmt: skip
+        basket = [
+            {**order, "variety": "regular", "quantity": 1, "price": 0, "trigger_price": 0, "market_protection": -1}
+        ]
         self.call("order_margins.json", "POST", "/margins/orders", json=basket)
         self.call("basket_margins.json", "POST", "/margins/basket", json=basket, params={"consider_positions": "true"})
         note = [{**basket[0], "order_id": "1", "average_price": 1500}]
@@ -178,7 +181,9 @@ class Scenario:
         token = parse_qs(urlparse(location.headers["Location"]).query)["request_token"][0]
         form = {"api_key": self.sim.app.api_key, "request_token": token,
                 "checksum": session_checksum(self.sim.app.api_key, token, self.sim.app.api_secret)}  # fmt: skip
-        reply = requests.post(self.sim.api_url + "/session/token", data=form, headers={"X-Kite-Version": "3"}, timeout=10)
+        reply = requests.post(
+            self.sim.api_url + "/session/token", data=form, headers={"X-Kite-Version": "3"}, timeout=10
+        )
         assert reply.status_code == 200, reply.text
         return reply.json()
 
