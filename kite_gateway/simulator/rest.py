@@ -100,7 +100,8 @@ async def kite_auth(request: web.Request, handler: Handler) -> web.StreamRespons
     """`X-Kite-Version: 3` and `Authorization: token api_key:access_token`, rate limits and faults."""
     sim = _sim(request)
     path = request.path
-    if path == "/" or path.startswith("/_sim") or path.startswith("/connect/"):
+    unrouted = request.match_info.http_exception is not None
+    if unrouted or path == "/" or path.startswith("/_sim") or path.startswith("/connect/"):
         return await handler(request)
     if request.headers.get("X-Kite-Version") != "3":
         raise input_error("Missing or invalid `X-Kite-Version` header: send 3.")

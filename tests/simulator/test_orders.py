@@ -17,8 +17,15 @@ INFY = {"exchange": "NSE", "tradingsymbol": "INFY"}
 
 
 def place(kite: KiteConnect, variety: str = "regular", **fields: Any) -> str:
-    params: dict[str, Any] = {**INFY, "transaction_type": "BUY", "quantity": 1, "product": "CNC",
-                              "order_type": "MARKET", "market_protection": -1, **fields}  # fmt: skip
+    params: dict[str, Any] = {
+        **INFY,
+        "transaction_type": "BUY",
+        "quantity": 1,
+        "product": "CNC",
+        "order_type": "MARKET",
+        "market_protection": -1,
+        **fields,
+    }
     if params["order_type"] in ("LIMIT", "SL"):
         params.pop("market_protection", None)
     return str(kite.place_order(variety=variety, **params))
@@ -39,8 +46,13 @@ def ltp(threaded: ThreadedSimulator, symbol: str = "NSE:INFY") -> Decimal:
 
 def test_a_market_order_walks_kites_status_sequence_to_complete(kite: KiteConnect) -> None:
     order_id = place(kite)
-    assert statuses(kite, order_id) == ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING", "OPEN",
-                                        "COMPLETE"]  # fmt: skip
+    assert statuses(kite, order_id) == [
+        "PUT ORDER REQ RECEIVED",
+        "VALIDATION PENDING",
+        "OPEN PENDING",
+        "OPEN",
+        "COMPLETE",
+    ]
     done = order(kite, order_id)
     assert (done["filled_quantity"], done["pending_quantity"], done["exchange_order_id"] is not None) == (1, 0, True)
     (trade,) = kite.order_trades(order_id)
@@ -98,8 +110,9 @@ def test_an_ioc_order_cancels_what_the_book_cannot_fill_at_once(kite: KiteConnec
 
 
 def test_a_ttl_order_is_cancelled_when_its_minutes_run_out(kite: KiteConnect, threaded: ThreadedSimulator) -> None:
-    order_id = place(kite, order_type="LIMIT", price=float(ltp(threaded) - 40), product="MIS", validity="TTL",
-                     validity_ttl=2)  # fmt: skip
+    order_id = place(
+        kite, order_type="LIMIT", price=float(ltp(threaded) - 40), product="MIS", validity="TTL", validity_ttl=2
+    )
     threaded.advance(60)
     assert order(kite, order_id)["status"] == "OPEN"
     threaded.advance(61)
@@ -166,8 +179,11 @@ def test_malformed_orders_are_refused_with_kites_input_exception(
 def test_derivative_quantities_must_be_lots_and_within_the_freeze_limit(
     kite: KiteConnect, threaded: ThreadedSimulator
 ) -> None:
-    future = threaded.call(lambda: next(i for i in threaded.sim.universe if i.tradingsymbol.startswith("NIFTY")
-                                        and i.instrument_type == "FUT"))  # fmt: skip
+    future = threaded.call(
+        lambda: next(
+            i for i in threaded.sim.universe if i.tradingsymbol.startswith("NIFTY") and i.instrument_type == "FUT"
+        )
+    )
     contract = {"exchange": "NFO", "tradingsymbol": future.tradingsymbol, "product": "NRML"}
     with pytest.raises(InputException, match=f"multiple of lot size \\({future.lot_size}\\)"):
         place(kite, **contract, quantity=future.lot_size + 1)

@@ -50,7 +50,8 @@ def _kind(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", dict: "object", list: "array"}.get(type(value), "null")
+    kinds: dict[type, str] = {str: "string", dict: "object", list: "array"}
+    return kinds.get(type(value), "null")
 
 
 def shape_errors(references: list[Any], got: Any, path: str = "") -> list[str]:
@@ -107,8 +108,15 @@ class Scenario:
         return body
 
     def run(self) -> None:
-        order = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "quantity": "2",
-                 "product": "CNC", "order_type": "MARKET", "market_protection": "-1"}  # fmt: skip
+        order = {
+            "exchange": "NSE",
+            "tradingsymbol": "INFY",
+            "transaction_type": "BUY",
+            "quantity": "2",
+            "product": "CNC",
+            "order_type": "MARKET",
+            "market_protection": "-1",
+        }
         filled = self.call("order_response.json", "POST", "/orders/regular", data=order)["data"]["order_id"]
         limit = {**order, "order_type": "LIMIT", "price": "1300", "product": "MIS", "market_protection": ""}
         resting = self.call(None, "POST", "/orders/regular", data=limit)["data"]["order_id"]
@@ -123,8 +131,15 @@ class Scenario:
         self.call("margins_equity.json", "GET", "/user/margins/equity")
         self.call("margin_commodity.json", "GET", "/user/margins/commodity")
         self.call("positions.json", "GET", "/portfolio/positions")
-        convert = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "position_type": "day",
-                   "quantity": "1", "old_product": "CNC", "new_product": "MIS"}  # fmt: skip
+        convert = {
+            "exchange": "NSE",
+            "tradingsymbol": "INFY",
+            "transaction_type": "BUY",
+            "position_type": "day",
+            "quantity": "1",
+            "old_product": "CNC",
+            "new_product": "MIS",
+        }
         self.call("convert_position.json", "PUT", "/portfolio/positions", data=convert)
         self.call("holdings.json", "GET", "/portfolio/holdings")
         self.call("quote.json", "GET", "/quote", params={"i": "NSE:INFY"})
@@ -136,8 +151,12 @@ class Scenario:
         window = {"from": f"{MORNING - timedelta(days=1):%Y-%m-%d} 09:15:00", "to": f"{MORNING:%Y-%m-%d} 10:00:00"}
         future = next(i for i in self.sim.universe if i.segment == "NFO-FUT")
         self.call("historical_minute.json", "GET", "/instruments/historical/408065/minute", params=window)
-        self.call("historical_oi.json", "GET", f"/instruments/historical/{future.instrument_token}/minute",
-                  params={**window, "oi": "1"})  # fmt: skip
+        self.call(
+            "historical_oi.json",
+            "GET",
+            f"/instruments/historical/{future.instrument_token}/minute",
+            params={**window, "oi": "1"},
+        )
         self.call("instruments_all.csv", "GET", "/instruments")
         self.call("instruments_nse.csv", "GET", "/instruments/NSE")
         basket = [
@@ -148,17 +167,27 @@ class Scenario:
         note = [{**basket[0], "order_id": "1", "average_price": 1500}]
         self.call("virtual_contract_note.json", "POST", "/charges/orders", json=note)
         self._gtts()
-        self.call("session_logout.json", "DELETE", "/session/token",
-                  params={"api_key": self.kite.api_key, "access_token": self.kite.access_token})  # fmt: skip
+        self.call(
+            "session_logout.json",
+            "DELETE",
+            "/session/token",
+            params={"api_key": self.kite.api_key, "access_token": self.kite.access_token},
+        )
         self.bodies["generate_session.json"] = self._raw_session()
 
     def _gtts(self) -> None:
         price = self.running.call(lambda: self.sim.engine.quote(self.sim.universe.by_symbol["NSE:INFY"]).last_price)
         low, high = (price * 99 / 100).quantize(price), (price * 101 / 100).quantize(price)
-        legs = [{"transaction_type": "SELL", "quantity": 1, "order_type": "LIMIT", "product": "CNC", "price": float(p)}
-                for p in (low, high)]  # fmt: skip
-        condition = {"exchange": "NSE", "tradingsymbol": "INFY", "trigger_values": [float(low), float(high)],
-                     "last_price": float(price)}  # fmt: skip
+        legs = [
+            {"transaction_type": "SELL", "quantity": 1, "order_type": "LIMIT", "product": "CNC", "price": float(p)}
+            for p in (low, high)
+        ]
+        condition = {
+            "exchange": "NSE",
+            "tradingsymbol": "INFY",
+            "trigger_values": [float(low), float(high)],
+            "last_price": float(price),
+        }
         form = {"type": "two-leg", "condition": json.dumps(condition), "orders": json.dumps(legs)}
         gtt = self.call("gtt_place_order.json", "POST", "/gtt/triggers", data=form)["data"]["trigger_id"]
         self.call("gtt_modify_order.json", "PUT", f"/gtt/triggers/{gtt}", data=form)
@@ -179,8 +208,11 @@ class Scenario:
 
         location = requests.get(f"{self.sim.login_url()}&user_id=ZS0002", allow_redirects=False, timeout=10)
         token = parse_qs(urlparse(location.headers["Location"]).query)["request_token"][0]
-        form = {"api_key": self.sim.app.api_key, "request_token": token,
-                "checksum": session_checksum(self.sim.app.api_key, token, self.sim.app.api_secret)}  # fmt: skip
+        form = {
+            "api_key": self.sim.app.api_key,
+            "request_token": token,
+            "checksum": session_checksum(self.sim.app.api_key, token, self.sim.app.api_secret),
+        }
         reply = requests.post(
             self.sim.api_url + "/session/token", data=form, headers={"X-Kite-Version": "3"}, timeout=10
         )

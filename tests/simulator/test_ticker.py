@@ -157,8 +157,16 @@ def test_an_idle_connection_gets_one_byte_heartbeats(fast_ticker: ThreadedSimula
 def test_order_updates_arrive_as_text_messages(fast_ticker: ThreadedSimulator) -> None:
     kite = login(fast_ticker)
     with _open(fast_ticker, kite) as ws:
-        order_id = kite.place_order(variety="regular", exchange="NSE", tradingsymbol="INFY", transaction_type="BUY",
-                                    quantity=1, product="CNC", order_type="MARKET", market_protection=-1)  # fmt: skip
+        order_id = kite.place_order(
+            variety="regular",
+            exchange="NSE",
+            tradingsymbol="INFY",
+            transaction_type="BUY",
+            quantity=1,
+            product="CNC",
+            order_type="MARKET",
+            market_protection=-1,
+        )
         statuses = []
         while "COMPLETE" not in statuses:
             message = ws.recv(timeout=5)

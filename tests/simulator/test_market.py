@@ -1,0 +1,98 @@
+"""The simulated market is reproducible from its seed, and quotes, ticks and candles agree."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from kite_gateway.simulator.market import MarketHours, MarketModel
+from kite_gateway.simulator.universe import build_universe
+from kite_gateway.wire.formats import IST
+from tests.simulator.conftest import MORNING
+
+DAY = MORNING.date()
+
+
+def model(seed: int = 5, always_open: bool = False) -> MarketModel:
+    return MarketModel(seed, DAY, MarketHours(always_open))
+
+
+def test_the_same_seed_gives_the_same_universe_and_prices_whatever_the_order_of_questions() -> None:
+    universe = build_universe(5, DAY)
+    assert universe.csv() == build_universe(5, DAY).csv()
+    first, second = model(), model()
+    instruments = list(universe)[::97]
+    moments = [MORNING + timedelta(seconds=s) for s in (0, 7, 3600, 13)]
+    forward = [first.quote(i, t).snapshot() for i in instruments for t in moments]
+    backward = [second.quote(i, t).snapshot() for i in reversed(instruments) for t in reversed(moments)]
+    assert forward == list(reversed(backward))
+
+
+def test_another_seed_gives_another_market() -> None:
+    infy = build_universe(5, DAY).by_symbol["NSE:INFY"]
+    assert model(5).quote(infy, MORNING).last_price != model(6).quote(infy, MORNING).last_price
+
+
+def test_prices_stay_on_the_tick_grid_inside_the_circuits_and_the_minute_bar() -> None:
+    market = model()
+    for instrument in list(build_universe(5, DAY))[::41]:
+        for seconds in range(0, 4 * 3600, 997):
+            moment = MORNING + timedelta(seconds=seconds)
+            quote = market.quote(instrument, moment)
+            if instrument.tick_size:
+                assert quote.last_price % instrument.tick_size == 0, instrument.symbol
+            if quote.upper_circuit:
+                assert quote.lower_circuit <= quote.last_price <= quote.upper_circuit, instrument.symbol
+            assert quote.low <= quote.last_price <= quote.high, instrument.symbol
+            path = market.day_path(instrument, DAY)
+            assert path is not None
+            bar = path.minutes[int((moment - path.session_start).total_seconds() // 60)]
+            assert bar.low <= quote.last_price <= bar.high, instrument.symbol
+
+
+def test_a_days_candle_is_its_minutes_aggregated_and_tomorrow_opens_from_its_close() -> None:
+    market = model()
+    infy = build_universe(5, DAY).by_symbol["NSE:INFY"]
+    yesterday = datetime(2026, 11, 23, tzinfo=IST)
+    minutes = market.minute_bars(infy, yesterday, yesterday + timedelta(hours=23))
+    (day,) = market.day_bars(infy, yesterday, yesterday)
+    assert len(minutes) == 375 and minutes[0].start == yesterday.replace(hour=9, minute=15)
+    assert (day.open, day.close, day.volume) == (minutes[0].open, minutes[-1].close, sum(m.volume for m in minutes))
+    assert (day.high, day.low) == (max(m.high for m in minutes), min(m.low for m in minutes))
+    assert market.quote(infy, MORNING).close == day.close == infy.base_price
+
+
+def test_fifteen_minute_candles_regroup_the_minutes_from_the_session_start() -> None:
+    market = model()
+    infy = build_universe(5, DAY).by_symbol["NSE:INFY"]
+    yesterday = datetime(2026, 11, 23, tzinfo=IST)
+    minutes = market.minute_bars(infy, yesterday, yesterday + timedelta(hours=23))
+    candles = market.resample(minutes, 15)
+    assert len(candles) == 25 and candles[1].start == yesterday.replace(hour=9, minute=30)
+    assert candles[1].open == minutes[15].open and candles[1].close == minutes[29].close
+    assert candles[1].volume == sum(m.volume for m in minutes[15:30])
+
+
+def test_outside_the_session_the_price_stands_at_the_close() -> None:
+    market = model()
+    infy = build_universe(5, DAY).by_symbol["NSE:INFY"]
+    evening = MORNING.replace(hour=20)
+    path = market.day_path(infy, DAY)
+    assert path is not None
+    assert market.quote(infy, evening).last_price == path.minutes[-1].close
+    assert market.quote(infy, evening + timedelta(hours=1)).last_price == path.minutes[-1].close
+
+
+def test_weekends_do_not_trade_unless_the_market_is_always_open() -> None:
+    saturday = date(2026, 11, 28)
+    assert MarketHours().session("NSE", saturday) is None
+    assert MarketHours(always_open=True).session("NSE", saturday) is not None
+    assert MarketHours().is_open("MCX", datetime(2026, 11, 24, 22, 0, tzinfo=IST))
+    assert not MarketHours().is_open("NSE", datetime(2026, 11, 24, 22, 0, tzinfo=IST))
+
+
+def test_currency_prices_keep_four_decimals() -> None:
+    universe = build_universe(5, DAY)
+    usdinr = next(i for i in universe if i.segment == "CDS-FUT")
+    price = model().quote(usdinr, MORNING).last_price
+    assert price % Decimal("0.0025") == 0 and price.as_tuple().exponent == -4
