@@ -19,9 +19,9 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## Set up and run the gateway (extra flags: make run ARGS="--listen 0.0.0.0:50051").
+## Set up and run the gateway in paper mode on the embedded Kite simulator (extra flags: make run ARGS="--listen 0.0.0.0:50051").
 run: $(PY_STAMP)
-	$(BIN)/kite-gateway serve $(ARGS)
+	$(BIN)/kite-gateway serve --paper $(ARGS)
 
 ## Set up and run every check: lint, types, generated-code freshness, buf, and the test suite.
 test: $(PY_STAMP) $(NPM_STAMP) lint typecheck

@@ -27,6 +27,8 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--max-retries", "max_retries", int, "retries of idempotent Kite reads"),
     ("--rate-limit-per-second", "rate_limit_per_second", float, "Kite calls per second per account"),
     ("--burst-limit", "burst_limit", int, "Kite calls allowed in a burst per account"),
+    ("--paper-listen", "gateway_paper_listen", str, "HOST:PORT of the paper-trading simulator"),
+    ("--paper-seed", "gateway_paper_seed", int, "seed of the paper-trading market"),
 )
 
 
@@ -54,6 +56,19 @@ def _parser() -> argparse.ArgumentParser:
         help="trade on the embedded Kite simulator instead of real Kite",
     )
 
+    sim = commands.add_parser(
+        "sim",
+        help="run the Kite Connect simulator on its own",
+        description="Run the Kite Connect simulator (REST, login page, WebSocket ticker) until interrupted.",
+    )
+    sim.add_argument("--listen", default="127.0.0.1:8765", help="HOST:PORT to serve on")
+    sim.add_argument("--seed", type=int, default=1, help="seed of the instrument universe and prices")
+    sim.add_argument("--tick-interval", type=float, default=1.0, help="seconds between tick frames")
+    sim.add_argument("--regular-hours", action="store_true", help="trade only in exchange sessions (default: 24x7)")
+    sim.add_argument("--no-rate-limits", action="store_true", help="do not answer 429 above Kite's rates")
+    sim.add_argument("--redirect-url", default="http://127.0.0.1/kite/callback", help="the app's login redirect")
+    sim.add_argument("--postback-url", default="", help="where to POST order postbacks")
+
     probe = commands.add_parser(
         "health",
         help="check a running gateway's gRPC health (exit 0 when SERVING)",
@@ -70,13 +85,6 @@ def _serve(args: argparse.Namespace) -> int:
     from kite_gateway.server import StartupError, serve
     from kite_gateway.structured_logs import configure_logging
 
-    if args.paper:
-        print(
-            "kite-gateway: --paper needs the embedded Kite simulator, which this version does not "
-            "have yet; run without --paper against Kite (KITE_API_ENDPOINT)",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
     overrides = {dest: getattr(args, dest) for _, dest, _, _ in _SERVE_FLAGS}
     overrides["metrics_enabled"] = args.metrics_enabled
     flags = {dest: flag for flag, dest, _, _ in _SERVE_FLAGS} | {"metrics_enabled": "--metrics"}
@@ -87,9 +95,57 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.gateway_log_format)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, paper=args.paper))
     except StartupError as exc:
         print(f"kite-gateway: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    import json
+    import signal
+
+    from kite_gateway.simulator import Simulator, SimulatorConfig
+
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"kite-gateway: --listen={args.listen!r}: must be HOST:PORT", file=sys.stderr)
+        return EXIT_CONFIG
+    config = SimulatorConfig(
+        host=host.strip("[]"),
+        port=int(port),
+        seed=args.seed,
+        tick_interval=args.tick_interval,
+        always_open=not args.regular_hours,
+        rate_limit_scale=None if args.no_rate_limits else 1.0,
+        redirect_url=args.redirect_url,
+        postback_url=args.postback_url,
+    )
+
+    async def run() -> None:
+        simulator = Simulator(config)
+        await simulator.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        ready = {
+            "event": "simulator.started",
+            "api_endpoint": simulator.api_url,
+            "websocket_endpoint": simulator.ws_url,
+            "login_url": simulator.login_url(),
+            "api_key": simulator.app.api_key,
+            "users": sorted(simulator.sessions.users),
+        }
+        print(json.dumps(ready), flush=True)
+        await stop.wait()
+        await simulator.stop()
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(f"kite-gateway: cannot serve the simulator on {args.listen}: {exc.strerror}", file=sys.stderr)
         return EXIT_STARTUP
     return 0
 
@@ -114,7 +170,8 @@ def _health(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # grpc core's own INFO lines are noise
     args = _parser().parse_args(argv)
-    return _serve(args) if args.command == "serve" else _health(args)
+    commands = {"serve": _serve, "sim": _sim, "health": _health}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

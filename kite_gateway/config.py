@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     gateway_data_dir: Path = Path("./data")
     gateway_shutdown_grace: float = Field(10.0, ge=0, le=300, description="seconds to drain RPCs")
     gateway_log_format: Literal["json", "console"] = "json"
+    gateway_paper_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8765"
+    gateway_paper_seed: int = 1
 
 
 class ConfigError(Exception):

@@ -111,12 +111,31 @@ def _ensure_data_dir(path: Path) -> None:
         ) from None
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, paper: bool = False) -> None:
     """Run the gateway until SIGTERM or SIGINT, then shut down gracefully.
 
-    A second signal during shutdown cuts the grace period short.
+    With `paper`, the embedded Kite simulator runs beside it and stands in for Kite. A second
+    signal during shutdown cuts the grace period short.
     """
-    gateway = Gateway(settings)
+    simulator = None
+    if paper:
+        from kite_gateway.paper import start_simulator
+
+        try:
+            simulator, settings = await start_simulator(settings)
+        except OSError as exc:
+            raise StartupError(
+                f"cannot start the paper-trading simulator on {settings.gateway_paper_listen}: {exc.strerror}; "
+                "choose another address with --paper-listen or KITE_GATEWAY_PAPER_LISTEN"
+            ) from None
+    try:
+        await _run_until_signalled(Gateway(settings))
+    finally:
+        if simulator is not None:
+            await simulator.stop()
+
+
+async def _run_until_signalled(gateway: Gateway) -> None:
     await gateway.start()
     loop = asyncio.get_running_loop()
     signals: asyncio.Queue[int] = asyncio.Queue()

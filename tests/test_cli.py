@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import grpc
+import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.conftest import GatewayProcess, buf_binary
+from tests.conftest import GatewayProcess, buf_binary, free_port
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -100,17 +101,47 @@ def test_the_health_command_exits_zero_for_a_serving_gateway(gateway_process: Ga
 
 
 def test_the_health_command_exits_one_when_nothing_listens(tmp_path: Path) -> None:
-    from tests.conftest import free_port
-
     result = run_cli("health", "--address", f"127.0.0.1:{free_port()}", "--timeout", "1")
     assert result.returncode == 1
     assert "UNAVAILABLE" in result.stderr or "DEADLINE_EXCEEDED" in result.stderr
 
 
-def test_paper_mode_says_clearly_that_the_simulator_is_missing(tmp_path: Path) -> None:
-    result = run_cli("serve", "--paper", "--data-dir", str(tmp_path))
-    assert result.returncode == 2
-    assert "simulator" in result.stderr
+def test_paper_mode_serves_the_gateway_and_the_embedded_simulator(tmp_path: Path) -> None:
+    paper = f"127.0.0.1:{free_port()}"
+    proc = GatewayProcess(tmp_path, "--paper", "--paper-listen", paper)
+    try:
+        proc.wait_serving()
+        dump = requests.get(f"http://{paper}/instruments/NSE", headers={"X-Kite-Version": "3"}, timeout=10)
+        assert dump.status_code == 200 and dump.text.startswith("instrument_token,exchange_token")
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(timeout=10) == 0
+        events = [json.loads(line) for line in proc.proc.stderr.read().splitlines()]  # type: ignore[union-attr]
+        started = next(e for e in events if e["event"] == "paper.simulator_started")
+        assert started["api_endpoint"] == f"http://{paper}"
+        assert started["login_url"] == f"http://{paper}/connect/login?v=3&api_key=sim_api_key"
+        assert "sim_api_secret" not in json.dumps(events)
+    finally:
+        proc.stop()
+
+
+def test_the_simulator_runs_on_its_own_and_says_where(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kite_gateway", "sim", "--listen", address],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+        assert ready["event"] == "simulator.started" and ready["websocket_endpoint"] == f"ws://{address}"
+        assert requests.get(f"http://{address}/instruments", headers={"X-Kite-Version": "3"}, timeout=10).ok
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
 
 
 def _buf_curl(*args: str) -> subprocess.CompletedProcess[str]:
