@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--listen", default="127.0.0.1:8765", help="HOST:PORT to serve on")
     sim.add_argument("--seed", type=int, default=1, help="seed of the instrument universe and prices")
     sim.add_argument("--tick-interval", type=float, default=1.0, help="seconds between tick frames")
+    sim.add_argument("--step-seconds", type=float, default=1.0, help="seconds between price moves")
     sim.add_argument("--regular-hours", action="store_true", help="trade only in exchange sessions (default: 24x7)")
     sim.add_argument("--no-rate-limits", action="store_true", help="do not answer 429 above Kite's rates")
     sim.add_argument("--redirect-url", default="http://127.0.0.1/kite/callback", help="the app's login redirect")
@@ -117,6 +118,7 @@ def _sim(args: argparse.Namespace) -> int:
         port=int(port),
         seed=args.seed,
         tick_interval=args.tick_interval,
+        step_seconds=args.step_seconds,
         always_open=not args.regular_hours,
         rate_limit_scale=None if args.no_rate_limits else 1.0,
         redirect_url=args.redirect_url,

@@ -5,8 +5,8 @@ reproducible and live quotes, ticks and historical candles always agree:
 
 - Daily bars come from a seeded random walk of daily returns, anchored so that the close of the
   day before `anchor_day` is the instrument's base price.
-- Each session's minute bars are a Brownian bridge from the day's open to its close, with the
-  day's high and low placed on it.
+- Each session's minute bars are a Brownian bridge from the day's open to its close (numpy,
+  vectorised; prices kept as integer counts of the tick size until they leave the model).
 - The live price inside a minute moves from that minute's open to its close with seeded noise,
   always inside the minute bar's range; the day's live OHLC and volume accumulate the minutes
   so far.
@@ -22,7 +22,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
+
+import numpy as np
 
 from kite_gateway.simulator.universe import SimInstrument
 from kite_gateway.wire.formats import IST
@@ -42,6 +43,7 @@ SESSIONS: dict[str, tuple[time, time]] = {
 # Circuit band around the previous close, by segment (options: from one tick to 4x).
 _CIRCUIT = {"NSE": 0.20, "BSE": 0.20, "INDICES": 0.0, "MCX-FUT": 0.06, "CDS-FUT": 0.03}
 _FUTURES_BAND = 0.10
+PATH_CACHE = 16_384  # day paths kept in memory (a few kB each)
 
 
 class MarketHours:
@@ -87,46 +89,58 @@ class Bar:
     oi: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class DayPath:
-    """A session's minute bars plus the day's figures, with running totals for O(1) quotes:
-    element k of each running tuple covers minutes[:k]."""
+    """A session's minute bars, as integer counts of `unit` (the tick size) in numpy arrays, with
+    running totals for O(1) quotes: element k of a `*_before` array covers minutes[:k]."""
 
     day: date
     session_start: datetime
-    prev_close: Decimal
-    minutes: tuple[Bar, ...]
-    lower_circuit: Decimal
-    upper_circuit: Decimal
-    volume_before: tuple[int, ...]
-    turnover_before: tuple[Decimal, ...]
-    high_before: tuple[Decimal, ...]
-    low_before: tuple[Decimal, ...]
-    oi_high_through: tuple[int, ...]  # element k covers minutes[: k + 1]
-    oi_low_through: tuple[int, ...]
+    unit: Decimal
+    prev_close: int
+    lower_circuit: int
+    upper_circuit: int
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    oi: np.ndarray
+    volume_before: np.ndarray
+    turnover2_before: np.ndarray  # running sum of (open + close) * volume, in units
+    high_before: np.ndarray
+    low_before: np.ndarray
+    oi_high_through: np.ndarray  # element k covers minutes[: k + 1]
+    oi_low_through: np.ndarray
 
-    @classmethod
-    def build(
-        cls, day: date, start: datetime, prev_close: Decimal, bars: list[Bar], lower: Decimal, upper: Decimal
-    ) -> DayPath:
-        volume, turnover, high, low = [0], [Decimal(0)], [bars[0].open], [bars[0].open]
-        oi_high: list[int] = []
-        oi_low: list[int] = []
-        for bar in bars:
-            volume.append(volume[-1] + bar.volume)
-            turnover.append(turnover[-1] + (bar.open + bar.close) / 2 * bar.volume)
-            high.append(max(high[-1], bar.high))
-            low.append(min(low[-1], bar.low))
-            oi_high.append(max(oi_high[-1], bar.oi) if oi_high else bar.oi)
-            oi_low.append(min(oi_low[-1], bar.oi) if oi_low else bar.oi)
-        return cls(
-            day, start, prev_close, tuple(bars), lower, upper, tuple(volume), tuple(turnover), tuple(high),
-            tuple(low), tuple(oi_high), tuple(oi_low),
-        )  # fmt: skip
+    def __len__(self) -> int:
+        return len(self.open)
 
-    @property
-    def bar(self) -> Bar:
-        return _aggregate(self.minutes, self.session_start)
+    def price(self, units: int) -> Decimal:
+        return int(units) * self.unit
+
+    def bar(self, k: int) -> Bar:
+        k = k % len(self)
+        return Bar(
+            self.session_start + timedelta(minutes=k),
+            self.price(self.open[k]),
+            self.price(self.high[k]),
+            self.price(self.low[k]),
+            self.price(self.close[k]),
+            int(self.volume[k]),
+            int(self.oi[k]),
+        )
+
+    def day_bar(self) -> Bar:
+        return Bar(
+            datetime.combine(self.day, time(0, 0), IST),
+            self.price(self.open[0]),
+            self.price(self.high.max()),
+            self.price(self.low.min()),
+            self.price(self.close[-1]),
+            int(self.volume.sum()),
+            int(self.oi[-1]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +218,7 @@ class MarketModel:
         self.hours = hours
         self.step_seconds = step_seconds
         self._cumulative: dict[int, dict[int, float]] = {}
-        self.day_path = lru_cache(maxsize=4096)(self._day_path)
+        self._path_cache: dict[tuple[int, date], DayPath | None] = {}
 
     # Daily walk -------------------------------------------------------------------------------
 
@@ -251,7 +265,20 @@ class MarketModel:
 
     # A session's minute bars ------------------------------------------------------------------
 
-    def _day_path(self, instrument: SimInstrument, day: date) -> DayPath | None:
+    def day_path(self, instrument: SimInstrument, day: date) -> DayPath | None:
+        """The instrument's minute path on `day` (None when its exchange does not trade that day),
+        cached by (token, day), oldest dropped first beyond PATH_CACHE entries."""
+        key = (instrument.instrument_token, day)
+        try:
+            return self._path_cache[key]
+        except KeyError:
+            pass
+        if len(self._path_cache) >= PATH_CACHE:
+            del self._path_cache[next(iter(self._path_cache))]
+        path = self._path_cache[key] = self._build_day_path(instrument, day)
+        return path
+
+    def _build_day_path(self, instrument: SimInstrument, day: date) -> DayPath | None:
         window = self.hours.session(instrument.exchange, day)
         if window is None:
             return None
@@ -259,45 +286,64 @@ class MarketModel:
         prev_day = day - timedelta(days=1)
         while self.hours.session(instrument.exchange, prev_day) is None:
             prev_day -= timedelta(days=1)
-        prev_close = self.close_of(instrument, prev_day)
-        close = self.close_of(instrument, day)
-        lower, upper = self._circuits(instrument, prev_close)
-        rng = _rng(self.seed, instrument.instrument_token, "minutes", day)
+        unit = instrument.tick_size or Decimal("0.01")
+        prev_close = int(self.close_of(instrument, prev_day) / unit)
+        close = int(self.close_of(instrument, day) / unit)
+        lower, upper = (int(c / unit) for c in self._circuits(instrument, self._on_grid(instrument, prev_close * unit)))
+        floor, ceiling = max(lower, 1), upper or np.iinfo(np.int64).max
+        digest = hashlib.blake2b(f"{self.seed}:{instrument.instrument_token}:minutes:{day}".encode(), digest_size=16)
+        rng = np.random.Generator(np.random.PCG64(int.from_bytes(digest.digest())))
         vol = instrument.daily_volatility
-        open_ = self._on_grid(instrument, prev_close * Decimal(math.exp(rng.gauss(0, vol * 0.25))))
         count = int((end - start).total_seconds() // 60)
-
-        # A Brownian bridge in log space from open to close, one point per minute boundary.
-        points = [math.log(open_)]
-        target = math.log(close)
         sigma = vol / math.sqrt(count)
-        for k in range(count - 1):
-            remaining = count - k
-            x = points[-1]
-            points.append(x + (target - x) / remaining + rng.gauss(0, sigma) * math.sqrt((remaining - 1) / remaining))
-        points.append(target)
 
-        def clamp(price: Decimal) -> Decimal:
-            if upper:
-                price = min(max(price, lower), upper)
-            return self._on_grid(instrument, price)
+        # A Brownian bridge in log price from the open to the close, one point per minute boundary.
+        first = min(max(round(prev_close * math.exp(rng.normal(0, vol * 0.25))), floor), ceiling)
+        walk = np.concatenate(([0.0], np.cumsum(rng.normal(0, sigma, count))))
+        share = np.arange(count + 1) / count
+        points = math.log(first) + (math.log(close) - math.log(first)) * share + walk - share * walk[-1]
+        units = np.clip(np.rint(np.exp(points)), floor, ceiling).astype(np.int64)
+        units[0], units[-1] = first, min(max(close, floor), ceiling)
+        opens, closes = units[:-1], units[1:]
+        tops, bottoms = np.maximum(opens, closes), np.minimum(opens, closes)
+        highs = np.maximum(tops, np.rint(tops * (1 + np.abs(rng.normal(0, sigma * 0.5, count)))).astype(np.int64))
+        lows = np.minimum(bottoms, np.rint(bottoms * (1 - np.abs(rng.normal(0, sigma * 0.5, count)))).astype(np.int64))
+        highs, lows = np.clip(highs, floor, ceiling), np.clip(lows, floor, ceiling)
 
-        # About 1,000 crore rupees traded a day, spread over the session's minutes.
-        per_minute = 1e10 / max(float(instrument.base_price), 0.01) / instrument.multiplier / count
+        # About 1,000 crore rupees traded a day (at most 200 million units, so that a day's volume
+        # fits the ticker's uint32 fields), spread over the session's minutes.
         lot = max(instrument.lot_size, 1)
-        oi = lot * rng.randrange(1_000, 50_000) if instrument.is_derivative else 0
-        bars: list[Bar] = []
-        for k in range(count):
-            o = clamp(Decimal(math.exp(points[k])))
-            c = clamp(Decimal(math.exp(points[k + 1])))
-            wiggle = abs(rng.gauss(0, sigma * 0.5))
-            h = clamp(max(o, c) * Decimal(1 + wiggle))
-            low = clamp(min(o, c) * Decimal(1 - abs(rng.gauss(0, sigma * 0.5))))
-            volume = 0 if not instrument.tradable else lot * max(1, int(rng.expovariate(1.0) * per_minute / lot))
-            if instrument.is_derivative:
-                oi = max(lot, oi + lot * int(rng.gauss(0, 20)))
-            bars.append(Bar(start + timedelta(minutes=k), o, h, low, c, volume, oi))
-        return DayPath.build(day, start, prev_close, bars, lower, upper)
+        per_day = min(1e10 / max(float(instrument.base_price), 0.01) / instrument.multiplier, 2e8)
+        if instrument.tradable:
+            volume = lot * np.maximum(1, (rng.exponential(1.0, count) * per_day / count / lot).astype(np.int64))
+        else:
+            volume = np.zeros(count, dtype=np.int64)
+        if instrument.is_derivative:
+            start_oi = lot * int(rng.integers(1_000, 50_000))
+            oi = np.maximum(lot, start_oi + lot * np.cumsum(np.rint(rng.normal(0, 20, count)).astype(np.int64)))
+        else:
+            oi = np.zeros(count, dtype=np.int64)
+        zero = np.zeros(1, dtype=np.int64)
+        return DayPath(
+            day=day,
+            session_start=start,
+            unit=unit,
+            prev_close=prev_close,
+            lower_circuit=lower,
+            upper_circuit=upper,
+            open=opens,
+            high=highs,
+            low=lows,
+            close=closes,
+            volume=volume,
+            oi=oi,
+            volume_before=np.concatenate((zero, np.cumsum(volume))),
+            turnover2_before=np.concatenate((zero, np.cumsum((opens + closes) * volume))),
+            high_before=np.concatenate(([first], np.maximum.accumulate(highs))),
+            low_before=np.concatenate(([first], np.minimum.accumulate(lows))),
+            oi_high_through=np.maximum.accumulate(oi),
+            oi_low_through=np.minimum.accumulate(oi),
+        )
 
     # Live quotes ------------------------------------------------------------------------------
 
@@ -309,50 +355,46 @@ class MarketModel:
             day -= timedelta(days=1)
             path = self.day_path(instrument, day)
         elapsed = (moment - path.session_start).total_seconds()
-        minute_index = min(int(elapsed // 60), len(path.minutes) - 1)
-        in_session = elapsed < len(path.minutes) * 60
-        bar = path.minutes[minute_index]
+        minutes = len(path)
+        k = min(int(elapsed // 60), minutes - 1)
+        in_session = elapsed < minutes * 60
+        o, c, h, low = int(path.open[k]), int(path.close[k]), int(path.high[k]), int(path.low[k])
         step = int(elapsed // self.step_seconds) if in_session else -1
         if in_session:
-            fraction = Decimal(str((elapsed % 60) / 60))
             rng = _rng(self.seed, instrument.instrument_token, "step", day, step)
-            drift = bar.open + (bar.close - bar.open) * fraction
-            noise = Decimal(str(rng.gauss(0, 0.35))) * (bar.high - bar.low)
-            price = min(max(self._on_grid(instrument, drift + noise), bar.low), bar.high)
+            drift = o + (c - o) * (elapsed % 60) / 60
+            price = min(max(round(drift + rng.gauss(0, 0.35) * (h - low)), low), h)
+            current_volume = int(int(path.volume[k]) * (elapsed % 60) / 60)
+            trade_time = path.session_start + timedelta(seconds=step * self.step_seconds)
         else:
             rng = _rng(self.seed, instrument.instrument_token, "close", day)
-            price = bar.close
-        current_volume = int(bar.volume * min(1.0, (elapsed % 60) / 60)) if in_session else bar.volume
-        volume = path.volume_before[minute_index] + current_volume
-        high = max(path.high_before[minute_index], price)
-        low = min(path.low_before[minute_index], price)
-        turnover = path.turnover_before[minute_index] + price * current_volume
-        average = self._on_grid(instrument, turnover / volume) if volume else Decimal(0)
+            price, current_volume = c, int(path.volume[k])
+            trade_time = path.session_start + timedelta(minutes=minutes) - timedelta(seconds=1)
+        volume = int(path.volume_before[k]) + current_volume
+        turnover2 = int(path.turnover2_before[k]) + 2 * price * current_volume
+        average = path.price(round(turnover2 / (2 * volume))) if volume else Decimal(0)
+        last_price = path.price(price)
         lot = max(instrument.lot_size, 1)
-        last_quantity = lot * rng.randint(1, 20) if instrument.tradable else 0
-        bids, offers = self._depth(instrument, price, rng)
-        trade_time = path.session_start + timedelta(seconds=max(step, 0) * self.step_seconds) if in_session else (
-            path.session_start + timedelta(minutes=len(path.minutes)) - timedelta(seconds=1)
-        )  # fmt: skip
+        bids, offers = self._depth(instrument, last_price, rng)
         return LiveQuote(
             instrument=instrument,
             at=moment,
-            last_price=price,
-            last_quantity=last_quantity,
+            last_price=last_price,
+            last_quantity=lot * rng.randint(1, 20) if instrument.tradable else 0,
             average_price=average,
             volume=volume,
             buy_quantity=sum(e.quantity for e in bids) * rng.randint(20, 60),
             sell_quantity=sum(e.quantity for e in offers) * rng.randint(20, 60),
-            open=path.minutes[0].open,
-            high=high,
-            low=low,
-            close=path.prev_close,
+            open=path.price(path.open[0]),
+            high=path.price(max(int(path.high_before[k]), price)),
+            low=path.price(min(int(path.low_before[k]), price)),
+            close=path.price(path.prev_close),
             last_trade_time=trade_time,
-            oi=bar.oi,
-            oi_day_high=path.oi_high_through[minute_index],
-            oi_day_low=path.oi_low_through[minute_index],
-            lower_circuit=path.lower_circuit,
-            upper_circuit=path.upper_circuit,
+            oi=int(path.oi[k]),
+            oi_day_high=int(path.oi_high_through[k]),
+            oi_day_low=int(path.oi_low_through[k]),
+            lower_circuit=path.price(path.lower_circuit),
+            upper_circuit=path.price(path.upper_circuit),
             bids=bids,
             offers=offers,
         )
@@ -360,41 +402,45 @@ class MarketModel:
     def _depth(
         self, instrument: SimInstrument, price: Decimal, rng: random.Random
     ) -> tuple[tuple[DepthEntry, ...], tuple[DepthEntry, ...]]:
+        """Five bids below and five offers from the last price, quantities in lots; one random draw
+        supplies all twenty figures (6 bits for a quantity, 4 for an order count)."""
         if not instrument.tradable:
             return (), ()
         tick = instrument.tick_size
         lot = max(instrument.lot_size, 1)
+        bits = rng.getrandbits(100)
+        levels = []
+        for i in range(10):
+            chunk = (bits >> (10 * i)) & 0x3FF
+            levels.append((lot * (1 + (chunk & 0x3F) % 40), 1 + (chunk >> 6) % 12))
         bids = tuple(
-            DepthEntry(lot * rng.randint(1, 40), price - tick * (i + 1), rng.randint(1, 12))
-            for i in range(5)
+            DepthEntry(quantity, price - tick * (i + 1), orders)
+            for i, (quantity, orders) in enumerate(levels[:5])
             if price - tick * (i + 1) > 0
         )
-        offers = tuple(DepthEntry(lot * rng.randint(1, 40), price + tick * i, rng.randint(1, 12)) for i in range(5))
+        offers = tuple(
+            DepthEntry(quantity, price + tick * i, orders) for i, (quantity, orders) in enumerate(levels[5:])
+        )
         return bids, offers
 
     # History ----------------------------------------------------------------------------------
 
+    def _paths(self, instrument: SimInstrument, start: datetime, end: datetime) -> list[DayPath]:
+        days = self.hours.trading_days(instrument.exchange, start.astimezone(IST).date(), end.astimezone(IST).date())
+        return [path for day in days if (path := self.day_path(instrument, day)) is not None]
+
     def minute_bars(self, instrument: SimInstrument, start: datetime, end: datetime) -> list[Bar]:
-        """Completed minute bars whose start lies in [start, end]."""
+        """Minute bars whose start lies in [start, end]."""
         bars: list[Bar] = []
-        for day in self.hours.trading_days(
-            instrument.exchange, start.astimezone(IST).date(), end.astimezone(IST).date()
-        ):
-            path = self.day_path(instrument, day)
-            if path is not None:
-                bars.extend(b for b in path.minutes if start <= b.start <= end)
+        for path in self._paths(instrument, start, end):
+            first = max(0, math.ceil((start - path.session_start).total_seconds() / 60))
+            last = min(len(path) - 1, math.floor((end - path.session_start).total_seconds() / 60))
+            bars.extend(path.bar(k) for k in range(first, last + 1))
         return bars
 
     def day_bars(self, instrument: SimInstrument, start: datetime, end: datetime) -> list[Bar]:
         """Daily bars of the trading days from start's date to end's date."""
-        out = []
-        for day in self.hours.trading_days(
-            instrument.exchange, start.astimezone(IST).date(), end.astimezone(IST).date()
-        ):
-            path = self.day_path(instrument, day)
-            if path is not None:
-                out.append(_aggregate(path.minutes, datetime.combine(day, time(0, 0), IST)))
-        return out
+        return [path.day_bar() for path in self._paths(instrument, start, end)]
 
     @staticmethod
     def resample(bars: list[Bar], minutes: int) -> list[Bar]:

@@ -29,6 +29,7 @@ MAX_INSTRUMENTS = 3000
 MAX_CONNECTIONS_PER_API_KEY = 3
 HEARTBEAT_SECONDS = 1.0
 OUTBOX_FRAMES = 1000
+CLOSE_TIMEOUT = 1.0  # seconds to wait for a client's close handshake on shutdown
 
 
 @dataclass(eq=False)
@@ -86,7 +87,10 @@ class TickerHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         for connection in list(self.connections):
-            await connection.ws.close()
+            try:
+                await asyncio.wait_for(connection.ws.close(), CLOSE_TIMEOUT)
+            except TimeoutError:
+                connection.abort()
 
     # Connections ------------------------------------------------------------------------------
 

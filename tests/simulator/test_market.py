@@ -46,7 +46,7 @@ def test_prices_stay_on_the_tick_grid_inside_the_circuits_and_the_minute_bar() -
             assert quote.low <= quote.last_price <= quote.high, instrument.symbol
             path = market.day_path(instrument, DAY)
             assert path is not None
-            bar = path.minutes[int((moment - path.session_start).total_seconds() // 60)]
+            bar = path.bar(int((moment - path.session_start).total_seconds() // 60))
             assert bar.low <= quote.last_price <= bar.high, instrument.symbol
 
 
@@ -79,8 +79,8 @@ def test_outside_the_session_the_price_stands_at_the_close() -> None:
     evening = MORNING.replace(hour=20)
     path = market.day_path(infy, DAY)
     assert path is not None
-    assert market.quote(infy, evening).last_price == path.minutes[-1].close
-    assert market.quote(infy, evening + timedelta(hours=1)).last_price == path.minutes[-1].close
+    assert market.quote(infy, evening).last_price == path.bar(-1).close
+    assert market.quote(infy, evening + timedelta(hours=1)).last_price == path.bar(-1).close
 
 
 def test_weekends_do_not_trade_unless_the_market_is_always_open() -> None:
@@ -96,3 +96,21 @@ def test_currency_prices_keep_four_decimals() -> None:
     usdinr = next(i for i in universe if i.segment == "CDS-FUT")
     price = model().quote(usdinr, MORNING).last_price
     assert price % Decimal("0.0025") == 0 and price.as_tuple().exponent == -4
+
+
+def test_the_cheapest_and_dearest_instruments_of_each_segment_pack_into_every_mode() -> None:
+    from kite_gateway.wire.ticker_packets import MODES, encode_packet
+
+    market = model()
+    universe = list(build_universe(5, DAY))
+    extremes = {
+        pick(segment_members, key=lambda i: i.base_price)
+        for segment in {i.segment for i in universe}
+        for segment_members in [[i for i in universe if i.segment == segment]]
+        for pick in (min, max)
+    }
+    for instrument in extremes | set(universe[::25]):
+        for moment in (MORNING.replace(hour=9, minute=15), MORNING, MORNING.replace(hour=15, minute=29, second=59)):
+            snapshot = market.quote(instrument, moment).snapshot()
+            for mode in MODES:
+                encode_packet(snapshot, mode)

@@ -3,6 +3,7 @@ them, and keep trades, positions, holdings and margins consistent."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +45,19 @@ def ltp(threaded: ThreadedSimulator, symbol: str = "NSE:INFY") -> Decimal:
     return threaded.call(lambda: sim.engine.quote(sim.universe.by_symbol[symbol]).last_price)
 
 
+def coming_price(threaded: ThreadedSimulator) -> tuple[int, Decimal]:
+    """The first whole minute ahead at which INFY trades at least two ticks from now, and that price
+    (the price path is a pure function of time, so the test can look ahead)."""
+    sim = threaded.sim
+    infy = sim.universe.by_symbol["NSE:INFY"]
+    now = ltp(threaded)
+    for minutes in range(5, 240):
+        price = sim.market.quote(infy, sim.clock.now() + timedelta(minutes=minutes)).last_price
+        if abs(price - now) >= 2 * infy.tick_size:
+            return minutes, price
+    raise AssertionError("INFY did not move two ticks in four hours")
+
+
 def test_a_market_order_walks_kites_status_sequence_to_complete(kite: KiteConnect) -> None:
     order_id = place(kite)
     assert statuses(kite, order_id) == [
@@ -62,28 +76,25 @@ def test_a_market_order_walks_kites_status_sequence_to_complete(kite: KiteConnec
 def test_a_resting_limit_order_fills_only_once_the_market_reaches_it(
     kite: KiteConnect, threaded: ThreadedSimulator
 ) -> None:
-    price = ltp(threaded) - Decimal("1.50")
-    order_id = place(kite, order_type="LIMIT", price=float(price), product="MIS")
+    now, (minutes, future), tick = ltp(threaded), coming_price(threaded), Decimal("0.05")
+    side, limit = ("BUY", future + tick) if future < now else ("SELL", future - tick)
+    order_id = place(kite, transaction_type=side, order_type="LIMIT", price=float(limit), product="MIS")
     assert order(kite, order_id)["status"] == "OPEN"
-    for _ in range(240):
-        threaded.advance(15)
-        if order(kite, order_id)["status"] != "OPEN":
-            break
+    threaded.advance(minutes * 60)
     filled = order(kite, order_id)
     assert filled["status"] == "COMPLETE"
-    assert Decimal(str(filled["average_price"])) <= price
+    average = Decimal(str(filled["average_price"]))
+    assert average <= limit if side == "BUY" else average >= limit
 
 
 def test_a_stop_loss_order_waits_in_trigger_pending_until_its_trigger_trades(
     kite: KiteConnect, threaded: ThreadedSimulator
 ) -> None:
-    trigger = ltp(threaded) + Decimal("1.00")
-    order_id = place(kite, order_type="SL-M", trigger_price=float(trigger), product="MIS")
+    now, (minutes, future) = ltp(threaded), coming_price(threaded)
+    side = "BUY" if future > now else "SELL"
+    order_id = place(kite, transaction_type=side, order_type="SL-M", trigger_price=float(future), product="MIS")
     assert order(kite, order_id)["status"] == "TRIGGER PENDING"
-    for _ in range(240):
-        threaded.advance(15)
-        if order(kite, order_id)["status"] == "COMPLETE":
-            break
+    threaded.advance(minutes * 60)
     assert statuses(kite, order_id)[-3:] == ["TRIGGER PENDING", "OPEN", "COMPLETE"]
 
 
