@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from kiteconnect import KiteConnect, KiteTicker
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -212,3 +213,16 @@ def test_a_fourth_connection_per_api_key_is_refused_with_429(fast_ticker: Thread
         with pytest.raises(InvalidStatus) as caught:
             _open(fast_ticker, kite)
     assert caught.value.response.status_code == 429
+
+
+def test_a_dropped_connection_closes_abnormally_for_the_client(fast_ticker: ThreadedSimulator) -> None:
+    from websockets.exceptions import ConnectionClosedError
+
+    kite = login(fast_ticker)
+    with _open(fast_ticker, kite) as ws:
+        ws.recv(timeout=5)
+        dropped = requests.post(f"{fast_ticker.sim.api_url}/_sim/ticker/drop?user_id=ZS0001", timeout=10).json()
+        assert dropped["data"] == {"dropped": 1}
+        with pytest.raises(ConnectionClosedError):
+            while True:
+                ws.recv(timeout=5)
