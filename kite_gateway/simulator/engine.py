@@ -17,7 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -58,6 +58,7 @@ class Account:
     holdings: dict[int, Holding] = field(default_factory=dict)
     recent_orders: deque[datetime] = field(default_factory=deque)
     orders_today: int = 0
+    orders_day: date | None = None
 
     def position(self, instrument: SimInstrument, product: str) -> Position:
         key = (instrument.instrument_token, product)
@@ -206,6 +207,9 @@ class TradingEngine:
             account.recent_orders.popleft()
         if len(account.recent_orders) >= ORDERS_PER_MINUTE:
             raise KiteError("NetworkException", f"Too many requests: {ORDERS_PER_MINUTE} orders per minute.", 429)
+        today = now.astimezone(IST).date()
+        if account.orders_day != today:
+            account.orders_day, account.orders_today = today, 0
         if account.orders_today >= ORDERS_PER_DAY:
             raise KiteError("NetworkException", f"Too many requests: {ORDERS_PER_DAY} orders per day.", 429)
         account.recent_orders.append(now)

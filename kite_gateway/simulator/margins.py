@@ -132,18 +132,28 @@ def charges(instrument: SimInstrument, transaction_type: str, product: str, quan
     )
 
 
+def basket_total_json(margin: Margin, compact: bool = False) -> dict[str, Any]:
+    """A basket's `initial` or `final` block: a margin with no instrument and no charges of its own."""
+    return _margin_fields("", "", "", margin, Charges(ZERO, "stt", ZERO, ZERO, ZERO, ZERO, ZERO), compact)
+
+
 def margin_json(
     instrument: SimInstrument, margin: Margin, fill_charges: Charges, compact: bool = False
 ) -> dict[str, Any]:
-    """One entry of `/margins/orders` (or a basket's initial/final)."""
-    kind = "equity" if instrument.exchange not in ("MCX",) else "commodity"
+    """One entry of `/margins/orders`."""
+    kind = "commodity" if instrument.exchange == "MCX" else "equity"
+    return _margin_fields(kind, instrument.tradingsymbol, instrument.exchange, margin, fill_charges, compact)
+
+
+def _margin_fields(
+    kind: str, tradingsymbol: str, exchange: str, margin: Margin, fill_charges: Charges, compact: bool
+) -> dict[str, Any]:
     if compact:
-        return {"type": kind, "tradingsymbol": instrument.tradingsymbol, "exchange": instrument.exchange,
-                "total": json_number(margin.total)}  # fmt: skip
+        return {"type": kind, "tradingsymbol": tradingsymbol, "exchange": exchange, "total": json_number(margin.total)}
     return {
         "type": kind,
-        "tradingsymbol": instrument.tradingsymbol,
-        "exchange": instrument.exchange,
+        "tradingsymbol": tradingsymbol,
+        "exchange": exchange,
         "span": json_number(margin.span),
         "exposure": json_number(margin.exposure),
         "option_premium": json_number(margin.option_premium),

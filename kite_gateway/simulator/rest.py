@@ -96,7 +96,7 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 @web.middleware
-async def kite_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def kite_request_rules(request: web.Request, handler: Handler) -> web.StreamResponse:
     """`X-Kite-Version: 3` and `Authorization: token api_key:access_token`, rate limits and faults."""
     sim = _sim(request)
     path = request.path
@@ -447,14 +447,15 @@ async def basket_margins(request: web.Request) -> web.StreamResponse:
     sides = {str(i.get("transaction_type")) for i in items}
     benefit = Decimal("0.7") if len(sides) == 2 else Decimal(1)
     hedged = margins.Margin(total.span * benefit, total.exposure, total.option_premium, total.var)
-    zero = margins.Charges(Decimal(0), "stt", Decimal(0), Decimal(0), Decimal(0), Decimal(0), Decimal(0))
-    label = {"exchange": "", "tradingsymbol": ""}
-
-    def summary(margin: margins.Margin) -> dict[str, Any]:
-        body = margins.margin_json(sim.universe.instruments[0], margin, zero, compact)
-        return {**body, **label, "type": ""}
-
-    return ok({"initial": summary(total), "final": summary(hedged), "orders": entries, "charges": zero.to_json()})
+    no_charges = margins.Charges(Decimal(0), "stt", Decimal(0), Decimal(0), Decimal(0), Decimal(0), Decimal(0))
+    return ok(
+        {
+            "initial": margins.basket_total_json(total, compact),
+            "final": margins.basket_total_json(hedged, compact),
+            "orders": entries,
+            "charges": no_charges.to_json(),
+        }
+    )
 
 
 async def virtual_contract_note(request: web.Request) -> web.StreamResponse:
@@ -514,8 +515,11 @@ async def control_faults(request: web.Request) -> web.StreamResponse:
     if request.method == "DELETE":
         sim.faults.clear()
         return ok(True)
-    body = await request.json()
-    fault = sim.faults.add(Fault(**body))
+    try:
+        fault = sim.faults.add(Fault(**await request.json()))
+    except (TypeError, ValueError) as exc:
+        raise input_error(f"Invalid fault: {exc}. Fields: method, path, action, times, seconds, http_status, "
+                          "error_type, message.") from None  # fmt: skip
     return ok({"rules": len(sim.faults.rules), "fault": fault.__dict__})
 
 
@@ -534,7 +538,7 @@ async def control_ticker_drop(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(sim: Simulator) -> web.Application:
-    app = web.Application(middlewares=[envelope, kite_auth])
+    app = web.Application(middlewares=[envelope, kite_request_rules])
     app[SIMULATOR] = sim
     routes = [
         web.get("/", sim.ticker.handle),

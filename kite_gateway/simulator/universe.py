@@ -86,7 +86,7 @@ class SimInstrument:
             f"{float(self.base_price)}" if self.is_derivative else "0.0",
             kite_date(self.expiry),
             f"{float(self.strike)}",
-            f"{float(self.tick_size)}".rstrip("0") if self.tick_size < 1 else f"{float(self.tick_size)}",
+            str(float(self.tick_size)),
             str(self.lot_size),
             self.instrument_type,
             self.segment,
