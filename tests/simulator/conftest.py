@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -46,3 +47,12 @@ def login(running: ThreadedSimulator, user_id: str = "ZS0001") -> KiteConnect:
 @pytest.fixture
 def kite(threaded: ThreadedSimulator) -> KiteConnect:
     return login(threaded)
+
+
+def place(kite: KiteConnect, variety: str = "regular", **fields: Any) -> str:
+    """Place an order through the official client: by default a market CNC buy of one INFY."""
+    params: dict[str, Any] = {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "quantity": 1,
+                              "product": "CNC", "order_type": "MARKET", "market_protection": -1, **fields}  # fmt: skip
+    if params["order_type"] in ("LIMIT", "SL"):
+        params.pop("market_protection", None)
+    return str(kite.place_order(variety=variety, **params))

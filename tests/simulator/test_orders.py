@@ -12,24 +12,7 @@ from kiteconnect import KiteConnect
 from kiteconnect.exceptions import InputException, KiteException, OrderException, TokenException
 
 from kite_gateway.simulator.threaded import ThreadedSimulator
-from tests.simulator.conftest import login
-
-INFY = {"exchange": "NSE", "tradingsymbol": "INFY"}
-
-
-def place(kite: KiteConnect, variety: str = "regular", **fields: Any) -> str:
-    params: dict[str, Any] = {
-        **INFY,
-        "transaction_type": "BUY",
-        "quantity": 1,
-        "product": "CNC",
-        "order_type": "MARKET",
-        "market_protection": -1,
-        **fields,
-    }
-    if params["order_type"] in ("LIMIT", "SL"):
-        params.pop("market_protection", None)
-    return str(kite.place_order(variety=variety, **params))
+from tests.simulator.conftest import login, place
 
 
 def statuses(kite: KiteConnect, order_id: str) -> list[str]:

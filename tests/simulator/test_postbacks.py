@@ -12,7 +12,7 @@ from aiohttp import web
 from kite_gateway.simulator.threaded import ThreadedSimulator
 from kite_gateway.wire.checksums import postback_checksum
 from tests.conftest import free_port
-from tests.simulator.conftest import login, regular_hours
+from tests.simulator.conftest import login, place, regular_hours
 from tests.simulator.test_reference_shapes import REFERENCE, shape_errors
 
 
@@ -36,26 +36,8 @@ def test_each_order_change_is_posted_with_a_valid_checksum() -> None:
         runner = running.run(serve())
         try:
             kite = login(running)
-            order_id = kite.place_order(
-                variety="regular",
-                exchange="NSE",
-                tradingsymbol="INFY",
-                transaction_type="BUY",
-                quantity=1,
-                product="CNC",
-                order_type="MARKET",
-                market_protection=-1,
-            )
-            rejected = kite.place_order(
-                variety="regular",
-                exchange="NSE",
-                tradingsymbol="INFY",
-                quantity=99,
-                transaction_type="SELL",
-                product="CNC",
-                order_type="MARKET",
-                market_protection=-1,
-            )
+            order_id = place(kite)
+            rejected = place(kite, transaction_type="SELL", quantity=99)
             deadline = time.monotonic() + 10
             while len(received) < 2 and time.monotonic() < deadline:
                 time.sleep(0.02)

@@ -16,25 +16,12 @@ from kite_gateway.simulator import Fault
 from kite_gateway.simulator.threaded import ThreadedSimulator
 from kite_gateway.wire.checksums import session_checksum
 from kite_gateway.wire.formats import IST
-from tests.simulator.conftest import login, regular_hours
+from tests.simulator.conftest import login, place, regular_hours
 
 
 def request_token(threaded: ThreadedSimulator) -> str:
     reply = requests.get(f"{threaded.sim.login_url()}&user_id=ZS0001", allow_redirects=False, timeout=10)
     return parse_qs(urlparse(reply.headers["Location"]).query)["request_token"][0]
-
-
-def place_market(kite: KiteConnect, **extra: object) -> str:
-    fields = {
-        "exchange": "NSE",
-        "tradingsymbol": "INFY",
-        "transaction_type": "BUY",
-        "quantity": 1,
-        "product": "CNC",
-        "order_type": "MARKET",
-        **extra,
-    }
-    return str(kite.place_order(variety="regular", **fields))
 
 
 def test_the_login_redirect_carries_the_request_token_and_echoes_redirect_params(threaded: ThreadedSimulator) -> None:
@@ -147,7 +134,7 @@ def test_a_timeout_after_accept_places_the_order_though_the_caller_never_hears(
 ) -> None:
     threaded.sim.faults.add(Fault("POST", "/orders/*", "timeout_after_accept", seconds=0.2))
     with pytest.raises(requests.exceptions.ConnectionError):
-        place_market(kite, market_protection=-1, tag="retry1")
+        place(kite, tag="retry1")
     (placed,) = kite.orders()
     assert placed["tag"] == "retry1" and placed["status"] == "COMPLETE"
 
@@ -163,7 +150,7 @@ def test_faults_can_be_set_over_http_for_out_of_process_tests(kite: KiteConnect,
 
 def test_a_bad_request_never_kills_the_server(kite: KiteConnect, threaded: ThreadedSimulator) -> None:
     with pytest.raises(InputException):
-        place_market(kite, quantity="lots")
+        place(kite, quantity="lots")
     reply = requests.post(
         f"{threaded.sim.api_url}/margins/orders",
         data="{not json",

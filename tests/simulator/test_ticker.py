@@ -20,7 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from kite_gateway.simulator.threaded import ThreadedSimulator
 from kite_gateway.wire.ticker_packets import DepthEntry, TickSnapshot, encode_packet, frame
-from tests.simulator.conftest import login, regular_hours
+from tests.simulator.conftest import login, place, regular_hours
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "kite-reference"
 PARSER = KiteTicker("key", "token")
@@ -158,16 +158,7 @@ def test_an_idle_connection_gets_one_byte_heartbeats(fast_ticker: ThreadedSimula
 def test_order_updates_arrive_as_text_messages(fast_ticker: ThreadedSimulator) -> None:
     kite = login(fast_ticker)
     with _open(fast_ticker, kite) as ws:
-        order_id = kite.place_order(
-            variety="regular",
-            exchange="NSE",
-            tradingsymbol="INFY",
-            transaction_type="BUY",
-            quantity=1,
-            product="CNC",
-            order_type="MARKET",
-            market_protection=-1,
-        )
+        order_id = place(kite)
         statuses = []
         while "COMPLETE" not in statuses:
             message = ws.recv(timeout=5)
