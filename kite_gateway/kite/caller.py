@@ -1,0 +1,96 @@
+"""Calls to Kite for one account: the official client on a bounded executor (never on the event
+loop), behind the app's rate limits, with retries, exponential backoff and full jitter for
+idempotent reads only. Failures come back as GatewayErrors; a refused token is reported so the
+account can be marked NEEDS_LOGIN."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import structlog
+from kiteconnect import KiteConnect
+from kiteconnect import exceptions as kite_exceptions
+
+from kite_gateway.errors import GatewayError, from_kite, is_kite_failure, retryable_read
+from kite_gateway.kite.limits import EndpointClass, RateLimits
+
+log = structlog.get_logger(__name__)
+
+BACKOFF_BASE = 0.2
+BACKOFF_CAP = 5.0
+
+
+def new_client(api_key: str, access_token: str | None, root: str, timeout: float) -> KiteConnect:
+    """The official client, pointed at `root`, with a connection pool sized for concurrent calls."""
+    return KiteConnect(
+        api_key=api_key,
+        access_token=access_token,
+        root=root,
+        timeout=timeout,
+        pool={"pool_connections": 4, "pool_maxsize": 16, "max_retries": 0},
+    )
+
+
+class KiteCaller:
+    """Everything one account asks of Kite goes through `read` or `write`."""
+
+    def __init__(
+        self,
+        account_id: str,
+        client: KiteConnect,
+        executor: ThreadPoolExecutor,
+        limits: RateLimits,
+        max_retries: int,
+        on_token_refused: Callable[[str], None],
+    ) -> None:
+        self.account_id = account_id
+        self.client = client
+        self._executor = executor
+        self._limits = limits
+        self._max_retries = max_retries
+        self._on_token_refused = on_token_refused
+
+    async def _once(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        async with self._limits.limiter(self.client.api_key, endpoint):
+            call = functools.partial(getattr(self.client, method), *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def _failed(self, exc: Exception) -> GatewayError:
+        if isinstance(exc, kite_exceptions.TokenException):
+            self._on_token_refused(str(exc))
+        return from_kite(exc, self.account_id)
+
+    async def read(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        """An idempotent call: retried on transport failures, 429 and 5xx, with backoff and jitter."""
+        attempt = 0
+        while True:
+            try:
+                return await self._once(endpoint, method, *args, **kwargs)
+            except Exception as exc:
+                if not is_kite_failure(exc):
+                    raise
+                if attempt >= self._max_retries or not retryable_read(exc):
+                    raise self._failed(exc) from None
+                delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+                log.info("kite.retry", account_id=self.account_id, method=method, attempt=attempt + 1,
+                         delay=round(delay, 3), error=type(exc).__name__)  # fmt: skip
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def write(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A call that changes state at Kite: never retried here. Raises the raw Kite failure, so the
+        caller can tell a definite refusal from an unknown outcome (see errors.outcome_unknown)."""
+        try:
+            return await self._once(endpoint, method, *args, **kwargs)
+        except kite_exceptions.TokenException as exc:
+            self._on_token_refused(str(exc))
+            raise
+
+    def error(self, exc: Exception) -> GatewayError:
+        """A failure from `write` as a GatewayError."""
+        return self._failed(exc)

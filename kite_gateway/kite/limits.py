@@ -1,0 +1,44 @@
+"""Client-side rate limits, so a burst of callers queues instead of drawing 429s from Kite.
+
+Kite counts per api_key and endpoint class: quotes 1/s, historical 3/s, order placement and
+everything else 10/s (the configured KITE_RATE_LIMIT_PER_SECOND caps the last two). Each class is a
+leaky bucket (aiolimiter) of KITE_BURST_LIMIT capacity at most, drained a little under Kite's rate
+so that no one-second window ever holds more than Kite allows.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from aiolimiter import AsyncLimiter
+
+
+class EndpointClass(Enum):
+    QUOTE = "quote"
+    HISTORICAL = "historical"
+    ORDERS = "orders"
+    OTHER = "other"
+
+
+KITE_RATES = {EndpointClass.QUOTE: 1.0, EndpointClass.HISTORICAL: 3.0, EndpointClass.ORDERS: 10.0,
+              EndpointClass.OTHER: 10.0}  # fmt: skip
+SAFETY = 0.9  # stay this far under Kite's rate
+
+
+class RateLimits:
+    """One limiter per (api_key, endpoint class), shared by every account of an app."""
+
+    def __init__(self, rate_per_second: float, burst: int) -> None:
+        self.rate_per_second = rate_per_second
+        self.burst = burst
+        self._limiters: dict[tuple[str, EndpointClass], AsyncLimiter] = {}
+
+    def limiter(self, api_key: str, endpoint: EndpointClass) -> AsyncLimiter:
+        key = (api_key, endpoint)
+        if key not in self._limiters:
+            rate = min(KITE_RATES[endpoint], self.rate_per_second) * SAFETY
+            # A bucket of `capacity` refilled at `rate`: at most capacity + rate calls in any second,
+            # so the capacity is what Kite allows beyond the steady rate (at least one call).
+            capacity = max(1, min(self.burst, int(KITE_RATES[endpoint] - rate)))
+            self._limiters[key] = AsyncLimiter(capacity, capacity / rate)
+        return self._limiters[key]

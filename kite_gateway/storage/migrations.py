@@ -1,0 +1,59 @@
+"""The database schema, as an ordered list of migrations. Never edit a released migration: add one."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "apps, accounts, idempotency records and the audit trail",
+        """
+        CREATE TABLE meta (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE apps (
+            api_key TEXT PRIMARY KEY,
+            sealed_api_secret TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE accounts (
+            account_id TEXT PRIMARY KEY,
+            api_key TEXT NOT NULL REFERENCES apps(api_key),
+            user_name TEXT NOT NULL DEFAULT '',
+            sealed_access_token TEXT,
+            login_time TEXT,
+            token_expires_at TEXT,
+            created_at TEXT NOT NULL,
+            paper INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE idempotency (
+            account_id TEXT NOT NULL,
+            client_order_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            state TEXT NOT NULL,
+            order_id TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, client_order_id)
+        );
+        CREATE INDEX idempotency_by_order ON idempotency (account_id, order_id);
+        CREATE TABLE audit (
+            event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            action INTEGER NOT NULL,
+            client_order_id TEXT NOT NULL DEFAULT '',
+            order_id TEXT NOT NULL DEFAULT '',
+            request_json TEXT NOT NULL,
+            status_code INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            latency_ms REAL NOT NULL
+        );
+        CREATE INDEX audit_by_account_time ON audit (account_id, time);
+        """,
+    ),
+)
