@@ -1,0 +1,1 @@
+"""Kite accounts served by the gateway: their sessions and how they log in."""

@@ -1,0 +1,80 @@
+"""The append-only audit trail of order actions: who asked for what, when, and Kite's answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kite_gateway.storage.database import Database
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    event_id: int
+    time: datetime
+    principal: str
+    account_id: str
+    action: int
+    client_order_id: str
+    order_id: str
+    request_json: str
+    status_code: int
+    outcome: str
+    latency_ms: float
+
+
+class AuditLog:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def append(
+        self,
+        time: datetime,
+        principal: str,
+        account_id: str,
+        action: int,
+        client_order_id: str,
+        order_id: str,
+        request_json: str,
+        status_code: int,
+        outcome: str,
+        latency_ms: float,
+    ) -> int:
+        return await self.database.execute(
+            "INSERT INTO audit (time, principal, account_id, action, client_order_id, order_id, request_json, "
+            "status_code, outcome, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (time.isoformat(), principal, account_id, action, client_order_id, order_id, request_json, status_code,
+             outcome, latency_ms),
+        )  # fmt: skip
+
+    async def query(
+        self,
+        account_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        client_order_id: str,
+        order_id: str,
+        after_event_id: int,
+        limit: int,
+    ) -> list[AuditEntry]:
+        sql = "SELECT * FROM audit WHERE account_id = ? AND event_id > ?"
+        params: list[object] = [account_id, after_event_id]
+        if start is not None:
+            sql += " AND time >= ?"
+            params.append(start.isoformat())
+        if end is not None:
+            sql += " AND time < ?"
+            params.append(end.isoformat())
+        if client_order_id:
+            sql += " AND client_order_id = ?"
+            params.append(client_order_id)
+        if order_id:
+            sql += " AND order_id = ?"
+            params.append(order_id)
+        rows = await self.database.fetch_all(sql + " ORDER BY event_id LIMIT ?", [*params, limit])
+        return [
+            AuditEntry(
+                **{**{k: row[k] for k in AuditEntry.__dataclass_fields__}, "time": datetime.fromisoformat(row["time"])}
+            )
+            for row in rows
+        ]

@@ -1,0 +1,104 @@
+"""Kite apps and accounts, with api secrets and access tokens sealed at rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kite_gateway.storage.database import Database, now_text
+from kite_gateway.storage.sealing import KEY_CHECK_PLAINTEXT, Sealer, SealingError
+
+
+@dataclass(frozen=True)
+class StoredAccount:
+    account_id: str
+    api_key: str
+    user_name: str
+    access_token: str | None
+    login_time: datetime | None
+    token_expires_at: datetime | None
+    created_at: datetime
+    paper: bool
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+class CredentialStore:
+    """Apps (api_key, sealed api_secret) and accounts (sealed access token, session times)."""
+
+    def __init__(self, database: Database, sealer: Sealer) -> None:
+        self.database = database
+        self.sealer = sealer
+
+    async def check_key(self) -> None:
+        """Seal a known value under a new database's key; on later starts, prove the key still opens it."""
+        row = await self.database.fetch_one("SELECT value FROM meta WHERE name = 'key_check'")
+        if row is None:
+            await self.database.execute(
+                "INSERT INTO meta (name, value) VALUES ('key_check', ?)", (self.sealer.seal(KEY_CHECK_PLAINTEXT),)
+            )
+            return
+        try:
+            self.sealer.unseal(row["value"])
+        except SealingError:
+            raise SealingError(
+                f"the secret key does not open the credentials stored in {self.database.path}; start with the key "
+                "they were sealed with (KITE_GATEWAY_SECRET_KEY or KITE_GATEWAY_SECRET_KEY_FILE)"
+            ) from None
+
+    async def save_app(self, api_key: str, api_secret: str) -> None:
+        await self.database.execute(
+            "INSERT INTO apps (api_key, sealed_api_secret, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(api_key) DO UPDATE SET sealed_api_secret = excluded.sealed_api_secret",
+            (api_key, self.sealer.seal(api_secret), now_text()),
+        )
+
+    async def app_secret(self, api_key: str) -> str | None:
+        row = await self.database.fetch_one("SELECT sealed_api_secret FROM apps WHERE api_key = ?", (api_key,))
+        return self.sealer.unseal(row["sealed_api_secret"]) if row else None
+
+    async def save_account(
+        self,
+        account_id: str,
+        api_key: str,
+        user_name: str,
+        access_token: str,
+        login_time: datetime,
+        token_expires_at: datetime,
+        paper: bool,
+    ) -> None:
+        await self.database.execute(
+            "INSERT INTO accounts (account_id, api_key, user_name, sealed_access_token, login_time, token_expires_at, "
+            "created_at, paper) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account_id) DO UPDATE SET "
+            "api_key = excluded.api_key, user_name = excluded.user_name, "
+            "sealed_access_token = excluded.sealed_access_token, login_time = excluded.login_time, "
+            "token_expires_at = excluded.token_expires_at, paper = excluded.paper",
+            (account_id, api_key, user_name, self.sealer.seal(access_token), login_time.isoformat(),
+             token_expires_at.isoformat(), now_text(), int(paper)),
+        )  # fmt: skip
+
+    async def forget_token(self, account_id: str) -> None:
+        await self.database.execute(
+            "UPDATE accounts SET sealed_access_token = NULL WHERE account_id = ?", (account_id,)
+        )
+
+    async def remove_account(self, account_id: str) -> bool:
+        return await self.database.execute("DELETE FROM accounts WHERE account_id = ?", (account_id,)) > 0
+
+    async def accounts(self) -> list[StoredAccount]:
+        rows = await self.database.fetch_all("SELECT * FROM accounts ORDER BY account_id")
+        return [
+            StoredAccount(
+                account_id=row["account_id"],
+                api_key=row["api_key"],
+                user_name=row["user_name"],
+                access_token=self.sealer.unseal(row["sealed_access_token"]) if row["sealed_access_token"] else None,
+                login_time=_time(row["login_time"]),
+                token_expires_at=_time(row["token_expires_at"]),
+                created_at=datetime.fromisoformat(row["created_at"]),
+                paper=bool(row["paper"]),
+            )
+            for row in rows
+        ]
