@@ -1,0 +1,1 @@
+"""Market data: the instrument master, quotes with batching and caching, historical candles."""

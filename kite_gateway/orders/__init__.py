@@ -1,0 +1,1 @@
+"""Orders: validation before Kite, and placement that never duplicates."""
