@@ -29,6 +29,9 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--burst-limit", "burst_limit", int, "Kite calls allowed in a burst per account"),
     ("--paper-listen", "gateway_paper_listen", str, "HOST:PORT of the paper-trading simulator"),
     ("--paper-seed", "gateway_paper_seed", int, "seed of the paper-trading market"),
+    ("--http-listen", "gateway_http_listen", str, "HOST:PORT of the HTTP endpoints (Kite login callback)"),
+    ("--secret-key-file", "gateway_secret_key_file", Path, "file holding the key that seals stored secrets"),
+    ("--login-endpoint", "login_endpoint", str, "Kite login page root URL"),
 )
 
 
@@ -69,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-rate-limits", action="store_true", help="do not answer 429 above Kite's rates")
     sim.add_argument("--redirect-url", default="http://127.0.0.1/kite/callback", help="the app's login redirect")
     sim.add_argument("--postback-url", default="", help="where to POST order postbacks")
+
+    commands.add_parser(
+        "keygen",
+        help="print a new key for sealing stored secrets",
+        description="Print a new key for KITE_GATEWAY_SECRET_KEY (or a key file). Keep it secret.",
+    )
 
     probe = commands.add_parser(
         "health",
@@ -152,6 +161,13 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keygen(_args: argparse.Namespace) -> int:
+    from kite_gateway.storage.sealing import Sealer
+
+    print(Sealer.generate_key().decode())
+    return 0
+
+
 def _health(args: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -172,7 +188,7 @@ def _health(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # grpc core's own INFO lines are noise
     args = _parser().parse_args(argv)
-    commands = {"serve": _serve, "sim": _sim, "health": _health}
+    commands = {"serve": _serve, "sim": _sim, "health": _health, "keygen": _keygen}
     return commands[args.command](args)
 
 

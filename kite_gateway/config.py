@@ -8,10 +8,11 @@ message naming the variable, the flag and what is wrong.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
     # Kite Connect (the seed design's names).
     api_endpoint: Annotated[str, _url("http", "https")] = "https://api.kite.trade"
     websocket_endpoint: Annotated[str, _url("ws", "wss")] = "wss://ws.kite.trade"
+    login_endpoint: Annotated[str, _url("http", "https")] = "https://kite.zerodha.com"
     request_timeout: float = Field(7.0, gt=0, le=120, description="seconds per Kite REST call")
     max_retries: int = Field(3, ge=0, le=10, description="retries of idempotent Kite reads")
     rate_limit_per_second: float = Field(10.0, gt=0, le=1000, description="Kite calls per second")
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
     gateway_log_format: Literal["json", "console"] = "json"
     gateway_paper_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8765"
     gateway_paper_seed: int = 1
+    gateway_http_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8080"
+    gateway_secret_key: SecretStr | None = None
+    gateway_secret_key_file: Path | None = None
+    gateway_market_protection: Decimal = Field(Decimal(-1), ge=-1, le=100, description="-1 automatic, or percent")
+    gateway_kite_workers: int = Field(32, ge=1, le=256, description="threads calling Kite")
 
 
 class ConfigError(Exception):

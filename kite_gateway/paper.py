@@ -1,20 +1,28 @@
 """Paper trading: the embedded Kite simulator, started beside the gateway, which then talks to it
-exactly as it would to Kite (its KITE_API_ENDPOINT and KITE_WEBSOCKET_ENDPOINT point at it)."""
+exactly as it would to Kite (its endpoints point at it), with the simulator's demo accounts logged
+in through Kite's real login flow."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlparse
+
+import aiohttp
 import structlog
 
+from kite_gateway.accounts.manager import AccountManager
 from kite_gateway.config import Settings
 from kite_gateway.simulator import Simulator, SimulatorConfig
 
 log = structlog.get_logger(__name__)
 
 
-async def start_simulator(settings: Settings) -> tuple[Simulator, Settings]:
+async def start_simulator(settings: Settings, redirect_url: str) -> tuple[Simulator, Settings]:
     """Start the simulator on the configured loopback address; return it and the settings aimed at it."""
     host, _, port = settings.gateway_paper_listen.rpartition(":")
-    simulator = Simulator(SimulatorConfig(host=host.strip("[]"), port=int(port), seed=settings.gateway_paper_seed))
+    config = SimulatorConfig(
+        host=host.strip("[]"), port=int(port), seed=settings.gateway_paper_seed, redirect_url=redirect_url
+    )
+    simulator = Simulator(config)
     await simulator.start()
     log.info(
         "paper.simulator_started",
@@ -24,5 +32,25 @@ async def start_simulator(settings: Settings) -> tuple[Simulator, Settings]:
         api_key=simulator.app.api_key,
         users=sorted(simulator.sessions.users),
     )
-    aimed = settings.model_copy(update={"api_endpoint": simulator.api_url, "websocket_endpoint": simulator.ws_url})
+    aimed = settings.model_copy(
+        update={
+            "api_endpoint": simulator.api_url,
+            "websocket_endpoint": simulator.ws_url,
+            "login_endpoint": simulator.api_url,
+        }
+    )
     return simulator, aimed
+
+
+async def log_in_demo_accounts(simulator: Simulator, accounts: AccountManager) -> list[str]:
+    """Each demo user logs in on the simulator's login page; the gateway completes the login."""
+    logged_in = []
+    async with aiohttp.ClientSession() as http:
+        for user_id in sorted(simulator.sessions.users):
+            async with http.get(f"{simulator.login_url()}&user_id={user_id}", allow_redirects=False) as reply:
+                location = reply.headers["Location"]
+            token = parse_qs(urlparse(location).query)["request_token"][0]
+            session = await accounts.complete_login(simulator.app.api_key, token, simulator.app.api_secret, paper=True)
+            logged_in.append(session.account_id)
+    log.info("paper.accounts_ready", accounts=logged_in)
+    return logged_in

@@ -8,6 +8,7 @@ within the grace period, and cancels what is left.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -114,25 +115,41 @@ def _ensure_data_dir(path: Path) -> None:
 async def serve(settings: Settings, paper: bool = False) -> None:
     """Run the gateway until SIGTERM or SIGINT, then shut down gracefully.
 
-    With `paper`, the embedded Kite simulator runs beside it and stands in for Kite. A second
-    signal during shutdown cuts the grace period short.
+    With `paper`, the embedded Kite simulator runs beside it and stands in for Kite, and its demo
+    accounts are logged in. A second signal during shutdown cuts the grace period short.
     """
-    simulator = None
-    if paper:
-        from kite_gateway.paper import start_simulator
+    from kite_gateway.http_endpoints import HttpEndpoints
+    from kite_gateway.runtime import Runtime
+    from kite_gateway.storage.sealing import SealingError
 
+    _ensure_data_dir(settings.gateway_data_dir)
+    http_host, _, http_port = settings.gateway_http_listen.rpartition(":")
+    simulator = None
+    async with contextlib.AsyncExitStack() as stack:
         try:
-            simulator, settings = await start_simulator(settings)
+            if paper:
+                from kite_gateway.paper import start_simulator
+
+                callback = f"http://{http_host}:{http_port}/kite/login/callback"
+                simulator, settings = await start_simulator(settings, callback)
+                stack.push_async_callback(simulator.stop)
+            runtime = await Runtime.open(settings, paper=paper)
+            stack.push_async_callback(runtime.close)
+            http = HttpEndpoints(runtime.accounts, http_host.strip("[]"), int(http_port))
+            await http.start()
+            stack.push_async_callback(http.stop)
+        except SealingError as exc:
+            raise StartupError(str(exc)) from None
         except OSError as exc:
             raise StartupError(
-                f"cannot start the paper-trading simulator on {settings.gateway_paper_listen}: {exc.strerror}; "
-                "choose another address with --paper-listen or KITE_GATEWAY_PAPER_LISTEN"
+                f"cannot listen ({exc.strerror}): check --paper-listen / --http-listen (KITE_GATEWAY_PAPER_LISTEN, "
+                "KITE_GATEWAY_HTTP_LISTEN) for an address in use"
             ) from None
-    try:
-        await _run_until_signalled(Gateway(settings))
-    finally:
         if simulator is not None:
-            await simulator.stop()
+            from kite_gateway.paper import log_in_demo_accounts
+
+            await log_in_demo_accounts(simulator, runtime.accounts)
+        await _run_until_signalled(Gateway(settings, runtime.servicers()))
 
 
 async def _run_until_signalled(gateway: Gateway) -> None:

@@ -1,19 +1,24 @@
 """The four kite_gateway.v1 API services and how they are registered on a server.
 
-A servicer that does not (yet) implement a method answers it with UNIMPLEMENTED and a message
-naming the method, instead of grpc's generic "Method not implemented!".
+Every implemented method is wrapped so that a GatewayError reaches the caller as its status code,
+message and details, and anything unexpected as INTERNAL with an error id to find in the logs
+(never a stack trace). A method a servicer does not implement answers UNIMPLEMENTED naming itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import grpc
+import structlog
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from kite_gateway import __version__
+from kite_gateway.errors import GatewayError
 from kite_gateway.v1 import (
     account_pb2,
     account_pb2_grpc,
@@ -76,11 +81,54 @@ def _unimplemented(method: MethodDescriptor) -> Callable[..., Any]:
     return answer
 
 
+log = structlog.get_logger(__name__)
+
+
+async def _fail(context: grpc.aio.ServicerContext, method: MethodDescriptor, exc: Exception) -> NoReturn:
+    if isinstance(exc, GatewayError):
+        await context.abort(exc.code, exc.message, exc.trailing_metadata())
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("rpc.internal_error", method=method.full_name, error_id=error_id)
+    await context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"internal error in {method.containing_service.name}/{method.name} (error id {error_id} in the gateway's "
+        "logs); the request may be retried",
+    )
+    raise AssertionError("unreachable: abort raises")
+
+
+def _translated(method: MethodDescriptor, handler: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.isasyncgenfunction(handler):
+
+        async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                async for item in handler(request, context):
+                    yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _fail(context, method, exc)
+
+        return streaming
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await handler(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _fail(context, method, exc)
+
+    return unary
+
+
 def register(server: grpc.aio.Server, service: ApiService, servicer: object) -> None:
-    """Add a servicer for a service, answering its unimplemented methods with UNIMPLEMENTED."""
+    """Add a servicer for a service: implemented methods with error translation, the others UNIMPLEMENTED."""
     if not isinstance(servicer, service.servicer_base):
         raise TypeError(f"{type(servicer).__name__} is not a {service.servicer_base.__name__}")
     for method in service.descriptor.methods:
         if getattr(type(servicer), method.name) is getattr(service.servicer_base, method.name):
             setattr(servicer, method.name, _unimplemented(method))
+        else:
+            setattr(servicer, method.name, _translated(method, getattr(servicer, method.name)))
     service.add_to_server(servicer, server)

@@ -16,6 +16,7 @@ import pytest
 
 from kite_gateway.config import Settings
 from kite_gateway.server import Gateway
+from kite_gateway.storage.sealing import Sealer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,10 +64,11 @@ class GatewayProcess:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "kite_gateway", "serve", "--listen", self.address]
-        command += ["--data-dir", str(tmp_path / "data"), *args]
+        command += ["--data-dir", str(tmp_path / "data"), "--http-listen", f"127.0.0.1:{free_port()}", *args]
+        key = {"KITE_GATEWAY_SECRET_KEY": Sealer.generate_key().decode()}
         self.proc = subprocess.Popen(
             command,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **key, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

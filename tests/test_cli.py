@@ -76,7 +76,8 @@ def test_sigterm_turns_health_not_serving_then_exits_cleanly(tmp_path: Path) -> 
             assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
         assert proc.proc.wait(timeout=10) == 0
         events = [json.loads(line)["event"] for line in proc.proc.stderr.read().splitlines()]  # type: ignore[union-attr]
-        assert events == ["gateway.started", "gateway.signal", "gateway.stopping", "gateway.stopped"]
+        lifecycle = [e for e in events if e.startswith("gateway.")]
+        assert lifecycle == ["gateway.started", "gateway.signal", "gateway.stopping", "gateway.stopped"]
     finally:
         proc.stop()
 
@@ -84,8 +85,8 @@ def test_sigterm_turns_health_not_serving_then_exits_cleanly(tmp_path: Path) -> 
 def test_logs_are_one_json_object_per_line(gateway_process: GatewayProcess) -> None:
     gateway_process.proc.send_signal(signal.SIGINT)
     gateway_process.proc.wait(timeout=10)
-    lines = gateway_process.proc.stderr.read().splitlines()  # type: ignore[union-attr]
-    started = json.loads(lines[0])
+    lines = [json.loads(line) for line in gateway_process.proc.stderr.read().splitlines()]  # type: ignore[union-attr]
+    started = next(line for line in lines if line["event"] == "gateway.started")
     assert started["event"] == "gateway.started"
     assert started["level"] == "info"
     assert started["port"] == gateway_process.port
@@ -171,4 +172,4 @@ def test_buf_curl_lists_and_calls_services_through_reflection(gateway_process: G
 
     placed = _buf_curl("-d", '{"account_id": "AB1234"}', f"{url}/kite_gateway.v1.OrderService/PlaceOrder")
     assert placed.returncode != 0
-    assert "unimplemented" in placed.stderr and "OrderService/PlaceOrder" in placed.stderr
+    assert '"code": "invalid_argument"' in placed.stderr and "client_order_id: required" in placed.stderr

@@ -48,6 +48,13 @@ class IdempotencyStore:
         )
         return _record(row) if row else None
 
+    async def client_ids_by_tag(self, account_id: str) -> dict[str, str]:
+        """Every tag the gateway sent for an account, to the client_order_id it stands for."""
+        rows = await self.database.fetch_all(
+            "SELECT tag, client_order_id FROM idempotency WHERE account_id = ?", (account_id,)
+        )
+        return {row["tag"]: row["client_order_id"] for row in rows}
+
     async def claim(self, account_id: str, client_order_id: str, kind: str, fingerprint: str) -> Record:
         """Store a new PENDING record (or return the existing one untouched)."""
         tag = kite_tag(account_id, client_order_id)

@@ -1,0 +1,612 @@
+"""OrderService: orders, trades, previews, GTT triggers, bulk placement and the audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import grpc
+from google.protobuf import json_format
+
+from kite_gateway.accounts.session import AccountSession
+from kite_gateway.api import convert
+from kite_gateway.errors import GatewayError, invalid, is_kite_failure
+from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.orders.placement import find_order_by_tag, submit_order
+from kite_gateway.orders.validation import check_client_order_id, fingerprint, order_kwargs
+from kite_gateway.storage.idempotency import PENDING, Record
+from kite_gateway.v1 import errors_pb2, order_pb2, order_pb2_grpc
+
+if TYPE_CHECKING:
+    from kite_gateway.runtime import Runtime
+
+T = TypeVar("T")
+MAX_PREVIEW_ORDERS = 200
+MAX_BULK_LEGS = 500
+
+
+def principal_of(context: grpc.aio.ServicerContext) -> str:
+    """Who is calling (the peer until caller authentication names principals)."""
+    return str(context.peer())
+
+
+class OrderServicer(order_pb2_grpc.OrderServiceServicer):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.accounts = runtime.accounts
+        self.master = runtime.instruments
+
+    async def _session(self, account_id: str) -> tuple[AccountSession, KiteCaller]:
+        session = self.accounts.get(account_id)
+        kite = session.active()
+        await self.master.ensure(session)
+        return session, kite
+
+    async def _audited(
+        self,
+        context: grpc.aio.ServicerContext,
+        action: int,
+        account_id: str,
+        client_order_id: str,
+        request: Any,
+        call: Callable[[], Awaitable[T]],
+        order_id_of: Callable[[T], str],
+        order_id: str = "",
+    ) -> T:
+        started = time.perf_counter()
+        code, outcome = 0, "ok"
+        try:
+            result = await call()
+            order_id = order_id_of(result) or order_id
+            return result
+        except GatewayError as exc:
+            code, outcome = exc.code.value[0], exc.message
+            raise
+        except Exception as exc:
+            code, outcome = grpc.StatusCode.INTERNAL.value[0], type(exc).__name__
+            raise
+        finally:
+            await self.runtime.audit.append(
+                datetime.now(UTC),
+                principal_of(context),
+                account_id,
+                action,
+                client_order_id,
+                order_id,
+                json_format.MessageToJson(request, indent=None),
+                code,
+                outcome,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    # Placing ----------------------------------------------------------------------------------
+
+    async def _place(
+        self, account_id: str, client_order_id: str, params: order_pb2.OrderParams, field: str
+    ) -> order_pb2.PlaceOrderResponse:
+        check_client_order_id(client_order_id, f"{field}client_order_id")
+        _session, kite = await self._session(account_id)
+        kwargs = order_kwargs(params, self.master, self.runtime.settings.gateway_market_protection, f"{field}params")
+        order_id, replayed = await self.runtime.placement.place(
+            kite, client_order_id, "order", fingerprint(params), submit_order(kwargs)
+        )
+        return order_pb2.PlaceOrderResponse(order_id=order_id, client_order_id=client_order_id, replayed=replayed)
+
+    async def PlaceOrder(
+        self, request: order_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.PlaceOrderResponse:
+        return await self._audited(
+            context,
+            order_pb2.AUDIT_ACTION_PLACE_ORDER,
+            request.account_id,
+            request.client_order_id,
+            request,
+            lambda: self._place(request.account_id, request.client_order_id, request.params, ""),
+            lambda r: r.order_id,
+        )
+
+    async def PlaceBulkOrders(
+        self, request: order_pb2.PlaceBulkOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.PlaceBulkOrdersResponse:
+        if not 1 <= len(request.legs) <= MAX_BULK_LEGS:
+            raise invalid("legs", f"1 to {MAX_BULK_LEGS} legs")
+        seen: set[tuple[str, str]] = set()
+        for i, leg in enumerate(request.legs):
+            key = (leg.account_id, leg.client_order_id)
+            if key in seen:
+                raise invalid(
+                    f"legs[{i}].client_order_id", f"{leg.client_order_id!r} appears twice for {leg.account_id}"
+                )
+            seen.add(key)
+
+        async def one(i: int, leg: order_pb2.BulkOrderLeg) -> order_pb2.BulkOrderLegResult:
+            result = order_pb2.BulkOrderLegResult(account_id=leg.account_id, client_order_id=leg.client_order_id)
+            try:
+                placed = await self._audited(
+                    context,
+                    order_pb2.AUDIT_ACTION_PLACE_ORDER,
+                    leg.account_id,
+                    leg.client_order_id,
+                    leg,
+                    lambda: self._place(leg.account_id, leg.client_order_id, leg.params, f"legs[{i}]."),
+                    lambda r: r.order_id,
+                )
+                result.placed.CopyFrom(placed)
+            except GatewayError as exc:
+                result.failure.CopyFrom(
+                    errors_pb2.Failure(
+                        code=exc.code.value[0],
+                        reason=cast(Any, exc.reason),
+                        message=exc.message,
+                        metadata=exc.metadata,
+                    )
+                )
+            return result
+
+        results = await asyncio.gather(*(one(i, leg) for i, leg in enumerate(request.legs)))
+        return order_pb2.PlaceBulkOrdersResponse(results=results)
+
+    # Existing orders --------------------------------------------------------------------------
+
+    async def _order_id(self, kite: KiteCaller, target: order_pb2.OrderTarget, field: str = "order") -> str:
+        kind = target.WhichOneof("target")
+        if kind == "order_id" and target.order_id:
+            return target.order_id
+        if kind != "client_order_id" or not target.client_order_id:
+            raise invalid(field, "required: order_id or client_order_id")
+        record = await self.runtime.idempotency.get(kite.account_id, target.client_order_id)
+        if record is None:
+            raise self._not_found(kite.account_id, f"client_order_id {target.client_order_id!r}")
+        if record.order_id:
+            return record.order_id
+        if record.state == PENDING:
+            found = await find_order_by_tag(kite, record)
+            if found is not None:
+                return found
+        raise self._not_found(kite.account_id, f"client_order_id {target.client_order_id!r} (never placed at Kite)")
+
+    @staticmethod
+    def _not_found(account_id: str, what: str) -> GatewayError:
+        return GatewayError(
+            grpc.StatusCode.NOT_FOUND,
+            errors_pb2.ERROR_REASON_ORDER_NOT_FOUND,
+            f"no order for {what} on account {account_id}",
+            {"account_id": account_id},
+        )
+
+    async def _history(self, kite: KiteCaller, order_id: str) -> list[dict[str, Any]]:
+        try:
+            rows: list[dict[str, Any]] = await kite.read(EndpointClass.OTHER, "order_history", order_id)
+        except GatewayError as exc:
+            if exc.code == grpc.StatusCode.INVALID_ARGUMENT:
+                raise self._not_found(kite.account_id, f"order_id {order_id}") from None
+            raise
+        return rows
+
+    async def _write(self, kite: KiteCaller, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await kite.write(EndpointClass.ORDERS, method, *args, **kwargs)
+        except Exception as exc:
+            if not is_kite_failure(exc):
+                raise
+            raise kite.error(exc) from None
+
+    async def ModifyOrder(
+        self, request: order_pb2.ModifyOrderRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.ModifyOrderResponse:
+        async def modify() -> order_pb2.ModifyOrderResponse:
+            _session, kite = await self._session(request.account_id)
+            order_id = await self._order_id(kite, request.order)
+            last = (await self._history(kite, order_id))[-1]
+            listing = self.master.by_token.get(int(last.get("instrument_token") or 0))
+            changes: dict[str, Any] = {}
+            if request.HasField("quantity"):
+                if request.quantity <= 0 or (listing and request.quantity % max(listing.lot_size, 1)):
+                    raise invalid("quantity", "must be a positive multiple of the lot size")
+                changes["quantity"] = request.quantity
+            for name in ("price", "trigger_price"):
+                if request.HasField(name):
+                    value = convert.from_decimal_pb(getattr(request, name), name)
+                    if value <= 0 or (listing and listing.tick_size and value % listing.tick_size):
+                        raise invalid(
+                            name, f"must be a positive multiple of the tick size {listing and listing.tick_size}"
+                        )
+                    changes[name] = convert.kite_number(value)
+            if request.order_type:
+                changes["order_type"] = convert.order_type_text(request.order_type, "order_type")
+            if request.validity:
+                changes["validity"] = convert.validity_text(request.validity)
+            if request.HasField("disclosed_quantity"):
+                changes["disclosed_quantity"] = request.disclosed_quantity
+            if not changes:
+                raise invalid("order", "nothing to modify: set quantity, price, trigger_price, order_type or validity")
+            await self._write(kite, "modify_order", last["variety"], order_id, **changes)
+            return order_pb2.ModifyOrderResponse(order_id=order_id)
+
+        return await self._audited(
+            context,
+            order_pb2.AUDIT_ACTION_MODIFY_ORDER,
+            request.account_id,
+            request.order.client_order_id,
+            request,
+            modify,
+            lambda r: r.order_id,
+            request.order.order_id,
+        )
+
+    async def CancelOrder(
+        self, request: order_pb2.CancelOrderRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.CancelOrderResponse:
+        async def cancel() -> order_pb2.CancelOrderResponse:
+            _session, kite = await self._session(request.account_id)
+            order_id = await self._order_id(kite, request.order)
+            last = (await self._history(kite, order_id))[-1]
+            if last.get("status") in ("COMPLETE", "CANCELLED", "REJECTED"):
+                raise GatewayError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    errors_pb2.ERROR_REASON_KITE_ORDER_REJECTED,
+                    f"order {order_id} is already {last['status']} and cannot be cancelled",
+                    {"account_id": request.account_id, "order_id": order_id, "status": str(last["status"])},
+                )
+            parent = last.get("parent_order_id")
+            await self._write(kite, "cancel_order", last["variety"], order_id, parent_order_id=parent or None)
+            return order_pb2.CancelOrderResponse(order_id=order_id)
+
+        return await self._audited(
+            context,
+            order_pb2.AUDIT_ACTION_CANCEL_ORDER,
+            request.account_id,
+            request.order.client_order_id,
+            request,
+            cancel,
+            lambda r: r.order_id,
+            request.order.order_id,
+        )
+
+    async def ListOrders(
+        self, request: order_pb2.ListOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.ListOrdersResponse:
+        kite = self.accounts.get(request.account_id).active()
+        rows = await kite.read(EndpointClass.OTHER, "orders")
+        ids = await self.runtime.idempotency.client_ids_by_tag(request.account_id)
+        wanted = set(request.statuses)
+        orders = [
+            convert.order_pb(request.account_id, row, ids.get(row.get("tag") or "", "")) for row in reversed(rows)
+        ]
+        return order_pb2.ListOrdersResponse(orders=[o for o in orders if not wanted or o.status in wanted])
+
+    async def GetOrderHistory(
+        self, request: order_pb2.GetOrderHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.GetOrderHistoryResponse:
+        kite = self.accounts.get(request.account_id).active()
+        order_id = await self._order_id(kite, request.order)
+        ids = await self.runtime.idempotency.client_ids_by_tag(request.account_id)
+        states = [
+            convert.order_pb(request.account_id, row, ids.get(row.get("tag") or "", ""))
+            for row in await self._history(kite, order_id)
+        ]
+        return order_pb2.GetOrderHistoryResponse(states=states)
+
+    async def ListTrades(
+        self, request: order_pb2.ListTradesRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.ListTradesResponse:
+        kite = self.accounts.get(request.account_id).active()
+        if request.HasField("order"):
+            rows = await kite.read(EndpointClass.OTHER, "order_trades", await self._order_id(kite, request.order))
+        else:
+            rows = await kite.read(EndpointClass.OTHER, "trades")
+        return order_pb2.ListTradesResponse(trades=[convert.trade_pb(request.account_id, row) for row in rows])
+
+    # Previews ---------------------------------------------------------------------------------
+
+    def _preview_rows(self, orders: Any, field: str) -> list[dict[str, Any]]:
+        if not 1 <= len(orders) <= MAX_PREVIEW_ORDERS:
+            raise invalid(field, f"1 to {MAX_PREVIEW_ORDERS} orders")
+        rows = []
+        for i, params in enumerate(orders):
+            kwargs = order_kwargs(params, self.master, self.runtime.settings.gateway_market_protection, f"{field}[{i}]")
+            rows.append(
+                {
+                    k: kwargs.get(k, 0)
+                    for k in (
+                        "exchange",
+                        "tradingsymbol",
+                        "transaction_type",
+                        "variety",
+                        "product",
+                        "order_type",
+                        "quantity",
+                        "price",
+                        "trigger_price",
+                    )
+                }
+            )
+        return rows
+
+    async def GetOrderMargins(
+        self, request: order_pb2.GetOrderMarginsRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.GetOrderMarginsResponse:
+        _session, kite = await self._session(request.account_id)
+        rows = self._preview_rows(request.orders, "orders")
+        each = await kite.read(EndpointClass.OTHER, "order_margins", rows)
+        basket = await kite.read(EndpointClass.OTHER, "basket_order_margins", rows, request.consider_positions)
+        return order_pb2.GetOrderMarginsResponse(
+            orders=[
+                order_pb2.OrderMargin(
+                    symbol=convert.symbol(m), margin=_breakdown(m), charges=_charges(m.get("charges") or {})
+                )
+                for m in each
+            ],
+            basket_initial=_breakdown(basket.get("initial") or {}),
+            basket_final=_breakdown(basket.get("final") or {}),
+        )
+
+    async def GetOrderCharges(
+        self, request: order_pb2.GetOrderChargesRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.GetOrderChargesResponse:
+        _session, kite = await self._session(request.account_id)
+        if not 1 <= len(request.fills) <= MAX_PREVIEW_ORDERS:
+            raise invalid("fills", f"1 to {MAX_PREVIEW_ORDERS} fills")
+        rows = []
+        for i, fill in enumerate(request.fills):
+            listing = self.master.resolve(fill.instrument, f"fills[{i}].instrument")
+            price = convert.from_decimal_pb(fill.average_price, f"fills[{i}].average_price")
+            if price <= 0 or fill.quantity <= 0:
+                raise invalid(f"fills[{i}]", "quantity and average_price must be positive")
+            rows.append(
+                {
+                    "order_id": fill.order_id or str(i),
+                    "exchange": listing.exchange,
+                    "tradingsymbol": listing.tradingsymbol,
+                    "transaction_type": convert.transaction_text(fill.transaction_type, f"fills[{i}].transaction_type"),
+                    "variety": convert.variety_text(fill.variety or 1, f"fills[{i}].variety"),
+                    "product": convert.product_text(fill.product, f"fills[{i}].product"),
+                    "order_type": convert.order_type_text(fill.order_type or 1, f"fills[{i}].order_type"),
+                    "quantity": fill.quantity,
+                    "average_price": convert.kite_number(price),
+                }
+            )
+        notes = await kite.read(EndpointClass.OTHER, "get_virtual_contract_note", rows)
+        return order_pb2.GetOrderChargesResponse(
+            fills=[
+                order_pb2.FillCharges(
+                    order_id=str(row["order_id"]),
+                    symbol=convert.symbol(note),
+                    charges=_charges(note.get("charges") or {}),
+                )
+                for row, note in zip(rows, notes, strict=False)
+            ]
+        )
+
+    # GTT --------------------------------------------------------------------------------------
+
+    def _gtt_args(self, params: order_pb2.GttParams) -> dict[str, Any]:
+        listing = self.master.resolve(params.instrument, "params.instrument")
+        kind = {order_pb2.GTT_TYPE_SINGLE: "single", order_pb2.GTT_TYPE_TWO_LEG: "two-leg"}.get(params.type)
+        if kind is None:
+            raise invalid("params.type", "required: GTT_TYPE_SINGLE or GTT_TYPE_TWO_LEG")
+        needed = 1 if kind == "single" else 2
+        if len(params.trigger_values) != needed or len(params.legs) != needed:
+            raise invalid("params.trigger_values", f"a {kind} GTT needs {needed} trigger value(s) and {needed} leg(s)")
+        last_price = convert.from_decimal_pb(params.last_price, "params.last_price")
+        if last_price <= 0:
+            raise invalid("params.last_price", "required: the instrument's last price when the GTT is made")
+        legs = []
+        for i, leg in enumerate(params.legs):
+            price = convert.from_decimal_pb(leg.price, f"params.legs[{i}].price")
+            if price <= 0 or leg.quantity <= 0:
+                raise invalid(f"params.legs[{i}]", "quantity and price must be positive")
+            legs.append(
+                {
+                    "transaction_type": convert.transaction_text(
+                        leg.transaction_type, f"params.legs[{i}].transaction_type"
+                    ),
+                    "quantity": leg.quantity,
+                    "order_type": "LIMIT",
+                    "product": convert.product_text(leg.product, f"params.legs[{i}].product"),
+                    "price": convert.kite_number(price),
+                }
+            )
+        triggers = [
+            convert.kite_number(convert.from_decimal_pb(v, f"params.trigger_values[{i}]"))
+            for i, v in enumerate(params.trigger_values)
+        ]
+        return {
+            "trigger_type": kind,
+            "tradingsymbol": listing.tradingsymbol,
+            "exchange": listing.exchange,
+            "trigger_values": triggers,
+            "last_price": convert.kite_number(last_price),
+            "orders": legs,
+        }
+
+    async def PlaceGtt(
+        self, request: order_pb2.PlaceGttRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.PlaceGttResponse:
+        async def place() -> order_pb2.PlaceGttResponse:
+            check_client_order_id(request.client_order_id)
+            _session, kite = await self._session(request.account_id)
+            args = self._gtt_args(request.params)
+
+            async def submit(kite: KiteCaller, record: Record) -> str:
+                return str((await kite.write(EndpointClass.OTHER, "place_gtt", **args))["trigger_id"])
+
+            async def find(kite: KiteCaller, record: Record) -> str | None:
+                for gtt in await kite.read(EndpointClass.OTHER, "get_gtts"):
+                    condition = gtt.get("condition") or {}
+                    if (
+                        gtt.get("status") == "active"
+                        and condition.get("tradingsymbol") == args["tradingsymbol"]
+                        and condition.get("trigger_values") == args["trigger_values"]
+                    ):
+                        return str(gtt["id"])
+                return None
+
+            gtt_id, replayed = await self.runtime.placement.place(
+                kite, request.client_order_id, "gtt", fingerprint(request.params), submit, find
+            )
+            return order_pb2.PlaceGttResponse(gtt_id=int(gtt_id), replayed=replayed)
+
+        return await self._audited(
+            context,
+            order_pb2.AUDIT_ACTION_PLACE_GTT,
+            request.account_id,
+            request.client_order_id,
+            request,
+            place,
+            lambda r: str(r.gtt_id),
+        )
+
+    async def ModifyGtt(
+        self, request: order_pb2.ModifyGttRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.ModifyGttResponse:
+        async def modify() -> order_pb2.ModifyGttResponse:
+            _session, kite = await self._session(request.account_id)
+            await self._write(kite, "modify_gtt", request.gtt_id, **self._gtt_args(request.params))
+            return order_pb2.ModifyGttResponse(gtt_id=request.gtt_id)
+
+        return await self._audited(
+            context, order_pb2.AUDIT_ACTION_MODIFY_GTT, request.account_id, "", request, modify, lambda r: str(r.gtt_id)
+        )
+
+    async def DeleteGtt(
+        self, request: order_pb2.DeleteGttRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.DeleteGttResponse:
+        async def delete() -> order_pb2.DeleteGttResponse:
+            kite = self.accounts.get(request.account_id).active()
+            await self._write(kite, "delete_gtt", request.gtt_id)
+            return order_pb2.DeleteGttResponse(gtt_id=request.gtt_id)
+
+        return await self._audited(
+            context, order_pb2.AUDIT_ACTION_DELETE_GTT, request.account_id, "", request, delete, lambda r: str(r.gtt_id)
+        )
+
+    async def ListGtts(
+        self, request: order_pb2.ListGttsRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.ListGttsResponse:
+        kite = self.accounts.get(request.account_id).active()
+        gtts = [_gtt_pb(request.account_id, row) for row in await kite.read(EndpointClass.OTHER, "get_gtts")]
+        wanted = set(request.statuses)
+        return order_pb2.ListGttsResponse(gtts=[g for g in gtts if not wanted or g.status in wanted])
+
+    async def GetGtt(
+        self, request: order_pb2.GetGttRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.GetGttResponse:
+        kite = self.accounts.get(request.account_id).active()
+        try:
+            row = await kite.read(EndpointClass.OTHER, "get_gtt", request.gtt_id)
+        except GatewayError as exc:
+            if exc.metadata.get("kite_http_status") == "404":
+                raise self._not_found(request.account_id, f"GTT {request.gtt_id}") from None
+            raise
+        return order_pb2.GetGttResponse(gtt=_gtt_pb(request.account_id, row))
+
+    # Audit ------------------------------------------------------------------------------------
+
+    async def ListAuditEvents(
+        self, request: order_pb2.ListAuditEventsRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.ListAuditEventsResponse:
+        self.accounts.get(request.account_id)
+        size = request.page_size or 100
+        if not 1 <= size <= 1000:
+            raise invalid("page_size", "1 to 1000")
+        after = 0
+        if request.page_token:
+            try:
+                after = int(base64.urlsafe_b64decode(request.page_token.encode()).decode())
+            except ValueError:
+                raise invalid("page_token", "not a token from a previous response") from None
+        start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None
+        end = request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None
+        entries = await self.runtime.audit.query(
+            request.account_id, start, end, request.client_order_id, request.order_id, after, size + 1
+        )
+        response = order_pb2.ListAuditEventsResponse()
+        for entry in entries[:size]:
+            event = response.events.add(
+                event_id=entry.event_id,
+                principal=entry.principal,
+                account_id=entry.account_id,
+                action=entry.action,
+                client_order_id=entry.client_order_id,
+                order_id=entry.order_id,
+                request_json=entry.request_json,
+                status_code=entry.status_code,
+                outcome=entry.outcome,
+            )
+            event.time.FromDatetime(entry.time)
+            event.latency.FromMilliseconds(int(entry.latency_ms))
+        if len(entries) > size:
+            response.next_page_token = base64.urlsafe_b64encode(str(entries[size - 1].event_id).encode()).decode()
+        return response
+
+
+def _breakdown(row: dict[str, Any]) -> order_pb2.MarginBreakdown:
+    pnl = row.get("pnl") or {}
+    return order_pb2.MarginBreakdown(
+        span=convert.decimal_pb(row.get("span")),
+        exposure=convert.decimal_pb(row.get("exposure")),
+        option_premium=convert.decimal_pb(row.get("option_premium")),
+        additional=convert.decimal_pb(row.get("additional")),
+        bo=convert.decimal_pb(row.get("bo")),
+        cash=convert.decimal_pb(row.get("cash")),
+        var=convert.decimal_pb(row.get("var")),
+        pnl_realised=convert.decimal_pb(pnl.get("realised")),
+        pnl_unrealised=convert.decimal_pb(pnl.get("unrealised")),
+        leverage=convert.decimal_pb(row.get("leverage")),
+        total=convert.decimal_pb(row.get("total")),
+    )
+
+
+def _charges(row: dict[str, Any]) -> order_pb2.Charges:
+    gst = row.get("gst") or {}
+    return order_pb2.Charges(
+        transaction_tax=convert.decimal_pb(row.get("transaction_tax")),
+        transaction_tax_type=row.get("transaction_tax_type") or "",
+        exchange_turnover_charge=convert.decimal_pb(row.get("exchange_turnover_charge")),
+        sebi_turnover_charge=convert.decimal_pb(row.get("sebi_turnover_charge")),
+        brokerage=convert.decimal_pb(row.get("brokerage")),
+        stamp_duty=convert.decimal_pb(row.get("stamp_duty")),
+        gst=convert.decimal_pb(gst.get("total")),
+        total=convert.decimal_pb(row.get("total")),
+    )
+
+
+def _gtt_pb(account_id: str, row: dict[str, Any]) -> order_pb2.Gtt:
+    condition = row.get("condition") or {}
+    status = (
+        order_pb2.GttStatus.Value(f"GTT_STATUS_{str(row.get('status', '')).upper()}")
+        if (
+            f"GTT_STATUS_{str(row.get('status', '')).upper()}" in order_pb2.GttStatus.keys()  # noqa: SIM118
+        )
+        else order_pb2.GTT_STATUS_UNSPECIFIED
+    )
+    gtt = order_pb2.Gtt(gtt_id=int(row.get("id") or 0), account_id=account_id, status=status)
+    params = gtt.params
+    params.type = order_pb2.GTT_TYPE_TWO_LEG if row.get("type") == "two-leg" else order_pb2.GTT_TYPE_SINGLE
+    params.instrument.symbol = convert.symbol(condition)
+    params.last_price.CopyFrom(convert.decimal_pb(condition.get("last_price")))
+    params.trigger_values.extend(convert.decimal_pb(v) for v in condition.get("trigger_values") or [])
+    for order in row.get("orders") or []:
+        leg = params.legs.add(
+            transaction_type=convert.transaction_pb(order.get("transaction_type")),
+            quantity=int(order.get("quantity") or 0),
+            product=convert.product_pb(order.get("product")),
+            price=convert.decimal_pb(order.get("price")),
+        )
+        result = order.get("result")
+        if result:
+            outcome = result.get("order_result") or {}
+            leg.result.order_id = str(outcome.get("order_id") or "")
+            leg.result.status = str(outcome.get("status") or "")
+            leg.result.rejection_reason = str(outcome.get("rejection_reason") or "")
+            convert.set_time(leg.result, "trigger_time", result.get("timestamp"))
+    convert.set_time(gtt, "create_time", row.get("created_at"))
+    convert.set_time(gtt, "update_time", row.get("updated_at"))
+    convert.set_time(gtt, "expire_time", row.get("expires_at"))
+    return gtt
