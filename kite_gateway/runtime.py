@@ -3,8 +3,10 @@ accounts, the instrument master, order placement, and the servicers over them.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from kite_gateway.accounts.manager import AccountManager
 from kite_gateway.config import Settings
@@ -31,8 +33,9 @@ class Runtime:
     placement: IdempotentPlacement
 
     @classmethod
-    async def open(cls, settings: Settings, paper: bool = False) -> Runtime:
-        """Open the database (migrating it), check the sealing key, and load the accounts."""
+    async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> Runtime:
+        """Open the database (migrating it), check the sealing key, and load the accounts.
+        `now` is the clock that decides token expiry (tests pass the simulator's)."""
         data_dir = settings.gateway_data_dir
         key = load_key(
             settings.gateway_secret_key.get_secret_value() if settings.gateway_secret_key else None,
@@ -56,6 +59,7 @@ class Runtime:
             settings.login_endpoint,
             settings.request_timeout,
             settings.max_retries,
+            now or (lambda: datetime.now(UTC)),
         )
         await accounts.load()
         idempotency = IdempotencyStore(database)

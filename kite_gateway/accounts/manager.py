@@ -72,6 +72,7 @@ class AccountManager:
             create_time=stored.created_at,
             login_time=stored.login_time,
             token_expires_at=stored.token_expires_at,
+            clock=self.now,
         )
         if stored.access_token:
             session.kite = self._caller(session, stored.access_token)
@@ -192,6 +193,7 @@ class AccountManager:
             create_time=previous.create_time if previous else self.now(),
             login_time=login,
             token_expires_at=expires,
+            clock=self.now,
         )
         session.kite = self._caller(session, access_token)
         self.sessions[account_id] = session

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,10 +32,11 @@ class AccountSession:
     refused: str | None = None  # why Kite last refused the token
     error: str | None = None
     profile_cache: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
 
-    def state(self, now: datetime | None = None) -> tuple[int, str]:
-        """(SessionState, detail in words)."""
-        now = now or datetime.now(UTC)
+    def state(self) -> tuple[int, str]:
+        """(SessionState, detail in words) by the session's clock."""
+        now = self.clock()
         if self.kite is None:
             return account_pb2.SESSION_STATE_NEEDS_LOGIN, "no access token; log in to Kite for this account"
         if self.refused is not None:
