@@ -5,7 +5,9 @@ books, previews, GTTs, bulk placement and audit trail."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from decimal import Decimal
+from typing import Any
 
 import grpc
 import pytest
@@ -19,13 +21,15 @@ from tests.integration.conftest import Stack, market_buy, status_of
 ACCOUNT = "ZS0001"
 
 
-def place(stack: Stack, client_order_id: str, params: order_pb2.OrderParams, account: str = ACCOUNT):
+def place(
+    stack: Stack, client_order_id: str, params: order_pb2.OrderParams, account: str = ACCOUNT
+) -> Awaitable[order_pb2.PlaceOrderResponse]:
     return stack.orders.PlaceOrder(
         order_pb2.PlaceOrderRequest(account_id=account, client_order_id=client_order_id, params=params)
     )
 
 
-def tagged(stack: Stack, client_order_id: str) -> list[dict]:
+def tagged(stack: Stack, client_order_id: str) -> list[dict[str, Any]]:
     tag = kite_tag(ACCOUNT, client_order_id)
     return [o for o in stack.kite_orders() if o["tag"] == tag]
 
