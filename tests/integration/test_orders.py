@@ -24,9 +24,10 @@ ACCOUNT = "ZS0001"
 def place(
     stack: Stack, client_order_id: str, params: order_pb2.OrderParams, account: str = ACCOUNT
 ) -> Awaitable[order_pb2.PlaceOrderResponse]:
-    return stack.orders.PlaceOrder(
+    call: Awaitable[order_pb2.PlaceOrderResponse] = stack.orders.PlaceOrder(
         order_pb2.PlaceOrderRequest(account_id=account, client_order_id=client_order_id, params=params)
     )
+    return call
 
 
 def tagged(stack: Stack, client_order_id: str) -> list[dict[str, Any]]:
