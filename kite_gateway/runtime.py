@@ -77,12 +77,16 @@ class Runtime:
 
     def servicers(self) -> dict[str, object]:
         from kite_gateway.api.account_servicer import AccountServicer
+        from kite_gateway.api.market_data_servicer import MarketDataServicer
         from kite_gateway.api.order_servicer import OrderServicer
+        from kite_gateway.api.portfolio_servicer import PortfolioServicer
 
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {
             "kite_gateway.v1.AccountService": AccountServicer(self),
             "kite_gateway.v1.OrderService": OrderServicer(self),  # type: ignore[abstract]
+            "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
+            "kite_gateway.v1.MarketDataService": MarketDataServicer(self),  # type: ignore[abstract]
         }
 
     async def close(self) -> None:

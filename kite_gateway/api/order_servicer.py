@@ -35,6 +35,37 @@ def principal_of(context: grpc.aio.ServicerContext) -> str:
     return str(context.peer())
 
 
+async def audited(
+    runtime: Runtime,
+    context: grpc.aio.ServicerContext,
+    action: int,
+    account_id: str,
+    client_order_id: str,
+    request: Any,
+    call: Callable[[], Awaitable[T]],
+    order_id_of: Callable[[T], str],
+    order_id: str = "",
+) -> T:
+    """Run an order action and append it to the audit trail, whatever its outcome."""
+    started = time.perf_counter()
+    code, outcome = 0, "ok"
+    try:
+        result = await call()
+        order_id = order_id_of(result) or order_id
+        return result
+    except GatewayError as exc:
+        code, outcome = exc.code.value[0], exc.message
+        raise
+    except Exception as exc:
+        code, outcome = grpc.StatusCode.INTERNAL.value[0], type(exc).__name__
+        raise
+    finally:
+        await runtime.audit.append(
+            datetime.now(UTC), principal_of(context), account_id, action, client_order_id, order_id,
+            json_format.MessageToJson(request, indent=None), code, outcome, (time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+
+
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -46,43 +77,6 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         kite = session.active()
         await self.master.ensure(session)
         return session, kite
-
-    async def _audited(
-        self,
-        context: grpc.aio.ServicerContext,
-        action: int,
-        account_id: str,
-        client_order_id: str,
-        request: Any,
-        call: Callable[[], Awaitable[T]],
-        order_id_of: Callable[[T], str],
-        order_id: str = "",
-    ) -> T:
-        started = time.perf_counter()
-        code, outcome = 0, "ok"
-        try:
-            result = await call()
-            order_id = order_id_of(result) or order_id
-            return result
-        except GatewayError as exc:
-            code, outcome = exc.code.value[0], exc.message
-            raise
-        except Exception as exc:
-            code, outcome = grpc.StatusCode.INTERNAL.value[0], type(exc).__name__
-            raise
-        finally:
-            await self.runtime.audit.append(
-                datetime.now(UTC),
-                principal_of(context),
-                account_id,
-                action,
-                client_order_id,
-                order_id,
-                json_format.MessageToJson(request, indent=None),
-                code,
-                outcome,
-                (time.perf_counter() - started) * 1000,
-            )
 
     # Placing ----------------------------------------------------------------------------------
 
@@ -100,7 +94,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     async def PlaceOrder(
         self, request: order_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.PlaceOrderResponse:
-        return await self._audited(
+        return await audited(
+            self.runtime,
             context,
             order_pb2.AUDIT_ACTION_PLACE_ORDER,
             request.account_id,
@@ -127,7 +122,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         async def one(i: int, leg: order_pb2.BulkOrderLeg) -> order_pb2.BulkOrderLegResult:
             result = order_pb2.BulkOrderLegResult(account_id=leg.account_id, client_order_id=leg.client_order_id)
             try:
-                placed = await self._audited(
+                placed = await audited(
+                    self.runtime,
                     context,
                     order_pb2.AUDIT_ACTION_PLACE_ORDER,
                     leg.account_id,
@@ -228,7 +224,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             await self._write(kite, "modify_order", last["variety"], order_id, **changes)
             return order_pb2.ModifyOrderResponse(order_id=order_id)
 
-        return await self._audited(
+        return await audited(
+            self.runtime,
             context,
             order_pb2.AUDIT_ACTION_MODIFY_ORDER,
             request.account_id,
@@ -257,7 +254,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             await self._write(kite, "cancel_order", last["variety"], order_id, parent_order_id=parent or None)
             return order_pb2.CancelOrderResponse(order_id=order_id)
 
-        return await self._audited(
+        return await audited(
+            self.runtime,
             context,
             order_pb2.AUDIT_ACTION_CANCEL_ORDER,
             request.account_id,
@@ -452,7 +450,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             )
             return order_pb2.PlaceGttResponse(gtt_id=int(gtt_id), replayed=replayed)
 
-        return await self._audited(
+        return await audited(
+            self.runtime,
             context,
             order_pb2.AUDIT_ACTION_PLACE_GTT,
             request.account_id,
@@ -470,8 +469,15 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             await self._write(kite, "modify_gtt", request.gtt_id, **self._gtt_args(request.params))
             return order_pb2.ModifyGttResponse(gtt_id=request.gtt_id)
 
-        return await self._audited(
-            context, order_pb2.AUDIT_ACTION_MODIFY_GTT, request.account_id, "", request, modify, lambda r: str(r.gtt_id)
+        return await audited(
+            self.runtime,
+            context,
+            order_pb2.AUDIT_ACTION_MODIFY_GTT,
+            request.account_id,
+            "",
+            request,
+            modify,
+            lambda r: str(r.gtt_id),
         )
 
     async def DeleteGtt(
@@ -482,8 +488,15 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             await self._write(kite, "delete_gtt", request.gtt_id)
             return order_pb2.DeleteGttResponse(gtt_id=request.gtt_id)
 
-        return await self._audited(
-            context, order_pb2.AUDIT_ACTION_DELETE_GTT, request.account_id, "", request, delete, lambda r: str(r.gtt_id)
+        return await audited(
+            self.runtime,
+            context,
+            order_pb2.AUDIT_ACTION_DELETE_GTT,
+            request.account_id,
+            "",
+            request,
+            delete,
+            lambda r: str(r.gtt_id),
         )
 
     async def ListGtts(

@@ -364,7 +364,7 @@ class GetQuoteRequest(_message.Message):
     """The Kite user id whose session fetches the data."""
     @_builtins.property
     def instruments(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.InstrumentRef]:
-        """The instruments (1-500)."""
+        """The instruments (1-5000)."""
 
     def __init__(
         self,
@@ -454,7 +454,7 @@ class GetLtpRequest(_message.Message):
     """The Kite user id whose session fetches the data."""
     @_builtins.property
     def instruments(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.InstrumentRef]:
-        """The instruments (1-1000)."""
+        """The instruments (1-5000)."""
 
     def __init__(
         self,
@@ -550,7 +550,7 @@ class GetOhlcRequest(_message.Message):
     """The Kite user id whose session fetches the data."""
     @_builtins.property
     def instruments(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.InstrumentRef]:
-        """The instruments (1-1000)."""
+        """The instruments (1-5000)."""
 
     def __init__(
         self,

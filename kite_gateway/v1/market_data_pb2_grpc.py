@@ -111,21 +111,24 @@ class MarketDataServiceServicer:
     """
 
     def GetQuote(self, request, context):
-        """Returns full quotes (with 5-level depth and circuit limits) of up to 500 instruments.
+        """Returns full quotes (with 5-level depth and circuit limits) of up to 5000 instruments, fetched
+        from Kite 500 at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetLtp(self, request, context):
-        """Returns the last traded price of up to 1000 instruments (cached for up to 5 s).
+        """Returns the last traded price of up to 5000 instruments (fetched from Kite 1000 at a time;
+        answers at most 5 s old may come from the gateway's cache).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetOhlc(self, request, context):
-        """Returns the day's OHLC and last price of up to 1000 instruments.
+        """Returns the day's OHLC and last price of up to 5000 instruments, fetched from Kite 1000 at a
+        time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -47,11 +47,17 @@ class MarketDataServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> MarketDataServiceAsyncStub: ...
     GetQuote: _grpc.UnaryUnaryMultiCallable[_market_data_pb2.GetQuoteRequest, _market_data_pb2.GetQuoteResponse]
-    """Returns full quotes (with 5-level depth and circuit limits) of up to 500 instruments."""
+    """Returns full quotes (with 5-level depth and circuit limits) of up to 5000 instruments, fetched
+    from Kite 500 at a time.
+    """
     GetLtp: _grpc.UnaryUnaryMultiCallable[_market_data_pb2.GetLtpRequest, _market_data_pb2.GetLtpResponse]
-    """Returns the last traded price of up to 1000 instruments (cached for up to 5 s)."""
+    """Returns the last traded price of up to 5000 instruments (fetched from Kite 1000 at a time;
+    answers at most 5 s old may come from the gateway's cache).
+    """
     GetOhlc: _grpc.UnaryUnaryMultiCallable[_market_data_pb2.GetOhlcRequest, _market_data_pb2.GetOhlcResponse]
-    """Returns the day's OHLC and last price of up to 1000 instruments."""
+    """Returns the day's OHLC and last price of up to 5000 instruments, fetched from Kite 1000 at a
+    time.
+    """
     GetHistoricalData: _grpc.UnaryUnaryMultiCallable[_market_data_pb2.GetHistoricalDataRequest, _market_data_pb2.GetHistoricalDataResponse]
     """Returns historical candles. Ranges longer than Kite allows per call for the interval are
     fetched in pieces and stitched together.
@@ -95,11 +101,17 @@ class MarketDataServiceAsyncStub(MarketDataServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetQuote: _aio.UnaryUnaryMultiCallable[_market_data_pb2.GetQuoteRequest, _market_data_pb2.GetQuoteResponse]  # type: ignore[assignment]
-    """Returns full quotes (with 5-level depth and circuit limits) of up to 500 instruments."""
+    """Returns full quotes (with 5-level depth and circuit limits) of up to 5000 instruments, fetched
+    from Kite 500 at a time.
+    """
     GetLtp: _aio.UnaryUnaryMultiCallable[_market_data_pb2.GetLtpRequest, _market_data_pb2.GetLtpResponse]  # type: ignore[assignment]
-    """Returns the last traded price of up to 1000 instruments (cached for up to 5 s)."""
+    """Returns the last traded price of up to 5000 instruments (fetched from Kite 1000 at a time;
+    answers at most 5 s old may come from the gateway's cache).
+    """
     GetOhlc: _aio.UnaryUnaryMultiCallable[_market_data_pb2.GetOhlcRequest, _market_data_pb2.GetOhlcResponse]  # type: ignore[assignment]
-    """Returns the day's OHLC and last price of up to 1000 instruments."""
+    """Returns the day's OHLC and last price of up to 5000 instruments, fetched from Kite 1000 at a
+    time.
+    """
     GetHistoricalData: _aio.UnaryUnaryMultiCallable[_market_data_pb2.GetHistoricalDataRequest, _market_data_pb2.GetHistoricalDataResponse]  # type: ignore[assignment]
     """Returns historical candles. Ranges longer than Kite allows per call for the interval are
     fetched in pieces and stitched together.
@@ -146,7 +158,9 @@ class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _market_data_pb2.GetQuoteRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_market_data_pb2.GetQuoteResponse, _abc.Awaitable[_market_data_pb2.GetQuoteResponse]]:
-        """Returns full quotes (with 5-level depth and circuit limits) of up to 500 instruments."""
+        """Returns full quotes (with 5-level depth and circuit limits) of up to 5000 instruments, fetched
+        from Kite 500 at a time.
+        """
 
     @_abc_1.abstractmethod
     def GetLtp(
@@ -154,7 +168,9 @@ class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _market_data_pb2.GetLtpRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_market_data_pb2.GetLtpResponse, _abc.Awaitable[_market_data_pb2.GetLtpResponse]]:
-        """Returns the last traded price of up to 1000 instruments (cached for up to 5 s)."""
+        """Returns the last traded price of up to 5000 instruments (fetched from Kite 1000 at a time;
+        answers at most 5 s old may come from the gateway's cache).
+        """
 
     @_abc_1.abstractmethod
     def GetOhlc(
@@ -162,7 +178,9 @@ class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _market_data_pb2.GetOhlcRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_market_data_pb2.GetOhlcResponse, _abc.Awaitable[_market_data_pb2.GetOhlcResponse]]:
-        """Returns the day's OHLC and last price of up to 1000 instruments."""
+        """Returns the day's OHLC and last price of up to 5000 instruments, fetched from Kite 1000 at a
+        time.
+        """
 
     @_abc_1.abstractmethod
     def GetHistoricalData(

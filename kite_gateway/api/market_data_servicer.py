@@ -1,0 +1,231 @@
+"""MarketDataService: quotes, LTP and OHLC in bulk, historical candles, instrument search and
+lookup. (Live ticks are served by the streaming hub.)"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+import grpc
+
+from kite_gateway.api import convert
+from kite_gateway.errors import invalid
+from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.market import history
+from kite_gateway.market.instruments import Listing, listing_pb
+from kite_gateway.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc
+from kite_gateway.wire.formats import IST
+
+if TYPE_CHECKING:
+    from kite_gateway.runtime import Runtime
+
+MAX_INSTRUMENTS = 5000
+KITE_BATCH = {"quote": 500, "ohlc": 1000, "ltp": 1000}
+LTP_TTL_SECONDS = 5.0
+INTERVALS = {
+    market_data_pb2.CANDLE_INTERVAL_MINUTE: "minute",
+    market_data_pb2.CANDLE_INTERVAL_3_MINUTE: "3minute",
+    market_data_pb2.CANDLE_INTERVAL_5_MINUTE: "5minute",
+    market_data_pb2.CANDLE_INTERVAL_10_MINUTE: "10minute",
+    market_data_pb2.CANDLE_INTERVAL_15_MINUTE: "15minute",
+    market_data_pb2.CANDLE_INTERVAL_30_MINUTE: "30minute",
+    market_data_pb2.CANDLE_INTERVAL_60_MINUTE: "60minute",
+    market_data_pb2.CANDLE_INTERVAL_DAY: "day",
+}
+
+
+def _ohlc(row: dict[str, Any]) -> market_data_pb2.Ohlc:
+    return market_data_pb2.Ohlc(**{k: convert.decimal_pb(row.get(k)) for k in ("open", "high", "low", "close")})
+
+
+def _depth(row: dict[str, Any]) -> market_data_pb2.MarketDepth:
+    def side(levels: list[dict[str, Any]]) -> list[market_data_pb2.DepthLevel]:
+        return [
+            market_data_pb2.DepthLevel(
+                price=convert.decimal_pb(level.get("price")),
+                quantity=int(level.get("quantity") or 0),
+                orders=int(level.get("orders") or 0),
+            )
+            for level in levels
+        ]
+
+    return market_data_pb2.MarketDepth(buy=side(row.get("buy") or []), sell=side(row.get("sell") or []))
+
+
+def quote_pb(listing: Listing, row: dict[str, Any]) -> market_data_pb2.Quote:
+    message = market_data_pb2.Quote(
+        symbol=listing.symbol,
+        instrument_token=listing.instrument_token,
+        last_price=convert.decimal_pb(row.get("last_price")),
+        last_quantity=int(row.get("last_quantity") or 0),
+        average_price=convert.decimal_pb(row.get("average_price")),
+        volume=int(row.get("volume") or 0),
+        buy_quantity=int(row.get("buy_quantity") or 0),
+        sell_quantity=int(row.get("sell_quantity") or 0),
+        ohlc=_ohlc(row.get("ohlc") or {}),
+        net_change=convert.decimal_pb(row.get("net_change")),
+        oi=int(row.get("oi") or 0),
+        oi_day_high=int(row.get("oi_day_high") or 0),
+        oi_day_low=int(row.get("oi_day_low") or 0),
+        lower_circuit_limit=convert.decimal_pb(row.get("lower_circuit_limit")),
+        upper_circuit_limit=convert.decimal_pb(row.get("upper_circuit_limit")),
+        depth=_depth(row.get("depth") or {}),
+    )
+    convert.set_time(message, "last_trade_time", row.get("last_trade_time"))
+    convert.set_time(message, "exchange_time", row.get("timestamp"))
+    return message
+
+
+class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.accounts = runtime.accounts
+        self.master = runtime.instruments
+        self._ltp: dict[str, tuple[float, Any]] = {}
+
+    async def _kite(self, account_id: str) -> KiteCaller:
+        session = self.accounts.get(account_id)
+        kite = session.active()
+        await self.master.ensure(session)
+        return kite
+
+    def _resolve(self, refs: Any) -> tuple[list[Listing], list[common_pb2.InstrumentRef]]:
+        if not 1 <= len(refs) <= MAX_INSTRUMENTS:
+            raise invalid("instruments", f"1 to {MAX_INSTRUMENTS} instruments")
+        found, missing = [], []
+        for i, ref in enumerate(refs):
+            if ref.WhichOneof("ref") is None:
+                raise invalid(f"instruments[{i}]", "required: symbol (EXCHANGE:TRADINGSYMBOL) or instrument_token")
+            listing = self.master.find(ref)
+            if listing is None:
+                missing.append(ref)
+            else:
+                found.append(listing)
+        return found, missing
+
+    async def _fetch(self, kite: KiteCaller, method: str, listings: list[Listing]) -> dict[str, Any]:
+        rows: dict[str, Any] = {}
+        symbols = list(dict.fromkeys(listing.symbol for listing in listings))
+        size = KITE_BATCH[method]
+        for start in range(0, len(symbols), size):
+            rows.update(await kite.read(EndpointClass.QUOTE, method, symbols[start : start + size]))
+        return rows
+
+    async def GetQuote(
+        self, request: market_data_pb2.GetQuoteRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.GetQuoteResponse:
+        kite = await self._kite(request.account_id)
+        found, missing = self._resolve(request.instruments)
+        rows = await self._fetch(kite, "quote", found)
+        return market_data_pb2.GetQuoteResponse(
+            quotes=[quote_pb(listing, rows[listing.symbol]) for listing in found if listing.symbol in rows],
+            not_found=missing,
+        )
+
+    async def GetOhlc(
+        self, request: market_data_pb2.GetOhlcRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.GetOhlcResponse:
+        kite = await self._kite(request.account_id)
+        found, missing = self._resolve(request.instruments)
+        rows = await self._fetch(kite, "ohlc", found)
+        return market_data_pb2.GetOhlcResponse(
+            ohlc=[
+                market_data_pb2.InstrumentOhlc(
+                    symbol=listing.symbol,
+                    instrument_token=listing.instrument_token,
+                    last_price=convert.decimal_pb(rows[listing.symbol].get("last_price")),
+                    ohlc=_ohlc(rows[listing.symbol].get("ohlc") or {}),
+                )
+                for listing in found
+                if listing.symbol in rows
+            ],
+            not_found=missing,
+        )
+
+    async def GetLtp(
+        self, request: market_data_pb2.GetLtpRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.GetLtpResponse:
+        kite = await self._kite(request.account_id)
+        found, missing = self._resolve(request.instruments)
+        now = time.monotonic()
+        stale = [
+            listing
+            for listing in found
+            if now - self._ltp.get(listing.symbol, (-LTP_TTL_SECONDS, None))[0] >= LTP_TTL_SECONDS
+        ]
+        if stale:
+            fetched = await self._fetch(kite, "ltp", stale)
+            now = time.monotonic()
+            self._ltp.update({symbol: (now, row.get("last_price")) for symbol, row in fetched.items()})
+        prices = [
+            market_data_pb2.LastPrice(
+                symbol=listing.symbol,
+                instrument_token=listing.instrument_token,
+                last_price=convert.decimal_pb(self._ltp[listing.symbol][1]),
+            )
+            for listing in found
+            if listing.symbol in self._ltp
+        ]
+        return market_data_pb2.GetLtpResponse(prices=prices, not_found=missing)
+
+    async def GetHistoricalData(
+        self, request: market_data_pb2.GetHistoricalDataRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.GetHistoricalDataResponse:
+        kite = await self._kite(request.account_id)
+        listing = self.master.resolve(request.instrument, "instrument")
+        interval = INTERVALS.get(request.interval)
+        if interval is None:
+            raise invalid("interval", "required: one of the CANDLE_INTERVAL values")
+        if not request.HasField("start_time") or not request.HasField("end_time"):
+            raise invalid("start_time", "start_time and end_time are required")
+        start = request.start_time.ToDatetime(UTC).astimezone(IST).replace(tzinfo=None)
+        end = request.end_time.ToDatetime(UTC).astimezone(IST).replace(tzinfo=None)
+        if end < start:
+            raise invalid("end_time", "must not be before start_time")
+        rows = await history.candles(
+            kite, listing.instrument_token, interval, start, end, request.continuous, request.include_oi
+        )
+        response = market_data_pb2.GetHistoricalDataResponse()
+        for row in rows:
+            candle = response.candles.add(
+                ohlc=_ohlc(row), volume=int(row.get("volume") or 0), oi=int(row.get("oi") or 0)
+            )
+            convert.set_time(candle, "time", row["date"])
+        return response
+
+    async def SearchInstruments(
+        self, request: market_data_pb2.SearchInstrumentsRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.SearchInstrumentsResponse:
+        await self._kite(request.account_id)
+        size = request.page_size or 50
+        if not 1 <= size <= 1000:
+            raise invalid("page_size", "1 to 1000")
+
+        def day(field: Literal["expiry_start", "expiry_end"]) -> Any:
+            return getattr(request, field).ToDatetime(UTC).astimezone(IST).date() if request.HasField(field) else None
+
+        def strike(field: Literal["strike_min", "strike_max"]) -> Decimal | None:
+            return convert.from_decimal_pb(getattr(request, field), field) if request.HasField(field) else None
+
+        matches, total = self.master.search(
+            request.query,
+            {convert.exchange_text(e, "exchanges") for e in request.exchanges},
+            {common_pb2.InstrumentType.Name(t).removeprefix("INSTRUMENT_TYPE_") for t in request.instrument_types},
+            set(request.segments),
+            (day("expiry_start"), day("expiry_end")),
+            (strike("strike_min"), strike("strike_max")),
+            size,
+        )
+        return market_data_pb2.SearchInstrumentsResponse(
+            instruments=[listing_pb(m) for m in matches], total_matches=total
+        )
+
+    async def GetInstruments(
+        self, request: market_data_pb2.GetInstrumentsRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.GetInstrumentsResponse:
+        await self._kite(request.account_id)
+        found, missing = self._resolve(request.instruments)
+        return market_data_pb2.GetInstrumentsResponse(instruments=[listing_pb(f) for f in found], not_found=missing)

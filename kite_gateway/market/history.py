@@ -1,0 +1,53 @@
+"""Historical candles over any range: split into Kite's per-interval maximum spans, fetched in
+order, and stitched without duplicates at the seams."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.limits import EndpointClass
+
+# Kite's interval names and the longest span one call may cover.
+MAX_SPAN_DAYS = {
+    "minute": 60,
+    "3minute": 100,
+    "5minute": 100,
+    "10minute": 100,
+    "15minute": 200,
+    "30minute": 200,
+    "60minute": 400,
+    "day": 2000,
+}
+
+
+def windows(start: datetime, end: datetime, interval: str) -> list[tuple[datetime, datetime]]:
+    """Consecutive [from, to] windows covering start..end, none longer than Kite allows."""
+    span = timedelta(days=MAX_SPAN_DAYS[interval])
+    out, cursor = [], start
+    while cursor <= end:
+        stop = min(end, cursor + span - timedelta(seconds=1))
+        out.append((cursor, stop))
+        cursor = stop + timedelta(seconds=1)
+    return out
+
+
+async def candles(
+    kite: KiteCaller, token: int, interval: str, start: datetime, end: datetime, continuous: bool, oi: bool
+) -> list[dict[str, Any]]:
+    stitched: dict[datetime, dict[str, Any]] = {}
+    for window_start, window_end in windows(start, end, interval):
+        rows = await kite.read(
+            EndpointClass.HISTORICAL,
+            "historical_data",
+            token,
+            window_start,
+            window_end,
+            interval,
+            continuous=continuous,
+            oi=oi,
+        )
+        for row in rows:
+            stitched.setdefault(row["date"], row)
+    return [stitched[moment] for moment in sorted(stitched)]
