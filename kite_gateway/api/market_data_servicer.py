@@ -7,6 +7,7 @@ import time
 from datetime import UTC
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote_plus
 
 import grpc
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 MAX_INSTRUMENTS = 5000
 KITE_BATCH = {"quote": 500, "ohlc": 1000, "ltp": 1000}
+# Kite's edge refuses long request lines (an HTML 400, pykiteconnect#104): keep each call's `i=` list short.
+MAX_QUERY_CHARS = 6000
 LTP_TTL_SECONDS = 5.0
 INTERVALS = {
     market_data_pb2.CANDLE_INTERVAL_MINUTE: "minute",
@@ -35,6 +38,20 @@ INTERVALS = {
     market_data_pb2.CANDLE_INTERVAL_60_MINUTE: "60minute",
     market_data_pb2.CANDLE_INTERVAL_DAY: "day",
 }
+
+
+def batches(symbols: list[str], most: int) -> list[list[str]]:
+    """Symbols in calls of at most `most` each whose encoded `i=` query stays under MAX_QUERY_CHARS."""
+    out: list[list[str]] = [[]]
+    length = 0
+    for symbol in symbols:
+        cost = len(quote_plus(symbol)) + 3  # "&i=" per instrument
+        if out[-1] and (len(out[-1]) == most or length + cost > MAX_QUERY_CHARS):
+            out.append([])
+            length = 0
+        out[-1].append(symbol)
+        length += cost
+    return [batch for batch in out if batch]
 
 
 def _ohlc(row: dict[str, Any]) -> market_data_pb2.Ohlc:
@@ -108,10 +125,8 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
 
     async def _fetch(self, kite: KiteCaller, method: str, listings: list[Listing]) -> dict[str, Any]:
         rows: dict[str, Any] = {}
-        symbols = list(dict.fromkeys(listing.symbol for listing in listings))
-        size = KITE_BATCH[method]
-        for start in range(0, len(symbols), size):
-            rows.update(await kite.read(EndpointClass.QUOTE, method, symbols[start : start + size]))
+        for batch in batches(list(dict.fromkeys(listing.symbol for listing in listings)), KITE_BATCH[method]):
+            rows.update(await kite.read(EndpointClass.QUOTE, method, batch))
         return rows
 
     async def GetQuote(

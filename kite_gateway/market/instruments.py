@@ -19,6 +19,7 @@ from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.v1 import common_pb2, errors_pb2
 
 MASTER_TTL_SECONDS = 24 * 3600.0
+EXCHANGE_ORDER = {name: rank for rank, name in enumerate(("NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD"))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +131,7 @@ class InstrumentMaster:
         limit: int,
     ) -> tuple[list[Listing], int]:
         """Matches ranked best first: exact trading symbol, then prefix, then all words anywhere; within
-        a rank, cash before derivatives, nearer expiries first, then by symbol."""
+        a rank, cash before derivatives, nearer expiries first, then by symbol, NSE before BSE."""
         words = [w for w in query.upper().replace(":", " ").split() if w]
         joined = "".join(words)
         low_expiry, high_expiry = expiry_range
@@ -155,7 +156,9 @@ class InstrumentMaster:
             if words and not all(w in symbol or w in name for w in words):
                 continue
             rank = 0 if symbol == joined else 1 if joined and symbol.startswith(words[0]) else 2
-            ranked.append(((rank, listing.expiry is not None, listing.expiry or date.min, symbol), listing))
+            key = (rank, listing.expiry is not None, listing.expiry or date.min, symbol,
+                   EXCHANGE_ORDER.get(listing.exchange, 99))  # fmt: skip
+            ranked.append((key, listing))
         ranked.sort(key=lambda pair: pair[0])
         return [listing for _, listing in ranked[:limit]], len(ranked)
 

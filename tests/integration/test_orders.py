@@ -240,12 +240,16 @@ async def test_margin_and_charges_previews(stack: Stack) -> None:
             account_id=ACCOUNT,
             fills=[
                 order_pb2.ChargeableFill(
-                    order_id="x1", instrument=limit.instrument, transaction_type=common_pb2.TRANSACTION_TYPE_SELL,
-                    product=common_pb2.PRODUCT_CNC, quantity=10, average_price=decimal_pb("1500"),
+                    order_id="x1",
+                    instrument=limit.instrument,
+                    transaction_type=common_pb2.TRANSACTION_TYPE_SELL,
+                    product=common_pb2.PRODUCT_CNC,
+                    quantity=10,
+                    average_price=decimal_pb("1500"),
                 )
             ],
         )
-    )  # fmt: skip
+    )
     (fill,) = charges.fills
     assert fill.order_id == "x1" and fill.charges.transaction_tax_type == "stt" and fill.charges.total.units > 0
 
@@ -258,9 +262,15 @@ async def test_gtt_place_is_idempotent_and_can_be_listed_modified_and_deleted(st
         instrument=common_pb2.InstrumentRef(symbol="NSE:INFY"),
         last_price=decimal_pb(price),
         trigger_values=[decimal_pb(price + 50)],
-        legs=[order_pb2.GttLeg(transaction_type=common_pb2.TRANSACTION_TYPE_SELL, quantity=1,
-                               product=common_pb2.PRODUCT_CNC, price=decimal_pb(price + 50))],
-    )  # fmt: skip
+        legs=[
+            order_pb2.GttLeg(
+                transaction_type=common_pb2.TRANSACTION_TYPE_SELL,
+                quantity=1,
+                product=common_pb2.PRODUCT_CNC,
+                price=decimal_pb(price + 50),
+            )
+        ],
+    )
     request = order_pb2.PlaceGttRequest(account_id=ACCOUNT, client_order_id="gtt-1", params=params)
     placed = await stack.orders.PlaceGtt(request)
     again = await stack.orders.PlaceGtt(request)
