@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -29,7 +30,7 @@ def amount(message: common_pb2.Decimal) -> Decimal:
     return from_decimal_pb(message, "test")
 
 
-async def buy(stack: Stack, client_order_id: str, **fields: object) -> None:
+async def buy(stack: Stack, client_order_id: str, **fields: Any) -> None:
     await stack.orders.PlaceOrder(
         order_pb2.PlaceOrderRequest(account_id=ACCOUNT, client_order_id=client_order_id, params=market_buy(**fields))
     )
