@@ -12,6 +12,7 @@ import grpc
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from kite_gateway.v1 import account_pb2, account_pb2_grpc, common_pb2, order_pb2, order_pb2_grpc
 from tests.conftest import GatewayProcess, buf_binary, free_port
 
 
@@ -114,6 +115,24 @@ def test_paper_mode_serves_the_gateway_and_the_embedded_simulator(tmp_path: Path
         proc.wait_serving()
         dump = requests.get(f"http://{paper}/instruments/NSE", headers={"X-Kite-Version": "3"}, timeout=10)
         assert dump.status_code == 200 and dump.text.startswith("instrument_token,exchange_token")
+        with grpc.insecure_channel(proc.address) as chan:
+            accounts = account_pb2_grpc.AccountServiceStub(chan).ListAccounts(
+                account_pb2.ListAccountsRequest(), timeout=10
+            )
+            assert [a.account_id for a in accounts.accounts] == ["ZS0001", "ZS0002"]
+            assert all(a.session_state == account_pb2.SESSION_STATE_ACTIVE and a.paper for a in accounts.accounts)
+            params = order_pb2.OrderParams(
+                instrument=common_pb2.InstrumentRef(symbol="NSE:INFY"),
+                transaction_type=common_pb2.TRANSACTION_TYPE_BUY,
+                variety=common_pb2.VARIETY_REGULAR,
+                order_type=common_pb2.ORDER_TYPE_MARKET,
+                product=common_pb2.PRODUCT_CNC,
+                quantity=1,
+            )
+            placed = order_pb2_grpc.OrderServiceStub(chan).PlaceOrder(
+                order_pb2.PlaceOrderRequest(account_id="ZS0001", client_order_id="paper-1", params=params), timeout=10
+            )
+            assert placed.order_id
         proc.proc.send_signal(signal.SIGTERM)
         assert proc.proc.wait(timeout=10) == 0
         events = [json.loads(line) for line in proc.proc.stderr.read().splitlines()]  # type: ignore[union-attr]

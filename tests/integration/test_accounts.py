@@ -147,3 +147,21 @@ async def test_the_wrong_sealing_key_stops_the_start_with_a_clear_message(
         await Runtime.open(make_settings(tmp_path, sim, b"not-a-key"))
     with pytest.raises(SealingError, match="KITE_GATEWAY_SECRET_KEY"):
         await Runtime.open(make_settings(tmp_path, sim, sealing_key).model_copy(update={"gateway_secret_key": None}))
+
+
+async def test_a_browser_login_lands_on_the_gateways_callback_and_completes(stack: Stack) -> None:
+    from kite_gateway.http_endpoints import HttpEndpoints
+
+    endpoints = HttpEndpoints(stack.runtime.accounts, "127.0.0.1", 0)
+    await endpoints.start()
+    try:
+        stack.sim.app.redirect_url = endpoints.callback_url
+        await stack.accounts.RemoveAccount(account_pb2.RemoveAccountRequest(account_id="ZS0002"))
+        url = (await stack.accounts.GetLoginUrl(account_pb2.GetLoginUrlRequest(api_key="sim_api_key"))).login_url
+        async with aiohttp.ClientSession() as browser, browser.get(f"{url}&user_id=ZS0002") as page:
+            text = await page.text()  # the browser follows Kite's redirect to the gateway
+        assert page.status == 200 and "ZS0002" in text and "logged in" in text
+        account = (await stack.accounts.GetAccount(account_pb2.GetAccountRequest(account_id="ZS0002"))).account
+        assert account.session_state == ACTIVE
+    finally:
+        await endpoints.stop()
