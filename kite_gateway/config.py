@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     login_endpoint: Annotated[str, _url("http", "https")] = "https://kite.zerodha.com"
     request_timeout: float = Field(7.0, gt=0, le=120, description="seconds per Kite REST call")
     max_retries: int = Field(3, ge=0, le=10, description="retries of idempotent Kite reads")
-    rate_limit_per_second: float = Field(10.0, gt=0, le=1000, description="Kite calls per second")
-    burst_limit: int = Field(10, ge=1, le=1000, description="Kite calls allowed in a burst")
+    rate_limit_per_second: float = Field(10.0, gt=0, le=100_000, description="Kite calls per second")
+    burst_limit: int = Field(10, ge=1, le=100_000, description="Kite calls allowed in a burst")
     metrics_enabled: bool = True
     log_level: LogLevel = "INFO"
 
