@@ -149,7 +149,12 @@ async def serve(settings: Settings, paper: bool = False) -> None:
             from kite_gateway.paper import log_in_demo_accounts
 
             await log_in_demo_accounts(simulator, runtime.accounts)
-        await _run_until_signalled(Gateway(settings, runtime.servicers()))
+        gateway = Gateway(settings, runtime.servicers())
+        from kite_gateway.accounts.health import publish
+
+        publisher = asyncio.create_task(publish(gateway.health, runtime.accounts))
+        stack.callback(publisher.cancel)
+        await _run_until_signalled(gateway)
 
 
 async def _run_until_signalled(gateway: Gateway) -> None:

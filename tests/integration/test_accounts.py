@@ -165,3 +165,22 @@ async def test_a_browser_login_lands_on_the_gateways_callback_and_completes(stac
         assert account.session_state == ACTIVE
     finally:
         await endpoints.stop()
+
+
+async def test_each_account_has_a_health_entry_that_follows_its_session(stack: Stack) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from kite_gateway.accounts.health import publish_once
+
+    known: set[str] = set()
+    await publish_once(stack.gateway.health, stack.runtime.accounts, known)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.gateway.port}") as channel:
+        probe = health_pb2_grpc.HealthStub(channel)
+        check = health_pb2.HealthCheckRequest(service="account/ZS0001")
+        assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.SERVING
+        stack.sim.advance(20 * 3600)  # the token expires at 06:00 IST
+        await publish_once(stack.gateway.health, stack.runtime.accounts, known)
+        assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        await stack.accounts.RemoveAccount(account_pb2.RemoveAccountRequest(account_id="ZS0001"))
+        await publish_once(stack.gateway.health, stack.runtime.accounts, known)
+        assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
