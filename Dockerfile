@@ -14,11 +14,13 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels 'kite-gateway[server]' && rm -rf /wheels
 USER 10001
 WORKDIR /var/lib/kite-gateway
+# Supply KITE_GATEWAY_SECRET_KEY (or mount a key file and set KITE_GATEWAY_SECRET_KEY_FILE) from a secret.
 ENV KITE_GATEWAY_LISTEN=0.0.0.0:50051 \
+    KITE_GATEWAY_HTTP_LISTEN=0.0.0.0:8080 \
     KITE_GATEWAY_DATA_DIR=/var/lib/kite-gateway/data \
     GRPC_VERBOSITY=ERROR \
     PYTHONUNBUFFERED=1
-EXPOSE 50051
+EXPOSE 50051 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s \
     CMD ["kite-gateway", "health", "--address", "127.0.0.1:50051"]
 ENTRYPOINT ["kite-gateway"]
