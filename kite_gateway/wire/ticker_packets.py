@@ -150,3 +150,107 @@ def frame(packets: list[bytes]) -> bytes:
         parts.append(_COUNT.pack(len(packet)))
         parts.append(packet)
     return b"".join(parts)
+
+
+# Decoding ---------------------------------------------------------------------------------------
+
+_LTP_PACKET = struct.Struct(">II")
+_INDEX_QUOTE_PACKET = struct.Struct(">IIIIIIi")
+_INDEX_FULL_PACKET = struct.Struct(">IIIIIIiI")
+_QUOTE_PACKET = struct.Struct(">11I")
+_FULL_HEAD = struct.Struct(">16I")
+_DEPTH_ALL = struct.Struct(">" + "IIH2x" * (2 * DEPTH_LEVELS))
+
+
+@dataclass(slots=True)
+class RawTick:
+    """A decoded packet. Prices stay the integers on the wire; divide by `divisor` for the price
+    (exactly: units = value // divisor, remainder / divisor)."""
+
+    instrument_token: int
+    mode: str
+    tradable: bool
+    divisor: int
+    last_price: int
+    last_quantity: int = 0
+    average_price: int = 0
+    volume: int = 0
+    buy_quantity: int = 0
+    sell_quantity: int = 0
+    open: int = 0
+    high: int = 0
+    low: int = 0
+    close: int = 0
+    last_trade_time: int = 0
+    oi: int = 0
+    oi_day_high: int = 0
+    oi_day_low: int = 0
+    exchange_timestamp: int = 0
+    depth: tuple[int, ...] = ()  # (quantity, price, orders) x 5 bids, then x 5 offers
+
+
+def split_message(data: bytes) -> list[bytes]:
+    """The packets of a binary message (empty for a heartbeat)."""
+    if len(data) < 2:
+        return []
+    count = int.from_bytes(data[:2], "big")
+    packets, offset = [], 2
+    for _ in range(count):
+        length = int.from_bytes(data[offset : offset + 2], "big")
+        packets.append(data[offset + 2 : offset + 2 + length])
+        offset += 2 + length
+    return packets
+
+
+def decode_packet(packet: bytes) -> RawTick | None:
+    """One packet by its length; None for a length Kite does not send."""
+    size = len(packet)
+    token = int.from_bytes(packet[:4], "big")
+    divisor = price_divisor(token)
+    if size == LTP_LENGTH:
+        return RawTick(token, MODE_LTP, is_tradable(token), divisor, _LTP_PACKET.unpack(packet)[1])
+    if size in (INDEX_QUOTE_LENGTH, INDEX_FULL_LENGTH):
+        if size == INDEX_QUOTE_LENGTH:
+            _, last, high, low, open_, close, _change = _INDEX_QUOTE_PACKET.unpack(packet)
+            stamp, mode = 0, MODE_QUOTE
+        else:
+            _, last, high, low, open_, close, _change, stamp = _INDEX_FULL_PACKET.unpack(packet)
+            mode = MODE_FULL
+        return RawTick(
+            token, mode, False, divisor, last, open=open_, high=high, low=low, close=close, exchange_timestamp=stamp
+        )
+    if size == QUOTE_LENGTH:
+        _, last, ltq, atp, vol, buy, sell, open_, high, low, close = _QUOTE_PACKET.unpack(packet)
+        return RawTick(token, MODE_QUOTE, True, divisor, last, ltq, atp, vol, buy, sell, open_, high, low, close)
+    if size == FULL_LENGTH:
+        (_, last, ltq, atp, vol, buy, sell, open_, high, low, close, ltt, oi, oi_high, oi_low, stamp) = (
+            _FULL_HEAD.unpack_from(packet)
+        )
+        return RawTick(
+            token,
+            MODE_FULL,
+            True,
+            divisor,
+            last,
+            ltq,
+            atp,
+            vol,
+            buy,
+            sell,
+            open_,
+            high,
+            low,
+            close,
+            ltt,
+            oi,
+            oi_high,
+            oi_low,
+            stamp,
+            _DEPTH_ALL.unpack_from(packet, 64),
+        )
+    return None
+
+
+def decode_message(data: bytes) -> list[RawTick]:
+    """Every tick of a binary message, in order (nothing for a heartbeat or unknown packet sizes)."""
+    return [tick for packet in split_message(data) if (tick := decode_packet(packet)) is not None]

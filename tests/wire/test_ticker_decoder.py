@@ -1,0 +1,135 @@
+"""The gateway's ticker decoder reads every packet kind exactly as the official parser does."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiteconnect import KiteTicker
+
+from kite_gateway.simulator.market import MarketHours, MarketModel
+from kite_gateway.simulator.universe import build_universe
+from kite_gateway.wire.formats import IST
+from kite_gateway.wire.ticker_packets import (
+    HEARTBEAT,
+    MODES,
+    RawTick,
+    decode_message,
+    encode_packet,
+    frame,
+)
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "kite-reference"
+OFFICIAL = KiteTicker("key", "token")
+
+
+def _price(value: int, divisor: int) -> float:
+    return value / divisor
+
+
+def as_official(tick: RawTick) -> dict[str, Any]:
+    """Our decode in the official parser's shape, to compare every field."""
+    d = tick.divisor
+    out: dict[str, Any] = {
+        "tradable": tick.tradable,
+        "mode": tick.mode,
+        "instrument_token": tick.instrument_token,
+        "last_price": _price(tick.last_price, d),
+    }
+    if tick.mode == "ltp":
+        return out
+    ohlc = {
+        "open": _price(tick.open, d),
+        "high": _price(tick.high, d),
+        "low": _price(tick.low, d),
+        "close": _price(tick.close, d),
+    }
+    change = (out["last_price"] - ohlc["close"]) * 100 / ohlc["close"] if ohlc["close"] else 0
+    if not tick.tradable:
+        out.update(ohlc=ohlc, change=change)
+        if tick.mode == "full":
+            out["exchange_timestamp"] = datetime.fromtimestamp(tick.exchange_timestamp)
+        return out
+    out.update(
+        last_traded_quantity=tick.last_quantity,
+        average_traded_price=_price(tick.average_price, d),
+        volume_traded=tick.volume,
+        total_buy_quantity=tick.buy_quantity,
+        total_sell_quantity=tick.sell_quantity,
+        ohlc=ohlc,
+        change=change,
+    )
+    if tick.mode == "full":
+        levels = [
+            {"quantity": tick.depth[i], "price": _price(tick.depth[i + 1], d), "orders": tick.depth[i + 2]}
+            for i in range(0, 30, 3)
+        ]
+        out.update(
+            last_trade_time=datetime.fromtimestamp(tick.last_trade_time) if tick.last_trade_time else None,
+            oi=tick.oi,
+            oi_day_high=tick.oi_day_high,
+            oi_day_low=tick.oi_day_low,
+            exchange_timestamp=datetime.fromtimestamp(tick.exchange_timestamp) if tick.exchange_timestamp else None,
+            depth={"buy": levels[:5], "sell": levels[5:]},
+        )
+    return out
+
+
+def universe_messages() -> list[bytes]:
+    """Messages of every packet kind: each segment's instruments (cash, index, F&O, MCX, CDS) in each mode."""
+    day = date(2026, 11, 24)
+    market = MarketModel(3, day, MarketHours())
+    moment = datetime(2026, 11, 24, 11, 5, 7, tzinfo=IST)
+    instruments = list(build_universe(3, day))
+    picked: dict[str, list[Any]] = {i.segment: [] for i in instruments}
+    for instrument in instruments:
+        if len(picked[instrument.segment]) < 6:
+            picked[instrument.segment].append(instrument)
+    messages = []
+    for mode in MODES:
+        packets = [
+            encode_packet(market.quote(i, moment + timedelta(seconds=n)).snapshot(), mode)
+            for n, group in enumerate(picked.values())
+            for i in group
+        ]
+        messages.append(frame(packets))
+    return messages
+
+
+def test_every_packet_kind_decodes_exactly_as_the_official_parser_reads_it() -> None:
+    compared = 0
+    for message in universe_messages():
+        ours, theirs = decode_message(message), OFFICIAL._parse_binary(message)
+        assert len(ours) == len(theirs) > 0
+        for mine, official in zip(ours, theirs, strict=True):
+            assert as_official(mine) == official
+            compared += 1
+    assert compared >= 3 * 6 * 9
+
+
+@pytest.mark.parametrize("name", ["ticker_quote.packet", "ticker_full.packet"])
+def test_zerodhas_reference_packets_decode_as_the_official_parser_reads_them(name: str) -> None:
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.skip(f"{path} not found: the shared reference material is not beside the project")
+    message = frame([base64.b64decode(path.read_text())])
+    (mine,) = decode_message(message)
+    (official,) = OFFICIAL._parse_binary(message)
+    assert as_official(mine) == official
+
+
+def test_prices_convert_to_exact_decimals() -> None:
+    from kite_gateway.wire.ticker_packets import TickSnapshot
+
+    snapshot = TickSnapshot(instrument_token=(1 << 8) | 3, last_price=Decimal("84.4525"))  # a CDS token
+    (tick,) = decode_message(frame([encode_packet(snapshot, "ltp")]))
+    assert tick.divisor == 10_000_000 and Decimal(tick.last_price) / tick.divisor == Decimal("84.4525")
+
+
+def test_heartbeats_and_unknown_packets_decode_to_nothing() -> None:
+    assert decode_message(HEARTBEAT) == [] and decode_message(b"") == []
+    assert decode_message(frame([b"\x00" * 12])) == []
