@@ -1,0 +1,1 @@
+"""Streaming: one upstream Kite ticker per account, fanned out to any number of subscribers."""
