@@ -18,6 +18,7 @@ from kite_gateway.storage.credentials import CredentialStore
 from kite_gateway.storage.database import Database
 from kite_gateway.storage.idempotency import IdempotencyStore
 from kite_gateway.storage.sealing import Sealer, load_key
+from kite_gateway.streaming.tick_streams import TickStreams
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Runtime:
     accounts: AccountManager
     instruments: InstrumentMaster
     placement: IdempotentPlacement
+    tick_streams: TickStreams
 
     @classmethod
     async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> Runtime:
@@ -73,6 +75,7 @@ class Runtime:
             accounts=accounts,
             instruments=InstrumentMaster(),
             placement=IdempotentPlacement(idempotency),
+            tick_streams=TickStreams(settings.websocket_endpoint),
         )
 
     def servicers(self) -> dict[str, object]:
@@ -86,9 +89,10 @@ class Runtime:
             "kite_gateway.v1.AccountService": AccountServicer(self),
             "kite_gateway.v1.OrderService": OrderServicer(self),  # type: ignore[abstract]
             "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
-            "kite_gateway.v1.MarketDataService": MarketDataServicer(self),  # type: ignore[abstract]
+            "kite_gateway.v1.MarketDataService": MarketDataServicer(self),
         }
 
     async def close(self) -> None:
+        await self.tick_streams.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         await self.database.close()

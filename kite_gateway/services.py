@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import grpc
 import structlog
+from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from kite_gateway import __version__
@@ -123,12 +124,27 @@ def _translated(method: MethodDescriptor, handler: Callable[..., Any]) -> Callab
 
 
 def register(server: grpc.aio.Server, service: ApiService, servicer: object) -> None:
-    """Add a servicer for a service: implemented methods with error translation, the others UNIMPLEMENTED."""
+    """Add a servicer for a service: implemented methods with error translation, the others UNIMPLEMENTED.
+
+    Handlers are built from the service's descriptor. A servicer may name, in `raw_responses`,
+    streaming methods that yield already-serialized response bytes (serialize once, send to many).
+    """
     if not isinstance(servicer, service.servicer_base):
         raise TypeError(f"{type(servicer).__name__} is not a {service.servicer_base.__name__}")
+    raw: frozenset[str] = getattr(servicer, "raw_responses", frozenset())
+    handlers = {}
     for method in service.descriptor.methods:
         if getattr(type(servicer), method.name) is getattr(service.servicer_base, method.name):
-            setattr(servicer, method.name, _unimplemented(method))
+            behaviour = _unimplemented(method)
         else:
-            setattr(servicer, method.name, _translated(method, getattr(servicer, method.name)))
-    service.add_to_server(servicer, server)
+            behaviour = _translated(method, getattr(servicer, method.name))
+        request = message_factory.GetMessageClass(method.input_type)
+        response = message_factory.GetMessageClass(method.output_type)
+        make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = make(
+            behaviour,
+            request_deserializer=request.FromString,
+            response_serializer=bytes if method.name in raw else response.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)

@@ -4,6 +4,7 @@ lookup. (Live ticks are served by the streaming hub.)"""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -12,12 +13,14 @@ from urllib.parse import quote_plus
 import grpc
 
 from kite_gateway.api import convert
-from kite_gateway.errors import invalid
+from kite_gateway.api.order_servicer import principal_of
+from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.market import history
 from kite_gateway.market.instruments import Listing, listing_pb
-from kite_gateway.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc
+from kite_gateway.streaming.ticks import LEVELS, ticks_frame
+from kite_gateway.v1 import common_pb2, errors_pb2, market_data_pb2, market_data_pb2_grpc
 from kite_gateway.wire.formats import IST
 
 if TYPE_CHECKING:
@@ -28,6 +31,8 @@ KITE_BATCH = {"quote": 500, "ohlc": 1000, "ltp": 1000}
 # Kite's edge refuses long request lines (an HTML 400, pykiteconnect#104): keep each call's `i=` list short.
 MAX_QUERY_CHARS = 6000
 LTP_TTL_SECONDS = 5.0
+DEFAULT_HEARTBEAT = 5.0
+MAX_STREAM_INSTRUMENTS = 3000
 INTERVALS = {
     market_data_pb2.CANDLE_INTERVAL_MINUTE: "minute",
     market_data_pb2.CANDLE_INTERVAL_3_MINUTE: "3minute",
@@ -96,7 +101,16 @@ def quote_pb(listing: Listing, row: dict[str, Any]) -> market_data_pb2.Quote:
     return message
 
 
+def _heartbeat_seconds(interval: Any, field: str = "heartbeat_interval") -> float:
+    seconds = interval.ToTimedelta().total_seconds() if interval.ByteSize() else DEFAULT_HEARTBEAT
+    if not 1 <= seconds <= 60:
+        raise invalid(field, "1 s to 60 s")
+    return float(seconds)
+
+
 class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
+    raw_responses = frozenset({"StreamTicks"})
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.accounts = runtime.accounts
@@ -244,3 +258,105 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         await self._kite(request.account_id)
         found, missing = self._resolve(request.instruments)
         return market_data_pb2.GetInstrumentsResponse(instruments=[listing_pb(f) for f in found], not_found=missing)
+
+    # Live ticks -------------------------------------------------------------------------------
+
+    def _refs(self, refs: Any, field: str) -> list[tuple[common_pb2.InstrumentRef, Listing | None]]:
+        if len(refs) > MAX_STREAM_INSTRUMENTS:
+            raise invalid(field, f"at most {MAX_STREAM_INSTRUMENTS} instruments per call")
+        out = []
+        for i, ref in enumerate(refs):
+            if ref.WhichOneof("ref") is None:
+                raise invalid(f"{field}[{i}]", "required: symbol (EXCHANGE:TRADINGSYMBOL) or instrument_token")
+            out.append((ref, self.master.find(ref)))
+        return out
+
+    async def StreamTicks(  # type: ignore[override]  # yields serialized responses (raw_responses)
+        self, request: market_data_pb2.StreamTicksRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        session = self.accounts.get(request.account_id)
+        kite = session.active()
+        await self.master.ensure(session)
+        interval = _heartbeat_seconds(request.heartbeat_interval)
+        mode = request.mode or market_data_pb2.TICK_MODE_QUOTE
+        wanted = self._refs(request.instruments, "instruments")
+        symbols = {token: listing.symbol for token, listing in self.master.by_token.items()}
+        streams = await self.runtime.tick_streams.get(
+            session.account_id, session.api_key, kite.client.access_token, symbols
+        )
+        mailbox = streams.fanout.open(principal_of(context), prefix=session.account_id)
+        try:
+            statuses = await streams.add(mailbox, wanted, mode)
+            started = market_data_pb2.SubscriptionStarted(subscription_id=mailbox.mailbox_id, statuses=statuses)
+            yield market_data_pb2.StreamTicksResponse(started=started).SerializeToString()
+            while not mailbox.closed:
+                taken = await mailbox.take(interval)
+                if taken is None:
+                    beat = common_pb2.Heartbeat(upstream_state=streams.state)
+                    beat.server_time.GetCurrentTime()
+                    if streams.last_frame:
+                        beat.last_upstream_frame_time.FromNanoseconds(
+                            int((time.time() - (time.monotonic() - streams.last_frame)) * 1e9)
+                        )
+                    yield market_data_pb2.StreamTicksResponse(heartbeat=beat).SerializeToString()
+                    continue
+                notes, payloads, conflated = taken
+                for note in notes:
+                    yield note
+                if payloads:
+                    yield ticks_frame(payloads, conflated)
+        finally:
+            await streams.close(mailbox)
+
+    def _mailbox(self, account_id: str, subscription_id: str, context: grpc.aio.ServicerContext) -> tuple[Any, Any]:
+        streams = self.runtime.tick_streams.find(account_id)
+        mailbox = streams.fanout.mailboxes.get(subscription_id) if streams else None
+        if mailbox is None or mailbox.principal != principal_of(context):
+            raise GatewayError(
+                grpc.StatusCode.NOT_FOUND,
+                errors_pb2.ERROR_REASON_INVALID_FIELD,
+                f"no live subscription {subscription_id!r} of this caller on account {account_id} (it ends with its "
+                "stream)",
+                {"account_id": account_id},
+            )
+        return streams, mailbox
+
+    async def UpdateSubscription(
+        self, request: market_data_pb2.UpdateSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.UpdateSubscriptionResponse:
+        self.accounts.get(request.account_id).active()
+        streams, mailbox = self._mailbox(request.account_id, request.subscription_id, context)
+        statuses = await streams.add(
+            mailbox, self._refs(request.add, "add"), request.mode or market_data_pb2.TICK_MODE_QUOTE
+        )
+        statuses += await streams.remove(mailbox, self._refs(request.remove, "remove"))
+        changed = market_data_pb2.SubscriptionChanged(statuses=statuses)
+        mailbox.note(market_data_pb2.StreamTicksResponse(changed=changed).SerializeToString())
+        return market_data_pb2.UpdateSubscriptionResponse(statuses=statuses)
+
+    async def ListSubscriptions(
+        self, request: market_data_pb2.ListSubscriptionsRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.ListSubscriptionsResponse:
+        self.accounts.get(request.account_id)
+        streams = self.runtime.tick_streams.find(request.account_id)
+        response = market_data_pb2.ListSubscriptionsResponse()
+        if streams is None:
+            return response
+        caller = principal_of(context)
+        for mailbox in streams.fanout.mailboxes.values():
+            if mailbox.principal != caller:
+                continue
+            subscription = response.subscriptions.add(
+                subscription_id=mailbox.mailbox_id,
+                principal=mailbox.principal,
+                delivered_ticks=mailbox.delivered,
+                conflated_ticks=mailbox.conflated,
+                queue_depth=len(mailbox.pending),
+            )
+            subscription.start_time.FromNanoseconds(int(mailbox.created * 1e9))
+            for token, level in mailbox.wants.items():
+                subscription.instruments.add(
+                    instrument_token=token, symbol=streams.symbols.get(token, ""), mode=LEVELS[level]
+                )
+        response.upstream.extend(streams.connections())
+        return response
