@@ -101,8 +101,9 @@ def quote_pb(listing: Listing, row: dict[str, Any]) -> market_data_pb2.Quote:
     return message
 
 
-def _heartbeat_seconds(interval: Any, field: str = "heartbeat_interval") -> float:
-    seconds = interval.ToTimedelta().total_seconds() if interval.ByteSize() else DEFAULT_HEARTBEAT
+def _heartbeat_seconds(request: Any, field: str = "heartbeat_interval") -> float:
+    """The request's heartbeat interval (5 s when unset; an explicit 0 is out of range)."""
+    seconds = getattr(request, field).ToTimedelta().total_seconds() if request.HasField(field) else DEFAULT_HEARTBEAT
     if not 1 <= seconds <= 60:
         raise invalid(field, "1 s to 60 s")
     return float(seconds)
@@ -277,7 +278,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         session = self.accounts.get(request.account_id)
         kite = session.active()
         await self.master.ensure(session)
-        interval = _heartbeat_seconds(request.heartbeat_interval)
+        interval = _heartbeat_seconds(request)
         mode = request.mode or market_data_pb2.TICK_MODE_QUOTE
         wanted = self._refs(request.instruments, "instruments")
         symbols = {token: listing.symbol for token, listing in self.master.by_token.items()}

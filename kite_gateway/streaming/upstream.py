@@ -184,17 +184,15 @@ class AccountTicker:
 
     def _place(self, token: int) -> UpstreamConnection:
         for connection in self.connections:
-            if (
-                len(connection.wanted)
-                + sum(1 for c in self.home.values() if c is connection and c.wanted.get(token) is None)
-                < MAX_INSTRUMENTS
-            ):
+            if self.count[connection.index] < MAX_INSTRUMENTS:
                 break
         else:
             connection = UpstreamConnection(len(self.connections), self.url, self.callbacks, **self.options)
             self.connections.append(connection)
+            self.count[connection.index] = 0
             connection.start()
         self.home[token] = connection
+        self.count[connection.index] += 1
         return connection
 
     async def unsubscribe(self, tokens: list[int]) -> None:

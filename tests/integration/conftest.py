@@ -94,7 +94,7 @@ def sealing_key() -> bytes:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    simulator = Simulator(regular_hours())
+    simulator = Simulator(regular_hours(tick_interval=0.05))
     await simulator.start()
     yield simulator
     await simulator.stop()

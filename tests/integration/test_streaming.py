@@ -1,0 +1,198 @@
+"""StreamTicks end to end: one upstream per account fanned out to many subscribers, subscriptions
+reference-counted upstream, changes while streaming, heartbeats, and recovery from an upstream drop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.duration_pb2 import Duration
+
+from kite_gateway.api.convert import from_decimal_pb
+from kite_gateway.streaming.fanout import Fanout
+from kite_gateway.v1 import common_pb2, market_data_pb2
+from tests.integration.conftest import Stack
+
+ACCOUNT = "ZS0001"
+INFY, NIFTY, TCS = "NSE:INFY", "NSE:NIFTY 50", "NSE:TCS"
+
+
+def refs(*symbols: str) -> list[common_pb2.InstrumentRef]:
+    return [common_pb2.InstrumentRef(symbol=s) for s in symbols]
+
+
+def open_stream(stack: Stack, *symbols: str, mode: Any = market_data_pb2.TICK_MODE_QUOTE, heartbeat: int = 1) -> Any:
+    return stack.market.StreamTicks(
+        market_data_pb2.StreamTicksRequest(
+            account_id=ACCOUNT, instruments=refs(*symbols), mode=mode, heartbeat_interval=Duration(seconds=heartbeat)
+        )
+    )
+
+
+async def next_event(stream: Any, kind: str, within: float = 10.0) -> market_data_pb2.StreamTicksResponse:
+    async def wait() -> market_data_pb2.StreamTicksResponse:
+        while True:
+            message: market_data_pb2.StreamTicksResponse = await stream.read()
+            if message.WhichOneof("event") == kind:
+                return message
+
+    return await asyncio.wait_for(wait(), within)
+
+
+async def ticks_until(stream: Any, wanted: set[str], within: float = 10.0) -> dict[str, market_data_pb2.Tick]:
+    seen: dict[str, market_data_pb2.Tick] = {}
+
+    async def wait() -> None:
+        while not wanted <= set(seen):
+            message = await stream.read()
+            if message.WhichOneof("event") == "ticks":
+                seen.update({t.symbol: t for t in message.ticks.ticks})
+
+    await asyncio.wait_for(wait(), within)
+    return seen
+
+
+def upstream_modes(stack: Stack) -> dict[int, str]:
+    """What the simulator's ticker holds for the account's connections."""
+    modes: dict[int, str] = {}
+    for connection in stack.sim.ticker.connections:
+        modes.update(connection.modes)
+    return modes
+
+
+@pytest.fixture
+async def stream(stack: Stack) -> AsyncIterator[Any]:
+    call = open_stream(stack, INFY, NIFTY, "NSE:NOSUCH", mode=market_data_pb2.TICK_MODE_FULL)
+    yield call
+    call.cancel()
+
+
+async def test_a_stream_starts_with_a_status_per_instrument_then_carries_exact_ticks(stack: Stack, stream: Any) -> None:
+    started = (await next_event(stream, "started")).started
+    assert started.subscription_id
+    assert [(s.symbol, s.state) for s in started.statuses] == [
+        (INFY, market_data_pb2.SUBSCRIPTION_STATE_ACCEPTED),
+        (NIFTY, market_data_pb2.SUBSCRIPTION_STATE_ACCEPTED),
+        ("", market_data_pb2.SUBSCRIPTION_STATE_UNKNOWN_INSTRUMENT),
+    ]
+    ticks = await ticks_until(stream, {INFY, NIFTY})
+    infy = ticks[INFY]
+    quote = stack.sim.engine.quote(stack.sim.universe.by_symbol[INFY])
+    assert infy.mode == market_data_pb2.TICK_MODE_FULL and infy.tradable
+    assert from_decimal_pb(infy.last_price, "") == quote.last_price
+    assert (
+        from_decimal_pb(infy.depth.buy[0].price, "") == quote.bids[0].price
+        and infy.depth.buy[0].quantity == quote.bids[0].quantity
+    )
+    assert from_decimal_pb(infy.change, "") == quote.last_price - quote.close
+    assert not ticks[NIFTY].tradable and ticks[NIFTY].HasField("ohlc")
+
+
+async def test_subscriptions_are_reference_counted_upstream_in_the_richest_mode(stack: Stack) -> None:
+    infy_token = stack.sim.universe.by_symbol[INFY].instrument_token
+    tcs_token = stack.sim.universe.by_symbol[TCS].instrument_token
+    first = open_stream(stack, INFY, mode=market_data_pb2.TICK_MODE_LTP)
+    second = open_stream(stack, INFY, TCS, mode=market_data_pb2.TICK_MODE_FULL)
+    try:
+        await next_event(first, "started")
+        await next_event(second, "started")
+        await ticks_until(second, {INFY, TCS})
+        assert upstream_modes(stack) == {infy_token: "full", tcs_token: "full"}
+        ltp_only = await ticks_until(first, {INFY})
+        assert ltp_only[INFY].mode == market_data_pb2.TICK_MODE_LTP and not ltp_only[INFY].HasField("depth")
+        second.cancel()
+        for _ in range(100):
+            if upstream_modes(stack) == {infy_token: "ltp"}:
+                break
+            await asyncio.sleep(0.05)
+        assert upstream_modes(stack) == {infy_token: "ltp"}  # TCS released, INFY downgraded
+    finally:
+        first.cancel()
+        second.cancel()
+    for _ in range(100):
+        if not upstream_modes(stack):
+            break
+        await asyncio.sleep(0.05)
+    assert upstream_modes(stack) == {}  # the last subscriber left
+
+
+async def test_instruments_are_added_and_removed_while_streaming(stack: Stack, stream: Any) -> None:
+    subscription = (await next_event(stream, "started")).started.subscription_id
+    reply = await stack.market.UpdateSubscription(
+        market_data_pb2.UpdateSubscriptionRequest(
+            account_id=ACCOUNT, subscription_id=subscription, add=refs(TCS), remove=refs(NIFTY, "NSE:RELIANCE")
+        )
+    )
+    assert [(s.symbol, s.state) for s in reply.statuses] == [
+        (TCS, market_data_pb2.SUBSCRIPTION_STATE_ACCEPTED),
+        (NIFTY, market_data_pb2.SUBSCRIPTION_STATE_REMOVED),
+        ("", market_data_pb2.SUBSCRIPTION_STATE_NOT_SUBSCRIBED),
+    ]
+    changed = (await next_event(stream, "changed")).changed
+    assert list(changed.statuses) == list(reply.statuses)
+    await ticks_until(stream, {TCS})
+    listed = await stack.market.ListSubscriptions(market_data_pb2.ListSubscriptionsRequest(account_id=ACCOUNT))
+    (mine,) = listed.subscriptions
+    assert mine.subscription_id == subscription and {i.symbol for i in mine.instruments} == {INFY, TCS}
+    assert listed.upstream[0].state == common_pb2.UPSTREAM_STATE_CONNECTED and listed.upstream[0].full_instruments == 1
+
+
+async def test_updating_a_subscription_that_ended_is_not_found(stack: Stack) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.market.UpdateSubscription(
+            market_data_pb2.UpdateSubscriptionRequest(account_id=ACCOUNT, subscription_id="ZS0001-999", add=refs(TCS))
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_quiet_market_still_sends_heartbeats(stack: Stack, stream: Any) -> None:
+    await ticks_until(stream, {INFY, NIFTY})  # the clock stands still: nothing changes after the first ticks
+    beat = (await next_event(stream, "heartbeat", within=5)).heartbeat
+    assert beat.upstream_state == common_pb2.UPSTREAM_STATE_CONNECTED and beat.server_time.seconds > 0
+
+
+async def test_an_upstream_drop_is_announced_and_recovered_from(stack: Stack, stream: Any) -> None:
+    await ticks_until(stream, {INFY, NIFTY})
+    assert stack.sim.ticker.drop(ACCOUNT) == 1
+    down = (await next_event(stream, "upstream_status")).upstream_status
+    assert down.state == common_pb2.UPSTREAM_STATE_RECONNECTING
+    up = (await next_event(stream, "upstream_status")).upstream_status
+    assert up.state == common_pb2.UPSTREAM_STATE_CONNECTED
+    stack.sim.advance(30)  # the market moves: ticks flow again on the new connection
+    ticks = await ticks_until(stream, {INFY})
+    assert (
+        from_decimal_pb(ticks[INFY].last_price, "")
+        == stack.sim.engine.quote(stack.sim.universe.by_symbol[INFY]).last_price
+    )
+
+
+async def test_a_bad_heartbeat_interval_or_account_fails_at_once(stack: Stack) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await open_stream(stack, INFY, heartbeat=0).read()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad = stack.market.StreamTicks(market_data_pb2.StreamTicksRequest(account_id="XX9999", instruments=refs(INFY)))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await bad.read()
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_slow_subscriber_gets_the_newest_tick_per_instrument_and_a_count_of_the_rest() -> None:
+    async def scenario() -> None:
+        fanout: Fanout[int] = Fanout()
+        fast, slow = fanout.open("a"), fanout.open("b")
+        for mailbox in (fast, slow):
+            fanout.hold(mailbox, 1, 0)
+            fanout.hold(mailbox, 2, 0)
+        fanout.publish(1, lambda level: b"one-v1")
+        assert await fast.take(1) == ([], [b"one-v1"], 0)
+        for version in (b"one-v2", b"one-v3", b"one-v4"):
+            fanout.publish(1, lambda level, v=version: v)  # type: ignore[misc]
+        fanout.publish(2, lambda level: b"two-v1")
+        assert await slow.take(1) == ([], [b"one-v4", b"two-v1"], 3)
+        assert await fast.take(1) == ([], [b"one-v4", b"two-v1"], 2)
+        assert await fast.take(0.01) is None
+
+    asyncio.run(scenario())
