@@ -1,5 +1,5 @@
 """The gateway's HTTP side (aiohttp): the landing page of Kite's login redirect, which completes the
-login, so that ops finish a login in the browser. (Postbacks and metrics live here too, later.)"""
+login so that ops finish a login in the browser, and the receiver of Kite's order postbacks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,32 @@ from aiohttp import web
 
 from kite_gateway.accounts.manager import LOGIN_API_KEY_PARAM, AccountManager
 from kite_gateway.errors import GatewayError
+from kite_gateway.streaming.order_streams import OrderUpdates
+from kite_gateway.v1 import order_pb2
+from kite_gateway.wire.checksums import checksums_match, postback_checksum
 
 CALLBACK_PATH = "/kite/login/callback"
+POSTBACK_PATH = "/kite/postback"
 ACCOUNTS = web.AppKey("accounts", AccountManager)
+ORDER_UPDATES = web.AppKey("order_updates", OrderUpdates)
+
+
+async def postback(request: web.Request) -> web.Response:
+    """An order postback: accepted only with Kite's checksum under the account's app secret."""
+    accounts, updates = request.app[ACCOUNTS], request.app[ORDER_UPDATES]
+    try:
+        body = await request.json()
+        account_id, order_id, stamp, checksum = (
+            str(body[k]) for k in ("user_id", "order_id", "order_timestamp", "checksum")
+        )
+    except (ValueError, KeyError, TypeError):
+        return web.Response(status=400, text="not a Kite postback")
+    session = accounts.sessions.get(account_id)
+    secret = await accounts.credentials.app_secret(session.api_key) if session else None
+    if secret is None or not checksums_match(postback_checksum(order_id, stamp, secret), checksum):
+        return web.Response(status=403, text="checksum mismatch")
+    await updates.ingest(account_id, body, order_pb2.ORDER_UPDATE_SOURCE_POSTBACK)
+    return web.Response(text="ok")
 
 
 async def login_callback(request: web.Request) -> web.Response:
@@ -36,16 +59,22 @@ async def login_callback(request: web.Request) -> web.Response:
 
 
 class HttpEndpoints:
-    def __init__(self, accounts: AccountManager, host: str, port: int) -> None:
+    def __init__(self, accounts: AccountManager, updates: OrderUpdates, host: str, port: int) -> None:
         self.app = web.Application()
         self.app[ACCOUNTS] = accounts
+        self.app[ORDER_UPDATES] = updates
         self.app.router.add_get(CALLBACK_PATH, login_callback)
+        self.app.router.add_post(POSTBACK_PATH, postback)
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 
     @property
     def callback_url(self) -> str:
         return f"http://{self.host}:{self.port}{CALLBACK_PATH}"
+
+    @property
+    def postback_url(self) -> str:
+        return f"http://{self.host}:{self.port}{POSTBACK_PATH}"
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

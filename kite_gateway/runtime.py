@@ -17,7 +17,9 @@ from kite_gateway.storage.audit import AuditLog
 from kite_gateway.storage.credentials import CredentialStore
 from kite_gateway.storage.database import Database
 from kite_gateway.storage.idempotency import IdempotencyStore
+from kite_gateway.storage.order_updates import OrderUpdateLog
 from kite_gateway.storage.sealing import Sealer, load_key
+from kite_gateway.streaming.order_streams import OrderUpdates
 from kite_gateway.streaming.tick_streams import TickStreams
 
 
@@ -33,6 +35,7 @@ class Runtime:
     instruments: InstrumentMaster
     placement: IdempotentPlacement
     tick_streams: TickStreams
+    order_updates: OrderUpdates
 
     @classmethod
     async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> Runtime:
@@ -65,6 +68,7 @@ class Runtime:
         )
         await accounts.load()
         idempotency = IdempotencyStore(database)
+        tick_streams = TickStreams(settings.websocket_endpoint)
         return cls(
             settings=settings,
             database=database,
@@ -75,7 +79,8 @@ class Runtime:
             accounts=accounts,
             instruments=InstrumentMaster(),
             placement=IdempotentPlacement(idempotency),
-            tick_streams=TickStreams(settings.websocket_endpoint),
+            tick_streams=tick_streams,
+            order_updates=OrderUpdates(OrderUpdateLog(database), tick_streams),
         )
 
     def servicers(self) -> dict[str, object]:
@@ -87,7 +92,7 @@ class Runtime:
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {
             "kite_gateway.v1.AccountService": AccountServicer(self),
-            "kite_gateway.v1.OrderService": OrderServicer(self),  # type: ignore[abstract]
+            "kite_gateway.v1.OrderService": OrderServicer(self),
             "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
             "kite_gateway.v1.MarketDataService": MarketDataServicer(self),
         }

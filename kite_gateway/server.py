@@ -130,12 +130,11 @@ async def serve(settings: Settings, paper: bool = False) -> None:
             if paper:
                 from kite_gateway.paper import start_simulator
 
-                callback = f"http://{http_host}:{http_port}/kite/login/callback"
-                simulator, settings = await start_simulator(settings, callback)
+                simulator, settings = await start_simulator(settings, f"http://{http_host}:{http_port}")
                 stack.push_async_callback(simulator.stop)
             runtime = await Runtime.open(settings, paper=paper)
             stack.push_async_callback(runtime.close)
-            http = HttpEndpoints(runtime.accounts, http_host.strip("[]"), int(http_port))
+            http = HttpEndpoints(runtime.accounts, runtime.order_updates, http_host.strip("[]"), int(http_port))
             await http.start()
             stack.push_async_callback(http.stop)
         except SealingError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -20,7 +20,7 @@ from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.orders.placement import find_order_by_tag, submit_order
 from kite_gateway.orders.validation import check_client_order_id, fingerprint, order_kwargs
 from kite_gateway.storage.idempotency import PENDING, Record
-from kite_gateway.v1 import errors_pb2, order_pb2, order_pb2_grpc
+from kite_gateway.v1 import common_pb2, errors_pb2, order_pb2, order_pb2_grpc
 
 if TYPE_CHECKING:
     from kite_gateway.runtime import Runtime
@@ -518,6 +518,72 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 raise self._not_found(request.account_id, f"GTT {request.gtt_id}") from None
             raise
         return order_pb2.GetGttResponse(gtt=_gtt_pb(request.account_id, row))
+
+    # Order updates ----------------------------------------------------------------------------
+
+    async def StreamOrderUpdates(
+        self, request: order_pb2.StreamOrderUpdatesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[order_pb2.StreamOrderUpdatesResponse]:
+        session = self.accounts.get(request.account_id)
+        session.active()
+        await self.master.ensure(session)
+        interval = (
+            request.heartbeat_interval.ToTimedelta().total_seconds() if request.HasField("heartbeat_interval") else 5.0
+        )
+        if not 1 <= interval <= 60:
+            raise invalid("heartbeat_interval", "1 s to 60 s")
+        updates = self.runtime.order_updates
+        newest = await updates.log.newest(request.account_id)
+        replaying = request.HasField("after_sequence")
+        if replaying and request.after_sequence > newest:
+            raise GatewayError(
+                grpc.StatusCode.OUT_OF_RANGE,
+                errors_pb2.ERROR_REASON_SEQUENCE_OUT_OF_RANGE,
+                f"after_sequence {request.after_sequence} is beyond the newest update ({newest}) of account "
+                f"{request.account_id}; resume from a sequence this gateway issued",
+                {"account_id": request.account_id, "newest_sequence": str(newest)},
+            )
+        last = request.after_sequence if replaying else newest
+        symbols = {token: listing.symbol for token, listing in self.master.by_token.items()}
+        listener = updates.listen(request.account_id)
+        try:
+            await updates.watch(session, symbols)
+            client_ids: dict[str, str] = {}
+            while True:
+                listener.wake.clear()
+                rows = await updates.log.after(request.account_id, last)
+                for row in rows:
+                    tag = row.order.get("tag") or ""
+                    if tag and tag not in client_ids:
+                        client_ids = await self.runtime.idempotency.client_ids_by_tag(request.account_id)
+                    update = order_pb2.OrderUpdate(
+                        sequence=row.sequence,
+                        source=row.source,  # type: ignore[arg-type]
+                        order=convert.order_pb(request.account_id, row.order, client_ids.get(tag, "")),
+                    )
+                    update.receive_time.FromDatetime(row.received_at)
+                    yield order_pb2.StreamOrderUpdatesResponse(update=update)
+                    last = row.sequence
+                if rows:
+                    continue
+                if replaying:
+                    replaying = False
+                    yield order_pb2.StreamOrderUpdatesResponse(
+                        replay_complete=order_pb2.ReplayComplete(last_sequence=last)
+                    )
+                while listener.gaps:
+                    yield order_pb2.StreamOrderUpdatesResponse(gap=listener.gaps.pop(0))
+                try:
+                    await asyncio.wait_for(listener.wake.wait(), interval)
+                except TimeoutError:
+                    beat = common_pb2.Heartbeat()
+                    beat.server_time.GetCurrentTime()
+                    streams = self.runtime.tick_streams.find(request.account_id)
+                    if streams is not None:
+                        beat.upstream_state = streams.state
+                    yield order_pb2.StreamOrderUpdatesResponse(heartbeat=beat)
+        finally:
+            updates.forget(request.account_id, listener)
 
     # Audit ------------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ class AuditLog:
         outcome: str,
         latency_ms: float,
     ) -> int:
-        return await self.database.execute(
+        return await self.database.insert(
             "INSERT INTO audit (time, principal, account_id, action, client_order_id, order_id, request_json, "
             "status_code, outcome, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (time.isoformat(), principal, account_id, action, client_order_id, order_id, request_json, status_code,

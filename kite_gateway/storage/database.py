@@ -63,10 +63,17 @@ class Database:
             await self.db.executescript(f"BEGIN; {sql}; PRAGMA user_version = {version}; COMMIT;")
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run one statement and commit; returns the rows changed (or the new row id for inserts)."""
+        """Run one statement and commit; returns the number of rows it changed."""
         cursor = await self.db.execute(sql, tuple(params))
         await self.db.commit()
-        return cursor.lastrowid if sql.lstrip().upper().startswith("INSERT") else cursor.rowcount  # type: ignore[return-value]
+        return cursor.rowcount
+
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one INSERT and commit; returns the new row's id."""
+        cursor = await self.db.execute(sql, tuple(params))
+        await self.db.commit()
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         async with self.db.execute(sql, tuple(params)) as cursor:

@@ -56,4 +56,21 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX audit_by_account_time ON audit (account_id, time);
         """,
     ),
+    (
+        2,
+        "order updates with a per-account sequence",
+        """
+        CREATE TABLE order_updates (
+            account_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            order_id TEXT NOT NULL,
+            dedupe_key TEXT NOT NULL,
+            source INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            PRIMARY KEY (account_id, sequence),
+            UNIQUE (account_id, dedupe_key)
+        );
+        """,
+    ),
 )

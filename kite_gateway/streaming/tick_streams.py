@@ -4,6 +4,7 @@ instruments, each in the richest mode anyone asked for), fanned out to subscribe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,6 +43,8 @@ class AccountTicks:
         url = f"{websocket_endpoint}?{urlencode({'api_key': api_key, 'access_token': access_token})}"
         self.ticker = AccountTicker(url, Callbacks(self._on_ticks, self._on_text, self._on_state), **connection_options)
         self.ticks_in = 0
+        self.order_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.state_listeners: list[Callable[[Any, Any, str], None]] = []
 
     # Upstream events --------------------------------------------------------------------------
 
@@ -58,11 +61,16 @@ class AccountTicks:
             self.fanout.publish(raw.instrument_token, payload)
 
     def _on_text(self, message: dict[str, Any]) -> None:
-        if message.get("type") == "error":
+        if message.get("type") == "order" and isinstance(message.get("data"), dict):
+            for listener in self.order_listeners:
+                listener(message["data"])
+        elif message.get("type") == "error":
             log.warning("ticker.error", account_id=self.account_id, message=str(message.get("data"))[:300])
 
     def _on_state(self, index: int, state: Any, message: str) -> None:
-        self.state = state
+        previous, self.state = self.state, state
+        for listener in self.state_listeners:
+            listener(previous, state, message)
         status = common_pb2.UpstreamStatus(state=state, message=message)
         status.time.GetCurrentTime()
         self.fanout.note_all(note(upstream_status=status))

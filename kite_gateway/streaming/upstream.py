@@ -195,6 +195,14 @@ class AccountTicker:
         self.count[connection.index] += 1
         return connection
 
+    def ensure_connected(self) -> None:
+        """Open the first connection even with no instruments (order updates arrive on it)."""
+        if not self.connections:
+            connection = UpstreamConnection(0, self.url, self.callbacks, **self.options)
+            self.connections.append(connection)
+            self.count[0] = 0
+            connection.start()
+
     async def unsubscribe(self, tokens: list[int]) -> None:
         by_connection: dict[int, list[int]] = {}
         for token in tokens:

@@ -1,0 +1,118 @@
+"""Order updates of every account: taken from the ticker's `order` messages and from Kite's
+postbacks, de-duplicated into the durable log, and reconciled against the order book after an
+upstream outage (subscribers are told of the gap and what was done)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from kite_gateway.accounts.session import AccountSession
+from kite_gateway.errors import GatewayError
+from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.storage.order_updates import OrderUpdateLog, dedupe_key
+from kite_gateway.streaming.tick_streams import TickStreams
+from kite_gateway.v1 import common_pb2, order_pb2
+
+log = structlog.get_logger(__name__)
+
+# Fields of a postback or ticker message that are not order fields.
+ENVELOPE_FIELDS = ("user_id", "app_id", "unfilled_quantity", "checksum")
+
+
+@dataclass(eq=False)
+class Listener:
+    """One StreamOrderUpdates call: woken when its account's log grows, handed gap markers."""
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    gaps: list[order_pb2.OrderUpdateGap] = field(default_factory=list)
+
+
+class OrderUpdates:
+    def __init__(self, updates: OrderUpdateLog, tick_streams: TickStreams) -> None:
+        self.log = updates
+        self.tick_streams = tick_streams
+        self.listeners: dict[str, set[Listener]] = {}
+        self._watched: set[tuple[str, str]] = set()
+        self._outage_started: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def ingest(self, account_id: str, order: dict[str, Any], source: int) -> bool:
+        """Store an update unless it is a repeat, and wake the account's listeners."""
+        order = {k: v for k, v in order.items() if k not in ENVELOPE_FIELDS}
+        stored = await self.log.append(account_id, order, source)
+        if stored is not None:
+            for listener in self.listeners.get(account_id, ()):
+                listener.wake.set()
+        return stored is not None
+
+    def _background(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def watch(self, session: AccountSession, symbols: dict[int, str]) -> None:
+        """Make sure the account's ticker connection is open and feeding this log."""
+        kite = session.active()
+        streams = await self.tick_streams.get(session.account_id, session.api_key, kite.client.access_token, symbols)
+        key = (session.account_id, kite.client.access_token)
+        if key not in self._watched:
+            self._watched.add(key)
+            account_id = session.account_id
+            streams.order_listeners.append(
+                lambda order: self._background(self.ingest(account_id, order, order_pb2.ORDER_UPDATE_SOURCE_WEBSOCKET))
+            )
+            streams.state_listeners.append(lambda before, after, _message: self._on_state(session, before, after))
+        streams.ticker.ensure_connected()
+
+    def _on_state(self, session: AccountSession, before: Any, after: Any) -> None:
+        if after == common_pb2.UPSTREAM_STATE_RECONNECTING and before != after:
+            self._outage_started.setdefault(session.account_id, time.time())
+        elif after == common_pb2.UPSTREAM_STATE_CONNECTED and session.account_id in self._outage_started:
+            self._background(self.reconcile(session, self._outage_started.pop(session.account_id)))
+
+    async def reconcile(self, session: AccountSession, since: float) -> int:
+        """Emit an update for every order whose state differs from the last one stored."""
+        try:
+            rows = await session.active().read(EndpointClass.OTHER, "orders")
+        except GatewayError as exc:
+            self._gap(session.account_id, since, 0, order_pb2.GAP_ACTION_NONE, f"order book unreadable: {exc.message}")
+            return 0
+        known = await self.log.latest_by_order(session.account_id)
+        emitted = 0
+        for row in rows:
+            order = {k: (v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else v) for k, v in row.items()}
+            if known.get(str(order.get("order_id"))) != dedupe_key(order):
+                emitted += await self.ingest(session.account_id, order, order_pb2.ORDER_UPDATE_SOURCE_RECONCILIATION)
+        self._gap(
+            session.account_id,
+            since,
+            emitted,
+            order_pb2.GAP_ACTION_RECONCILED,
+            f"the ticker connection was down; {emitted} update(s) recovered from the order book",
+        )
+        log.info("orders.reconciled", account_id=session.account_id, updates=emitted)
+        return emitted
+
+    def _gap(self, account_id: str, since: float, count: int, action: Any, message: str) -> None:
+        gap = order_pb2.OrderUpdateGap(
+            reason=order_pb2.GAP_REASON_UPSTREAM_DISCONNECTED, action=action, reconciled_updates=count, message=message
+        )
+        gap.start_time.FromNanoseconds(int(since * 1e9))
+        gap.end_time.FromDatetime(datetime.now(UTC))
+        for listener in self.listeners.get(account_id, ()):
+            listener.gaps.append(gap)
+            listener.wake.set()
+
+    def listen(self, account_id: str) -> Listener:
+        listener = Listener()
+        self.listeners.setdefault(account_id, set()).add(listener)
+        return listener
+
+    def forget(self, account_id: str, listener: Listener) -> None:
+        self.listeners.get(account_id, set()).discard(listener)
