@@ -151,7 +151,7 @@ async def serve(settings: Settings, paper: bool = False) -> None:
         gateway = Gateway(settings, runtime.servicers())
         from kite_gateway.accounts.health import publish
 
-        publisher = asyncio.create_task(publish(gateway.health, runtime.accounts))
+        publisher = asyncio.create_task(publish(gateway.health, runtime.accounts, runtime.tick_streams))
         stack.callback(publisher.cancel)
         await _run_until_signalled(gateway)
 

@@ -196,3 +196,42 @@ def test_a_slow_subscriber_gets_the_newest_tick_per_instrument_and_a_count_of_th
         assert await fast.take(0.01) is None
 
     asyncio.run(scenario())
+
+
+async def test_more_than_3000_instruments_shard_onto_a_second_connection(stack: Stack) -> None:
+    symbols = [i.symbol for i in stack.sim.universe]
+    assert len(symbols) > 3000
+    call = stack.market.StreamTicks(
+        market_data_pb2.StreamTicksRequest(
+            account_id=ACCOUNT, instruments=refs(*symbols[:3000]), mode=market_data_pb2.TICK_MODE_LTP
+        )
+    )
+    try:
+        subscription = (await next_event(call, "started")).started.subscription_id
+        more = await stack.market.UpdateSubscription(
+            market_data_pb2.UpdateSubscriptionRequest(
+                account_id=ACCOUNT, subscription_id=subscription, add=refs(*symbols[3000:])
+            )
+        )
+        assert {s.state for s in more.statuses} == {market_data_pb2.SUBSCRIPTION_STATE_ACCEPTED}
+        await ticks_until(call, set(symbols[3000:]), within=20)
+        listed = await stack.market.ListSubscriptions(market_data_pb2.ListSubscriptionsRequest(account_id=ACCOUNT))
+        assert [c.ltp_instruments + c.quote_instruments + c.full_instruments for c in listed.upstream] == [
+            3000,
+            len(symbols) - 3000,
+        ]
+        assert sorted(len(c.modes) for c in stack.sim.ticker.connections) == sorted([3000, len(symbols) - 3000])
+    finally:
+        call.cancel()
+
+
+async def test_the_ticker_connection_shows_in_health(stack: Stack, stream: Any) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from kite_gateway.accounts.health import publish_once
+
+    await ticks_until(stream, {INFY})
+    await publish_once(stack.gateway.health, stack.runtime.accounts, set(), stack.runtime.tick_streams)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.gateway.port}") as channel:
+        check = health_pb2.HealthCheckRequest(service="ticker/ZS0001")
+        assert (await health_pb2_grpc.HealthStub(channel).Check(check)).status == health_pb2.HealthCheckResponse.SERVING
