@@ -58,6 +58,7 @@ def start_gateway(ready: dict[str, Any], data_dir: str) -> tuple[subprocess.Pope
     env = {
         **os.environ,
         "KITE_API_ENDPOINT": ready["api_endpoint"],
+        "KITE_WEBSOCKET_ENDPOINT": ready["websocket_endpoint"],
         "KITE_GATEWAY_SECRET_KEY": Sealer.generate_key().decode(),
         "KITE_RATE_LIMIT_PER_SECOND": "100000",
         "KITE_BURST_LIMIT": "1000",

@@ -120,9 +120,7 @@ class Simulator:
     async def start(self) -> str:
         """Serve on the configured loopback port; returns the base URL."""
         # Kite's edge takes request lines of some size (500 quote symbols fit; far more do not).
-        self._runner = web.AppRunner(
-            build_app(self), access_log=None, handle_signals=False, handler_args={"max_line_size": 16384}
-        )
+        self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False, max_line_size=16384)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_port=False)
         await site.start()
