@@ -47,9 +47,10 @@ class Runtime:
             settings.gateway_secret_key_file,
             generate_in=data_dir if paper else None,
         )
+        sealer = Sealer(key)  # a malformed key fails here, before anything is opened
         database = Database(data_dir / "gateway.db")
         await database.open()
-        credentials = CredentialStore(database, Sealer(key))
+        credentials = CredentialStore(database, sealer)
         try:
             await credentials.check_key()
         except Exception:
@@ -99,5 +100,6 @@ class Runtime:
 
     async def close(self) -> None:
         await self.tick_streams.stop()
+        await self.order_updates.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         await self.database.close()

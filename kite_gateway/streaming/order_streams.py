@@ -109,6 +109,11 @@ class OrderUpdates:
             listener.gaps.append(gap)
             listener.wake.set()
 
+    async def stop(self) -> None:
+        """Finish storing what has arrived, then stop."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def listen(self, account_id: str) -> Listener:
         listener = Listener()
         self.listeners.setdefault(account_id, set()).add(listener)
