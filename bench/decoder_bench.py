@@ -14,7 +14,8 @@ from typing import Any
 
 from kiteconnect import KiteTicker
 
-from kite_gateway.simulator.market import MarketHours, MarketModel
+from kite_gateway.market.sessions import MarketHours
+from kite_gateway.simulator.market import MarketModel
 from kite_gateway.simulator.universe import build_universe
 from kite_gateway.wire.formats import IST
 from kite_gateway.wire.ticker_packets import decode_message, encode_packet, frame

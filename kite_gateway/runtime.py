@@ -69,7 +69,11 @@ class Runtime:
         )
         await accounts.load()
         idempotency = IdempotencyStore(database)
-        tick_streams = TickStreams(settings.websocket_endpoint)
+        tick_streams = TickStreams(
+            settings.websocket_endpoint,
+            stale_after=settings.gateway_stale_after,
+            clock=now or (lambda: datetime.now(UTC)),
+        )
         return cls(
             settings=settings,
             database=database,

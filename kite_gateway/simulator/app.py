@@ -12,11 +12,12 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from kite_gateway.market.sessions import MarketHours
 from kite_gateway.simulator.clock import Clock, ManualClock
 from kite_gateway.simulator.engine import TradingEngine
 from kite_gateway.simulator.faults import FaultInjector
 from kite_gateway.simulator.gtt import GttBook
-from kite_gateway.simulator.market import MarketHours, MarketModel
+from kite_gateway.simulator.market import MarketModel
 from kite_gateway.simulator.postbacks import PostbackSender
 from kite_gateway.simulator.ratelimit import RateLimiter
 from kite_gateway.simulator.rest import build_app

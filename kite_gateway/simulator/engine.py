@@ -21,11 +21,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from kite_gateway.market.sessions import MarketHours
 from kite_gateway.simulator import orders as st
 from kite_gateway.simulator.clock import Clock
 from kite_gateway.simulator.errors import KiteError, input_error, network_error, order_error
 from kite_gateway.simulator.margins import Margin, order_margin
-from kite_gateway.simulator.market import LiveQuote, MarketHours, MarketModel
+from kite_gateway.simulator.market import LiveQuote, MarketModel
 from kite_gateway.simulator.orders import SimOrder, SimTrade
 from kite_gateway.simulator.portfolio import Holding, Position, Utilised, segment_funds
 from kite_gateway.simulator.sessions import App, User

@@ -3,8 +3,10 @@ instruments, each in the richest mode anyone asked for), fanned out to subscribe
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +14,7 @@ import structlog
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kite_gateway.market.instruments import Listing
+from kite_gateway.market.sessions import SESSIONS, MarketHours
 from kite_gateway.streaming.fanout import Fanout, Mailbox
 from kite_gateway.streaming.ticks import KITE_MODE, LEVELS, tick_entry, tick_message
 from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit
@@ -33,6 +36,8 @@ class AccountTicks:
         api_key: str,
         access_token: str,
         symbols: dict[int, str],
+        stale_after: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         **connection_options: Any,
     ) -> None:
         self.account_id = account_id
@@ -43,6 +48,11 @@ class AccountTicks:
         url = f"{websocket_endpoint}?{urlencode({'api_key': api_key, 'access_token': access_token})}"
         self.ticker = AccountTicker(url, Callbacks(self._on_ticks, self._on_text, self._on_state), **connection_options)
         self.ticks_in = 0
+        self.stale_after = stale_after
+        self.clock = clock
+        self.hours = MarketHours()
+        self.last_tick = time.monotonic()
+        self._watchdog = asyncio.create_task(self._watch_staleness())
         self.order_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.state_listeners: list[Callable[[Any, Any, str], None]] = []
 
@@ -52,6 +62,9 @@ class AccountTicks:
         received = Timestamp()
         received.GetCurrentTime()
         self.ticks_in += len(raws)
+        self.last_tick = time.monotonic()
+        if self.state == common_pb2.UPSTREAM_STATE_STALE and raws:
+            self._on_state(0, common_pb2.UPSTREAM_STATE_CONNECTED, "ticks are flowing again")
         for raw in raws:
             symbol = self.symbols.get(raw.instrument_token, "")
 
@@ -81,6 +94,23 @@ class AccountTicks:
             state=common_pb2.UpstreamState.Name(state),
             message=message,
         )
+
+    async def _watch_staleness(self) -> None:
+        """Flag the feed STALE when subscribed instruments stay silent while their exchange is open."""
+        while True:
+            await asyncio.sleep(min(1.0, self.stale_after / 2))
+            if self.state != common_pb2.UPSTREAM_STATE_CONNECTED or not self.fanout.holders:
+                continue
+            quiet = time.monotonic() - self.last_tick
+            if quiet < self.stale_after:
+                continue
+            now = self.clock()
+            exchanges = {self.symbols.get(token, ":").split(":")[0] for token in self.fanout.holders}
+            open_now = sorted(e for e in exchanges if e in SESSIONS and self.hours.is_open(e, now))
+            if open_now:
+                self._on_state(
+                    0, common_pb2.UPSTREAM_STATE_STALE, f"no ticks for {quiet:.0f}s while {', '.join(open_now)} is open"
+                )
 
     @property
     def last_frame(self) -> float:
@@ -166,6 +196,7 @@ class AccountTicks:
         return out
 
     async def stop(self) -> None:
+        self._watchdog.cancel()
         for mailbox in list(self.fanout.mailboxes.values()):
             mailbox.close()
         await self.ticker.stop()

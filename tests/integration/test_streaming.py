@@ -235,3 +235,22 @@ async def test_the_ticker_connection_shows_in_health(stack: Stack, stream: Any) 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.gateway.port}") as channel:
         check = health_pb2.HealthCheckRequest(service="ticker/ZS0001")
         assert (await health_pb2_grpc.HealthStub(channel).Check(check)).status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_a_feed_silent_while_the_market_is_open_is_flagged_stale(
+    tmp_path: Any, sim: Any, sealing_key: bytes
+) -> None:
+    from tests.integration.conftest import start_stack, stop_stack
+
+    quick = await start_stack(tmp_path, sim, sealing_key, gateway_stale_after=1.0)
+    call = open_stream(quick, INFY)
+    try:
+        await ticks_until(call, {INFY})  # then the simulator's clock stands still: no new ticks
+        stale = (await next_event(call, "upstream_status")).upstream_status
+        assert stale.state == common_pb2.UPSTREAM_STATE_STALE and "while NSE is open" in stale.message
+        sim.advance(5)
+        fresh = (await next_event(call, "upstream_status")).upstream_status
+        assert fresh.state == common_pb2.UPSTREAM_STATE_CONNECTED
+    finally:
+        call.cancel()
+        await stop_stack(quick)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from kite_gateway.simulator.market import MarketHours, MarketModel
+from kite_gateway.market.sessions import MarketHours
+from kite_gateway.simulator.market import MarketModel
 from kite_gateway.simulator.universe import build_universe
 from kite_gateway.wire.formats import IST
 from tests.simulator.conftest import MORNING
