@@ -77,7 +77,7 @@ class HttpEndpoints:
         return f"http://{self.host}:{self.port}{POSTBACK_PATH}"
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_port=False)
         await site.start()

@@ -120,8 +120,8 @@ class Simulator:
 
     async def start(self) -> str:
         """Serve on the configured loopback port; returns the base URL."""
-        # Kite's edge takes request lines of some size (500 quote symbols fit; far more do not).
-        self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False, max_line_size=16384)
+        # aiohttp's default request line limit (8 KB) stands in for Kite's edge, which refuses long quote URLs.
+        self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_port=False)
         await site.start()

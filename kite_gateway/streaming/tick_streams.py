@@ -168,8 +168,18 @@ class AccountTicks:
         return statuses
 
     async def close(self, mailbox: Mailbox[int]) -> None:
+        """End a subscription: instruments nobody else holds are unsubscribed in one message per
+        connection; those others hold at a lower mode are downgraded."""
+        gone, lower = [], {}
         for token, before, after in self.fanout.close(mailbox):
-            await self._apply(token, before, after)
+            if after < 0:
+                gone.append(token)
+            elif after < before:
+                lower[token] = KITE_MODE[LEVELS[after]]
+        if gone:
+            await self.ticker.unsubscribe(gone)
+        if lower:
+            await self.ticker.subscribe(lower)
 
     def connections(self) -> list[market_data_pb2.UpstreamConnection]:
         out = []

@@ -25,6 +25,7 @@ log = structlog.get_logger(__name__)
 MAX_INSTRUMENTS = 3000
 MAX_CONNECTIONS = 3
 SILENCE_SECONDS = 5.0  # Kite heartbeats every second or so: this much quiet means a dead link
+SEND_TIMEOUT = 5.0  # a send that cannot complete this fast means a stuck link: drop it
 MODE_RANK = {mode: rank for rank, mode in enumerate(MODES)}
 
 
@@ -137,15 +138,22 @@ class UpstreamConnection:
         for token in remove:
             self.wanted.pop(token, None)
         self.wanted.update(add)
-        if self._ws is None:
+        ws = self._ws
+        if ws is None:
             return
-        with contextlib.suppress(ConnectionClosed):
-            if remove:
-                await self._ws.send(json.dumps({"a": "unsubscribe", "v": remove}))
-            for mode in MODES:
-                tokens = [t for t, m in add.items() if m == mode]
-                if tokens:
-                    await self._ws.send(json.dumps({"a": "mode", "v": [mode, tokens]}))
+        messages = [{"a": "unsubscribe", "v": remove}] if remove else []
+        messages += [
+            {"a": "mode", "v": [mode, [t for t, m in add.items() if m == mode]]}
+            for mode in MODES
+            if any(m == mode for m in add.values())
+        ]
+        try:
+            for message in messages:
+                await asyncio.wait_for(ws.send(json.dumps(message)), SEND_TIMEOUT)
+        except ConnectionClosed:
+            pass  # the reconnect re-sends the wanted set
+        except TimeoutError:
+            self.drop()
 
     def drop(self) -> None:
         """Close the socket as a failure would (tests, and the watchdog)."""
