@@ -34,11 +34,10 @@ from kite_gateway.v1 import (
 
 @dataclass(frozen=True)
 class ApiService:
-    """One API service: its descriptor, the generated servicer base, and the registration call."""
+    """One API service: its descriptor and the generated servicer base."""
 
     descriptor: ServiceDescriptor
     servicer_base: type
-    add_to_server: Callable[[Any, grpc.aio.Server], None]
 
     @property
     def full_name(self) -> str:
@@ -49,22 +48,18 @@ API_SERVICES: tuple[ApiService, ...] = (
     ApiService(
         account_pb2.DESCRIPTOR.services_by_name["AccountService"],
         account_pb2_grpc.AccountServiceServicer,
-        account_pb2_grpc.add_AccountServiceServicer_to_server,
     ),
     ApiService(
         order_pb2.DESCRIPTOR.services_by_name["OrderService"],
         order_pb2_grpc.OrderServiceServicer,
-        order_pb2_grpc.add_OrderServiceServicer_to_server,
     ),
     ApiService(
         portfolio_pb2.DESCRIPTOR.services_by_name["PortfolioService"],
         portfolio_pb2_grpc.PortfolioServiceServicer,
-        portfolio_pb2_grpc.add_PortfolioServiceServicer_to_server,
     ),
     ApiService(
         market_data_pb2.DESCRIPTOR.services_by_name["MarketDataService"],
         market_data_pb2_grpc.MarketDataServiceServicer,
-        market_data_pb2_grpc.add_MarketDataServiceServicer_to_server,
     ),
 )
 
