@@ -14,7 +14,7 @@ from google.protobuf import json_format
 
 from kite_gateway.accounts.session import AccountSession
 from kite_gateway.api import convert
-from kite_gateway.errors import GatewayError, invalid, is_kite_failure
+from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.orders.placement import find_order_by_tag, submit_order
@@ -184,14 +184,6 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             raise
         return rows
 
-    async def _write(self, kite: KiteCaller, method: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await kite.write(EndpointClass.ORDERS, method, *args, **kwargs)
-        except Exception as exc:
-            if not is_kite_failure(exc):
-                raise
-            raise kite.error(exc) from None
-
     async def ModifyOrder(
         self, request: order_pb2.ModifyOrderRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.ModifyOrderResponse:
@@ -221,7 +213,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 changes["disclosed_quantity"] = request.disclosed_quantity
             if not changes:
                 raise invalid("order", "nothing to modify: set quantity, price, trigger_price, order_type or validity")
-            await self._write(kite, "modify_order", last["variety"], order_id, **changes)
+            await kite.change(EndpointClass.ORDERS, "modify_order", last["variety"], order_id, **changes)
             return order_pb2.ModifyOrderResponse(order_id=order_id)
 
         return await audited(
@@ -251,7 +243,9 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                     {"account_id": request.account_id, "order_id": order_id, "status": str(last["status"])},
                 )
             parent = last.get("parent_order_id")
-            await self._write(kite, "cancel_order", last["variety"], order_id, parent_order_id=parent or None)
+            await kite.change(
+                EndpointClass.ORDERS, "cancel_order", last["variety"], order_id, parent_order_id=parent or None
+            )
             return order_pb2.CancelOrderResponse(order_id=order_id)
 
         return await audited(
@@ -466,7 +460,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.ModifyGttResponse:
         async def modify() -> order_pb2.ModifyGttResponse:
             _session, kite = await self._session(request.account_id)
-            await self._write(kite, "modify_gtt", request.gtt_id, **self._gtt_args(request.params))
+            await kite.change(EndpointClass.ORDERS, "modify_gtt", request.gtt_id, **self._gtt_args(request.params))
             return order_pb2.ModifyGttResponse(gtt_id=request.gtt_id)
 
         return await audited(
@@ -485,7 +479,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.DeleteGttResponse:
         async def delete() -> order_pb2.DeleteGttResponse:
             kite = self.accounts.get(request.account_id).active()
-            await self._write(kite, "delete_gtt", request.gtt_id)
+            await kite.change(EndpointClass.ORDERS, "delete_gtt", request.gtt_id)
             return order_pb2.DeleteGttResponse(gtt_id=request.gtt_id)
 
         return await audited(

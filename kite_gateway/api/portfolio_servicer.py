@@ -12,7 +12,7 @@ import grpc
 
 from kite_gateway.api import convert
 from kite_gateway.api.order_servicer import audited
-from kite_gateway.errors import GatewayError, invalid, is_kite_failure
+from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.v1 import errors_pb2, order_pb2, portfolio_pb2, portfolio_pb2_grpc
 
@@ -154,22 +154,17 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioServiceServicer):
             position_type = {portfolio_pb2.POSITION_TYPE_DAY: "day", portfolio_pb2.POSITION_TYPE_OVERNIGHT: "overnight"}
             if request.position_type not in position_type:
                 raise invalid("position_type", "required: POSITION_TYPE_DAY or POSITION_TYPE_OVERNIGHT")
-            try:
-                await kite.write(
-                    EndpointClass.OTHER,
-                    "convert_position",
-                    exchange=listing.exchange,
-                    tradingsymbol=listing.tradingsymbol,
-                    transaction_type=convert.transaction_text(request.transaction_type, "transaction_type"),
-                    position_type=position_type[request.position_type],
-                    quantity=request.quantity,
-                    old_product=convert.product_text(request.old_product, "old_product"),
-                    new_product=convert.product_text(request.new_product, "new_product"),
-                )
-            except Exception as exc:
-                if not is_kite_failure(exc):
-                    raise
-                raise kite.error(exc) from None
+            await kite.change(
+                EndpointClass.OTHER,
+                "convert_position",
+                exchange=listing.exchange,
+                tradingsymbol=listing.tradingsymbol,
+                transaction_type=convert.transaction_text(request.transaction_type, "transaction_type"),
+                position_type=position_type[request.position_type],
+                quantity=request.quantity,
+                old_product=convert.product_text(request.old_product, "old_product"),
+                new_product=convert.product_text(request.new_product, "new_product"),
+            )
             return portfolio_pb2.ConvertPositionResponse()
 
         return await audited(

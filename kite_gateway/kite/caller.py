@@ -91,6 +91,15 @@ class KiteCaller:
             self._on_token_refused(str(exc))
             raise
 
+    async def change(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A `write` whose failures come back as GatewayErrors (for callers that need no outcome analysis)."""
+        try:
+            return await self.write(endpoint, method, *args, **kwargs)
+        except Exception as exc:
+            if not is_kite_failure(exc):
+                raise
+            raise self._failed(exc) from None
+
     def error(self, exc: Exception) -> GatewayError:
         """A failure from `write` as a GatewayError."""
         return self._failed(exc)

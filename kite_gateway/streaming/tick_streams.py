@@ -16,7 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway.market.instruments import Listing
 from kite_gateway.market.sessions import SESSIONS, MarketHours
 from kite_gateway.streaming.fanout import Fanout, Mailbox
-from kite_gateway.streaming.ticks import KITE_MODE, LEVELS, tick_entry, tick_message
+from kite_gateway.streaming.ticks import KITE_MODE, LEVELS, RANK, WIRE_MODE, tick_entry, tick_message
 from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit
 from kite_gateway.v1 import common_pb2, market_data_pb2
 from kite_gateway.wire.ticker_packets import RawTick
@@ -185,11 +185,7 @@ class AccountTicks:
         out = []
         now, wall = time.monotonic(), time.time()
         for connection in self.ticker.connections:
-            modes = [
-                LEVELS.index(m)
-                for m in map({"ltp": LEVELS[0], "quote": LEVELS[1], "full": LEVELS[2]}.get, connection.wanted.values())
-                if m is not None
-            ]
+            modes = [RANK[WIRE_MODE[mode]] for mode in connection.wanted.values()]
             item = market_data_pb2.UpstreamConnection(
                 index=connection.index,
                 state=connection.state,  # type: ignore[arg-type]
