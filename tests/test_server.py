@@ -81,7 +81,8 @@ async def test_shutdown_turns_health_not_serving_before_the_server_goes_away(gat
         )
         assert (await watch.read()).status == SERVING
         stopping = asyncio.create_task(gateway.stop(grace=1))
-        assert (await asyncio.wait_for(watch.read(), 5)).status == NOT_SERVING
+        async with asyncio.timeout(5):
+            assert (await watch.read()).status == NOT_SERVING
         await stopping
 
 

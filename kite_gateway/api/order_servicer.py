@@ -568,7 +568,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 while listener.gaps:
                     yield order_pb2.StreamOrderUpdatesResponse(gap=listener.gaps.pop(0))
                 try:
-                    await asyncio.wait_for(listener.wake.wait(), interval)
+                    async with asyncio.timeout(interval):
+                        await listener.wake.wait()
                 except TimeoutError:
                     beat = common_pb2.Heartbeat()
                     beat.server_time.GetCurrentTime()

@@ -88,7 +88,8 @@ class TickerHub:
                 await self._task
         for connection in list(self.connections):
             try:
-                await asyncio.wait_for(connection.ws.close(), CLOSE_TIMEOUT)
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await connection.ws.close()
             except TimeoutError:
                 connection.abort()
 

@@ -54,7 +54,8 @@ class Mailbox(Generic[K]):
         """(notes, payloads, conflated since the last take), or None after `quiet_after` seconds of nothing."""
         if not self.pending and not self.notes and not self.closed:
             try:
-                await asyncio.wait_for(self._event.wait(), quiet_after)
+                async with asyncio.timeout(quiet_after):
+                    await self._event.wait()
             except TimeoutError:
                 return None
         self._event.clear()

@@ -111,7 +111,8 @@ class UpstreamConnection:
     async def _read(self, ws: ClientConnection) -> None:
         while True:
             try:
-                message = await asyncio.wait_for(ws.recv(), timeout=self.silence)
+                async with asyncio.timeout(self.silence):
+                    message = await ws.recv()
             except TimeoutError:
                 raise TimeoutError(f"no frame for {self.silence:.0f}s") from None
             self.last_frame = time.monotonic()
@@ -148,8 +149,9 @@ class UpstreamConnection:
             if any(m == mode for m in add.values())
         ]
         try:
-            for message in messages:
-                await asyncio.wait_for(ws.send(json.dumps(message)), SEND_TIMEOUT)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                for message in messages:
+                    await ws.send(json.dumps(message))
         except ConnectionClosed:
             pass  # the reconnect re-sends the wanted set
         except TimeoutError:

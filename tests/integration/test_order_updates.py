@@ -29,11 +29,9 @@ def subscribe(stack: Stack, after: int | None = None) -> Any:
 async def read_until(stream: Any, done: Any, within: float = 10.0) -> list[order_pb2.StreamOrderUpdatesResponse]:
     seen: list[order_pb2.StreamOrderUpdatesResponse] = []
 
-    async def run() -> None:
+    async with asyncio.timeout(within):
         while not done(seen):
             seen.append(await stream.read())
-
-    await asyncio.wait_for(run(), within)
     return seen
 
 
