@@ -32,6 +32,7 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--http-listen", "gateway_http_listen", str, "HOST:PORT of the HTTP endpoints (Kite login callback)"),
     ("--secret-key-file", "gateway_secret_key_file", Path, "file holding the key that seals stored secrets"),
     ("--login-endpoint", "login_endpoint", str, "Kite login page root URL"),
+    ("--record-dir", "gateway_record_dir", Path, "record every account's upstream ticker frames here"),
 )
 
 
@@ -72,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-rate-limits", action="store_true", help="do not answer 429 above Kite's rates")
     sim.add_argument("--redirect-url", default="http://127.0.0.1/kite/callback", help="the app's login redirect")
     sim.add_argument("--postback-url", default="", help="where to POST order postbacks")
+    sim.add_argument("--replay", type=Path, help="replay a gateway ticker recording (--record-dir) as the market")
+    sim.add_argument("--speed", type=float, default=1.0, help="replay this many times faster than real time")
 
     commands.add_parser(
         "keygen",
@@ -122,6 +125,17 @@ def _sim(args: argparse.Namespace) -> int:
     if not host or not port.isdigit():
         print(f"kite-gateway: --listen={args.listen!r}: must be HOST:PORT", file=sys.stderr)
         return EXIT_CONFIG
+    if args.speed <= 0:
+        print(f"kite-gateway: --speed={args.speed}: must be positive", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.replay:
+        from kite_gateway.wire.recording import Recording, RecordingError
+
+        try:
+            Recording(args.replay)
+        except (OSError, EOFError, RecordingError) as exc:
+            print(f"kite-gateway: --replay={args.replay}: cannot read it as a recording: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     config = SimulatorConfig(
         host=host.strip("[]"),
         port=int(port),
@@ -132,6 +146,8 @@ def _sim(args: argparse.Namespace) -> int:
         rate_limit_scale=None if args.no_rate_limits else 1.0,
         redirect_url=args.redirect_url,
         postback_url=args.postback_url,
+        replay=args.replay,
+        replay_speed=args.speed,
     )
 
     async def run() -> None:

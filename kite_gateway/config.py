@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     gateway_market_protection: Decimal = Field(Decimal(-1), ge=-1, le=100, description="-1 automatic, or percent")
     gateway_kite_workers: int = Field(32, ge=1, le=256, description="threads calling Kite")
     gateway_stale_after: float = Field(30.0, gt=0, le=3600, description="seconds of silence that flag a feed stale")
+    gateway_record_dir: Path | None = None  # when set, every account's upstream ticker frames are recorded here
 
 
 class ConfigError(Exception):

@@ -72,6 +72,7 @@ class Runtime:
         tick_streams = TickStreams(
             settings.websocket_endpoint,
             stale_after=settings.gateway_stale_after,
+            record_dir=settings.gateway_record_dir,
             clock=now or (lambda: datetime.now(UTC)),
         )
         return cls(

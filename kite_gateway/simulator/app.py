@@ -9,22 +9,25 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from aiohttp import web
 
 from kite_gateway.market.sessions import MarketHours
-from kite_gateway.simulator.clock import Clock, ManualClock
+from kite_gateway.simulator.clock import Clock, ManualClock, ScaledClock
 from kite_gateway.simulator.engine import TradingEngine
 from kite_gateway.simulator.faults import FaultInjector
 from kite_gateway.simulator.gtt import GttBook
 from kite_gateway.simulator.market import MarketModel
 from kite_gateway.simulator.postbacks import PostbackSender
 from kite_gateway.simulator.ratelimit import RateLimiter
+from kite_gateway.simulator.replay import ReplayMarket, first_frame_time
 from kite_gateway.simulator.rest import build_app
 from kite_gateway.simulator.sessions import App, SessionStore, User
 from kite_gateway.simulator.ticker import TickerHub
 from kite_gateway.simulator.universe import build_universe
 from kite_gateway.wire.formats import IST
+from kite_gateway.wire.recording import Recording
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,8 @@ class SimulatorConfig:
     postback_url: str = ""
     users: tuple[DemoUser, ...] = DEFAULT_USERS
     extra_apps: tuple[App, ...] = field(default=())
+    replay: Path | None = None  # a gateway ticker recording to replay as the market
+    replay_speed: float = 1.0  # the replay clock runs this many times faster than real time
 
 
 class Simulator:
@@ -81,10 +86,20 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config = config or SimulatorConfig()
-        self.clock: Clock = ManualClock(config.start) if config.start else Clock()
+        recording = Recording(config.replay) if config.replay else None
+        if config.start:
+            self.clock: Clock = ManualClock(config.start)
+        elif recording:
+            self.clock = ScaledClock(first_frame_time(recording), config.replay_speed)
+        else:
+            self.clock = Clock()
         today = self.clock.now().astimezone(IST).date()
         self.universe = build_universe(config.seed, today)
-        self.market = MarketModel(config.seed, today, MarketHours(config.always_open), config.step_seconds)
+        hours = MarketHours(config.always_open)
+        if recording:
+            self.market: MarketModel = ReplayMarket(recording, config.seed, today, hours, config.step_seconds)
+        else:
+            self.market = MarketModel(config.seed, today, hours, config.step_seconds)
         self.sessions = SessionStore(self.clock)
         self.engine = TradingEngine(self.universe, self.market, self.clock)
         self.engine.require_market_protection = config.require_market_protection

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway.market.instruments import Listing
 from kite_gateway.market.sessions import SESSIONS, MarketHours
 from kite_gateway.streaming.fanout import Fanout, Mailbox
+from kite_gateway.streaming.recorder import FrameRecorder
 from kite_gateway.streaming.ticks import KITE_MODE, LEVELS, RANK, WIRE_MODE, tick_entry, tick_message
 from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit
 from kite_gateway.v1 import common_pb2, market_data_pb2
@@ -38,6 +40,7 @@ class AccountTicks:
         symbols: dict[int, str],
         stale_after: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        recorder: FrameRecorder | None = None,
         **connection_options: Any,
     ) -> None:
         self.account_id = account_id
@@ -46,7 +49,9 @@ class AccountTicks:
         self.fanout: Fanout[int] = Fanout()
         self.state: Any = common_pb2.UPSTREAM_STATE_UNSPECIFIED
         url = f"{websocket_endpoint}?{urlencode({'api_key': api_key, 'access_token': access_token})}"
-        self.ticker = AccountTicker(url, Callbacks(self._on_ticks, self._on_text, self._on_state), **connection_options)
+        self.recorder = recorder
+        callbacks = Callbacks(self._on_ticks, self._on_text, self._on_state, recorder.record if recorder else None)
+        self.ticker = AccountTicker(url, callbacks, **connection_options)
         self.ticks_in = 0
         self.stale_after = stale_after
         self.clock = clock
@@ -206,13 +211,16 @@ class AccountTicks:
         for mailbox in list(self.fanout.mailboxes.values()):
             mailbox.close()
         await self.ticker.stop()
+        if self.recorder is not None:
+            await self.recorder.close()
 
 
 class TickStreams:
     """Every account's live ticks, created on first use and rebuilt when the account logs in anew."""
 
-    def __init__(self, websocket_endpoint: str, **connection_options: Any) -> None:
+    def __init__(self, websocket_endpoint: str, record_dir: Path | None = None, **connection_options: Any) -> None:
         self.websocket_endpoint = websocket_endpoint
+        self.record_dir = record_dir
         self.options = connection_options
         self.accounts: dict[str, AccountTicks] = {}
 
@@ -222,7 +230,10 @@ class TickStreams:
             await current.stop()
             current = None
         if current is None:
-            current = AccountTicks(account_id, self.websocket_endpoint, api_key, access_token, symbols, **self.options)
+            recorder = await FrameRecorder.create(self.record_dir, account_id) if self.record_dir else None
+            current = AccountTicks(
+                account_id, self.websocket_endpoint, api_key, access_token, symbols, recorder=recorder, **self.options
+            )
             self.accounts[account_id] = current
         return current
 

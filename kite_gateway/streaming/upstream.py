@@ -38,6 +38,7 @@ class Callbacks:
     ticks: Callable[[list[RawTick]], None]
     text: Callable[[dict[str, Any]], None]
     state: Callable[[int, int, str], None]  # connection index, UpstreamState, message
+    frame: Callable[[int, bytes | str], None] | None = None  # every frame as received (recording)
 
 
 @dataclass
@@ -116,6 +117,8 @@ class UpstreamConnection:
             except TimeoutError:
                 raise TimeoutError(f"no frame for {self.silence:.0f}s") from None
             self.last_frame = time.monotonic()
+            if self.callbacks.frame is not None:
+                self.callbacks.frame(self.index, message)
             if isinstance(message, bytes):
                 if len(message) > 1:
                     self.callbacks.ticks(decode_message(message))
