@@ -90,6 +90,19 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--address", default="127.0.0.1:50051", help="HOST:PORT of the gateway")
     probe.add_argument("--service", default="", help="a service's full name; the whole server when empty")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    probe.add_argument("--tls-ca", type=Path, help="connect with TLS, trusting this CA (or the server's own cert)")
+    probe.add_argument("--token-file", type=Path, help="a file holding a bearer token (when health needs one)")
+
+    token = commands.add_parser(
+        "token",
+        help="make a new caller token and its principal entry",
+        description="Print a new bearer token (give it to the calling service) and the TOML [[principal]] entry "
+        "holding only its SHA-256 (add it to KITE_GATEWAY_AUTH_FILE).",
+    )
+    token.add_argument("--name", required=True, help="the principal's name (shown in audit and logs)")
+    token.add_argument("--read", nargs="*", default=[], help="accounts it may read (* for all)")
+    token.add_argument("--trade", nargs="*", default=[], help="accounts it may trade (* for all)")
+    token.add_argument("--admin", action="store_true", help="may manage accounts and the gateway-wide kill switch")
     return parser
 
 
@@ -188,10 +201,15 @@ def _health(args: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(args.address) as channel:
+    if args.tls_ca:
+        channel = grpc.secure_channel(args.address, grpc.ssl_channel_credentials(args.tls_ca.read_bytes()))
+    else:
+        channel = grpc.insecure_channel(args.address)
+    metadata = [("authorization", f"Bearer {args.token_file.read_text().strip()}")] if args.token_file else None
+    with channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout, metadata=metadata
             )
         except grpc.RpcError as exc:
             print(f"{args.address}: {exc.code().name}: {exc.details()}", file=sys.stderr)
@@ -201,10 +219,26 @@ def _health(args: argparse.Namespace) -> int:
     return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
 
 
+def _token(args: argparse.Namespace) -> int:
+    import json
+
+    from kite_gateway.auth.principals import new_token, token_digest
+
+    secret = new_token()
+    print(f"# token for {args.name} (shown once; the gateway keeps only its SHA-256):\n# {secret}")
+    print("[[principal]]")
+    print(f"name = {json.dumps(args.name)}")
+    print(f'token_sha256 = "{token_digest(secret)}"')
+    print(f"read = {json.dumps(args.read)}")
+    print(f"trade = {json.dumps(args.trade)}")
+    print(f"admin = {'true' if args.admin else 'false'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # grpc core's own INFO lines are noise
     args = _parser().parse_args(argv)
-    commands = {"serve": _serve, "sim": _sim, "health": _health, "keygen": _keygen}
+    commands = {"serve": _serve, "sim": _sim, "health": _health, "keygen": _keygen, "token": _token}
     return commands[args.command](args)
 
 

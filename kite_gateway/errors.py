@@ -31,6 +31,7 @@ class GatewayError(Exception):
     metadata: dict[str, str] = field(default_factory=dict)
     field_violations: list[tuple[str, str]] = field(default_factory=list)
     retry_after: float | None = None
+    precondition_violations: list[tuple[str, str, str]] = field(default_factory=list)  # type, subject, description
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -50,6 +51,12 @@ class GatewayError(Exception):
                 for name, text in self.field_violations
             ]
             details.append(error_details_pb2.BadRequest(field_violations=violations))
+        if self.precondition_violations:
+            failures = [
+                error_details_pb2.PreconditionFailure.Violation(type=kind, subject=subject, description=text)
+                for kind, subject, text in self.precondition_violations
+            ]
+            details.append(error_details_pb2.PreconditionFailure(violations=failures))
         if self.retry_after is not None:
             delay = duration_pb2.Duration()
             delay.FromTimedelta(timedelta(seconds=self.retry_after))

@@ -13,6 +13,9 @@ from kite_gateway.config import Settings
 from kite_gateway.kite.limits import RateLimits
 from kite_gateway.market.instruments import InstrumentMaster
 from kite_gateway.orders.placement import IdempotentPlacement
+from kite_gateway.risk.checks import PreTradeRisk
+from kite_gateway.risk.kill_switch import KillSwitches
+from kite_gateway.risk.limits import RiskBook
 from kite_gateway.storage.audit import AuditLog
 from kite_gateway.storage.credentials import CredentialStore
 from kite_gateway.storage.database import Database
@@ -36,6 +39,7 @@ class Runtime:
     placement: IdempotentPlacement
     tick_streams: TickStreams
     order_updates: OrderUpdates
+    risk: PreTradeRisk
 
     @classmethod
     async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> Runtime:
@@ -48,6 +52,7 @@ class Runtime:
             generate_in=data_dir if paper else None,
         )
         sealer = Sealer(key)  # a malformed key fails here, before anything is opened
+        risk_book = RiskBook.load(settings.gateway_risk_file)  # so does a bad risk file
         database = Database(data_dir / "gateway.db")
         await database.open()
         credentials = CredentialStore(database, sealer)
@@ -69,6 +74,8 @@ class Runtime:
         )
         await accounts.load()
         idempotency = IdempotencyStore(database)
+        kill_switches = KillSwitches(database)
+        await kill_switches.load()
         tick_streams = TickStreams(
             settings.websocket_endpoint,
             stale_after=settings.gateway_stale_after,
@@ -87,6 +94,7 @@ class Runtime:
             placement=IdempotentPlacement(idempotency),
             tick_streams=tick_streams,
             order_updates=OrderUpdates(OrderUpdateLog(database), tick_streams),
+            risk=PreTradeRisk(risk_book, kill_switches),
         )
 
     def servicers(self) -> dict[str, object]:
@@ -104,6 +112,7 @@ class Runtime:
         }
 
     async def close(self) -> None:
+        await self.placement.drain(self.settings.request_timeout * 2)
         await self.tick_streams.stop()
         await self.order_updates.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -19,6 +19,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from kite_gateway import __version__
+from kite_gateway.auth.interceptor import TokenInterceptor
+from kite_gateway.auth.principals import AuthConfigError, Principals, load_principals
 from kite_gateway.config import Settings
 from kite_gateway.services import API_SERVICES, register
 
@@ -34,6 +36,9 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
 class StartupError(Exception):
     """The gateway could not start; the message says why and what to do."""
 
@@ -46,7 +51,11 @@ class Gateway:
         self.health = health.aio.HealthServicer()
         self.port = 0
         self._servicers = dict(servicers or {})
-        self._server = grpc.aio.server(options=SERVER_OPTIONS)
+        self.principals = _principals(settings)
+        interceptors = (
+            [] if self.principals is None or settings.gateway_auth_open_health else [TokenInterceptor(self.principals)]
+        )
+        self._server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
         self._stopping = False
 
     @property
@@ -58,13 +67,18 @@ class Gateway:
         """Bind, start serving and report SERVING; returns the bound port."""
         _ensure_data_dir(self.settings.gateway_data_dir)
         for service in API_SERVICES:
-            register(self._server, service, self._servicers.get(service.full_name) or service.servicer_base())
+            servicer = self._servicers.get(service.full_name) or service.servicer_base()
+            register(self._server, service, servicer, self.principals)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(
             [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
         )
         try:
-            self.port = self._server.add_insecure_port(self.settings.gateway_listen)
+            credentials = _server_credentials(self.settings)
+            if credentials is None:
+                self.port = self._server.add_insecure_port(self.settings.gateway_listen)
+            else:
+                self.port = self._server.add_secure_port(self.settings.gateway_listen, credentials)
         except RuntimeError as exc:
             raise StartupError(
                 f"cannot listen on {self.settings.gateway_listen}: {exc}; is another process using "
@@ -78,6 +92,9 @@ class Gateway:
             version=__version__,
             listen=self.settings.gateway_listen,
             port=self.port,
+            tls=self.settings.gateway_tls_cert_file is not None,
+            mtls=self.settings.gateway_tls_client_ca_file is not None,
+            principals=None if self.principals is None else len(self.principals.by_digest),
             services=self.service_names,
         )
         return self.port
@@ -97,6 +114,49 @@ class Gateway:
         """Cancel every RPC still running and stop at once (a second signal during shutdown)."""
         await self._server.stop(0)
         log.info("gateway.stopped", forced=True)
+
+
+def _principals(settings: Settings) -> Principals | None:
+    inline = settings.gateway_auth_principals
+    try:
+        principals = load_principals(settings.gateway_auth_file, inline.get_secret_value() if inline else None)
+    except AuthConfigError as exc:
+        raise StartupError(f"caller authentication: {exc}") from None
+    host = settings.gateway_listen.rpartition(":")[0].strip("[]")
+    if principals is None and host not in LOOPBACK and not settings.gateway_allow_unauthenticated:
+        raise StartupError(
+            f"refusing to serve {settings.gateway_listen} without caller authentication: configure principals "
+            "(KITE_GATEWAY_AUTH_FILE or KITE_GATEWAY_AUTH_PRINCIPALS; `kite-gateway token` makes one) or set "
+            "KITE_GATEWAY_ALLOW_UNAUTHENTICATED=true"
+        )
+    if principals is None:
+        log.warning("auth.disabled", listen=settings.gateway_listen)
+    return principals
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StartupError(f"cannot read the {what} {path} ({exc.strerror})") from None
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials when a certificate is configured (and client certificates required with a client CA)."""
+    cert, key, client_ca = (
+        settings.gateway_tls_cert_file,
+        settings.gateway_tls_key_file,
+        settings.gateway_tls_client_ca_file,
+    )
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise StartupError("KITE_GATEWAY_TLS_CLIENT_CA_FILE needs KITE_GATEWAY_TLS_CERT_FILE and _KEY_FILE")
+        return None
+    if cert is None or key is None:
+        raise StartupError("TLS needs both KITE_GATEWAY_TLS_CERT_FILE and KITE_GATEWAY_TLS_KEY_FILE")
+    pair = (_read(key, "TLS key"), _read(cert, "TLS certificate"))
+    roots = _read(client_ca, "client CA") if client_ca else None
+    return grpc.ssl_server_credentials([pair], root_certificates=roots, require_client_auth=roots is not None)
 
 
 def _ensure_data_dir(path: Path) -> None:
@@ -119,6 +179,7 @@ async def serve(settings: Settings, paper: bool = False) -> None:
     accounts are logged in. A second signal during shutdown cuts the grace period short.
     """
     from kite_gateway.http_endpoints import HttpEndpoints
+    from kite_gateway.risk.limits import RiskConfigError
     from kite_gateway.runtime import Runtime
     from kite_gateway.storage.sealing import SealingError
 
@@ -137,7 +198,7 @@ async def serve(settings: Settings, paper: bool = False) -> None:
             http = HttpEndpoints(runtime.accounts, runtime.order_updates, http_host.strip("[]"), int(http_port))
             await http.start()
             stack.push_async_callback(http.stop)
-        except SealingError as exc:
+        except (SealingError, RiskConfigError) as exc:
             raise StartupError(str(exc)) from None
         except OSError as exc:
             raise StartupError(

@@ -1,6 +1,7 @@
 """The four kite_gateway.v1 API services and how they are registered on a server.
 
-Every implemented method is wrapped so that a GatewayError reaches the caller as its status code,
+Every implemented method is wrapped so that the caller is authenticated and authorized first
+(kite_gateway.auth), a GatewayError reaches the caller as its status code,
 message and details, and anything unexpected as INTERNAL with an error id to find in the logs
 (never a stack trace). A method a servicer does not implement answers UNIMPLEMENTED naming itself.
 """
@@ -19,6 +20,8 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from kite_gateway import __version__
+from kite_gateway.auth.policy import authorize
+from kite_gateway.auth.principals import Principals, current_principal, unrestricted
 from kite_gateway.errors import GatewayError
 from kite_gateway.v1 import (
     account_pb2,
@@ -93,11 +96,26 @@ async def _fail(context: grpc.aio.ServicerContext, method: MethodDescriptor, exc
     raise AssertionError("unreachable: abort raises")
 
 
-def _translated(method: MethodDescriptor, handler: Callable[..., Any]) -> Callable[..., Any]:
+def _admit(
+    method: MethodDescriptor, principals: Principals | None, request: Any, context: grpc.aio.ServicerContext
+) -> None:
+    """Authenticate the caller and authorize the call (GatewayError if not); remember who it is."""
+    if principals is None:
+        current_principal.set(unrestricted(str(context.peer())))
+        return
+    principal = principals.authenticate(context.invocation_metadata())
+    authorize(principal, method.full_name, request)
+    current_principal.set(principal)
+
+
+def _translated(
+    method: MethodDescriptor, handler: Callable[..., Any], principals: Principals | None
+) -> Callable[..., Any]:
     if inspect.isasyncgenfunction(handler):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
+                _admit(method, principals, request, context)
                 async for item in handler(request, context):
                     yield item
             except grpc.aio.AbortError:
@@ -109,6 +127,7 @@ def _translated(method: MethodDescriptor, handler: Callable[..., Any]) -> Callab
 
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            _admit(method, principals, request, context)
             return await handler(request, context)
         except grpc.aio.AbortError:
             raise
@@ -118,8 +137,11 @@ def _translated(method: MethodDescriptor, handler: Callable[..., Any]) -> Callab
     return unary
 
 
-def register(server: grpc.aio.Server, service: ApiService, servicer: object) -> None:
-    """Add a servicer for a service: implemented methods with error translation, the others UNIMPLEMENTED.
+def register(
+    server: grpc.aio.Server, service: ApiService, servicer: object, principals: Principals | None = None
+) -> None:
+    """Add a servicer for a service: implemented methods with caller authentication (when
+    `principals` are configured) and error translation, the others UNIMPLEMENTED.
 
     Handlers are built from the service's descriptor. A servicer may name, in `raw_responses`,
     streaming methods that yield already-serialized response bytes (serialize once, send to many).
@@ -132,7 +154,7 @@ def register(server: grpc.aio.Server, service: ApiService, servicer: object) -> 
         if getattr(type(servicer), method.name) is getattr(service.servicer_base, method.name):
             behaviour = _unimplemented(method)
         else:
-            behaviour = _translated(method, getattr(servicer, method.name))
+            behaviour = _translated(method, getattr(servicer, method.name), principals)
         request = message_factory.GetMessageClass(method.input_type)
         response = message_factory.GetMessageClass(method.output_type)
         make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler

@@ -8,6 +8,7 @@ import grpc
 
 from kite_gateway.accounts.session import AccountSession
 from kite_gateway.api.convert import decimal_pb, exchange_pb, order_type_pb, product_pb
+from kite_gateway.auth.principals import current_principal
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.v1 import account_pb2, account_pb2_grpc
 
@@ -76,7 +77,9 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
     async def ListAccounts(
         self, request: account_pb2.ListAccountsRequest, context: grpc.aio.ServicerContext
     ) -> account_pb2.ListAccountsResponse:
-        return account_pb2.ListAccountsResponse(accounts=[account_pb(s) for s in self.accounts.all()])
+        caller = current_principal.get()
+        visible = [s for s in self.accounts.all() if caller is None or caller.may_read(s.account_id)]
+        return account_pb2.ListAccountsResponse(accounts=[account_pb(s) for s in visible])
 
     async def GetAccount(
         self, request: account_pb2.GetAccountRequest, context: grpc.aio.ServicerContext

@@ -10,29 +10,36 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import grpc
+import structlog
 from google.protobuf import json_format
 
 from kite_gateway.accounts.session import AccountSession
 from kite_gateway.api import convert
+from kite_gateway.auth.principals import current_principal, denied
 from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.orders.admission import admission
+from kite_gateway.orders.kill_switch_actions import cancel_open_orders, kill_switch_pb
 from kite_gateway.orders.placement import find_order_by_tag, submit_order
 from kite_gateway.orders.validation import check_client_order_id, fingerprint, order_kwargs
+from kite_gateway.risk.kill_switch import GATEWAY
 from kite_gateway.storage.idempotency import PENDING, Record
 from kite_gateway.v1 import common_pb2, errors_pb2, order_pb2, order_pb2_grpc
 
 if TYPE_CHECKING:
     from kite_gateway.runtime import Runtime
 
+log = structlog.get_logger(__name__)
 T = TypeVar("T")
 MAX_PREVIEW_ORDERS = 200
 MAX_BULK_LEGS = 500
 
 
 def principal_of(context: grpc.aio.ServicerContext) -> str:
-    """Who is calling (the peer until caller authentication names principals)."""
-    return str(context.peer())
+    """Who is calling: the authenticated principal's name (the peer's address when authentication is off)."""
+    principal = current_principal.get()
+    return principal.name if principal is not None else str(context.peer())
 
 
 async def audited(
@@ -86,8 +93,14 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         check_client_order_id(client_order_id, f"{field}client_order_id")
         _session, kite = await self._session(account_id)
         kwargs = order_kwargs(params, self.master, self.runtime.settings.gateway_market_protection, f"{field}params")
+        listing = self.master.resolve(params.instrument, f"{field}params.instrument")
         order_id, replayed = await self.runtime.placement.place(
-            kite, client_order_id, "order", fingerprint(params), submit_order(kwargs)
+            kite,
+            client_order_id,
+            "order",
+            fingerprint(params),
+            submit_order(kwargs),
+            admit=admission(self.runtime.risk, kite, kwargs, listing),
         )
         return order_pb2.PlaceOrderResponse(order_id=order_id, client_order_id=client_order_id, replayed=replayed)
 
@@ -188,6 +201,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self, request: order_pb2.ModifyOrderRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.ModifyOrderResponse:
         async def modify() -> order_pb2.ModifyOrderResponse:
+            self.runtime.risk.kill_switches.check(request.account_id)
             _session, kite = await self._session(request.account_id)
             order_id = await self._order_id(kite, request.order)
             last = (await self._history(kite, order_id))[-1]
@@ -422,6 +436,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.PlaceGttResponse:
         async def place() -> order_pb2.PlaceGttResponse:
             check_client_order_id(request.client_order_id)
+            self.runtime.risk.kill_switches.check(request.account_id)
             _session, kite = await self._session(request.account_id)
             args = self._gtt_args(request.params)
 
@@ -459,6 +474,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self, request: order_pb2.ModifyGttRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.ModifyGttResponse:
         async def modify() -> order_pb2.ModifyGttResponse:
+            self.runtime.risk.kill_switches.check(request.account_id)
             _session, kite = await self._session(request.account_id)
             await kite.change(EndpointClass.ORDERS, "modify_gtt", request.gtt_id, **self._gtt_args(request.params))
             return order_pb2.ModifyGttResponse(gtt_id=request.gtt_id)
@@ -618,6 +634,57 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         if len(entries) > size:
             response.next_page_token = base64.urlsafe_b64encode(str(entries[size - 1].event_id).encode()).decode()
         return response
+
+    # Kill switches ----------------------------------------------------------------------------
+
+    async def SetKillSwitch(
+        self, request: order_pb2.SetKillSwitchRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.SetKillSwitchResponse:
+        caller = current_principal.get()
+        if (not request.engaged or not request.account_id) and caller is not None and not caller.admin:
+            what = "releasing a kill switch" if not request.engaged else "the gateway-wide kill switch"
+            raise denied(caller, f"{what} needs an admin principal; {caller.name!r} is not one")
+        if request.engaged and not request.reason.strip():
+            raise invalid("reason", "say why the kill switch is engaged (it is shown to every refused caller)")
+        if request.account_id:
+            self.accounts.get(request.account_id)  # NOT_FOUND for an unknown account
+
+        async def set_switch() -> order_pb2.SetKillSwitchResponse:
+            switches = self.runtime.risk.kill_switches
+            state = await switches.set(request.account_id, request.engaged, request.reason, principal_of(context))
+            log.warning(
+                "risk.kill_switch",
+                account_id=request.account_id or "gateway",
+                engaged=request.engaged,
+                reason=request.reason,
+                principal=state.principal,
+            )
+            response = order_pb2.SetKillSwitchResponse(kill_switch=kill_switch_pb(state))
+            if request.engaged and request.cancel_open_orders:
+                ids = [request.account_id] if request.account_id else [s.account_id for s in self.accounts.all()]
+                for account_id in ids:
+                    response.cancellations.extend(await cancel_open_orders(self.accounts.get(account_id).active()))
+            return response
+
+        return await audited(
+            self.runtime,
+            context,
+            order_pb2.AUDIT_ACTION_SET_KILL_SWITCH,
+            request.account_id,
+            "",
+            request,
+            set_switch,
+            lambda r: "",
+        )
+
+    async def GetKillSwitch(
+        self, request: order_pb2.GetKillSwitchRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.GetKillSwitchResponse:
+        self.accounts.get(request.account_id)
+        switches = self.runtime.risk.kill_switches
+        return order_pb2.GetKillSwitchResponse(
+            account=kill_switch_pb(switches.state(request.account_id)), gateway=kill_switch_pb(switches.state(GATEWAY))
+        )
 
 
 def _breakdown(row: dict[str, Any]) -> order_pb2.MarginBreakdown:

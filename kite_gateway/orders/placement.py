@@ -43,6 +43,7 @@ class IdempotentPlacement:
         self.store = store
         self.attempts = unknown_outcome_attempts
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._running: set[asyncio.Task[tuple[str, bool]]] = set()
 
     async def place(
         self,
@@ -52,12 +53,40 @@ class IdempotentPlacement:
         fingerprint: str,
         submit: Submit,
         find: Finder = find_order_by_tag,
+        admit: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[str, bool]:
-        """(id at Kite, replayed): replayed is True when an earlier call had already placed it."""
+        """(id at Kite, replayed): replayed is True when an earlier call had already placed it.
+        `admit` (pre-trade risk) runs before anything new is sent to Kite, never for a replay.
+
+        The placement runs in its own task: a caller that gives up (deadline, cancellation) does not
+        cut it short, so a retry with the same client_order_id waits for its outcome instead of
+        finding a PENDING record whose order may still be on its way to Kite."""
+        task = asyncio.create_task(self._place(kite, client_order_id, kind, fingerprint, submit, find, admit))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await asyncio.shield(task)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (up to `timeout` seconds) for placements whose callers have gone."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout)
+
+    async def _place(
+        self,
+        kite: KiteCaller,
+        client_order_id: str,
+        kind: str,
+        fingerprint: str,
+        submit: Submit,
+        find: Finder,
+        admit: Callable[[], Awaitable[None]] | None,
+    ) -> tuple[str, bool]:
         key = (kite.account_id, client_order_id)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             existing = await self.store.get(*key)
+            if existing is None and admit is not None:
+                await admit()
             record = existing or await self.store.claim(kite.account_id, client_order_id, kind, fingerprint)
             if record.fingerprint != fingerprint or record.kind != kind:
                 raise GatewayError(
@@ -77,6 +106,8 @@ class IdempotentPlacement:
                 found = await self._reconcile(kite, record, find)
                 if found is not None:
                     return found, True
+                if admit is not None:
+                    await admit()
             return await self._submit(kite, record, submit, find), False
 
     async def _reconcile(self, kite: KiteCaller, record: Record, find: Finder) -> str | None:

@@ -73,4 +73,17 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        3,
+        "kill switches (account_id '' is the gateway-wide one)",
+        """
+        CREATE TABLE kill_switches (
+            account_id TEXT PRIMARY KEY,
+            engaged INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    ),
 )

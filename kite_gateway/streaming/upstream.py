@@ -82,6 +82,7 @@ class UpstreamConnection:
                     open_timeout=10,
                     max_size=None,
                     ping_interval=None,
+                    compression=None,  # ticks are latency-bound: no per-message deflate on either side
                 ) as ws:
                     self._ws = ws
                     attempt = 0

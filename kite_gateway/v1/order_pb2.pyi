@@ -277,6 +277,8 @@ class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditActi
     """DeleteGtt."""
     AUDIT_ACTION_CONVERT_POSITION: _AuditAction.ValueType  # 7
     """PortfolioService.ConvertPosition."""
+    AUDIT_ACTION_SET_KILL_SWITCH: _AuditAction.ValueType  # 8
+    """OrderService.SetKillSwitch."""
 
 class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper):
     """What an audited action was."""
@@ -297,7 +299,199 @@ AUDIT_ACTION_DELETE_GTT: AuditAction.ValueType  # 6
 """DeleteGtt."""
 AUDIT_ACTION_CONVERT_POSITION: AuditAction.ValueType  # 7
 """PortfolioService.ConvertPosition."""
+AUDIT_ACTION_SET_KILL_SWITCH: AuditAction.ValueType  # 8
+"""OrderService.SetKillSwitch."""
 Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015
+
+@_typing.final
+class KillSwitch(_message.Message):
+    """A kill switch's state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ENGAGED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account it covers; empty for the gateway-wide switch."""
+    engaged: _builtins.bool
+    """Whether new orders are being refused."""
+    reason: _builtins.str
+    """Why it was last set, as given by whoever set it."""
+    principal: _builtins.str
+    """The principal that last set it."""
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was last set; unset if it never was."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        engaged: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        principal: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "engaged", b"engaged", "principal", b"principal", "reason", b"reason", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KillSwitch: _TypeAlias = KillSwitch  # noqa: Y015
+
+@_typing.final
+class SetKillSwitchRequest(_message.Message):
+    """Request for OrderService.SetKillSwitch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ENGAGED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CANCEL_OPEN_ORDERS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account; empty for the whole gateway."""
+    engaged: _builtins.bool
+    """True to engage, false to release."""
+    reason: _builtins.str
+    """Why (required when engaging); kept with the switch and in logs."""
+    cancel_open_orders: _builtins.bool
+    """When engaging: also cancel every open order of the account (every account, gateway-wide)."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        engaged: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        cancel_open_orders: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "cancel_open_orders", b"cancel_open_orders", "engaged", b"engaged", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetKillSwitchRequest: _TypeAlias = SetKillSwitchRequest  # noqa: Y015
+
+@_typing.final
+class KillSwitchCancellation(_message.Message):
+    """One order the kill switch tried to cancel."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CANCELLED_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The order's account."""
+    order_id: _builtins.str
+    """Kite's order id."""
+    cancelled: _builtins.bool
+    """Whether Kite accepted the cancellation."""
+    error: _builtins.str
+    """Why not, when it did not."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        cancelled: _builtins.bool = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "cancelled", b"cancelled", "error", b"error", "order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KillSwitchCancellation: _TypeAlias = KillSwitchCancellation  # noqa: Y015
+
+@_typing.final
+class SetKillSwitchResponse(_message.Message):
+    """Response of OrderService.SetKillSwitch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KILL_SWITCH_FIELD_NUMBER: _builtins.int
+    CANCELLATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def kill_switch(self) -> Global___KillSwitch:
+        """The switch as it now is."""
+
+    @_builtins.property
+    def cancellations(self) -> _containers.RepeatedCompositeFieldContainer[Global___KillSwitchCancellation]:
+        """The open orders it cancelled (or failed to), when asked to."""
+
+    def __init__(
+        self,
+        *,
+        kill_switch: Global___KillSwitch | None = ...,
+        cancellations: _abc.Iterable[Global___KillSwitchCancellation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["kill_switch", b"kill_switch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancellations", b"cancellations", "kill_switch", b"kill_switch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetKillSwitchResponse: _TypeAlias = SetKillSwitchResponse  # noqa: Y015
+
+@_typing.final
+class GetKillSwitchRequest(_message.Message):
+    """Request for OrderService.GetKillSwitch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetKillSwitchRequest: _TypeAlias = GetKillSwitchRequest  # noqa: Y015
+
+@_typing.final
+class GetKillSwitchResponse(_message.Message):
+    """Response of OrderService.GetKillSwitch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    GATEWAY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def account(self) -> Global___KillSwitch:
+        """The account's own switch."""
+
+    @_builtins.property
+    def gateway(self) -> Global___KillSwitch:
+        """The gateway-wide switch."""
+
+    def __init__(
+        self,
+        *,
+        account: Global___KillSwitch | None = ...,
+        gateway: Global___KillSwitch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "gateway", b"gateway"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "gateway", b"gateway"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetKillSwitchResponse: _TypeAlias = GetKillSwitchResponse  # noqa: Y015
 
 @_typing.final
 class OrderParams(_message.Message):

@@ -123,6 +123,16 @@ class OrderServiceStub:
                 request_serializer=kite__gateway_dot_v1_dot_order__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=kite__gateway_dot_v1_dot_order__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.SetKillSwitch = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/SetKillSwitch',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.SetKillSwitchRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.SetKillSwitchResponse.FromString,
+                _registered_method=True)
+        self.GetKillSwitch = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/GetKillSwitch',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchResponse.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -260,6 +270,25 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetKillSwitch(self, request, context):
+        """Engages or releases a kill switch, for one account or (account_id empty) for the whole
+        gateway. While one is engaged, PlaceOrder, ModifyOrder, PlaceGtt, ModifyGtt and bulk legs
+        for the account are refused with FAILED_PRECONDITION (KILL_SWITCH_ACTIVE) before anything
+        reaches Kite; cancellations still go through. Engaging can also cancel the open orders.
+        Kill switches survive restarts. Engaging an account's switch needs trade access to it;
+        releasing it, and either action on the gateway-wide switch, needs an admin principal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKillSwitch(self, request, context):
+        """Reports the kill switches that apply to an account: its own and the gateway-wide one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -342,6 +371,16 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=kite__gateway_dot_v1_dot_order__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=kite__gateway_dot_v1_dot_order__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'SetKillSwitch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetKillSwitch,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.SetKillSwitchRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.SetKillSwitchResponse.SerializeToString,
+            ),
+            'GetKillSwitch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKillSwitch,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -785,6 +824,60 @@ class OrderService:
             '/kite_gateway.v1.OrderService/ListAuditEvents',
             kite__gateway_dot_v1_dot_order__pb2.ListAuditEventsRequest.SerializeToString,
             kite__gateway_dot_v1_dot_order__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetKillSwitch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/SetKillSwitch',
+            kite__gateway_dot_v1_dot_order__pb2.SetKillSwitchRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.SetKillSwitchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKillSwitch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/GetKillSwitch',
+            kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchResponse.FromString,
             options,
             channel_credentials,
             insecure,

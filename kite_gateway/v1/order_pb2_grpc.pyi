@@ -92,6 +92,16 @@ class OrderServiceStub:
     """
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_order_pb2.ListAuditEventsRequest, _order_pb2.ListAuditEventsResponse]
     """Lists the audit trail of order actions (who asked for what, when, and Kite's answer)."""
+    SetKillSwitch: _grpc.UnaryUnaryMultiCallable[_order_pb2.SetKillSwitchRequest, _order_pb2.SetKillSwitchResponse]
+    """Engages or releases a kill switch, for one account or (account_id empty) for the whole
+    gateway. While one is engaged, PlaceOrder, ModifyOrder, PlaceGtt, ModifyGtt and bulk legs
+    for the account are refused with FAILED_PRECONDITION (KILL_SWITCH_ACTIVE) before anything
+    reaches Kite; cancellations still go through. Engaging can also cancel the open orders.
+    Kill switches survive restarts. Engaging an account's switch needs trade access to it;
+    releasing it, and either action on the gateway-wide switch, needs an admin principal.
+    """
+    GetKillSwitch: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetKillSwitchRequest, _order_pb2.GetKillSwitchResponse]
+    """Reports the kill switches that apply to an account: its own and the gateway-wide one."""
 
 @_typing.type_check_only
 class OrderServiceAsyncStub(OrderServiceStub):
@@ -157,6 +167,16 @@ class OrderServiceAsyncStub(OrderServiceStub):
     """
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_order_pb2.ListAuditEventsRequest, _order_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Lists the audit trail of order actions (who asked for what, when, and Kite's answer)."""
+    SetKillSwitch: _aio.UnaryUnaryMultiCallable[_order_pb2.SetKillSwitchRequest, _order_pb2.SetKillSwitchResponse]  # type: ignore[assignment]
+    """Engages or releases a kill switch, for one account or (account_id empty) for the whole
+    gateway. While one is engaged, PlaceOrder, ModifyOrder, PlaceGtt, ModifyGtt and bulk legs
+    for the account are refused with FAILED_PRECONDITION (KILL_SWITCH_ACTIVE) before anything
+    reaches Kite; cancellations still go through. Engaging can also cancel the open orders.
+    Kill switches survive restarts. Engaging an account's switch needs trade access to it;
+    releasing it, and either action on the gateway-wide switch, needs an admin principal.
+    """
+    GetKillSwitch: _aio.UnaryUnaryMultiCallable[_order_pb2.GetKillSwitchRequest, _order_pb2.GetKillSwitchResponse]  # type: ignore[assignment]
+    """Reports the kill switches that apply to an account: its own and the gateway-wide one."""
 
 class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
     """Orders, trades, GTT triggers and order updates of Kite accounts.
@@ -315,5 +335,27 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.ListAuditEventsResponse, _abc.Awaitable[_order_pb2.ListAuditEventsResponse]]:
         """Lists the audit trail of order actions (who asked for what, when, and Kite's answer)."""
+
+    @_abc_1.abstractmethod
+    def SetKillSwitch(
+        self,
+        request: _order_pb2.SetKillSwitchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.SetKillSwitchResponse, _abc.Awaitable[_order_pb2.SetKillSwitchResponse]]:
+        """Engages or releases a kill switch, for one account or (account_id empty) for the whole
+        gateway. While one is engaged, PlaceOrder, ModifyOrder, PlaceGtt, ModifyGtt and bulk legs
+        for the account are refused with FAILED_PRECONDITION (KILL_SWITCH_ACTIVE) before anything
+        reaches Kite; cancellations still go through. Engaging can also cancel the open orders.
+        Kill switches survive restarts. Engaging an account's switch needs trade access to it;
+        releasing it, and either action on the gateway-wide switch, needs an admin principal.
+        """
+
+    @_abc_1.abstractmethod
+    def GetKillSwitch(
+        self,
+        request: _order_pb2.GetKillSwitchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.GetKillSwitchResponse, _abc.Awaitable[_order_pb2.GetKillSwitchResponse]]:
+        """Reports the kill switches that apply to an account: its own and the gateway-wide one."""
 
 def add_OrderServiceServicer_to_server(servicer: OrderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

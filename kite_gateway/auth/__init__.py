@@ -1,0 +1,1 @@
+"""Caller authentication (bearer tokens -> principals) and per-account authorization."""

@@ -1,0 +1,81 @@
+"""What each RPC needs of its caller on the accounts its request names.
+
+READ: read every named account; TRADE: trade every named account; ADMIN: administer (accounts,
+logins, the gateway-wide kill switch); SIGNED_IN: any known caller (the servicer shows only what the
+caller may read). A request naming no account where one is required is left to the servicer's
+validation (INVALID_ARGUMENT). Every method of the API must appear here (a test checks).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from kite_gateway.auth.principals import Principal, denied
+
+
+class Access(enum.Enum):
+    SIGNED_IN = "signed in"
+    READ = "read"
+    TRADE = "trade"
+    ADMIN = "admin"
+
+
+_READ_METHODS = {
+    "AccountService": ["GetAccount", "GetProfile", "GetMargins"],
+    "OrderService": [
+        "ListOrders", "GetOrderHistory", "ListTrades", "GetOrderMargins", "GetOrderCharges", "ListGtts", "GetGtt",
+        "StreamOrderUpdates", "ListAuditEvents", "GetKillSwitch",
+    ],
+    "PortfolioService": ["GetPositions", "GetHoldings", "GetConsolidatedPortfolio"],
+    "MarketDataService": [
+        "GetQuote", "GetLtp", "GetOhlc", "GetHistoricalData", "SearchInstruments", "GetInstruments", "StreamTicks",
+        "UpdateSubscription", "ListSubscriptions",
+    ],
+}  # fmt: skip
+_TRADE_METHODS = {
+    "OrderService": [
+        "PlaceOrder", "ModifyOrder", "CancelOrder", "PlaceGtt", "ModifyGtt", "DeleteGtt", "PlaceBulkOrders",
+        "SetKillSwitch",
+    ],
+    "PortfolioService": ["ConvertPosition"],
+}  # fmt: skip
+_ADMIN_METHODS = {"AccountService": ["GetLoginUrl", "CompleteLogin", "AddAccount", "RemoveAccount"]}
+
+NEEDS: dict[str, Access] = {"kite_gateway.v1.AccountService.ListAccounts": Access.SIGNED_IN}
+for _table, _access in ((_READ_METHODS, Access.READ), (_TRADE_METHODS, Access.TRADE), (_ADMIN_METHODS, Access.ADMIN)):
+    for _service, _methods in _table.items():
+        NEEDS.update({f"kite_gateway.v1.{_service}.{m}": _access for m in _methods})
+
+
+def accounts_named(request: Any) -> list[str]:
+    """The account ids a request names (account_id, account_ids, or its legs' account_id)."""
+    fields = request.DESCRIPTOR.fields_by_name
+    if "account_id" in fields:
+        return [request.account_id] if request.account_id else []
+    if "account_ids" in fields:
+        return list(request.account_ids)
+    if "legs" in fields:
+        return sorted({leg.account_id for leg in request.legs if leg.account_id})
+    return []
+
+
+def authorize(principal: Principal, method: str, request: Any) -> None:
+    """Raise PERMISSION_DENIED unless `principal` may make this call."""
+    access = NEEDS[method]
+    short = method.removeprefix("kite_gateway.v1.")
+    if access is Access.SIGNED_IN:
+        return
+    if access is Access.ADMIN:
+        if not principal.admin:
+            raise denied(principal, f"{short} needs an admin principal; {principal.name!r} is not one")
+        return
+    accounts = accounts_named(request)
+    if not accounts and "account_ids" in request.DESCRIPTOR.fields_by_name and not principal.reads_everything:
+        raise denied(principal, f"{short} without account_ids means every account; name the accounts you may read")
+    check = principal.may_trade if access is Access.TRADE else principal.may_read
+    for account_id in accounts:
+        if not check(account_id):
+            raise denied(
+                principal, f"{principal.name!r} may not {access.value} account {account_id} ({short})", account_id
+            )

@@ -1,0 +1,58 @@
+"""The pre-trade admission of an order: its risk intent (price for market orders from Kite's LTP)
+and, only when a position limit needs them, the account's open positions from Kite."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.market.instruments import Listing
+from kite_gateway.risk.checks import OrderIntent, Positions, PreTradeRisk
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+async def _price(kite: KiteCaller, kwargs: dict[str, Any]) -> Decimal:
+    if kwargs.get("price"):
+        return _decimal(kwargs["price"])
+    if kwargs.get("trigger_price"):
+        return _decimal(kwargs["trigger_price"])
+    key = f"{kwargs['exchange']}:{kwargs['tradingsymbol']}"
+    quote = await kite.read(EndpointClass.QUOTE, "ltp", [key])
+    return _decimal(quote[key]["last_price"])
+
+
+async def _positions(kite: KiteCaller) -> Positions:
+    net = (await kite.read(EndpointClass.OTHER, "positions")).get("net", [])
+    return {
+        (row["exchange"], row["tradingsymbol"]): (int(row["quantity"]), _decimal(row["last_price"]))
+        for row in net
+        if int(row["quantity"])
+    }
+
+
+def admission(
+    risk: PreTradeRisk, kite: KiteCaller, kwargs: dict[str, Any], listing: Listing
+) -> Callable[[], Awaitable[None]]:
+    """The check to run just before the order goes to Kite (never for a replayed placement)."""
+
+    async def admit() -> None:
+        risk.kill_switches.check(kite.account_id)  # no Kite call when the switch is on
+        intent = OrderIntent(
+            account_id=kite.account_id,
+            exchange=kwargs["exchange"],
+            tradingsymbol=kwargs["tradingsymbol"],
+            instrument_type=listing.instrument_type,
+            product=kwargs["product"],
+            buy=kwargs["transaction_type"] == "BUY",
+            quantity=int(kwargs["quantity"]),
+            price=await _price(kite, kwargs),
+        )
+        await risk.admit(intent, lambda: _positions(kite))
+
+    return admit

@@ -1,0 +1,1 @@
+"""Pre-trade risk controls: configured limits per account, and kill switches."""
