@@ -18,6 +18,7 @@ class Access(enum.Enum):
     SIGNED_IN = "signed in"
     READ = "read"
     TRADE = "trade"
+    TRADE_OR_ADMIN = "trade or administer"  # the kill switch: who trades the account, and admins
     ADMIN = "admin"
 
 
@@ -36,13 +37,15 @@ _READ_METHODS = {
 _TRADE_METHODS = {
     "OrderService": [
         "PlaceOrder", "ModifyOrder", "CancelOrder", "PlaceGtt", "ModifyGtt", "DeleteGtt", "PlaceBulkOrders",
-        "SetKillSwitch",
     ],
     "PortfolioService": ["ConvertPosition"],
 }  # fmt: skip
 _ADMIN_METHODS = {"AccountService": ["GetLoginUrl", "CompleteLogin", "AddAccount", "RemoveAccount"]}
 
-NEEDS: dict[str, Access] = {"kite_gateway.v1.AccountService.ListAccounts": Access.SIGNED_IN}
+NEEDS: dict[str, Access] = {
+    "kite_gateway.v1.AccountService.ListAccounts": Access.SIGNED_IN,
+    "kite_gateway.v1.OrderService.SetKillSwitch": Access.TRADE_OR_ADMIN,
+}
 for _table, _access in ((_READ_METHODS, Access.READ), (_TRADE_METHODS, Access.TRADE), (_ADMIN_METHODS, Access.ADMIN)):
     for _service, _methods in _table.items():
         NEEDS.update({f"kite_gateway.v1.{_service}.{m}": _access for m in _methods})
@@ -64,7 +67,7 @@ def authorize(principal: Principal, method: str, request: Any) -> None:
     """Raise PERMISSION_DENIED unless `principal` may make this call."""
     access = NEEDS[method]
     short = method.removeprefix("kite_gateway.v1.")
-    if access is Access.SIGNED_IN:
+    if access is Access.SIGNED_IN or (access is Access.TRADE_OR_ADMIN and principal.admin):
         return
     if access is Access.ADMIN:
         if not principal.admin:
@@ -73,7 +76,7 @@ def authorize(principal: Principal, method: str, request: Any) -> None:
     accounts = accounts_named(request)
     if not accounts and "account_ids" in request.DESCRIPTOR.fields_by_name and not principal.reads_everything:
         raise denied(principal, f"{short} without account_ids means every account; name the accounts you may read")
-    check = principal.may_trade if access is Access.TRADE else principal.may_read
+    check = principal.may_read if access is Access.READ else principal.may_trade
     for account_id in accounts:
         if not check(account_id):
             raise denied(

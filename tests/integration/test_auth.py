@@ -18,11 +18,13 @@ from kite_gateway.services import API_SERVICES
 from kite_gateway.simulator import Simulator
 from kite_gateway.v1 import (
     account_pb2,
+    account_pb2_grpc,
     common_pb2,
     market_data_pb2,
     order_pb2,
     portfolio_pb2,
 )
+from tests.integration.certificates import issue, make_ca
 from tests.integration.conftest import Stack, make_settings, market_buy, start_stack, status_of, stop_stack
 
 TOKENS = {"reader": "tok-reader-1", "trader": "tok-trader-1", "ops": "tok-ops-1", "risk": "tok-risk-1"}
@@ -235,3 +237,39 @@ async def test_a_bad_security_configuration_stops_the_gateway_with_the_reason(
 ) -> None:
     with pytest.raises(StartupError, match=says):
         await Gateway(make_settings(tmp_path, sim, sealing_key, **overrides)).start()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+async def test_with_a_certificate_the_listener_speaks_tls_and_with_a_client_ca_requires_client_certs(
+    tmp_path: Path, sim: Simulator, sealing_key: bytes
+) -> None:
+    ca, ca_cert, ca_key = make_ca()
+    server = issue(ca_cert, ca_key, "kite-gateway")
+    client = issue(ca_cert, ca_key, "signal-engine")
+    settings: dict[str, Any] = {
+        "gateway_tls_cert_file": write(tmp_path / "server.pem", server.cert_pem),
+        "gateway_tls_key_file": write(tmp_path / "server.key", server.key_pem),
+        "gateway_tls_client_ca_file": write(tmp_path / "ca.pem", ca.cert_pem),
+    }
+    stack = await start_stack(tmp_path, sim, sealing_key, **settings)
+    address = f"localhost:{stack.gateway.port}"
+    request = account_pb2.ListAccountsRequest()
+    try:
+        with_cert = grpc.ssl_channel_credentials(ca.cert_pem, client.key_pem, client.cert_pem)
+        async with grpc.aio.secure_channel(address, with_cert) as channel:
+            listed = await account_pb2_grpc.AccountServiceStub(channel).ListAccounts(request)
+            assert sorted(a.account_id for a in listed.accounts) == ["ZS0001", "ZS0002"]
+        async with grpc.aio.secure_channel(address, grpc.ssl_channel_credentials(ca.cert_pem)) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as no_client_cert:
+                await account_pb2_grpc.AccountServiceStub(channel).ListAccounts(request, timeout=5)
+            assert no_client_cert.value.code() == grpc.StatusCode.UNAVAILABLE
+        async with grpc.aio.insecure_channel(address) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as plaintext:
+                await account_pb2_grpc.AccountServiceStub(channel).ListAccounts(request, timeout=5)
+            assert plaintext.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await stop_stack(stack)
