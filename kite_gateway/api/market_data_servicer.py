@@ -351,7 +351,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
                 subscription_id=mailbox.mailbox_id,
                 principal=mailbox.principal,
                 delivered_ticks=mailbox.delivered,
-                conflated_ticks=mailbox.conflated,
+                conflated_ticks=mailbox.conflated_total,
                 queue_depth=len(mailbox.pending),
             )
             subscription.start_time.FromNanoseconds(int(mailbox.created * 1e9))

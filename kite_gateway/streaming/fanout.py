@@ -30,7 +30,8 @@ class Mailbox(Generic[K]):
     wants: dict[K, int] = field(default_factory=dict)  # key -> level
     pending: dict[K, bytes] = field(default_factory=dict)
     notes: deque[bytes] = field(default_factory=deque)
-    conflated: int = 0
+    conflated: int = 0  # since the last take
+    conflated_total: int = 0
     delivered: int = 0
     created: float = field(default_factory=time.time)
     closed: bool = False
@@ -39,6 +40,7 @@ class Mailbox(Generic[K]):
     def put(self, key: K, payload: bytes) -> None:
         if key in self.pending:
             self.conflated += 1
+            self.conflated_total += 1
         self.pending[key] = payload
         self._event.set()
 

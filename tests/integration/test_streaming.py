@@ -190,8 +190,35 @@ def test_a_slow_subscriber_gets_the_newest_tick_per_instrument_and_a_count_of_th
         assert await slow.take(1) == ([], [b"one-v4", b"two-v1"], 3)
         assert await fast.take(1) == ([], [b"one-v4", b"two-v1"], 2)
         assert await fast.take(0.01) is None
+        assert (slow.conflated_total, fast.conflated_total, slow.delivered) == (3, 2, 2)
 
     asyncio.run(scenario())
+
+
+async def test_a_subscriber_that_stops_reading_is_conflated_and_told_so_while_others_keep_up(stack: Stack) -> None:
+    symbols = [i.symbol for i in stack.sim.universe if i.tradable][:3000]
+    slow = open_stream(stack, *symbols, mode=market_data_pb2.TICK_MODE_FULL)
+    fast = open_stream(stack, *symbols[:10], mode=market_data_pb2.TICK_MODE_FULL)
+    await next_event(slow, "started")
+    await next_event(fast, "started")
+    listed = market_data_pb2.ListSubscriptionsResponse()
+    for _ in range(60):  # the slow one reads nothing while the market moves
+        stack.sim.advance(5)
+        await ticks_until(fast, set(symbols[:10]))
+        listed = await stack.market.ListSubscriptions(market_data_pb2.ListSubscriptionsRequest(account_id=ACCOUNT))
+        if any(s.conflated_ticks for s in listed.subscriptions):
+            break
+    by_size = {len(s.instruments): s for s in listed.subscriptions}
+    assert by_size[3000].conflated_ticks > 0 and by_size[10].conflated_ticks == 0
+    told = 0
+    async with asyncio.timeout(30):
+        while not told:
+            message = await slow.read()
+            if message.WhichOneof("event") == "ticks":
+                told = message.ticks.conflated_ticks
+    assert told > 0
+    slow.cancel()
+    fast.cancel()
 
 
 async def test_more_than_3000_instruments_shard_onto_a_second_connection(stack: Stack) -> None:
