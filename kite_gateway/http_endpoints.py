@@ -6,15 +6,19 @@ from __future__ import annotations
 import html
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.registry import Collector
 
 from kite_gateway.accounts.manager import LOGIN_API_KEY_PARAM, AccountManager
 from kite_gateway.errors import GatewayError
+from kite_gateway.observability.metrics import REGISTRY
 from kite_gateway.streaming.order_streams import OrderUpdates
 from kite_gateway.v1 import order_pb2
 from kite_gateway.wire.checksums import checksums_match, postback_checksum
 
 CALLBACK_PATH = "/kite/login/callback"
 POSTBACK_PATH = "/kite/postback"
+METRICS_PATH = "/metrics"
 ACCOUNTS = web.AppKey("accounts", AccountManager)
 ORDER_UPDATES = web.AppKey("order_updates", OrderUpdates)
 
@@ -59,12 +63,19 @@ async def login_callback(request: web.Request) -> web.Response:
 
 
 class HttpEndpoints:
-    def __init__(self, accounts: AccountManager, updates: OrderUpdates, host: str, port: int) -> None:
+    def __init__(
+        self, accounts: AccountManager, updates: OrderUpdates, host: str, port: int, state: Collector | None = None
+    ) -> None:
+        """`state`: serve Prometheus metrics at /metrics, with this collector of runtime state."""
         self.app = web.Application()
         self.app[ACCOUNTS] = accounts
         self.app[ORDER_UPDATES] = updates
         self.app.router.add_get(CALLBACK_PATH, login_callback)
         self.app.router.add_post(POSTBACK_PATH, postback)
+        if state is not None:
+            self.state = CollectorRegistry(auto_describe=True)
+            self.state.register(state)
+            self.app.router.add_get(METRICS_PATH, self.metrics)
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 
@@ -75,6 +86,10 @@ class HttpEndpoints:
     @property
     def postback_url(self) -> str:
         return f"http://{self.host}:{self.port}{POSTBACK_PATH}"
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        body = generate_latest(REGISTRY) + generate_latest(self.state)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)

@@ -22,6 +22,7 @@ from kite_gateway import __version__
 from kite_gateway.auth.interceptor import TokenInterceptor
 from kite_gateway.auth.principals import AuthConfigError, Principals, load_principals
 from kite_gateway.config import Settings
+from kite_gateway.observability.rpc_metrics import RpcMetricsInterceptor
 from kite_gateway.services import API_SERVICES, register
 
 log = structlog.get_logger(__name__)
@@ -52,9 +53,11 @@ class Gateway:
         self.port = 0
         self._servicers = dict(servicers or {})
         self.principals = _principals(settings)
-        interceptors = (
-            [] if self.principals is None or settings.gateway_auth_open_health else [TokenInterceptor(self.principals)]
-        )
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if settings.metrics_enabled:
+            interceptors.append(RpcMetricsInterceptor())
+        if self.principals is not None and not settings.gateway_auth_open_health:
+            interceptors.append(TokenInterceptor(self.principals))
         self._server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
         self._stopping = False
 
@@ -179,6 +182,7 @@ async def serve(settings: Settings, paper: bool = False) -> None:
     accounts are logged in. A second signal during shutdown cuts the grace period short.
     """
     from kite_gateway.http_endpoints import HttpEndpoints
+    from kite_gateway.observability.state_collector import RuntimeStateCollector
     from kite_gateway.risk.limits import RiskConfigError
     from kite_gateway.runtime import Runtime
     from kite_gateway.storage.sealing import SealingError
@@ -195,7 +199,8 @@ async def serve(settings: Settings, paper: bool = False) -> None:
                 stack.push_async_callback(simulator.stop)
             runtime = await Runtime.open(settings, paper=paper)
             stack.push_async_callback(runtime.close)
-            http = HttpEndpoints(runtime.accounts, runtime.order_updates, http_host.strip("[]"), int(http_port))
+            state = RuntimeStateCollector(runtime) if settings.metrics_enabled else None
+            http = HttpEndpoints(runtime.accounts, runtime.order_updates, http_host.strip("[]"), int(http_port), state)
             await http.start()
             stack.push_async_callback(http.stop)
         except (SealingError, RiskConfigError) as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,6 +19,7 @@ from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError, from_kite, is_kite_failure, retryable_read
 from kite_gateway.kite.limits import EndpointClass, RateLimits
+from kite_gateway.observability.metrics import KITE_ERRORS, KITE_SECONDS, RATE_LIMIT_WAIT
 
 log = structlog.get_logger(__name__)
 
@@ -56,9 +58,18 @@ class KiteCaller:
         self._on_token_refused = on_token_refused
 
     async def _once(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        waited = time.perf_counter()
         async with self._limits.limiter(self.client.api_key, endpoint):
+            started = time.perf_counter()
+            RATE_LIMIT_WAIT.labels(endpoint.value).observe(started - waited)
             call = functools.partial(getattr(self.client, method), *args, **kwargs)
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+            except Exception as exc:
+                KITE_ERRORS.labels(endpoint.value, type(exc).__name__).inc()
+                raise
+            finally:
+                KITE_SECONDS.labels(endpoint.value, method).observe(time.perf_counter() - started)
 
     def _failed(self, exc: Exception) -> GatewayError:
         if isinstance(exc, kite_exceptions.TokenException):

@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from kite_gateway.errors import GatewayError
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.market.instruments import Listing
+from kite_gateway.observability.metrics import RISK_REFUSALS
 from kite_gateway.risk.checks import OrderIntent, Positions, PreTradeRisk
 
 
@@ -42,6 +44,13 @@ def admission(
     """The check to run just before the order goes to Kite (never for a replayed placement)."""
 
     async def admit() -> None:
+        try:
+            await check()
+        except GatewayError as exc:
+            RISK_REFUSALS.labels(kite.account_id, exc.metadata.get("limit", "kill_switch")).inc()
+            raise
+
+    async def check() -> None:
         risk.kill_switches.check(kite.account_id)  # no Kite call when the switch is on
         intent = OrderIntent(
             account_id=kite.account_id,

@@ -66,10 +66,10 @@ class IdempotentPlacement:
         task.add_done_callback(self._running.discard)
         return await asyncio.shield(task)
 
-    async def drain(self, timeout: float) -> None:
-        """Wait (up to `timeout` seconds) for placements whose callers have gone."""
+    async def drain(self, seconds: float) -> None:
+        """Wait (up to `seconds`) for placements whose callers have gone."""
         if self._running:
-            await asyncio.wait(set(self._running), timeout=timeout)
+            await asyncio.wait(set(self._running), timeout=seconds)
 
     async def _place(
         self,

@@ -77,6 +77,16 @@ class Fanout(Generic[K]):
         self.mailboxes: dict[str, Mailbox[K]] = {}
         self.holders: dict[K, dict[str, int]] = {}
         self._ids = itertools.count(1)
+        self.closed_delivered = 0  # counters of mailboxes already closed (metrics stay monotonic)
+        self.closed_conflated = 0
+
+    @property
+    def delivered_total(self) -> int:
+        return self.closed_delivered + sum(m.delivered for m in self.mailboxes.values())
+
+    @property
+    def conflated_total(self) -> int:
+        return self.closed_conflated + sum(m.conflated_total for m in self.mailboxes.values())
 
     def open(self, principal: str, prefix: str = "sub") -> Mailbox[K]:
         mailbox: Mailbox[K] = Mailbox(f"{prefix}-{next(self._ids)}", principal)
@@ -108,7 +118,9 @@ class Fanout(Generic[K]):
     def close(self, mailbox: Mailbox[K]) -> list[tuple[K, int, int]]:
         """Drop a mailbox; returns (key, level before, level now) for every key it held."""
         changes = [(key, *self.release(mailbox, key)) for key in list(mailbox.wants)]
-        self.mailboxes.pop(mailbox.mailbox_id, None)
+        if self.mailboxes.pop(mailbox.mailbox_id, None) is not None:
+            self.closed_delivered += mailbox.delivered
+            self.closed_conflated += mailbox.conflated_total
         mailbox.close()
         return changes
 

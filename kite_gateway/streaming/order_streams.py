@@ -15,6 +15,7 @@ import structlog
 from kite_gateway.accounts.session import AccountSession
 from kite_gateway.errors import GatewayError
 from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.observability.metrics import ORDER_UPDATES
 from kite_gateway.storage.order_updates import OrderUpdateLog, dedupe_key
 from kite_gateway.streaming.tick_streams import TickStreams
 from kite_gateway.v1 import common_pb2, order_pb2
@@ -47,6 +48,7 @@ class OrderUpdates:
         order = {k: v for k, v in order.items() if k not in ENVELOPE_FIELDS}
         stored = await self.log.append(account_id, order, source)
         if stored is not None:
+            ORDER_UPDATES.labels(account_id, str(order.get("status") or "UNKNOWN")).inc()
             for listener in self.listeners.get(account_id, ()):
                 listener.wake.set()
         return stored is not None
