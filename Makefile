@@ -10,9 +10,9 @@ ARGS ?=
 
 .PHONY: run test lint typecheck gen clean
 
-$(PY_STAMP): pyproject.toml
+$(PY_STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --editable '.[server,dev]'
+	$(BIN)/python -m pip install --quiet --editable '.[server,dev]' --editable clients/python
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json

@@ -8,8 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
+
 from kite_gateway.accounts.manager import AccountManager
 from kite_gateway.config import Settings
+from kite_gateway.errors import GatewayError
 from kite_gateway.kite.limits import RateLimits
 from kite_gateway.market.instruments import InstrumentMaster
 from kite_gateway.orders.placement import IdempotentPlacement
@@ -24,6 +27,9 @@ from kite_gateway.storage.order_updates import OrderUpdateLog
 from kite_gateway.storage.sealing import Sealer, load_key
 from kite_gateway.streaming.order_streams import OrderUpdates
 from kite_gateway.streaming.tick_streams import TickStreams
+from kite_gateway.v1 import account_pb2
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -110,6 +116,18 @@ class Runtime:
             "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
             "kite_gateway.v1.MarketDataService": MarketDataServicer(self),
         }
+
+    async def watch_order_updates(self) -> None:
+        """Start recording the order updates of every active account (and reconcile what happened
+        while the gateway was not running)."""
+        for session in self.accounts.all():
+            if session.state()[0] != account_pb2.SESSION_STATE_ACTIVE:
+                continue
+            try:
+                await self.instruments.ensure(session)
+                await self.order_updates.watch(session, self.instruments.symbols())
+            except GatewayError as exc:
+                log.warning("orders.watch_failed", account_id=session.account_id, error=exc.message)
 
     async def close(self) -> None:
         await self.placement.drain(self.settings.request_timeout * 2)

@@ -219,6 +219,8 @@ async def serve(settings: Settings, paper: bool = False) -> None:
 
         publisher = asyncio.create_task(publish(gateway.health, runtime.accounts, runtime.tick_streams))
         stack.callback(publisher.cancel)
+        watcher = asyncio.create_task(runtime.watch_order_updates())
+        stack.callback(watcher.cancel)
         await _run_until_signalled(gateway)
 
 

@@ -281,7 +281,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         interval = _heartbeat_seconds(request)
         mode = request.mode or market_data_pb2.TICK_MODE_QUOTE
         wanted = self._refs(request.instruments, "instruments")
-        symbols = {token: listing.symbol for token, listing in self.master.by_token.items()}
+        symbols = self.master.symbols()
         streams = await self.runtime.tick_streams.get(
             session.account_id, session.api_key, kite.client.access_token, symbols
         )

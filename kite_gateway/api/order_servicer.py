@@ -80,9 +80,12 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self.master = runtime.instruments
 
     async def _session(self, account_id: str) -> tuple[AccountSession, KiteCaller]:
+        """The account's session and Kite caller; its order updates are being recorded from here on."""
         session = self.accounts.get(account_id)
         kite = session.active()
         await self.master.ensure(session)
+        if not self.runtime.order_updates.watching(session):
+            await self.runtime.order_updates.watch(session, self.master.symbols())
         return session, kite
 
     # Placing ----------------------------------------------------------------------------------
@@ -554,11 +557,12 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 {"account_id": request.account_id, "newest_sequence": str(newest)},
             )
         last = request.after_sequence if replaying else newest
-        symbols = {token: listing.symbol for token, listing in self.master.by_token.items()}
+        symbols = self.master.symbols()
         listener = updates.listen(request.account_id)
         try:
             await updates.watch(session, symbols)
             client_ids: dict[str, str] = {}
+            announced = False
             while True:
                 listener.wake.clear()
                 rows = await updates.log.after(request.account_id, last)
@@ -576,8 +580,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                     last = row.sequence
                 if rows:
                     continue
-                if replaying:
-                    replaying = False
+                if not announced:  # also for a live-only stream: it tells the caller its resume point
+                    announced = True
                     yield order_pb2.StreamOrderUpdatesResponse(
                         replay_complete=order_pb2.ReplayComplete(last_sequence=last)
                     )

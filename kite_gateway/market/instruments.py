@@ -85,6 +85,10 @@ class InstrumentMaster:
         self.by_token = {listing.instrument_token: listing for listing in listings}
         self.loaded_at = time.monotonic()
 
+    def symbols(self) -> dict[int, str]:
+        """instrument_token -> EXCHANGE:TRADINGSYMBOL."""
+        return {token: listing.symbol for token, listing in self.by_token.items()}
+
     async def ensure(self, session: AccountSession) -> None:
         """Download the dump through this account's session unless today's is loaded."""
         if self.by_symbol and time.monotonic() - self.loaded_at < MASTER_TTL_SECONDS:

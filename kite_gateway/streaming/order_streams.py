@@ -40,7 +40,7 @@ class OrderUpdates:
         self.tick_streams = tick_streams
         self.listeners: dict[str, set[Listener]] = {}
         self._watched: set[tuple[str, str]] = set()
-        self._outage_started: dict[str, float] = {}
+        self._outage_started: dict[str, tuple[float, Any]] = {}  # account -> (since, GapReason)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def ingest(self, account_id: str, order: dict[str, Any], source: int) -> bool:
@@ -58,32 +58,50 @@ class OrderUpdates:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def watching(self, session: AccountSession) -> bool:
+        kite = session.active()
+        return (session.account_id, kite.client.access_token) in self._watched
+
     async def watch(self, session: AccountSession, symbols: dict[int, str]) -> None:
-        """Make sure the account's ticker connection is open and feeding this log."""
+        """Make sure the account's ticker connection is open and feeding this log. The first watch
+        of an account in this process reconciles the order book once connected, so what happened
+        while the gateway was not watching (stopped, or not yet asked) is stored too."""
         kite = session.active()
         streams = await self.tick_streams.get(session.account_id, session.api_key, kite.client.access_token, symbols)
         key = (session.account_id, kite.client.access_token)
         if key not in self._watched:
+            first = not any(account == session.account_id for account, _ in self._watched)
             self._watched.add(key)
             account_id = session.account_id
             streams.order_listeners.append(
                 lambda order: self._background(self.ingest(account_id, order, order_pb2.ORDER_UPDATE_SOURCE_WEBSOCKET))
             )
             streams.state_listeners.append(lambda before, after, _message: self._on_state(session, before, after))
+            if first:
+                self._outage_started.setdefault(account_id, (time.time(), order_pb2.GAP_REASON_GATEWAY_RESTARTED))
+                if streams.state == common_pb2.UPSTREAM_STATE_CONNECTED:
+                    self._on_state(session, streams.state, streams.state)
         streams.ticker.ensure_connected()
 
     def _on_state(self, session: AccountSession, before: Any, after: Any) -> None:
         if after == common_pb2.UPSTREAM_STATE_RECONNECTING and before != after:
-            self._outage_started.setdefault(session.account_id, time.time())
+            self._outage_started.setdefault(
+                session.account_id, (time.time(), order_pb2.GAP_REASON_UPSTREAM_DISCONNECTED)
+            )
         elif after == common_pb2.UPSTREAM_STATE_CONNECTED and session.account_id in self._outage_started:
-            self._background(self.reconcile(session, self._outage_started.pop(session.account_id)))
+            since, reason = self._outage_started.pop(session.account_id)
+            self._background(self.reconcile(session, since, reason))
 
-    async def reconcile(self, session: AccountSession, since: float) -> int:
+    async def reconcile(
+        self, session: AccountSession, since: float, reason: Any = order_pb2.GAP_REASON_UPSTREAM_DISCONNECTED
+    ) -> int:
         """Emit an update for every order whose state differs from the last one stored."""
         try:
             rows = await session.active().read(EndpointClass.OTHER, "orders")
         except GatewayError as exc:
-            self._gap(session.account_id, since, 0, order_pb2.GAP_ACTION_NONE, f"order book unreadable: {exc.message}")
+            self._gap(
+                session.account_id, since, reason, 0, order_pb2.GAP_ACTION_NONE, f"order book unreadable: {exc.message}"
+            )
             return 0
         known = await self.log.latest_by_order(session.account_id)
         emitted = 0
@@ -91,20 +109,18 @@ class OrderUpdates:
             order = {k: (v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else v) for k, v in row.items()}
             if known.get(str(order.get("order_id"))) != dedupe_key(order):
                 emitted += await self.ingest(session.account_id, order, order_pb2.ORDER_UPDATE_SOURCE_RECONCILIATION)
-        self._gap(
-            session.account_id,
-            since,
-            emitted,
-            order_pb2.GAP_ACTION_RECONCILED,
-            f"the ticker connection was down; {emitted} update(s) recovered from the order book",
+        why = (
+            "the gateway was not watching this account (started, or restarted)"
+            if reason == order_pb2.GAP_REASON_GATEWAY_RESTARTED
+            else "the ticker connection was down"
         )
+        message = f"{why}; {emitted} update(s) recovered from the order book"
+        self._gap(session.account_id, since, reason, emitted, order_pb2.GAP_ACTION_RECONCILED, message)
         log.info("orders.reconciled", account_id=session.account_id, updates=emitted)
         return emitted
 
-    def _gap(self, account_id: str, since: float, count: int, action: Any, message: str) -> None:
-        gap = order_pb2.OrderUpdateGap(
-            reason=order_pb2.GAP_REASON_UPSTREAM_DISCONNECTED, action=action, reconciled_updates=count, message=message
-        )
+    def _gap(self, account_id: str, since: float, reason: Any, count: int, action: Any, message: str) -> None:
+        gap = order_pb2.OrderUpdateGap(reason=reason, action=action, reconciled_updates=count, message=message)
         gap.start_time.FromNanoseconds(int(since * 1e9))
         gap.end_time.FromDatetime(datetime.now(UTC))
         for listener in self.listeners.get(account_id, ()):

@@ -2388,7 +2388,9 @@ class StreamOrderUpdatesResponse(_message.Message):
 
     @_builtins.property
     def replay_complete(self) -> Global___ReplayComplete:
-        """Replay of stored updates is done; live updates follow."""
+        """Replay of stored updates is done; live updates follow. Sent once per stream, also when
+        nothing was replayed (a live-only stream), so the caller always knows its resume point.
+        """
 
     @_builtins.property
     def upstream_status(self) -> _common_pb2.UpstreamStatus:

@@ -182,3 +182,25 @@ async def test_resuming_beyond_the_newest_sequence_is_out_of_range(stack: Stack)
         await subscribe(stack, after=42).read()
     code, reason, metadata, _ = status_of(caught.value)
     assert (code, reason, metadata["newest_sequence"]) == (grpc.StatusCode.OUT_OF_RANGE, "SEQUENCE_OUT_OF_RANGE", "0")
+
+
+async def test_orders_placed_before_the_gateway_watched_the_account_are_recovered_with_a_restart_gap(
+    stack: Stack,
+) -> None:
+    # Fault: an order is placed at Kite directly (another app, or while the gateway was down).
+    from kiteconnect import KiteConnect
+
+    api_key, token = stack.sim.session_for(ACCOUNT)
+    kite = KiteConnect(api_key, access_token=token, root=stack.sim.api_url)
+    elsewhere = await asyncio.to_thread(
+        kite.place_order, "regular", "NSE", "INFY", "BUY", 1, "CNC", "MARKET", market_protection=-1
+    )
+    stack.sim.advance(1)
+    stream = subscribe(stack, after=0)  # the gateway's first look at the account
+    seen = await read_until(stream, lambda s: any(e.WhichOneof("event") == "gap" for e in s) and completed(1)(s))
+    stream.cancel()
+    (gap,) = [e.gap for e in seen if e.WhichOneof("event") == "gap"]
+    assert gap.reason == order_pb2.GAP_REASON_GATEWAY_RESTARTED and gap.action == order_pb2.GAP_ACTION_RECONCILED
+    assert gap.reconciled_updates >= 1
+    recovered = [u for u in updates(seen) if u.order.order_id == elsewhere]
+    assert recovered and {u.source for u in recovered} == {order_pb2.ORDER_UPDATE_SOURCE_RECONCILIATION}

@@ -1,0 +1,44 @@
+"""The client package's examples, run as a user would against a `kite-gateway serve --paper`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GatewayProcess, free_port
+
+EXAMPLES = Path(__file__).parent.parent / "clients" / "python" / "examples"
+
+
+@pytest.fixture(scope="module")
+def paper_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    gateway = GatewayProcess(tmp_path_factory.mktemp("paper"), "--paper", "--paper-listen", f"127.0.0.1:{free_port()}")
+    gateway.wait_serving(timeout=60)
+    yield gateway
+    gateway.stop()
+
+
+def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, timeout=90)
+
+
+def test_the_place_and_track_example_follows_its_order_to_complete(paper_gateway: GatewayProcess) -> None:
+    result = run_example("place_and_track.py", "--target", paper_gateway.address, "--client-order-id", "ci-1")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("placed NSE:INFY x1: order ") and "replayed" not in lines[0]
+    assert " COMPLETE filled 1/1 avg " in lines[-1]
+    again = run_example("place_and_track.py", "--target", paper_gateway.address, "--client-order-id", "ci-1")
+    assert again.returncode == 0 and again.stdout.splitlines()[0] == lines[0].replace(")", ", replayed)")
+
+
+def test_the_tick_table_example_prints_live_prices(paper_gateway: GatewayProcess) -> None:
+    result = run_example("tick_table.py", "--target", paper_gateway.address, "--seconds", "2", "NSE:INFY", "NSE:TCS")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("NSE:")]
+    assert {row[0] for row in rows} == {"NSE:INFY", "NSE:TCS"}
+    assert all(float(row[1]) > 0 for row in rows)
