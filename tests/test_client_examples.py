@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GatewayProcess, free_port
+from tests.conftest import GatewayProcess, buf_binary, free_port
 
 EXAMPLES = Path(__file__).parent.parent / "clients" / "python" / "examples"
 
@@ -42,3 +42,29 @@ def test_the_tick_table_example_prints_live_prices(paper_gateway: GatewayProcess
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("NSE:")]
     assert {row[0] for row in rows} == {"NSE:INFY", "NSE:TCS"}
     assert all(float(row[1]) > 0 for row in rows)
+
+
+def guide_lines() -> list[str]:
+    """The runnable `$BUF` lines of clients/README.md (sh blocks only; streams are in text blocks)."""
+    text = (EXAMPLES.parent.parent / "README.md").read_text()
+    lines, in_sh = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_sh = line == "```sh"
+        elif in_sh and line.startswith("$BUF "):
+            lines.append(line)
+    return lines
+
+
+def test_every_buf_curl_line_of_the_ops_guide_works_against_a_paper_gateway(paper_gateway: GatewayProcess) -> None:
+    lines = guide_lines()
+    assert len(lines) >= 20
+    env = {
+        "GW": paper_gateway.address,
+        "AUTH": "authorization: Bearer none",
+        "BUF": f"{buf_binary()} curl --protocol grpc --http2-prior-knowledge -H",
+        "PATH": "/usr/bin:/bin",
+    }
+    for line in lines:
+        result = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"{line}\n{result.stderr}"
