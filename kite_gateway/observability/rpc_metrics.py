@@ -22,6 +22,13 @@ def _code(context: grpc.aio.ServicerContext, error: BaseException | None) -> str
     return "OK" if error is None else "UNKNOWN"
 
 
+def _handled(
+    labels: tuple[str, str, str], context: grpc.aio.ServicerContext, error: BaseException | None, started: float
+) -> None:
+    RPC_HANDLED.labels(*labels, _code(context, error)).inc()
+    RPC_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+
+
 class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     async def intercept_service(
         self,
@@ -57,8 +64,7 @@ class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     error = exc
                     raise
                 finally:
-                    RPC_HANDLED.labels(*labels, _code(context, error)).inc()
-                    RPC_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+                    _handled(labels, context, error, started)
 
             return handler._replace(**{name: streaming})
 
@@ -71,7 +77,6 @@ class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 error = exc
                 raise
             finally:
-                RPC_HANDLED.labels(*labels, _code(context, error)).inc()
-                RPC_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+                _handled(labels, context, error, started)
 
         return handler._replace(**{name: call})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,23 +126,10 @@ class AsyncGatewayClient:
             instruments=instruments(symbols),
             mode=mode,  # type: ignore[arg-type]
         )
-        attempt = 0
-        while True:
-            call = self.market.StreamTicks(request, metadata=self.metadata)
-            try:
-                async for message in call:
-                    attempt = 0
-                    if message.WhichOneof("event") == "ticks":
-                        for tick in message.ticks.ticks:
-                            yield tick
-                return
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in TRANSIENT:
-                    raise
-            finally:
-                call.cancel()
-            await asyncio.sleep(self.retry.delay(attempt))
-            attempt += 1
+        async for message in self._resumable(lambda: self.market.StreamTicks(request, metadata=self.metadata)):
+            if message.WhichOneof("event") == "ticks":
+                for tick in message.ticks.ticks:
+                    yield tick
 
     # Orders -----------------------------------------------------------------------------------
 
@@ -174,25 +161,34 @@ class AsyncGatewayClient:
         the last sequence received, so nothing is missed or repeated."""
         if after_sequence is not None:
             self.last_sequence[account_id] = after_sequence
-        attempt = 0
-        while True:
+
+        def resume() -> Any:
             request = order_pb2.StreamOrderUpdatesRequest(
                 account_id=account_id, heartbeat_interval=Duration(seconds=heartbeat_seconds)
             )
             if account_id in self.last_sequence:
                 request.after_sequence = self.last_sequence[account_id]
-            call = self.orders.StreamOrderUpdates(request, metadata=self.metadata)
+            return self.orders.StreamOrderUpdates(request, metadata=self.metadata)
+
+        async for message in self._resumable(resume):
+            kind = message.WhichOneof("event")
+            if kind == "update":
+                self.last_sequence[account_id] = message.update.sequence
+                yield OrderUpdateEvent(update=message.update)
+            elif kind == "gap":
+                yield OrderUpdateEvent(gap=message.gap)
+            elif kind == "replay_complete" and account_id not in self.last_sequence:
+                self.last_sequence[account_id] = message.replay_complete.last_sequence
+
+    async def _resumable(self, open_call: Callable[[], Any]) -> AsyncIterator[Any]:
+        """The messages of a server stream, opened again (by `open_call`) after transient failures."""
+        attempt = 0
+        while True:
+            call = open_call()
             try:
                 async for message in call:
                     attempt = 0
-                    kind = message.WhichOneof("event")
-                    if kind == "update":
-                        self.last_sequence[account_id] = message.update.sequence
-                        yield OrderUpdateEvent(update=message.update)
-                    elif kind == "gap":
-                        yield OrderUpdateEvent(gap=message.gap)
-                    elif kind == "replay_complete" and account_id not in self.last_sequence:
-                        self.last_sequence[account_id] = message.replay_complete.last_sequence
+                    yield message
                 return
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in TRANSIENT:
