@@ -3,6 +3,9 @@ reads and trades only its accounts; health and reflection stay open unless confi
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -273,3 +276,32 @@ async def test_with_a_certificate_the_listener_speaks_tls_and_with_a_client_ca_r
             assert plaintext.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         await stop_stack(stack)
+
+
+async def test_the_health_probe_command_speaks_tls_and_sends_a_token(
+    tmp_path: Path, sim: Simulator, sealing_key: bytes
+) -> None:
+    ca, ca_cert, ca_key = make_ca()
+    server = issue(ca_cert, ca_key, "kite-gateway")
+    stack = await start_stack(
+        tmp_path,
+        sim,
+        sealing_key,
+        gateway_tls_cert_file=write(tmp_path / "server.pem", server.cert_pem),
+        gateway_tls_key_file=write(tmp_path / "server.key", server.key_pem),
+        gateway_auth_principals=PRINCIPALS,
+        gateway_auth_open_health=False,
+    )
+    probe = [sys.executable, "-m", "kite_gateway", "health", "--address", f"localhost:{stack.gateway.port}"]
+    probe += ["--tls-ca", str(write(tmp_path / "ca.pem", ca.cert_pem))]
+    token = tmp_path / "token"
+    token.write_text(TOKENS["risk"] + "\n")
+    try:
+        without = await asyncio.to_thread(subprocess.run, probe, capture_output=True, text=True, timeout=30)
+        with_token = await asyncio.to_thread(
+            subprocess.run, [*probe, "--token-file", str(token)], capture_output=True, text=True, timeout=30
+        )
+    finally:
+        await stop_stack(stack)
+    assert without.returncode == 1 and "UNAUTHENTICATED" in without.stderr
+    assert with_token.returncode == 0 and with_token.stdout.strip().endswith("SERVING")
