@@ -230,6 +230,11 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 changes["disclosed_quantity"] = request.disclosed_quantity
             if not changes:
                 raise invalid("order", "nothing to modify: set quantity, price, trigger_price, order_type or validity")
+            self.runtime.risk.check_modification(
+                request.account_id,
+                int(changes.get("quantity") or last.get("quantity") or 0),
+                convert.exact(changes.get("price") or changes.get("trigger_price") or last.get("price") or 0),
+            )
             await kite.change(EndpointClass.ORDERS, "modify_order", last["variety"], order_id, **changes)
             return order_pb2.ModifyOrderResponse(order_id=order_id)
 

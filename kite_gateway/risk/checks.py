@@ -83,6 +83,17 @@ class PreTradeRisk:
             self._check_positions(intent, limits, await positions())
         self._count(intent, limits.max_orders_per_minute)
 
+    def check_modification(self, account_id: str, quantity: int, price: Decimal) -> None:
+        """The order-size limits for an order as a modification would leave it (price 0: a market
+        order, whose value is not re-checked)."""
+        limits = self.book.for_account(account_id)
+        intent = OrderIntent(account_id, "", "", "", "", True, quantity, price)
+        if limits.max_order_quantity is not None and quantity > limits.max_order_quantity:
+            raise breach(intent, "max_order_quantity", limits.max_order_quantity, quantity, "the order's would be")
+        value = (price * quantity).quantize(Decimal("0.01"))
+        if limits.max_order_value is not None and value > limits.max_order_value:
+            raise breach(intent, "max_order_value", limits.max_order_value, value, "the order's would be")
+
     def _check_positions(self, intent: OrderIntent, limits: Any, held: Positions) -> None:
         key = (intent.exchange, intent.tradingsymbol)
         quantity, _last = held.get(key, (0, intent.price))

@@ -159,6 +159,21 @@ async def test_orders_per_minute_are_capped_and_a_retry_is_not_counted_again(gua
     assert len(guarded.kite_orders()) == 5
 
 
+async def test_a_modification_may_not_take_an_order_past_the_size_limits(guarded: Stack) -> None:
+    resting = await place(guarded, "resting", limit_buy(guarded))
+    target = order_pb2.OrderTarget(order_id=resting.order_id)
+    too_many = order_pb2.ModifyOrderRequest(account_id="ZS0001", order=target, quantity=501)
+    _, _, _, metadata, _ = await refusal(guarded.orders.ModifyOrder(too_many))
+    assert (metadata["limit"], metadata["order_value"]) == ("max_order_quantity", "501")
+    worth = int(Decimal(200000) / ltp(guarded) * Decimal("1.2"))  # at the resting price, 0.95 of the last
+    too_big = order_pb2.ModifyOrderRequest(account_id="ZS0001", order=target, quantity=worth)
+    _, _, _, metadata, _ = await refusal(guarded.orders.ModifyOrder(too_big))
+    assert metadata["limit"] == "max_order_value"
+    assert [o["quantity"] for o in guarded.kite_orders()] == [1]
+    fine = order_pb2.ModifyOrderRequest(account_id="ZS0001", order=target, quantity=2)
+    assert (await guarded.orders.ModifyOrder(fine)).order_id == resting.order_id
+
+
 async def test_an_accounts_own_limits_override_the_default(guarded: Stack) -> None:
     _, _, _, metadata, _ = await refusal(place(guarded, "small", limit_buy(guarded), account="ZS0002"))
     assert (metadata["limit"], metadata["limit_value"]) == ("max_order_value", "1000")
