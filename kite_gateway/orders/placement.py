@@ -43,6 +43,7 @@ class IdempotentPlacement:
         self.store = store
         self.attempts = unknown_outcome_attempts
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._users: dict[tuple[str, str], int] = {}  # placements holding or waiting for each lock
         self._running: set[asyncio.Task[tuple[str, bool]]] = set()
 
     async def place(
@@ -83,32 +84,52 @@ class IdempotentPlacement:
     ) -> tuple[str, bool]:
         key = (kite.account_id, client_order_id)
         lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            existing = await self.store.get(*key)
-            if existing is None and admit is not None:
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                return await self._decide(kite, key, kind, fingerprint, submit, find, admit)
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:  # nobody holds or waits: forget the key's lock
+                del self._users[key], self._locks[key]
+
+    async def _decide(
+        self,
+        kite: KiteCaller,
+        key: tuple[str, str],
+        kind: str,
+        fingerprint: str,
+        submit: Submit,
+        find: Finder,
+        admit: Callable[[], Awaitable[None]] | None,
+    ) -> tuple[str, bool]:
+        """Under the key's lock: replay, reconcile, or submit."""
+        client_order_id = key[1]
+        existing = await self.store.get(*key)
+        if existing is None and admit is not None:
+            await admit()
+        record = existing or await self.store.claim(kite.account_id, client_order_id, kind, fingerprint)
+        if record.fingerprint != fingerprint or record.kind != kind:
+            raise GatewayError(
+                grpc.StatusCode.ALREADY_EXISTS,
+                errors_pb2.ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
+                f"client_order_id {client_order_id!r} was already used for a different {record.kind} on account "
+                f"{kite.account_id}; choose a new id for a new order",
+                {
+                    "account_id": kite.account_id,
+                    "client_order_id": client_order_id,
+                    "order_id": record.order_id or "",
+                },
+            )
+        if record.state == PLACED and record.order_id:
+            return record.order_id, True
+        if existing is not None and record.state == PENDING:
+            found = await self._reconcile(kite, record, find)
+            if found is not None:
+                return found, True
+            if admit is not None:
                 await admit()
-            record = existing or await self.store.claim(kite.account_id, client_order_id, kind, fingerprint)
-            if record.fingerprint != fingerprint or record.kind != kind:
-                raise GatewayError(
-                    grpc.StatusCode.ALREADY_EXISTS,
-                    errors_pb2.ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
-                    f"client_order_id {client_order_id!r} was already used for a different {record.kind} on account "
-                    f"{kite.account_id}; choose a new id for a new order",
-                    {
-                        "account_id": kite.account_id,
-                        "client_order_id": client_order_id,
-                        "order_id": record.order_id or "",
-                    },
-                )
-            if record.state == PLACED and record.order_id:
-                return record.order_id, True
-            if existing is not None and record.state == PENDING:
-                found = await self._reconcile(kite, record, find)
-                if found is not None:
-                    return found, True
-                if admit is not None:
-                    await admit()
-            return await self._submit(kite, record, submit, find), False
+        return await self._submit(kite, record, submit, find), False
 
     async def _reconcile(self, kite: KiteCaller, record: Record, find: Finder) -> str | None:
         try:
