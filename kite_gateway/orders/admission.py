@@ -1,5 +1,5 @@
-"""The pre-trade admission of an order: its risk intent (price for market orders from Kite's LTP)
-and, only when a position limit needs them, the account's open positions from Kite."""
+"""The pre-trade admission of an order: its risk intent and, only when a configured limit needs
+them, its price (Kite's LTP for market orders) and the account's open positions from Kite."""
 
 from __future__ import annotations
 
@@ -51,7 +51,6 @@ def admission(
             raise
 
     async def check() -> None:
-        risk.kill_switches.check(kite.account_id)  # no Kite call when the switch is on
         intent = OrderIntent(
             account_id=kite.account_id,
             exchange=kwargs["exchange"],
@@ -60,8 +59,7 @@ def admission(
             product=kwargs["product"],
             buy=kwargs["transaction_type"] == "BUY",
             quantity=int(kwargs["quantity"]),
-            price=await _price(kite, kwargs),
         )
-        await risk.admit(intent, lambda: _positions(kite))
+        await risk.admit(intent, lambda: _price(kite, kwargs), lambda: _positions(kite))
 
     return admit

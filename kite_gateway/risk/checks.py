@@ -6,15 +6,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 import grpc
 
 from kite_gateway.errors import GatewayError
 from kite_gateway.risk.kill_switch import KillSwitches
-from kite_gateway.risk.limits import RiskBook
+from kite_gateway.risk.limits import RiskBook, RiskLimits
 from kite_gateway.v1 import errors_pb2
 
 MINUTE = 60.0
@@ -31,7 +30,7 @@ class OrderIntent:
     product: str
     buy: bool
     quantity: int
-    price: Decimal  # the limit price, the trigger for SL-M, the last price for market orders
+    price: Decimal = Decimal(0)  # the limit price, the trigger for SL-M, the last price for market orders
 
 
 # (exchange, tradingsymbol) -> (net quantity, last price) of the account's open positions
@@ -62,11 +61,16 @@ class PreTradeRisk:
         self.clock = clock
         self._recent: dict[str, deque[float]] = {}
 
-    async def admit(self, intent: OrderIntent, positions: Callable[[], Awaitable[Positions]]) -> None:
-        """Raise unless the order may go to Kite; an admitted order counts towards the per-minute limit."""
+    async def admit(
+        self,
+        intent: OrderIntent,
+        price: Callable[[], Awaitable[Decimal]],
+        positions: Callable[[], Awaitable[Positions]],
+    ) -> None:
+        """Raise unless the order may go to Kite; an admitted order counts towards the per-minute limit.
+        `price` and `positions` (Kite calls) are awaited only when a configured limit needs them."""
         self.kill_switches.check(intent.account_id)
         limits = self.book.for_account(intent.account_id)
-        value = (intent.price * intent.quantity).quantize(Decimal("0.01"))
         allowed: list[tuple[str, frozenset[str] | None, str]] = [
             ("allowed_exchanges", limits.allowed_exchanges, intent.exchange),
             ("allowed_products", limits.allowed_products, intent.product),
@@ -75,10 +79,9 @@ class PreTradeRisk:
         for name, permitted, actual in allowed:
             if permitted is not None and actual.upper() not in permitted:
                 raise breach(intent, name, sorted(permitted), actual, "the order's is")
-        if limits.max_order_quantity is not None and intent.quantity > limits.max_order_quantity:
-            raise breach(intent, "max_order_quantity", limits.max_order_quantity, intent.quantity, "the order's is")
-        if limits.max_order_value is not None and value > limits.max_order_value:
-            raise breach(intent, "max_order_value", limits.max_order_value, value, "the order's is")
+        if limits.needs_price:
+            intent = replace(intent, price=await price())
+        self._check_size(intent, limits, "the order's is")
         if limits.needs_positions:
             self._check_positions(intent, limits, await positions())
         self._count(intent, limits.max_orders_per_minute)
@@ -86,15 +89,18 @@ class PreTradeRisk:
     def check_modification(self, account_id: str, quantity: int, price: Decimal) -> None:
         """The order-size limits for an order as a modification would leave it (price 0: a market
         order, whose value is not re-checked)."""
-        limits = self.book.for_account(account_id)
         intent = OrderIntent(account_id, "", "", "", "", True, quantity, price)
-        if limits.max_order_quantity is not None and quantity > limits.max_order_quantity:
-            raise breach(intent, "max_order_quantity", limits.max_order_quantity, quantity, "the order's would be")
-        value = (price * quantity).quantize(Decimal("0.01"))
-        if limits.max_order_value is not None and value > limits.max_order_value:
-            raise breach(intent, "max_order_value", limits.max_order_value, value, "the order's would be")
+        self._check_size(intent, self.book.for_account(account_id), "the order's would be")
 
-    def _check_positions(self, intent: OrderIntent, limits: Any, held: Positions) -> None:
+    @staticmethod
+    def _check_size(intent: OrderIntent, limits: RiskLimits, text: str) -> None:
+        if limits.max_order_quantity is not None and intent.quantity > limits.max_order_quantity:
+            raise breach(intent, "max_order_quantity", limits.max_order_quantity, intent.quantity, text)
+        value = (intent.price * intent.quantity).quantize(Decimal("0.01"))
+        if limits.max_order_value is not None and value > limits.max_order_value:
+            raise breach(intent, "max_order_value", limits.max_order_value, value, text)
+
+    def _check_positions(self, intent: OrderIntent, limits: RiskLimits, held: Positions) -> None:
         key = (intent.exchange, intent.tradingsymbol)
         quantity, _last = held.get(key, (0, intent.price))
         after = quantity + (intent.quantity if intent.buy else -intent.quantity)

@@ -42,6 +42,10 @@ class RiskLimits:
     max_orders_per_minute: int | None = None
 
     @property
+    def needs_price(self) -> bool:
+        return self.max_order_value is not None or self.needs_positions
+
+    @property
     def needs_positions(self) -> bool:
         return self.max_position_value_per_instrument is not None or self.max_position_value is not None
 
