@@ -29,8 +29,9 @@ class FrameRecorder:
         self.frames = 0
         self._file = file
         self._buffer = bytearray()
-        self._lock = asyncio.Lock()
-        self._flusher = asyncio.create_task(self._flush_periodically())
+        self._wake = asyncio.Event()  # a burst filled the buffer, or the recorder is closing
+        self._closing = False
+        self._flusher = asyncio.create_task(self._flush_periodically())  # the file's only writer
 
     @classmethod
     async def create(cls, directory: Path, account_id: str) -> FrameRecorder:
@@ -54,33 +55,32 @@ class FrameRecorder:
         """Buffer one frame, stamped with the time it was received."""
         self._buffer += encode_frame(time.time_ns() // 1000, connection, payload)
         self.frames += 1
-        if len(self._buffer) >= FLUSH_BYTES and not self._lock.locked():
-            asyncio.get_running_loop().create_task(self.flush())
-
-    async def flush(self) -> None:
-        async with self._lock:
-            if not self._buffer:
-                return
-            chunk = bytes(self._buffer)
-            self._buffer.clear()
-            await asyncio.to_thread(self._write, chunk)
+        if len(self._buffer) >= FLUSH_BYTES:
+            self._wake.set()
 
     def _write(self, chunk: bytes) -> None:
         self._file.write(gzip.compress(chunk, compresslevel=6))
         self._file.flush()
 
     async def _flush_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
+        """Every FLUSH_SECONDS (sooner after a burst), and once more when closing."""
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_SECONDS):
+                    await self._wake.wait()
+            self._wake.clear()
+            if not self._buffer:
+                continue
+            chunk = bytes(self._buffer)
+            self._buffer.clear()
             try:
-                await self.flush()
+                await asyncio.to_thread(self._write, chunk)
             except OSError as exc:
                 log.error("ticker.recording_failed", path=str(self.path), error=str(exc))
 
     async def close(self) -> None:
-        self._flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._flusher
-        await self.flush()
+        self._closing = True
+        self._wake.set()
+        await self._flusher
         await asyncio.to_thread(self._file.close)
         log.info("ticker.recording_closed", path=str(self.path), frames=self.frames)
