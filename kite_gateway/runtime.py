@@ -15,6 +15,7 @@ from kite_gateway.config import Settings
 from kite_gateway.errors import GatewayError
 from kite_gateway.kite.limits import RateLimits
 from kite_gateway.market.instruments import InstrumentMaster
+from kite_gateway.market.quotes import LastPrices
 from kite_gateway.orders.placement import IdempotentPlacement
 from kite_gateway.risk.checks import PreTradeRisk
 from kite_gateway.risk.kill_switch import KillSwitches
@@ -46,6 +47,7 @@ class Runtime:
     tick_streams: TickStreams
     order_updates: OrderUpdates
     risk: PreTradeRisk
+    last_prices: LastPrices
 
     @classmethod
     async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> Runtime:
@@ -101,6 +103,7 @@ class Runtime:
             tick_streams=tick_streams,
             order_updates=OrderUpdates(OrderUpdateLog(database), tick_streams),
             risk=PreTradeRisk(risk_book, kill_switches),
+            last_prices=LastPrices(),
         )
 
     def servicers(self) -> dict[str, object]:

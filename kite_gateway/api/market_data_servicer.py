@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote_plus
 
 import grpc
 
@@ -16,9 +15,9 @@ from kite_gateway.api import convert
 from kite_gateway.api.order_servicer import principal_of
 from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.market import history
 from kite_gateway.market.instruments import Listing, listing_pb
+from kite_gateway.market.quotes import fetch
 from kite_gateway.streaming.ticks import LEVELS, ticks_frame
 from kite_gateway.v1 import common_pb2, errors_pb2, market_data_pb2, market_data_pb2_grpc
 from kite_gateway.wire.formats import IST
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
     from kite_gateway.runtime import Runtime
 
 MAX_INSTRUMENTS = 5000
-KITE_BATCH = {"quote": 500, "ohlc": 1000, "ltp": 1000}
-# Kite's edge refuses long request lines (an HTML 400, pykiteconnect#104): keep each call's `i=` list short.
-MAX_QUERY_CHARS = 6000
-LTP_TTL_SECONDS = 5.0
 DEFAULT_HEARTBEAT = 5.0
 MAX_STREAM_INSTRUMENTS = 3000
 INTERVALS = {
@@ -43,20 +38,6 @@ INTERVALS = {
     market_data_pb2.CANDLE_INTERVAL_60_MINUTE: "60minute",
     market_data_pb2.CANDLE_INTERVAL_DAY: "day",
 }
-
-
-def batches(symbols: list[str], most: int) -> list[list[str]]:
-    """Symbols in calls of at most `most` each whose encoded `i=` query stays under MAX_QUERY_CHARS."""
-    out: list[list[str]] = [[]]
-    length = 0
-    for symbol in symbols:
-        cost = len(quote_plus(symbol)) + 3  # "&i=" per instrument
-        if out[-1] and (len(out[-1]) == most or length + cost > MAX_QUERY_CHARS):
-            out.append([])
-            length = 0
-        out[-1].append(symbol)
-        length += cost
-    return [batch for batch in out if batch]
 
 
 def _ohlc(row: dict[str, Any]) -> market_data_pb2.Ohlc:
@@ -116,7 +97,6 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         self.runtime = runtime
         self.accounts = runtime.accounts
         self.master = runtime.instruments
-        self._ltp: dict[str, tuple[float, Any]] = {}
 
     async def _kite(self, account_id: str) -> KiteCaller:
         session = self.accounts.get(account_id)
@@ -138,18 +118,12 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
                 found.append(listing)
         return found, missing
 
-    async def _fetch(self, kite: KiteCaller, method: str, listings: list[Listing]) -> dict[str, Any]:
-        rows: dict[str, Any] = {}
-        for batch in batches(list(dict.fromkeys(listing.symbol for listing in listings)), KITE_BATCH[method]):
-            rows.update(await kite.read(EndpointClass.QUOTE, method, batch))
-        return rows
-
     async def GetQuote(
         self, request: market_data_pb2.GetQuoteRequest, context: grpc.aio.ServicerContext
     ) -> market_data_pb2.GetQuoteResponse:
         kite = await self._kite(request.account_id)
         found, missing = self._resolve(request.instruments)
-        rows = await self._fetch(kite, "quote", found)
+        rows = await fetch(kite, "quote", [listing.symbol for listing in found])
         return market_data_pb2.GetQuoteResponse(
             quotes=[quote_pb(listing, rows[listing.symbol]) for listing in found if listing.symbol in rows],
             not_found=missing,
@@ -160,7 +134,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     ) -> market_data_pb2.GetOhlcResponse:
         kite = await self._kite(request.account_id)
         found, missing = self._resolve(request.instruments)
-        rows = await self._fetch(kite, "ohlc", found)
+        rows = await fetch(kite, "ohlc", [listing.symbol for listing in found])
         return market_data_pb2.GetOhlcResponse(
             ohlc=[
                 market_data_pb2.InstrumentOhlc(
@@ -180,24 +154,15 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     ) -> market_data_pb2.GetLtpResponse:
         kite = await self._kite(request.account_id)
         found, missing = self._resolve(request.instruments)
-        now = time.monotonic()
-        stale = [
-            listing
-            for listing in found
-            if now - self._ltp.get(listing.symbol, (-LTP_TTL_SECONDS, None))[0] >= LTP_TTL_SECONDS
-        ]
-        if stale:
-            fetched = await self._fetch(kite, "ltp", stale)
-            now = time.monotonic()
-            self._ltp.update({symbol: (now, row.get("last_price")) for symbol, row in fetched.items()})
+        last = await self.runtime.last_prices.get(kite, [listing.symbol for listing in found])
         prices = [
             market_data_pb2.LastPrice(
                 symbol=listing.symbol,
                 instrument_token=listing.instrument_token,
-                last_price=convert.decimal_pb(self._ltp[listing.symbol][1]),
+                last_price=convert.decimal_pb(last[listing.symbol]),
             )
             for listing in found
-            if listing.symbol in self._ltp
+            if listing.symbol in last
         ]
         return market_data_pb2.GetLtpResponse(prices=prices, not_found=missing)
 

@@ -103,7 +103,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             "order",
             fingerprint(params),
             submit_order(kwargs),
-            admit=admission(self.runtime.risk, kite, kwargs, listing),
+            admit=admission(self.runtime.risk, self.runtime.last_prices, kite, kwargs, listing),
         )
         return order_pb2.PlaceOrderResponse(order_id=order_id, client_order_id=client_order_id, replayed=replayed)
 

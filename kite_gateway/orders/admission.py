@@ -11,6 +11,7 @@ from kite_gateway.errors import GatewayError
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.market.instruments import Listing
+from kite_gateway.market.quotes import LastPrices
 from kite_gateway.observability.metrics import RISK_REFUSALS
 from kite_gateway.risk.checks import OrderIntent, Positions, PreTradeRisk
 
@@ -19,14 +20,13 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(value or 0))
 
 
-async def _price(kite: KiteCaller, kwargs: dict[str, Any]) -> Decimal:
+async def _price(kite: KiteCaller, kwargs: dict[str, Any], last_prices: LastPrices) -> Decimal:
     if kwargs.get("price"):
         return _decimal(kwargs["price"])
     if kwargs.get("trigger_price"):
         return _decimal(kwargs["trigger_price"])
-    key = f"{kwargs['exchange']}:{kwargs['tradingsymbol']}"
-    quote = await kite.read(EndpointClass.QUOTE, "ltp", [key])
-    return _decimal(quote[key]["last_price"])
+    symbol = f"{kwargs['exchange']}:{kwargs['tradingsymbol']}"
+    return _decimal((await last_prices.get(kite, [symbol]))[symbol])
 
 
 async def _positions(kite: KiteCaller) -> Positions:
@@ -39,7 +39,7 @@ async def _positions(kite: KiteCaller) -> Positions:
 
 
 def admission(
-    risk: PreTradeRisk, kite: KiteCaller, kwargs: dict[str, Any], listing: Listing
+    risk: PreTradeRisk, last_prices: LastPrices, kite: KiteCaller, kwargs: dict[str, Any], listing: Listing
 ) -> Callable[[], Awaitable[None]]:
     """The check to run just before the order goes to Kite (never for a replayed placement)."""
 
@@ -60,6 +60,6 @@ def admission(
             buy=kwargs["transaction_type"] == "BUY",
             quantity=int(kwargs["quantity"]),
         )
-        await risk.admit(intent, lambda: _price(kite, kwargs), lambda: _positions(kite))
+        await risk.admit(intent, lambda: _price(kite, kwargs, last_prices), lambda: _positions(kite))
 
     return admit

@@ -109,7 +109,7 @@ async def test_quotes_ltp_and_ohlc_for_many_instruments_at_once(stack: Stack) ->
 
 
 def test_batches_respect_both_kites_count_and_the_request_line_length() -> None:
-    from kite_gateway.api.market_data_servicer import MAX_QUERY_CHARS, batches
+    from kite_gateway.market.quotes import MAX_QUERY_CHARS, batches
 
     symbols = [f"NFO:NIFTY26DEC{strike}CE" for strike in range(20000, 30000, 5)]
     split = batches(symbols, 500)
