@@ -139,14 +139,18 @@ class UpstreamConnection:
                 await self._ws.send(json.dumps({"a": "mode", "v": [mode, tokens]}))
 
     async def apply(self, add: dict[int, str], remove: list[int]) -> None:
-        """Change the wanted set; send the change now if connected (else it is sent on connect)."""
+        """Change the wanted set; send the change now if connected (else it is sent on connect).
+        New instruments are sent as the official KiteTicker sends them: `subscribe`, then `mode`
+        (Kite does not promise that a `mode` alone subscribes); a mode change is a `mode` only."""
         for token in remove:
             self.wanted.pop(token, None)
+        new = [token for token in add if token not in self.wanted]
         self.wanted.update(add)
         ws = self._ws
         if ws is None:
             return
-        messages = [{"a": "unsubscribe", "v": remove}] if remove else []
+        messages: list[dict[str, Any]] = [{"a": "unsubscribe", "v": remove}] if remove else []
+        messages += [{"a": "subscribe", "v": new}] if new else []
         messages += [
             {"a": "mode", "v": [mode, [t for t, m in add.items() if m == mode]]}
             for mode in MODES
