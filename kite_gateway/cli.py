@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--postback-url", default="", help="where to POST order postbacks")
     sim.add_argument("--replay", type=Path, help="replay a gateway ticker recording (--record-dir) as the market")
     sim.add_argument("--speed", type=float, default=1.0, help="replay this many times faster than real time")
+    sim.add_argument("--state-file", type=Path, help="keep the trading state in this file across restarts")
 
     commands.add_parser(
         "keygen",
@@ -134,6 +135,7 @@ def _sim(args: argparse.Namespace) -> int:
 
     from kite_gateway.simulator import Simulator, SimulatorConfig
     from kite_gateway.simulator.ratelimit import OrderLimits
+    from kite_gateway.simulator.snapshot import SimulatorStateError
 
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
@@ -163,6 +165,7 @@ def _sim(args: argparse.Namespace) -> int:
         postback_url=args.postback_url,
         replay=args.replay,
         replay_speed=args.speed,
+        state_file=args.state_file,
     )
 
     async def run() -> None:
@@ -188,6 +191,9 @@ def _sim(args: argparse.Namespace) -> int:
         asyncio.run(run())
     except OSError as exc:
         print(f"kite-gateway: cannot serve the simulator on {args.listen}: {exc.strerror}", file=sys.stderr)
+        return EXIT_STARTUP
+    except SimulatorStateError as exc:
+        print(f"kite-gateway: --state-file={args.state_file}: cannot read it back: {exc}", file=sys.stderr)
         return EXIT_STARTUP
     return 0
 

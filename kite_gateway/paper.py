@@ -1,6 +1,7 @@
 """Paper trading: the embedded Kite simulator, started beside the gateway, which then talks to it
 exactly as it would to Kite (its endpoints point at it), with the simulator's demo accounts logged
-in through Kite's real login flow."""
+in through Kite's real login flow. The paper market keeps its state (orders, trades, positions,
+holdings, funds, GTTs) in the data directory, so a restarted gateway finds it as it left it."""
 
 from __future__ import annotations
 
@@ -15,12 +16,18 @@ from kite_gateway.simulator import Simulator, SimulatorConfig
 
 log = structlog.get_logger(__name__)
 
+PAPER_STATE_FILE = "paper-simulator.json"
+
 
 async def start_simulator(settings: Settings, redirect_url: str) -> tuple[Simulator, Settings]:
     """Start the simulator on the configured loopback address; return it and the settings aimed at it."""
     host, _, port = settings.gateway_paper_listen.rpartition(":")
     config = SimulatorConfig(
-        host=host.strip("[]"), port=int(port), seed=settings.gateway_paper_seed, redirect_url=redirect_url
+        host=host.strip("[]"),
+        port=int(port),
+        seed=settings.gateway_paper_seed,
+        redirect_url=redirect_url,
+        state_file=settings.gateway_data_dir / PAPER_STATE_FILE,
     )
     simulator = Simulator(config)
     await simulator.start()

@@ -186,6 +186,7 @@ async def serve(settings: Settings, paper: bool = False) -> None:
     from kite_gateway.observability.state_collector import RuntimeStateCollector
     from kite_gateway.risk.limits import RiskConfigError
     from kite_gateway.runtime import Runtime
+    from kite_gateway.simulator.snapshot import SimulatorStateError
     from kite_gateway.storage.sealing import SealingError
 
     _ensure_data_dir(settings.gateway_data_dir)
@@ -206,6 +207,13 @@ async def serve(settings: Settings, paper: bool = False) -> None:
             stack.push_async_callback(http.stop)
         except (SealingError, RiskConfigError) as exc:
             raise StartupError(str(exc)) from None
+        except SimulatorStateError as exc:
+            from kite_gateway.paper import PAPER_STATE_FILE
+
+            raise StartupError(
+                f"the paper market's saved state cannot be read back ({exc}); move "
+                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away to start the paper market afresh"
+            ) from None
         except OSError as exc:
             raise StartupError(
                 f"cannot listen ({exc.strerror}): check --paper-listen / --http-listen (KITE_GATEWAY_PAPER_LISTEN, "

@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from kite_gateway.market.sessions import MarketHours
+from kite_gateway.simulator import snapshot
 from kite_gateway.simulator.clock import Clock, ManualClock, ScaledClock
 from kite_gateway.simulator.engine import TradingEngine
 from kite_gateway.simulator.faults import FaultInjector
@@ -24,6 +25,7 @@ from kite_gateway.simulator.ratelimit import OrderCaps, OrderLimits, RateLimiter
 from kite_gateway.simulator.replay import ReplayMarket, first_frame_time
 from kite_gateway.simulator.rest import build_app
 from kite_gateway.simulator.sessions import App, SessionStore, User
+from kite_gateway.simulator.state_file import StateSaver, read_state
 from kite_gateway.simulator.ticker import TickerHub
 from kite_gateway.simulator.universe import build_universe
 from kite_gateway.wire.formats import IST
@@ -82,6 +84,7 @@ class SimulatorConfig:
     extra_apps: tuple[App, ...] = field(default=())
     replay: Path | None = None  # a gateway ticker recording to replay as the market
     replay_speed: float = 1.0  # the replay clock runs this many times faster than real time
+    state_file: Path | None = None  # keep the trading state here across restarts (paper mode)
 
 
 class Simulator:
@@ -122,9 +125,23 @@ class Simulator:
             self.engine.open_account(user, demo.equity_balance, demo.commodity_balance)
             for symbol, quantity, price in demo.holdings:
                 self.engine.add_holding(demo.user_id, symbol, quantity, price)
+        self.state: StateSaver | None = None
+        if config.state_file is not None:
+            self.state = StateSaver(config.state_file, lambda: snapshot.dump(self))
+            self.engine.listeners.append(lambda _order, _status: self._changed())
+            self.gtts.changed = self._changed
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._stepper: asyncio.Task[None] | None = None
+
+    def _changed(self) -> None:
+        if self.state is not None:
+            self.state.mark()
+
+    async def persist(self) -> None:
+        """Return once every change so far is saved (immediately when nothing is saved)."""
+        if self.state is not None:
+            await self.state.commit()
 
     @property
     def api_url(self) -> str:
@@ -138,7 +155,14 @@ class Simulator:
         return f"{self.api_url}/connect/login?v=3&api_key={api_key or self.app.api_key}"
 
     async def start(self) -> str:
-        """Serve on the configured loopback port; returns the base URL."""
+        """Serve on the configured loopback port; returns the base URL. With a state file, the
+        state saved there is restored first (SimulatorStateError if it cannot be read back)."""
+        if self.state is not None:
+            saved = await asyncio.to_thread(read_state, self.state.path)
+            if saved is not None:
+                snapshot.restore(self, saved)
+                log.info("simulator state restored from %s (saved %s)", self.state.path, saved.get("saved_at"))
+            self.state.start()
         # aiohttp's default request line limit (8 KB) stands in for Kite's edge, which refuses long quote URLs.
         self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -163,6 +187,8 @@ class Simulator:
         await self.postbacks.stop()
         if self._runner:
             await self._runner.cleanup()
+        if self.state is not None:
+            await self.state.stop()
 
     def step(self) -> None:
         """One matching pass at the clock's time: orders, then GTT triggers."""

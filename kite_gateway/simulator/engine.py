@@ -12,7 +12,6 @@ price outside the circuit limits.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from kite_gateway.market.sessions import MarketHours
 from kite_gateway.simulator import orders as st
 from kite_gateway.simulator.clock import Clock
 from kite_gateway.simulator.errors import input_error, network_error, order_error
+from kite_gateway.simulator.ids import daily_sequence
 from kite_gateway.simulator.margins import Margin, order_margin
 from kite_gateway.simulator.market import LiveQuote, MarketModel
 from kite_gateway.simulator.orders import SimOrder, SimTrade
@@ -112,8 +112,8 @@ class TradingEngine:
         self.listeners: list[OrderListener] = []
         self.require_market_protection = True
         self.order_caps: OrderCaps | None = OrderCaps(OrderLimits())
-        self._order_ids = itertools.count(1)
-        self._trade_ids = itertools.count(1)
+        self.order_ids = daily_sequence(clock.now())
+        self.trade_ids = daily_sequence(clock.now())
 
     # Accounts ---------------------------------------------------------------------------------
 
@@ -145,7 +145,7 @@ class TradingEngine:
         return instrument
 
     def _new_id(self, now: datetime) -> str:
-        return f"{now.astimezone(IST):%y%m%d}{next(self._order_ids):09d}"
+        return f"{now.astimezone(IST):%y%m%d}{self.order_ids.take():09d}"
 
     def place(self, app: App, user_id: str, variety: str, form: Mapping[str, str], counted: bool = True) -> str:
         """`POST /orders/{variety}`: returns the order id (the first leg's, for icebergs). A placement
@@ -459,7 +459,7 @@ class TradingEngine:
 
     def _fill(self, account: Account, order: SimOrder, quantity: int, price: Decimal, now: datetime) -> None:
         order.fill(quantity, price)
-        account.trades.append(SimTrade(f"{next(self._trade_ids):08d}", order, quantity, price, now))
+        account.trades.append(SimTrade(f"{self.trade_ids.take():08d}", order, quantity, price, now))
         account.position(order.instrument, order.product).add_fill(order.transaction_type, quantity, price)
         holding = account.holdings.get(order.instrument.instrument_token)
         if holding and order.product == "CNC" and order.transaction_type == "SELL":

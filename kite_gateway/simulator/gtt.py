@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -11,6 +11,7 @@ from typing import Any
 
 from kite_gateway.simulator.engine import TradingEngine
 from kite_gateway.simulator.errors import KiteError, input_error
+from kite_gateway.simulator.ids import lifetime_sequence
 from kite_gateway.simulator.sessions import App
 from kite_gateway.simulator.universe import SimInstrument
 from kite_gateway.wire.formats import json_number, kite_timestamp
@@ -82,7 +83,8 @@ class GttBook:
     def __init__(self, engine: TradingEngine) -> None:
         self.engine = engine
         self.triggers: dict[int, Gtt] = {}
-        self._ids = itertools.count(100_001)
+        self.changed: Callable[[], None] = lambda: None  # told when a trigger fires or expires
+        self.ids = lifetime_sequence(engine.clock.now(), 100_001)
 
     def _parse(self, form: dict[str, str]) -> tuple[str, SimInstrument, Decimal, list[Decimal], list[dict[str, Any]]]:
         kind = form.get("type", "")
@@ -127,7 +129,7 @@ class GttBook:
     def place(self, app: App, user_id: str, form: dict[str, str]) -> int:
         kind, instrument, last_price, triggers, legs = self._parse(form)
         now = self.engine.clock.now()
-        gtt = Gtt(next(self._ids), user_id, app, kind, instrument, last_price, triggers, legs, now, now)
+        gtt = Gtt(self.ids.take(), user_id, app, kind, instrument, last_price, triggers, legs, now, now)
         self.triggers[gtt.gtt_id] = gtt
         return gtt.gtt_id
 
@@ -164,6 +166,7 @@ class GttBook:
                 continue
             if now >= gtt.created + LIFETIME:
                 gtt.status, gtt.updated = EXPIRED, now
+                self.changed()
                 continue
             if not self.engine.hours.is_open(gtt.instrument.exchange, now):
                 continue
@@ -175,6 +178,7 @@ class GttBook:
                 hit = 0 if price <= gtt.trigger_values[0] else 1 if price >= gtt.trigger_values[1] else None
             if hit is not None:
                 self._fire(gtt, hit, price, now)
+                self.changed()
 
     def _fire(self, gtt: Gtt, leg: int, price: Decimal, now: datetime) -> None:
         order = gtt.orders[leg]

@@ -131,6 +131,22 @@ async def kite_request_rules(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
+@web.middleware
+async def durable_writes(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With a state file, a request that may change state is answered after it is saved (a
+    refusal too: a rejected placement still counts against the order caps)."""
+    sim = _sim(request)
+    if request.method == "GET" or request.path.startswith("/_sim") or sim.state is None:
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except KiteError:
+        await sim.persist()
+        raise
+    await sim.persist()
+    return response
+
+
 # Login and session ----------------------------------------------------------------------------
 
 
@@ -538,7 +554,7 @@ async def control_ticker_drop(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(sim: Simulator) -> web.Application:
-    app = web.Application(middlewares=[envelope, kite_request_rules])
+    app = web.Application(middlewares=[envelope, kite_request_rules, durable_writes])
     app[SIMULATOR] = sim
     routes = [
         web.get("/", sim.ticker.handle),
