@@ -72,6 +72,8 @@ class Runtime:
         except Exception:
             await database.close()
             raise
+        updates = OrderUpdateLog(database)
+        await updates.rekey()  # updates stored by an older version, under its de-duplication key
         executor = ThreadPoolExecutor(max_workers=settings.gateway_kite_workers, thread_name_prefix="kite")
         accounts = AccountManager(
             credentials,
@@ -104,7 +106,7 @@ class Runtime:
             instruments=InstrumentMaster(),
             placement=IdempotentPlacement(idempotency),
             tick_streams=tick_streams,
-            order_updates=OrderUpdates(OrderUpdateLog(database), tick_streams),
+            order_updates=OrderUpdates(updates, tick_streams),
             risk=PreTradeRisk(risk_book, kill_switches),
             last_prices=LastPrices(),
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from kite_gateway.storage.database import Database
@@ -20,21 +21,30 @@ class StoredUpdate:
     order: dict[str, Any]
 
 
+KEY_VERSION = "v2|"
+# What makes an order this order (so an order id Kite, or a restarted simulator, hands out again is
+# never taken for the first order), and what makes a state of it this state.
+IDENTITY_FIELDS = ("order_id", "exchange", "tradingsymbol", "instrument_token", "transaction_type", "product",
+                   "variety", "order_timestamp", "tag", "parent_order_id")  # fmt: skip
+STATE_FIELDS = ("status", "order_type", "validity", "quantity", "filled_quantity", "pending_quantity",
+                "cancelled_quantity", "price", "trigger_price", "average_price",
+                "exchange_update_timestamp")  # fmt: skip
+
+
+def _text(value: Any) -> str:
+    """One field as key text: numbers in one spelling (1500, 1500.0 and "1500.00" alike), empties and zero as ""."""
+    if value is None or value == "" or value is False:
+        return ""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        number = Decimal(str(value))
+        return "" if number == 0 else format(number.normalize(), "f")
+    return str(value)
+
+
 def dedupe_key(order: dict[str, Any]) -> str:
-    """The same change reported twice (ticker and postback) has the same key."""
-    return "|".join(
-        str(order.get(k) or "")
-        for k in (
-            "order_id",
-            "status",
-            "filled_quantity",
-            "pending_quantity",
-            "cancelled_quantity",
-            "price",
-            "trigger_price",
-            "quantity",
-        )
-    )
+    """The same change reported twice (ticker, postback, reconciliation) has the same key; two
+    different orders, or two states of one order, never do."""
+    return KEY_VERSION + "|".join(_text(order.get(k)) for k in IDENTITY_FIELDS + STATE_FIELDS)
 
 
 class OrderUpdateLog:
@@ -88,6 +98,21 @@ class OrderUpdateLog:
             "SELECT COALESCE(MAX(sequence), 0) AS newest FROM order_updates WHERE account_id = ?", (account_id,)
         )
         return int(row["newest"]) if row else 0
+
+    async def rekey(self) -> int:
+        """Give updates stored under an older key the current one (so that a repeat of them is still
+        recognised after an upgrade); returns how many. Keys that would collide are left as they were."""
+        rows = await self.database.fetch_all(
+            "SELECT account_id, sequence, payload FROM order_updates WHERE dedupe_key NOT LIKE ?", (KEY_VERSION + "%",)
+        )
+        if not rows:
+            return 0
+        await self.database.db.executemany(
+            "UPDATE OR IGNORE order_updates SET dedupe_key = ? WHERE account_id = ? AND sequence = ?",
+            [(dedupe_key(json.loads(r["payload"])), r["account_id"], r["sequence"]) for r in rows],
+        )
+        await self.database.db.commit()
+        return len(rows)
 
     async def latest_by_order(self, account_id: str) -> dict[str, str]:
         """Each order's last stored dedupe key (what the gateway last knew of it)."""
