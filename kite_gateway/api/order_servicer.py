@@ -25,6 +25,7 @@ from kite_gateway.orders.placement import find_order_by_tag, submit_order
 from kite_gateway.orders.validation import check_client_order_id, fingerprint, order_kwargs
 from kite_gateway.risk.kill_switch import GATEWAY
 from kite_gateway.storage.idempotency import PENDING, Record
+from kite_gateway.streaming.order_streams import DUPLICATE
 from kite_gateway.v1 import common_pb2, errors_pb2, order_pb2, order_pb2_grpc
 
 if TYPE_CHECKING:
@@ -91,21 +92,33 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     # Placing ----------------------------------------------------------------------------------
 
     async def _place(
-        self, account_id: str, client_order_id: str, params: order_pb2.OrderParams, field: str
+        self,
+        account_id: str,
+        client_order_id: str,
+        params: order_pb2.OrderParams,
+        field: str,
+        context: grpc.aio.ServicerContext,
     ) -> order_pb2.PlaceOrderResponse:
         check_client_order_id(client_order_id, f"{field}client_order_id")
         _session, kite = await self._session(account_id)
         kwargs = order_kwargs(params, self.master, self.runtime.settings.gateway_market_protection, f"{field}params")
         listing = self.master.resolve(params.instrument, f"{field}params.instrument")
+        self.runtime.risk.kill_switches.check(account_id)  # refused at once; checked again when it is sent
         order_id, replayed = await self.runtime.placement.place(
             kite,
             client_order_id,
             "order",
             fingerprint(params),
             submit_order(kwargs),
-            admit=admission(self.runtime.risk, self.runtime.last_prices, kite, kwargs, listing),
+            check=admission(self.runtime.risk, self.runtime.last_prices, kite, kwargs, listing),
+            deadline=self._deadline(context),
         )
         return order_pb2.PlaceOrderResponse(order_id=order_id, client_order_id=client_order_id, replayed=replayed)
+
+    def _deadline(self, context: grpc.aio.ServicerContext) -> float | None:
+        """The caller's deadline on the order dispatch clock (None: it set none)."""
+        remaining = context.time_remaining()
+        return None if remaining is None else self.runtime.dispatch.clock() + remaining
 
     async def PlaceOrder(
         self, request: order_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
@@ -117,7 +130,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             request.account_id,
             request.client_order_id,
             request,
-            lambda: self._place(request.account_id, request.client_order_id, request.params, ""),
+            lambda: self._place(request.account_id, request.client_order_id, request.params, "", context),
             lambda r: r.order_id,
         )
 
@@ -145,7 +158,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                     leg.account_id,
                     leg.client_order_id,
                     leg,
-                    lambda: self._place(leg.account_id, leg.client_order_id, leg.params, f"legs[{i}]."),
+                    lambda: self._place(leg.account_id, leg.client_order_id, leg.params, f"legs[{i}].", context),
                     lambda r: r.order_id,
                 )
                 result.placed.CopyFrom(placed)
@@ -178,8 +191,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             return record.order_id
         if record.state == PENDING:
             found = await find_order_by_tag(kite, record)
-            if found is not None:
-                return found
+            if found:
+                return str(found[0]["order_id"])
         raise self._not_found(kite.account_id, f"client_order_id {target.client_order_id!r} (never placed at Kite)")
 
     @staticmethod
@@ -287,6 +300,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.ListOrdersResponse:
         kite = self.accounts.get(request.account_id).active()
         rows = await kite.read(EndpointClass.OTHER, "orders")
+        await self.runtime.duplicates.scan(kite, rows)
         ids = await self.runtime.idempotency.client_ids_by_tag(request.account_id)
         wanted = set(request.statuses)
         orders = [
@@ -451,19 +465,20 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             async def submit(kite: KiteCaller, record: Record) -> str:
                 return str((await kite.write(EndpointClass.OTHER, "place_gtt", **args))["trigger_id"])
 
-            async def find(kite: KiteCaller, record: Record) -> str | None:
-                for gtt in await kite.read(EndpointClass.OTHER, "get_gtts"):
-                    condition = gtt.get("condition") or {}
-                    if (
-                        gtt.get("status") == "active"
-                        and condition.get("tradingsymbol") == args["tradingsymbol"]
-                        and condition.get("trigger_values") == args["trigger_values"]
-                    ):
-                        return str(gtt["id"])
-                return None
+            async def find(kite: KiteCaller, record: Record) -> list[dict[str, Any]]:
+                return [
+                    gtt
+                    for gtt in await kite.read(EndpointClass.OTHER, "get_gtts")
+                    if gtt.get("status") == "active"
+                    and (gtt.get("condition") or {}).get("tradingsymbol") == args["tradingsymbol"]
+                    and (gtt.get("condition") or {}).get("trigger_values") == args["trigger_values"]
+                ]
+
+            async def check() -> None:
+                self.runtime.risk.kill_switches.check(request.account_id)
 
             gtt_id, replayed = await self.runtime.placement.place(
-                kite, request.client_order_id, "gtt", fingerprint(request.params), submit, find
+                kite, request.client_order_id, "gtt", fingerprint(request.params), submit, find, check
             )
             return order_pb2.PlaceGttResponse(gtt_id=int(gtt_id), replayed=replayed)
 
@@ -581,6 +596,9 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                         order=convert.order_pb(request.account_id, row.order, client_ids.get(tag, "")),
                     )
                     update.receive_time.FromDatetime(row.received_at)
+                    marker = row.order.get(DUPLICATE)
+                    if marker:
+                        update.duplicate.CopyFrom(order_pb2.DuplicateOrder(**marker))
                     yield order_pb2.StreamOrderUpdatesResponse(update=update)
                     last = row.sequence
                 if rows:

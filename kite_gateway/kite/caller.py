@@ -57,19 +57,26 @@ class KiteCaller:
         self._max_retries = max_retries
         self._on_token_refused = on_token_refused
 
-    async def _once(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def acquire(self, endpoint: EndpointClass) -> None:
+        """Wait for room in the app's limiter of this endpoint class, for a `write_now` to follow."""
         waited = time.perf_counter()
-        async with self._limits.limiter(self.client.api_key, endpoint):
-            started = time.perf_counter()
-            RATE_LIMIT_WAIT.labels(endpoint.value).observe(started - waited)
-            call = functools.partial(getattr(self.client, method), *args, **kwargs)
-            try:
-                return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-            except Exception as exc:
-                KITE_ERRORS.labels(endpoint.value, type(exc).__name__).inc()
-                raise
-            finally:
-                KITE_SECONDS.labels(endpoint.value, method).observe(time.perf_counter() - started)
+        await self._limits.limiter(self.client.api_key, endpoint).acquire()
+        RATE_LIMIT_WAIT.labels(endpoint.value).observe(time.perf_counter() - waited)
+
+    async def _once(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        await self.acquire(endpoint)
+        return await self._call(endpoint, method, *args, **kwargs)
+
+    async def _call(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        call = functools.partial(getattr(self.client, method), *args, **kwargs)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except Exception as exc:
+            KITE_ERRORS.labels(endpoint.value, type(exc).__name__).inc()
+            raise
+        finally:
+            KITE_SECONDS.labels(endpoint.value, method).observe(time.perf_counter() - started)
 
     def _failed(self, exc: Exception) -> GatewayError:
         if isinstance(exc, kite_exceptions.TokenException):
@@ -98,6 +105,14 @@ class KiteCaller:
         caller can tell a definite refusal from an unknown outcome (see errors.outcome_unknown)."""
         try:
             return await self._once(endpoint, method, *args, **kwargs)
+        except kite_exceptions.TokenException as exc:
+            self._on_token_refused(str(exc))
+            raise
+
+    async def write_now(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A `write` whose limiter room was taken by `acquire` just before: it leaves at once."""
+        try:
+            return await self._call(endpoint, method, *args, **kwargs)
         except kite_exceptions.TokenException as exc:
             self._on_token_refused(str(exc))
             raise

@@ -91,6 +91,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_GATEWAY_SHUTTING_DOWN: _ErrorReason.ValueType  # 34
     """UNAVAILABLE: the gateway is shutting down; retry against another replica or later."""
+    ERROR_REASON_ORDER_QUEUE_FULL: _ErrorReason.ValueType  # 35
+    """RESOURCE_EXHAUSTED: the account's order queue in front of Kite is full, the order would wait
+    longer than the gateway allows, or Kite's daily order cap is reached. Nothing was sent to Kite;
+    RetryInfo says when to try again with the same client_order_id.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The error model of the kite-gateway API.
@@ -199,6 +204,11 @@ issued yet.
 """
 ERROR_REASON_GATEWAY_SHUTTING_DOWN: ErrorReason.ValueType  # 34
 """UNAVAILABLE: the gateway is shutting down; retry against another replica or later."""
+ERROR_REASON_ORDER_QUEUE_FULL: ErrorReason.ValueType  # 35
+"""RESOURCE_EXHAUSTED: the account's order queue in front of Kite is full, the order would wait
+longer than the gateway allows, or Kite's daily order cap is reached. Nothing was sent to Kite;
+RetryInfo says when to try again with the same client_order_id.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final
