@@ -71,9 +71,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     ERROR_REASON_KITE_GENERAL_ERROR: _ErrorReason.ValueType  # 27
     """UNKNOWN: Kite answered with an unclassified error (GeneralException or an unknown type)."""
     ERROR_REASON_ORDER_OUTCOME_UNKNOWN: _ErrorReason.ValueType  # 28
-    """UNAVAILABLE: an order call reached Kite but its outcome could not be established, even by
-    reconciling against the order book. Retrying with the same client_order_id is safe: it
-    never places a second order.
+    """UNAVAILABLE: an order was sent to Kite but no answer came, and Kite's order book does not
+    show it (yet). The gateway will not send it again before `resend_after` (ErrorInfo
+    metadata): the earlier request could still arrive. Retrying with the same client_order_id is
+    safe: each retry reads the order book again and returns the order once Kite has it.
     """
     ERROR_REASON_RISK_LIMIT_BREACHED: _ErrorReason.ValueType  # 30
     """FAILED_PRECONDITION: a pre-trade risk limit would be breached (PreconditionFailure says
@@ -135,7 +136,8 @@ class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     A read that fails with UNAVAILABLE or RESOURCE_EXHAUSTED has already been retried by the
     gateway (KITE_MAX_RETRIES) and may be retried again later. An order call is never retried
     blindly by the gateway: when its outcome is unknown it reconciles against Kite's order book by
-    client_order_id first, and a caller may always retry with the same client_order_id.
+    client_order_id, and does not send it again while the earlier attempt could still reach Kite
+    (the quarantine); a caller may always retry with the same client_order_id.
     """
 
 ERROR_REASON_UNSPECIFIED: ErrorReason.ValueType  # 0
@@ -184,9 +186,10 @@ ERROR_REASON_KITE_RATE_LIMITED: ErrorReason.ValueType  # 26
 ERROR_REASON_KITE_GENERAL_ERROR: ErrorReason.ValueType  # 27
 """UNKNOWN: Kite answered with an unclassified error (GeneralException or an unknown type)."""
 ERROR_REASON_ORDER_OUTCOME_UNKNOWN: ErrorReason.ValueType  # 28
-"""UNAVAILABLE: an order call reached Kite but its outcome could not be established, even by
-reconciling against the order book. Retrying with the same client_order_id is safe: it
-never places a second order.
+"""UNAVAILABLE: an order was sent to Kite but no answer came, and Kite's order book does not
+show it (yet). The gateway will not send it again before `resend_after` (ErrorInfo
+metadata): the earlier request could still arrive. Retrying with the same client_order_id is
+safe: each retry reads the order book again and returns the order once Kite has it.
 """
 ERROR_REASON_RISK_LIMIT_BREACHED: ErrorReason.ValueType  # 30
 """FAILED_PRECONDITION: a pre-trade risk limit would be breached (PreconditionFailure says
