@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -248,7 +249,10 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 int(changes.get("quantity") or last.get("quantity") or 0),
                 convert.exact(changes.get("price") or changes.get("trigger_price") or last.get("price") or 0),
             )
-            await kite.change(EndpointClass.ORDERS, "modify_order", last["variety"], order_id, **changes)
+            blocked = functools.partial(self.runtime.risk.kill_switches.check, request.account_id)
+            await kite.change(
+                EndpointClass.ORDERS, "modify_order", last["variety"], order_id, before_send=blocked, **changes
+            )
             return order_pb2.ModifyOrderResponse(order_id=order_id)
 
         return await audited(
@@ -499,7 +503,9 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         async def modify() -> order_pb2.ModifyGttResponse:
             self.runtime.risk.kill_switches.check(request.account_id)
             _session, kite = await self._session(request.account_id)
-            await kite.change(EndpointClass.ORDERS, "modify_gtt", request.gtt_id, **self._gtt_args(request.params))
+            blocked = functools.partial(self.runtime.risk.kill_switches.check, request.account_id)
+            args = self._gtt_args(request.params)
+            await kite.change(EndpointClass.ORDERS, "modify_gtt", request.gtt_id, before_send=blocked, **args)
             return order_pb2.ModifyGttResponse(gtt_id=request.gtt_id)
 
         return await audited(

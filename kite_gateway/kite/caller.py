@@ -63,8 +63,13 @@ class KiteCaller:
         await self._limits.limiter(self.client.api_key, endpoint).acquire()
         RATE_LIMIT_WAIT.labels(endpoint.value).observe(time.perf_counter() - waited)
 
-    async def _once(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def _once(
+        self, endpoint: EndpointClass, method: str, *args: Any, before_send: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
         await self.acquire(endpoint)
+        if before_send is not None:
+            before_send()  # after any wait for the limiter: the moment of sending
         return await self._call(endpoint, method, *args, **kwargs)
 
     async def _call(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -118,7 +123,9 @@ class KiteCaller:
             raise
 
     async def change(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
-        """A `write` whose failures come back as GatewayErrors (for callers that need no outcome analysis)."""
+        """A `write` whose failures come back as GatewayErrors (for callers that need no outcome
+        analysis). `before_send=` (not passed to Kite) runs after any wait for the rate limiter,
+        just before the call leaves, and refuses it by raising (e.g. a kill switch)."""
         try:
             return await self.write(endpoint, method, *args, **kwargs)
         except Exception as exc:

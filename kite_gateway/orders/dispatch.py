@@ -97,6 +97,9 @@ class OrderDispatch:
             self._queues[account_id] = AccountQueue(windows)
         return self._queues[account_id]
 
+    def accounts(self) -> list[str]:
+        return list(self._queues)
+
     def waiting(self, account_id: str) -> int:
         return self._queues[account_id].waiting if account_id in self._queues else 0
 
