@@ -298,6 +298,14 @@ class IdempotentPlacement:
             assert safe is not None
             raise self._unknown(sent, safe, self._now(), f" (Kite did not answer: {type(exc).__name__})") from None
         await self.store.settle(account_id, client_order_id, PLACED, placed)
+        if record.sent_at is not None and record.kind == "order" and self.on_duplicates is not None:
+            # An earlier attempt was given up on: had it arrived while this one was on its way, its
+            # updates came before this order was known; look at the book once now.
+            try:
+                others = [row for row in await find(kite, record) if str(row.get("order_id")) != placed]
+                await self.on_duplicates(kite, others)
+            except GatewayError as exc:
+                log.warning("order.duplicate_check_failed", account_id=account_id, error=exc.message)
         return placed
 
 
