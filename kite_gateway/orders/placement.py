@@ -35,6 +35,7 @@ from kite_gateway.observability.metrics import ORDER_QUEUE_REFUSALS
 from kite_gateway.orders.dispatch import OrderDispatch
 from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, IdempotencyStore, Record
 from kite_gateway.v1 import errors_pb2
+from kite_gateway.wire.formats import IST
 
 log = structlog.get_logger(__name__)
 
@@ -193,6 +194,18 @@ class IdempotentPlacement:
         now = self._now()
         if safe is not None and now < safe:
             raise self._unknown(record, safe, now)
+        if record.sent_at is not None and record.sent_at.astimezone(IST).date() != now.astimezone(IST).date():
+            # Kite's order book holds today's orders only: it cannot say whether that one arrived.
+            raise GatewayError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                errors_pb2.ERROR_REASON_ORDER_OUTCOME_UNKNOWN,
+                f"client_order_id {record.client_order_id!r} on account {record.account_id} was sent on "
+                f"{record.sent_at.astimezone(IST).date()} without an answer, and Kite's order book only shows today's "
+                "orders, so the gateway cannot tell whether it was placed: check that day's trades and positions, "
+                "and use a new client_order_id for a new order",
+                {"account_id": record.account_id, "client_order_id": record.client_order_id,
+                 "sent_at": record.sent_at.isoformat()},
+            )  # fmt: skip
 
     def _unknown(self, record: Record, safe: datetime, now: datetime, why: str = "") -> GatewayError:
         assert record.sent_at is not None

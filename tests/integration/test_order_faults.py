@@ -17,7 +17,9 @@ from google.rpc import error_details_pb2, status_pb2
 
 from kite_gateway.api.convert import decimal_pb
 from kite_gateway.errors import STATUS_DETAILS_KEY
+from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.simulator import Fault, Simulator
+from kite_gateway.simulator.clock import ManualClock
 from kite_gateway.storage.idempotency import FAILED, kite_tag
 from kite_gateway.v1 import common_pb2, order_pb2
 from tests.integration.conftest import (
@@ -130,6 +132,21 @@ async def test_the_quarantine_survives_a_gateway_restart(tmp_path: Path, sim: Si
         assert reply.replayed and reply.order_id == only["order_id"]
     finally:
         await stop_stack(second)
+
+
+async def test_an_unanswered_order_from_an_earlier_day_is_never_sent_again(impatient: Stack) -> None:
+    held = impatient.sim.faults.add(Fault("POST", "/orders/*", "hold"))
+    await unknown_outcome(place(impatient, "late-day", market_buy()))
+    clock = impatient.sim.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(24 * 3600)  # the next day: today's order book cannot tell whether it arrived
+    await log_in_demo_accounts(impatient.sim, impatient.runtime.accounts)  # yesterday's tokens expired at 06:00
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await place(impatient, "late-day", market_buy())
+    code, reason, _, _ = status_of(caught.value)
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "ORDER_OUTCOME_UNKNOWN")
+    assert "new client_order_id" in (caught.value.details() or "") and held.held == 1
+    assert tagged(impatient, "late-day") == []
 
 
 async def updates_until_duplicate(stack: Stack) -> order_pb2.OrderUpdate:
