@@ -55,7 +55,7 @@ class OrderUpdates:
             ORDER_UPDATES.labels(account_id, str(order.get("status") or "UNKNOWN")).inc()
             self._wake(account_id)
             for hook in self.on_stored:
-                await hook(account_id, order)
+                self._background(hook(account_id, order))
         return stored is not None
 
     async def report_duplicate(self, account_id: str, order: dict[str, Any], marker: dict[str, Any]) -> None:
