@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tick-interval", type=float, default=1.0, help="seconds between tick frames")
     sim.add_argument("--step-seconds", type=float, default=1.0, help="seconds between price moves")
     sim.add_argument("--regular-hours", action="store_true", help="trade only in exchange sessions (default: 24x7)")
-    sim.add_argument("--no-rate-limits", action="store_true", help="do not answer 429 above Kite's rates")
+    sim.add_argument("--no-rate-limits", action="store_true", help="no 429s above Kite's rates and order caps")
     sim.add_argument("--redirect-url", default="http://127.0.0.1/kite/callback", help="the app's login redirect")
     sim.add_argument("--postback-url", default="", help="where to POST order postbacks")
     sim.add_argument("--replay", type=Path, help="replay a gateway ticker recording (--record-dir) as the market")
@@ -133,6 +133,7 @@ def _sim(args: argparse.Namespace) -> int:
     import signal
 
     from kite_gateway.simulator import Simulator, SimulatorConfig
+    from kite_gateway.simulator.ratelimit import OrderLimits
 
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
@@ -157,6 +158,7 @@ def _sim(args: argparse.Namespace) -> int:
         step_seconds=args.step_seconds,
         always_open=not args.regular_hours,
         rate_limit_scale=None if args.no_rate_limits else 1.0,
+        order_limits=None if args.no_rate_limits else OrderLimits(),
         redirect_url=args.redirect_url,
         postback_url=args.postback_url,
         replay=args.replay,

@@ -13,31 +13,34 @@ from kite_gateway.accounts.manager import LOGIN_API_KEY_PARAM, AccountManager
 from kite_gateway.errors import GatewayError
 from kite_gateway.observability.metrics import REGISTRY
 from kite_gateway.streaming.order_streams import OrderUpdates
-from kite_gateway.v1 import order_pb2
+from kite_gateway.streaming.postbacks import PostbackIntake
 from kite_gateway.wire.checksums import checksums_match, postback_checksum
 
 CALLBACK_PATH = "/kite/login/callback"
 POSTBACK_PATH = "/kite/postback"
 METRICS_PATH = "/metrics"
 ACCOUNTS = web.AppKey("accounts", AccountManager)
-ORDER_UPDATES = web.AppKey("order_updates", OrderUpdates)
+POSTBACKS = web.AppKey("postbacks", PostbackIntake)
 
 
 async def postback(request: web.Request) -> web.Response:
-    """An order postback: accepted only with Kite's checksum under the account's app secret."""
-    accounts, updates = request.app[ACCOUNTS], request.app[ORDER_UPDATES]
+    """An order postback: accepted only with Kite's checksum under the account's app secret, and
+    then only as a reason to read the order from Kite (kite_gateway.streaming.postbacks)."""
+    accounts = request.app[ACCOUNTS]
     try:
         body = await request.json()
         account_id, order_id, stamp, checksum = (
             str(body[k]) for k in ("user_id", "order_id", "order_timestamp", "checksum")
         )
-    except (ValueError, KeyError, TypeError):
+        claimed = str(body.get("status") or "")
+    except (ValueError, KeyError, TypeError, AttributeError):
         return web.Response(status=400, text="not a Kite postback")
     session = accounts.sessions.get(account_id)
     secret = await accounts.credentials.app_secret(session.api_key) if session else None
     if secret is None or not checksums_match(postback_checksum(order_id, stamp, secret), checksum):
         return web.Response(status=403, text="checksum mismatch")
-    await updates.ingest(account_id, body, order_pb2.ORDER_UPDATE_SOURCE_POSTBACK)
+    if not await request.app[POSTBACKS].receive(account_id, order_id, claimed):
+        return web.Response(status=503, text="the order could not be confirmed from Kite's order book")
     return web.Response(text="ok")
 
 
@@ -69,7 +72,7 @@ class HttpEndpoints:
         """`state`: serve Prometheus metrics at /metrics, with this collector of runtime state."""
         self.app = web.Application()
         self.app[ACCOUNTS] = accounts
-        self.app[ORDER_UPDATES] = updates
+        self.postbacks = self.app[POSTBACKS] = PostbackIntake(accounts, updates)
         self.app.router.add_get(CALLBACK_PATH, login_callback)
         self.app.router.add_post(POSTBACK_PATH, postback)
         if state is not None:
@@ -101,3 +104,4 @@ class HttpEndpoints:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.postbacks.stop()

@@ -3,6 +3,7 @@ accounts, the instrument master, order placement, and the servicers over them.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from kite_gateway.storage.database import Database
 from kite_gateway.storage.duplicates import DuplicateLog
 from kite_gateway.storage.idempotency import IdempotencyStore
 from kite_gateway.storage.order_updates import OrderUpdateLog
+from kite_gateway.storage.private_files import private_directory
 from kite_gateway.storage.sealing import Sealer, load_key
 from kite_gateway.streaming.order_streams import OrderUpdates
 from kite_gateway.streaming.tick_streams import TickStreams
@@ -59,6 +61,7 @@ class Runtime:
         """Open the database (migrating it), check the sealing key, and load the accounts.
         `now` is the clock that decides token expiry (tests pass the simulator's)."""
         data_dir = settings.gateway_data_dir
+        await asyncio.to_thread(private_directory, data_dir)  # the order book and audit trail are the gateway's alone
         key = load_key(
             settings.gateway_secret_key.get_secret_value() if settings.gateway_secret_key else None,
             settings.gateway_secret_key_file,

@@ -24,6 +24,7 @@ from kite_gateway.auth.principals import AuthConfigError, Principals, load_princ
 from kite_gateway.config import Settings
 from kite_gateway.observability.rpc_metrics import RpcMetricsInterceptor
 from kite_gateway.services import API_SERVICES, register
+from kite_gateway.storage.private_files import private_directory
 
 log = structlog.get_logger(__name__)
 
@@ -164,7 +165,7 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 def _ensure_data_dir(path: Path) -> None:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_directory(path)
         probe = path / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()

@@ -21,7 +21,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from kite_gateway import __version__
 from kite_gateway.auth.policy import authorize
-from kite_gateway.auth.principals import Principals, current_principal, unrestricted
+from kite_gateway.auth.principals import Principals, anonymous_name, current_principal, unrestricted
 from kite_gateway.errors import GatewayError
 from kite_gateway.v1 import (
     account_pb2,
@@ -101,7 +101,7 @@ def _admit(
 ) -> None:
     """Authenticate the caller and authorize the call (GatewayError if not); remember who it is."""
     if principals is None:
-        current_principal.set(unrestricted(str(context.peer())))
+        current_principal.set(unrestricted(anonymous_name(str(context.peer()))))
         return
     principal = principals.authenticate(context.invocation_metadata())
     authorize(principal, method.full_name, request)

@@ -250,7 +250,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         streams = await self.runtime.tick_streams.get(
             session.account_id, session.api_key, kite.client.access_token, symbols
         )
-        mailbox = streams.fanout.open(principal_of(context), prefix=session.account_id)
+        mailbox = streams.fanout.open(principal_of(context), prefix=session.account_id, level=LEVELS.index(mode))
         try:
             statuses = await streams.add(mailbox, wanted, mode)
             started = market_data_pb2.SubscriptionStarted(subscription_id=mailbox.mailbox_id, statuses=statuses)
@@ -292,9 +292,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     ) -> market_data_pb2.UpdateSubscriptionResponse:
         self.accounts.get(request.account_id).active()
         streams, mailbox = self._mailbox(request.account_id, request.subscription_id, context)
-        statuses = await streams.add(
-            mailbox, self._refs(request.add, "add"), request.mode or market_data_pb2.TICK_MODE_QUOTE
-        )
+        statuses = await streams.add(mailbox, self._refs(request.add, "add"), request.mode or LEVELS[mailbox.level])
         statuses += await streams.remove(mailbox, self._refs(request.remove, "remove"))
         changed = market_data_pb2.SubscriptionChanged(statuses=statuses)
         mailbox.note(market_data_pb2.StreamTicksResponse(changed=changed).SerializeToString())

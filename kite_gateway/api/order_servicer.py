@@ -505,7 +505,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             _session, kite = await self._session(request.account_id)
             blocked = functools.partial(self.runtime.risk.kill_switches.check, request.account_id)
             args = self._gtt_args(request.params)
-            await kite.change(EndpointClass.ORDERS, "modify_gtt", request.gtt_id, before_send=blocked, **args)
+            await kite.change(EndpointClass.OTHER, "modify_gtt", request.gtt_id, before_send=blocked, **args)
             return order_pb2.ModifyGttResponse(gtt_id=request.gtt_id)
 
         return await audited(
@@ -524,7 +524,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.DeleteGttResponse:
         async def delete() -> order_pb2.DeleteGttResponse:
             kite = self.accounts.get(request.account_id).active()
-            await kite.change(EndpointClass.ORDERS, "delete_gtt", request.gtt_id)
+            await kite.change(EndpointClass.OTHER, "delete_gtt", request.gtt_id)
             return order_pb2.DeleteGttResponse(gtt_id=request.gtt_id)
 
         return await audited(

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import grpc
 
@@ -60,6 +61,17 @@ current_principal: ContextVar[Principal | None] = ContextVar("current_principal"
 def unrestricted(name: str) -> Principal:
     """What every caller is when authentication is off."""
     return Principal(name, frozenset({EVERY_ACCOUNT}), frozenset({EVERY_ACCOUNT}), admin=True)
+
+
+def anonymous_name(peer: str) -> str:
+    """A caller's identity when authentication is off: `anonymous@<host>`, the peer's address
+    without its port, so that every connection from one host (each `grpcurl` or `buf curl` opens
+    its own) is the same caller and finds the subscriptions it opened."""
+    kind, _, address = unquote(peer).partition(":")
+    if kind in ("ipv4", "ipv6"):
+        host = address.rpartition(":")[0].strip("[]")
+        return f"anonymous@{host or address}"
+    return f"anonymous@{unquote(peer)}"
 
 
 def token_digest(token: str) -> str:

@@ -20,7 +20,7 @@ from kite_gateway.simulator.faults import FaultInjector
 from kite_gateway.simulator.gtt import GttBook
 from kite_gateway.simulator.market import MarketModel
 from kite_gateway.simulator.postbacks import PostbackSender
-from kite_gateway.simulator.ratelimit import RateLimiter
+from kite_gateway.simulator.ratelimit import OrderCaps, OrderLimits, RateLimiter
 from kite_gateway.simulator.replay import ReplayMarket, first_frame_time
 from kite_gateway.simulator.rest import build_app
 from kite_gateway.simulator.sessions import App, SessionStore, User
@@ -68,7 +68,10 @@ class SimulatorConfig:
     always_open: bool = True
     tick_interval: float = 1.0
     step_seconds: float = 1.0
-    rate_limit_scale: float | None = 1.0  # None turns Kite's rate limits off
+    rate_limit_scale: float | None = 1.0  # None turns Kite's per-api_key request rate limits off
+    order_limits: OrderLimits | None = field(
+        default_factory=OrderLimits
+    )  # Kite's per-user order caps; None turns them off
     require_market_protection: bool = True
     control_api: bool = True
     api_key: str = "sim_api_key"
@@ -103,6 +106,7 @@ class Simulator:
         self.sessions = SessionStore(self.clock)
         self.engine = TradingEngine(self.universe, self.market, self.clock)
         self.engine.require_market_protection = config.require_market_protection
+        self.engine.order_caps = OrderCaps(config.order_limits) if config.order_limits else None
         self.gtts = GttBook(self.engine)
         self.faults = FaultInjector()
         self.rate_limiter = RateLimiter(config.rate_limit_scale) if config.rate_limit_scale else None

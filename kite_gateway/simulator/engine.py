@@ -14,21 +14,21 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import uuid
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kite_gateway.market.sessions import MarketHours
 from kite_gateway.simulator import orders as st
 from kite_gateway.simulator.clock import Clock
-from kite_gateway.simulator.errors import KiteError, input_error, network_error, order_error
+from kite_gateway.simulator.errors import input_error, network_error, order_error
 from kite_gateway.simulator.margins import Margin, order_margin
 from kite_gateway.simulator.market import LiveQuote, MarketModel
 from kite_gateway.simulator.orders import SimOrder, SimTrade
 from kite_gateway.simulator.portfolio import Holding, Position, Utilised, segment_funds
+from kite_gateway.simulator.ratelimit import OrderCaps, OrderLimits
 from kite_gateway.simulator.sessions import App, User
 from kite_gateway.simulator.universe import SimInstrument, Universe
 from kite_gateway.wire.formats import IST
@@ -38,8 +38,6 @@ ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 PRODUCTS = ("CNC", "NRML", "MIS", "MTF", "CO")
 VALIDITIES = ("DAY", "IOC", "TTL")
 MAX_MODIFICATIONS = 25
-ORDERS_PER_MINUTE = 400
-ORDERS_PER_DAY = 5000
 AUTO_PROTECTION = Decimal(2)  # percent applied when market_protection is -1
 
 # (update kind for listeners) postback statuses Kite sends: COMPLETE, CANCELLED, REJECTED, UPDATE.
@@ -57,9 +55,6 @@ class Account:
     trades: list[SimTrade] = field(default_factory=list)
     positions: dict[tuple[int, str], Position] = field(default_factory=dict)
     holdings: dict[int, Holding] = field(default_factory=dict)
-    recent_orders: deque[datetime] = field(default_factory=deque)
-    orders_today: int = 0
-    orders_day: date | None = None
 
     def position(self, instrument: SimInstrument, product: str) -> Position:
         key = (instrument.instrument_token, product)
@@ -116,6 +111,7 @@ class TradingEngine:
         self.accounts: dict[str, Account] = {}
         self.listeners: list[OrderListener] = []
         self.require_market_protection = True
+        self.order_caps: OrderCaps | None = OrderCaps(OrderLimits())
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
 
@@ -151,13 +147,15 @@ class TradingEngine:
     def _new_id(self, now: datetime) -> str:
         return f"{now.astimezone(IST):%y%m%d}{next(self._order_ids):09d}"
 
-    def place(self, app: App, user_id: str, variety: str, form: Mapping[str, str]) -> str:
-        """`POST /orders/{variety}`: returns the order id (the first leg's, for icebergs)."""
+    def place(self, app: App, user_id: str, variety: str, form: Mapping[str, str], counted: bool = True) -> str:
+        """`POST /orders/{variety}`: returns the order id (the first leg's, for icebergs). A placement
+        is `counted` against the user's order caps (not those a GTT makes when it fires)."""
         account = self.accounts[user_id]
         now = self.clock.now()
         if variety not in VARIETIES:
             raise input_error("Invalid `variety`.")
-        self._count_order(account, now)
+        if counted and self.order_caps is not None:
+            self.order_caps.count(user_id, now)
         instrument = self.instrument(form)
         order = SimOrder(
             order_id=self._new_id(now),
@@ -202,19 +200,6 @@ class TradingEngine:
         account.orders[order.order_id] = order
         self._accept(account, order, now)
         return order.order_id
-
-    def _count_order(self, account: Account, now: datetime) -> None:
-        while account.recent_orders and now - account.recent_orders[0] >= timedelta(minutes=1):
-            account.recent_orders.popleft()
-        if len(account.recent_orders) >= ORDERS_PER_MINUTE:
-            raise KiteError("NetworkException", f"Too many requests: {ORDERS_PER_MINUTE} orders per minute.", 429)
-        today = now.astimezone(IST).date()
-        if account.orders_day != today:
-            account.orders_day, account.orders_today = today, 0
-        if account.orders_today >= ORDERS_PER_DAY:
-            raise KiteError("NetworkException", f"Too many requests: {ORDERS_PER_DAY} orders per day.", 429)
-        account.recent_orders.append(now)
-        account.orders_today += 1
 
     def _validate(self, order: SimOrder, form: Mapping[str, str], now: datetime) -> None:
         instrument = order.instrument

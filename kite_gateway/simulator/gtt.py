@@ -181,7 +181,7 @@ class GttBook:
         form = {k: str(v) for k, v in order.items()}
         result: dict[str, Any] = {"status": "success", "order_id": "", "rejection_reason": ""}
         try:
-            result["order_id"] = self.engine.place(gtt.app, gtt.user_id, "regular", form)
+            result["order_id"] = self.engine.place(gtt.app, gtt.user_id, "regular", form, counted=False)
             placed = self.engine.account(gtt.user_id).orders[result["order_id"]]
             if placed.status == "REJECTED":
                 result.update(status="failed", rejection_reason=placed.status_message or "")

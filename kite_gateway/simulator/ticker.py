@@ -152,10 +152,17 @@ class TickerHub:
         for token in tokens:
             if token not in self.universe.by_token:
                 continue
-            if token not in connection.modes and len(connection.modes) >= MAX_INSTRUMENTS:
-                refused += 1
+            if action == "mode":
+                # Kite does not document that `mode` subscribes: here it changes only the mode of an
+                # instrument this connection subscribed, so a client that skips `subscribe` gets nothing.
+                if token in connection.modes:
+                    connection.modes[token] = mode
+                    connection.fresh.add(token)
                 continue
-            if action == "mode" or token not in connection.modes:
+            if token not in connection.modes:
+                if len(connection.modes) >= MAX_INSTRUMENTS:
+                    refused += 1
+                    continue
                 connection.modes[token] = mode
             connection.fresh.add(token)
         if refused:

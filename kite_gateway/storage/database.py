@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import aiosqlite
 
 from kite_gateway.storage.migrations import MIGRATIONS
+from kite_gateway.storage.private_files import private_file, tighten_database
 
 
 def now_text() -> str:
@@ -31,6 +33,10 @@ class Database:
         return self._db
 
     async def open(self) -> None:
+        # Owner-only before SQLite creates it (its -wal and -shm files take the database's mode),
+        # and tightened if an older gateway left any of the three world-readable.
+        await asyncio.to_thread(private_file, self.path)
+        await asyncio.to_thread(tighten_database, self.path)
         self._db = await aiosqlite.connect(self.path)
         self._db.row_factory = aiosqlite.Row
         await self._db.execute("PRAGMA journal_mode=WAL")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from kite_gateway.storage.private_files import FILE_MODE, tighten
+
 KEY_CHECK_PLAINTEXT = "kite-gateway key check"
 
 
@@ -56,9 +58,10 @@ def load_key(key: str | None, key_file: Path | None, generate_in: Path | None = 
     if generate_in is not None:
         path = generate_in / "secret.key"
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(Sealer.generate_key())
+        tighten(path, FILE_MODE)  # one an older gateway (or a person) left readable by others
         return path.read_bytes().strip()
     raise SealingError(
         "no secret key for sealing credentials: set KITE_GATEWAY_SECRET_KEY or KITE_GATEWAY_SECRET_KEY_FILE "

@@ -27,6 +27,7 @@ class Mailbox(Generic[K]):
 
     mailbox_id: str
     principal: str
+    level: int = 0  # the subscriber's own level, for keys it adds without naming one
     wants: dict[K, int] = field(default_factory=dict)  # key -> level
     pending: dict[K, bytes] = field(default_factory=dict)
     notes: deque[bytes] = field(default_factory=deque)
@@ -88,8 +89,8 @@ class Fanout(Generic[K]):
     def conflated_total(self) -> int:
         return self.closed_conflated + sum(m.conflated_total for m in self.mailboxes.values())
 
-    def open(self, principal: str, prefix: str = "sub") -> Mailbox[K]:
-        mailbox: Mailbox[K] = Mailbox(f"{prefix}-{next(self._ids)}", principal)
+    def open(self, principal: str, prefix: str = "sub", level: int = 0) -> Mailbox[K]:
+        mailbox: Mailbox[K] = Mailbox(f"{prefix}-{next(self._ids)}", principal, level)
         self.mailboxes[mailbox.mailbox_id] = mailbox
         return mailbox
 

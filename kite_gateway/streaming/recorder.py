@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import BinaryIO
 
 import structlog
 
+from kite_gateway.storage.private_files import FILE_MODE, private_directory
 from kite_gateway.wire.recording import encode_frame, encode_header
 
 log = structlog.get_logger(__name__)
@@ -41,8 +43,8 @@ class FrameRecorder:
         header = encode_header({"account_id": account_id, "started": started.isoformat()})
 
         def open_file() -> BinaryIO:
-            directory.mkdir(parents=True, exist_ok=True)
-            file = path.open("xb")
+            private_directory(directory)  # recordings carry the account's order updates too
+            file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb")
             file.write(gzip.compress(header))
             file.flush()
             return file

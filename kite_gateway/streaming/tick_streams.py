@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from kite_gateway.market.instruments import Listing
 from kite_gateway.market.sessions import SESSIONS, MarketHours
+from kite_gateway.streaming.connection_budget import ConnectionBudget
 from kite_gateway.streaming.fanout import Fanout, Mailbox
 from kite_gateway.streaming.recorder import FrameRecorder
 from kite_gateway.streaming.ticks import KITE_MODE, LEVELS, RANK, WIRE_MODE, tick_entry, tick_message
@@ -41,6 +42,7 @@ class AccountTicks:
         stale_after: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         recorder: FrameRecorder | None = None,
+        budget: ConnectionBudget | None = None,
         **connection_options: Any,
     ) -> None:
         self.account_id = account_id
@@ -51,7 +53,7 @@ class AccountTicks:
         url = f"{websocket_endpoint}?{urlencode({'api_key': api_key, 'access_token': access_token})}"
         self.recorder = recorder
         callbacks = Callbacks(self._on_ticks, self._on_text, self._on_state, recorder.record if recorder else None)
-        self.ticker = AccountTicker(url, callbacks, **connection_options)
+        self.ticker = AccountTicker(url, callbacks, api_key, account_id, budget, **connection_options)
         self.ticks_in = 0
         self.stale_after = stale_after
         self.clock = clock
@@ -223,6 +225,7 @@ class TickStreams:
         self.record_dir = record_dir
         self.options = connection_options
         self.accounts: dict[str, AccountTicks] = {}
+        self.budget = ConnectionBudget()  # Kite's ticker connections per api_key, shared by its accounts
 
     async def get(self, account_id: str, api_key: str, access_token: str, symbols: dict[int, str]) -> AccountTicks:
         current = self.accounts.get(account_id)
@@ -232,7 +235,14 @@ class TickStreams:
         if current is None:
             recorder = await FrameRecorder.create(self.record_dir, account_id) if self.record_dir else None
             current = AccountTicks(
-                account_id, self.websocket_endpoint, api_key, access_token, symbols, recorder=recorder, **self.options
+                account_id,
+                self.websocket_endpoint,
+                api_key,
+                access_token,
+                symbols,
+                recorder=recorder,
+                budget=self.budget,
+                **self.options,
             )
             self.accounts[account_id] = current
         return current

@@ -133,7 +133,7 @@ async def test_instruments_are_added_and_removed_while_streaming(stack: Stack, s
     listed = await stack.market.ListSubscriptions(market_data_pb2.ListSubscriptionsRequest(account_id=ACCOUNT))
     (mine,) = listed.subscriptions
     assert mine.subscription_id == subscription and {i.symbol for i in mine.instruments} == {INFY, TCS}
-    assert listed.upstream[0].state == common_pb2.UPSTREAM_STATE_CONNECTED and listed.upstream[0].full_instruments == 1
+    assert listed.upstream[0].state == common_pb2.UPSTREAM_STATE_CONNECTED and listed.upstream[0].full_instruments == 2
 
 
 async def test_updating_a_subscription_that_ended_is_not_found(stack: Stack) -> None:

@@ -75,6 +75,7 @@ def test_the_official_parser_decodes_every_packet_kind_to_the_intended_values(fa
         by_symbol["BSE:SENSEX"].instrument_token: "ltp",
     }
     with _open(fast_ticker, kite) as ws:
+        ws.send(json.dumps({"a": "subscribe", "v": list(want)}))
         for mode in ("ltp", "quote", "full"):
             ws.send(json.dumps({"a": "mode", "v": [mode, [t for t, m in want.items() if m == mode]]}))
         ticks = _collect(ws, want)
@@ -174,7 +175,7 @@ def test_more_than_3000_instruments_are_refused_with_an_error_message(fast_ticke
     tokens = [i.instrument_token for i in fast_ticker.sim.universe]
     assert len(tokens) > 3000
     with _open(fast_ticker, kite) as ws:
-        ws.send(json.dumps({"a": "mode", "v": ["ltp", tokens[:2999]]}))
+        ws.send(json.dumps({"a": "subscribe", "v": tokens[:2999]}))
         ws.send(json.dumps({"a": "subscribe", "v": [1, 2, 3]}))  # unknown tokens are ignored
         ws.send(json.dumps({"a": "subscribe", "v": tokens[2999:3002]}))
         error = None
@@ -217,3 +218,19 @@ def test_a_dropped_connection_closes_abnormally_for_the_client(fast_ticker: Thre
         with pytest.raises(ConnectionClosedError):
             while True:
                 ws.recv(timeout=5)
+
+
+def test_a_mode_message_for_an_instrument_not_subscribed_on_the_connection_does_not_subscribe_it(
+    fast_ticker: ThreadedSimulator,
+) -> None:
+    kite = login(fast_ticker)
+    by_symbol = fast_ticker.sim.universe.by_symbol
+    infy, tcs = by_symbol["NSE:INFY"].instrument_token, by_symbol["NSE:TCS"].instrument_token
+    with _open(fast_ticker, kite) as ws:
+        ws.send(json.dumps({"a": "mode", "v": ["full", [infy]]}))  # no subscribe first: nothing
+        ws.send(json.dumps({"a": "subscribe", "v": [tcs]}))
+        ws.send(json.dumps({"a": "mode", "v": ["full", [tcs]]}))
+        seen = _collect(ws, {tcs: "full"})
+        (connection,) = fast_ticker.call(lambda: list(fast_ticker.sim.ticker.connections))
+        assert connection.modes == {tcs: "full"}
+    assert infy not in seen and seen[tcs]["mode"] == "full"

@@ -1,0 +1,48 @@
+"""GTT writes are paced in the rate class Kite counts `/gtt` in: "all other endpoints", not order
+placement (the docs' four rows: quote, historical, order placement, all other endpoints)."""
+
+from __future__ import annotations
+
+from kite_gateway.api.convert import decimal_pb
+from kite_gateway.observability.metrics import REGISTRY
+from kite_gateway.v1 import common_pb2, order_pb2
+from tests.integration.conftest import Stack
+
+ACCOUNT = "ZS0001"
+GTT_METHODS = ("place_gtt", "modify_gtt", "delete_gtt")
+
+
+def calls(endpoint_class: str, method: str) -> float:
+    """How many Kite calls of `method` the gateway made in `endpoint_class` (process-wide)."""
+    labels = {"endpoint_class": endpoint_class, "method": method}
+    return REGISTRY.get_sample_value("kite_request_duration_seconds_count", labels) or 0.0
+
+
+async def test_gtt_place_modify_and_delete_are_paced_as_other_endpoints_not_as_orders(stack: Stack) -> None:
+    before = {(kind, m): calls(kind, m) for kind in ("orders", "other") for m in GTT_METHODS}
+    infy = stack.sim.universe.by_symbol["NSE:INFY"]
+    price = stack.sim.engine.quote(infy).last_price
+    params = order_pb2.GttParams(
+        type=order_pb2.GTT_TYPE_SINGLE,
+        instrument=common_pb2.InstrumentRef(symbol="NSE:INFY"),
+        last_price=decimal_pb(price),
+        trigger_values=[decimal_pb(price + 50)],
+        legs=[
+            order_pb2.GttLeg(
+                transaction_type=common_pb2.TRANSACTION_TYPE_SELL,
+                quantity=1,
+                product=common_pb2.PRODUCT_CNC,
+                price=decimal_pb(price + 50),
+            )
+        ],
+    )
+    placed = await stack.orders.PlaceGtt(
+        order_pb2.PlaceGttRequest(account_id=ACCOUNT, client_order_id="gtt-class", params=params)
+    )
+    params.trigger_values[0].CopyFrom(decimal_pb(price + 60))
+    await stack.orders.ModifyGtt(order_pb2.ModifyGttRequest(account_id=ACCOUNT, gtt_id=placed.gtt_id, params=params))
+    await stack.orders.DeleteGtt(order_pb2.DeleteGttRequest(account_id=ACCOUNT, gtt_id=placed.gtt_id))
+
+    for method in GTT_METHODS:
+        assert calls("other", method) - before[("other", method)] == 1, method
+        assert calls("orders", method) - before[("orders", method)] == 0, method
