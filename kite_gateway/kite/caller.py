@@ -19,6 +19,7 @@ from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError, from_kite, is_kite_failure, retryable_read
 from kite_gateway.kite.limits import EndpointClass, RateLimits
+from kite_gateway.kite.paths import check_call
 from kite_gateway.observability.metrics import KITE_ERRORS, KITE_SECONDS, RATE_LIMIT_WAIT
 
 log = structlog.get_logger(__name__)
@@ -58,6 +59,7 @@ class KiteCaller:
         self._on_token_refused = on_token_refused
 
     async def _once(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        check_call(method, args, kwargs)  # ids go into URLs only in Kite's own forms
         waited = time.perf_counter()
         async with self._limits.limiter(self.client.api_key, endpoint):
             started = time.perf_counter()
