@@ -194,7 +194,7 @@ def raw_payloads() -> st.SearchStrategy[bytes]:
 def _mutated(draw: st.DrawFn, template: Message, known: Known, depth: int, long_most: int) -> Message:
     message = type(template)()
     message.CopyFrom(template)
-    descriptor = message.DESCRIPTOR
+    descriptor: Any = message.DESCRIPTOR
     for fd in descriptor.fields:
         action = draw(st.integers(min_value=0, max_value=9))
         if action == 0:

@@ -226,6 +226,7 @@ class Fuzzing:
         self.order_id = placed.order_id
         self.gtt_id = order_pb2_grpc.OrderServiceStub(channel).PlaceGtt(template, timeout=30).gtt_id
         self.stream: Any = None
+        self.subscription_id = ""
         self.refresh()
 
     def refresh(self) -> None:
