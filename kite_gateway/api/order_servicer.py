@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 MAX_PREVIEW_ORDERS = 200
 MAX_BULK_LEGS = 500
+MAX_EVENT_ID = 2**63 - 1  # SQLite's largest integer
 
 
 def principal_of(context: grpc.aio.ServicerContext) -> str:
@@ -205,14 +206,20 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             {"account_id": account_id},
         )
 
-    async def _history(self, kite: KiteCaller, order_id: str) -> list[dict[str, Any]]:
+    async def _of_order(self, kite: KiteCaller, method: str, order_id: str) -> list[dict[str, Any]]:
+        """Kite's rows of one order (its history or its trades). Kite refuses an id that is not one
+        of the account's orders; whether it is unknown or another account's, the answer is the same
+        NOT_FOUND, which tells nothing of orders elsewhere."""
         try:
-            rows: list[dict[str, Any]] = await kite.read(EndpointClass.OTHER, "order_history", order_id)
+            rows: list[dict[str, Any]] = await kite.read(EndpointClass.OTHER, method, order_id)
         except GatewayError as exc:
-            if exc.code == grpc.StatusCode.INVALID_ARGUMENT:
+            if exc.code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
                 raise self._not_found(kite.account_id, f"order_id {order_id}") from None
             raise
         return rows
+
+    async def _history(self, kite: KiteCaller, order_id: str) -> list[dict[str, Any]]:
+        return await self._of_order(kite, "order_history", order_id)
 
     async def ModifyOrder(
         self, request: order_pb2.ModifyOrderRequest, context: grpc.aio.ServicerContext
@@ -329,7 +336,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.ListTradesResponse:
         kite = self.accounts.get(request.account_id).active()
         if request.HasField("order"):
-            rows = await kite.read(EndpointClass.OTHER, "order_trades", await self._order_id(kite, request.order))
+            rows = await self._of_order(kite, "order_trades", await self._order_id(kite, request.order))
         else:
             rows = await kite.read(EndpointClass.OTHER, "trades")
         return order_pb2.ListTradesResponse(trades=[convert.trade_pb(request.account_id, row) for row in rows])
@@ -505,7 +512,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             _session, kite = await self._session(request.account_id)
             blocked = functools.partial(self.runtime.risk.kill_switches.check, request.account_id)
             args = self._gtt_args(request.params)
-            await kite.change(EndpointClass.OTHER, "modify_gtt", request.gtt_id, before_send=blocked, **args)
+            change = kite.change(EndpointClass.OTHER, "modify_gtt", request.gtt_id, before_send=blocked, **args)
+            await self._on_gtt(request.account_id, request.gtt_id, change)
             return order_pb2.ModifyGttResponse(gtt_id=request.gtt_id)
 
         return await audited(
@@ -524,7 +532,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.DeleteGttResponse:
         async def delete() -> order_pb2.DeleteGttResponse:
             kite = self.accounts.get(request.account_id).active()
-            await kite.change(EndpointClass.OTHER, "delete_gtt", request.gtt_id)
+            await self._on_gtt(request.account_id, request.gtt_id,
+                               kite.change(EndpointClass.OTHER, "delete_gtt", request.gtt_id))  # fmt: skip
             return order_pb2.DeleteGttResponse(gtt_id=request.gtt_id)
 
         return await audited(
@@ -550,13 +559,23 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self, request: order_pb2.GetGttRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.GetGttResponse:
         kite = self.accounts.get(request.account_id).active()
-        try:
-            row = await kite.read(EndpointClass.OTHER, "get_gtt", request.gtt_id)
-        except GatewayError as exc:
-            if exc.metadata.get("kite_http_status") == "404":
-                raise self._not_found(request.account_id, f"GTT {request.gtt_id}") from None
-            raise
+        row = await self._on_gtt(request.account_id, request.gtt_id, kite.read(EndpointClass.OTHER, "get_gtt",
+                                                                               request.gtt_id))  # fmt: skip
         return order_pb2.GetGttResponse(gtt=_gtt_pb(request.account_id, row))
+
+    async def _on_gtt(self, account_id: str, gtt_id: int, call: Awaitable[T]) -> T:
+        """A call on one GTT trigger, with Kite's "Trigger not found" (404) as NOT_FOUND."""
+        try:
+            return await call
+        except GatewayError as exc:
+            if exc.code == grpc.StatusCode.NOT_FOUND or exc.metadata.get("kite_http_status") == "404":
+                raise GatewayError(
+                    grpc.StatusCode.NOT_FOUND,
+                    errors_pb2.ERROR_REASON_ORDER_NOT_FOUND,
+                    f"no GTT {gtt_id} on account {account_id}; ListGtts shows the account's triggers",
+                    {"account_id": account_id, "gtt_id": str(gtt_id)},
+                ) from None
+            raise
 
     # Order updates ----------------------------------------------------------------------------
 
@@ -643,6 +662,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             try:
                 after = int(base64.urlsafe_b64decode(request.page_token.encode()).decode())
             except ValueError:
+                after = -1
+            if not 0 <= after <= MAX_EVENT_ID:
                 raise invalid("page_token", "not a token from a previous response") from None
         start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None
         end = request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None

@@ -19,6 +19,7 @@ from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError, from_kite, is_kite_failure, retryable_read
 from kite_gateway.kite.limits import EndpointClass, RateLimits
+from kite_gateway.kite.paths import check_call
 from kite_gateway.observability.metrics import KITE_ERRORS, KITE_SECONDS, RATE_LIMIT_WAIT
 
 log = structlog.get_logger(__name__)
@@ -73,6 +74,7 @@ class KiteCaller:
         return await self._call(endpoint, method, *args, **kwargs)
 
     async def _call(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        check_call(method, args, kwargs)  # ids go into URLs only in Kite's own forms
         started = time.perf_counter()
         call = functools.partial(getattr(self.client, method), *args, **kwargs)
         try:

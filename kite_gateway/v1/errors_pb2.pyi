@@ -69,7 +69,9 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     ERROR_REASON_KITE_RATE_LIMITED: _ErrorReason.ValueType  # 26
     """RESOURCE_EXHAUSTED: Kite answered 429; RetryInfo says when to try again."""
     ERROR_REASON_KITE_GENERAL_ERROR: _ErrorReason.ValueType  # 27
-    """UNKNOWN: Kite answered with an unclassified error (GeneralException or an unknown type)."""
+    """NOT_FOUND, UNAVAILABLE or FAILED_PRECONDITION: Kite answered with an unclassified error
+    (GeneralException or an unknown type); see the table above.
+    """
     ERROR_REASON_ORDER_OUTCOME_UNKNOWN: _ErrorReason.ValueType  # 28
     """UNAVAILABLE: an order was sent to Kite but no answer came, and Kite's order book does not
     show it (yet). The gateway will not send it again before `resend_after` (ErrorInfo
@@ -131,7 +133,13 @@ class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     | NetworkException           | UNAVAILABLE         | KITE_UNAVAILABLE             |
     | DataException              | UNAVAILABLE         | KITE_UNAVAILABLE             |
     | HTTP 429 (any type)        | RESOURCE_EXHAUSTED  | KITE_RATE_LIMITED            |
-    | GeneralException / unknown | UNKNOWN             | KITE_GENERAL_ERROR           |
+    | GeneralException / unknown | see below           | KITE_GENERAL_ERROR           |
+
+    Kite's unclassified errors (GeneralException, or a type not in this table) never answer
+    UNKNOWN: HTTP 404 or a message saying "not found" (e.g. "Trigger not found") is NOT_FOUND; a
+    5xx or a failure without an HTTP status is UNAVAILABLE with RetryInfo; any other status is
+    FAILED_PRECONDITION. Messages and metadata values are cut to a short prefix (1000 and 300
+    characters) so that the status always fits a client's header limits.
 
     A read that fails with UNAVAILABLE or RESOURCE_EXHAUSTED has already been retried by the
     gateway (KITE_MAX_RETRIES) and may be retried again later. An order call is never retried
@@ -184,7 +192,9 @@ DataException, HTTP 5xx, timeouts). Retry later.
 ERROR_REASON_KITE_RATE_LIMITED: ErrorReason.ValueType  # 26
 """RESOURCE_EXHAUSTED: Kite answered 429; RetryInfo says when to try again."""
 ERROR_REASON_KITE_GENERAL_ERROR: ErrorReason.ValueType  # 27
-"""UNKNOWN: Kite answered with an unclassified error (GeneralException or an unknown type)."""
+"""NOT_FOUND, UNAVAILABLE or FAILED_PRECONDITION: Kite answered with an unclassified error
+(GeneralException or an unknown type); see the table above.
+"""
 ERROR_REASON_ORDER_OUTCOME_UNKNOWN: ErrorReason.ValueType  # 28
 """UNAVAILABLE: an order was sent to Kite but no answer came, and Kite's order book does not
 show it (yet). The gateway will not send it again before `resend_after` (ErrorInfo
