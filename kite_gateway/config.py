@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     gateway_secret_key: SecretStr | None = None
     gateway_secret_key_file: Path | None = None
     gateway_market_protection: Decimal = Field(Decimal(-1), ge=-1, le=100, description="-1 automatic, or percent")
+    gateway_order_quarantine: float = Field(
+        120.0, ge=0, le=3600, description="seconds after an unanswered order attempt's timeout before it may be re-sent"
+    )
+    gateway_order_queue_depth: int = Field(100, ge=1, le=100_000, description="placements waiting per account")
+    gateway_order_queue_wait: float = Field(10.0, gt=0, le=600, description="seconds a placement may wait to be sent")
+    gateway_orders_per_second: int = Field(10, ge=1, le=1000, description="Kite's order cap per user per second")
+    gateway_orders_per_minute: int = Field(400, ge=1, le=60_000, description="Kite's order cap per user per minute")
+    gateway_orders_per_day: int = Field(5000, ge=1, le=10_000_000, description="Kite's order cap per user per day")
     gateway_kite_workers: int = Field(32, ge=1, le=256, description="threads calling Kite")
     gateway_stale_after: float = Field(30.0, gt=0, le=3600, description="seconds of silence that flag a feed stale")
     gateway_record_dir: Path | None = None  # when set, every account's upstream ticker frames are recorded here

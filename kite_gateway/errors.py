@@ -19,6 +19,14 @@ from kite_gateway.v1 import errors_pb2
 
 DOMAIN = "kite-gateway"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# Bounds on what an error carries, whatever went into it (a caller's input, Kite's text): the
+# message and details travel in HTTP/2 headers, which clients refuse beyond 8-16 KiB.
+MAX_MESSAGE = 1000
+MAX_DETAIL = 300
+
+
+def _bounded(text: str, most: int) -> str:
+    return text if len(text) <= most else f"{text[: most - 30]}... ({len(text)} characters in all)"
 
 
 @dataclass
@@ -34,6 +42,9 @@ class GatewayError(Exception):
     precondition_violations: list[tuple[str, str, str]] = field(default_factory=list)  # type, subject, description
 
     def __post_init__(self) -> None:
+        self.message = _bounded(self.message, MAX_MESSAGE)
+        self.metadata = {_bounded(k, 64): _bounded(v, MAX_DETAIL) for k, v in self.metadata.items()}
+        self.field_violations = [(_bounded(f, 200), _bounded(t, MAX_DETAIL)) for f, t in self.field_violations]
         super().__init__(self.message)
 
     @property
@@ -93,7 +104,6 @@ _KITE_TYPES: Mapping[str, tuple[grpc.StatusCode, int]] = {
     "UserException": (grpc.StatusCode.PERMISSION_DENIED, errors_pb2.ERROR_REASON_KITE_PERMISSION_DENIED),
     "NetworkException": (grpc.StatusCode.UNAVAILABLE, errors_pb2.ERROR_REASON_KITE_UNAVAILABLE),
     "DataException": (grpc.StatusCode.UNAVAILABLE, errors_pb2.ERROR_REASON_KITE_UNAVAILABLE),
-    "GeneralException": (grpc.StatusCode.UNKNOWN, errors_pb2.ERROR_REASON_KITE_GENERAL_ERROR),
 }
 
 
@@ -116,7 +126,9 @@ def from_kite(exc: Exception, account_id: str) -> GatewayError:
                 metadata,
                 retry_after=1.0,
             )
-        code, reason = _KITE_TYPES.get(kind, _KITE_TYPES["GeneralException"])
+        if kind not in _KITE_TYPES:
+            return _general(account_id, message, http_status, metadata)
+        code, reason = _KITE_TYPES[kind]
         if kind == "TokenException":
             text = (
                 f"Kite refused the access token of account {account_id} ({message}). The account needs a new "
@@ -134,6 +146,24 @@ def from_kite(exc: Exception, account_id: str) -> GatewayError:
             retry_after=1.0,
         )
     raise TypeError(f"not a Kite failure: {exc!r}")
+
+
+def _general(account_id: str, message: str, http_status: int, metadata: dict[str, str]) -> GatewayError:
+    """Kite's unclassified errors (GeneralException, or a type this table does not know), never
+    UNKNOWN: NOT_FOUND for what Kite says does not exist (404, "... not found"), UNAVAILABLE with a
+    retry for Kite's own failures (5xx, or no HTTP status), FAILED_PRECONDITION for other refusals."""
+    reason = errors_pb2.ERROR_REASON_KITE_GENERAL_ERROR
+    if http_status == 404 or "not found" in message.lower():
+        return GatewayError(grpc.StatusCode.NOT_FOUND, reason, f"Kite: {message}", metadata)
+    if http_status >= 500 or not http_status:
+        return GatewayError(
+            grpc.StatusCode.UNAVAILABLE,
+            reason,
+            f"Kite failed for account {account_id}: {message}. Retry later.",
+            metadata,
+            retry_after=1.0,
+        )
+    return GatewayError(grpc.StatusCode.FAILED_PRECONDITION, reason, f"Kite refused: {message}", metadata)
 
 
 def _guess_general(message: str, kind: str) -> str:

@@ -17,6 +17,8 @@ from kite_gateway.errors import GatewayError
 from kite_gateway.kite.limits import RateLimits
 from kite_gateway.market.instruments import InstrumentMaster
 from kite_gateway.market.quotes import LastPrices
+from kite_gateway.orders.dispatch import OrderDispatch
+from kite_gateway.orders.duplicates import DuplicateOrders
 from kite_gateway.orders.placement import IdempotentPlacement
 from kite_gateway.risk.checks import PreTradeRisk
 from kite_gateway.risk.kill_switch import KillSwitches
@@ -24,6 +26,7 @@ from kite_gateway.risk.limits import RiskBook
 from kite_gateway.storage.audit import AuditLog
 from kite_gateway.storage.credentials import CredentialStore
 from kite_gateway.storage.database import Database
+from kite_gateway.storage.duplicates import DuplicateLog
 from kite_gateway.storage.idempotency import IdempotencyStore
 from kite_gateway.storage.order_updates import OrderUpdateLog
 from kite_gateway.storage.private_files import private_directory
@@ -46,6 +49,8 @@ class Runtime:
     accounts: AccountManager
     instruments: InstrumentMaster
     placement: IdempotentPlacement
+    dispatch: OrderDispatch
+    duplicates: DuplicateOrders
     tick_streams: TickStreams
     order_updates: OrderUpdates
     risk: PreTradeRisk
@@ -89,24 +94,53 @@ class Runtime:
         idempotency = IdempotencyStore(database)
         kill_switches = KillSwitches(database)
         await kill_switches.load()
+        clock = now or (lambda: datetime.now(UTC))
         tick_streams = TickStreams(
             settings.websocket_endpoint,
             stale_after=settings.gateway_stale_after,
             record_dir=settings.gateway_record_dir,
-            clock=now or (lambda: datetime.now(UTC)),
+            clock=clock,
+        )
+        audit = AuditLog(database)
+        order_updates = OrderUpdates(updates, tick_streams)
+        duplicates = DuplicateOrders(idempotency, DuplicateLog(database), audit, order_updates.report_duplicate)
+        order_updates.on_stored.append(
+            lambda account_id, order: duplicates.observe(accounts.get(account_id).active(), order)
+        )
+        dispatch = OrderDispatch(
+            depth=settings.gateway_order_queue_depth,
+            max_wait=settings.gateway_order_queue_wait,
+            per_second=settings.gateway_orders_per_second,
+            per_minute=settings.gateway_orders_per_minute,
+            per_day=settings.gateway_orders_per_day,
+            sent_since=idempotency.sent_since,
+            blocked=kill_switches.check,
+            now=clock,
+        )
+        kill_switches.listeners.append(dispatch.poke)
+        placement = IdempotentPlacement(
+            idempotency,
+            dispatch,
+            kill_switches.check,
+            settings.request_timeout,
+            settings.gateway_order_quarantine,
+            clock,
+            duplicates.observe_all,
         )
         return cls(
             settings=settings,
             database=database,
             credentials=credentials,
-            audit=AuditLog(database),
+            audit=audit,
             idempotency=idempotency,
             executor=executor,
             accounts=accounts,
             instruments=InstrumentMaster(),
-            placement=IdempotentPlacement(idempotency),
+            placement=placement,
+            dispatch=dispatch,
+            duplicates=duplicates,
             tick_streams=tick_streams,
-            order_updates=OrderUpdates(updates, tick_streams),
+            order_updates=order_updates,
             risk=PreTradeRisk(risk_book, kill_switches),
             last_prices=LastPrices(),
         )
@@ -138,6 +172,7 @@ class Runtime:
                 log.warning("orders.watch_failed", account_id=session.account_id, error=exc.message)
 
     async def close(self) -> None:
+        self.placement.abandon_queued()  # nothing not yet sent is sent while stopping
         await self.placement.drain(self.settings.request_timeout * 2)
         await self.tick_streams.stop()
         await self.order_updates.stop()

@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from kite_gateway import __version__
+from kite_gateway.api.limits import MAX_REQUEST_BYTES
 from kite_gateway.auth.interceptor import TokenInterceptor
 from kite_gateway.auth.principals import AuthConfigError, Principals, load_principals
 from kite_gateway.config import Settings
@@ -29,9 +30,11 @@ from kite_gateway.storage.private_files import private_directory
 log = structlog.get_logger(__name__)
 
 # Server options: no silent port sharing between processes (grpc enables SO_REUSEPORT by
-# default), and keepalive pings from clients of long-lived streams are welcome.
+# default), keepalive pings from clients of long-lived streams are welcome, and no request larger
+# than the largest valid one (RESOURCE_EXHAUSTED before it is decoded; grpc's default is 4 MiB).
 SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.http2.max_pings_without_data", 0),

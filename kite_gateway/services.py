@@ -1,9 +1,12 @@
 """The four kite_gateway.v1 API services and how they are registered on a server.
 
-Every implemented method is wrapped so that the caller is authenticated and authorized first
-(kite_gateway.auth), a GatewayError reaches the caller as its status code,
-message and details, and anything unexpected as INTERNAL with an error id to find in the logs
-(never a stack trace). A method a servicer does not implement answers UNIMPLEMENTED naming itself.
+Every implemented method is wrapped so that the caller is authenticated first (kite_gateway.auth),
+the request is checked against the API's limits (kite_gateway.api.limits: sizes, id formats,
+ranges) and then authorized; a GatewayError reaches the caller as its status code, message and
+details, and anything unexpected as INTERNAL with an error id to find in the logs (never a stack
+trace). A request whose bytes do not decode as its message answers INVALID_ARGUMENT (grpc itself
+would answer UNKNOWN for a deserializer's exception). A method a servicer does not implement
+answers UNIMPLEMENTED naming itself.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import grpc
 import structlog
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message import DecodeError, Message
 
 from kite_gateway import __version__
+from kite_gateway.api.limits import check_request
 from kite_gateway.auth.policy import authorize
 from kite_gateway.auth.principals import Principals, anonymous_name, current_principal, unrestricted
-from kite_gateway.errors import GatewayError
+from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.v1 import (
     account_pb2,
     account_pb2_grpc,
@@ -96,15 +101,41 @@ async def _fail(context: grpc.aio.ServicerContext, method: MethodDescriptor, exc
     raise AssertionError("unreachable: abort raises")
 
 
+@dataclass(frozen=True)
+class Undecodable:
+    """What the deserializer hands the handler for bytes that are not a valid request message."""
+
+    type_name: str
+    problem: str
+
+
+def _decoder(message_class: type[Message]) -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        try:
+            return message_class.FromString(data)
+        except (DecodeError, RuntimeError, ValueError) as exc:
+            return Undecodable(message_class.DESCRIPTOR.full_name, str(exc)[:200])
+
+    return decode
+
+
 def _admit(
     method: MethodDescriptor, principals: Principals | None, request: Any, context: grpc.aio.ServicerContext
 ) -> None:
-    """Authenticate the caller and authorize the call (GatewayError if not); remember who it is."""
-    if principals is None:
-        current_principal.set(unrestricted(anonymous_name(str(context.peer()))))
-        return
-    principal = principals.authenticate(context.invocation_metadata())
-    authorize(principal, method.full_name, request)
+    """Authenticate the caller, check the request against the API's limits and authorize the call
+    (GatewayError if any fails); remember who is calling."""
+    principal = unrestricted(anonymous_name(str(context.peer()))) if principals is None else (
+        principals.authenticate(context.invocation_metadata())
+    )  # fmt: skip
+    if isinstance(request, Undecodable):
+        raise invalid(
+            "request",
+            f"the request bytes are not a valid {request.type_name} message ({request.problem}); "
+            "send it with code generated from kite_gateway/v1's protos",
+        )
+    check_request(request)
+    if principals is not None:
+        authorize(principal, method.full_name, request)
     current_principal.set(principal)
 
 
@@ -160,7 +191,7 @@ def register(
         make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
         handlers[method.name] = make(
             behaviour,
-            request_deserializer=request.FromString,
+            request_deserializer=_decoder(request),
             response_serializer=bytes if method.name in raw else response.SerializeToString,
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))

@@ -3,7 +3,7 @@ exact decimals, enums, IST timestamps."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -70,6 +70,15 @@ def timestamp_pb(value: Any) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
+
+
+def ist_wall_clock(stamp: Timestamp, field: str) -> datetime:
+    """A request's Timestamp as Kite's naive IST wall-clock time (INVALID_ARGUMENT at the ends of
+    the calendar, where adding IST's offset leaves the years datetime can hold)."""
+    try:
+        return stamp.ToDatetime(UTC).astimezone(IST).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise invalid(field, "out of range: a time between the years 0001 and 9999 in IST") from None
 
 
 def set_time(message: Any, field: str, value: Any) -> None:

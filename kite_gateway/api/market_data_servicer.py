@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,7 +19,6 @@ from kite_gateway.market.instruments import Listing, listing_pb
 from kite_gateway.market.quotes import fetch
 from kite_gateway.streaming.ticks import LEVELS, ticks_frame
 from kite_gateway.v1 import common_pb2, errors_pb2, market_data_pb2, market_data_pb2_grpc
-from kite_gateway.wire.formats import IST
 
 if TYPE_CHECKING:
     from kite_gateway.runtime import Runtime
@@ -176,10 +174,13 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
             raise invalid("interval", "required: one of the CANDLE_INTERVAL values")
         if not request.HasField("start_time") or not request.HasField("end_time"):
             raise invalid("start_time", "start_time and end_time are required")
-        start = request.start_time.ToDatetime(UTC).astimezone(IST).replace(tzinfo=None)
-        end = request.end_time.ToDatetime(UTC).astimezone(IST).replace(tzinfo=None)
+        start = convert.ist_wall_clock(request.start_time, "start_time")
+        end = convert.ist_wall_clock(request.end_time, "end_time")
         if end < start:
             raise invalid("end_time", "must not be before start_time")
+        if len(history.windows(start, end, interval, most=history.MAX_CALLS + 1)) > history.MAX_CALLS:
+            days = history.MAX_CALLS * history.MAX_SPAN_DAYS[interval]
+            raise invalid("end_time", f"a range of at most {days} days of {interval} candles per call")
         rows = await history.candles(
             kite, listing.instrument_token, interval, start, end, request.continuous, request.include_oi
         )
@@ -200,7 +201,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
             raise invalid("page_size", "1 to 1000")
 
         def day(field: Literal["expiry_start", "expiry_end"]) -> Any:
-            return getattr(request, field).ToDatetime(UTC).astimezone(IST).date() if request.HasField(field) else None
+            return convert.ist_wall_clock(getattr(request, field), field).date() if request.HasField(field) else None
 
         def strike(field: Literal["strike_min", "strike_max"]) -> Decimal | None:
             return convert.from_decimal_pb(getattr(request, field), field) if request.HasField(field) else None

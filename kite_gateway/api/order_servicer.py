@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from kite_gateway.orders.placement import find_order_by_tag, submit_order
 from kite_gateway.orders.validation import check_client_order_id, fingerprint, order_kwargs
 from kite_gateway.risk.kill_switch import GATEWAY
 from kite_gateway.storage.idempotency import PENDING, Record
+from kite_gateway.streaming.order_streams import DUPLICATE
 from kite_gateway.v1 import common_pb2, errors_pb2, order_pb2, order_pb2_grpc
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 MAX_PREVIEW_ORDERS = 200
 MAX_BULK_LEGS = 500
+MAX_EVENT_ID = 2**63 - 1  # SQLite's largest integer
 
 
 def principal_of(context: grpc.aio.ServicerContext) -> str:
@@ -91,21 +94,33 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     # Placing ----------------------------------------------------------------------------------
 
     async def _place(
-        self, account_id: str, client_order_id: str, params: order_pb2.OrderParams, field: str
+        self,
+        account_id: str,
+        client_order_id: str,
+        params: order_pb2.OrderParams,
+        field: str,
+        context: grpc.aio.ServicerContext,
     ) -> order_pb2.PlaceOrderResponse:
         check_client_order_id(client_order_id, f"{field}client_order_id")
         _session, kite = await self._session(account_id)
         kwargs = order_kwargs(params, self.master, self.runtime.settings.gateway_market_protection, f"{field}params")
         listing = self.master.resolve(params.instrument, f"{field}params.instrument")
+        self.runtime.risk.kill_switches.check(account_id)  # refused at once; checked again when it is sent
         order_id, replayed = await self.runtime.placement.place(
             kite,
             client_order_id,
             "order",
             fingerprint(params),
             submit_order(kwargs),
-            admit=admission(self.runtime.risk, self.runtime.last_prices, kite, kwargs, listing),
+            check=admission(self.runtime.risk, self.runtime.last_prices, kite, kwargs, listing),
+            deadline=self._deadline(context),
         )
         return order_pb2.PlaceOrderResponse(order_id=order_id, client_order_id=client_order_id, replayed=replayed)
+
+    def _deadline(self, context: grpc.aio.ServicerContext) -> float | None:
+        """The caller's deadline on the order dispatch clock (None: it set none)."""
+        remaining = context.time_remaining()
+        return None if remaining is None else self.runtime.dispatch.clock() + remaining
 
     async def PlaceOrder(
         self, request: order_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
@@ -117,7 +132,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             request.account_id,
             request.client_order_id,
             request,
-            lambda: self._place(request.account_id, request.client_order_id, request.params, ""),
+            lambda: self._place(request.account_id, request.client_order_id, request.params, "", context),
             lambda r: r.order_id,
         )
 
@@ -145,7 +160,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                     leg.account_id,
                     leg.client_order_id,
                     leg,
-                    lambda: self._place(leg.account_id, leg.client_order_id, leg.params, f"legs[{i}]."),
+                    lambda: self._place(leg.account_id, leg.client_order_id, leg.params, f"legs[{i}].", context),
                     lambda r: r.order_id,
                 )
                 result.placed.CopyFrom(placed)
@@ -178,8 +193,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             return record.order_id
         if record.state == PENDING:
             found = await find_order_by_tag(kite, record)
-            if found is not None:
-                return found
+            if found:
+                return str(found[0]["order_id"])
         raise self._not_found(kite.account_id, f"client_order_id {target.client_order_id!r} (never placed at Kite)")
 
     @staticmethod
@@ -191,14 +206,20 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             {"account_id": account_id},
         )
 
-    async def _history(self, kite: KiteCaller, order_id: str) -> list[dict[str, Any]]:
+    async def _of_order(self, kite: KiteCaller, method: str, order_id: str) -> list[dict[str, Any]]:
+        """Kite's rows of one order (its history or its trades). Kite refuses an id that is not one
+        of the account's orders; whether it is unknown or another account's, the answer is the same
+        NOT_FOUND, which tells nothing of orders elsewhere."""
         try:
-            rows: list[dict[str, Any]] = await kite.read(EndpointClass.OTHER, "order_history", order_id)
+            rows: list[dict[str, Any]] = await kite.read(EndpointClass.OTHER, method, order_id)
         except GatewayError as exc:
-            if exc.code == grpc.StatusCode.INVALID_ARGUMENT:
+            if exc.code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
                 raise self._not_found(kite.account_id, f"order_id {order_id}") from None
             raise
         return rows
+
+    async def _history(self, kite: KiteCaller, order_id: str) -> list[dict[str, Any]]:
+        return await self._of_order(kite, "order_history", order_id)
 
     async def ModifyOrder(
         self, request: order_pb2.ModifyOrderRequest, context: grpc.aio.ServicerContext
@@ -235,7 +256,10 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 int(changes.get("quantity") or last.get("quantity") or 0),
                 convert.exact(changes.get("price") or changes.get("trigger_price") or last.get("price") or 0),
             )
-            await kite.change(EndpointClass.ORDERS, "modify_order", last["variety"], order_id, **changes)
+            blocked = functools.partial(self.runtime.risk.kill_switches.check, request.account_id)
+            await kite.change(
+                EndpointClass.ORDERS, "modify_order", last["variety"], order_id, before_send=blocked, **changes
+            )
             return order_pb2.ModifyOrderResponse(order_id=order_id)
 
         return await audited(
@@ -287,6 +311,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.ListOrdersResponse:
         kite = self.accounts.get(request.account_id).active()
         rows = await kite.read(EndpointClass.OTHER, "orders")
+        await self.runtime.duplicates.scan(kite, rows)
         ids = await self.runtime.idempotency.client_ids_by_tag(request.account_id)
         wanted = set(request.statuses)
         orders = [
@@ -311,7 +336,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.ListTradesResponse:
         kite = self.accounts.get(request.account_id).active()
         if request.HasField("order"):
-            rows = await kite.read(EndpointClass.OTHER, "order_trades", await self._order_id(kite, request.order))
+            rows = await self._of_order(kite, "order_trades", await self._order_id(kite, request.order))
         else:
             rows = await kite.read(EndpointClass.OTHER, "trades")
         return order_pb2.ListTradesResponse(trades=[convert.trade_pb(request.account_id, row) for row in rows])
@@ -451,19 +476,20 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             async def submit(kite: KiteCaller, record: Record) -> str:
                 return str((await kite.write(EndpointClass.OTHER, "place_gtt", **args))["trigger_id"])
 
-            async def find(kite: KiteCaller, record: Record) -> str | None:
-                for gtt in await kite.read(EndpointClass.OTHER, "get_gtts"):
-                    condition = gtt.get("condition") or {}
-                    if (
-                        gtt.get("status") == "active"
-                        and condition.get("tradingsymbol") == args["tradingsymbol"]
-                        and condition.get("trigger_values") == args["trigger_values"]
-                    ):
-                        return str(gtt["id"])
-                return None
+            async def find(kite: KiteCaller, record: Record) -> list[dict[str, Any]]:
+                return [
+                    gtt
+                    for gtt in await kite.read(EndpointClass.OTHER, "get_gtts")
+                    if gtt.get("status") == "active"
+                    and (gtt.get("condition") or {}).get("tradingsymbol") == args["tradingsymbol"]
+                    and (gtt.get("condition") or {}).get("trigger_values") == args["trigger_values"]
+                ]
+
+            async def check() -> None:
+                self.runtime.risk.kill_switches.check(request.account_id)
 
             gtt_id, replayed = await self.runtime.placement.place(
-                kite, request.client_order_id, "gtt", fingerprint(request.params), submit, find
+                kite, request.client_order_id, "gtt", fingerprint(request.params), submit, find, check
             )
             return order_pb2.PlaceGttResponse(gtt_id=int(gtt_id), replayed=replayed)
 
@@ -484,7 +510,10 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         async def modify() -> order_pb2.ModifyGttResponse:
             self.runtime.risk.kill_switches.check(request.account_id)
             _session, kite = await self._session(request.account_id)
-            await kite.change(EndpointClass.OTHER, "modify_gtt", request.gtt_id, **self._gtt_args(request.params))
+            blocked = functools.partial(self.runtime.risk.kill_switches.check, request.account_id)
+            args = self._gtt_args(request.params)
+            change = kite.change(EndpointClass.OTHER, "modify_gtt", request.gtt_id, before_send=blocked, **args)
+            await self._on_gtt(request.account_id, request.gtt_id, change)
             return order_pb2.ModifyGttResponse(gtt_id=request.gtt_id)
 
         return await audited(
@@ -503,7 +532,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.DeleteGttResponse:
         async def delete() -> order_pb2.DeleteGttResponse:
             kite = self.accounts.get(request.account_id).active()
-            await kite.change(EndpointClass.OTHER, "delete_gtt", request.gtt_id)
+            await self._on_gtt(request.account_id, request.gtt_id,
+                               kite.change(EndpointClass.OTHER, "delete_gtt", request.gtt_id))  # fmt: skip
             return order_pb2.DeleteGttResponse(gtt_id=request.gtt_id)
 
         return await audited(
@@ -529,13 +559,23 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self, request: order_pb2.GetGttRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.GetGttResponse:
         kite = self.accounts.get(request.account_id).active()
-        try:
-            row = await kite.read(EndpointClass.OTHER, "get_gtt", request.gtt_id)
-        except GatewayError as exc:
-            if exc.metadata.get("kite_http_status") == "404":
-                raise self._not_found(request.account_id, f"GTT {request.gtt_id}") from None
-            raise
+        row = await self._on_gtt(request.account_id, request.gtt_id, kite.read(EndpointClass.OTHER, "get_gtt",
+                                                                               request.gtt_id))  # fmt: skip
         return order_pb2.GetGttResponse(gtt=_gtt_pb(request.account_id, row))
+
+    async def _on_gtt(self, account_id: str, gtt_id: int, call: Awaitable[T]) -> T:
+        """A call on one GTT trigger, with Kite's "Trigger not found" (404) as NOT_FOUND."""
+        try:
+            return await call
+        except GatewayError as exc:
+            if exc.code == grpc.StatusCode.NOT_FOUND or exc.metadata.get("kite_http_status") == "404":
+                raise GatewayError(
+                    grpc.StatusCode.NOT_FOUND,
+                    errors_pb2.ERROR_REASON_ORDER_NOT_FOUND,
+                    f"no GTT {gtt_id} on account {account_id}; ListGtts shows the account's triggers",
+                    {"account_id": account_id, "gtt_id": str(gtt_id)},
+                ) from None
+            raise
 
     # Order updates ----------------------------------------------------------------------------
 
@@ -581,6 +621,9 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                         order=convert.order_pb(request.account_id, row.order, client_ids.get(tag, "")),
                     )
                     update.receive_time.FromDatetime(row.received_at)
+                    marker = row.order.get(DUPLICATE)
+                    if marker:
+                        update.duplicate.CopyFrom(order_pb2.DuplicateOrder(**marker))
                     yield order_pb2.StreamOrderUpdatesResponse(update=update)
                     last = row.sequence
                 if rows:
@@ -619,6 +662,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             try:
                 after = int(base64.urlsafe_b64decode(request.page_token.encode()).decode())
             except ValueError:
+                after = -1
+            if not 0 <= after <= MAX_EVENT_ID:
                 raise invalid("page_token", "not a token from a previous response") from None
         start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None
         end = request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None

@@ -19,6 +19,7 @@ from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError, from_kite, is_kite_failure, retryable_read
 from kite_gateway.kite.limits import EndpointClass, RateLimits
+from kite_gateway.kite.paths import check_call
 from kite_gateway.observability.metrics import KITE_ERRORS, KITE_SECONDS, RATE_LIMIT_WAIT
 
 log = structlog.get_logger(__name__)
@@ -57,19 +58,32 @@ class KiteCaller:
         self._max_retries = max_retries
         self._on_token_refused = on_token_refused
 
-    async def _once(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def acquire(self, endpoint: EndpointClass) -> None:
+        """Wait for room in the app's limiter of this endpoint class, for a `write_now` to follow."""
         waited = time.perf_counter()
-        async with self._limits.limiter(self.client.api_key, endpoint):
-            started = time.perf_counter()
-            RATE_LIMIT_WAIT.labels(endpoint.value).observe(started - waited)
-            call = functools.partial(getattr(self.client, method), *args, **kwargs)
-            try:
-                return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-            except Exception as exc:
-                KITE_ERRORS.labels(endpoint.value, type(exc).__name__).inc()
-                raise
-            finally:
-                KITE_SECONDS.labels(endpoint.value, method).observe(time.perf_counter() - started)
+        await self._limits.limiter(self.client.api_key, endpoint).acquire()
+        RATE_LIMIT_WAIT.labels(endpoint.value).observe(time.perf_counter() - waited)
+
+    async def _once(
+        self, endpoint: EndpointClass, method: str, *args: Any, before_send: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        await self.acquire(endpoint)
+        if before_send is not None:
+            before_send()  # after any wait for the limiter: the moment of sending
+        return await self._call(endpoint, method, *args, **kwargs)
+
+    async def _call(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        check_call(method, args, kwargs)  # ids go into URLs only in Kite's own forms
+        started = time.perf_counter()
+        call = functools.partial(getattr(self.client, method), *args, **kwargs)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except Exception as exc:
+            KITE_ERRORS.labels(endpoint.value, type(exc).__name__).inc()
+            raise
+        finally:
+            KITE_SECONDS.labels(endpoint.value, method).observe(time.perf_counter() - started)
 
     def _failed(self, exc: Exception) -> GatewayError:
         if isinstance(exc, kite_exceptions.TokenException):
@@ -102,8 +116,18 @@ class KiteCaller:
             self._on_token_refused(str(exc))
             raise
 
+    async def write_now(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A `write` whose limiter room was taken by `acquire` just before: it leaves at once."""
+        try:
+            return await self._call(endpoint, method, *args, **kwargs)
+        except kite_exceptions.TokenException as exc:
+            self._on_token_refused(str(exc))
+            raise
+
     async def change(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
-        """A `write` whose failures come back as GatewayErrors (for callers that need no outcome analysis)."""
+        """A `write` whose failures come back as GatewayErrors (for callers that need no outcome
+        analysis). `before_send=` (not passed to Kite) runs after any wait for the rate limiter,
+        just before the call leaves, and refuses it by raising (e.g. a kill switch)."""
         try:
             return await self.write(endpoint, method, *args, **kwargs)
         except Exception as exc:

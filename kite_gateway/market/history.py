@@ -22,13 +22,21 @@ MAX_SPAN_DAYS = {
 }
 
 
-def windows(start: datetime, end: datetime, interval: str) -> list[tuple[datetime, datetime]]:
-    """Consecutive [from, to] windows covering start..end, none longer than Kite allows."""
+# The most Kite calls one request may take (3 a second): 6.5 years of minute candles, 200 of days.
+MAX_CALLS = 40
+
+
+def windows(start: datetime, end: datetime, interval: str, most: int | None = None) -> list[tuple[datetime, datetime]]:
+    """Consecutive [from, to] windows covering start..end, none longer than Kite allows (only the
+    first `most` of them when given)."""
     span = timedelta(days=MAX_SPAN_DAYS[interval])
-    out, cursor = [], start
-    while cursor <= end:
-        stop = min(end, cursor + span - timedelta(seconds=1))
+    out: list[tuple[datetime, datetime]] = []
+    cursor = start
+    while cursor <= end and (most is None or len(out) < most):
+        stop = end if end - cursor < span else cursor + span - timedelta(seconds=1)  # never past `end`
         out.append((cursor, stop))
+        if stop == end:
+            break
         cursor = stop + timedelta(seconds=1)
     return out
 

@@ -59,3 +59,15 @@ RISK_REFUSALS = Counter(
     ["account_id", "limit"],
     registry=REGISTRY,
 )
+DUPLICATE_ORDERS = Counter(
+    "kite_gateway_duplicate_orders_total",
+    "Second orders found at Kite for one client_order_id, by account and what the gateway did.",
+    ["account_id", "action"],
+    registry=REGISTRY,
+)
+ORDER_QUEUE_REFUSALS = Counter(
+    "kite_gateway_order_queue_refusals_total",
+    "Placements refused before anything was sent, by account and why (full, wait, day_cap, abandoned).",
+    ["account_id", "why"],
+    registry=REGISTRY,
+)

@@ -64,6 +64,13 @@ class RuntimeStateCollector(Collector):
         )
         for account_id, listeners in sorted(self.runtime.order_updates.listeners.items()):
             order_subscribers.add_metric([account_id], len(listeners))
+        queued = GaugeMetricFamily(
+            "kite_gateway_order_queue_depth",
+            "Placements waiting in each account's queue in front of Kite.",
+            labels=account,
+        )
+        for account_id in sorted(self.runtime.dispatch.accounts()):
+            queued.add_metric([account_id], self.runtime.dispatch.waiting(account_id))
         sessions = GaugeMetricFamily(
             "kite_gateway_account_session", "1 for each account's current session state.", labels=[*account, "state"]
         )
@@ -79,5 +86,6 @@ class RuntimeStateCollector(Collector):
             subscribers,
             depth,
             order_subscribers,
+            queued,
             sessions,
         )

@@ -5,21 +5,20 @@ product and variety combinations, market protection."""
 from __future__ import annotations
 
 import hashlib
-import re
 from decimal import Decimal
 from typing import Any
 
 from kite_gateway.api import convert
+from kite_gateway.api.limits import CLIENT_ORDER_ID
 from kite_gateway.errors import invalid
 from kite_gateway.market.instruments import InstrumentMaster, Listing
 from kite_gateway.v1 import common_pb2, order_pb2
 
-CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 ICEBERG_LEGS = range(2, 11)
 
 
 def check_client_order_id(value: str, field: str = "client_order_id") -> None:
-    if not CLIENT_ORDER_ID.match(value):
+    if not CLIENT_ORDER_ID.fullmatch(value):
         raise invalid(field, "required: 1-64 characters of letters, digits and . _ : - (the idempotency key)")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,7 @@ class KillSwitches:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.states: dict[str, SwitchState] = {}
+        self.listeners: list[Callable[[], None]] = []  # told of every change (queued orders look again)
 
     async def load(self) -> None:
         rows = await self.database.fetch_all(
@@ -40,7 +42,13 @@ class KillSwitches:
         return self.states.get(account_id, SwitchState(account_id))
 
     async def set(self, account_id: str, engaged: bool, reason: str, principal: str) -> SwitchState:
+        """Store a switch. Engaging takes effect in this process at once, before the write, so
+        nothing is sent while it is being stored."""
         updated = now_text()
+        if engaged:
+            self.states[account_id] = SwitchState(account_id, True, reason, principal, datetime.fromisoformat(updated))
+            for listener in self.listeners:
+                listener()
         await self.database.execute(
             "INSERT INTO kill_switches (account_id, engaged, reason, principal, updated_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (account_id) DO UPDATE SET engaged = excluded.engaged, reason = excluded.reason, "
@@ -50,6 +58,8 @@ class KillSwitches:
         state = self.states[account_id] = SwitchState(
             account_id, engaged, reason, principal, datetime.fromisoformat(updated)
         )
+        for listener in self.listeners:
+            listener()
         return state
 
     def check(self, account_id: str) -> None:

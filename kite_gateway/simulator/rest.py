@@ -106,6 +106,15 @@ async def kite_request_rules(request: web.Request, handler: Handler) -> web.Stre
     if request.headers.get("X-Kite-Version") != "3":
         raise input_error("Missing or invalid `X-Kite-Version` header: send 3.")
     fault = sim.faults.take(request.method, path)
+    if fault is not None and fault.action == "hold":
+        # Delivered late: from here on the request is processed whether or not its caller waits.
+        return await asyncio.shield(_deliver_late(fault, request, handler))
+    return await _kite_rules(request, handler, fault)
+
+
+async def _kite_rules(request: web.Request, handler: Handler, fault: Fault | None) -> web.StreamResponse:
+    sim = _sim(request)
+    path = request.path
     if fault is not None and fault.action == "delay":
         await asyncio.sleep(fault.seconds)
     elif fault is not None and fault.action == "error":
@@ -129,6 +138,15 @@ async def kite_request_rules(request: web.Request, handler: Handler) -> web.Stre
             request.transport.close()
         raise asyncio.CancelledError
     return response
+
+
+async def _deliver_late(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
+    await request.read()  # what is held is the whole request, readable after its sender has gone
+    await fault.hold()
+    try:
+        return await _kite_rules(request, handler, None)
+    finally:
+        fault.delivered += 1
 
 
 @web.middleware
@@ -536,7 +554,9 @@ async def control_faults(request: web.Request) -> web.StreamResponse:
     except (TypeError, ValueError) as exc:
         raise input_error(f"Invalid fault: {exc}. Fields: method, path, action, times, seconds, http_status, "
                           "error_type, message.") from None  # fmt: skip
-    return ok({"rules": len(sim.faults.rules), "fault": fault.__dict__})
+    return ok(
+        {"rules": len(sim.faults.rules), "fault": {k: v for k, v in fault.__dict__.items() if not k.startswith("_")}}
+    )
 
 
 async def control_clock(request: web.Request) -> web.StreamResponse:

@@ -1,11 +1,40 @@
-"""The append-only audit trail of order actions: who asked for what, when, and Kite's answer."""
+"""The append-only audit trail of order actions: who asked for what, when, and Kite's answer.
+
+Every entry is bounded, whatever a caller sends: the request body at MAX_REQUEST_JSON characters
+(a longer one is stored as a JSON object with its size, its SHA-256 and a prefix), the outcome at
+MAX_OUTCOME and each name or id at MAX_NAME, so that no call can grow the database by more than a
+few KiB."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from kite_gateway.storage.database import Database
+
+MAX_REQUEST_JSON = 8192
+MAX_OUTCOME = 1024
+MAX_NAME = 256
+PREFIX = 1024
+
+
+def bounded_request_json(text: str) -> str:
+    """The request body as stored: itself, or a summary when it is longer than MAX_REQUEST_JSON."""
+    if len(text) <= MAX_REQUEST_JSON:
+        return text
+    summary = {
+        "truncated": True,
+        "characters": len(text),
+        "sha256": hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+        "prefix": text[:PREFIX],
+    }
+    return json.dumps(summary)
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -43,8 +72,9 @@ class AuditLog:
         return await self.database.insert(
             "INSERT INTO audit (time, principal, account_id, action, client_order_id, order_id, request_json, "
             "status_code, outcome, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (time.isoformat(), principal, account_id, action, client_order_id, order_id, request_json, status_code,
-             outcome, latency_ms),
+            (time.isoformat(), _cut(principal, MAX_NAME), _cut(account_id, MAX_NAME), action,
+             _cut(client_order_id, MAX_NAME), _cut(order_id, MAX_NAME), bounded_request_json(request_json),
+             status_code, _cut(outcome, MAX_OUTCOME), latency_ms),
         )  # fmt: skip
 
     async def query(

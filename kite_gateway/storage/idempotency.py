@@ -1,17 +1,20 @@
 """Idempotency records: every order-creating call is stored under (account, client_order_id)
-before Kite is called, with a fingerprint of its fields and the tag sent to Kite."""
+before Kite is called, with a fingerprint of its fields and the tag sent to Kite, and each
+attempt's send time is stored before the attempt leaves (write-ahead), so that after a crash or a
+lost answer the gateway knows an attempt may be on its way to Kite."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from kite_gateway.storage.database import Database, now_text
 
-PENDING = "pending"  # stored, Kite's answer not (yet) known
+PENDING = "pending"  # stored; if sent_at is set an attempt left and Kite's answer is not (yet) known
 PLACED = "placed"  # Kite accepted: order_id known
-FAILED = "failed"  # Kite refused for certain: nothing exists at Kite; a retry may try again
+FAILED = "failed"  # Kite refused for certain, or nothing was sent: a retry may try again
 
 
 def kite_tag(account_id: str, client_order_id: str) -> str:
@@ -30,6 +33,8 @@ class Record:
     state: str
     order_id: str | None
     error: str | None
+    sent_at: datetime | None  # when the last attempt was sent (None: never sent)
+    attempts: int  # attempts sent so far
 
 
 class IdempotencyStore:
@@ -55,6 +60,28 @@ class IdempotencyStore:
         )
         return {row["tag"]: row["client_order_id"] for row in rows}
 
+    async def by_tag(self, account_id: str, tag: str) -> Record | None:
+        row = await self.database.fetch_one(
+            "SELECT * FROM idempotency WHERE account_id = ? AND tag = ?", (account_id, tag)
+        )
+        return _record(row) if row else None
+
+    async def mark_sent(self, account_id: str, client_order_id: str, at: datetime) -> None:
+        """Record, before it leaves, that an attempt is being sent now (the record stays PENDING)."""
+        await self.database.execute(
+            "UPDATE idempotency SET state = ?, sent_at = ?, attempts = attempts + 1, error = NULL, updated_at = ? "
+            "WHERE account_id = ? AND client_order_id = ?",
+            (PENDING, at.isoformat(), now_text(), account_id, client_order_id),
+        )
+
+    async def sent_since(self, account_id: str, since: datetime) -> int:
+        """Orders whose last attempt was sent at or after `since` (a floor for today's order count)."""
+        row = await self.database.fetch_one(
+            "SELECT COUNT(*) AS sent FROM idempotency WHERE account_id = ? AND kind = 'order' AND sent_at >= ?",
+            (account_id, since.isoformat()),
+        )
+        return int(row["sent"]) if row else 0
+
     async def claim(self, account_id: str, client_order_id: str, kind: str, fingerprint: str) -> Record:
         """Store a new PENDING record (or return the existing one untouched)."""
         tag = kite_tag(account_id, client_order_id)
@@ -63,6 +90,17 @@ class IdempotencyStore:
             "INSERT OR IGNORE INTO idempotency (account_id, client_order_id, kind, fingerprint, tag, state, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (account_id, client_order_id, kind, fingerprint, tag, PENDING, now, now),
+        )
+        record = await self.get(account_id, client_order_id)
+        assert record is not None
+        return record
+
+    async def reclaim(self, account_id: str, client_order_id: str, kind: str, fingerprint: str) -> Record:
+        """Reuse a FAILED record (nothing exists at Kite) for other fields."""
+        await self.database.execute(
+            "UPDATE idempotency SET kind = ?, fingerprint = ?, updated_at = ? "
+            "WHERE account_id = ? AND client_order_id = ? AND state = ?",
+            (kind, fingerprint, now_text(), account_id, client_order_id, FAILED),
         )
         record = await self.get(account_id, client_order_id)
         assert record is not None
@@ -78,4 +116,6 @@ class IdempotencyStore:
 
 
 def _record(row: object) -> Record:
-    return Record(**{k: row[k] for k in Record.__dataclass_fields__})  # type: ignore[index]
+    values = {k: row[k] for k in Record.__dataclass_fields__}  # type: ignore[index]
+    values["sent_at"] = datetime.fromisoformat(values["sent_at"]) if values["sent_at"] else None
+    return Record(**values)

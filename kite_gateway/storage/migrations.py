@@ -86,4 +86,25 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        4,
+        "order attempts' send times (the quarantine after an unknown outcome), tags by account, duplicate orders",
+        """
+        ALTER TABLE idempotency ADD COLUMN sent_at TEXT;
+        ALTER TABLE idempotency ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        -- A pending record from before this migration may have been sent: assume it was, when last touched.
+        UPDATE idempotency SET sent_at = updated_at, attempts = 1 WHERE state = 'pending';
+        CREATE INDEX idempotency_by_tag ON idempotency (account_id, tag);
+        CREATE TABLE duplicate_orders (
+            account_id TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            client_order_id TEXT NOT NULL,
+            kept_order_id TEXT NOT NULL,
+            action INTEGER NOT NULL,
+            message TEXT NOT NULL,
+            detected_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, order_id)
+        );
+        """,
+    ),
 )

@@ -51,9 +51,13 @@ class OrderUpdateLog:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def append(self, account_id: str, order: dict[str, Any], source: int) -> StoredUpdate | None:
-        """Store an update; None when the same change was stored before."""
+    async def append(
+        self, account_id: str, order: dict[str, Any], source: int, key: str | None = None
+    ) -> StoredUpdate | None:
+        """Store an update; None when the same change was stored before (`key`, by default its
+        dedupe_key, says what "the same" is)."""
         now = datetime.now(UTC)
+        key = key or dedupe_key(order)
         body = json.dumps(order, default=str, sort_keys=True)
         changed = await self.database.execute(
             "INSERT OR IGNORE INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, "
@@ -61,7 +65,7 @@ class OrderUpdateLog:
             (
                 account_id,
                 str(order.get("order_id") or ""),
-                dedupe_key(order),
+                key,
                 source,
                 now.isoformat(),
                 body,
@@ -72,7 +76,7 @@ class OrderUpdateLog:
             return None
         row = await self.database.fetch_one(
             "SELECT sequence FROM order_updates WHERE account_id = ? AND dedupe_key = ?",
-            (account_id, dedupe_key(order)),
+            (account_id, key),
         )
         assert row is not None
         return StoredUpdate(account_id, int(row["sequence"]), source, now, order)

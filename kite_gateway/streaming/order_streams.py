@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ log = structlog.get_logger(__name__)
 
 # Fields of a postback or ticker message that are not order fields.
 ENVELOPE_FIELDS = ("user_id", "app_id", "unfilled_quantity", "checksum")
+DUPLICATE = "_duplicate"  # in a stored update's order: the gateway's duplicate-order marker
 
 
 @dataclass(eq=False)
@@ -42,16 +44,31 @@ class OrderUpdates:
         self._watched: set[tuple[str, str]] = set()
         self._outage_started: dict[str, tuple[float, Any]] = {}  # account -> (since, GapReason)
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Called with each newly stored order (the duplicate-order check).
+        self.on_stored: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
 
     async def ingest(self, account_id: str, order: dict[str, Any], source: int) -> bool:
         """Store an update unless it is a repeat, and wake the account's listeners."""
-        order = {k: v for k, v in order.items() if k not in ENVELOPE_FIELDS}
+        order = {k: v for k, v in order.items() if k not in ENVELOPE_FIELDS and k != DUPLICATE}
         stored = await self.log.append(account_id, order, source)
         if stored is not None:
             ORDER_UPDATES.labels(account_id, str(order.get("status") or "UNKNOWN")).inc()
-            for listener in self.listeners.get(account_id, ()):
-                listener.wake.set()
+            self._wake(account_id)
+            for hook in self.on_stored:
+                self._background(hook(account_id, order))
         return stored is not None
+
+    async def report_duplicate(self, account_id: str, order: dict[str, Any], marker: dict[str, Any]) -> None:
+        """Tell subscribers of a duplicate order (and what was done): an update with source GATEWAY."""
+        body = {k: v for k, v in order.items() if k not in ENVELOPE_FIELDS}
+        body = {k: (v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else v) for k, v in body.items()}
+        key = f"duplicate|{marker['duplicate_order_id']}"
+        if await self.log.append(account_id, {**body, DUPLICATE: marker}, order_pb2.ORDER_UPDATE_SOURCE_GATEWAY, key):
+            self._wake(account_id)
+
+    def _wake(self, account_id: str) -> None:
+        for listener in self.listeners.get(account_id, ()):
+            listener.wake.set()
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)

@@ -69,11 +69,14 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     ERROR_REASON_KITE_RATE_LIMITED: _ErrorReason.ValueType  # 26
     """RESOURCE_EXHAUSTED: Kite answered 429; RetryInfo says when to try again."""
     ERROR_REASON_KITE_GENERAL_ERROR: _ErrorReason.ValueType  # 27
-    """UNKNOWN: Kite answered with an unclassified error (GeneralException or an unknown type)."""
+    """NOT_FOUND, UNAVAILABLE or FAILED_PRECONDITION: Kite answered with an unclassified error
+    (GeneralException or an unknown type); see the table above.
+    """
     ERROR_REASON_ORDER_OUTCOME_UNKNOWN: _ErrorReason.ValueType  # 28
-    """UNAVAILABLE: an order call reached Kite but its outcome could not be established, even by
-    reconciling against the order book. Retrying with the same client_order_id is safe: it
-    never places a second order.
+    """UNAVAILABLE: an order was sent to Kite but no answer came, and Kite's order book does not
+    show it (yet). The gateway will not send it again before `resend_after` (ErrorInfo
+    metadata): the earlier request could still arrive. Retrying with the same client_order_id is
+    safe: each retry reads the order book again and returns the order once Kite has it.
     """
     ERROR_REASON_RISK_LIMIT_BREACHED: _ErrorReason.ValueType  # 30
     """FAILED_PRECONDITION: a pre-trade risk limit would be breached (PreconditionFailure says
@@ -91,6 +94,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_GATEWAY_SHUTTING_DOWN: _ErrorReason.ValueType  # 34
     """UNAVAILABLE: the gateway is shutting down; retry against another replica or later."""
+    ERROR_REASON_ORDER_QUEUE_FULL: _ErrorReason.ValueType  # 35
+    """RESOURCE_EXHAUSTED: the account's order queue in front of Kite is full, the order would wait
+    longer than the gateway allows, or Kite's daily order cap is reached. Nothing was sent to Kite;
+    RetryInfo says when to try again with the same client_order_id.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The error model of the kite-gateway API.
@@ -125,12 +133,19 @@ class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     | NetworkException           | UNAVAILABLE         | KITE_UNAVAILABLE             |
     | DataException              | UNAVAILABLE         | KITE_UNAVAILABLE             |
     | HTTP 429 (any type)        | RESOURCE_EXHAUSTED  | KITE_RATE_LIMITED            |
-    | GeneralException / unknown | UNKNOWN             | KITE_GENERAL_ERROR           |
+    | GeneralException / unknown | see below           | KITE_GENERAL_ERROR           |
+
+    Kite's unclassified errors (GeneralException, or a type not in this table) never answer
+    UNKNOWN: HTTP 404 or a message saying "not found" (e.g. "Trigger not found") is NOT_FOUND; a
+    5xx or a failure without an HTTP status is UNAVAILABLE with RetryInfo; any other status is
+    FAILED_PRECONDITION. Messages and metadata values are cut to a short prefix (1000 and 300
+    characters) so that the status always fits a client's header limits.
 
     A read that fails with UNAVAILABLE or RESOURCE_EXHAUSTED has already been retried by the
     gateway (KITE_MAX_RETRIES) and may be retried again later. An order call is never retried
     blindly by the gateway: when its outcome is unknown it reconciles against Kite's order book by
-    client_order_id first, and a caller may always retry with the same client_order_id.
+    client_order_id, and does not send it again while the earlier attempt could still reach Kite
+    (the quarantine); a caller may always retry with the same client_order_id.
     """
 
 ERROR_REASON_UNSPECIFIED: ErrorReason.ValueType  # 0
@@ -177,11 +192,14 @@ DataException, HTTP 5xx, timeouts). Retry later.
 ERROR_REASON_KITE_RATE_LIMITED: ErrorReason.ValueType  # 26
 """RESOURCE_EXHAUSTED: Kite answered 429; RetryInfo says when to try again."""
 ERROR_REASON_KITE_GENERAL_ERROR: ErrorReason.ValueType  # 27
-"""UNKNOWN: Kite answered with an unclassified error (GeneralException or an unknown type)."""
+"""NOT_FOUND, UNAVAILABLE or FAILED_PRECONDITION: Kite answered with an unclassified error
+(GeneralException or an unknown type); see the table above.
+"""
 ERROR_REASON_ORDER_OUTCOME_UNKNOWN: ErrorReason.ValueType  # 28
-"""UNAVAILABLE: an order call reached Kite but its outcome could not be established, even by
-reconciling against the order book. Retrying with the same client_order_id is safe: it
-never places a second order.
+"""UNAVAILABLE: an order was sent to Kite but no answer came, and Kite's order book does not
+show it (yet). The gateway will not send it again before `resend_after` (ErrorInfo
+metadata): the earlier request could still arrive. Retrying with the same client_order_id is
+safe: each retry reads the order book again and returns the order once Kite has it.
 """
 ERROR_REASON_RISK_LIMIT_BREACHED: ErrorReason.ValueType  # 30
 """FAILED_PRECONDITION: a pre-trade risk limit would be breached (PreconditionFailure says
@@ -199,6 +217,11 @@ issued yet.
 """
 ERROR_REASON_GATEWAY_SHUTTING_DOWN: ErrorReason.ValueType  # 34
 """UNAVAILABLE: the gateway is shutting down; retry against another replica or later."""
+ERROR_REASON_ORDER_QUEUE_FULL: ErrorReason.ValueType  # 35
+"""RESOURCE_EXHAUSTED: the account's order queue in front of Kite is full, the order would wait
+longer than the gateway allows, or Kite's daily order cap is reached. Nothing was sent to Kite;
+RetryInfo says when to try again with the same client_order_id.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final

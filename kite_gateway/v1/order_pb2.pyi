@@ -183,6 +183,8 @@ class _OrderUpdateSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ord
     """Kite's HTTP postback."""
     ORDER_UPDATE_SOURCE_RECONCILIATION: _OrderUpdateSource.ValueType  # 3
     """Found by the gateway reconciling the order book (after an outage or an unknown outcome)."""
+    ORDER_UPDATE_SOURCE_GATEWAY: _OrderUpdateSource.ValueType  # 4
+    """The gateway itself: it found a duplicate order and says what it did (`duplicate` is set)."""
 
 class OrderUpdateSource(_OrderUpdateSource, metaclass=_OrderUpdateSourceEnumTypeWrapper):
     """Why an order update reached the gateway."""
@@ -195,7 +197,49 @@ ORDER_UPDATE_SOURCE_POSTBACK: OrderUpdateSource.ValueType  # 2
 """Kite's HTTP postback."""
 ORDER_UPDATE_SOURCE_RECONCILIATION: OrderUpdateSource.ValueType  # 3
 """Found by the gateway reconciling the order book (after an outage or an unknown outcome)."""
+ORDER_UPDATE_SOURCE_GATEWAY: OrderUpdateSource.ValueType  # 4
+"""The gateway itself: it found a duplicate order and says what it did (`duplicate` is set)."""
 Global___OrderUpdateSource: _TypeAlias = OrderUpdateSource  # noqa: Y015
+
+class _DuplicateAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_ACTION_UNSPECIFIED: _DuplicateAction.ValueType  # 0
+    """Not known."""
+    DUPLICATE_ACTION_CANCELLED: _DuplicateAction.ValueType  # 1
+    """The duplicate was still open: the gateway asked Kite to cancel it (its CANCELLED update
+    follows as usual).
+    """
+    DUPLICATE_ACTION_CANCEL_FAILED: _DuplicateAction.ValueType  # 2
+    """The duplicate was still open but Kite refused to cancel it (`message` says why): act on it."""
+    DUPLICATE_ACTION_ALREADY_FILLED: _DuplicateAction.ValueType  # 3
+    """The duplicate had already filled (fully or partly) before it was seen: the position holds it
+    twice. The gateway does not trade to undo it; the caller must decide.
+    """
+    DUPLICATE_ACTION_NONE_NEEDED: _DuplicateAction.ValueType  # 4
+    """The duplicate had already ended without a fill (cancelled or rejected): nothing to do."""
+
+class DuplicateAction(_DuplicateAction, metaclass=_DuplicateActionEnumTypeWrapper):
+    """What the gateway did about a duplicate order."""
+
+DUPLICATE_ACTION_UNSPECIFIED: DuplicateAction.ValueType  # 0
+"""Not known."""
+DUPLICATE_ACTION_CANCELLED: DuplicateAction.ValueType  # 1
+"""The duplicate was still open: the gateway asked Kite to cancel it (its CANCELLED update
+follows as usual).
+"""
+DUPLICATE_ACTION_CANCEL_FAILED: DuplicateAction.ValueType  # 2
+"""The duplicate was still open but Kite refused to cancel it (`message` says why): act on it."""
+DUPLICATE_ACTION_ALREADY_FILLED: DuplicateAction.ValueType  # 3
+"""The duplicate had already filled (fully or partly) before it was seen: the position holds it
+twice. The gateway does not trade to undo it; the caller must decide.
+"""
+DUPLICATE_ACTION_NONE_NEEDED: DuplicateAction.ValueType  # 4
+"""The duplicate had already ended without a fill (cancelled or rejected): nothing to do."""
+Global___DuplicateAction: _TypeAlias = DuplicateAction  # noqa: Y015
 
 class _GapReason:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -279,6 +323,8 @@ class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditActi
     """PortfolioService.ConvertPosition."""
     AUDIT_ACTION_SET_KILL_SWITCH: _AuditAction.ValueType  # 8
     """OrderService.SetKillSwitch."""
+    AUDIT_ACTION_DUPLICATE_ORDER: _AuditAction.ValueType  # 9
+    """The gateway found a duplicate order for a client_order_id (and cancelled it if it could)."""
 
 class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper):
     """What an audited action was."""
@@ -301,6 +347,8 @@ AUDIT_ACTION_CONVERT_POSITION: AuditAction.ValueType  # 7
 """PortfolioService.ConvertPosition."""
 AUDIT_ACTION_SET_KILL_SWITCH: AuditAction.ValueType  # 8
 """OrderService.SetKillSwitch."""
+AUDIT_ACTION_DUPLICATE_ORDER: AuditAction.ValueType  # 9
+"""The gateway found a duplicate order for a client_order_id (and cancelled it if it could)."""
 Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015
 
 @_typing.final
@@ -2215,6 +2263,47 @@ class PlaceBulkOrdersResponse(_message.Message):
 Global___PlaceBulkOrdersResponse: _TypeAlias = PlaceBulkOrdersResponse  # noqa: Y015
 
 @_typing.final
+class DuplicateOrder(_message.Message):
+    """A second order at Kite carrying the tag of one client_order_id: an attempt the gateway gave up
+    on reached Kite after all (held in the network past the quarantine). The order the caller was
+    told of is kept; this one is the duplicate.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    KEPT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    DUPLICATE_ORDER_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    client_order_id: _builtins.str
+    """The client_order_id both orders carry."""
+    kept_order_id: _builtins.str
+    """The order the gateway reported for the client_order_id (kept)."""
+    duplicate_order_id: _builtins.str
+    """The duplicate (`order.order_id` of the update)."""
+    action: Global___DuplicateAction.ValueType
+    """What the gateway did."""
+    message: _builtins.str
+    """In words, for a person."""
+    def __init__(
+        self,
+        *,
+        client_order_id: _builtins.str = ...,
+        kept_order_id: _builtins.str = ...,
+        duplicate_order_id: _builtins.str = ...,
+        action: Global___DuplicateAction.ValueType = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "client_order_id", b"client_order_id", "duplicate_order_id", b"duplicate_order_id", "kept_order_id", b"kept_order_id", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateOrder: _TypeAlias = DuplicateOrder  # noqa: Y015
+
+@_typing.final
 class OrderUpdate(_message.Message):
     """One change of one order."""
 
@@ -2224,6 +2313,7 @@ class OrderUpdate(_message.Message):
     ORDER_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     RECEIVE_TIME_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """The per-account sequence number: 1 for the first update the gateway ever stored for the
     account, then increasing by exactly one. Durable across gateway restarts.
@@ -2238,6 +2328,10 @@ class OrderUpdate(_message.Message):
     def receive_time(self) -> _timestamp_pb2.Timestamp:
         """When the gateway received it."""
 
+    @_builtins.property
+    def duplicate(self) -> Global___DuplicateOrder:
+        """Set when the gateway found this order to be a duplicate (source GATEWAY)."""
+
     def __init__(
         self,
         *,
@@ -2245,10 +2339,11 @@ class OrderUpdate(_message.Message):
         order: Global___Order | None = ...,
         source: Global___OrderUpdateSource.ValueType = ...,
         receive_time: _timestamp_pb2.Timestamp | None = ...,
+        duplicate: Global___DuplicateOrder | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order", "receive_time", b"receive_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "order", b"order", "receive_time", b"receive_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order", "receive_time", b"receive_time", "sequence", b"sequence", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "order", b"order", "receive_time", b"receive_time", "sequence", b"sequence", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

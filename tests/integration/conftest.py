@@ -4,7 +4,9 @@ and stubs on a real loopback channel."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.runtime import Runtime
 from kite_gateway.server import Gateway
 from kite_gateway.simulator import Simulator
+from kite_gateway.simulator.clock import ManualClock
 from kite_gateway.storage.sealing import Sealer
 from kite_gateway.v1 import (
     account_pb2_grpc,
@@ -105,6 +108,23 @@ async def stack(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> AsyncIter
     running = await start_stack(tmp_path, sim, sealing_key)
     yield running
     await stop_stack(running)
+
+
+async def eventually(condition: Callable[[], bool], what: str, seconds: float = 15.0) -> None:
+    """Wait until `condition()` holds (checked every few milliseconds), failing after `seconds`:
+    for state another task reaches, never as a fixed sleep."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.005)
+
+
+def pass_the_quarantine(stack: Stack) -> None:
+    """Move Kite's (and the gateway's) clock past the quarantine of an attempt sent now."""
+    clock = stack.sim.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(stack.settings.request_timeout + stack.settings.gateway_order_quarantine + 1)
 
 
 def status_of(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, dict[str, str], list[tuple[str, str]]]:

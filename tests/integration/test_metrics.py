@@ -82,6 +82,7 @@ async def test_rpc_kite_ticker_subscriber_order_and_session_series_are_exported(
     assert ("kite_gateway_subscriber_queue_depth", frozenset({("account_id", "ZS0001"), ("stat", "max")})) in samples
     assert value(samples, "kite_gateway_order_update_subscribers", account_id="ZS0001") == 1
     assert value(samples, "kite_gateway_order_updates_total", account_id="ZS0001", status="COMPLETE") >= 1
+    assert value(samples, "kite_gateway_order_queue_depth", account_id="ZS0001") == 0
     assert value(samples, "kite_gateway_account_session", account_id="ZS0001", state="SESSION_STATE_ACTIVE") == 1
     orders.cancel()
     ticks.cancel()

@@ -16,7 +16,7 @@ from kite_gateway.api.convert import decimal_pb
 from kite_gateway.simulator import Fault
 from kite_gateway.storage.idempotency import kite_tag
 from kite_gateway.v1 import common_pb2, order_pb2
-from tests.integration.conftest import Stack, market_buy, status_of
+from tests.integration.conftest import Stack, market_buy, pass_the_quarantine, status_of
 
 ACCOUNT = "ZS0001"
 
@@ -98,11 +98,18 @@ async def test_concurrent_calls_with_one_client_order_id_place_one_order(stack: 
     assert len(tagged(stack, "burst-1")) == 1
 
 
-async def test_a_kite_5xx_on_placement_is_checked_against_the_book_then_retried_once(stack: Stack) -> None:
-    # Fault: a 503 before Kite acted. Outcome unknown -> order book has no such tag -> placed again.
+async def test_a_kite_5xx_on_placement_is_not_sent_again_until_its_quarantine_has_passed(stack: Stack) -> None:
+    # Fault: a 503. Kite may or may not have taken the order, and the order book does not show it yet.
     stack.sim.faults.add(Fault("POST", "/orders/*", "error", http_status=503, message="OMS busy"))
+    for _ in range(2):  # the first answer, then a retry inside the quarantine: nothing is sent again
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await place(stack, "after-503", market_buy())
+        code, reason, metadata, _ = status_of(caught.value)
+        assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "ORDER_OUTCOME_UNKNOWN")
+        assert metadata["resend_after"] and tagged(stack, "after-503") == []
+    pass_the_quarantine(stack)
     reply = await place(stack, "after-503", market_buy())
-    assert [o["order_id"] for o in tagged(stack, "after-503")] == [reply.order_id]
+    assert not reply.replayed and [o["order_id"] for o in tagged(stack, "after-503")] == [reply.order_id]
 
 
 async def test_a_placement_refused_by_rate_limit_says_so_and_a_later_retry_places_it(stack: Stack) -> None:

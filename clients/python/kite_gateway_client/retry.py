@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 T = TypeVar("T")
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 # Worth another try: the gateway or Kite was unreachable, busy, or too slow this time.
 TRANSIENT = frozenset(
@@ -35,8 +37,22 @@ class RetryPolicy:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in TRANSIENT or attempt == self.attempts - 1:
                     raise
-            await asyncio.sleep(self.delay(attempt))
+                wait = max(self.delay(attempt), min(self.max_delay, retry_after(exc)))
+            await asyncio.sleep(wait)
         raise AssertionError("unreachable")
+
+
+def retry_after(error: grpc.aio.AioRpcError) -> float:
+    """The gateway's RetryInfo on a failed call, in seconds (0 if it sent none)."""
+    raw = dict(error.trailing_metadata() or ()).get(STATUS_DETAILS_KEY)
+    if not isinstance(raw, bytes):
+        return 0.0
+    for detail in status_pb2.Status.FromString(raw).details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return float(info.retry_delay.ToTimedelta().total_seconds())
+    return 0.0
 
 
 DEFAULT_RETRY = RetryPolicy()

@@ -1,0 +1,237 @@
+"""Hypothesis strategies built from protobuf message descriptors, for fuzzing every RPC.
+
+`requests(descriptor)` draws arbitrary messages of a type: every field may be set or not, scalars
+lean towards their edges (0, -1, 2^31, 2^63-1, 2^64-1), strings towards the inputs that have broken
+gateways (paths, non-Latin-1 text, control characters, very long text), enums towards numbers the
+enum does not define, Timestamps and Durations towards values out of their range. String fields a
+request names its account or instrument with are drawn partly from `known` values, so that calls
+get past the first lookup and reach deeper code. `raw_payloads()` draws bytes that may not decode
+as any message. Used by tests/integration/test_fuzz.py and bench/fuzz_memory_bench.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+from hypothesis import strategies as st
+
+INT32_EDGES = (0, 1, -1, 2**31 - 1, -(2**31), 60, 100, 1000)
+UINT32_EDGES = (0, 1, 2**32 - 1, 408065, 2**31)
+INT64_EDGES = (0, 1, -1, 2**62, 2**63 - 1, -(2**63), 10**12, 151220000000000)
+UINT64_EDGES = (0, 1, 2**64 - 1, 2**63, 2**62)
+NASTY_STRINGS = (
+    "",
+    " ",
+    "1/../../portfolio/holdings",
+    "../../user/profile",
+    "%2e%2e%2fportfolio%2fholdings",
+    "1?x=1",
+    "1#frag",
+    "regular/1",
+    "NSE:INFY",
+    "NSE:",
+    ":",
+    "é",
+    "\u20ac\u0915\u093f\u091f",
+    "\U0001f4b8",
+    "\x00",
+    "a\r\nX-Injected: 1",
+    "\t",
+    "9" * 40,
+    "-1",
+    "1e9",
+    "NaN",
+    "0x10",
+)
+
+
+@dataclass(frozen=True)
+class Known:
+    """Values that exist in the stack under test, so that fuzzed calls get past the first lookup."""
+
+    account_ids: Sequence[str] = ("ZS0001", "ZS0002")
+    symbols: Sequence[str] = ("NSE:INFY", "NSE:RELIANCE", "NSE:NIFTY 50")
+    tokens: Sequence[int] = (408065,)
+    order_ids: Sequence[str] = ()
+    extra: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def long_text(most: int) -> st.SearchStrategy[str]:
+    """Long strings made cheaply (hypothesis would take ages to draw them character by character)."""
+    return st.tuples(st.sampled_from("x9é\u20ac/"), st.integers(min_value=100, max_value=most)).map(
+        lambda pair: pair[0] * pair[1]
+    )
+
+
+def text(known: Sequence[str] = (), long_most: int = 70_000) -> st.SearchStrategy[str]:
+    options: list[st.SearchStrategy[str]] = [
+        st.sampled_from(NASTY_STRINGS),
+        st.text(max_size=12),
+        long_text(long_most),
+    ]
+    if known:
+        options.insert(0, st.sampled_from(list(known)))
+    return st.one_of(*options)
+
+
+def _edges(values: Sequence[int], low: int, high: int) -> st.SearchStrategy[int]:
+    return st.one_of(st.sampled_from(list(values)), st.integers(min_value=low, max_value=high))
+
+
+def _scalar(fd: FieldDescriptor, known: Known, long_most: int) -> st.SearchStrategy[Any]:
+    kind = fd.type
+    if kind == FieldDescriptor.TYPE_STRING:
+        name = fd.name
+        if name in ("account_id", "account_ids"):
+            return text(known.account_ids, long_most)
+        if name == "symbol":
+            return text(known.symbols, long_most)
+        if name == "order_id":
+            return text(known.order_ids, long_most)
+        return text(known.extra.get(name, ()), long_most)
+    if kind == FieldDescriptor.TYPE_BYTES:
+        return st.binary(max_size=64)
+    if kind == FieldDescriptor.TYPE_BOOL:
+        return st.booleans()
+    if kind == FieldDescriptor.TYPE_ENUM:
+        enum: Any = fd.enum_type
+        numbers = [v.number for v in enum.values]
+        return st.one_of(st.sampled_from(numbers), st.sampled_from([-1, 99, 2**31 - 1]))
+    if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return st.floats(allow_nan=True, allow_infinity=True, width=32 if kind == FieldDescriptor.TYPE_FLOAT else 64)
+    if kind in (FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_FIXED32):
+        if fd.name == "instrument_token":
+            return st.one_of(st.sampled_from(list(known.tokens)), _edges(UINT32_EDGES, 0, 2**32 - 1))
+        return _edges(UINT32_EDGES, 0, 2**32 - 1)
+    if kind in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64):
+        return _edges(UINT64_EDGES, 0, 2**64 - 1)
+    if kind in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_SFIXED64):
+        return _edges(INT64_EDGES, -(2**63), 2**63 - 1)
+    return _edges(INT32_EDGES, -(2**31), 2**31 - 1)
+
+
+def _is_repeated(fd: FieldDescriptor) -> bool:
+    return bool(fd.is_repeated)
+
+
+def _is_map(fd: FieldDescriptor) -> bool:
+    return bool(_is_repeated(fd) and fd.message_type is not None and fd.message_type.GetOptions().map_entry)
+
+
+@st.composite
+def _message(draw: st.DrawFn, descriptor: Descriptor, known: Known, depth: int, long_most: int) -> Message:
+    message = message_factory.GetMessageClass(descriptor)()
+    for fd in descriptor.fields:
+        if not draw(st.booleans()):
+            continue
+        if _is_map(fd):
+            entry: Any = fd.message_type
+            key_fd, value_fd = entry.fields_by_name["key"], entry.fields_by_name["value"]
+            target = getattr(message, fd.name)
+            for _ in range(draw(st.integers(min_value=0, max_value=3))):
+                key = draw(_scalar(key_fd, known, long_most))
+                if value_fd.message_type is not None:
+                    if depth < 3:
+                        target[key].CopyFrom(draw(_message(value_fd.message_type, known, depth + 1, long_most)))
+                else:
+                    target[key] = draw(_scalar(value_fd, known, long_most))
+            continue
+        if fd.message_type is not None:
+            if depth >= 3:
+                continue
+            if _is_repeated(fd):
+                count = draw(st.integers(min_value=0, max_value=3))
+                items = [draw(_message(fd.message_type, known, depth + 1, long_most)) for _ in range(count)]
+                getattr(message, fd.name).extend(items)
+            else:
+                getattr(message, fd.name).CopyFrom(draw(_message(fd.message_type, known, depth + 1, long_most)))
+            continue
+        if _is_repeated(fd):
+            many = fd.type == FieldDescriptor.TYPE_ENUM
+            count = draw(st.sampled_from([0, 1, 2, 3, 5001]) if many else st.integers(0, 3))
+            if count > 3:  # one value many times: cheap to draw, and past any count limit
+                getattr(message, fd.name).extend([draw(_scalar(fd, known, long_most))] * count)
+            else:
+                getattr(message, fd.name).extend([draw(_scalar(fd, known, long_most)) for _ in range(count)])
+            continue
+        setattr(message, fd.name, draw(_scalar(fd, known, long_most)))
+    return message
+
+
+def requests(descriptor: Descriptor, known: Known | None = None, long_most: int = 70_000) -> st.SearchStrategy[Message]:
+    """Arbitrary messages of `descriptor`'s type."""
+    return _message(descriptor, known or Known(), 0, long_most)
+
+
+# Bytes that are not a valid encoding of most messages: invalid UTF-8 in a string field, truncated
+# varints and lengths, wrong wire types, group tags, and field numbers out of range.
+BROKEN_PAYLOADS = (
+    b"\x0a\x02\xff\xfe",
+    b"\x0a\x05ab",
+    b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+    b"\x08",
+    b"\x0b",
+    b"\x0c",
+    b"\x00",
+    b"\xff\xff\xff\xff\x0f",
+    b"\x0f\x00",
+    b"\x12\x80\x80\x80\x80\x10",
+    b"\x12\x03\x0a\x01\xc3",
+    b"\x1a\x04\x0a\x02\xed\xa0",
+)
+
+
+def raw_payloads() -> st.SearchStrategy[bytes]:
+    return st.one_of(st.sampled_from(BROKEN_PAYLOADS), st.binary(max_size=48))
+
+
+@st.composite
+def _mutated(draw: st.DrawFn, template: Message, known: Known, depth: int, long_most: int) -> Message:
+    message = type(template)()
+    message.CopyFrom(template)
+    descriptor: Any = message.DESCRIPTOR
+    for fd in descriptor.fields:
+        action = draw(st.integers(min_value=0, max_value=9))
+        if action == 0:
+            message.ClearField(fd.name)
+        elif action == 1:
+            message.ClearField(fd.name)
+            if _is_map(fd) or fd.is_repeated or fd.message_type is not None:
+                replacement = draw(_message(descriptor, known, max(depth, 2), long_most))
+                getattr(message, fd.name).MergeFrom(getattr(replacement, fd.name))
+            else:
+                setattr(message, fd.name, draw(_scalar(fd, known, long_most)))
+        elif action == 2 and fd.message_type is not None and depth < 3 and not _is_map(fd):
+            if fd.is_repeated:
+                items = list(getattr(message, fd.name))
+                if items:
+                    i = draw(st.integers(min_value=0, max_value=len(items) - 1))
+                    items[i] = draw(_mutated(items[i], known, depth + 1, long_most))
+                    message.ClearField(fd.name)
+                    getattr(message, fd.name).extend(items)
+            elif message.HasField(fd.name):
+                getattr(message, fd.name).CopyFrom(draw(_mutated(getattr(message, fd.name), known, depth + 1,
+                                                                 long_most)))  # fmt: skip
+    return message
+
+
+def mutations(template: Message, known: Known | None = None, long_most: int = 70_000) -> st.SearchStrategy[Message]:
+    """A valid request with some of its fields cleared or replaced by arbitrary values (and some of
+    its messages mutated in turn): calls that get past the first checks and reach deeper code."""
+    return _mutated(template, known or Known(), 0, long_most)
+
+
+def fuzzed(
+    template: Message | None, descriptor: Descriptor, known: Known | None = None, long_most: int = 70_000
+) -> st.SearchStrategy[Message]:
+    """Mostly mutations of `template` (when there is one), sometimes wholly arbitrary messages."""
+    arbitrary = requests(descriptor, known, long_most)
+    if template is None:
+        return arbitrary
+    mutated = mutations(template, known, long_most)
+    return st.one_of(mutated, mutated, mutated, arbitrary)
