@@ -26,7 +26,8 @@ log = structlog.get_logger(__name__)
 MAX_INSTRUMENTS = 3000
 SILENCE_SECONDS = 5.0  # Kite heartbeats every second or so: this much quiet means a dead link
 SEND_TIMEOUT = 5.0  # a send that cannot complete this fast means a stuck link: drop it
-FIRST_CONNECT_WAIT = 10.0  # how long a subscription waits for a new connection's first answer from Kite
+OPEN_TIMEOUT = 10.0  # seconds for a connection's TCP connect and WebSocket upgrade
+FIRST_CONNECT_WAIT = OPEN_TIMEOUT + 2.0  # a subscription waits this long (at most) for a new connection's first answer
 MODE_RANK = {mode: rank for rank, mode in enumerate(MODES)}
 
 
@@ -90,7 +91,7 @@ class UpstreamConnection:
                 async with connect(
                     self.url,
                     additional_headers={"X-Kite-Version": "3"},
-                    open_timeout=10,
+                    open_timeout=OPEN_TIMEOUT,
                     max_size=None,
                     ping_interval=None,
                     compression=None,  # ticks are latency-bound: no per-message deflate on either side
@@ -110,9 +111,9 @@ class UpstreamConnection:
                     self._answered.set()
                     self._set_state(common_pb2.UPSTREAM_STATE_DOWN, message)
                     return
-                if exc.response.status_code == 429 and not self.connect_time:
-                    # Never connected: the app's connections are taken (outside this gateway). Give up
-                    # at once, so that what was to be subscribed here is answered OVER_LIMIT.
+                if exc.response.status_code == 429 and not self._answered.is_set():
+                    # Kite's first answer: the app's connections are taken (outside this gateway). Give
+                    # up at once, so that what was to be subscribed here is answered OVER_LIMIT.
                     log.warning("ticker.connection_refused", connection=self.index, status=429)
                     self.refused = True
                     self._answered.set()
