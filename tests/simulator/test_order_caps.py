@@ -14,7 +14,7 @@ from kiteconnect.exceptions import InputException, NetworkException
 
 from kite_gateway.simulator import SimulatorConfig
 from kite_gateway.simulator.clock import ManualClock
-from kite_gateway.simulator.ratelimit import OrderLimits
+from kite_gateway.simulator.ratelimit import OrderLimits, endpoint_class
 from kite_gateway.simulator.threaded import ThreadedSimulator
 from tests.simulator.conftest import login, place, regular_hours
 
@@ -106,3 +106,9 @@ def test_modifications_cancellations_and_gtts_are_not_counted_as_placements() ->
             kite.place_gtt(kite.GTT_TYPE_SINGLE, "INFY", "NSE", [trigger], float(price), [leg])
         place(kite)
         refused(kite)
+
+
+def test_gtt_writes_are_limited_as_all_other_endpoints_not_as_order_placement() -> None:
+    for method in ("POST", "PUT", "DELETE"):
+        assert endpoint_class(method, "/gtt/triggers" if method == "POST" else "/gtt/triggers/100001") == "other"
+        assert endpoint_class(method, "/orders/regular" if method == "POST" else "/orders/regular/1") == "orders"
