@@ -26,7 +26,10 @@ MAX_DETAIL = 300
 
 
 def _bounded(text: str, most: int) -> str:
-    return text if len(text) <= most else f"{text[: most - 30]}... ({len(text)} characters in all)"
+    if len(text) <= most:
+        return text
+    suffix = f"... ({len(text)} characters in all)"
+    return text[: max(0, most - len(suffix))] + suffix
 
 
 @dataclass

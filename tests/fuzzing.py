@@ -17,8 +17,12 @@ from typing import Any
 
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import strategies as st
+
+from kite_gateway.v1 import account_pb2, common_pb2, market_data_pb2, order_pb2, portfolio_pb2
 
 INT32_EDGES = (0, 1, -1, 2**31 - 1, -(2**31), 60, 100, 1000)
 UINT32_EDGES = (0, 1, 2**32 - 1, 408065, 2**31)
@@ -235,3 +239,129 @@ def fuzzed(
         return arbitrary
     mutated = mutations(template, known, long_most)
     return st.one_of(mutated, mutated, mutated, arbitrary)
+
+
+# Valid requests, for mutations to start from ------------------------------------------------------------
+
+
+def ref(symbol: str) -> common_pb2.InstrumentRef:
+    return common_pb2.InstrumentRef(symbol=symbol)
+
+
+def _decimal(units: int, nanos: int = 0) -> common_pb2.Decimal:
+    return common_pb2.Decimal(units=units, nanos=nanos)
+
+
+def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Message]:
+    """One valid request per method, for mutations to start from."""
+    account = "ZS0001"
+    market = order_pb2.OrderParams(
+        instrument=ref("NSE:INFY"), transaction_type=common_pb2.TRANSACTION_TYPE_BUY,
+        variety=common_pb2.VARIETY_REGULAR, order_type=common_pb2.ORDER_TYPE_MARKET, product=common_pb2.PRODUCT_CNC,
+        quantity=1,
+    )  # fmt: skip
+    limit = order_pb2.OrderParams()
+    limit.CopyFrom(market)
+    limit.order_type = common_pb2.ORDER_TYPE_LIMIT
+    limit.price.CopyFrom(_decimal(1500))
+    gtt = order_pb2.GttParams(
+        type=order_pb2.GTT_TYPE_SINGLE,
+        instrument=ref("NSE:INFY"),
+        last_price=_decimal(1573, 150_000_000),
+        trigger_values=[_decimal(1400)],
+        legs=[order_pb2.GttLeg(transaction_type=common_pb2.TRANSACTION_TYPE_BUY, quantity=1,
+                               product=common_pb2.PRODUCT_CNC, price=_decimal(1400))],
+    )  # fmt: skip
+    start, end = Timestamp(seconds=1_795_000_000), Timestamp(seconds=1_795_500_000)
+    target = order_pb2.OrderTarget(order_id=order_id)
+    fill = order_pb2.ChargeableFill(
+        order_id=order_id, instrument=ref("NSE:INFY"), transaction_type=common_pb2.TRANSACTION_TYPE_BUY,
+        variety=common_pb2.VARIETY_REGULAR, product=common_pb2.PRODUCT_CNC, order_type=common_pb2.ORDER_TYPE_MARKET,
+        quantity=1, average_price=_decimal(1573),
+    )  # fmt: skip
+    refs = [ref("NSE:INFY"), common_pb2.InstrumentRef(instrument_token=408065)]
+    return {
+        "GetLoginUrl": account_pb2.GetLoginUrlRequest(api_key="sim_api_key", redirect_params={"a": "b"}),
+        "CompleteLogin": account_pb2.CompleteLoginRequest(api_key="sim_api_key", request_token="abc", api_secret="s"),
+        "AddAccount": account_pb2.AddAccountRequest(api_key="sim_api_key", access_token="abc"),
+        "ListAccounts": account_pb2.ListAccountsRequest(),
+        "GetAccount": account_pb2.GetAccountRequest(account_id=account),
+        "RemoveAccount": account_pb2.RemoveAccountRequest(account_id="ZS0002"),
+        "GetProfile": account_pb2.GetProfileRequest(account_id=account),
+        "GetMargins": account_pb2.GetMarginsRequest(account_id=account, segment=account_pb2.MARGIN_SEGMENT_EQUITY),
+        "PlaceOrder": order_pb2.PlaceOrderRequest(account_id=account, client_order_id="fuzz-1", params=limit),
+        "ModifyOrder": order_pb2.ModifyOrderRequest(account_id=account, order=target, quantity=2),
+        "CancelOrder": order_pb2.CancelOrderRequest(account_id=account, order=target),
+        "ListOrders": order_pb2.ListOrdersRequest(account_id=account, statuses=[order_pb2.ORDER_STATUS_OPEN]),
+        "GetOrderHistory": order_pb2.GetOrderHistoryRequest(account_id=account, order=target),
+        "ListTrades": order_pb2.ListTradesRequest(account_id=account, order=target),
+        "GetOrderMargins": order_pb2.GetOrderMarginsRequest(account_id=account, orders=[limit, market]),
+        "GetOrderCharges": order_pb2.GetOrderChargesRequest(account_id=account, fills=[fill]),
+        "PlaceGtt": order_pb2.PlaceGttRequest(account_id=account, client_order_id="fuzz-gtt", params=gtt),
+        "ModifyGtt": order_pb2.ModifyGttRequest(account_id=account, gtt_id=gtt_id, params=gtt),
+        "DeleteGtt": order_pb2.DeleteGttRequest(account_id=account, gtt_id=gtt_id),
+        "ListGtts": order_pb2.ListGttsRequest(account_id=account),
+        "GetGtt": order_pb2.GetGttRequest(account_id=account, gtt_id=gtt_id),
+        "PlaceBulkOrders": order_pb2.PlaceBulkOrdersRequest(
+            legs=[
+                order_pb2.BulkOrderLeg(account_id=a, client_order_id="fuzz-bulk", params=limit)
+                for a in ("ZS0001", "ZS0002")
+            ]
+        ),
+        "StreamOrderUpdates": order_pb2.StreamOrderUpdatesRequest(
+            account_id=account, after_sequence=0, heartbeat_interval=Duration(seconds=5)
+        ),
+        "ListAuditEvents": order_pb2.ListAuditEventsRequest(
+            account_id=account, start_time=start, end_time=end, page_size=10, page_token="MQ=="
+        ),
+        "SetKillSwitch": order_pb2.SetKillSwitchRequest(account_id=account, engaged=True, reason="fuzz"),
+        "GetKillSwitch": order_pb2.GetKillSwitchRequest(account_id=account),
+        "GetPositions": portfolio_pb2.GetPositionsRequest(account_id=account),
+        "GetHoldings": portfolio_pb2.GetHoldingsRequest(account_id=account),
+        "ConvertPosition": portfolio_pb2.ConvertPositionRequest(
+            account_id=account,
+            instrument=ref("NSE:INFY"),
+            transaction_type=common_pb2.TRANSACTION_TYPE_BUY,
+            position_type=portfolio_pb2.POSITION_TYPE_DAY,
+            quantity=1,
+            old_product=common_pb2.PRODUCT_MIS,
+            new_product=common_pb2.PRODUCT_CNC,
+        ),
+        "GetConsolidatedPortfolio": portfolio_pb2.GetConsolidatedPortfolioRequest(account_ids=["ZS0001", "ZS0002"]),
+        "GetQuote": market_data_pb2.GetQuoteRequest(account_id=account, instruments=refs),
+        "GetLtp": market_data_pb2.GetLtpRequest(account_id=account, instruments=refs),
+        "GetOhlc": market_data_pb2.GetOhlcRequest(account_id=account, instruments=refs),
+        "GetHistoricalData": market_data_pb2.GetHistoricalDataRequest(
+            account_id=account,
+            instrument=ref("NSE:INFY"),
+            interval=market_data_pb2.CANDLE_INTERVAL_DAY,
+            start_time=start,
+            end_time=end,
+        ),
+        "SearchInstruments": market_data_pb2.SearchInstrumentsRequest(
+            account_id=account,
+            query="nifty",
+            exchanges=[common_pb2.EXCHANGE_NFO],
+            instrument_types=[common_pb2.INSTRUMENT_TYPE_FUT],
+            segments=["NFO-FUT"],
+            expiry_start=start,
+            expiry_end=end,
+            strike_min=_decimal(1),
+            page_size=5,
+        ),
+        "GetInstruments": market_data_pb2.GetInstrumentsRequest(account_id=account, instruments=refs),
+        "StreamTicks": market_data_pb2.StreamTicksRequest(
+            account_id=account,
+            instruments=refs,
+            mode=market_data_pb2.TICK_MODE_LTP,
+            heartbeat_interval=Duration(seconds=5),
+        ),
+        "UpdateSubscription": market_data_pb2.UpdateSubscriptionRequest(
+            account_id=account,
+            subscription_id=subscription_id,
+            add=[ref("NSE:RELIANCE")],
+            mode=market_data_pb2.TICK_MODE_FULL,
+            remove=[ref("NSE:INFY")],
+        ),
+        "ListSubscriptions": market_data_pb2.ListSubscriptionsRequest(account_id=account),
+    }

@@ -192,3 +192,8 @@ def check_request(request: Message) -> None:
     """Raise INVALID_ARGUMENT for the first field out of bounds; clear output-only and unknown fields."""
     request.DiscardUnknownFields()
     _walk(request, "")
+    descriptor: Any = request.DESCRIPTOR
+    for key in POSITIVE_IDS:  # unset is zero, which ListFields does not show
+        message, _, field = key.partition(".")
+        if message == descriptor.name and getattr(request, field) <= 0:
+            _check_scalar(descriptor, descriptor.fields_by_name[field], getattr(request, field), field)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -33,7 +34,12 @@ from kite_gateway.wire.ticker_packets import DepthEntry, TickSnapshot
 # Circuit band around the previous close, by segment (options: from one tick to 4x).
 _CIRCUIT = {"NSE": 0.20, "BSE": 0.20, "INDICES": 0.0, "MCX-FUT": 0.06, "CDS-FUT": 0.03}
 _FUTURES_BAND = 0.10
-PATH_CACHE = 16_384  # day paths kept in memory (a few kB each)
+# Day paths kept in memory, by their arrays' bytes (least recently used dropped first). A path is
+# about 10-25 kB (6 arrays of one element per session minute), so this holds two days of every
+# instrument (about 60 MB for 3,300) with room for history. It was 16,384 paths of up to 130 kB
+# each: a few historical calls over long ranges filled it to 2 GB, and it never shrank.
+PATH_CACHE_BYTES = 128 * 1024 * 1024
+_INT32 = np.iinfo(np.int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +55,18 @@ class Bar:
     oi: int
 
 
+def _compact(values: np.ndarray) -> np.ndarray:
+    """The array as int32 when every value fits (half the memory), else as it is; arithmetic on
+    it is done in int64 (see DayPath)."""
+    if values.size and _INT32.min <= int(values.min()) and int(values.max()) <= _INT32.max:
+        return values.astype(np.int32)
+    return values
+
+
 @dataclass(frozen=True, eq=False)
 class DayPath:
-    """A session's minute bars, as integer counts of `unit` (the tick size) in numpy arrays, with
-    running totals for O(1) quotes: element k of a `*_before` array covers minutes[:k]."""
+    """A session's minute bars, as integer counts of `unit` (the tick size) in numpy arrays (int32
+    when the values fit). Running totals up to minute k are computed when a quote asks for them."""
 
     day: date
     session_start: datetime
@@ -66,15 +80,34 @@ class DayPath:
     close: np.ndarray
     volume: np.ndarray
     oi: np.ndarray
-    volume_before: np.ndarray
-    turnover2_before: np.ndarray  # running sum of (open + close) * volume, in units
-    high_before: np.ndarray
-    low_before: np.ndarray
-    oi_high_through: np.ndarray  # element k covers minutes[: k + 1]
-    oi_low_through: np.ndarray
 
     def __len__(self) -> int:
         return len(self.open)
+
+    @property
+    def nbytes(self) -> int:
+        shared = (len(self.open) + 1) * self.open.itemsize  # open and close: one array
+        return shared + sum(int(a.nbytes) for a in (self.high, self.low, self.volume, self.oi))
+
+    def volume_before(self, k: int) -> int:
+        return int(self.volume[:k].sum(dtype=np.int64))
+
+    def turnover2_before(self, k: int) -> int:
+        """The running sum of (open + close) * volume over minutes[:k], in units."""
+        prices = self.open[:k].astype(np.int64) + self.close[:k]
+        return int((prices * self.volume[:k]).sum(dtype=np.int64))
+
+    def high_before(self, k: int) -> int:
+        return max(int(self.open[0]), int(self.high[:k].max())) if k else int(self.open[0])
+
+    def low_before(self, k: int) -> int:
+        return min(int(self.open[0]), int(self.low[:k].min())) if k else int(self.open[0])
+
+    def oi_high_through(self, k: int) -> int:
+        return int(self.oi[: k + 1].max())
+
+    def oi_low_through(self, k: int) -> int:
+        return int(self.oi[: k + 1].min())
 
     def price(self, units: int) -> Decimal:
         return int(units) * self.unit
@@ -178,7 +211,8 @@ class MarketModel:
         self.hours = hours
         self.step_seconds = step_seconds
         self._cumulative: dict[int, dict[int, float]] = {}
-        self._path_cache: dict[tuple[int, date], DayPath | None] = {}
+        self._path_cache: OrderedDict[tuple[int, date], DayPath | None] = OrderedDict()
+        self._path_bytes = 0
 
     # Daily walk -------------------------------------------------------------------------------
 
@@ -227,16 +261,23 @@ class MarketModel:
 
     def day_path(self, instrument: SimInstrument, day: date) -> DayPath | None:
         """The instrument's minute path on `day` (None when its exchange does not trade that day),
-        cached by (token, day), oldest dropped first beyond PATH_CACHE entries."""
+        cached by (token, day), least recently used dropped first beyond PATH_CACHE_BYTES."""
         key = (instrument.instrument_token, day)
         try:
+            self._path_cache.move_to_end(key)
             return self._path_cache[key]
         except KeyError:
             pass
-        if len(self._path_cache) >= PATH_CACHE:
-            del self._path_cache[next(iter(self._path_cache))]
         path = self._path_cache[key] = self._build_day_path(instrument, day)
+        self._path_bytes += path.nbytes if path is not None else 0
+        while self._path_bytes > PATH_CACHE_BYTES and len(self._path_cache) > 1:
+            _, dropped = self._path_cache.popitem(last=False)
+            self._path_bytes -= dropped.nbytes if dropped is not None else 0
         return path
+
+    @property
+    def cached_path_bytes(self) -> int:
+        return self._path_bytes
 
     def _build_day_path(self, instrument: SimInstrument, day: date) -> DayPath | None:
         window = self.hours.session(instrument.exchange, day)
@@ -283,7 +324,7 @@ class MarketModel:
             oi = np.maximum(lot, start_oi + lot * np.cumsum(np.rint(rng.normal(0, 20, count)).astype(np.int64)))
         else:
             oi = np.zeros(count, dtype=np.int64)
-        zero = np.zeros(1, dtype=np.int64)
+        prices = _compact(units)
         return DayPath(
             day=day,
             session_start=start,
@@ -291,18 +332,12 @@ class MarketModel:
             prev_close=prev_close,
             lower_circuit=lower,
             upper_circuit=upper,
-            open=opens,
-            high=highs,
-            low=lows,
-            close=closes,
-            volume=volume,
-            oi=oi,
-            volume_before=np.concatenate((zero, np.cumsum(volume))),
-            turnover2_before=np.concatenate((zero, np.cumsum((opens + closes) * volume))),
-            high_before=np.concatenate(([first], np.maximum.accumulate(highs))),
-            low_before=np.concatenate(([first], np.minimum.accumulate(lows))),
-            oi_high_through=np.maximum.accumulate(oi),
-            oi_low_through=np.minimum.accumulate(oi),
+            open=prices[:-1],  # open and close are views of one array
+            high=_compact(highs),
+            low=_compact(lows),
+            close=prices[1:],
+            volume=_compact(volume),
+            oi=_compact(oi),
         )
 
     # Live quotes ------------------------------------------------------------------------------
@@ -330,8 +365,8 @@ class MarketModel:
             rng = _rng(self.seed, instrument.instrument_token, "close", day)
             price, current_volume = c, int(path.volume[k])
             trade_time = path.session_start + timedelta(minutes=minutes) - timedelta(seconds=1)
-        volume = int(path.volume_before[k]) + current_volume
-        turnover2 = int(path.turnover2_before[k]) + 2 * price * current_volume
+        volume = path.volume_before(k) + current_volume
+        turnover2 = path.turnover2_before(k) + 2 * price * current_volume
         average = path.price(round(turnover2 / (2 * volume))) if volume else Decimal(0)
         last_price = path.price(price)
         lot = max(instrument.lot_size, 1)
@@ -346,13 +381,13 @@ class MarketModel:
             buy_quantity=sum(e.quantity for e in bids) * rng.randint(20, 60),
             sell_quantity=sum(e.quantity for e in offers) * rng.randint(20, 60),
             open=path.price(path.open[0]),
-            high=path.price(max(int(path.high_before[k]), price)),
-            low=path.price(min(int(path.low_before[k]), price)),
+            high=path.price(max(path.high_before(k), price)),
+            low=path.price(min(path.low_before(k), price)),
             close=path.price(path.prev_close),
             last_trade_time=trade_time,
             oi=int(path.oi[k]),
-            oi_day_high=int(path.oi_high_through[k]),
-            oi_day_low=int(path.oi_low_through[k]),
+            oi_day_high=path.oi_high_through(k),
+            oi_day_low=path.oi_low_through(k),
             lower_circuit=path.price(path.lower_circuit),
             upper_circuit=path.price(path.upper_circuit),
             bids=bids,

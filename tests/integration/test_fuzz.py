@@ -27,9 +27,7 @@ import grpc
 import pytest
 from google.protobuf import message_factory, text_format
 from google.protobuf.descriptor import MethodDescriptor
-from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError, Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 
@@ -38,15 +36,12 @@ from kite_gateway.services import API_SERVICES
 from kite_gateway.simulator import Simulator
 from kite_gateway.storage.sealing import Sealer
 from kite_gateway.v1 import (
-    account_pb2,
-    common_pb2,
     market_data_pb2,
     market_data_pb2_grpc,
     order_pb2,
     order_pb2_grpc,
-    portfolio_pb2,
 )
-from tests.fuzzing import Known, fuzzed, raw_payloads
+from tests.fuzzing import Known, fuzzed, raw_payloads, ref, templates
 from tests.integration.conftest import Stack, market_buy, start_stack, stop_stack
 from tests.simulator.conftest import regular_hours
 
@@ -98,121 +93,6 @@ class ThreadedStack:
         self.loop.close()
 
 
-def _ref(symbol: str) -> common_pb2.InstrumentRef:
-    return common_pb2.InstrumentRef(symbol=symbol)
-
-
-def _decimal(units: int, nanos: int = 0) -> common_pb2.Decimal:
-    return common_pb2.Decimal(units=units, nanos=nanos)
-
-
-def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Message]:
-    """One valid request per method, for mutations to start from."""
-    account = "ZS0001"
-    limit = market_buy(order_type=common_pb2.ORDER_TYPE_LIMIT, price=_decimal(1500))
-    gtt = order_pb2.GttParams(
-        type=order_pb2.GTT_TYPE_SINGLE,
-        instrument=_ref("NSE:INFY"),
-        last_price=_decimal(1573, 150_000_000),
-        trigger_values=[_decimal(1400)],
-        legs=[order_pb2.GttLeg(transaction_type=common_pb2.TRANSACTION_TYPE_BUY, quantity=1,
-                               product=common_pb2.PRODUCT_CNC, price=_decimal(1400))],
-    )  # fmt: skip
-    start, end = Timestamp(seconds=1_795_000_000), Timestamp(seconds=1_795_500_000)
-    target = order_pb2.OrderTarget(order_id=order_id)
-    fill = order_pb2.ChargeableFill(
-        order_id=order_id, instrument=_ref("NSE:INFY"), transaction_type=common_pb2.TRANSACTION_TYPE_BUY,
-        variety=common_pb2.VARIETY_REGULAR, product=common_pb2.PRODUCT_CNC, order_type=common_pb2.ORDER_TYPE_MARKET,
-        quantity=1, average_price=_decimal(1573),
-    )  # fmt: skip
-    refs = [_ref("NSE:INFY"), common_pb2.InstrumentRef(instrument_token=408065)]
-    return {
-        "GetLoginUrl": account_pb2.GetLoginUrlRequest(api_key="sim_api_key", redirect_params={"a": "b"}),
-        "CompleteLogin": account_pb2.CompleteLoginRequest(api_key="sim_api_key", request_token="abc", api_secret="s"),
-        "AddAccount": account_pb2.AddAccountRequest(api_key="sim_api_key", access_token="abc"),
-        "ListAccounts": account_pb2.ListAccountsRequest(),
-        "GetAccount": account_pb2.GetAccountRequest(account_id=account),
-        "RemoveAccount": account_pb2.RemoveAccountRequest(account_id="ZS0002"),
-        "GetProfile": account_pb2.GetProfileRequest(account_id=account),
-        "GetMargins": account_pb2.GetMarginsRequest(account_id=account, segment=account_pb2.MARGIN_SEGMENT_EQUITY),
-        "PlaceOrder": order_pb2.PlaceOrderRequest(account_id=account, client_order_id="fuzz-1", params=limit),
-        "ModifyOrder": order_pb2.ModifyOrderRequest(account_id=account, order=target, quantity=2),
-        "CancelOrder": order_pb2.CancelOrderRequest(account_id=account, order=target),
-        "ListOrders": order_pb2.ListOrdersRequest(account_id=account, statuses=[order_pb2.ORDER_STATUS_OPEN]),
-        "GetOrderHistory": order_pb2.GetOrderHistoryRequest(account_id=account, order=target),
-        "ListTrades": order_pb2.ListTradesRequest(account_id=account, order=target),
-        "GetOrderMargins": order_pb2.GetOrderMarginsRequest(account_id=account, orders=[limit, market_buy()]),
-        "GetOrderCharges": order_pb2.GetOrderChargesRequest(account_id=account, fills=[fill]),
-        "PlaceGtt": order_pb2.PlaceGttRequest(account_id=account, client_order_id="fuzz-gtt", params=gtt),
-        "ModifyGtt": order_pb2.ModifyGttRequest(account_id=account, gtt_id=gtt_id, params=gtt),
-        "DeleteGtt": order_pb2.DeleteGttRequest(account_id=account, gtt_id=gtt_id),
-        "ListGtts": order_pb2.ListGttsRequest(account_id=account),
-        "GetGtt": order_pb2.GetGttRequest(account_id=account, gtt_id=gtt_id),
-        "PlaceBulkOrders": order_pb2.PlaceBulkOrdersRequest(
-            legs=[
-                order_pb2.BulkOrderLeg(account_id=a, client_order_id="fuzz-bulk", params=limit)
-                for a in ("ZS0001", "ZS0002")
-            ]
-        ),
-        "StreamOrderUpdates": order_pb2.StreamOrderUpdatesRequest(
-            account_id=account, after_sequence=0, heartbeat_interval=Duration(seconds=5)
-        ),
-        "ListAuditEvents": order_pb2.ListAuditEventsRequest(
-            account_id=account, start_time=start, end_time=end, page_size=10, page_token="MQ=="
-        ),
-        "SetKillSwitch": order_pb2.SetKillSwitchRequest(account_id=account, engaged=True, reason="fuzz"),
-        "GetKillSwitch": order_pb2.GetKillSwitchRequest(account_id=account),
-        "GetPositions": portfolio_pb2.GetPositionsRequest(account_id=account),
-        "GetHoldings": portfolio_pb2.GetHoldingsRequest(account_id=account),
-        "ConvertPosition": portfolio_pb2.ConvertPositionRequest(
-            account_id=account,
-            instrument=_ref("NSE:INFY"),
-            transaction_type=common_pb2.TRANSACTION_TYPE_BUY,
-            position_type=portfolio_pb2.POSITION_TYPE_DAY,
-            quantity=1,
-            old_product=common_pb2.PRODUCT_MIS,
-            new_product=common_pb2.PRODUCT_CNC,
-        ),
-        "GetConsolidatedPortfolio": portfolio_pb2.GetConsolidatedPortfolioRequest(account_ids=["ZS0001", "ZS0002"]),
-        "GetQuote": market_data_pb2.GetQuoteRequest(account_id=account, instruments=refs),
-        "GetLtp": market_data_pb2.GetLtpRequest(account_id=account, instruments=refs),
-        "GetOhlc": market_data_pb2.GetOhlcRequest(account_id=account, instruments=refs),
-        "GetHistoricalData": market_data_pb2.GetHistoricalDataRequest(
-            account_id=account,
-            instrument=_ref("NSE:INFY"),
-            interval=market_data_pb2.CANDLE_INTERVAL_DAY,
-            start_time=start,
-            end_time=end,
-        ),
-        "SearchInstruments": market_data_pb2.SearchInstrumentsRequest(
-            account_id=account,
-            query="nifty",
-            exchanges=[common_pb2.EXCHANGE_NFO],
-            instrument_types=[common_pb2.INSTRUMENT_TYPE_FUT],
-            segments=["NFO-FUT"],
-            expiry_start=start,
-            expiry_end=end,
-            strike_min=_decimal(1),
-            page_size=5,
-        ),
-        "GetInstruments": market_data_pb2.GetInstrumentsRequest(account_id=account, instruments=refs),
-        "StreamTicks": market_data_pb2.StreamTicksRequest(
-            account_id=account,
-            instruments=refs,
-            mode=market_data_pb2.TICK_MODE_LTP,
-            heartbeat_interval=Duration(seconds=5),
-        ),
-        "UpdateSubscription": market_data_pb2.UpdateSubscriptionRequest(
-            account_id=account,
-            subscription_id=subscription_id,
-            add=[_ref("NSE:RELIANCE")],
-            mode=market_data_pb2.TICK_MODE_FULL,
-            remove=[_ref("NSE:INFY")],
-        ),
-        "ListSubscriptions": market_data_pb2.ListSubscriptionsRequest(account_id=account),
-    }
-
-
 class Fuzzing:
     def __init__(self, threaded: ThreadedStack) -> None:
         self.threaded = threaded
@@ -237,7 +117,7 @@ class Fuzzing:
             if self.stream is not None:
                 self.stream.cancel()
             self.stream = market_data_pb2_grpc.MarketDataServiceStub(self.threaded.channel).StreamTicks(
-                market_data_pb2.StreamTicksRequest(account_id="ZS0001", instruments=[_ref("NSE:INFY")]), timeout=900
+                market_data_pb2.StreamTicksRequest(account_id="ZS0001", instruments=[ref("NSE:INFY")]), timeout=900
             )
             self.subscription_id = next(self.stream).started.subscription_id
         self.templates = templates(self.order_id, self.gtt_id, self.subscription_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from kite_gateway.market.sessions import MarketHours
 from kite_gateway.simulator.market import MarketModel
@@ -115,3 +116,40 @@ def test_the_cheapest_and_dearest_instruments_of_each_segment_pack_into_every_mo
             snapshot = market.quote(instrument, moment).snapshot()
             for mode in MODES:
                 encode_packet(snapshot, mode)
+
+
+def test_a_day_path_of_the_longest_session_takes_a_few_kilobytes() -> None:
+    market = model()
+    universe = build_universe(5, DAY)
+    crude = next(i for i in universe if i.exchange == "MCX" and i.instrument_type == "FUT")
+    path = market.day_path(crude, DAY)
+    assert path is not None and len(path) > 800  # MCX trades 9:00 to 23:30
+    assert path.nbytes < 32 * 1024  # it was about 130 kB: every instrument's path for a day took 450 MB
+
+
+def test_the_day_path_cache_stays_within_its_byte_bound_over_long_histories(monkeypatch: Any) -> None:
+    from kite_gateway.simulator import market as market_module
+
+    monkeypatch.setattr(market_module, "PATH_CACHE_BYTES", 2 * 1024 * 1024)
+    market = model()
+    infy = build_universe(5, DAY).by_symbol["NSE:INFY"]
+    start = datetime(2022, 1, 1, tzinfo=IST)
+    bars = market.day_bars(infy, start, start + timedelta(days=1000))  # ~700 trading days, ~8 MB of paths
+    assert len(bars) > 600
+    assert 1024 * 1024 < market.cached_path_bytes <= 2 * 1024 * 1024
+    # The most recently used paths are the ones kept: today's quote is served without a rebuild.
+    market.quote(infy, MORNING)
+    kept = market.day_path(infy, DAY)
+    assert market.day_path(infy, DAY) is kept
+
+
+def test_running_totals_of_a_quote_are_the_minutes_so_far() -> None:
+    market = model()
+    nifty_fut = next(i for i in build_universe(5, DAY) if i.exchange == "NFO" and i.instrument_type == "FUT")
+    path = market.day_path(nifty_fut, DAY)
+    assert path is not None
+    k = 120
+    quote = market.quote(nifty_fut, path.session_start + timedelta(minutes=k, seconds=30))
+    assert quote.volume >= int(path.volume[:k].sum())
+    assert quote.high >= path.price(max(int(path.open[0]), int(path.high[:k].max())))
+    assert quote.oi_day_high == int(path.oi[: k + 1].max()) and quote.oi_day_low == int(path.oi[: k + 1].min())
