@@ -22,6 +22,7 @@ from kite_gateway.storage.credentials import CredentialStore, StoredAccount
 from kite_gateway.v1 import errors_pb2
 from kite_gateway.wire.formats import IST
 
+NEW_APP = "(an app without accounts yet)"  # the rate-limit bucket of login calls for new apps
 LOGIN_API_KEY_PARAM = "kg_api_key"  # echoed back by Kite's redirect, so the callback knows the app
 
 
@@ -115,7 +116,10 @@ class AccountManager:
 
     async def _kite(self, api_key: str, access_token: str | None, method: str, *args: Any, **kwargs: Any) -> Any:
         client = new_client(api_key, access_token, self.api_endpoint, self.request_timeout)
-        async with self.limits.limiter(api_key, EndpointClass.OTHER):
+        # An app no account uses yet shares one bucket: a limiter per api_key a caller names would be
+        # kept forever, one for every made-up key.
+        known = any(session.api_key == api_key for session in self.sessions.values())
+        async with self.limits.limiter(api_key if known else NEW_APP, EndpointClass.OTHER):
             return await asyncio.get_running_loop().run_in_executor(
                 self.executor, lambda: getattr(client, method)(*args, **kwargs)
             )

@@ -385,3 +385,13 @@ async def test_list_trades_for_another_accounts_order_answers_exactly_as_for_an_
         answers.append((code, reason, sorted(metadata.items()), details.replace(order_id, "<id>")))
     assert answers[0] == answers[1]
     assert answers[0][0] == grpc.StatusCode.NOT_FOUND and "this account" not in answers[0][3]
+
+
+async def test_made_up_api_keys_leave_no_rate_limiter_behind(stack: Stack) -> None:
+    limits = stack.runtime.accounts.limits
+    before = len(limits._limiters)
+    for i in range(50):
+        request = account_pb2.AddAccountRequest(api_key=f"madeup{i}", access_token="token", api_secret="s")
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stack.accounts.AddAccount(request)
+    assert len(limits._limiters) <= before + 1  # one shared bucket for apps without accounts
