@@ -5,8 +5,8 @@ Every method of every service gets arbitrary messages built from its request des
 mutations of a valid request, so that calls reach deep code: Kite calls, storage, the audit trail)
 and raw bytes that may not decode at all, through a real channel. After each call the gateway must
 still answer a health check. Hypothesis runs derandomized with a bounded example count
-(KITE_FUZZ_EXAMPLES per method, 60 by default: about 20 s here, well under a minute in CI), no deadline, no example
-database: the same examples every run.
+(KITE_FUZZ_EXAMPLES per method, 60 by default: about 20 s on a 2-core machine), no deadline, no
+example database: the same examples every run.
 
 The stack runs on its own thread's event loop so that hypothesis (synchronous) drives it through a
 blocking channel; state a call may change (removed accounts, an engaged kill switch) is put back
