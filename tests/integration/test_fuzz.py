@@ -5,8 +5,8 @@ Every method of every service gets arbitrary messages built from its request des
 mutations of a valid request, so that calls reach deep code: Kite calls, storage, the audit trail)
 and raw bytes that may not decode at all, through a real channel. After each call the gateway must
 still answer a health check. Hypothesis runs derandomized with a bounded example count
-(KITE_FUZZ_EXAMPLES per method, 20 by default: about a minute in all), no deadline, no example
-database: the same examples every run.
+(KITE_FUZZ_EXAMPLES per method, 60 by default: about 20 s on a 2-core machine), no deadline, no
+example database: the same examples every run.
 
 The stack runs on its own thread's event loop so that hypothesis (synchronous) drives it through a
 blocking channel; state a call may change (removed accounts, an engaged kill switch) is put back
@@ -45,7 +45,7 @@ from tests.fuzzing import Known, fuzzed, raw_payloads, ref, templates
 from tests.integration.conftest import Stack, market_buy, start_stack, stop_stack
 from tests.simulator.conftest import regular_hours
 
-EXAMPLES = int(os.environ.get("KITE_FUZZ_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("KITE_FUZZ_EXAMPLES", "60"))
 RAW_EXAMPLES = max(4, EXAMPLES // 3)
 NEVER = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED)
 HANG_GUARD = 60.0  # seconds: only a hung call takes this long (it fails as DEADLINE_EXCEEDED)
