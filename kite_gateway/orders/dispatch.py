@@ -181,39 +181,48 @@ class OrderDispatch:
             midnight = datetime.combine(today, time(0), IST)
             queue.day, queue.day_count = today.isoformat(), await self._sent_since(account_id, midnight)
 
-    def _full(self, account_id: str, why: str) -> GatewayError:
-        ORDER_QUEUE_REFUSALS.labels(account_id, "full").inc()
-        drain = math.ceil(self.depth / self.per_second)
+    @staticmethod
+    def _refused(account_id: str, why: str, message: str, metadata: dict[str, str], retry_after: float) -> GatewayError:
+        """RESOURCE_EXHAUSTED (ORDER_QUEUE_FULL) before anything was sent, counted by why."""
+        ORDER_QUEUE_REFUSALS.labels(account_id, why).inc()
         return GatewayError(
             grpc.StatusCode.RESOURCE_EXHAUSTED,
             errors_pb2.ERROR_REASON_ORDER_QUEUE_FULL,
+            message,
+            {"account_id": account_id, **metadata},
+            retry_after=retry_after,
+        )
+
+    def _full(self, account_id: str, why: str) -> GatewayError:
+        drain = math.ceil(self.depth / self.per_second)
+        return self._refused(
+            account_id,
+            "full",
             f"the order queue of account {account_id} is full ({why}, at most {self.depth}); nothing was sent to "
             f"Kite; retry with the same client_order_id in {drain} s or send fewer orders at once",
-            {"account_id": account_id, "queue_depth": str(self.depth)},
-            retry_after=float(drain),
+            {"queue_depth": str(self.depth)},
+            float(drain),
         )
 
     def _waited_too_long(self, account_id: str, more: float | None = None) -> GatewayError:
-        ORDER_QUEUE_REFUSALS.labels(account_id, "wait").inc()
         when = f"it would wait {more:.1f} s more" if more is not None else "it waited its limit"
-        return GatewayError(
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            errors_pb2.ERROR_REASON_ORDER_QUEUE_FULL,
+        return self._refused(
+            account_id,
+            "wait",
             f"the order was not sent: {when} in the queue of account {account_id} (Kite allows "
             f"{self.per_second}/s and {self.per_minute}/min; the gateway waits at most {self.max_wait:g} s or until "
             "the caller's deadline); nothing was sent to Kite; retry with the same client_order_id",
-            {"account_id": account_id, "max_wait_seconds": f"{self.max_wait:g}"},
-            retry_after=max(1.0, round(more or 1.0, 1)),
+            {"max_wait_seconds": f"{self.max_wait:g}"},
+            max(1.0, round(more or 1.0, 1)),
         )
 
     def _day_cap(self, account_id: str) -> GatewayError:
-        ORDER_QUEUE_REFUSALS.labels(account_id, "day_cap").inc()
         tomorrow = datetime.combine(self._now().astimezone(IST).date() + timedelta(days=1), time(0), IST)
-        return GatewayError(
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            errors_pb2.ERROR_REASON_ORDER_QUEUE_FULL,
+        return self._refused(
+            account_id,
+            "day_cap",
             f"account {account_id} has sent Kite's daily cap of {self.per_day} orders; nothing was sent; new orders "
             f"are accepted again after {tomorrow.isoformat()}",
-            {"account_id": account_id, "orders_per_day": str(self.per_day)},
-            retry_after=max(1.0, (tomorrow - self._now()).total_seconds()),
+            {"orders_per_day": str(self.per_day)},
+            max(1.0, (tomorrow - self._now()).total_seconds()),
         )
