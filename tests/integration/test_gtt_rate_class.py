@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from kite_gateway.api.convert import decimal_pb
 from kite_gateway.observability.metrics import REGISTRY
-from kite_gateway.v1 import common_pb2, order_pb2
+from kite_gateway.v1 import order_pb2
 from tests.integration.conftest import Stack
+from tests.integration.test_orders import single_sell_gtt
 
 ACCOUNT = "ZS0001"
 GTT_METHODS = ("place_gtt", "modify_gtt", "delete_gtt")
@@ -20,22 +21,7 @@ def calls(endpoint_class: str, method: str) -> float:
 
 async def test_gtt_place_modify_and_delete_are_paced_as_other_endpoints_not_as_orders(stack: Stack) -> None:
     before = {(kind, m): calls(kind, m) for kind in ("orders", "other") for m in GTT_METHODS}
-    infy = stack.sim.universe.by_symbol["NSE:INFY"]
-    price = stack.sim.engine.quote(infy).last_price
-    params = order_pb2.GttParams(
-        type=order_pb2.GTT_TYPE_SINGLE,
-        instrument=common_pb2.InstrumentRef(symbol="NSE:INFY"),
-        last_price=decimal_pb(price),
-        trigger_values=[decimal_pb(price + 50)],
-        legs=[
-            order_pb2.GttLeg(
-                transaction_type=common_pb2.TRANSACTION_TYPE_SELL,
-                quantity=1,
-                product=common_pb2.PRODUCT_CNC,
-                price=decimal_pb(price + 50),
-            )
-        ],
-    )
+    price, params = single_sell_gtt(stack)
     placed = await stack.orders.PlaceGtt(
         order_pb2.PlaceGttRequest(account_id=ACCOUNT, client_order_id="gtt-class", params=params)
     )

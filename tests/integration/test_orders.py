@@ -261,7 +261,8 @@ async def test_margin_and_charges_previews(stack: Stack) -> None:
     assert fill.order_id == "x1" and fill.charges.transaction_tax_type == "stt" and fill.charges.total.units > 0
 
 
-async def test_gtt_place_is_idempotent_and_can_be_listed_modified_and_deleted(stack: Stack) -> None:
+def single_sell_gtt(stack: Stack) -> tuple[Decimal, order_pb2.GttParams]:
+    """INFY's last price, and a single GTT selling one share 50 above it."""
     infy = stack.sim.universe.by_symbol["NSE:INFY"]
     price = stack.sim.engine.quote(infy).last_price
     params = order_pb2.GttParams(
@@ -278,6 +279,11 @@ async def test_gtt_place_is_idempotent_and_can_be_listed_modified_and_deleted(st
             )
         ],
     )
+    return price, params
+
+
+async def test_gtt_place_is_idempotent_and_can_be_listed_modified_and_deleted(stack: Stack) -> None:
+    price, params = single_sell_gtt(stack)
     request = order_pb2.PlaceGttRequest(account_id=ACCOUNT, client_order_id="gtt-1", params=params)
     placed = await stack.orders.PlaceGtt(request)
     again = await stack.orders.PlaceGtt(request)
