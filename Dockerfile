@@ -5,13 +5,16 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY api/python ./api/python
 COPY kite_gateway ./kite_gateway
-RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[server]'
+COPY kite_wire ./kite_wire
+COPY kite_simulator ./kite_simulator
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ./api/python .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/kite-gateway kite
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels 'kite-gateway[server]' && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels kite-gateway && rm -rf /wheels
 USER 10001
 WORKDIR /var/lib/kite-gateway
 # Supply KITE_GATEWAY_SECRET_KEY (or mount a key file and set KITE_GATEWAY_SECRET_KEY_FILE) from a secret.

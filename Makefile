@@ -10,9 +10,9 @@ ARGS ?=
 
 .PHONY: run test lint typecheck gen clean
 
-$(PY_STAMP): pyproject.toml clients/python/pyproject.toml
+$(PY_STAMP): pyproject.toml api/python/pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --editable '.[server,dev]' --editable clients/python
+	$(BIN)/python -m pip install --quiet --editable api/python --editable '.[dev]' --editable clients/python
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json
@@ -34,7 +34,7 @@ lint: $(PY_STAMP)
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy
 
-## Regenerate kite_gateway/v1 from protos/ after changing a .proto file.
+## Regenerate api/python/kite_gateway_api/v1 from protos/ after changing a .proto file.
 gen: $(PY_STAMP)
 	$(BIN)/python scripts/gen_protos.py
 

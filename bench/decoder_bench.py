@@ -14,11 +14,11 @@ from typing import Any
 
 from kiteconnect import KiteTicker
 
-from kite_gateway.market.sessions import MarketHours
-from kite_gateway.simulator.market import MarketModel
-from kite_gateway.simulator.universe import build_universe
-from kite_gateway.wire.formats import IST
-from kite_gateway.wire.ticker_packets import decode_message, encode_packet, frame
+from kite_gateway.core.market.sessions import MarketHours
+from kite_simulator.market import MarketModel
+from kite_simulator.universe import build_universe
+from kite_wire.formats import IST
+from kite_wire.ticker_packets import decode_message, encode_packet, frame
 
 
 def frames(mode: str) -> list[bytes]:

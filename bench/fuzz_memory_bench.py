@@ -41,10 +41,7 @@ from hypothesis import HealthCheck, given, settings
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, os.path.dirname(__file__))
-from simulator_bench import free_port  # noqa: E402
-
-from kite_gateway.services import API_SERVICES  # noqa: E402
-from kite_gateway.v1 import (  # noqa: E402
+from kite_gateway_api.v1 import (  # noqa: E402
     account_pb2,
     account_pb2_grpc,
     common_pb2,
@@ -53,6 +50,9 @@ from kite_gateway.v1 import (  # noqa: E402
     order_pb2,
     order_pb2_grpc,
 )
+from simulator_bench import free_port  # noqa: E402
+
+from kite_gateway.grpc.registry import API_SERVICES  # noqa: E402
 from tests.fuzzing import Known, fuzzed, templates  # noqa: E402
 
 MIB = 1024 * 1024

@@ -25,11 +25,11 @@ from urllib.parse import parse_qs, urlparse
 
 import grpc
 import requests
+from kite_gateway_api.v1 import account_pb2, account_pb2_grpc, portfolio_pb2, portfolio_pb2_grpc
 from kiteconnect import KiteConnect
 
 from kite_gateway.storage.sealing import Sealer
-from kite_gateway.v1 import account_pb2, account_pb2_grpc, portfolio_pb2, portfolio_pb2_grpc
-from kite_gateway.wire.checksums import session_checksum
+from kite_wire.checksums import session_checksum
 
 sys.path.insert(0, os.path.dirname(__file__))
 from simulator_bench import free_port, start_simulator, stop

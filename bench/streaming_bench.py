@@ -31,8 +31,7 @@ from typing import Any
 
 import grpc
 import requests
-
-from kite_gateway.v1 import account_pb2, account_pb2_grpc, common_pb2, market_data_pb2, market_data_pb2_grpc
+from kite_gateway_api.v1 import account_pb2, account_pb2_grpc, common_pb2, market_data_pb2, market_data_pb2_grpc
 
 sys.path.insert(0, os.path.dirname(__file__))
 from gateway_bench import SECRET, access_token, start_gateway

@@ -1,7 +1,7 @@
-"""kite-gateway: a gRPC trading gateway in front of Zerodha's Kite Connect v3 API.
+"""kite-gateway: a gRPC trading gateway in front of Zerodha's Kite Connect v3 API (the server).
 
-The base install carries only the generated API (`kite_gateway.v1`); importing this package
-must stay free of the server's dependencies.
+Services that call it install kite-gateway-api (`kite_gateway_api.v1`, generated) or
+kite-gateway-client, never this package.
 """
 
 __version__ = "0.1.0"

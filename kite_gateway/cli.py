@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from kite_gateway.config import ConfigError, load_settings
-    from kite_gateway.server import StartupError, serve
+    from kite_gateway.grpc.server import StartupError, serve
     from kite_gateway.structured_logs import configure_logging
 
     overrides = {dest: getattr(args, dest) for _, dest, _, _ in _SERVE_FLAGS}
@@ -133,9 +133,9 @@ def _sim(args: argparse.Namespace) -> int:
     import json
     import signal
 
-    from kite_gateway.simulator import Simulator, SimulatorConfig
-    from kite_gateway.simulator.ratelimit import OrderLimits
-    from kite_gateway.simulator.snapshot import SimulatorStateError
+    from kite_simulator import Simulator, SimulatorConfig
+    from kite_simulator.ratelimit import OrderLimits
+    from kite_simulator.snapshot import SimulatorStateError
 
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
@@ -145,7 +145,7 @@ def _sim(args: argparse.Namespace) -> int:
         print(f"kite-gateway: --speed={args.speed}: must be positive", file=sys.stderr)
         return EXIT_CONFIG
     if args.replay:
-        from kite_gateway.wire.recording import Recording, RecordingError
+        from kite_wire.recording import Recording, RecordingError
 
         try:
             Recording(args.replay)

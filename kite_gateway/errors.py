@@ -1,24 +1,16 @@
-"""The gateway's one error model: every failure becomes a GatewayError with a gRPC status code, an
-ErrorReason and details (google.rpc.ErrorInfo always; BadRequest, RetryInfo, PreconditionFailure
-where they apply), and Kite's exceptions map onto it by the table in protos/.../errors.proto."""
+"""The gateway's one error model: every failure becomes a GatewayError with a status (the canonical
+codes, as google.rpc.Code numbers them), a reason (the API's ErrorReason, by the same numbers), a
+message a person can act on and details (field violations, a retry delay, precondition failures).
+
+This module knows nothing of gRPC or protobuf: kite_gateway/grpc/status.py renders a GatewayError as
+google.rpc.Status with ErrorInfo/BadRequest/RetryInfo/PreconditionFailure details, and
+kite_gateway/kite/errors.py maps Kite's exceptions onto it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
 
-import grpc
-import requests
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import error_details_pb2, status_pb2
-from kiteconnect import exceptions as kite_exceptions
-
-from kite_gateway.v1 import errors_pb2
-
-DOMAIN = "kite-gateway"
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
 # Bounds on what an error carries, whatever went into it (a caller's input, Kite's text): the
 # message and details travel in HTTP/2 headers, which clients refuse beyond 8-16 KiB.
 MAX_MESSAGE = 1000
@@ -32,12 +24,65 @@ def _bounded(text: str, most: int) -> str:
     return text[: max(0, most - len(suffix))] + suffix
 
 
+class Status(enum.IntEnum):
+    """The canonical status codes (google.rpc.Code); grpc/status.py maps them onto Status."""
+
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    OUT_OF_RANGE = 11
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    DATA_LOSS = 15
+    UNAUTHENTICATED = 16
+
+
+class Reason(enum.IntEnum):
+    """Why a call failed: kite_gateway.v1.ErrorReason without its prefix, by the same numbers (a test
+    holds the two equal)."""
+
+    UNSPECIFIED = 0
+    INVALID_FIELD = 1
+    ACCOUNT_NOT_FOUND = 2
+    INSTRUMENT_NOT_FOUND = 3
+    ORDER_NOT_FOUND = 4
+    IDEMPOTENCY_KEY_REUSED = 5
+    ACCOUNT_EXISTS = 6
+    CALLER_UNAUTHENTICATED = 10
+    ACCOUNT_ACCESS_DENIED = 11
+    ACCOUNT_NEEDS_LOGIN = 12
+    KITE_INPUT_REJECTED = 20
+    KITE_ORDER_REJECTED = 21
+    KITE_INSUFFICIENT_MARGIN = 22
+    KITE_INSUFFICIENT_HOLDINGS = 23
+    KITE_PERMISSION_DENIED = 24
+    KITE_UNAVAILABLE = 25
+    KITE_RATE_LIMITED = 26
+    KITE_GENERAL_ERROR = 27
+    ORDER_OUTCOME_UNKNOWN = 28
+    RISK_LIMIT_BREACHED = 30
+    KILL_SWITCH_ACTIVE = 31
+    GATEWAY_LIMIT_REACHED = 32
+    SEQUENCE_OUT_OF_RANGE = 33
+    GATEWAY_SHUTTING_DOWN = 34
+    ORDER_QUEUE_FULL = 35
+
+
 @dataclass
 class GatewayError(Exception):
     """A failure to report to the caller: code, reason, a message a person can act on, and details."""
 
-    code: grpc.StatusCode
-    reason: int  # an errors_pb2.ErrorReason value
+    code: Status
+    reason: Reason
     message: str
     metadata: dict[str, str] = field(default_factory=dict)
     field_violations: list[tuple[str, str]] = field(default_factory=list)
@@ -52,157 +97,17 @@ class GatewayError(Exception):
 
     @property
     def reason_name(self) -> str:
-        return errors_pb2.ErrorReason.Name(self.reason).removeprefix("ERROR_REASON_")  # type: ignore[arg-type]
-
-    def status(self) -> status_pb2.Status:
-        """As a google.rpc.Status with its details."""
-        details: list[Any] = [
-            error_details_pb2.ErrorInfo(reason=self.reason_name, domain=DOMAIN, metadata=self.metadata)
-        ]
-        if self.field_violations:
-            violations = [
-                error_details_pb2.BadRequest.FieldViolation(field=name, description=text)
-                for name, text in self.field_violations
-            ]
-            details.append(error_details_pb2.BadRequest(field_violations=violations))
-        if self.precondition_violations:
-            failures = [
-                error_details_pb2.PreconditionFailure.Violation(type=kind, subject=subject, description=text)
-                for kind, subject, text in self.precondition_violations
-            ]
-            details.append(error_details_pb2.PreconditionFailure(violations=failures))
-        if self.retry_after is not None:
-            delay = duration_pb2.Duration()
-            delay.FromTimedelta(timedelta(seconds=self.retry_after))
-            details.append(error_details_pb2.RetryInfo(retry_delay=delay))
-        packed = []
-        for detail in details:
-            wrapper = any_pb2.Any()
-            wrapper.Pack(detail)
-            packed.append(wrapper)
-        return status_pb2.Status(code=self.code.value[0], message=self.message, details=packed)
-
-    def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
-        return ((STATUS_DETAILS_KEY, self.status().SerializeToString()),)
+        return self.reason.name
 
 
 def invalid(field_name: str, problem: str) -> GatewayError:
     """INVALID_ARGUMENT for one field."""
     return GatewayError(
-        grpc.StatusCode.INVALID_ARGUMENT,
-        errors_pb2.ERROR_REASON_INVALID_FIELD,
+        Status.INVALID_ARGUMENT,
+        Reason.INVALID_FIELD,
         f"{field_name}: {problem}",
         field_violations=[(field_name, problem)],
     )
 
 
-# Kite's error_type -> (gRPC status, ErrorReason), as documented in errors.proto.
-_KITE_TYPES: Mapping[str, tuple[grpc.StatusCode, int]] = {
-    "TokenException": (grpc.StatusCode.UNAUTHENTICATED, errors_pb2.ERROR_REASON_ACCOUNT_NEEDS_LOGIN),
-    "InputException": (grpc.StatusCode.INVALID_ARGUMENT, errors_pb2.ERROR_REASON_KITE_INPUT_REJECTED),
-    "OrderException": (grpc.StatusCode.FAILED_PRECONDITION, errors_pb2.ERROR_REASON_KITE_ORDER_REJECTED),
-    "MarginException": (grpc.StatusCode.FAILED_PRECONDITION, errors_pb2.ERROR_REASON_KITE_INSUFFICIENT_MARGIN),
-    "HoldingException": (grpc.StatusCode.FAILED_PRECONDITION, errors_pb2.ERROR_REASON_KITE_INSUFFICIENT_HOLDINGS),
-    "PermissionException": (grpc.StatusCode.PERMISSION_DENIED, errors_pb2.ERROR_REASON_KITE_PERMISSION_DENIED),
-    "UserException": (grpc.StatusCode.PERMISSION_DENIED, errors_pb2.ERROR_REASON_KITE_PERMISSION_DENIED),
-    "NetworkException": (grpc.StatusCode.UNAVAILABLE, errors_pb2.ERROR_REASON_KITE_UNAVAILABLE),
-    "DataException": (grpc.StatusCode.UNAVAILABLE, errors_pb2.ERROR_REASON_KITE_UNAVAILABLE),
-}
-
-
-def from_kite(exc: Exception, account_id: str) -> GatewayError:
-    """A Kite client exception, or a transport failure on the way to Kite, as a GatewayError."""
-    if isinstance(exc, kite_exceptions.KiteException):
-        kind = type(exc).__name__
-        http_status = int(getattr(exc, "code", 0) or 0)
-        message = str(exc)
-        if kind == "GeneralException":
-            # The Python client folds MarginException, HoldingException and UserException into GeneralException.
-            kind = _guess_general(message, kind)
-        metadata = {"account_id": account_id, "kite_error_type": kind, "kite_message": message,
-                    "kite_http_status": str(http_status)}  # fmt: skip
-        if http_status == 429:
-            return GatewayError(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                errors_pb2.ERROR_REASON_KITE_RATE_LIMITED,
-                f"Kite rate limit reached for account {account_id}: {message}. Retry after a second.",
-                metadata,
-                retry_after=1.0,
-            )
-        if kind not in _KITE_TYPES:
-            return _general(account_id, message, http_status, metadata)
-        code, reason = _KITE_TYPES[kind]
-        if kind == "TokenException":
-            text = (
-                f"Kite refused the access token of account {account_id} ({message}). The account needs a new "
-                "login: AccountService.GetLoginUrl then CompleteLogin, or AddAccount with a fresh token."
-            )
-        else:
-            text = f"Kite: {message}"
-        return GatewayError(code, reason, text, metadata)
-    if isinstance(exc, requests.exceptions.RequestException):
-        return GatewayError(
-            grpc.StatusCode.UNAVAILABLE,
-            errors_pb2.ERROR_REASON_KITE_UNAVAILABLE,
-            f"Kite could not be reached for account {account_id}: {type(exc).__name__}. Retry later.",
-            {"account_id": account_id, "transport_error": type(exc).__name__},
-            retry_after=1.0,
-        )
-    raise TypeError(f"not a Kite failure: {exc!r}")
-
-
-def _general(account_id: str, message: str, http_status: int, metadata: dict[str, str]) -> GatewayError:
-    """Kite's unclassified errors (GeneralException, or a type this table does not know), never
-    UNKNOWN: NOT_FOUND for what Kite says does not exist (404, "... not found"), UNAVAILABLE with a
-    retry for Kite's own failures (5xx, or no HTTP status), FAILED_PRECONDITION for other refusals."""
-    reason = errors_pb2.ERROR_REASON_KITE_GENERAL_ERROR
-    if http_status == 404 or "not found" in message.lower():
-        return GatewayError(grpc.StatusCode.NOT_FOUND, reason, f"Kite: {message}", metadata)
-    if http_status >= 500 or not http_status:
-        return GatewayError(
-            grpc.StatusCode.UNAVAILABLE,
-            reason,
-            f"Kite failed for account {account_id}: {message}. Retry later.",
-            metadata,
-            retry_after=1.0,
-        )
-    return GatewayError(grpc.StatusCode.FAILED_PRECONDITION, reason, f"Kite refused: {message}", metadata)
-
-
-def _guess_general(message: str, kind: str) -> str:
-    lowered = message.lower()
-    if "insufficient funds" in lowered or "margin" in lowered:
-        return "MarginException"
-    if "holding" in lowered:
-        return "HoldingException"
-    return kind
-
-
-def is_kite_failure(exc: BaseException) -> bool:
-    return isinstance(exc, kite_exceptions.KiteException | requests.exceptions.RequestException)
-
-
-def outcome_unknown(exc: BaseException) -> bool:
-    """Whether a failed write may nevertheless have taken effect at Kite (timeouts, dropped
-    connections, 5xx gateway errors), as opposed to a definite refusal."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return False  # never connected: nothing was sent
-    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
-        return True
-    if isinstance(exc, kite_exceptions.KiteException):
-        status = int(getattr(exc, "code", 0) or 0)
-        return status >= 500 or (type(exc).__name__ in ("NetworkException", "DataException") and status != 429)
-    return False
-
-
-def retryable_read(exc: BaseException) -> bool:
-    """Whether a failed read is worth retrying: transport failures, 429 and 5xx."""
-    if isinstance(exc, requests.exceptions.RequestException):
-        return True
-    if isinstance(exc, kite_exceptions.KiteException):
-        status = int(getattr(exc, "code", 0) or 0)
-        return status == 429 or status >= 500 or type(exc).__name__ in ("NetworkException", "DataException")
-    return False
-
-
-__all__ = ["GatewayError", "from_kite", "invalid", "is_kite_failure", "outcome_unknown", "retryable_read"]
+__all__ = ["GatewayError", "Reason", "Status", "invalid"]

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlparse
 import aiohttp
 import structlog
 
-from kite_gateway.accounts.manager import AccountManager
 from kite_gateway.config import Settings
-from kite_gateway.simulator import Simulator, SimulatorConfig
+from kite_gateway.core.accounts.manager import AccountManager
+from kite_simulator import Simulator, SimulatorConfig
 
 log = structlog.get_logger(__name__)
 

@@ -1,9 +1,11 @@
 """Regenerate the Python code of the kite_gateway.v1 API from protos/.
 
-Writes kite_gateway/v1/*_pb2.py (messages), *_pb2.pyi (type stubs, mypy-protobuf),
-*_pb2_grpc.py and *_pb2_grpc.pyi (gRPC stubs and servicer bases). The proto tree mirrors the
-Python package (protos/kite_gateway/v1/x.proto -> kite_gateway/v1/x_pb2.py), so the generated
-modules import each other as kite_gateway.v1.x_pb2 with no rewriting.
+Writes api/python/kite_gateway_api/v1/*_pb2.py (messages), *_pb2.pyi (type stubs, mypy-protobuf),
+*_pb2_grpc.py and *_pb2_grpc.pyi (gRPC stubs and servicer bases): the `kite-gateway-api`
+distribution, which is all a service calling the gateway installs. The proto package stays
+kite_gateway.v1 (the names on the wire); only the Python modules are named kite_gateway_api.v1, so
+the generator's `kite_gateway_api.v1.x_pb2` imports are rewritten to `kite_gateway_api.v1.x_pb2`
+(module names only: the descriptors' file and type names are untouched).
 
     python scripts/gen_protos.py           # regenerate in place
     python scripts/gen_protos.py --check   # exit 1 if the committed code is stale
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
-PACKAGE = Path("kite_gateway") / "v1"
+PROTO_PACKAGE = Path("kite_gateway") / "v1"
+PACKAGE = Path("kite_gateway_api") / "v1"
+API_ROOT = ROOT / "api" / "python"
+# A generated module's name (import lines, stub references, the builder's module argument).
+_MODULE_NAME = re.compile(r"\bkite_gateway\.v1(?=\.\w+_pb2\b| import )")
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 INIT_TEXT = '"""Generated code of the kite_gateway.v1 API (scripts/gen_protos.py). Do not edit."""\n'
 
@@ -38,9 +45,19 @@ def _plugin(name: str) -> str:
     return found
 
 
+def _rename_modules(text: str) -> str:
+    """kite_gateway_api.v1.x_pb2 -> kite_gateway_api.v1.x_pb2 outside the serialized descriptors."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if "AddSerializedFile" not in line:
+            line = _MODULE_NAME.sub("kite_gateway_api.v1", line)
+        lines.append(line)
+    return "".join(lines)
+
+
 def generate(out_dir: Path) -> None:
-    """Generate the package into out_dir/kite_gateway/v1/."""
-    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE).glob("*.proto"))
+    """Generate the package into out_dir/kite_gateway_api/v1/."""
+    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PROTO_PACKAGE).glob("*.proto"))
     import grpc_tools  # imported here so --help works without the dev extra
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
@@ -59,6 +76,10 @@ def generate(out_dir: Path) -> None:
         *protos,
     ]
     subprocess.run(command, check=True, cwd=ROOT)
+    (out_dir / PACKAGE).parent.mkdir(parents=True, exist_ok=True)
+    (out_dir / PROTO_PACKAGE).rename(out_dir / PACKAGE)
+    for path in (out_dir / PACKAGE).iterdir():
+        path.write_text(_rename_modules(path.read_text()))
     (out_dir / PACKAGE / "__init__.py").write_text(INIT_TEXT)
     (out_dir / PACKAGE / "py.typed").write_text("")
 
@@ -78,7 +99,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if the committed code differs")
     args = parser.parse_args()
 
-    target = ROOT / PACKAGE
+    target = API_ROOT / PACKAGE
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / PACKAGE
         generate(Path(tmp))

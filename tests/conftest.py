@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from kite_gateway.config import Settings
-from kite_gateway.server import Gateway
+from kite_gateway.grpc.server import Gateway
 from kite_gateway.storage.sealing import Sealer
 
 ROOT = Path(__file__).resolve().parent.parent

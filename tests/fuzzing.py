@@ -6,7 +6,7 @@ gateways (paths, non-Latin-1 text, control characters, very long text), enums to
 enum does not define, Timestamps and Durations towards values out of their range. String fields a
 request names its account or instrument with are drawn partly from `known` values, so that calls
 get past the first lookup and reach deeper code. `raw_payloads()` draws bytes that may not decode
-as any message. Used by tests/integration/test_fuzz.py and bench/fuzz_memory_bench.py.
+as any message. Used by tests/e2e/test_fuzz.py and bench/fuzz_memory_bench.py.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import strategies as st
-
-from kite_gateway.v1 import account_pb2, common_pb2, market_data_pb2, order_pb2, portfolio_pb2
+from kite_gateway_api.v1 import account_pb2, common_pb2, market_data_pb2, order_pb2, portfolio_pb2
 
 INT32_EDGES = (0, 1, -1, 2**31 - 1, -(2**31), 60, 100, 1000)
 UINT32_EDGES = (0, 1, 2**32 - 1, 408065, 2**31)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, FileDescriptor
+from kite_gateway_api.v1 import account_pb2, common_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2
 
-from kite_gateway.services import API_SERVICES
-from kite_gateway.v1 import account_pb2, common_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2
+from kite_gateway.grpc.registry import API_SERVICES
 
 FILES: tuple[FileDescriptor, ...] = tuple(
     module.DESCRIPTOR for module in (account_pb2, common_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2)

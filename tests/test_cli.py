@@ -11,8 +11,8 @@ from pathlib import Path
 import grpc
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from kite_gateway_api.v1 import account_pb2, account_pb2_grpc, common_pb2, order_pb2, order_pb2_grpc
 
-from kite_gateway.v1 import account_pb2, account_pb2_grpc, common_pb2, order_pb2, order_pb2_grpc
 from tests.conftest import GatewayProcess, buf_binary, free_port
 
 

@@ -10,15 +10,13 @@ import pytest
 from grpc.aio import AioRpcError, Metadata
 from kite_gateway_client.retry import RetryPolicy, retry_after
 
-from kite_gateway.errors import GatewayError
-from kite_gateway.v1 import errors_pb2
+from kite_gateway.errors import GatewayError, Reason, Status
+from kite_gateway.grpc.status import trailing_metadata
 
 
 def failure(retry_seconds: float | None) -> AioRpcError:
-    error = GatewayError(
-        grpc.StatusCode.UNAVAILABLE, errors_pb2.ERROR_REASON_ORDER_OUTCOME_UNKNOWN, "unknown", retry_after=retry_seconds
-    )
-    return AioRpcError(grpc.StatusCode.UNAVAILABLE, Metadata(), Metadata(*error.trailing_metadata()), "unknown")
+    error = GatewayError(Status.UNAVAILABLE, Reason.ORDER_OUTCOME_UNKNOWN, "unknown", retry_after=retry_seconds)
+    return AioRpcError(grpc.StatusCode.UNAVAILABLE, Metadata(), Metadata(*trailing_metadata(error)), "unknown")
 
 
 def test_the_gateways_retry_info_is_read_from_the_status_details() -> None:

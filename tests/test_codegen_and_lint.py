@@ -30,21 +30,23 @@ def test_protos_are_buf_formatted() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_generated_package_needs_nothing_but_grpcio_and_protobuf() -> None:
+def test_the_api_distribution_needs_nothing_but_grpcio_and_protobuf_and_the_client_nothing_of_the_server() -> None:
     imported: set[str] = set()
-    for module in [ROOT / "kite_gateway" / "__init__.py", *(ROOT / "kite_gateway" / "v1").glob("*.py")]:
+    api = ROOT / "api" / "python" / "kite_gateway_api"
+    for module in [api / "__init__.py", *(api / "v1").glob("*.py")]:
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Import):
                 imported.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module)
     roots = {name.split(".")[0] for name in imported} - {"__future__", "warnings"}
-    assert roots <= {"grpc", "google", "kite_gateway"}, roots
+    assert roots <= {"grpc", "google", "kite_gateway_api"}, roots
     assert {name for name in imported if name.startswith("google.")} <= {
         "google.protobuf",
         "google.protobuf.internal",
     }
 
-    requires = metadata.requires("kite-gateway") or []
-    base = sorted(re.split(r"[<>=!~ ;\[]", r)[0] for r in requires if "extra ==" not in r)
-    assert base == ["grpcio", "protobuf"]
+    requires = metadata.requires("kite-gateway-api") or []
+    assert sorted(re.split(r"[<>=!~ ;\[]", r)[0] for r in requires) == ["grpcio", "protobuf"]
+    client = metadata.requires("kite-gateway-client") or []
+    assert "kite-gateway" not in {re.split(r"[<>=!~ ;\[]", r)[0] for r in client}, client

@@ -25,10 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-import grpc
-
-from kite_gateway.errors import GatewayError
-from kite_gateway.v1 import errors_pb2
+from kite_gateway.errors import GatewayError, Reason, Status
 
 EVERY_ACCOUNT = "*"
 
@@ -150,14 +147,12 @@ class Principals:
 
 
 def unauthenticated(message: str) -> GatewayError:
-    return GatewayError(grpc.StatusCode.UNAUTHENTICATED, errors_pb2.ERROR_REASON_CALLER_UNAUTHENTICATED, message)
+    return GatewayError(Status.UNAUTHENTICATED, Reason.CALLER_UNAUTHENTICATED, message)
 
 
 def denied(principal: Principal, message: str, account_id: str = "") -> GatewayError:
     metadata = {"principal": principal.name} | ({"account_id": account_id} if account_id else {})
-    return GatewayError(
-        grpc.StatusCode.PERMISSION_DENIED, errors_pb2.ERROR_REASON_ACCOUNT_ACCESS_DENIED, message, metadata
-    )
+    return GatewayError(Status.PERMISSION_DENIED, Reason.ACCOUNT_ACCESS_DENIED, message, metadata)
 
 
 def load_principals(file: Path | None, inline: str | None) -> Principals | None:

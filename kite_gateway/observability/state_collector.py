@@ -8,13 +8,12 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from kite_gateway_api.v1 import account_pb2, common_pb2
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from kite_gateway.v1 import account_pb2, common_pb2
-
 if TYPE_CHECKING:
-    from kite_gateway.runtime import Runtime
+    from kite_gateway.app import Runtime
 
 
 class RuntimeStateCollector(Collector):

@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from kite_gateway_api.v1 import common_pb2, order_pb2
 
-from kite_gateway.accounts.session import AccountSession
+from kite_gateway.core.accounts.session import AccountSession
 from kite_gateway.errors import GatewayError
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.observability.metrics import ORDER_UPDATES
 from kite_gateway.storage.order_updates import OrderUpdateLog, dedupe_key
 from kite_gateway.streaming.tick_streams import TickStreams
-from kite_gateway.v1 import common_pb2, order_pb2
 
 log = structlog.get_logger(__name__)
 

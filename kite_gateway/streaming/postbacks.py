@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from kite_gateway_api.v1 import order_pb2
 
-from kite_gateway.accounts.manager import AccountManager
+from kite_gateway.core.accounts.manager import AccountManager
 from kite_gateway.errors import GatewayError
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.streaming.order_streams import OrderUpdates
-from kite_gateway.v1 import order_pb2
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""Records an account's upstream ticker frames to a file (format: kite_gateway.wire.recording),
+"""Records an account's upstream ticker frames to a file (format: kite_wire.recording),
 buffered in memory and compressed and written off the event loop about once a second."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import BinaryIO
 import structlog
 
 from kite_gateway.storage.private_files import FILE_MODE, private_directory
-from kite_gateway.wire.recording import encode_frame, encode_header
+from kite_wire.recording import encode_frame, encode_header
 
 log = structlog.get_logger(__name__)
 

@@ -13,16 +13,16 @@ from urllib.parse import urlencode
 
 import structlog
 from google.protobuf.timestamp_pb2 import Timestamp
+from kite_gateway_api.v1 import common_pb2, market_data_pb2
 
-from kite_gateway.market.instruments import Listing
-from kite_gateway.market.sessions import SESSIONS, MarketHours
+from kite_gateway.core.market.instruments import Listing
+from kite_gateway.core.market.sessions import SESSIONS, MarketHours
 from kite_gateway.streaming.connection_budget import ConnectionBudget
 from kite_gateway.streaming.fanout import Fanout, Mailbox
 from kite_gateway.streaming.recorder import FrameRecorder
 from kite_gateway.streaming.ticks import KITE_MODE, LEVELS, RANK, WIRE_MODE, tick_entry, tick_message
 from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit
-from kite_gateway.v1 import common_pb2, market_data_pb2
-from kite_gateway.wire.ticker_packets import RawTick
+from kite_wire.ticker_packets import RawTick
 
 log = structlog.get_logger(__name__)
 

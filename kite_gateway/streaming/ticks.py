@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from kite_gateway_api.v1 import common_pb2, market_data_pb2
 
-from kite_gateway.v1 import common_pb2, market_data_pb2
-from kite_gateway.wire.ticker_packets import RawTick
+from kite_wire.ticker_packets import RawTick
 
 LEVELS = (market_data_pb2.TICK_MODE_LTP, market_data_pb2.TICK_MODE_QUOTE, market_data_pb2.TICK_MODE_FULL)
 RANK = {mode: rank for rank, mode in enumerate(LEVELS)}

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from kite_gateway_api.v1 import common_pb2
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kite_gateway.streaming.connection_budget import ConnectionBudget
-from kite_gateway.v1 import common_pb2
-from kite_gateway.wire.ticker_packets import MODES, RawTick, decode_message
+from kite_wire.ticker_packets import MODES, RawTick, decode_message
 
 log = structlog.get_logger(__name__)
 

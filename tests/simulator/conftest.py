@@ -12,9 +12,9 @@ import pytest
 import requests
 from kiteconnect import KiteConnect
 
-from kite_gateway.simulator import SimulatorConfig
-from kite_gateway.simulator.threaded import ThreadedSimulator
-from kite_gateway.wire.formats import IST
+from kite_simulator import SimulatorConfig
+from kite_simulator.threaded import ThreadedSimulator
+from kite_wire.formats import IST
 
 # Tuesday 24 November 2026, 10:30 IST: NSE, NFO, CDS and MCX are all open.
 MORNING = datetime(2026, 11, 24, 10, 30, tzinfo=IST)

@@ -6,10 +6,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from kite_gateway.market.sessions import MarketHours
-from kite_gateway.simulator.market import MarketModel
-from kite_gateway.simulator.universe import build_universe
-from kite_gateway.wire.formats import IST
+from kite_gateway.core.market.sessions import MarketHours
+from kite_simulator.market import MarketModel
+from kite_simulator.universe import build_universe
+from kite_wire.formats import IST
 from tests.simulator.conftest import MORNING
 
 DAY = MORNING.date()
@@ -101,7 +101,7 @@ def test_currency_prices_keep_four_decimals() -> None:
 
 
 def test_the_cheapest_and_dearest_instruments_of_each_segment_pack_into_every_mode() -> None:
-    from kite_gateway.wire.ticker_packets import MODES, encode_packet
+    from kite_wire.ticker_packets import MODES, encode_packet
 
     market = model()
     universe = list(build_universe(5, DAY))
@@ -128,7 +128,7 @@ def test_a_day_path_of_the_longest_session_takes_a_few_kilobytes() -> None:
 
 
 def test_the_day_path_cache_stays_within_its_byte_bound_over_long_histories(monkeypatch: Any) -> None:
-    from kite_gateway.simulator import market as market_module
+    from kite_simulator import market as market_module
 
     monkeypatch.setattr(market_module, "PATH_CACHE_BYTES", 2 * 1024 * 1024)
     market = model()

@@ -12,10 +12,10 @@ import pytest
 from kiteconnect import KiteConnect
 from kiteconnect.exceptions import InputException, NetworkException
 
-from kite_gateway.simulator import SimulatorConfig
-from kite_gateway.simulator.clock import ManualClock
-from kite_gateway.simulator.ratelimit import OrderLimits, endpoint_class
-from kite_gateway.simulator.threaded import ThreadedSimulator
+from kite_simulator import SimulatorConfig
+from kite_simulator.clock import ManualClock
+from kite_simulator.ratelimit import OrderLimits, endpoint_class
+from kite_simulator.threaded import ThreadedSimulator
 from tests.simulator.conftest import login, place, regular_hours
 
 

@@ -11,7 +11,7 @@ import pytest
 from kiteconnect import KiteConnect
 from kiteconnect.exceptions import InputException, KiteException, OrderException, TokenException
 
-from kite_gateway.simulator.threaded import ThreadedSimulator
+from kite_simulator.threaded import ThreadedSimulator
 from tests.simulator.conftest import login, place
 
 

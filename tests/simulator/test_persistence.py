@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from kiteconnect import KiteConnect
 
-from kite_gateway.simulator import SimulatorConfig
-from kite_gateway.simulator.snapshot import SimulatorStateError
-from kite_gateway.simulator.threaded import ThreadedSimulator
+from kite_simulator import SimulatorConfig
+from kite_simulator.snapshot import SimulatorStateError
+from kite_simulator.threaded import ThreadedSimulator
 from tests.simulator.conftest import MORNING, login, place, regular_hours
 
 

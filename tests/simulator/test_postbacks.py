@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from kite_gateway.simulator.threaded import ThreadedSimulator
-from kite_gateway.wire.checksums import postback_checksum
+from kite_simulator.threaded import ThreadedSimulator
+from kite_wire.checksums import postback_checksum
 from tests.conftest import free_port
 from tests.simulator.conftest import login, place, regular_hours
 from tests.simulator.test_reference_shapes import REFERENCE, shape_errors

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from kite_gateway.simulator.threaded import ThreadedSimulator
+from kite_simulator.threaded import ThreadedSimulator
 from tests.simulator.conftest import MORNING, login, regular_hours
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "kite-reference"
@@ -204,7 +204,7 @@ class Scenario:
     def _raw_session(self) -> Any:
         from urllib.parse import parse_qs, urlparse
 
-        from kite_gateway.wire.checksums import session_checksum
+        from kite_wire.checksums import session_checksum
 
         location = requests.get(f"{self.sim.login_url()}&user_id=ZS0002", allow_redirects=False, timeout=10)
         token = parse_qs(urlparse(location.headers["Location"]).query)["request_token"][0]

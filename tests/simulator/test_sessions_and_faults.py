@@ -12,10 +12,10 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect.exceptions import DataException, InputException, NetworkException, TokenException
 
-from kite_gateway.simulator import Fault
-from kite_gateway.simulator.threaded import ThreadedSimulator
-from kite_gateway.wire.checksums import session_checksum
-from kite_gateway.wire.formats import IST
+from kite_simulator import Fault
+from kite_simulator.threaded import ThreadedSimulator
+from kite_wire.checksums import session_checksum
+from kite_wire.formats import IST
 from tests.simulator.conftest import login, place, regular_hours
 
 

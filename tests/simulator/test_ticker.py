@@ -18,8 +18,8 @@ from kiteconnect import KiteConnect, KiteTicker
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from kite_gateway.simulator.threaded import ThreadedSimulator
-from kite_gateway.wire.ticker_packets import DepthEntry, TickSnapshot, encode_packet, frame
+from kite_simulator.threaded import ThreadedSimulator
+from kite_wire.ticker_packets import DepthEntry, TickSnapshot, encode_packet, frame
 from tests.simulator.conftest import login, place, regular_hours
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "kite-reference"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from kiteconnect import KiteTicker
 
-from kite_gateway.market.sessions import MarketHours
-from kite_gateway.simulator.market import MarketModel
-from kite_gateway.simulator.universe import build_universe
-from kite_gateway.wire.formats import IST
-from kite_gateway.wire.ticker_packets import (
+from kite_gateway.core.market.sessions import MarketHours
+from kite_simulator.market import MarketModel
+from kite_simulator.universe import build_universe
+from kite_wire.formats import IST
+from kite_wire.ticker_packets import (
     HEARTBEAT,
     MODES,
     RawTick,
@@ -124,7 +124,7 @@ def test_zerodhas_reference_packets_decode_as_the_official_parser_reads_them(nam
 
 
 def test_prices_convert_to_exact_decimals() -> None:
-    from kite_gateway.wire.ticker_packets import TickSnapshot
+    from kite_wire.ticker_packets import TickSnapshot
 
     snapshot = TickSnapshot(instrument_token=(1 << 8) | 3, last_price=Decimal("84.4525"))  # a CDS token
     (tick,) = decode_message(frame([encode_packet(snapshot, "ltp")]))

@@ -15,9 +15,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from kite_gateway_api.v1 import common_pb2, order_pb2
 from kite_gateway_client import GatewayClient, to_decimal
-
-from kite_gateway.v1 import common_pb2, order_pb2
 
 FINAL = {order_pb2.ORDER_STATUS_COMPLETE, order_pb2.ORDER_STATUS_REJECTED, order_pb2.ORDER_STATUS_CANCELLED}
 

@@ -15,9 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from kite_gateway_api.v1 import market_data_pb2
 from kite_gateway_client import AsyncGatewayClient, to_decimal
-
-from kite_gateway.v1 import market_data_pb2
 
 
 def render(latest: dict[str, market_data_pb2.Tick]) -> str:

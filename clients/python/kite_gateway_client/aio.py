@@ -11,8 +11,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
-
-from kite_gateway.v1 import (
+from kite_gateway_api.v1 import (
     account_pb2,
     account_pb2_grpc,
     common_pb2,
@@ -23,6 +22,7 @@ from kite_gateway.v1 import (
     portfolio_pb2,
     portfolio_pb2_grpc,
 )
+
 from kite_gateway_client.retry import DEFAULT_RETRY, TRANSIENT, RetryPolicy
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kite_gateway.v1 import common_pb2
+from kite_gateway_api.v1 import common_pb2
 
 NANO = Decimal(1_000_000_000)
 

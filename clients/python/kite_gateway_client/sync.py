@@ -8,7 +8,8 @@ import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
-from kite_gateway.v1 import account_pb2, market_data_pb2, order_pb2, portfolio_pb2
+from kite_gateway_api.v1 import account_pb2, market_data_pb2, order_pb2, portfolio_pb2
+
 from kite_gateway_client.aio import AsyncGatewayClient, OrderUpdateEvent
 
 T = TypeVar("T")

@@ -1,0 +1,226 @@
+"""All accounts of the gateway: loaded from storage at start, added by login or token, removed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import structlog
+from kiteconnect import exceptions as kite_exceptions
+
+from kite_gateway.core.accounts.session import PROFILE_TTL_SECONDS, AccountSession
+from kite_gateway.errors import GatewayError, Reason, Status, invalid
+from kite_gateway.kite.caller import KiteCaller, new_client
+from kite_gateway.kite.errors import from_kite, is_kite_failure
+from kite_gateway.kite.limits import EndpointClass, RateLimits
+from kite_gateway.storage.credentials import CredentialStore, StoredAccount
+from kite_wire.formats import IST
+
+NEW_APP = "(an app without accounts yet)"  # the rate-limit bucket of login calls for new apps
+LOGIN_API_KEY_PARAM = "kg_api_key"  # echoed back by Kite's redirect, so the callback knows the app
+
+
+def next_token_expiry(login: datetime) -> datetime:
+    """Kite tokens die at 06:00 IST after login."""
+    local = login.astimezone(IST)
+    expiry = local.replace(hour=6, minute=0, second=0, microsecond=0)
+    return expiry if expiry > local else expiry + timedelta(days=1)
+
+
+class AccountManager:
+    def __init__(
+        self,
+        credentials: CredentialStore,
+        executor: ThreadPoolExecutor,
+        limits: RateLimits,
+        api_endpoint: str,
+        login_endpoint: str,
+        request_timeout: float,
+        max_retries: int,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.credentials = credentials
+        self.executor = executor
+        self.limits = limits
+        self.api_endpoint = api_endpoint
+        self.login_endpoint = login_endpoint
+        self.request_timeout = request_timeout
+        self.max_retries = max_retries
+        self.now = now
+        self.sessions: dict[str, AccountSession] = {}
+        self.paper = False
+        self.log = structlog.get_logger(__name__)
+
+    # Lifecycle --------------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        for stored in await self.credentials.accounts():
+            self.sessions[stored.account_id] = self._session(stored)
+        self.log.info("accounts.loaded", accounts=sorted(self.sessions))
+
+    def _session(self, stored: StoredAccount) -> AccountSession:
+        session = AccountSession(
+            account_id=stored.account_id,
+            api_key=stored.api_key,
+            user_name=stored.user_name,
+            paper=stored.paper,
+            create_time=stored.created_at,
+            login_time=stored.login_time,
+            token_expires_at=stored.token_expires_at,
+            clock=self.now,
+        )
+        if stored.access_token:
+            session.kite = self._caller(session, stored.access_token)
+        return session
+
+    def _caller(self, session: AccountSession, access_token: str) -> KiteCaller:
+        def refused(message: str) -> None:
+            session.token_refused(message)
+            self.log.warning("account.token_refused", account_id=session.account_id, kite_message=message)
+
+        client = new_client(session.api_key, access_token, self.api_endpoint, self.request_timeout)
+        return KiteCaller(session.account_id, client, self.executor, self.limits, self.max_retries, refused)
+
+    # Lookups ----------------------------------------------------------------------------------
+
+    def get(self, account_id: str) -> AccountSession:
+        if not account_id:
+            raise invalid("account_id", "required: the Kite user id of the account, e.g. AB1234")
+        session = self.sessions.get(account_id)
+        if session is None:
+            raise GatewayError(
+                Status.NOT_FOUND,
+                Reason.ACCOUNT_NOT_FOUND,
+                f"no account {account_id} in this gateway; add it with AccountService.AddAccount or CompleteLogin",
+                {"account_id": account_id},
+            )
+        return session
+
+    def all(self) -> list[AccountSession]:
+        return [self.sessions[k] for k in sorted(self.sessions)]
+
+    # Logging in -------------------------------------------------------------------------------
+
+    def login_url(self, api_key: str, redirect_params: dict[str, str]) -> str:
+        if not api_key:
+            raise invalid("api_key", "required: the Kite Connect app's api_key")
+        echoed = urlencode({**redirect_params, LOGIN_API_KEY_PARAM: api_key})
+        query = urlencode({"v": "3", "api_key": api_key, "redirect_params": echoed})
+        return f"{self.login_endpoint}/connect/login?{query}"
+
+    async def _kite(self, api_key: str, access_token: str | None, method: str, *args: Any, **kwargs: Any) -> Any:
+        client = new_client(api_key, access_token, self.api_endpoint, self.request_timeout)
+        # An app no account uses yet shares one bucket: a limiter per api_key a caller names would be
+        # kept forever, one for every made-up key.
+        known = any(session.api_key == api_key for session in self.sessions.values())
+        async with self.limits.limiter(api_key if known else NEW_APP, EndpointClass.OTHER):
+            return await asyncio.get_running_loop().run_in_executor(
+                self.executor, lambda: getattr(client, method)(*args, **kwargs)
+            )
+
+    async def _secret(self, api_key: str, api_secret: str) -> str:
+        if api_secret:
+            return api_secret
+        stored = await self.credentials.app_secret(api_key)
+        if stored is None:
+            raise invalid("api_secret", f"required: the gateway has no api_secret for api_key {api_key} yet")
+        return stored
+
+    async def complete_login(
+        self, api_key: str, request_token: str, api_secret: str = "", paper: bool = False
+    ) -> AccountSession:
+        """Kite's session exchange (signed with the app's secret), then store and activate the account."""
+        if not api_key:
+            raise invalid("api_key", "required: the app the login was made with")
+        if not request_token:
+            raise invalid("request_token", "required: the request_token from Kite's login redirect")
+        secret = await self._secret(api_key, api_secret)
+        try:
+            data = await self._kite(api_key, None, "generate_session", request_token, api_secret=secret)
+        except Exception as exc:
+            if not is_kite_failure(exc):
+                raise
+            if isinstance(exc, kite_exceptions.TokenException):
+                raise GatewayError(
+                    Status.UNAUTHENTICATED,
+                    Reason.ACCOUNT_NEEDS_LOGIN,
+                    f"Kite refused the login ({exc}): request tokens are single-use and expire within minutes, and "
+                    "the api_secret must be the app's; log in again for a fresh request_token",
+                    {"kite_error_type": "TokenException", "kite_message": str(exc)},
+                ) from None
+            raise from_kite(exc, "") from None
+        if api_secret:
+            await self.credentials.save_app(api_key, api_secret)
+        login_time = data.get("login_time")
+        login = login_time.replace(tzinfo=IST) if isinstance(login_time, datetime) else self.now()
+        return await self._activate(
+            api_key, data["user_id"], data.get("user_name", ""), data["access_token"], login, paper
+        )
+
+    async def add_account(self, api_key: str, access_token: str, api_secret: str = "") -> AccountSession:
+        """An account from an access token obtained elsewhere, checked by fetching its profile."""
+        if not api_key:
+            raise invalid("api_key", "required: the app the access token was issued to")
+        if not access_token:
+            raise invalid("access_token", "required: a valid Kite access token")
+        try:
+            profile = await self._kite(api_key, access_token, "profile")
+        except Exception as exc:
+            if not is_kite_failure(exc):
+                raise
+            raise from_kite(exc, "") from None
+        if api_secret:
+            await self.credentials.save_app(api_key, api_secret)
+        elif await self.credentials.app_secret(api_key) is None:
+            raise invalid("api_secret", f"required: the gateway has no api_secret for api_key {api_key} yet")
+        return await self._activate(
+            api_key, profile["user_id"], profile.get("user_name", ""), access_token, self.now(), False
+        )
+
+    async def _activate(
+        self, api_key: str, account_id: str, user_name: str, access_token: str, login: datetime, paper: bool
+    ) -> AccountSession:
+        expires = next_token_expiry(login)
+        await self.credentials.save_account(account_id, api_key, user_name, access_token, login, expires, paper)
+        previous = self.sessions.get(account_id)
+        session = AccountSession(
+            account_id=account_id,
+            api_key=api_key,
+            user_name=user_name,
+            paper=paper,
+            create_time=previous.create_time if previous else self.now(),
+            login_time=login,
+            token_expires_at=expires,
+            clock=self.now,
+        )
+        session.kite = self._caller(session, access_token)
+        self.sessions[account_id] = session
+        self.log.info("account.logged_in", account_id=account_id, api_key=api_key, paper=paper)
+        return session
+
+    async def remove(self, account_id: str, invalidate_token: bool) -> None:
+        session = self.get(account_id)
+        if invalidate_token and session.kite is not None:
+            try:
+                await session.kite.write(EndpointClass.OTHER, "invalidate_access_token")
+            except Exception as exc:
+                if not is_kite_failure(exc):
+                    raise
+                self.log.warning("account.logout_failed", account_id=account_id, error=type(exc).__name__)
+        await self.credentials.remove_account(account_id)
+        del self.sessions[account_id]
+        self.log.info("account.removed", account_id=account_id, invalidated=invalidate_token)
+
+    async def profile(self, session: AccountSession) -> dict[str, Any]:
+        """The profile, cached for an hour."""
+        cached = session.profile_cache
+        if cached is not None and time.monotonic() - cached[0] < PROFILE_TTL_SECONDS:
+            return cached[1]
+        profile: dict[str, Any] = await session.active().read(EndpointClass.OTHER, "profile")
+        session.profile_cache = (time.monotonic(), profile)
+        return profile

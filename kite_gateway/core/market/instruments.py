@@ -1,0 +1,188 @@
+"""The instrument master: Kite's daily instruments dump, downloaded once a day, indexed by token and
+`EXCHANGE:TRADINGSYMBOL`, and searchable by words and filters with ranked results."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from kite_gateway_api.v1 import common_pb2
+
+from kite_gateway.core.accounts.session import AccountSession
+from kite_gateway.errors import GatewayError, Reason, Status, invalid
+from kite_gateway.grpc.mapping import decimal_pb, exact, exchange_pb, instrument_type_pb, timestamp_pb
+from kite_gateway.kite.limits import EndpointClass
+
+MASTER_TTL_SECONDS = 24 * 3600.0
+EXCHANGE_ORDER = {name: rank for rank, name in enumerate(("NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD"))}
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One row of the instruments dump."""
+
+    instrument_token: int
+    exchange_token: int
+    tradingsymbol: str
+    name: str
+    exchange: str
+    segment: str
+    instrument_type: str
+    expiry: date | None
+    strike: Decimal
+    tick_size: Decimal
+    lot_size: int
+    last_price: Decimal
+
+    @property
+    def symbol(self) -> str:
+        return f"{self.exchange}:{self.tradingsymbol}"
+
+    @property
+    def is_derivative(self) -> bool:
+        return self.instrument_type in ("FUT", "CE", "PE")
+
+    @property
+    def tradable(self) -> bool:
+        return self.segment != "INDICES"
+
+
+def _listing(row: dict[str, Any]) -> Listing:
+    expiry = row.get("expiry")
+    return Listing(
+        instrument_token=int(row["instrument_token"]),
+        exchange_token=int(row.get("exchange_token") or 0),
+        tradingsymbol=str(row["tradingsymbol"]),
+        name=str(row.get("name") or ""),
+        exchange=str(row["exchange"]),
+        segment=str(row.get("segment") or ""),
+        instrument_type=str(row.get("instrument_type") or ""),
+        expiry=expiry if isinstance(expiry, date) else None,
+        strike=exact(row.get("strike")),
+        tick_size=exact(row.get("tick_size")),
+        lot_size=int(row.get("lot_size") or 0),
+        last_price=exact(row.get("last_price")),
+    )
+
+
+class InstrumentMaster:
+    """Today's instruments; refreshed when older than a day."""
+
+    def __init__(self) -> None:
+        self.by_token: dict[int, Listing] = {}
+        self.by_symbol: dict[str, Listing] = {}
+        self.loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def load(self, rows: list[dict[str, Any]]) -> None:
+        listings = [_listing(row) for row in rows]
+        self.by_symbol = {listing.symbol: listing for listing in listings}
+        self.by_token = {listing.instrument_token: listing for listing in listings}
+        self.loaded_at = time.monotonic()
+
+    def symbols(self) -> dict[int, str]:
+        """instrument_token -> EXCHANGE:TRADINGSYMBOL."""
+        return {token: listing.symbol for token, listing in self.by_token.items()}
+
+    async def ensure(self, session: AccountSession) -> None:
+        """Download the dump through this account's session unless today's is loaded."""
+        if self.by_symbol and time.monotonic() - self.loaded_at < MASTER_TTL_SECONDS:
+            return
+        async with self._lock:
+            if self.by_symbol and time.monotonic() - self.loaded_at < MASTER_TTL_SECONDS:
+                return
+            self.load(await session.active().read(EndpointClass.OTHER, "instruments"))
+
+    def find(self, ref: common_pb2.InstrumentRef) -> Listing | None:
+        kind = ref.WhichOneof("ref")
+        if kind == "symbol":
+            return self.by_symbol.get(ref.symbol)
+        if kind == "instrument_token":
+            return self.by_token.get(ref.instrument_token)
+        return None
+
+    def resolve(self, ref: common_pb2.InstrumentRef, field: str) -> Listing:
+        """The listing, or INVALID_ARGUMENT for an empty or malformed ref, NOT_FOUND for an unknown one."""
+        kind = ref.WhichOneof("ref")
+        if kind is None:
+            raise invalid(field, "required: an instrument as symbol (EXCHANGE:TRADINGSYMBOL) or instrument_token")
+        if kind == "symbol" and ":" not in ref.symbol:
+            raise invalid(f"{field}.symbol", f"{ref.symbol!r} is not EXCHANGE:TRADINGSYMBOL, e.g. NSE:INFY")
+        listing = self.find(ref)
+        if listing is None:
+            named = ref.symbol if kind == "symbol" else f"token {ref.instrument_token}"
+            raise GatewayError(
+                Status.NOT_FOUND,
+                Reason.INSTRUMENT_NOT_FOUND,
+                f"{field}: {named} is not in today's instrument master; SearchInstruments finds listed instruments",
+                {"instrument": named},
+            )
+        return listing
+
+    def search(
+        self,
+        query: str,
+        exchanges: set[str],
+        instrument_types: set[str],
+        segments: set[str],
+        expiry_range: tuple[date | None, date | None],
+        strike_range: tuple[Decimal | None, Decimal | None],
+        limit: int,
+    ) -> tuple[list[Listing], int]:
+        """Matches ranked best first: exact trading symbol, then prefix, then all words anywhere; within
+        a rank, cash before derivatives, nearer expiries first, then by symbol, NSE before BSE."""
+        words = [w for w in query.upper().replace(":", " ").split() if w]
+        joined = "".join(words)
+        low_expiry, high_expiry = expiry_range
+        low_strike, high_strike = strike_range
+        ranked: list[tuple[tuple[Any, ...], Listing]] = []
+        for listing in self.by_symbol.values():
+            if exchanges and listing.exchange not in exchanges:
+                continue
+            if instrument_types and listing.instrument_type not in instrument_types:
+                continue
+            if segments and listing.segment not in segments:
+                continue
+            if low_expiry and (listing.expiry is None or listing.expiry < low_expiry):
+                continue
+            if high_expiry and (listing.expiry is None or listing.expiry > high_expiry):
+                continue
+            if low_strike is not None and listing.strike < low_strike:
+                continue
+            if high_strike is not None and (not listing.strike or listing.strike > high_strike):
+                continue
+            symbol, name = listing.tradingsymbol.upper(), listing.name.upper()
+            if words and not all(w in symbol or w in name for w in words):
+                continue
+            rank = 0 if symbol == joined else 1 if joined and symbol.startswith(words[0]) else 2
+            key = (rank, listing.expiry is not None, listing.expiry or date.min, symbol,
+                   EXCHANGE_ORDER.get(listing.exchange, 99))  # fmt: skip
+            ranked.append((key, listing))
+        ranked.sort(key=lambda pair: pair[0])
+        return [listing for _, listing in ranked[:limit]], len(ranked)
+
+
+def listing_pb(listing: Listing) -> common_pb2.Instrument:
+    message = common_pb2.Instrument(
+        instrument_token=listing.instrument_token,
+        exchange_token=listing.exchange_token,
+        tradingsymbol=listing.tradingsymbol,
+        name=listing.name,
+        exchange=exchange_pb(listing.exchange),
+        segment=listing.segment,
+        instrument_type=instrument_type_pb(listing.instrument_type),
+        strike=decimal_pb(listing.strike),
+        tick_size=decimal_pb(listing.tick_size),
+        lot_size=listing.lot_size,
+        last_price=decimal_pb(listing.last_price),
+        symbol=listing.symbol,
+    )
+    if listing.expiry is not None:
+        stamp = timestamp_pb(listing.expiry.isoformat())
+        if stamp is not None:
+            message.expiry.CopyFrom(stamp)
+    return message

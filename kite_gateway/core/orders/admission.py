@@ -1,0 +1,65 @@
+"""The pre-trade admission of an order: its risk intent and, only when a configured limit needs
+them, its price (Kite's LTP for market orders) and the account's open positions from Kite."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from kite_gateway.core.market.instruments import Listing
+from kite_gateway.core.market.quotes import LastPrices
+from kite_gateway.core.risk.checks import OrderIntent, Positions, PreTradeRisk
+from kite_gateway.errors import GatewayError
+from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.observability.metrics import RISK_REFUSALS
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+async def _price(kite: KiteCaller, kwargs: dict[str, Any], last_prices: LastPrices) -> Decimal:
+    if kwargs.get("price"):
+        return _decimal(kwargs["price"])
+    if kwargs.get("trigger_price"):
+        return _decimal(kwargs["trigger_price"])
+    symbol = f"{kwargs['exchange']}:{kwargs['tradingsymbol']}"
+    return _decimal((await last_prices.get(kite, [symbol]))[symbol])
+
+
+async def _positions(kite: KiteCaller) -> Positions:
+    net = (await kite.read(EndpointClass.OTHER, "positions")).get("net", [])
+    return {
+        (row["exchange"], row["tradingsymbol"]): (int(row["quantity"]), _decimal(row["last_price"]))
+        for row in net
+        if int(row["quantity"])
+    }
+
+
+def admission(
+    risk: PreTradeRisk, last_prices: LastPrices, kite: KiteCaller, kwargs: dict[str, Any], listing: Listing
+) -> Callable[[], Awaitable[None]]:
+    """The check to run just before the order goes to Kite (never for a replayed placement)."""
+
+    async def admit() -> None:
+        try:
+            await check()
+        except GatewayError as exc:
+            RISK_REFUSALS.labels(kite.account_id, exc.metadata.get("limit", "kill_switch")).inc()
+            raise
+
+    async def check() -> None:
+        intent = OrderIntent(
+            account_id=kite.account_id,
+            exchange=kwargs["exchange"],
+            tradingsymbol=kwargs["tradingsymbol"],
+            instrument_type=listing.instrument_type,
+            product=kwargs["product"],
+            buy=kwargs["transaction_type"] == "BUY",
+            quantity=int(kwargs["quantity"]),
+        )
+        await risk.admit(intent, lambda: _price(kite, kwargs, last_prices), lambda: _positions(kite))
+
+    return admit

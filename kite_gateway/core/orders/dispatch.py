@@ -1,0 +1,225 @@
+"""The queue in front of Kite for each account's new orders: bounded, counted as Kite counts, and
+checked at the moment of sending.
+
+Kite caps each user at 10 orders a second, 400 a minute and 5,000 a day (KITE_GATEWAY_ORDERS_PER_*),
+on top of the app's 10 requests a second for order placement (the ORDERS limiter of the Kite
+adapter). A placement waits here, first come first served, until every cap has room; only then are
+the kill switches and risk limits checked (`check`), the attempt recorded as sent (`sending`) and
+the order sent. So a kill switch engaged while orders are queued stops every one of them (waiting
+placements are woken to be refused at once), and "orders per minute" counts what was sent.
+
+Bounds: at most `depth` placements wait per account (more is RESOURCE_EXHAUSTED before anything is
+sent), and none waits longer than `max_wait` or its caller's deadline (then it is abandoned: nothing
+was sent). Windows are stretched by a margin so that Kite's own clock, a little off from ours,
+never counts more than its cap in one of its seconds or minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import TypeVar
+
+from kite_gateway.errors import GatewayError, Reason, Status
+from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.observability.metrics import ORDER_QUEUE_REFUSALS
+from kite_wire.formats import IST
+
+T = TypeVar("T")
+
+SECOND_WINDOW = 1.1  # 10 orders in any 1.1 s: Kite's calendar second never sees 11, with 100 ms of skew
+MINUTE_WINDOW = 61.0
+
+
+@dataclass
+class SendWindow:
+    """At most `limit` sends in any `seconds`."""
+
+    limit: int
+    seconds: float
+    sent: deque[float] = field(default_factory=deque)
+
+    def delay(self, now: float) -> float:
+        """Seconds until one more send fits (0: now)."""
+        while self.sent and now - self.sent[0] >= self.seconds:
+            self.sent.popleft()
+        return 0.0 if len(self.sent) < self.limit else self.sent[0] + self.seconds - now
+
+    def record(self, now: float) -> None:
+        self.sent.append(now)
+
+
+@dataclass
+class AccountQueue:
+    windows: tuple[SendWindow, ...]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    day: str = ""  # the IST date the day count is for
+    day_count: int = 0
+
+
+class OrderDispatch:
+    def __init__(
+        self,
+        depth: int,
+        max_wait: float,
+        per_second: int,
+        per_minute: int,
+        per_day: int,
+        sent_since: Callable[[str, datetime], Awaitable[int]],
+        blocked: Callable[[str], None],
+        now: Callable[[], datetime],
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.depth = depth
+        self.max_wait = max_wait
+        self.per_second = per_second
+        self.per_minute = per_minute
+        self.per_day = per_day
+        self._sent_since = sent_since  # orders already sent since a time (the day count after a restart)
+        self._blocked = blocked  # raises while a kill switch blocks the account
+        self._now = now
+        self.clock = clock or (lambda: asyncio.get_running_loop().time())
+        self._queues: dict[str, AccountQueue] = {}
+
+    def queue(self, account_id: str) -> AccountQueue:
+        if account_id not in self._queues:
+            windows = (SendWindow(self.per_second, SECOND_WINDOW), SendWindow(self.per_minute, MINUTE_WINDOW))
+            self._queues[account_id] = AccountQueue(windows)
+        return self._queues[account_id]
+
+    def accounts(self) -> list[str]:
+        return list(self._queues)
+
+    def waiting(self, account_id: str) -> int:
+        return self._queues[account_id].waiting if account_id in self._queues else 0
+
+    def poke(self) -> None:
+        """Wake every waiting placement to look again (a kill switch changed, the clock moved)."""
+        for queue in self._queues.values():
+            queue.wake.set()
+
+    async def send(
+        self,
+        kite: KiteCaller,
+        check: Callable[[], Awaitable[None]],
+        sending: Callable[[], Awaitable[None]],
+        call: Callable[[], Awaitable[T]],
+        deadline: float | None = None,
+    ) -> T:
+        """Wait for the account's turn, run `check` (kill switch and risk; raises to refuse), then
+        `sending` (the write-ahead record and a last synchronous check), count the send, and make
+        the call. Nothing is sent when this raises before `call`. `deadline` is the caller's, on
+        `self.clock`: a placement whose turn would come after it is refused at once."""
+        account_id = kite.account_id
+        queue = self.queue(account_id)
+        if queue.waiting >= self.depth:
+            raise self._full(account_id, f"{queue.waiting} placements are already waiting")
+        until = self.clock() + self.max_wait
+        queue.waiting += 1
+        try:
+            try:
+                async with asyncio.timeout(max(0.0, until - self.clock())):
+                    await queue.lock.acquire()
+            except TimeoutError:
+                raise self._waited_too_long(account_id) from None
+        except BaseException:
+            queue.waiting -= 1
+            raise
+        try:
+            try:
+                await self._wait_turn(kite, queue, min(until, deadline or until), check)
+            finally:
+                queue.waiting -= 1
+            await sending()
+            now = self.clock()
+            for window in queue.windows:
+                window.record(now)
+            queue.day_count += 1
+        finally:
+            queue.lock.release()
+        return await call()
+
+    async def _wait_turn(
+        self, kite: KiteCaller, queue: AccountQueue, until: float, check: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Until every cap has room and the app's order limiter lets one more through; then check.
+        A turn that would come after `until` (the wait limit, or the caller's deadline) is refused
+        at once. (A caller whose deadline passes while it waits is cancelled by gRPC.)"""
+        await self._refresh_day(kite.account_id, queue)
+        while True:
+            if queue.day_count >= self.per_day:
+                raise self._day_cap(kite.account_id)
+            self._blocked(kite.account_id)  # a kill switch engaged while waiting refuses at once
+            now = self.clock()
+            delay = max(window.delay(now) for window in queue.windows)
+            if delay <= 0:
+                break
+            if now + delay > until:
+                raise self._waited_too_long(kite.account_id, delay)
+            queue.wake.clear()
+            try:
+                async with asyncio.timeout(delay):
+                    await queue.wake.wait()
+            except TimeoutError:
+                pass
+        await kite.acquire(EndpointClass.ORDERS)
+        await check()  # the moment of sending: nothing may have changed since
+
+    async def _refresh_day(self, account_id: str, queue: AccountQueue) -> None:
+        today = self._now().astimezone(IST).date()
+        if queue.day != today.isoformat():
+            midnight = datetime.combine(today, time(0), IST)
+            queue.day, queue.day_count = today.isoformat(), await self._sent_since(account_id, midnight)
+
+    @staticmethod
+    def _refused(account_id: str, why: str, message: str, metadata: dict[str, str], retry_after: float) -> GatewayError:
+        """RESOURCE_EXHAUSTED (ORDER_QUEUE_FULL) before anything was sent, counted by why."""
+        ORDER_QUEUE_REFUSALS.labels(account_id, why).inc()
+        return GatewayError(
+            Status.RESOURCE_EXHAUSTED,
+            Reason.ORDER_QUEUE_FULL,
+            message,
+            {"account_id": account_id, **metadata},
+            retry_after=retry_after,
+        )
+
+    def _full(self, account_id: str, why: str) -> GatewayError:
+        drain = math.ceil(self.depth / self.per_second)
+        return self._refused(
+            account_id,
+            "full",
+            f"the order queue of account {account_id} is full ({why}, at most {self.depth}); nothing was sent to "
+            f"Kite; retry with the same client_order_id in {drain} s or send fewer orders at once",
+            {"queue_depth": str(self.depth)},
+            float(drain),
+        )
+
+    def _waited_too_long(self, account_id: str, more: float | None = None) -> GatewayError:
+        when = f"it would wait {more:.1f} s more" if more is not None else "it waited its limit"
+        return self._refused(
+            account_id,
+            "wait",
+            f"the order was not sent: {when} in the queue of account {account_id} (Kite allows "
+            f"{self.per_second}/s and {self.per_minute}/min; the gateway waits at most {self.max_wait:g} s or until "
+            "the caller's deadline); nothing was sent to Kite; retry with the same client_order_id",
+            {"max_wait_seconds": f"{self.max_wait:g}"},
+            max(1.0, round(more or 1.0, 1)),
+        )
+
+    def _day_cap(self, account_id: str) -> GatewayError:
+        tomorrow = datetime.combine(self._now().astimezone(IST).date() + timedelta(days=1), time(0), IST)
+        return self._refused(
+            account_id,
+            "day_cap",
+            f"account {account_id} has sent Kite's daily cap of {self.per_day} orders; nothing was sent; new orders "
+            f"are accepted again after {tomorrow.isoformat()}",
+            {"orders_per_day": str(self.per_day)},
+            max(1.0, (tomorrow - self._now()).total_seconds()),
+        )

@@ -1,0 +1,140 @@
+"""Defence in depth against a second order for one client_order_id.
+
+The placement rules (kite_gateway/core/orders/placement.py) never re-send an order while an earlier
+attempt could still reach Kite, but a request held in the network longer than the quarantine can
+still arrive. Whenever the gateway sees an order carrying the tag of a client_order_id whose order
+is another one (an order update, a reconciliation, a book read), it treats it as a duplicate: if it
+is still open it is cancelled at once; either way it is recorded in the audit trail, counted
+(`kite_gateway_duplicate_orders_total`) and reported to order-update subscribers as an update with
+source GATEWAY and `duplicate` set. A duplicate that has already filled is not traded back: that
+would be a new trading decision, which belongs to the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from kite_gateway_api.v1 import order_pb2
+
+from kite_gateway.errors import GatewayError
+from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.observability.metrics import DUPLICATE_ORDERS
+from kite_gateway.storage.audit import AuditLog
+from kite_gateway.storage.duplicates import DuplicateLog
+from kite_gateway.storage.idempotency import IdempotencyStore, Record
+
+log = structlog.get_logger(__name__)
+
+FINAL = {"COMPLETE", "CANCELLED", "REJECTED"}
+PRINCIPAL = "gateway"
+
+# (account_id, the duplicate's order as Kite last reported it, the marker) -> stored for subscribers
+Emit = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[None]]
+
+
+def gateway_tag(order: dict[str, Any]) -> str | None:
+    """The gateway's tag on an order (it starts with "kg"), if any."""
+    for tag in [order.get("tag"), *(order.get("tags") or [])]:
+        if isinstance(tag, str) and tag.startswith("kg"):
+            return tag
+    return None
+
+
+class DuplicateOrders:
+    def __init__(self, store: IdempotencyStore, duplicates: DuplicateLog, audit: AuditLog, emit: Emit) -> None:
+        self.store = store
+        self.duplicates = duplicates
+        self.audit = audit
+        self.emit = emit
+        self._handling: set[tuple[str, str]] = set()
+
+    async def scan(self, kite: KiteCaller, rows: list[dict[str, Any]]) -> None:
+        """Look at a book read: every gateway tag on more than one order is checked."""
+        seen: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            tag = gateway_tag(row)
+            if tag and not row.get("parent_order_id"):
+                seen.setdefault(tag, []).append(row)
+        for orders in seen.values():
+            if len(orders) > 1:
+                await self.observe_all(kite, orders)
+
+    async def observe_all(self, kite: KiteCaller, orders: list[dict[str, Any]]) -> None:
+        for order in orders:
+            await self.observe(kite, order)
+
+    async def observe(self, kite: KiteCaller, order: dict[str, Any]) -> None:
+        """Handle `order` if it is a duplicate: it carries a client_order_id's tag, and that
+        client_order_id's order is another one."""
+        tag, order_id = gateway_tag(order), str(order.get("order_id") or "")
+        if tag is None or not order_id or order.get("parent_order_id"):
+            return
+        key = (kite.account_id, order_id)
+        if key in self._handling:
+            return
+        record = await self.store.by_tag(kite.account_id, tag)
+        if record is None or record.kind != "order" or not record.order_id or record.order_id == order_id:
+            return
+        if await self.duplicates.known(kite.account_id, order_id):
+            return
+        self._handling.add(key)
+        try:
+            await self._handle(kite, record, record.order_id, order)
+        finally:
+            self._handling.discard(key)
+
+    async def _handle(self, kite: KiteCaller, record: Record, kept: str, order: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        order_id = str(order["order_id"])
+        try:  # Kite's own view of the order now, not the update's
+            history = await kite.read(EndpointClass.OTHER, "order_history", order_id)
+            current = {**order, **history[-1]} if history else order
+        except GatewayError:
+            current = order
+        status = str(current.get("status") or "")
+        filled = int(current.get("filled_quantity") or 0)
+        what = f"order {order_id} duplicates order {kept} of client_order_id {record.client_order_id!r}"
+        code = 0
+        if status not in FINAL:
+            try:
+                await kite.change(EndpointClass.ORDERS, "cancel_order", current.get("variety") or "regular", order_id)
+                action = order_pb2.DUPLICATE_ACTION_CANCELLED
+                message = f"{what}; it was open and the gateway cancelled it"
+                if filled:
+                    message += f" ({filled} already filled: the position holds them twice)"
+            except GatewayError as exc:
+                action, code = order_pb2.DUPLICATE_ACTION_CANCEL_FAILED, int(exc.code)
+                message = f"{what}; cancelling it failed ({exc.message}): cancel or offset it yourself"
+        elif filled:
+            action = order_pb2.DUPLICATE_ACTION_ALREADY_FILLED
+            message = (
+                f"{what}; it had already filled {filled} before the gateway saw it: the position holds them twice "
+                "and the gateway does not trade to undo that"
+            )
+        else:
+            action = order_pb2.DUPLICATE_ACTION_NONE_NEEDED
+            message = f"{what}; it had already ended ({status}) without a fill"
+        if not await self.duplicates.add(kite.account_id, order_id, record.client_order_id, kept, action, message):
+            return
+        DUPLICATE_ORDERS.labels(kite.account_id, order_pb2.DuplicateAction.Name(action)).inc()
+        log.error("order.duplicate", account_id=kite.account_id, client_order_id=record.client_order_id,
+                  kept_order_id=kept, duplicate_order_id=order_id, action=action, status=status)  # fmt: skip
+        await self.audit.append(
+            datetime.now(UTC), PRINCIPAL, kite.account_id, order_pb2.AUDIT_ACTION_DUPLICATE_ORDER,
+            record.client_order_id, order_id, json.dumps({"kept_order_id": kept, "duplicate_order_id": order_id}),
+            code, message, (time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        marker = {
+            "client_order_id": record.client_order_id,
+            "kept_order_id": kept,
+            "duplicate_order_id": order_id,
+            "action": action,
+            "message": message,
+        }
+        await self.emit(kite.account_id, current, marker)

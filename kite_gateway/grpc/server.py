@@ -1,0 +1,254 @@
+"""The gateway's gRPC server: the API services, health, reflection, and graceful shutdown.
+
+Shutdown order: health turns NOT_SERVING for every service first (so load balancers and
+Kubernetes stop sending new calls), then the server stops accepting, lets in-flight RPCs finish
+within the grace period, and cancels what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from kite_gateway import __version__
+from kite_gateway.auth.principals import AuthConfigError, Principals, load_principals
+from kite_gateway.config import Settings
+from kite_gateway.grpc.auth_interceptor import TokenInterceptor
+from kite_gateway.grpc.metrics_interceptor import RpcMetricsInterceptor
+from kite_gateway.grpc.registry import API_SERVICES, register
+from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES
+from kite_gateway.storage.private_files import private_directory
+
+log = structlog.get_logger(__name__)
+
+# Server options: no silent port sharing between processes (grpc enables SO_REUSEPORT by
+# default), keepalive pings from clients of long-lived streams are welcome, and no request larger
+# than the largest valid one (RESOURCE_EXHAUSTED before it is decoded; grpc's default is 4 MiB).
+SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+)
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class StartupError(Exception):
+    """The gateway could not start; the message says why and what to do."""
+
+
+class Gateway:
+    """A running (or ready to run) gateway server."""
+
+    def __init__(self, settings: Settings, servicers: Mapping[str, object] | None = None) -> None:
+        self.settings = settings
+        self.health = health.aio.HealthServicer()
+        self.port = 0
+        self._servicers = dict(servicers or {})
+        self.principals = _principals(settings)
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if settings.metrics_enabled:
+            interceptors.append(RpcMetricsInterceptor())
+        if self.principals is not None and not settings.gateway_auth_open_health:
+            interceptors.append(TokenInterceptor(self.principals))
+        self._server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
+        self._stopping = False
+
+    @property
+    def service_names(self) -> list[str]:
+        """Full names of the API services served."""
+        return [service.full_name for service in API_SERVICES]
+
+    async def start(self) -> int:
+        """Bind, start serving and report SERVING; returns the bound port."""
+        _ensure_data_dir(self.settings.gateway_data_dir)
+        for service in API_SERVICES:
+            servicer = self._servicers.get(service.full_name) or service.servicer_base()
+            register(self._server, service, servicer, self.principals)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        reflection.enable_server_reflection(
+            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
+        )
+        try:
+            credentials = _server_credentials(self.settings)
+            if credentials is None:
+                self.port = self._server.add_insecure_port(self.settings.gateway_listen)
+            else:
+                self.port = self._server.add_secure_port(self.settings.gateway_listen, credentials)
+        except RuntimeError as exc:
+            raise StartupError(
+                f"cannot listen on {self.settings.gateway_listen}: {exc}; is another process using "
+                "the port? Choose another with --listen or KITE_GATEWAY_LISTEN"
+            ) from None
+        await self._server.start()
+        for name in ["", *self.service_names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "gateway.started",
+            version=__version__,
+            listen=self.settings.gateway_listen,
+            port=self.port,
+            tls=self.settings.gateway_tls_cert_file is not None,
+            mtls=self.settings.gateway_tls_client_ca_file is not None,
+            principals=None if self.principals is None else len(self.principals.by_digest),
+            services=self.service_names,
+        )
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Turn health NOT_SERVING, then drain in-flight RPCs for `grace` seconds and stop."""
+        if self._stopping:
+            return
+        self._stopping = True
+        grace = self.settings.gateway_shutdown_grace if grace is None else grace
+        log.info("gateway.stopping", grace_seconds=grace)
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+        log.info("gateway.stopped")
+
+    async def stop_now(self) -> None:
+        """Cancel every RPC still running and stop at once (a second signal during shutdown)."""
+        await self._server.stop(0)
+        log.info("gateway.stopped", forced=True)
+
+
+def _principals(settings: Settings) -> Principals | None:
+    inline = settings.gateway_auth_principals
+    try:
+        principals = load_principals(settings.gateway_auth_file, inline.get_secret_value() if inline else None)
+    except AuthConfigError as exc:
+        raise StartupError(f"caller authentication: {exc}") from None
+    host = settings.gateway_listen.rpartition(":")[0].strip("[]")
+    if principals is None and host not in LOOPBACK and not settings.gateway_allow_unauthenticated:
+        raise StartupError(
+            f"refusing to serve {settings.gateway_listen} without caller authentication: configure principals "
+            "(KITE_GATEWAY_AUTH_FILE or KITE_GATEWAY_AUTH_PRINCIPALS; `kite-gateway token` makes one) or set "
+            "KITE_GATEWAY_ALLOW_UNAUTHENTICATED=true"
+        )
+    if principals is None:
+        log.warning("auth.disabled", listen=settings.gateway_listen)
+    return principals
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StartupError(f"cannot read the {what} {path} ({exc.strerror})") from None
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials when a certificate is configured (and client certificates required with a client CA)."""
+    cert, key, client_ca = (
+        settings.gateway_tls_cert_file,
+        settings.gateway_tls_key_file,
+        settings.gateway_tls_client_ca_file,
+    )
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise StartupError("KITE_GATEWAY_TLS_CLIENT_CA_FILE needs KITE_GATEWAY_TLS_CERT_FILE and _KEY_FILE")
+        return None
+    if cert is None or key is None:
+        raise StartupError("TLS needs both KITE_GATEWAY_TLS_CERT_FILE and KITE_GATEWAY_TLS_KEY_FILE")
+    pair = (_read(key, "TLS key"), _read(cert, "TLS certificate"))
+    roots = _read(client_ca, "client CA") if client_ca else None
+    return grpc.ssl_server_credentials([pair], root_certificates=roots, require_client_auth=roots is not None)
+
+
+def _ensure_data_dir(path: Path) -> None:
+    try:
+        private_directory(path)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StartupError(
+            f"data directory {path} is not usable ({exc.strerror}); set --data-dir or "
+            "KITE_GATEWAY_DATA_DIR to a writable directory"
+        ) from None
+
+
+async def serve(settings: Settings, paper: bool = False) -> None:
+    """Run the gateway until SIGTERM or SIGINT, then shut down gracefully.
+
+    With `paper`, the embedded Kite simulator runs beside it and stands in for Kite, and its demo
+    accounts are logged in. A second signal during shutdown cuts the grace period short.
+    """
+    from kite_gateway.app import Runtime
+    from kite_gateway.core.risk.limits import RiskConfigError
+    from kite_gateway.http.endpoints import HttpEndpoints
+    from kite_gateway.observability.state_collector import RuntimeStateCollector
+    from kite_gateway.storage.sealing import SealingError
+    from kite_simulator.snapshot import SimulatorStateError
+
+    _ensure_data_dir(settings.gateway_data_dir)
+    http_host, _, http_port = settings.gateway_http_listen.rpartition(":")
+    simulator = None
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            if paper:
+                from kite_gateway.paper import start_simulator
+
+                simulator, settings = await start_simulator(settings, f"http://{http_host}:{http_port}")
+                stack.push_async_callback(simulator.stop)
+            runtime = await Runtime.open(settings, paper=paper)
+            stack.push_async_callback(runtime.close)
+            state = RuntimeStateCollector(runtime) if settings.metrics_enabled else None
+            http = HttpEndpoints(runtime.accounts, runtime.order_updates, http_host.strip("[]"), int(http_port), state)
+            await http.start()
+            stack.push_async_callback(http.stop)
+        except (SealingError, RiskConfigError) as exc:
+            raise StartupError(str(exc)) from None
+        except SimulatorStateError as exc:
+            from kite_gateway.paper import PAPER_STATE_FILE
+
+            raise StartupError(
+                f"the paper market's saved state cannot be read back ({exc}); move "
+                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away to start the paper market afresh"
+            ) from None
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen ({exc.strerror}): check --paper-listen / --http-listen (KITE_GATEWAY_PAPER_LISTEN, "
+                "KITE_GATEWAY_HTTP_LISTEN) for an address in use"
+            ) from None
+        if simulator is not None:
+            from kite_gateway.paper import log_in_demo_accounts
+
+            await log_in_demo_accounts(simulator, runtime.accounts)
+        gateway = Gateway(settings, runtime.servicers())
+        from kite_gateway.core.accounts.health import publish
+
+        publisher = asyncio.create_task(publish(gateway.health, runtime.accounts, runtime.tick_streams))
+        stack.callback(publisher.cancel)
+        watcher = asyncio.create_task(runtime.watch_order_updates())
+        stack.callback(watcher.cancel)
+        await _run_until_signalled(gateway)
+
+
+async def _run_until_signalled(gateway: Gateway) -> None:
+    await gateway.start()
+    loop = asyncio.get_running_loop()
+    signals: asyncio.Queue[int] = asyncio.Queue()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, signals.put_nowait, signum)
+    log.info("gateway.signal", signal=signal.Signals(await signals.get()).name)
+    graceful = asyncio.create_task(gateway.stop())
+    second = asyncio.create_task(signals.get())
+    done, _ = await asyncio.wait({graceful, second}, return_when=asyncio.FIRST_COMPLETED)
+    if second in done:
+        log.info("gateway.signal", signal=signal.Signals(second.result()).name, forced=True)
+        await gateway.stop_now()
+    else:
+        second.cancel()
+    await graceful

@@ -1,0 +1,107 @@
+"""The gateway's HTTP side (aiohttp): the landing page of Kite's login redirect, which completes the
+login so that ops finish a login in the browser, and the receiver of Kite's order postbacks."""
+
+from __future__ import annotations
+
+import html
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.registry import Collector
+
+from kite_gateway.core.accounts.manager import LOGIN_API_KEY_PARAM, AccountManager
+from kite_gateway.errors import GatewayError
+from kite_gateway.observability.metrics import REGISTRY
+from kite_gateway.streaming.order_streams import OrderUpdates
+from kite_gateway.streaming.postbacks import PostbackIntake
+from kite_wire.checksums import checksums_match, postback_checksum
+
+CALLBACK_PATH = "/kite/login/callback"
+POSTBACK_PATH = "/kite/postback"
+METRICS_PATH = "/metrics"
+ACCOUNTS = web.AppKey("accounts", AccountManager)
+POSTBACKS = web.AppKey("postbacks", PostbackIntake)
+
+
+async def postback(request: web.Request) -> web.Response:
+    """An order postback: accepted only with Kite's checksum under the account's app secret, and
+    then only as a reason to read the order from Kite (kite_gateway.streaming.postbacks)."""
+    accounts = request.app[ACCOUNTS]
+    try:
+        body = await request.json()
+        account_id, order_id, stamp, checksum = (
+            str(body[k]) for k in ("user_id", "order_id", "order_timestamp", "checksum")
+        )
+        claimed = str(body.get("status") or "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return web.Response(status=400, text="not a Kite postback")
+    session = accounts.sessions.get(account_id)
+    secret = await accounts.credentials.app_secret(session.api_key) if session else None
+    if secret is None or not checksums_match(postback_checksum(order_id, stamp, secret), checksum):
+        return web.Response(status=403, text="checksum mismatch")
+    if not await request.app[POSTBACKS].receive(account_id, order_id, claimed):
+        return web.Response(status=503, text="the order could not be confirmed from Kite's order book")
+    return web.Response(text="ok")
+
+
+async def login_callback(request: web.Request) -> web.Response:
+    """Kite redirects here with `request_token` (and the redirect_params GetLoginUrl added)."""
+    accounts = request.app[ACCOUNTS]
+    query = request.query
+    if query.get("status", "success") != "success" or "request_token" not in query:
+        return web.Response(status=400, text="Kite did not complete the login (no request_token).")
+    api_key = query.get(LOGIN_API_KEY_PARAM) or ""
+    if not api_key:
+        keys = {session.api_key for session in accounts.all()}
+        api_key = keys.pop() if len(keys) == 1 else ""
+    try:
+        session = await accounts.complete_login(api_key, query["request_token"])
+    except GatewayError as exc:
+        return web.Response(status=400, text=f"Login failed: {exc.message}")
+    return web.Response(
+        text=f"<!doctype html><title>Logged in</title><p>Account {html.escape(session.account_id)} "
+        f"({html.escape(session.user_name)}) is logged in to the gateway. You can close this page.</p>",
+        content_type="text/html",
+    )
+
+
+class HttpEndpoints:
+    def __init__(
+        self, accounts: AccountManager, updates: OrderUpdates, host: str, port: int, state: Collector | None = None
+    ) -> None:
+        """`state`: serve Prometheus metrics at /metrics, with this collector of runtime state."""
+        self.app = web.Application()
+        self.app[ACCOUNTS] = accounts
+        self.postbacks = self.app[POSTBACKS] = PostbackIntake(accounts, updates)
+        self.app.router.add_get(CALLBACK_PATH, login_callback)
+        self.app.router.add_post(POSTBACK_PATH, postback)
+        if state is not None:
+            self.state = CollectorRegistry(auto_describe=True)
+            self.state.register(state)
+            self.app.router.add_get(METRICS_PATH, self.metrics)
+        self.host, self.port = host, port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def callback_url(self) -> str:
+        return f"http://{self.host}:{self.port}{CALLBACK_PATH}"
+
+    @property
+    def postback_url(self) -> str:
+        return f"http://{self.host}:{self.port}{POSTBACK_PATH}"
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        body = generate_latest(REGISTRY) + generate_latest(self.state)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_port=False)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.postbacks.stop()

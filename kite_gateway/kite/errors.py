@@ -1,0 +1,123 @@
+"""Kite's failures as the gateway's: the official client's exceptions and transport errors mapped
+once, onto GatewayError by the table documented in protos/kite_gateway/v1/errors.proto, and which of
+them leave a write's outcome unknown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import requests
+from kiteconnect import exceptions as kite_exceptions
+
+from kite_gateway.errors import GatewayError, Reason, Status
+
+# Kite's error_type -> (gRPC status, ErrorReason), as documented in errors.proto.
+_KITE_TYPES: Mapping[str, tuple[Status, Reason]] = {
+    "TokenException": (Status.UNAUTHENTICATED, Reason.ACCOUNT_NEEDS_LOGIN),
+    "InputException": (Status.INVALID_ARGUMENT, Reason.KITE_INPUT_REJECTED),
+    "OrderException": (Status.FAILED_PRECONDITION, Reason.KITE_ORDER_REJECTED),
+    "MarginException": (Status.FAILED_PRECONDITION, Reason.KITE_INSUFFICIENT_MARGIN),
+    "HoldingException": (Status.FAILED_PRECONDITION, Reason.KITE_INSUFFICIENT_HOLDINGS),
+    "PermissionException": (Status.PERMISSION_DENIED, Reason.KITE_PERMISSION_DENIED),
+    "UserException": (Status.PERMISSION_DENIED, Reason.KITE_PERMISSION_DENIED),
+    "NetworkException": (Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE),
+    "DataException": (Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE),
+}
+
+
+def from_kite(exc: Exception, account_id: str) -> GatewayError:
+    """A Kite client exception, or a transport failure on the way to Kite, as a GatewayError."""
+    if isinstance(exc, kite_exceptions.KiteException):
+        kind = type(exc).__name__
+        http_status = int(getattr(exc, "code", 0) or 0)
+        message = str(exc)
+        if kind == "GeneralException":
+            # The Python client folds MarginException, HoldingException and UserException into GeneralException.
+            kind = _guess_general(message, kind)
+        metadata = {"account_id": account_id, "kite_error_type": kind, "kite_message": message,
+                    "kite_http_status": str(http_status)}  # fmt: skip
+        if http_status == 429:
+            return GatewayError(
+                Status.RESOURCE_EXHAUSTED,
+                Reason.KITE_RATE_LIMITED,
+                f"Kite rate limit reached for account {account_id}: {message}. Retry after a second.",
+                metadata,
+                retry_after=1.0,
+            )
+        if kind not in _KITE_TYPES:
+            return _general(account_id, message, http_status, metadata)
+        code, reason = _KITE_TYPES[kind]
+        if kind == "TokenException":
+            text = (
+                f"Kite refused the access token of account {account_id} ({message}). The account needs a new "
+                "login: AccountService.GetLoginUrl then CompleteLogin, or AddAccount with a fresh token."
+            )
+        else:
+            text = f"Kite: {message}"
+        return GatewayError(code, reason, text, metadata)
+    if isinstance(exc, requests.exceptions.RequestException):
+        return GatewayError(
+            Status.UNAVAILABLE,
+            Reason.KITE_UNAVAILABLE,
+            f"Kite could not be reached for account {account_id}: {type(exc).__name__}. Retry later.",
+            {"account_id": account_id, "transport_error": type(exc).__name__},
+            retry_after=1.0,
+        )
+    raise TypeError(f"not a Kite failure: {exc!r}")
+
+
+def _general(account_id: str, message: str, http_status: int, metadata: dict[str, str]) -> GatewayError:
+    """Kite's unclassified errors (GeneralException, or a type this table does not know), never
+    UNKNOWN: NOT_FOUND for what Kite says does not exist (404, "... not found"), UNAVAILABLE with a
+    retry for Kite's own failures (5xx, or no HTTP status), FAILED_PRECONDITION for other refusals."""
+    reason = Reason.KITE_GENERAL_ERROR
+    if http_status == 404 or "not found" in message.lower():
+        return GatewayError(Status.NOT_FOUND, reason, f"Kite: {message}", metadata)
+    if http_status >= 500 or not http_status:
+        return GatewayError(
+            Status.UNAVAILABLE,
+            reason,
+            f"Kite failed for account {account_id}: {message}. Retry later.",
+            metadata,
+            retry_after=1.0,
+        )
+    return GatewayError(Status.FAILED_PRECONDITION, reason, f"Kite refused: {message}", metadata)
+
+
+def _guess_general(message: str, kind: str) -> str:
+    lowered = message.lower()
+    if "insufficient funds" in lowered or "margin" in lowered:
+        return "MarginException"
+    if "holding" in lowered:
+        return "HoldingException"
+    return kind
+
+
+def is_kite_failure(exc: BaseException) -> bool:
+    return isinstance(exc, kite_exceptions.KiteException | requests.exceptions.RequestException)
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed write may nevertheless have taken effect at Kite (timeouts, dropped
+    connections, 5xx gateway errors), as opposed to a definite refusal."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False  # never connected: nothing was sent
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        return True
+    if isinstance(exc, kite_exceptions.KiteException):
+        status = int(getattr(exc, "code", 0) or 0)
+        return status >= 500 or (type(exc).__name__ in ("NetworkException", "DataException") and status != 429)
+    return False
+
+
+def retryable_read(exc: BaseException) -> bool:
+    """Whether a failed read is worth retrying: transport failures, 429 and 5xx."""
+    if isinstance(exc, requests.exceptions.RequestException):
+        return True
+    if isinstance(exc, kite_exceptions.KiteException):
+        status = int(getattr(exc, "code", 0) or 0)
+        return status == 429 or status >= 500 or type(exc).__name__ in ("NetworkException", "DataException")
+    return False
+
+
+__all__ = ["from_kite", "is_kite_failure", "outcome_unknown", "retryable_read"]

@@ -1,0 +1,135 @@
+"""Kite's rate limits, answered with HTTP 429 (`NetworkException`, "Too many requests").
+
+Two layers, as Kite has them:
+- requests per second per api_key by endpoint class (the docs' table: quote 1/s, historical 3/s,
+  order placement 10/s, all other endpoints 10/s; `/gtt` is "all other"), a sliding second of
+  real time;
+- order-count caps per user (Kite's RMS): 10 orders a second, 400 a minute, 5,000 a day, across
+  every variety and segment, on the simulator's clock. Every placement that reaches the RMS
+  counts, including one it rejects (HTTP 400 or a REJECTED order); one refused with 429 does not.
+  Modifications, cancellations and GTTs are not orders here (Kite's notes: they do not count
+  towards the day cap), and neither are the orders a GTT places when it fires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from kite_simulator.errors import KiteError
+from kite_wire.formats import IST
+
+# Requests per second Kite allows per api_key, by endpoint class.
+LIMITS = {"quote": 1, "historical": 3, "orders": 10, "other": 10}
+
+
+def endpoint_class(method: str, path: str) -> str:
+    if path.startswith("/quote"):
+        return "quote"
+    if path.startswith("/instruments/historical"):
+        return "historical"
+    if path.startswith("/orders") and method in ("POST", "PUT", "DELETE"):
+        return "orders"
+    return "other"
+
+
+class RateLimiter:
+    """A sliding one-second window per (api_key, class); `scale` multiplies every limit."""
+
+    def __init__(self, scale: float = 1.0, now: Callable[[], float] = time.monotonic) -> None:
+        self.scale = scale
+        self._now = now
+        self._windows: dict[tuple[str, str], deque[float]] = {}
+
+    def allow(self, api_key: str, method: str, path: str) -> bool:
+        kind = endpoint_class(method, path)
+        limit = max(1, int(LIMITS[kind] * self.scale))
+        window = self._windows.setdefault((api_key, kind), deque())
+        now = self._now()
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            return False
+        window.append(now)
+        return True
+
+
+@dataclass(frozen=True)
+class OrderLimits:
+    """Kite's per-user order caps (0 turns one off)."""
+
+    per_second: int = 10
+    per_minute: int = 400
+    per_day: int = 5000
+
+
+def too_many_orders(detail: str) -> KiteError:
+    return KiteError("NetworkException", f"Too many requests: {detail}", 429)
+
+
+@dataclass
+class UserOrderCount:
+    """The orders one user placed: in the current calendar second, the last minute, today (IST)."""
+
+    second: int = 0  # the calendar second (Unix seconds) `in_second` counts
+    in_second: int = 0
+    minute: deque[datetime] = field(default_factory=deque)
+    day: date | None = None
+    in_day: int = 0
+
+
+class OrderCaps:
+    """Counts each user's placements and refuses those beyond a cap with Kite's 429."""
+
+    def __init__(self, limits: OrderLimits) -> None:
+        self.limits = limits
+        self.users: dict[str, UserOrderCount] = {}
+
+    def count(self, user_id: str, now: datetime) -> None:
+        """Count one placement at `now`, or raise 429 (without counting it) if a cap is reached."""
+        limits, used = self.limits, self.users.setdefault(user_id, UserOrderCount())
+        second = int(now.timestamp())
+        if used.second != second:
+            used.second, used.in_second = second, 0
+        while used.minute and now - used.minute[0] >= timedelta(minutes=1):
+            used.minute.popleft()
+        today = now.astimezone(IST).date()
+        if used.day != today:
+            used.day, used.in_day = today, 0
+        if limits.per_second and used.in_second >= limits.per_second:
+            raise too_many_orders(f"more than {limits.per_second} orders in a second.")
+        if limits.per_minute and len(used.minute) >= limits.per_minute:
+            raise too_many_orders(f"more than {limits.per_minute} orders in a minute.")
+        if limits.per_day and used.in_day >= limits.per_day:
+            raise too_many_orders(f"more than {limits.per_day} orders in a day.")
+        used.in_second += 1
+        used.minute.append(now)
+        used.in_day += 1
+
+    # Persistence (paper mode keeps the counts across restarts, as Kite would) -------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            user_id: {
+                "second": used.second,
+                "in_second": used.in_second,
+                "minute": [moment.isoformat() for moment in used.minute],
+                "day": used.day.isoformat() if used.day else None,
+                "in_day": used.in_day,
+            }
+            for user_id, used in self.users.items()
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for user_id, used in state.items():
+            self.users[user_id] = UserOrderCount(
+                second=int(used["second"]),
+                in_second=int(used["in_second"]),
+                minute=deque(datetime.fromisoformat(moment) for moment in used["minute"]),
+                day=date.fromisoformat(used["day"]) if used["day"] else None,
+                in_day=int(used["in_day"]),
+            )
