@@ -16,7 +16,7 @@ from kite_gateway.core.market.instruments import Listing, listing_pb
 from kite_gateway.core.market.quotes import fetch
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.grpc import mapping
-from kite_gateway.grpc.order_servicer import principal_of
+from kite_gateway.grpc.context import principal_of
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.streaming.ticks import LEVELS, ticks_frame
 

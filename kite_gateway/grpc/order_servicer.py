@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import grpc
 import structlog
-from google.protobuf import json_format
 from kite_gateway_api.v1 import common_pb2, errors_pb2, order_pb2, order_pb2_grpc
 
 from kite_gateway.auth.principals import current_principal, denied
@@ -24,6 +22,7 @@ from kite_gateway.core.orders.validation import check_client_order_id, fingerpri
 from kite_gateway.core.risk.kill_switch import GATEWAY
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.grpc import mapping
+from kite_gateway.grpc.context import audited, principal_of
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.storage.idempotency import PENDING, Record
@@ -37,43 +36,6 @@ T = TypeVar("T")
 MAX_PREVIEW_ORDERS = 200
 MAX_BULK_LEGS = 500
 MAX_EVENT_ID = 2**63 - 1  # SQLite's largest integer
-
-
-def principal_of(context: grpc.aio.ServicerContext) -> str:
-    """Who is calling: the authenticated principal's name (the peer's address when authentication is off)."""
-    principal = current_principal.get()
-    return principal.name if principal is not None else str(context.peer())
-
-
-async def audited(
-    runtime: Runtime,
-    context: grpc.aio.ServicerContext,
-    action: int,
-    account_id: str,
-    client_order_id: str,
-    request: Any,
-    call: Callable[[], Awaitable[T]],
-    order_id_of: Callable[[T], str],
-    order_id: str = "",
-) -> T:
-    """Run an order action and append it to the audit trail, whatever its outcome."""
-    started = time.perf_counter()
-    code, outcome = 0, "ok"
-    try:
-        result = await call()
-        order_id = order_id_of(result) or order_id
-        return result
-    except GatewayError as exc:
-        code, outcome = int(exc.code), exc.message
-        raise
-    except Exception as exc:
-        code, outcome = int(Status.INTERNAL), type(exc).__name__
-        raise
-    finally:
-        await runtime.audit.append(
-            datetime.now(UTC), principal_of(context), account_id, action, client_order_id, order_id,
-            json_format.MessageToJson(request, indent=None), code, outcome, (time.perf_counter() - started) * 1000,
-        )  # fmt: skip
 
 
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):
@@ -126,7 +88,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self, request: order_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.PlaceOrderResponse:
         return await audited(
-            self.runtime,
+            self.runtime.audit,
             context,
             order_pb2.AUDIT_ACTION_PLACE_ORDER,
             request.account_id,
@@ -154,7 +116,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             result = order_pb2.BulkOrderLegResult(account_id=leg.account_id, client_order_id=leg.client_order_id)
             try:
                 placed = await audited(
-                    self.runtime,
+                    self.runtime.audit,
                     context,
                     order_pb2.AUDIT_ACTION_PLACE_ORDER,
                     leg.account_id,
@@ -263,7 +225,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             return order_pb2.ModifyOrderResponse(order_id=order_id)
 
         return await audited(
-            self.runtime,
+            self.runtime.audit,
             context,
             order_pb2.AUDIT_ACTION_MODIFY_ORDER,
             request.account_id,
@@ -295,7 +257,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             return order_pb2.CancelOrderResponse(order_id=order_id)
 
         return await audited(
-            self.runtime,
+            self.runtime.audit,
             context,
             order_pb2.AUDIT_ACTION_CANCEL_ORDER,
             request.account_id,
@@ -494,7 +456,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             return order_pb2.PlaceGttResponse(gtt_id=int(gtt_id), replayed=replayed)
 
         return await audited(
-            self.runtime,
+            self.runtime.audit,
             context,
             order_pb2.AUDIT_ACTION_PLACE_GTT,
             request.account_id,
@@ -517,7 +479,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             return order_pb2.ModifyGttResponse(gtt_id=request.gtt_id)
 
         return await audited(
-            self.runtime,
+            self.runtime.audit,
             context,
             order_pb2.AUDIT_ACTION_MODIFY_GTT,
             request.account_id,
@@ -537,7 +499,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             return order_pb2.DeleteGttResponse(gtt_id=request.gtt_id)
 
         return await audited(
-            self.runtime,
+            self.runtime.audit,
             context,
             order_pb2.AUDIT_ACTION_DELETE_GTT,
             request.account_id,
@@ -721,7 +683,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             return response
 
         return await audited(
-            self.runtime,
+            self.runtime.audit,
             context,
             order_pb2.AUDIT_ACTION_SET_KILL_SWITCH,
             request.account_id,

@@ -13,7 +13,7 @@ from kite_gateway_api.v1 import errors_pb2, order_pb2, portfolio_pb2, portfolio_
 
 from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.grpc import mapping
-from kite_gateway.grpc.order_servicer import audited
+from kite_gateway.grpc.context import audited
 from kite_gateway.kite.limits import EndpointClass
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioServiceServicer):
             return portfolio_pb2.ConvertPositionResponse()
 
         return await audited(
-            self.runtime,
+            self.runtime.audit,
             context,
             order_pb2.AUDIT_ACTION_CONVERT_POSITION,
             request.account_id,
