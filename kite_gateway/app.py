@@ -16,14 +16,19 @@ from kite_gateway.config import Settings
 from kite_gateway.core.accounts.manager import AccountManager
 from kite_gateway.core.market.instruments import InstrumentMaster
 from kite_gateway.core.market.quotes import LastPrices
+from kite_gateway.core.orders.accounts import OrderAccounts
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.duplicates import DuplicateOrders
+from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
 from kite_gateway.core.orders.placement import IdempotentPlacement
+from kite_gateway.core.orders.queries import OrderQueries
+from kite_gateway.core.orders.trading import OrderActions
 from kite_gateway.core.risk.checks import PreTradeRisk
 from kite_gateway.core.risk.kill_switch import KillSwitches
 from kite_gateway.core.risk.limits import RiskBook
 from kite_gateway.errors import GatewayError
 from kite_gateway.kite.limits import RateLimits
+from kite_gateway.kite.orders import KiteOrders
 from kite_gateway.storage.audit import AuditLog
 from kite_gateway.storage.credentials import CredentialStore
 from kite_gateway.storage.database import Database
@@ -105,7 +110,7 @@ class Runtime:
         order_updates = OrderUpdates(updates, tick_streams)
         duplicates = DuplicateOrders(idempotency, DuplicateLog(database), audit, order_updates.report_duplicate)
         order_updates.on_stored.append(
-            lambda account_id, order: duplicates.observe(accounts.get(account_id).active(), order)
+            lambda account_id, order: duplicates.observe(KiteOrders(accounts.get(account_id).active()), order)
         )
         dispatch = OrderDispatch(
             depth=settings.gateway_order_queue_depth,
@@ -151,10 +156,25 @@ class Runtime:
         from kite_gateway.grpc.order_servicer import OrderServicer
         from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
 
+        order_accounts = OrderAccounts(self.accounts, self.instruments, self.order_updates, self.idempotency)
+        orders = OrderServicer(
+            self,
+            audit=self.audit,
+            master=self.instruments,
+            order_accounts=order_accounts,
+            actions=OrderActions(
+                order_accounts, self.instruments, self.placement, self.risk, self.last_prices,
+                self.settings.gateway_market_protection, self.dispatch.clock,
+            ),
+            queries=OrderQueries(order_accounts, self.idempotency, self.duplicates),
+            kill_switches=KillSwitchActions(
+                self.risk.kill_switches, order_accounts.account_ids, order_accounts.reading
+            ),
+        )  # fmt: skip
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {
             "kite_gateway.v1.AccountService": AccountServicer(self),
-            "kite_gateway.v1.OrderService": OrderServicer(self),
+            "kite_gateway.v1.OrderService": orders,
             "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
             "kite_gateway.v1.MarketDataService": MarketDataServicer(self),
         }

@@ -82,3 +82,11 @@ def authorize(principal: Principal, method: str, request: Any) -> None:
             raise denied(
                 principal, f"{principal.name!r} may not {access.value} account {account_id} ({short})", account_id
             )
+
+
+def authorize_kill_switch(principal: Principal | None, account_id: str, engaged: bool) -> None:
+    """Who trades an account may engage its kill switch; releasing one, or engaging the
+    gateway-wide one (account_id ""), needs an admin. `principal` None: authentication is off."""
+    if (not engaged or not account_id) and principal is not None and not principal.admin:
+        what = "releasing a kill switch" if not engaged else "the gateway-wide kill switch"
+        raise denied(principal, f"{what} needs an admin principal; {principal.name!r} is not one")

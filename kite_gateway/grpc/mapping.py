@@ -3,6 +3,7 @@ exact decimals, enums, IST timestamps."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -165,11 +166,11 @@ def order_status_pb(text: str | None) -> Any:
 # Kite rows to messages --------------------------------------------------------------------------
 
 
-def symbol(row: dict[str, Any]) -> str:
+def symbol(row: Mapping[str, Any]) -> str:
     return f"{row.get('exchange', '')}:{row.get('tradingsymbol', '')}"
 
 
-def order_pb(account_id: str, row: dict[str, Any], client_order_id: str = "") -> order_pb2.Order:
+def order_pb(account_id: str, row: Mapping[str, Any], client_order_id: str = "") -> order_pb2.Order:
     meta = row.get("meta") or {}
     iceberg = meta.get("iceberg") if isinstance(meta, dict) else None
     message = order_pb2.Order(
@@ -221,7 +222,7 @@ def order_pb(account_id: str, row: dict[str, Any], client_order_id: str = "") ->
     return message
 
 
-def trade_pb(account_id: str, row: dict[str, Any]) -> order_pb2.Trade:
+def trade_pb(account_id: str, row: Mapping[str, Any]) -> order_pb2.Trade:
     message = order_pb2.Trade(
         account_id=account_id,
         trade_id=str(row.get("trade_id") or ""),

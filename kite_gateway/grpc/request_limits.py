@@ -25,6 +25,7 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from kite_gateway.core.orders.validation import CLIENT_ORDER_ID
 from kite_gateway.errors import invalid
 from kite_gateway.kite.paths import ORDER_ID, preview
 
@@ -66,7 +67,6 @@ REPEATED_LIMITS: dict[str, int] = {
 }
 
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
-CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 CREDENTIAL = re.compile(r"[A-Za-z0-9._~+/=-]{1,256}")  # printable ASCII: safe in an HTTP header
 AUCTION_NUMBER = re.compile(r"[0-9]{1,10}")
 _ACCOUNT = (ACCOUNT_ID, "a Kite user id: 1-32 letters and digits, e.g. AB1234", 32)

@@ -4,12 +4,15 @@ them leave a write's outcome unknown."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from typing import TypeVar
 
 import requests
 from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError, Reason, Status
+
+T = TypeVar("T")
 
 # Kite's error_type -> (gRPC status, ErrorReason), as documented in errors.proto.
 _KITE_TYPES: Mapping[str, tuple[Status, Reason]] = {
@@ -110,6 +113,35 @@ def outcome_unknown(exc: BaseException) -> bool:
     return False
 
 
+class KiteOutcomeUnknown(Exception):
+    """A write that failed in a way that leaves open whether Kite acted on it (a timeout, a dropped
+    connection, a 5xx): the caller must look before it sends again. `error` is the failure as the
+    gateway reports it, `cause` the name of what happened on the way (e.g. "ReadTimeout")."""
+
+    def __init__(self, error: GatewayError, cause: str) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.cause = cause
+
+
+def write_failure(exc: Exception, account_id: str) -> GatewayError | KiteOutcomeUnknown:
+    """A failed write as what to raise: KiteOutcomeUnknown when it may have taken effect, else the
+    definite refusal as a GatewayError."""
+    error = from_kite(exc, account_id)
+    return KiteOutcomeUnknown(error, type(exc).__name__) if outcome_unknown(exc) else error
+
+
+async def written(call: Awaitable[T], account_id: str) -> T:
+    """The result of a raw write (KiteCaller.write/write_now), its Kite failures raised as
+    `write_failure` says; other exceptions pass through."""
+    try:
+        return await call
+    except Exception as exc:
+        if not is_kite_failure(exc):
+            raise
+        raise write_failure(exc, account_id) from None
+
+
 def retryable_read(exc: BaseException) -> bool:
     """Whether a failed read is worth retrying: transport failures, 429 and 5xx."""
     if isinstance(exc, requests.exceptions.RequestException):
@@ -120,4 +152,12 @@ def retryable_read(exc: BaseException) -> bool:
     return False
 
 
-__all__ = ["from_kite", "is_kite_failure", "outcome_unknown", "retryable_read"]
+__all__ = [
+    "KiteOutcomeUnknown",
+    "from_kite",
+    "is_kite_failure",
+    "outcome_unknown",
+    "retryable_read",
+    "write_failure",
+    "written",
+]

@@ -3,34 +3,32 @@ them, its price (Kite's LTP for market orders) and the account's open positions 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any
 
 from kite_gateway.core.market.instruments import Listing
 from kite_gateway.core.market.quotes import LastPrices
 from kite_gateway.core.risk.checks import OrderIntent, Positions, PreTradeRisk
 from kite_gateway.errors import GatewayError
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.orders import KiteOrders, KiteValue
 from kite_gateway.observability.metrics import RISK_REFUSALS
 
 
-def _decimal(value: Any) -> Decimal:
+def _decimal(value: object) -> Decimal:
     return Decimal(str(value or 0))
 
 
-async def _price(kite: KiteCaller, kwargs: dict[str, Any], last_prices: LastPrices) -> Decimal:
+async def _price(kite: KiteOrders, kwargs: Mapping[str, KiteValue], last_prices: LastPrices) -> Decimal:
     if kwargs.get("price"):
         return _decimal(kwargs["price"])
     if kwargs.get("trigger_price"):
         return _decimal(kwargs["trigger_price"])
     symbol = f"{kwargs['exchange']}:{kwargs['tradingsymbol']}"
-    return _decimal((await last_prices.get(kite, [symbol]))[symbol])
+    return _decimal((await last_prices.get(kite.caller, [symbol]))[symbol])
 
 
-async def _positions(kite: KiteCaller) -> Positions:
-    net = (await kite.read(EndpointClass.OTHER, "positions")).get("net", [])
+async def _positions(kite: KiteOrders) -> Positions:
+    net = (await kite.positions()).get("net", [])
     return {
         (row["exchange"], row["tradingsymbol"]): (int(row["quantity"]), _decimal(row["last_price"]))
         for row in net
@@ -39,7 +37,11 @@ async def _positions(kite: KiteCaller) -> Positions:
 
 
 def admission(
-    risk: PreTradeRisk, last_prices: LastPrices, kite: KiteCaller, kwargs: dict[str, Any], listing: Listing
+    risk: PreTradeRisk,
+    last_prices: LastPrices,
+    kite: KiteOrders,
+    kwargs: Mapping[str, KiteValue],
+    listing: Listing,
 ) -> Callable[[], Awaitable[None]]:
     """The check to run just before the order goes to Kite (never for a replayed placement)."""
 
@@ -53,10 +55,10 @@ def admission(
     async def check() -> None:
         intent = OrderIntent(
             account_id=kite.account_id,
-            exchange=kwargs["exchange"],
-            tradingsymbol=kwargs["tradingsymbol"],
+            exchange=str(kwargs["exchange"]),
+            tradingsymbol=str(kwargs["tradingsymbol"]),
             instrument_type=listing.instrument_type,
-            product=kwargs["product"],
+            product=str(kwargs["product"]),
             buy=kwargs["transaction_type"] == "BUY",
             quantity=int(kwargs["quantity"]),
         )

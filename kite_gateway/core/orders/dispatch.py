@@ -25,8 +25,7 @@ from datetime import datetime, time, timedelta
 from typing import TypeVar
 
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.orders import KiteOrders
 from kite_gateway.observability.metrics import ORDER_QUEUE_REFUSALS
 from kite_wire.formats import IST
 
@@ -107,7 +106,7 @@ class OrderDispatch:
 
     async def send(
         self,
-        kite: KiteCaller,
+        kite: KiteOrders,
         check: Callable[[], Awaitable[None]],
         sending: Callable[[], Awaitable[None]],
         call: Callable[[], Awaitable[T]],
@@ -147,7 +146,7 @@ class OrderDispatch:
         return await call()
 
     async def _wait_turn(
-        self, kite: KiteCaller, queue: AccountQueue, until: float, check: Callable[[], Awaitable[None]]
+        self, kite: KiteOrders, queue: AccountQueue, until: float, check: Callable[[], Awaitable[None]]
     ) -> None:
         """Until every cap has room and the app's order limiter lets one more through; then check.
         A turn that would come after `until` (the wait limit, or the caller's deadline) is refused
@@ -169,7 +168,7 @@ class OrderDispatch:
                     await queue.wake.wait()
             except TimeoutError:
                 pass
-        await kite.acquire(EndpointClass.ORDERS)
+        await kite.acquire_order_room()
         await check()  # the moment of sending: nothing may have changed since
 
     async def _refresh_day(self, account_id: str, queue: AccountQueue) -> None:

@@ -12,18 +12,19 @@ would be a new trading decision, which belongs to the caller.
 
 from __future__ import annotations
 
+import enum
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from kite_gateway_api.v1 import order_pb2
 
+from kite_gateway.core.orders.status import is_final
 from kite_gateway.errors import GatewayError
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.orders import KiteOrders
 from kite_gateway.observability.metrics import DUPLICATE_ORDERS
 from kite_gateway.storage.audit import AuditLog
 from kite_gateway.storage.duplicates import DuplicateLog
@@ -31,14 +32,47 @@ from kite_gateway.storage.idempotency import IdempotencyStore, Record
 
 log = structlog.get_logger(__name__)
 
-FINAL = {"COMPLETE", "CANCELLED", "REJECTED"}
 PRINCIPAL = "gateway"
+AUDIT_ACTION_DUPLICATE_ORDER = 9  # kite_gateway.v1.AuditAction of the audit entry (a test holds them equal)
 
-# (account_id, the duplicate's order as Kite last reported it, the marker) -> stored for subscribers
+
+class DuplicateAction(enum.IntEnum):
+    """What the gateway did about a duplicate: kite_gateway.v1.DuplicateAction without its prefix,
+    by the same numbers (a test holds the two equal)."""
+
+    UNSPECIFIED = 0
+    CANCELLED = 1
+    CANCEL_FAILED = 2
+    ALREADY_FILLED = 3
+    NONE_NEEDED = 4
+
+
+@dataclass(frozen=True)
+class DuplicateFound:
+    """The event told to order-update subscribers: which order duplicates which, and what was done."""
+
+    client_order_id: str
+    kept_order_id: str
+    duplicate_order_id: str
+    action: DuplicateAction
+    message: str
+
+    def marker(self) -> dict[str, Any]:
+        """The event as the stored update's marker: the fields of kite_gateway.v1.DuplicateOrder."""
+        return {
+            "client_order_id": self.client_order_id,
+            "kept_order_id": self.kept_order_id,
+            "duplicate_order_id": self.duplicate_order_id,
+            "action": int(self.action),
+            "message": self.message,
+        }
+
+
+# (account_id, the duplicate's order as Kite last reported it, DuplicateFound.marker()) -> stored for subscribers
 Emit = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
-def gateway_tag(order: dict[str, Any]) -> str | None:
+def gateway_tag(order: Mapping[str, Any]) -> str | None:
     """The gateway's tag on an order (it starts with "kg"), if any."""
     for tag in [order.get("tag"), *(order.get("tags") or [])]:
         if isinstance(tag, str) and tag.startswith("kg"):
@@ -54,9 +88,9 @@ class DuplicateOrders:
         self.emit = emit
         self._handling: set[tuple[str, str]] = set()
 
-    async def scan(self, kite: KiteCaller, rows: list[dict[str, Any]]) -> None:
+    async def scan(self, kite: KiteOrders, rows: Sequence[Mapping[str, Any]]) -> None:
         """Look at a book read: every gateway tag on more than one order is checked."""
-        seen: dict[str, list[dict[str, Any]]] = {}
+        seen: dict[str, list[Mapping[str, Any]]] = {}
         for row in rows:
             tag = gateway_tag(row)
             if tag and not row.get("parent_order_id"):
@@ -65,11 +99,11 @@ class DuplicateOrders:
             if len(orders) > 1:
                 await self.observe_all(kite, orders)
 
-    async def observe_all(self, kite: KiteCaller, orders: list[dict[str, Any]]) -> None:
+    async def observe_all(self, kite: KiteOrders, orders: Sequence[Mapping[str, Any]]) -> None:
         for order in orders:
             await self.observe(kite, order)
 
-    async def observe(self, kite: KiteCaller, order: dict[str, Any]) -> None:
+    async def observe(self, kite: KiteOrders, order: Mapping[str, Any]) -> None:
         """Handle `order` if it is a duplicate: it carries a client_order_id's tag, and that
         client_order_id's order is another one."""
         tag, order_id = gateway_tag(order), str(order.get("order_id") or "")
@@ -89,52 +123,48 @@ class DuplicateOrders:
         finally:
             self._handling.discard(key)
 
-    async def _handle(self, kite: KiteCaller, record: Record, kept: str, order: dict[str, Any]) -> None:
+    async def _handle(self, kite: KiteOrders, record: Record, kept: str, order: Mapping[str, Any]) -> None:
         started = time.perf_counter()
         order_id = str(order["order_id"])
+        current: dict[str, Any] = dict(order)
         try:  # Kite's own view of the order now, not the update's
-            history = await kite.read(EndpointClass.OTHER, "order_history", order_id)
-            current = {**order, **history[-1]} if history else order
+            history = await kite.order_history(order_id)
+            if history:
+                current.update(history[-1])
         except GatewayError:
-            current = order
+            pass
         status = str(current.get("status") or "")
         filled = int(current.get("filled_quantity") or 0)
         what = f"order {order_id} duplicates order {kept} of client_order_id {record.client_order_id!r}"
         code = 0
-        if status not in FINAL:
+        if not is_final(status):
             try:
-                await kite.change(EndpointClass.ORDERS, "cancel_order", current.get("variety") or "regular", order_id)
-                action = order_pb2.DUPLICATE_ACTION_CANCELLED
+                await kite.cancel_order(current.get("variety") or "regular", order_id)
+                action = DuplicateAction.CANCELLED
                 message = f"{what}; it was open and the gateway cancelled it"
                 if filled:
                     message += f" ({filled} already filled: the position holds them twice)"
             except GatewayError as exc:
-                action, code = order_pb2.DUPLICATE_ACTION_CANCEL_FAILED, int(exc.code)
+                action, code = DuplicateAction.CANCEL_FAILED, int(exc.code)
                 message = f"{what}; cancelling it failed ({exc.message}): cancel or offset it yourself"
         elif filled:
-            action = order_pb2.DUPLICATE_ACTION_ALREADY_FILLED
+            action = DuplicateAction.ALREADY_FILLED
             message = (
                 f"{what}; it had already filled {filled} before the gateway saw it: the position holds them twice "
                 "and the gateway does not trade to undo that"
             )
         else:
-            action = order_pb2.DUPLICATE_ACTION_NONE_NEEDED
+            action = DuplicateAction.NONE_NEEDED
             message = f"{what}; it had already ended ({status}) without a fill"
         if not await self.duplicates.add(kite.account_id, order_id, record.client_order_id, kept, action, message):
             return
-        DUPLICATE_ORDERS.labels(kite.account_id, order_pb2.DuplicateAction.Name(action)).inc()
+        DUPLICATE_ORDERS.labels(kite.account_id, f"DUPLICATE_ACTION_{action.name}").inc()
         log.error("order.duplicate", account_id=kite.account_id, client_order_id=record.client_order_id,
-                  kept_order_id=kept, duplicate_order_id=order_id, action=action, status=status)  # fmt: skip
+                  kept_order_id=kept, duplicate_order_id=order_id, action=int(action), status=status)  # fmt: skip
         await self.audit.append(
-            datetime.now(UTC), PRINCIPAL, kite.account_id, order_pb2.AUDIT_ACTION_DUPLICATE_ORDER,
+            datetime.now(UTC), PRINCIPAL, kite.account_id, AUDIT_ACTION_DUPLICATE_ORDER,
             record.client_order_id, order_id, json.dumps({"kept_order_id": kept, "duplicate_order_id": order_id}),
             code, message, (time.perf_counter() - started) * 1000,
         )  # fmt: skip
-        marker = {
-            "client_order_id": record.client_order_id,
-            "kept_order_id": kept,
-            "duplicate_order_id": order_id,
-            "action": action,
-            "message": message,
-        }
-        await self.emit(kite.account_id, current, marker)
+        event = DuplicateFound(record.client_order_id, kept, order_id, action, message)
+        await self.emit(kite.account_id, current, event.marker())

@@ -20,31 +20,43 @@ duplicate handler (kite_gateway/core/orders/duplicates.py), which cancels the on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.errors import is_kite_failure, outcome_unknown
-from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.errors import KiteOutcomeUnknown
+from kite_gateway.kite.orders import KiteOrders, KiteValue, OrderRow
 from kite_gateway.observability.metrics import ORDER_QUEUE_REFUSALS
 from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, IdempotencyStore, Record
 from kite_wire.formats import IST
 
 log = structlog.get_logger(__name__)
 
-Finder = Callable[[KiteCaller, Record], Awaitable[list[dict[str, Any]]]]  # matching rows, oldest first
-Submit = Callable[[KiteCaller, Record], Awaitable[str]]
+
+class OnAccount(Protocol):
+    """What placement needs of an account's Kite adapter: whose it is."""
+
+    @property
+    def account_id(self) -> str: ...
+
+
+K = TypeVar("K", bound=OnAccount)
+Row = Mapping[str, Any]  # an order (or GTT) as Kite's book shows it
+# Submit: send the record's order (or GTT) to Kite; its id. A definite refusal raises GatewayError,
+# a failure that may have reached Kite raises KiteOutcomeUnknown.
+Submit = Callable[[K, Record], Awaitable[str]]
+Finder = Callable[[K, Record], Awaitable[Sequence[Row]]]  # the record's matching rows, oldest first
 Check = Callable[[], Awaitable[None]]
-OnDuplicates = Callable[[KiteCaller, list[dict[str, Any]]], Awaitable[None]]
+OnDuplicates = Callable[[KiteOrders, Sequence[Row]], Awaitable[None]]
+Duplicates = Callable[[Sequence[Row]], Awaitable[None]]
 
 
-def tagged(rows: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
+def tagged(rows: Sequence[OrderRow], tag: str) -> list[OrderRow]:
     """The orders carrying a tag, in book order (oldest first); an order's own later legs (iceberg
     legs, a cover order's stop) carry its tag too and are not counted."""
     return [
@@ -54,9 +66,9 @@ def tagged(rows: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
     ]
 
 
-async def find_order_by_tag(kite: KiteCaller, record: Record) -> list[dict[str, Any]]:
+async def find_order_by_tag(kite: KiteOrders, record: Record) -> list[OrderRow]:
     """Today's orders carrying the record's tag, oldest first."""
-    return tagged(await kite.read(EndpointClass.OTHER, "orders"), record.tag)
+    return tagged(await kite.orders(), record.tag)
 
 
 @dataclass
@@ -64,6 +76,21 @@ class _Call:
     """One placement's progress: once an attempt is being sent, its caller's departure no longer stops it."""
 
     sending: bool = False
+
+
+@dataclass(frozen=True)
+class _Attempt(Generic[K]):
+    """How one placement reaches Kite: the account's adapter, how to send, how to find what was
+    sent, the check at the moment of sending, the caller's deadline, and who handles duplicates
+    (orders only)."""
+
+    kite: K
+    submit: Submit[K]
+    find: Finder[K]
+    check: Check | None
+    deadline: float | None
+    duplicates: Duplicates | None
+    queue: KiteOrders | None = None  # an order waits its turn in this account's dispatch queue
 
 
 class IdempotentPlacement:
@@ -88,30 +115,55 @@ class IdempotentPlacement:
         self._users: dict[tuple[str, str], int] = {}  # placements holding or waiting for each lock
         self._running: dict[asyncio.Task[tuple[str, bool]], _Call] = {}
 
-    async def place(
+    async def place_order(
         self,
-        kite: KiteCaller,
+        kite: KiteOrders,
         client_order_id: str,
-        kind: str,
         fingerprint: str,
-        submit: Submit,
-        find: Finder = find_order_by_tag,
+        args: Mapping[str, KiteValue],
         check: Check | None = None,
         deadline: float | None = None,
     ) -> tuple[str, bool]:
+        """(Kite's order id, replayed) for an order with these place_order arguments: it waits its
+        turn in the account's dispatch queue; `deadline` is the caller's, on the dispatch clock.
+        Two orders found for its tag go to the duplicate handler."""
+
+        async def submit(kite: KiteOrders, record: Record) -> str:
+            return await kite.place_order_now(args, record.tag)  # the dispatch queue took the limiter's room
+
+        async def duplicates(rows: Sequence[Row]) -> None:
+            if self.on_duplicates is not None:
+                await self.on_duplicates(kite, rows)
+
+        attempt = _Attempt(kite, submit, find_order_by_tag, check, deadline, duplicates, queue=kite)
+        return await self._run(attempt, client_order_id, "order", fingerprint)
+
+    async def place(
+        self,
+        kite: K,
+        client_order_id: str,
+        kind: str,
+        fingerprint: str,
+        submit: Submit[K],
+        find: Finder[K],
+        check: Check | None = None,
+    ) -> tuple[str, bool]:
+        """(id at Kite, replayed) for something other than an order (`kind`, e.g. "gtt"): sent at
+        once, not through the order queue."""
+        if kind == "order":
+            raise ValueError("orders are placed with place_order")
+        return await self._run(_Attempt(kite, submit, find, check, None, None), client_order_id, kind, fingerprint)
+
+    async def _run(self, attempt: _Attempt[K], client_order_id: str, kind: str, fingerprint: str) -> tuple[str, bool]:
         """(id at Kite, replayed): replayed is True when an earlier call had already placed it.
         `check` (kill switches, pre-trade risk) runs at the moment of sending, never for a replay.
-        Orders (`kind` "order") wait their turn in the account's dispatch queue; `deadline` is the
-        caller's, on the dispatch clock.
 
         The placement runs in its own task. A caller that gives up (deadline, cancellation) while it
         is still queued abandons it: nothing is sent and the record says so, so a retry places it.
         Once an attempt is being sent, the caller's departure no longer cuts it short, so a retry
         with the same client_order_id waits for its outcome."""
         call = _Call()
-        task = asyncio.create_task(
-            self._place(kite, client_order_id, kind, fingerprint, submit, find, check, deadline, call)
-        )
+        task = asyncio.create_task(self._place(attempt, client_order_id, kind, fingerprint, call))
         self._running[task] = call
         task.add_done_callback(lambda done: self._running.pop(done, None))
         try:
@@ -133,35 +185,27 @@ class IdempotentPlacement:
             await asyncio.wait(set(self._running), timeout=seconds)
 
     async def _place(
-        self,
-        kite: KiteCaller,
-        client_order_id: str,
-        kind: str,
-        fingerprint: str,
-        submit: Submit,
-        find: Finder,
-        check: Check | None,
-        deadline: float | None,
-        call: _Call,
+        self, attempt: _Attempt[K], client_order_id: str, kind: str, fingerprint: str, call: _Call
     ) -> tuple[str, bool]:
-        key = (kite.account_id, client_order_id)
+        account_id = attempt.kite.account_id
+        key = (account_id, client_order_id)
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
                 existing = await self.store.get(*key)
-                record = existing or await self.store.claim(kite.account_id, client_order_id, kind, fingerprint)
+                record = existing or await self.store.claim(account_id, client_order_id, kind, fingerprint)
                 if record.state == FAILED and (record.fingerprint, record.kind) != (fingerprint, kind):
-                    record = await self.store.reclaim(kite.account_id, client_order_id, kind, fingerprint)
+                    record = await self.store.reclaim(account_id, client_order_id, kind, fingerprint)
                 self._same_request(record, kind, fingerprint)
                 if record.state == PLACED and record.order_id:
                     return record.order_id, True
                 if record.state == PENDING and record.sent_at is not None:
-                    found = await self._reconcile(kite, record, find)
+                    found = await self._reconcile(attempt, record)
                     if found is not None:
                         return found, True
                     self._refuse_while_quarantined(record)
-                return await self._attempt(kite, record, submit, find, check, deadline, call), False
+                return await self._attempt(attempt, record, call), False
         finally:
             self._users[key] -= 1
             if not self._users[key]:  # nobody holds or waits: forget the key's lock
@@ -226,10 +270,10 @@ class IdempotentPlacement:
             retry_after=max(1.0, min(wait, 5.0)),
         )
 
-    async def _reconcile(self, kite: KiteCaller, record: Record, find: Finder) -> str | None:
+    async def _reconcile(self, attempt: _Attempt[K], record: Record) -> str | None:
         """The order (or GTT) the book shows for this record, settled as PLACED; None if not there."""
         try:
-            rows = await find(kite, record)
+            rows = await attempt.find(attempt.kite, record)
         except GatewayError as exc:
             raise GatewayError(
                 Status.UNAVAILABLE,
@@ -245,21 +289,13 @@ class IdempotentPlacement:
         await self.store.settle(record.account_id, record.client_order_id, PLACED, found)
         log.info("order.reconciled", account_id=record.account_id, client_order_id=record.client_order_id,
                  order_id=found)  # fmt: skip
-        if len(rows) > 1 and record.kind == "order" and self.on_duplicates is not None:
-            await self.on_duplicates(kite, rows[1:])
+        if len(rows) > 1 and attempt.duplicates is not None:
+            await attempt.duplicates(rows[1:])
         return found
 
-    async def _attempt(
-        self,
-        kite: KiteCaller,
-        record: Record,
-        submit: Submit,
-        find: Finder,
-        check: Check | None,
-        deadline: float | None,
-        call: _Call,
-    ) -> str:
+    async def _attempt(self, attempt: _Attempt[K], record: Record, call: _Call) -> str:
         account_id, client_order_id = record.account_id, record.client_order_id
+        kite = attempt.kite
         sent_at = self._now()
 
         async def sending() -> None:
@@ -272,16 +308,23 @@ class IdempotentPlacement:
                 raise
 
         async def checks() -> None:
-            if check is not None:
-                await check()
+            if attempt.check is not None:
+                await attempt.check()
+
+        async def submit() -> str:
+            try:
+                return await attempt.submit(kite, record)
+            except GatewayError as exc:  # a definite refusal: nothing exists at Kite
+                await self.store.settle(account_id, client_order_id, FAILED, error=exc.message[:500])
+                raise
 
         try:
-            if record.kind == "order":
-                placed = await self.dispatch.send(kite, checks, sending, lambda: submit(kite, record), deadline)
+            if attempt.queue is not None:
+                placed = await self.dispatch.send(attempt.queue, checks, sending, submit, attempt.deadline)
             else:
                 await checks()
                 await sending()
-                placed = await submit(kite, record)
+                placed = await submit()
         except asyncio.CancelledError:
             if not call.sending:
                 await self.store.settle(account_id, client_order_id, FAILED,
@@ -293,39 +336,24 @@ class IdempotentPlacement:
             if not call.sending:
                 await self.store.settle(account_id, client_order_id, FAILED, error="refused before it was sent")
             raise
-        except Exception as exc:
-            if not is_kite_failure(exc):
-                raise
-            if not outcome_unknown(exc):
-                await self.store.settle(account_id, client_order_id, FAILED, error=str(exc)[:500])
-                raise kite.error(exc) from None
+        except KiteOutcomeUnknown as exc:
             log.warning("order.outcome_unknown", account_id=account_id, client_order_id=client_order_id,
-                        error=type(exc).__name__)  # fmt: skip
-            found = await self._reconcile(kite, record, find)
+                        error=exc.cause)  # fmt: skip
+            found = await self._reconcile(attempt, record)
             if found is not None:
                 return found
             sent = await self.store.get(account_id, client_order_id)
             assert sent is not None and sent.sent_at is not None
             safe = self.resend_after(sent)
             assert safe is not None
-            raise self._unknown(sent, safe, self._now(), f" (Kite did not answer: {type(exc).__name__})") from None
+            raise self._unknown(sent, safe, self._now(), f" (Kite did not answer: {exc.cause})") from None
         await self.store.settle(account_id, client_order_id, PLACED, placed)
-        if record.sent_at is not None and record.kind == "order" and self.on_duplicates is not None:
+        if record.sent_at is not None and attempt.duplicates is not None:
             # An earlier attempt was given up on: had it arrived while this one was on its way, its
             # updates came before this order was known; look at the book once now.
             try:
-                others = [row for row in await find(kite, record) if str(row.get("order_id")) != placed]
-                await self.on_duplicates(kite, others)
+                others = [row for row in await attempt.find(kite, record) if str(row.get("order_id")) != placed]
+                await attempt.duplicates(others)
             except GatewayError as exc:
                 log.warning("order.duplicate_check_failed", account_id=account_id, error=exc.message)
         return placed
-
-
-def submit_order(kwargs: dict[str, Any]) -> Submit:
-    """A Submit that places an order with these arguments and the record's tag, at once (the
-    dispatch queue has taken the app limiter's room)."""
-
-    async def submit(kite: KiteCaller, record: Record) -> str:
-        return str(await kite.write_now(EndpointClass.ORDERS, "place_order", tag=record.tag, **kwargs))
-
-    return submit

@@ -1,21 +1,28 @@
 """Order requests checked before anything reaches Kite, with INVALID_ARGUMENT naming the field:
 quantity against the lot size, prices against the tick size, the fields each order type needs,
-product and variety combinations, market protection."""
+product and variety combinations, market protection. A modification is held to the same lot and
+tick rules as a new order."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
-from typing import Any
+from typing import Protocol
 
-from kite_gateway_api.v1 import common_pb2, order_pb2
-
-from kite_gateway.core.market.instruments import InstrumentMaster, Listing
+from kite_gateway.core.market.instruments import Listing
+from kite_gateway.core.orders.requests import Modification, OrderParams, Protection
 from kite_gateway.errors import invalid
-from kite_gateway.grpc import mapping
-from kite_gateway.grpc.request_limits import CLIENT_ORDER_ID
+from kite_gateway.kite.orders import KiteValue
 
 ICEBERG_LEGS = range(2, 11)
+CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class Serialisable(Protocol):
+    """A request message, as far as its fingerprint goes."""
+
+    def SerializeToString(self, *, deterministic: bool = ...) -> bytes: ...
 
 
 def check_client_order_id(value: str, field: str = "client_order_id") -> None:
@@ -23,9 +30,20 @@ def check_client_order_id(value: str, field: str = "client_order_id") -> None:
         raise invalid(field, "required: 1-64 characters of letters, digits and . _ : - (the idempotency key)")
 
 
-def fingerprint(params: order_pb2.OrderParams | order_pb2.GttParams) -> str:
+def fingerprint(params: Serialisable) -> str:
     """Identifies the fields of a request: a retry with the same client_order_id must match it."""
     return hashlib.sha256(params.SerializeToString(deterministic=True)).hexdigest()
+
+
+def kite_number(value: Decimal) -> int | float:
+    """A decimal as the official client sends it (it serialises floats)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def check_tradable(listing: Listing, field: str) -> None:
+    """An index has no orders."""
+    if not listing.tradable:
+        raise invalid(field, f"{listing.symbol} is an index and cannot be traded")
 
 
 def _on_grid(value: Decimal, listing: Listing, field: str) -> None:
@@ -33,33 +51,30 @@ def _on_grid(value: Decimal, listing: Listing, field: str) -> None:
         raise invalid(field, f"{value} is not a multiple of the tick size {listing.tick_size} of {listing.symbol}")
 
 
-def order_kwargs(
-    params: order_pb2.OrderParams, master: InstrumentMaster, default_protection: Decimal, field: str = "params"
-) -> dict[str, Any]:
+def _in_lots(quantity: int, listing: Listing, field: str) -> None:
+    lot = max(listing.lot_size, 1)
+    if quantity <= 0:
+        raise invalid(field, "must be positive")
+    if quantity % lot:
+        raise invalid(field, f"{quantity} is not a multiple of the lot size {lot} of {listing.symbol}")
+
+
+def order_kwargs(params: OrderParams, default_protection: Decimal, field: str = "params") -> dict[str, KiteValue]:
     """The official client's place_order arguments for a valid request (tag added by the caller)."""
-    listing = master.resolve(params.instrument, f"{field}.instrument")
-    if not listing.tradable:
-        raise invalid(f"{field}.instrument", f"{listing.symbol} is an index and cannot be traded")
-    variety = mapping.variety_text(params.variety, f"{field}.variety")
-    order_type = mapping.order_type_text(params.order_type, f"{field}.order_type")
-    product = mapping.product_text(params.product, f"{field}.product")
-    kwargs: dict[str, Any] = {
+    listing = params.listing
+    check_tradable(listing, f"{field}.instrument")
+    variety, order_type, product = params.variety, params.order_type, params.product
+    kwargs: dict[str, KiteValue] = {
         "variety": variety,
         "exchange": listing.exchange,
         "tradingsymbol": listing.tradingsymbol,
-        "transaction_type": mapping.transaction_text(params.transaction_type, f"{field}.transaction_type"),
+        "transaction_type": params.transaction_type,
         "quantity": params.quantity,
         "product": product,
         "order_type": order_type,
-        "validity": mapping.validity_text(params.validity),
+        "validity": params.validity,
     }
-    lot = max(listing.lot_size, 1)
-    if params.quantity <= 0:
-        raise invalid(f"{field}.quantity", "must be positive")
-    if params.quantity % lot:
-        raise invalid(
-            f"{field}.quantity", f"{params.quantity} is not a multiple of the lot size {lot} of {listing.symbol}"
-        )
+    _in_lots(params.quantity, listing, f"{field}.quantity")
     if product == "CO" and variety != "co":
         raise invalid(f"{field}.product", "CO is the product of cover orders (VARIETY_CO) only")
     if listing.is_derivative and product in ("CNC", "MTF"):
@@ -69,38 +84,36 @@ def order_kwargs(
     if variety == "co" and product not in ("MIS", "CO"):
         raise invalid(f"{field}.product", "cover orders are intraday: use MIS")
 
-    price = mapping.from_decimal_pb(params.price, f"{field}.price")
-    trigger = mapping.from_decimal_pb(params.trigger_price, f"{field}.trigger_price")
+    price, trigger = params.price, params.trigger_price
     if order_type in ("LIMIT", "SL"):
         if price <= 0:
             raise invalid(f"{field}.price", f"required and positive for {order_type} orders")
         _on_grid(price, listing, f"{field}.price")
-        kwargs["price"] = mapping.kite_number(price)
+        kwargs["price"] = kite_number(price)
     elif price:
         raise invalid(f"{field}.price", f"must be unset for {order_type} orders")
     if order_type in ("SL", "SL-M") or variety == "co":
         if trigger <= 0:
             raise invalid(f"{field}.trigger_price", f"required and positive for {order_type} and cover orders")
         _on_grid(trigger, listing, f"{field}.trigger_price")
-        kwargs["trigger_price"] = mapping.kite_number(trigger)
+        kwargs["trigger_price"] = kite_number(trigger)
     elif trigger:
         raise invalid(f"{field}.trigger_price", f"must be unset for {order_type} orders")
 
-    protection_kind = params.WhichOneof("market_protection")
     if order_type in ("MARKET", "SL-M"):
-        if protection_kind == "market_protection_percent":
-            percent = mapping.from_decimal_pb(params.market_protection_percent, f"{field}.market_protection_percent")
+        if params.protection is Protection.PERCENT:
+            percent = params.protection_percent
             if not 0 < percent <= 100:
                 raise invalid(f"{field}.market_protection_percent", "must be above 0 and at most 100")
-            kwargs["market_protection"] = mapping.kite_number(percent)
+            kwargs["market_protection"] = kite_number(percent)
         else:
-            kwargs["market_protection"] = -1 if protection_kind == "market_protection_auto" else (
-                mapping.kite_number(default_protection)
-            )  # fmt: skip
-    elif protection_kind is not None:
+            kwargs["market_protection"] = (
+                -1 if params.protection is Protection.AUTO else kite_number(default_protection)
+            )
+    elif params.protection is not None:
         raise invalid(f"{field}.market_protection", f"applies to MARKET and SL-M orders only, not {order_type}")
 
-    if params.validity == common_pb2.VALIDITY_TTL:
+    if params.validity == "TTL":
         if params.validity_ttl_minutes <= 0:
             raise invalid(f"{field}.validity_ttl_minutes", "required and positive with VALIDITY_TTL")
         kwargs["validity_ttl"] = params.validity_ttl_minutes
@@ -126,3 +139,33 @@ def order_kwargs(
     elif params.auction_number:
         raise invalid(f"{field}.auction_number", "applies to VARIETY_AUCTION only")
     return kwargs
+
+
+def modify_kwargs(change: Modification, listing: Listing | None) -> dict[str, KiteValue]:
+    """The official client's modify_order arguments for a valid modification of an order in
+    `listing` (None: its instrument is not in the master, so only positivity is checked)."""
+    changes: dict[str, KiteValue] = {}
+    if change.quantity is not None:
+        if listing is None:
+            if change.quantity <= 0:
+                raise invalid("quantity", "must be positive")
+        else:
+            _in_lots(change.quantity, listing, "quantity")
+        changes["quantity"] = change.quantity
+    for name, value in (("price", change.price), ("trigger_price", change.trigger_price)):
+        if value is None:
+            continue
+        if value <= 0:
+            raise invalid(name, "must be positive")
+        if listing is not None:
+            _on_grid(value, listing, name)
+        changes[name] = kite_number(value)
+    if change.order_type:
+        changes["order_type"] = change.order_type
+    if change.validity:
+        changes["validity"] = change.validity
+    if change.disclosed_quantity is not None:
+        changes["disclosed_quantity"] = change.disclosed_quantity
+    if not changes:
+        raise invalid("order", "nothing to modify: set quantity, price, trigger_price, order_type or validity")
+    return changes

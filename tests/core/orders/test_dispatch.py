@@ -13,6 +13,7 @@ from kite_gateway.core.orders.dispatch import SECOND_WINDOW, OrderDispatch, Send
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.orders import KiteOrders
 
 
 def test_a_send_window_allows_its_limit_then_says_how_long_to_wait() -> None:
@@ -46,7 +47,7 @@ def test_sends_paced_by_the_window_never_put_eleven_in_one_of_kites_seconds_with
 
 
 class FakeKite:
-    """What the dispatch uses of a KiteCaller: its account and the app limiter."""
+    """What the dispatch uses of a KiteCaller (through KiteOrders): its account and the app limiter."""
 
     account_id = "AB1234"
 
@@ -78,7 +79,7 @@ async def send(target: OrderDispatch, kite: FakeKite, log: list[str]) -> str:
         log.append("call")
         return "order"
 
-    return await target.send(cast(KiteCaller, kite), check, sending, call)
+    return await target.send(KiteOrders(cast(KiteCaller, kite)), check, sending, call)
 
 
 async def test_the_daily_cap_counts_what_was_sent_before_a_restart() -> None:
