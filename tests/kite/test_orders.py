@@ -65,8 +65,10 @@ def adapter(executor: ThreadPoolExecutor, client: FakeClient) -> tuple[KiteOrder
     return KiteOrders(caller), limits, refused
 
 
-ARGS: dict[str, KiteValue] = {"variety": "regular", "exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY",
-        "quantity": 1, "product": "CNC", "order_type": "MARKET", "validity": "DAY"}  # fmt: skip
+ARGS: dict[str, KiteValue] = {
+    "variety": "regular", "exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY",
+    "quantity": 1, "product": "CNC", "order_type": "MARKET", "validity": "DAY",
+}  # fmt: skip
 
 
 async def test_each_endpoint_uses_its_rate_class(executor: ThreadPoolExecutor) -> None:
