@@ -132,10 +132,11 @@ class IdempotentPlacement:
             return await kite.place_order_now(args, record.tag)  # the dispatch queue took the limiter's room
 
         async def duplicates(rows: Sequence[Row]) -> None:
-            if self.on_duplicates is not None:
-                await self.on_duplicates(kite, rows)
+            assert self.on_duplicates is not None
+            await self.on_duplicates(kite, rows)
 
-        attempt = _Attempt(kite, submit, find_order_by_tag, check, deadline, duplicates, queue=kite)
+        handler = duplicates if self.on_duplicates is not None else None
+        attempt = _Attempt(kite, submit, find_order_by_tag, check, deadline, handler, queue=kite)
         return await self._run(attempt, client_order_id, "order", fingerprint)
 
     async def place(
