@@ -21,20 +21,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from kite_simulator.errors import KiteError
+from kite_wire.errors import TOO_MANY_REQUESTS, KiteErrorType
 from kite_wire.formats import IST
+from kite_wire.limits import RATES_PER_SECOND, RateClass, rate_class
 
-# Requests per second Kite allows per api_key, by endpoint class.
-LIMITS = {"quote": 1, "historical": 3, "orders": 10, "other": 10}
-
-
-def endpoint_class(method: str, path: str) -> str:
-    if path.startswith("/quote"):
-        return "quote"
-    if path.startswith("/instruments/historical"):
-        return "historical"
-    if path.startswith("/orders") and method in ("POST", "PUT", "DELETE"):
-        return "orders"
-    return "other"
+# Requests per second Kite allows per api_key, by endpoint class; which class a request counts in.
+LIMITS = RATES_PER_SECOND
+endpoint_class = rate_class
 
 
 class RateLimiter:
@@ -43,7 +36,7 @@ class RateLimiter:
     def __init__(self, scale: float = 1.0, now: Callable[[], float] = time.monotonic) -> None:
         self.scale = scale
         self._now = now
-        self._windows: dict[tuple[str, str], deque[float]] = {}
+        self._windows: dict[tuple[str, RateClass], deque[float]] = {}
 
     def allow(self, api_key: str, method: str, path: str) -> bool:
         kind = endpoint_class(method, path)
@@ -68,7 +61,7 @@ class OrderLimits:
 
 
 def too_many_orders(detail: str) -> KiteError:
-    return KiteError("NetworkException", f"Too many requests: {detail}", 429)
+    return KiteError(KiteErrorType.NETWORK, f"Too many requests: {detail}", TOO_MANY_REQUESTS)
 
 
 @dataclass
