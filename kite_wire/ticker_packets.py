@@ -80,8 +80,8 @@ class Tick:
     """One instrument's packet, what the encoder writes and the decoder reads. Prices are the integers
     on the wire: divide by `divisor` for the price (exactly: `price()`); times are epoch seconds;
     `depth` is (quantity, price, orders) x 5 bids then x 5 offers (full mode of a tradable instrument);
-    `change` is an index packet's last price minus close. `mode` is what a decoded packet carried
-    (MODE_FULL for a tick built from prices, which can be encoded in any mode)."""
+    `change` is an index packet's last price minus close (0 in a tradable instrument's). `mode` is what
+    a decoded packet carried (MODE_FULL for a tick built from prices, which can be encoded in any mode)."""
 
     instrument_token: int
     last_price: int
@@ -165,7 +165,7 @@ class Tick:
             oi_day_low,
             exchange_timestamp,
             tuple(depth),
-            _scaled(last_price - close, divisor) if close else 0,
+            _scaled(last_price - close, divisor) if close and not is_tradable(instrument_token) else 0,
         )
 
 
