@@ -65,8 +65,15 @@ def test_an_ltp_packet_carries_the_token_and_last_price_only() -> None:
 
 
 def test_an_index_tick_carries_ohlc_and_its_change_and_no_depth() -> None:
-    prices = {"open": Decimal("24300"), "high": Decimal("24400"), "low": Decimal("24250"), "close": Decimal("24310.20")}
-    tick = Tick.from_prices(INDEX_TOKEN, Decimal("24350.45"), exchange_timestamp=1_700_000_002, **prices)
+    tick = Tick.from_prices(
+        INDEX_TOKEN,
+        Decimal("24350.45"),
+        open=Decimal("24300"),
+        high=Decimal("24400"),
+        low=Decimal("24250"),
+        close=Decimal("24310.20"),
+        exchange_timestamp=1_700_000_002,
+    )
     assert not tick.tradable and tick.depth == () and tick.change == 4025
     quote, full = encode_packet(tick, MODE_QUOTE), encode_packet(tick, MODE_FULL)
     assert (len(quote), len(full)) == (INDEX_QUOTE_LENGTH, INDEX_FULL_LENGTH)

@@ -10,6 +10,7 @@ from kiteconnect import KiteTicker
 
 from kite_wire.ticker_control import (
     ControlError,
+    ControlMessage,
     SetMode,
     Subscribe,
     Unsubscribe,
@@ -38,7 +39,7 @@ def test_control_messages_are_the_official_tickers_text_byte_for_byte() -> None:
     ticker.subscribe([408065, 884737])
     ticker.set_mode(ticker.MODE_FULL, [408065])
     ticker.unsubscribe([884737])
-    ours = [Subscribe((408065, 884737)), SetMode("full", (408065,)), Unsubscribe((884737,))]
+    ours: list[ControlMessage] = [Subscribe((408065, 884737)), SetMode("full", (408065,)), Unsubscribe((884737,))]
     assert [encode_control(message) for message in ours] == socket.sent
 
 
@@ -50,12 +51,13 @@ def test_control_messages_are_the_official_tickers_text_byte_for_byte() -> None:
         ('{"a": "mode", "v": ["ltp", [4, 5]]}', SetMode("ltp", (4, 5))),
     ],
 )
-def test_a_control_message_parses_to_its_action_and_tokens(text: str, message: object) -> None:
+def test_a_control_message_parses_to_its_action_and_tokens(text: str, message: ControlMessage) -> None:
     assert parse_control(text) == message
 
 
 def test_every_encoded_message_parses_back_to_itself() -> None:
-    for message in (Subscribe((7, 8)), Unsubscribe((9,)), SetMode("quote", (10, 11))):
+    messages: list[ControlMessage] = [Subscribe((7, 8)), Unsubscribe((9,)), SetMode("quote", (10, 11))]
+    for message in messages:
         assert parse_control(encode_control(message)) == message
 
 
