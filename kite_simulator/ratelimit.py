@@ -23,7 +23,14 @@ from typing import Any
 from kite_simulator.errors import KiteError
 from kite_wire.errors import TOO_MANY_REQUESTS, KiteErrorType
 from kite_wire.formats import IST
-from kite_wire.limits import RATES_PER_SECOND, RateClass, rate_class
+from kite_wire.limits import (
+    ORDERS_PER_DAY,
+    ORDERS_PER_MINUTE,
+    ORDERS_PER_SECOND,
+    RATES_PER_SECOND,
+    RateClass,
+    rate_class,
+)
 
 # Requests per second Kite allows per api_key, by endpoint class; which class a request counts in.
 LIMITS = RATES_PER_SECOND
@@ -55,9 +62,9 @@ class RateLimiter:
 class OrderLimits:
     """Kite's per-user order caps (0 turns one off)."""
 
-    per_second: int = 10
-    per_minute: int = 400
-    per_day: int = 5000
+    per_second: int = ORDERS_PER_SECOND
+    per_minute: int = ORDERS_PER_MINUTE
+    per_day: int = ORDERS_PER_DAY
 
 
 def too_many_orders(detail: str) -> KiteError:

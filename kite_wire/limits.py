@@ -11,6 +11,12 @@ from types import MappingProxyType
 INSTRUMENTS_PER_CONNECTION = 3000
 CONNECTIONS_PER_API_KEY = 3
 
+# Kite's RMS caps on the orders one user places (every variety and segment; not modifications, cancellations
+# or GTTs).
+ORDERS_PER_SECOND = 10
+ORDERS_PER_MINUTE = 400
+ORDERS_PER_DAY = 5000
+
 # Historical candles: the longest span (in days) one call may cover, per interval name.
 HISTORICAL_SPAN_DAYS: Mapping[str, int] = MappingProxyType(
     {

@@ -9,6 +9,9 @@ from kite_wire.limits import (
     HISTORICAL_SPAN_DAYS,
     INSTRUMENTS_PER_CONNECTION,
     INTERVAL_MINUTES,
+    ORDERS_PER_DAY,
+    ORDERS_PER_MINUTE,
+    ORDERS_PER_SECOND,
     QUOTE_BATCH,
     QUOTE_BATCH_BY_PATH,
     RATES_PER_SECOND,
@@ -23,6 +26,10 @@ def test_the_ticker_allows_3000_instruments_on_each_of_3_connections_per_api_key
 
 def test_the_rate_table_is_kites_quote_1_historical_3_orders_and_others_10_per_second() -> None:
     assert dict(RATES_PER_SECOND) == {"quote": 1, "historical": 3, "orders": 10, "other": 10}
+
+
+def test_a_user_may_place_10_orders_a_second_400_a_minute_and_5000_a_day() -> None:
+    assert (ORDERS_PER_SECOND, ORDERS_PER_MINUTE, ORDERS_PER_DAY) == (10, 400, 5000)
 
 
 def test_every_intraday_interval_has_a_historical_span_and_day_spans_2000_days() -> None:
