@@ -141,11 +141,10 @@ class Tick:
         divisor = price_divisor(instrument_token)
         depth: list[int] = []
         if is_tradable(instrument_token):
-            empty = DepthEntry(0, Decimal(0), 0)
             for side in (bids, offers):
-                levels = (*side[:DEPTH_LEVELS], *([empty] * (DEPTH_LEVELS - len(side))))
-                for entry in levels:
+                for entry in side[:DEPTH_LEVELS]:
                     depth += (entry.quantity, _scaled(entry.price, divisor), entry.orders)
+                depth += _EMPTY_LEVEL * (DEPTH_LEVELS - min(len(side), DEPTH_LEVELS))
         return cls(
             instrument_token,
             _scaled(last_price, divisor),
@@ -170,10 +169,11 @@ class Tick:
 
 
 def _scaled(price: Decimal, divisor: int) -> int:
-    return int((price * divisor).to_integral_value())
+    return round(price * divisor)  # half to even, as Decimal.to_integral_value
 
 
-_NO_DEPTH = (0,) * (6 * DEPTH_LEVELS)
+_EMPTY_LEVEL = (0, 0, 0)
+_NO_DEPTH = _EMPTY_LEVEL * (2 * DEPTH_LEVELS)
 
 
 def encode_packet(tick: Tick, mode: str) -> bytes:
