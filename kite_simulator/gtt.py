@@ -14,7 +14,7 @@ from kite_simulator.errors import KiteError, input_error
 from kite_simulator.ids import lifetime_sequence
 from kite_simulator.sessions import App
 from kite_simulator.universe import SimInstrument
-from kite_wire.formats import json_number, kite_timestamp
+from kite_wire.formats import kite_number, kite_timestamp
 
 ACTIVE, TRIGGERED, DELETED, EXPIRED = "active", "triggered", "deleted", "expired"
 LIFETIME = timedelta(days=365)
@@ -47,9 +47,9 @@ class Gtt:
             "status": self.status,
             "condition": {
                 "exchange": self.instrument.exchange,
-                "last_price": json_number(self.last_price),
+                "last_price": kite_number(self.last_price),
                 "tradingsymbol": self.instrument.tradingsymbol,
-                "trigger_values": [json_number(v) for v in self.trigger_values],
+                "trigger_values": [kite_number(v) for v in self.trigger_values],
                 "instrument_token": self.instrument.instrument_token,
             },
             "orders": [
@@ -121,7 +121,7 @@ class GttBook:
                     "order_type": str(order["order_type"]),
                     "transaction_type": str(order["transaction_type"]),
                     "quantity": int(order["quantity"]),
-                    "price": json_number(_decimal(order["price"], "price")),
+                    "price": kite_number(_decimal(order["price"], "price")),
                 }
             )
         return kind, instrument, last_price, triggers, legs
@@ -198,7 +198,7 @@ class GttBook:
             "validity": "DAY",
             "meta": json.dumps({"app_id": gtt.app.app_id, "gtt": gtt.gtt_id}),
             "timestamp": kite_timestamp(now),
-            "triggered_at": json_number(price),
+            "triggered_at": kite_number(price),
             "order_result": result,
         }
         gtt.status, gtt.updated = TRIGGERED, now

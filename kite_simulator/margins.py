@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from kite_simulator.universe import SimInstrument
-from kite_wire.formats import json_number
+from kite_wire.formats import kite_number
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -79,14 +79,14 @@ class Charges:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "transaction_tax": json_number(self.transaction_tax),
+            "transaction_tax": kite_number(self.transaction_tax),
             "transaction_tax_type": self.transaction_tax_type,
-            "exchange_turnover_charge": json_number(self.exchange_turnover_charge),
-            "sebi_turnover_charge": json_number(self.sebi_turnover_charge),
-            "brokerage": json_number(self.brokerage),
-            "stamp_duty": json_number(self.stamp_duty),
-            "gst": {"igst": json_number(self.gst), "cgst": 0, "sgst": 0, "total": json_number(self.gst)},
-            "total": json_number(self.total),
+            "exchange_turnover_charge": kite_number(self.exchange_turnover_charge),
+            "sebi_turnover_charge": kite_number(self.sebi_turnover_charge),
+            "brokerage": kite_number(self.brokerage),
+            "stamp_duty": kite_number(self.stamp_duty),
+            "gst": {"igst": kite_number(self.gst), "cgst": 0, "sgst": 0, "total": kite_number(self.gst)},
+            "total": kite_number(self.total),
         }
 
 
@@ -149,20 +149,20 @@ def _margin_fields(
     kind: str, tradingsymbol: str, exchange: str, margin: Margin, fill_charges: Charges, compact: bool
 ) -> dict[str, Any]:
     if compact:
-        return {"type": kind, "tradingsymbol": tradingsymbol, "exchange": exchange, "total": json_number(margin.total)}
+        return {"type": kind, "tradingsymbol": tradingsymbol, "exchange": exchange, "total": kite_number(margin.total)}
     return {
         "type": kind,
         "tradingsymbol": tradingsymbol,
         "exchange": exchange,
-        "span": json_number(margin.span),
-        "exposure": json_number(margin.exposure),
-        "option_premium": json_number(margin.option_premium),
+        "span": kite_number(margin.span),
+        "exposure": kite_number(margin.exposure),
+        "option_premium": kite_number(margin.option_premium),
         "additional": 0,
         "bo": 0,
         "cash": 0,
-        "var": json_number(margin.var),
+        "var": kite_number(margin.var),
         "pnl": {"realised": 0, "unrealised": 0},
         "leverage": 1,
         "charges": fill_charges.to_json(),
-        "total": json_number(margin.total),
+        "total": kite_number(margin.total),
     }

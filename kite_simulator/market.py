@@ -29,7 +29,7 @@ import numpy as np
 from kite_gateway.core.market.sessions import MarketHours
 from kite_simulator.universe import SimInstrument
 from kite_wire.formats import IST
-from kite_wire.ticker_packets import DepthEntry, TickSnapshot
+from kite_wire.ticker_packets import DepthEntry, Tick
 
 # Circuit band around the previous close, by segment (options: from one tick to 4x).
 _CIRCUIT = {"NSE": 0.20, "BSE": 0.20, "INDICES": 0.0, "MCX-FUT": 0.06, "CDS-FUT": 0.03}
@@ -161,9 +161,9 @@ class LiveQuote:
     bids: tuple[DepthEntry, ...]
     offers: tuple[DepthEntry, ...]
 
-    def snapshot(self) -> TickSnapshot:
+    def snapshot(self) -> Tick:
         """The quote as the ticker packs it."""
-        return TickSnapshot(
+        return Tick.from_prices(
             instrument_token=self.instrument.instrument_token,
             last_price=self.last_price,
             last_quantity=self.last_quantity,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from kite_simulator.universe import SimInstrument
-from kite_wire.formats import json_number, kite_timestamp
+from kite_wire.formats import kite_number, kite_timestamp
 
 PUT_ORDER_REQ_RECEIVED = "PUT ORDER REQ RECEIVED"
 VALIDATION_PENDING = "VALIDATION PENDING"
@@ -127,13 +127,13 @@ class SimOrder:
             "product": self.product,
             "quantity": self.quantity,
             "disclosed_quantity": self.disclosed_quantity,
-            "price": json_number(self.price),
-            "trigger_price": json_number(self.trigger_price),
-            "average_price": json_number(self.average_price),
+            "price": kite_number(self.price),
+            "trigger_price": kite_number(self.trigger_price),
+            "average_price": kite_number(self.average_price),
             "filled_quantity": self.filled_quantity,
             "pending_quantity": self.pending_quantity if not self.is_final else 0,
             "cancelled_quantity": self.cancelled_quantity,
-            "market_protection": json_number(self.market_protection),
+            "market_protection": kite_number(self.market_protection),
             "meta": copy.deepcopy(self.meta),
             "tag": self.tag,
             "tags": self.tags,
@@ -163,7 +163,7 @@ class SimTrade:
             "tradingsymbol": order.instrument.tradingsymbol,
             "instrument_token": order.instrument.instrument_token,
             "product": order.product,
-            "average_price": json_number(self.price),
+            "average_price": kite_number(self.price),
             "quantity": self.quantity,
             "exchange_order_id": order.exchange_order_id,
             "transaction_type": order.transaction_type,

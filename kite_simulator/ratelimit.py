@@ -21,20 +21,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from kite_simulator.errors import KiteError
+from kite_wire.errors import TOO_MANY_REQUESTS, KiteErrorType
 from kite_wire.formats import IST
+from kite_wire.limits import (
+    ORDERS_PER_DAY,
+    ORDERS_PER_MINUTE,
+    ORDERS_PER_SECOND,
+    RATES_PER_SECOND,
+    RateClass,
+    rate_class,
+)
 
-# Requests per second Kite allows per api_key, by endpoint class.
-LIMITS = {"quote": 1, "historical": 3, "orders": 10, "other": 10}
-
-
-def endpoint_class(method: str, path: str) -> str:
-    if path.startswith("/quote"):
-        return "quote"
-    if path.startswith("/instruments/historical"):
-        return "historical"
-    if path.startswith("/orders") and method in ("POST", "PUT", "DELETE"):
-        return "orders"
-    return "other"
+# Requests per second Kite allows per api_key, by endpoint class; which class a request counts in.
+LIMITS = RATES_PER_SECOND
+endpoint_class = rate_class
 
 
 class RateLimiter:
@@ -43,7 +43,7 @@ class RateLimiter:
     def __init__(self, scale: float = 1.0, now: Callable[[], float] = time.monotonic) -> None:
         self.scale = scale
         self._now = now
-        self._windows: dict[tuple[str, str], deque[float]] = {}
+        self._windows: dict[tuple[str, RateClass], deque[float]] = {}
 
     def allow(self, api_key: str, method: str, path: str) -> bool:
         kind = endpoint_class(method, path)
@@ -62,13 +62,13 @@ class RateLimiter:
 class OrderLimits:
     """Kite's per-user order caps (0 turns one off)."""
 
-    per_second: int = 10
-    per_minute: int = 400
-    per_day: int = 5000
+    per_second: int = ORDERS_PER_SECOND
+    per_minute: int = ORDERS_PER_MINUTE
+    per_day: int = ORDERS_PER_DAY
 
 
 def too_many_orders(detail: str) -> KiteError:
-    return KiteError("NetworkException", f"Too many requests: {detail}", 429)
+    return KiteError(KiteErrorType.NETWORK, f"Too many requests: {detail}", TOO_MANY_REQUESTS)
 
 
 @dataclass

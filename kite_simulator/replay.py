@@ -13,7 +13,7 @@ from kite_gateway.core.market.sessions import MarketHours
 from kite_simulator.market import LiveQuote, MarketModel
 from kite_simulator.universe import SimInstrument
 from kite_wire.recording import Frame, Recording
-from kite_wire.ticker_packets import DepthEntry, RawTick, decode_packet, split_message
+from kite_wire.ticker_packets import DepthEntry, Tick, decode_packet, split_message
 
 
 def first_frame_time(recording: Recording) -> datetime:
@@ -37,7 +37,7 @@ class ReplayMarket(MarketModel):
         self._frames: Iterator[Frame] = self.recording.frames()
         self._next: Frame | None = next(self._frames, None)
         self._packets: dict[int, bytes] = {}
-        self._decoded: dict[int, tuple[bytes, RawTick]] = {}
+        self._decoded: dict[int, tuple[bytes, Tick]] = {}
         self._position_us = -1
 
     def _advance(self, moment: datetime) -> None:
@@ -52,7 +52,7 @@ class ReplayMarket(MarketModel):
                         self._packets[int.from_bytes(packet[:4], "big")] = packet
             self._next = next(self._frames, None)
 
-    def recorded(self, instrument_token: int, moment: datetime) -> RawTick | None:
+    def recorded(self, instrument_token: int, moment: datetime) -> Tick | None:
         """The last recorded tick of an instrument at `moment`, if the recording has reached one."""
         self._advance(moment)
         packet = self._packets.get(instrument_token)
@@ -72,7 +72,7 @@ class ReplayMarket(MarketModel):
             return super().quote(instrument, moment)
         return self._live_quote(instrument, raw, moment)
 
-    def _live_quote(self, instrument: SimInstrument, raw: RawTick, moment: datetime) -> LiveQuote:
+    def _live_quote(self, instrument: SimInstrument, raw: Tick, moment: datetime) -> LiveQuote:
         def price(value: int) -> Decimal:
             return Decimal(value) / raw.divisor
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,12 +20,15 @@ from kite_simulator.orders import SimOrder
 from kite_simulator.postbacks import order_payload
 from kite_simulator.sessions import Session, SessionStore
 from kite_simulator.universe import Universe
-from kite_wire.ticker_packets import HEARTBEAT, MODE_QUOTE, MODES, TickSnapshot, encode_packet, frame
+from kite_wire.limits import CONNECTIONS_PER_API_KEY, INSTRUMENTS_PER_CONNECTION
+from kite_wire.ticker_control import ControlError, SetMode, Unsubscribe, parse_control
+from kite_wire.ticker_packets import HEARTBEAT, Tick, encode_packet, frame
+from kite_wire.ticker_text import ERROR, MESSAGE, ORDER, encode_text_frame
 
 log = logging.getLogger(__name__)
 
-MAX_INSTRUMENTS = 3000
-MAX_CONNECTIONS_PER_API_KEY = 3
+MAX_INSTRUMENTS = INSTRUMENTS_PER_CONNECTION
+MAX_CONNECTIONS_PER_API_KEY = CONNECTIONS_PER_API_KEY
 HEARTBEAT_SECONDS = 1.0
 OUTBOX_FRAMES = 1000
 CLOSE_TIMEOUT = 1.0  # seconds to wait for a client's close handshake on shutdown
@@ -53,7 +55,7 @@ class TickerConnection:
             self.abort()
 
     def send_text(self, kind: str, data: Any) -> None:
-        self.send(json.dumps({"type": kind, "data": data}))
+        self.send(encode_text_frame(kind, data))
 
     def abort(self) -> None:
         """Drop the connection without a close handshake (what a network failure looks like)."""
@@ -129,45 +131,35 @@ class TickerHub:
 
     def _on_text(self, connection: TickerConnection, text: str) -> None:
         try:
-            message = json.loads(text)
-            action, value = message["a"], message["v"]
-            if action == "mode":
-                mode, tokens = value[0], [int(t) for t in value[1]]
-                if mode not in MODES:
-                    raise ValueError(mode)
-            else:
-                mode, tokens = MODE_QUOTE, [int(t) for t in value]
-        except (ValueError, KeyError, TypeError, IndexError):
-            connection.send_text("error", f"Invalid message: {text[:200]}")
+            message = parse_control(text)
+        except ControlError as exc:
+            connection.send_text(ERROR, str(exc))
             return
-        if action == "unsubscribe":
-            for token in tokens:
+        if isinstance(message, Unsubscribe):
+            for token in message.tokens:
                 connection.modes.pop(token, None)
                 connection.fresh.discard(token)
             return
-        if action not in ("subscribe", "mode"):
-            connection.send_text("error", f"Unknown action: {action}")
-            return
         refused = 0
-        for token in tokens:
+        for token in message.tokens:
             if token not in self.universe.by_token:
                 continue
-            if action == "mode":
+            if isinstance(message, SetMode):
                 # Kite does not document that `mode` subscribes: here it changes only the mode of an
                 # instrument this connection subscribed, so a client that skips `subscribe` gets nothing.
                 if token in connection.modes:
-                    connection.modes[token] = mode
+                    connection.modes[token] = message.mode
                     connection.fresh.add(token)
                 continue
             if token not in connection.modes:
                 if len(connection.modes) >= MAX_INSTRUMENTS:
                     refused += 1
                     continue
-                connection.modes[token] = mode
+                connection.modes[token] = message.mode
             connection.fresh.add(token)
         if refused:
             connection.send_text(
-                "error", f"Can't subscribe to more than {MAX_INSTRUMENTS} instruments ({refused} refused)."
+                ERROR, f"Can't subscribe to more than {MAX_INSTRUMENTS} instruments ({refused} refused)."
             )
 
     def on_order(self, order: SimOrder, _postback_status: str | None) -> None:
@@ -175,12 +167,12 @@ class TickerHub:
         payload = order_payload(order, app.api_secret if app else "")
         for connection in self.connections:
             if connection.session.user_id == order.user_id:
-                connection.send_text("order", payload)
+                connection.send_text(ORDER, payload)
 
     def broadcast(self, text: str) -> None:
         """A broker message to every connection (Kite's `message` type)."""
         for connection in self.connections:
-            connection.send_text("message", text)
+            connection.send_text(MESSAGE, text)
 
     def drop(self, user_id: str | None = None) -> int:
         """Drop every connection (of one user), as a network failure would; returns how many."""
@@ -206,13 +198,13 @@ class TickerHub:
         for connection in self.connections:
             wanted.update(connection.modes)
         now = self.clock.now()
-        snapshots: dict[int, TickSnapshot] = {}
+        snapshots: dict[int, Tick] = {}
         changed: set[int] = set()
         for token in wanted:
             quote = self.market.quote(self.universe.by_token[token], now)
             snapshot = quote.snapshot()
             key = (snapshot.last_price, snapshot.volume, snapshot.last_quantity, snapshot.buy_quantity,
-                   snapshot.sell_quantity, snapshot.oi, snapshot.bids, snapshot.offers)  # fmt: skip
+                   snapshot.sell_quantity, snapshot.oi, snapshot.depth)  # fmt: skip
             if self._last.get(token) != key:
                 self._last[token] = key
                 changed.add(token)

@@ -12,31 +12,14 @@ lots for MCX and CDS (there `multiplier` is the units per lot).
 from __future__ import annotations
 
 import calendar
-import csv
 import hashlib
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from kite_wire import ticker_packets as seg
-from kite_wire.formats import kite_date
-
-CSV_COLUMNS = (
-    "instrument_token",
-    "exchange_token",
-    "tradingsymbol",
-    "name",
-    "last_price",
-    "expiry",
-    "strike",
-    "tick_size",
-    "lot_size",
-    "instrument_type",
-    "segment",
-    "exchange",
-)
+from kite_wire.instruments import DERIVATIVE_TYPES, INDICES, Instrument, csv_row, format_instruments_csv
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,31 +50,26 @@ class SimInstrument:
 
     @property
     def tradable(self) -> bool:
-        return self.segment != "INDICES"
+        return self.segment != INDICES
 
     @property
     def is_derivative(self) -> bool:
-        return self.instrument_type in ("FUT", "CE", "PE")
+        return self.instrument_type in DERIVATIVE_TYPES
 
     def round_to_tick(self, price: Decimal) -> Decimal:
         steps = (price / self.tick_size).quantize(Decimal(1), rounding=ROUND_HALF_UP)
         return max(steps, Decimal(1)) * self.tick_size
 
+    def instrument(self) -> Instrument:
+        """The instrument's row of the instruments dump (a derivative's last price is its base price)."""
+        return Instrument(
+            self.instrument_token, self.exchange_token, self.tradingsymbol, self.name, self.exchange, self.segment,
+            self.instrument_type, self.expiry, self.strike, self.tick_size, self.lot_size,
+            self.base_price if self.is_derivative else Decimal(0),
+        )  # fmt: skip
+
     def csv_row(self) -> list[str]:
-        return [
-            str(self.instrument_token),
-            str(self.exchange_token),
-            self.tradingsymbol,
-            self.name,
-            f"{float(self.base_price)}" if self.is_derivative else "0.0",
-            kite_date(self.expiry),
-            f"{float(self.strike)}",
-            str(float(self.tick_size)),
-            str(self.lot_size),
-            self.instrument_type,
-            self.segment,
-            self.exchange,
-        ]
+        return csv_row(self.instrument())
 
 
 class Universe:
@@ -112,13 +90,7 @@ class Universe:
 
     def csv(self, exchange: str | None = None) -> str:
         """The instruments dump (all, or one exchange's) as Kite serves it."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for instrument in self.instruments:
-            if exchange is None or instrument.exchange == exchange:
-                writer.writerow(instrument.csv_row())
-        return out.getvalue()
+        return format_instruments_csv(i.instrument() for i in self.instruments if exchange in (None, i.exchange))
 
 
 # (symbol, name, price, NSE exchange token, BSE scrip code, F&O lot size or 0, ISIN)

@@ -30,6 +30,24 @@ def kite_date(day: date | None) -> str:
     return day.isoformat() if day else ""
 
 
-def json_number(value: Decimal) -> int | float:
-    """A price as Kite's JSON has it: an integer when whole, otherwise the shortest float."""
+def kite_number(value: Decimal) -> int | float:
+    """A decimal as Kite's JSON (and the official client) writes it: an integer when whole, otherwise
+    the shortest float."""
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+json_number = kite_number  # the simulator's former name, until its engine and routes import kite_number
+
+
+def kite_decimal(value: object) -> Decimal:
+    """A number from Kite's JSON or CSV as the exact decimal it was written as (floats by their
+    shortest repr); zero for none or empty."""
+    if value is None or value == "":
+        return Decimal(0)
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, int | str):
+        return Decimal(value)
+    raise TypeError(f"not a number: {value!r}")

@@ -10,7 +10,7 @@ instrument token). A 1-byte message is a heartbeat.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 # Segment ids: the low byte of an instrument token.
@@ -42,7 +42,7 @@ HEARTBEAT = b"\x00"
 _HEAD = struct.Struct(">II")  # token, last price
 _QUOTE_REST = struct.Struct(">9I")  # ltq, atp, volume, buy qty, sell qty, open, high, low, close
 _FULL_REST = struct.Struct(">5I")  # last trade time, oi, oi high, oi low, exchange timestamp
-_DEPTH = struct.Struct(">IIH2x")
+_DEPTH_ALL = struct.Struct(">" + "IIH2x" * (2 * DEPTH_LEVELS))
 _INDEX_REST = struct.Struct(">IIIIi")  # high, low, open, close, change
 _INDEX_TIME = struct.Struct(">I")
 _COUNT = struct.Struct(">H")
@@ -75,72 +75,130 @@ class DepthEntry:
     orders: int
 
 
-@dataclass(frozen=True, slots=True)
-class TickSnapshot:
-    """Everything a packet can carry for one instrument; prices as exact decimals, times as epoch seconds."""
+@dataclass(slots=True)
+class Tick:
+    """One instrument's packet, what the encoder writes and the decoder reads. Prices are the integers
+    on the wire: divide by `divisor` for the price (exactly: `price()`); times are epoch seconds;
+    `depth` is (quantity, price, orders) x 5 bids then x 5 offers (full mode of a tradable instrument);
+    `change` is an index packet's last price minus close (0 in a tradable instrument's). `mode` is what
+    a decoded packet carried (MODE_FULL for a tick built from prices, which can be encoded in any mode)."""
 
     instrument_token: int
-    last_price: Decimal
+    last_price: int
+    mode: str = MODE_FULL
     last_quantity: int = 0
-    average_price: Decimal = Decimal(0)
+    average_price: int = 0
     volume: int = 0
     buy_quantity: int = 0
     sell_quantity: int = 0
-    open: Decimal = Decimal(0)
-    high: Decimal = Decimal(0)
-    low: Decimal = Decimal(0)
-    close: Decimal = Decimal(0)
+    open: int = 0
+    high: int = 0
+    low: int = 0
+    close: int = 0
     last_trade_time: int = 0
     oi: int = 0
     oi_day_high: int = 0
     oi_day_low: int = 0
     exchange_timestamp: int = 0
-    bids: tuple[DepthEntry, ...] = field(default=())
-    offers: tuple[DepthEntry, ...] = field(default=())
+    depth: tuple[int, ...] = ()
+    change: int = 0
+
+    @property
+    def divisor(self) -> int:
+        return price_divisor(self.instrument_token)
+
+    @property
+    def tradable(self) -> bool:
+        return is_tradable(self.instrument_token)
+
+    def price(self, wire: int) -> Decimal:
+        """A wire integer of this tick as the exact price."""
+        return Decimal(wire) / self.divisor
+
+    @classmethod
+    def from_prices(
+        cls,
+        instrument_token: int,
+        last_price: Decimal,
+        last_quantity: int = 0,
+        average_price: Decimal = Decimal(0),
+        volume: int = 0,
+        buy_quantity: int = 0,
+        sell_quantity: int = 0,
+        open: Decimal = Decimal(0),
+        high: Decimal = Decimal(0),
+        low: Decimal = Decimal(0),
+        close: Decimal = Decimal(0),
+        last_trade_time: int = 0,
+        oi: int = 0,
+        oi_day_high: int = 0,
+        oi_day_low: int = 0,
+        exchange_timestamp: int = 0,
+        bids: tuple[DepthEntry, ...] = (),
+        offers: tuple[DepthEntry, ...] = (),
+    ) -> Tick:
+        """A tick of exact decimal prices (the simulator's quotes), scaled to the wire's integers."""
+        divisor = price_divisor(instrument_token)
+        depth: list[int] = []
+        if is_tradable(instrument_token):
+            for side in (bids, offers):
+                for entry in side[:DEPTH_LEVELS]:
+                    depth += (entry.quantity, _scaled(entry.price, divisor), entry.orders)
+                depth += _EMPTY_LEVEL * (DEPTH_LEVELS - min(len(side), DEPTH_LEVELS))
+        return cls(
+            instrument_token,
+            _scaled(last_price, divisor),
+            MODE_FULL,
+            last_quantity,
+            _scaled(average_price, divisor),
+            volume,
+            buy_quantity,
+            sell_quantity,
+            _scaled(open, divisor),
+            _scaled(high, divisor),
+            _scaled(low, divisor),
+            _scaled(close, divisor),
+            last_trade_time,
+            oi,
+            oi_day_high,
+            oi_day_low,
+            exchange_timestamp,
+            tuple(depth),
+            _scaled(last_price - close, divisor) if close and not is_tradable(instrument_token) else 0,
+        )
 
 
 def _scaled(price: Decimal, divisor: int) -> int:
-    return int((price * divisor).to_integral_value())
+    return round(price * divisor)  # half to even, as Decimal.to_integral_value
 
 
-def encode_packet(tick: TickSnapshot, mode: str) -> bytes:
-    """One packet (without its length prefix) for a mode: ltp, quote or full."""
-    divisor = price_divisor(tick.instrument_token)
-    head = _HEAD.pack(tick.instrument_token, _scaled(tick.last_price, divisor))
+_EMPTY_LEVEL = (0, 0, 0)
+_NO_DEPTH = _EMPTY_LEVEL * (2 * DEPTH_LEVELS)
+
+
+def encode_packet(tick: Tick, mode: str) -> bytes:
+    """One packet (without its length prefix) of the tick in a mode: ltp, quote or full."""
+    head = _HEAD.pack(tick.instrument_token, tick.last_price)
     if mode == MODE_LTP:
         return head
-    if not is_tradable(tick.instrument_token):
-        change = _scaled(tick.last_price - tick.close, divisor) if tick.close else 0
-        body = head + _INDEX_REST.pack(
-            _scaled(tick.high, divisor),
-            _scaled(tick.low, divisor),
-            _scaled(tick.open, divisor),
-            _scaled(tick.close, divisor),
-            change,
-        )
+    if not tick.tradable:
+        body = head + _INDEX_REST.pack(tick.high, tick.low, tick.open, tick.close, tick.change)
         return body if mode == MODE_QUOTE else body + _INDEX_TIME.pack(tick.exchange_timestamp)
     body = head + _QUOTE_REST.pack(
         tick.last_quantity,
-        _scaled(tick.average_price, divisor),
+        tick.average_price,
         tick.volume,
         tick.buy_quantity,
         tick.sell_quantity,
-        _scaled(tick.open, divisor),
-        _scaled(tick.high, divisor),
-        _scaled(tick.low, divisor),
-        _scaled(tick.close, divisor),
+        tick.open,
+        tick.high,
+        tick.low,
+        tick.close,
     )
     if mode == MODE_QUOTE:
         return body
-    parts = [
-        body,
-        _FULL_REST.pack(tick.last_trade_time, tick.oi, tick.oi_day_high, tick.oi_day_low, tick.exchange_timestamp),
-    ]
-    empty = DepthEntry(0, Decimal(0), 0)
-    for side in (tick.bids, tick.offers):
-        levels = (*side[:DEPTH_LEVELS], *([empty] * (DEPTH_LEVELS - len(side))))
-        parts.extend(_DEPTH.pack(e.quantity, _scaled(e.price, divisor), e.orders) for e in levels)
-    return b"".join(parts)
+    full = _FULL_REST.pack(tick.last_trade_time, tick.oi, tick.oi_day_high, tick.oi_day_low, tick.exchange_timestamp)
+    return body + full + _DEPTH_ALL.pack(*(tick.depth or _NO_DEPTH))
 
 
 def frame(packets: list[bytes]) -> bytes:
@@ -159,34 +217,6 @@ _INDEX_QUOTE_PACKET = struct.Struct(">IIIIIIi")
 _INDEX_FULL_PACKET = struct.Struct(">IIIIIIiI")
 _QUOTE_PACKET = struct.Struct(">11I")
 _FULL_HEAD = struct.Struct(">16I")
-_DEPTH_ALL = struct.Struct(">" + "IIH2x" * (2 * DEPTH_LEVELS))
-
-
-@dataclass(slots=True)
-class RawTick:
-    """A decoded packet. Prices stay the integers on the wire; divide by `divisor` for the price
-    (exactly: units = value // divisor, remainder / divisor)."""
-
-    instrument_token: int
-    mode: str
-    tradable: bool
-    divisor: int
-    last_price: int
-    last_quantity: int = 0
-    average_price: int = 0
-    volume: int = 0
-    buy_quantity: int = 0
-    sell_quantity: int = 0
-    open: int = 0
-    high: int = 0
-    low: int = 0
-    close: int = 0
-    last_trade_time: int = 0
-    oi: int = 0
-    oi_day_high: int = 0
-    oi_day_low: int = 0
-    exchange_timestamp: int = 0
-    depth: tuple[int, ...] = ()  # (quantity, price, orders) x 5 bids, then x 5 offers
 
 
 def split_message(data: bytes) -> list[bytes]:
@@ -202,55 +232,33 @@ def split_message(data: bytes) -> list[bytes]:
     return packets
 
 
-def decode_packet(packet: bytes) -> RawTick | None:
+def decode_packet(packet: bytes) -> Tick | None:
     """One packet by its length; None for a length Kite does not send."""
     size = len(packet)
-    token = int.from_bytes(packet[:4], "big")
-    divisor = price_divisor(token)
     if size == LTP_LENGTH:
-        return RawTick(token, MODE_LTP, is_tradable(token), divisor, _LTP_PACKET.unpack(packet)[1])
-    if size in (INDEX_QUOTE_LENGTH, INDEX_FULL_LENGTH):
-        if size == INDEX_QUOTE_LENGTH:
-            _, last, high, low, open_, close, _change = _INDEX_QUOTE_PACKET.unpack(packet)
-            stamp, mode = 0, MODE_QUOTE
-        else:
-            _, last, high, low, open_, close, _change, stamp = _INDEX_FULL_PACKET.unpack(packet)
-            mode = MODE_FULL
-        return RawTick(
-            token, mode, False, divisor, last, open=open_, high=high, low=low, close=close, exchange_timestamp=stamp
+        token, last = _LTP_PACKET.unpack(packet)
+        return Tick(token, last, MODE_LTP)
+    if size == INDEX_QUOTE_LENGTH:
+        token, last, high, low, open_, close, change = _INDEX_QUOTE_PACKET.unpack(packet)
+        return Tick(token, last, MODE_QUOTE, open=open_, high=high, low=low, close=close, change=change)
+    if size == INDEX_FULL_LENGTH:
+        token, last, high, low, open_, close, change, stamp = _INDEX_FULL_PACKET.unpack(packet)
+        return Tick(
+            token, last, MODE_FULL, open=open_, high=high, low=low, close=close, exchange_timestamp=stamp, change=change
         )
     if size == QUOTE_LENGTH:
-        _, last, ltq, atp, vol, buy, sell, open_, high, low, close = _QUOTE_PACKET.unpack(packet)
-        return RawTick(token, MODE_QUOTE, True, divisor, last, ltq, atp, vol, buy, sell, open_, high, low, close)
+        token, last, ltq, atp, vol, buy, sell, open_, high, low, close = _QUOTE_PACKET.unpack(packet)
+        return Tick(token, last, MODE_QUOTE, ltq, atp, vol, buy, sell, open_, high, low, close)
     if size == FULL_LENGTH:
-        (_, last, ltq, atp, vol, buy, sell, open_, high, low, close, ltt, oi, oi_high, oi_low, stamp) = (
+        (token, last, ltq, atp, vol, buy, sell, open_, high, low, close, ltt, oi, oi_high, oi_low, stamp) = (
             _FULL_HEAD.unpack_from(packet)
         )
-        return RawTick(
-            token,
-            MODE_FULL,
-            True,
-            divisor,
-            last,
-            ltq,
-            atp,
-            vol,
-            buy,
-            sell,
-            open_,
-            high,
-            low,
-            close,
-            ltt,
-            oi,
-            oi_high,
-            oi_low,
-            stamp,
-            _DEPTH_ALL.unpack_from(packet, 64),
-        )
+        depth = _DEPTH_ALL.unpack_from(packet, 64)
+        return Tick(token, last, MODE_FULL, ltq, atp, vol, buy, sell, open_, high, low, close, ltt, oi, oi_high, oi_low,
+                    stamp, depth)  # fmt: skip
     return None
 
 
-def decode_message(data: bytes) -> list[RawTick]:
+def decode_message(data: bytes) -> list[Tick]:
     """Every tick of a binary message, in order (nothing for a heartbeat or unknown packet sizes)."""
     return [tick for packet in split_message(data) if (tick := decode_packet(packet)) is not None]

@@ -12,7 +12,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway_api.v1 import common_pb2, order_pb2
 
 from kite_gateway.errors import invalid
-from kite_wire.formats import IST
+from kite_wire.formats import IST, kite_decimal
+from kite_wire.formats import kite_number as kite_number  # a decimal as Kite's JSON writes it
 
 NANO = Decimal("0.000000001")
 
@@ -20,15 +21,7 @@ NANO = Decimal("0.000000001")
 # Decimals ---------------------------------------------------------------------------------------
 
 
-def exact(value: Any) -> Decimal:
-    """A number from Kite's JSON as the exact decimal it was written as (floats by their shortest repr)."""
-    if value is None or value == "":
-        return Decimal(0)
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)
+exact = kite_decimal  # a number from Kite's JSON as the exact decimal it was written as
 
 
 def decimal_pb(value: Any) -> common_pb2.Decimal:
@@ -44,11 +37,6 @@ def from_decimal_pb(message: common_pb2.Decimal, field: str) -> Decimal:
     if message.units and message.nanos and (message.units > 0) != (message.nanos > 0):
         raise invalid(field, "units and nanos must have the same sign")
     return Decimal(message.units) + Decimal(message.nanos) * NANO
-
-
-def kite_number(value: Decimal) -> int | float:
-    """A decimal as the official client sends it (it serialises floats)."""
-    return int(value) if value == value.to_integral_value() else float(value)
 
 
 # Times ------------------------------------------------------------------------------------------

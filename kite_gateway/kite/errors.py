@@ -11,20 +11,22 @@ import requests
 from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError, Reason, Status
+from kite_wire import errors as wire
+from kite_wire.errors import KiteErrorType
 
 T = TypeVar("T")
 
 # Kite's error_type -> (gRPC status, ErrorReason), as documented in errors.proto.
 _KITE_TYPES: Mapping[str, tuple[Status, Reason]] = {
-    "TokenException": (Status.UNAUTHENTICATED, Reason.ACCOUNT_NEEDS_LOGIN),
-    "InputException": (Status.INVALID_ARGUMENT, Reason.KITE_INPUT_REJECTED),
-    "OrderException": (Status.FAILED_PRECONDITION, Reason.KITE_ORDER_REJECTED),
-    "MarginException": (Status.FAILED_PRECONDITION, Reason.KITE_INSUFFICIENT_MARGIN),
-    "HoldingException": (Status.FAILED_PRECONDITION, Reason.KITE_INSUFFICIENT_HOLDINGS),
-    "PermissionException": (Status.PERMISSION_DENIED, Reason.KITE_PERMISSION_DENIED),
-    "UserException": (Status.PERMISSION_DENIED, Reason.KITE_PERMISSION_DENIED),
-    "NetworkException": (Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE),
-    "DataException": (Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE),
+    KiteErrorType.TOKEN: (Status.UNAUTHENTICATED, Reason.ACCOUNT_NEEDS_LOGIN),
+    KiteErrorType.INPUT: (Status.INVALID_ARGUMENT, Reason.KITE_INPUT_REJECTED),
+    KiteErrorType.ORDER: (Status.FAILED_PRECONDITION, Reason.KITE_ORDER_REJECTED),
+    KiteErrorType.MARGIN: (Status.FAILED_PRECONDITION, Reason.KITE_INSUFFICIENT_MARGIN),
+    KiteErrorType.HOLDING: (Status.FAILED_PRECONDITION, Reason.KITE_INSUFFICIENT_HOLDINGS),
+    KiteErrorType.PERMISSION: (Status.PERMISSION_DENIED, Reason.KITE_PERMISSION_DENIED),
+    KiteErrorType.USER: (Status.PERMISSION_DENIED, Reason.KITE_PERMISSION_DENIED),
+    KiteErrorType.NETWORK: (Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE),
+    KiteErrorType.DATA: (Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE),
 }
 
 
@@ -34,12 +36,12 @@ def from_kite(exc: Exception, account_id: str) -> GatewayError:
         kind = type(exc).__name__
         http_status = int(getattr(exc, "code", 0) or 0)
         message = str(exc)
-        if kind == "GeneralException":
+        if kind == KiteErrorType.GENERAL:
             # The Python client folds MarginException, HoldingException and UserException into GeneralException.
-            kind = _guess_general(message, kind)
+            kind = str(wire.refine_general(message))
         metadata = {"account_id": account_id, "kite_error_type": kind, "kite_message": message,
                     "kite_http_status": str(http_status)}  # fmt: skip
-        if http_status == 429:
+        if http_status == wire.TOO_MANY_REQUESTS:
             return GatewayError(
                 Status.RESOURCE_EXHAUSTED,
                 Reason.KITE_RATE_LIMITED,
@@ -50,7 +52,7 @@ def from_kite(exc: Exception, account_id: str) -> GatewayError:
         if kind not in _KITE_TYPES:
             return _general(account_id, message, http_status, metadata)
         code, reason = _KITE_TYPES[kind]
-        if kind == "TokenException":
+        if kind == KiteErrorType.TOKEN:
             text = (
                 f"Kite refused the access token of account {account_id} ({message}). The account needs a new "
                 "login: AccountService.GetLoginUrl then CompleteLogin, or AddAccount with a fresh token."
@@ -87,15 +89,6 @@ def _general(account_id: str, message: str, http_status: int, metadata: dict[str
     return GatewayError(Status.FAILED_PRECONDITION, reason, f"Kite refused: {message}", metadata)
 
 
-def _guess_general(message: str, kind: str) -> str:
-    lowered = message.lower()
-    if "insufficient funds" in lowered or "margin" in lowered:
-        return "MarginException"
-    if "holding" in lowered:
-        return "HoldingException"
-    return kind
-
-
 def is_kite_failure(exc: BaseException) -> bool:
     return isinstance(exc, kite_exceptions.KiteException | requests.exceptions.RequestException)
 
@@ -108,8 +101,7 @@ def outcome_unknown(exc: BaseException) -> bool:
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
         return True
     if isinstance(exc, kite_exceptions.KiteException):
-        status = int(getattr(exc, "code", 0) or 0)
-        return status >= 500 or (type(exc).__name__ in ("NetworkException", "DataException") and status != 429)
+        return wire.outcome_unknown(type(exc).__name__, int(getattr(exc, "code", 0) or 0))
     return False
 
 
@@ -147,8 +139,7 @@ def retryable_read(exc: BaseException) -> bool:
     if isinstance(exc, requests.exceptions.RequestException):
         return True
     if isinstance(exc, kite_exceptions.KiteException):
-        status = int(getattr(exc, "code", 0) or 0)
-        return status == 429 or status >= 500 or type(exc).__name__ in ("NetworkException", "DataException")
+        return wire.retryable(type(exc).__name__, int(getattr(exc, "code", 0) or 0))
     return False
 
 

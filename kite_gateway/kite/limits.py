@@ -9,20 +9,12 @@ no one-second window ever holds more than Kite allows.
 
 from __future__ import annotations
 
-from enum import Enum
-
 from aiolimiter import AsyncLimiter
 
+from kite_wire.limits import RATES_PER_SECOND, RateClass
 
-class EndpointClass(Enum):
-    QUOTE = "quote"
-    HISTORICAL = "historical"
-    ORDERS = "orders"
-    OTHER = "other"
-
-
-KITE_RATES = {EndpointClass.QUOTE: 1.0, EndpointClass.HISTORICAL: 3.0, EndpointClass.ORDERS: 10.0,
-              EndpointClass.OTHER: 10.0}  # fmt: skip
+EndpointClass = RateClass  # Kite's endpoint classes (kite_wire.limits), by the gateway's name for them
+KITE_RATES = RATES_PER_SECOND
 SAFETY = 0.9  # stay this far under Kite's rate
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-CONNECTIONS_PER_API_KEY = 3
+from kite_wire.limits import CONNECTIONS_PER_API_KEY
 
 
 class ConnectionBudget:

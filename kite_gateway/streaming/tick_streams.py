@@ -22,7 +22,7 @@ from kite_gateway.streaming.fanout import Fanout, Mailbox
 from kite_gateway.streaming.recorder import FrameRecorder
 from kite_gateway.streaming.ticks import KITE_MODE, LEVELS, RANK, WIRE_MODE, tick_entry, tick_message
 from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit
-from kite_wire.ticker_packets import RawTick
+from kite_wire.ticker_packets import Tick
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +65,7 @@ class AccountTicks:
 
     # Upstream events --------------------------------------------------------------------------
 
-    def _on_ticks(self, raws: list[RawTick]) -> None:
+    def _on_ticks(self, raws: list[Tick]) -> None:
         received = Timestamp()
         received.GetCurrentTime()
         self.ticks_in += len(raws)
@@ -75,7 +75,7 @@ class AccountTicks:
         for raw in raws:
             symbol = self.symbols.get(raw.instrument_token, "")
 
-            def payload(level: int, raw: RawTick = raw, symbol: str = symbol) -> bytes:
+            def payload(level: int, raw: Tick = raw, symbol: str = symbol) -> bytes:
                 return tick_entry(tick_message(raw, level, symbol, received))
 
             self.fanout.publish(raw.instrument_token, payload)

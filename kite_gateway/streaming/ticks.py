@@ -6,7 +6,7 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway_api.v1 import common_pb2, market_data_pb2
 
-from kite_wire.ticker_packets import RawTick
+from kite_wire.ticker_packets import Tick
 
 LEVELS = (market_data_pb2.TICK_MODE_LTP, market_data_pb2.TICK_MODE_QUOTE, market_data_pb2.TICK_MODE_FULL)
 RANK = {mode: rank for rank, mode in enumerate(LEVELS)}
@@ -29,7 +29,7 @@ def _stamp(seconds: int, out: Timestamp) -> None:
         out.seconds = seconds
 
 
-def tick_message(raw: RawTick, level: int, symbol: str, received: Timestamp) -> market_data_pb2.Tick:
+def tick_message(raw: Tick, level: int, symbol: str, received: Timestamp) -> market_data_pb2.Tick:
     """The tick at a subscriber's level (never richer than what arrived)."""
     level = min(level, RANK[WIRE_MODE[raw.mode]])
     d = raw.divisor

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from collections.abc import Callable
@@ -19,11 +18,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kite_gateway.streaming.connection_budget import ConnectionBudget
-from kite_wire.ticker_packets import MODES, RawTick, decode_message
+from kite_wire.limits import INSTRUMENTS_PER_CONNECTION
+from kite_wire.ticker_control import encode_control, subscription_messages
+from kite_wire.ticker_packets import MODES, Tick, decode_message
+from kite_wire.ticker_text import parse_text_frame
 
 log = structlog.get_logger(__name__)
 
-MAX_INSTRUMENTS = 3000
+MAX_INSTRUMENTS = INSTRUMENTS_PER_CONNECTION  # a module attribute, so that tests can lower it
 SILENCE_SECONDS = 5.0  # Kite heartbeats every second or so: this much quiet means a dead link
 SEND_TIMEOUT = 5.0  # a send that cannot complete this fast means a stuck link: drop it
 OPEN_TIMEOUT = 10.0  # seconds for a connection's TCP connect and WebSocket upgrade
@@ -37,7 +39,7 @@ class OverLimit(Exception):
 
 @dataclass
 class Callbacks:
-    ticks: Callable[[list[RawTick]], None]
+    ticks: Callable[[list[Tick]], None]
     text: Callable[[dict[str, Any]], None]
     state: Callable[[int, int, str], None]  # connection index, UpstreamState, message
     frame: Callable[[int, bytes | str], None] | None = None  # every frame as received (recording)
@@ -145,20 +147,16 @@ class UpstreamConnection:
             if isinstance(message, bytes):
                 if len(message) > 1:
                     self.callbacks.ticks(decode_message(message))
+            elif (text := parse_text_frame(message)) is not None:
+                self.callbacks.text({"type": text.type, "data": text.data})
             else:
-                try:
-                    self.callbacks.text(json.loads(message))
-                except json.JSONDecodeError:
-                    log.warning("ticker.bad_text", connection=self.index, text=message[:200])
+                log.warning("ticker.bad_text", connection=self.index, text=message[:200])
 
     async def _send_all(self) -> None:
         if self._ws is None or not self.wanted:
             return
-        await self._ws.send(json.dumps({"a": "subscribe", "v": list(self.wanted)}))
-        for mode in MODES:
-            tokens = [t for t, m in self.wanted.items() if m == mode]
-            if tokens:
-                await self._ws.send(json.dumps({"a": "mode", "v": [mode, tokens]}))
+        for message in subscription_messages(self.wanted, new=self.wanted):
+            await self._ws.send(encode_control(message))
 
     async def apply(self, add: dict[int, str], remove: list[int]) -> None:
         """Change the wanted set; send the change now if connected (else it is sent on connect).
@@ -171,17 +169,10 @@ class UpstreamConnection:
         ws = self._ws
         if ws is None:
             return
-        messages: list[dict[str, Any]] = [{"a": "unsubscribe", "v": remove}] if remove else []
-        messages += [{"a": "subscribe", "v": new}] if new else []
-        messages += [
-            {"a": "mode", "v": [mode, [t for t, m in add.items() if m == mode]]}
-            for mode in MODES
-            if any(m == mode for m in add.values())
-        ]
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
-                for message in messages:
-                    await ws.send(json.dumps(message))
+                for message in subscription_messages(add, new, remove):
+                    await ws.send(encode_control(message))
         except ConnectionClosed:
             pass  # the reconnect re-sends the wanted set
         except TimeoutError:

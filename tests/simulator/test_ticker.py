@@ -19,7 +19,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from kite_simulator.threaded import ThreadedSimulator
-from kite_wire.ticker_packets import DepthEntry, TickSnapshot, encode_packet, frame
+from kite_wire.ticker_packets import DepthEntry, Tick, encode_packet, frame
 from tests.simulator.conftest import login, place, regular_hours
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "kite-reference"
@@ -127,7 +127,7 @@ def test_reference_packets_re_encode_byte_for_byte(name: str) -> None:
         return Decimal(str(value))
 
     depth = tick.get("depth", {"buy": [], "sell": []})
-    snapshot = TickSnapshot(
+    snapshot = Tick.from_prices(
         instrument_token=tick["instrument_token"],
         last_price=price(tick["last_price"]),
         last_quantity=tick["last_traded_quantity"],

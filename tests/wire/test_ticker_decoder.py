@@ -18,7 +18,7 @@ from kite_wire.formats import IST
 from kite_wire.ticker_packets import (
     HEARTBEAT,
     MODES,
-    RawTick,
+    Tick,
     decode_message,
     encode_packet,
     frame,
@@ -32,7 +32,7 @@ def _price(value: int, divisor: int) -> float:
     return value / divisor
 
 
-def as_official(tick: RawTick) -> dict[str, Any]:
+def as_official(tick: Tick) -> dict[str, Any]:
     """Our decode in the official parser's shape, to compare every field."""
     d = tick.divisor
     out: dict[str, Any] = {
@@ -124,9 +124,9 @@ def test_zerodhas_reference_packets_decode_as_the_official_parser_reads_them(nam
 
 
 def test_prices_convert_to_exact_decimals() -> None:
-    from kite_wire.ticker_packets import TickSnapshot
+    from kite_wire.ticker_packets import Tick
 
-    snapshot = TickSnapshot(instrument_token=(1 << 8) | 3, last_price=Decimal("84.4525"))  # a CDS token
+    snapshot = Tick.from_prices(instrument_token=(1 << 8) | 3, last_price=Decimal("84.4525"))  # a CDS token
     (tick,) = decode_message(frame([encode_packet(snapshot, "ltp")]))
     assert tick.divisor == 10_000_000 and Decimal(tick.last_price) / tick.divisor == Decimal("84.4525")
 

@@ -8,19 +8,9 @@ from typing import Any
 
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
+from kite_wire.limits import HISTORICAL_SPAN_DAYS
 
-# Kite's interval names and the longest span one call may cover.
-MAX_SPAN_DAYS = {
-    "minute": 60,
-    "3minute": 100,
-    "5minute": 100,
-    "10minute": 100,
-    "15minute": 200,
-    "30minute": 200,
-    "60minute": 400,
-    "day": 2000,
-}
-
+MAX_SPAN_DAYS = HISTORICAL_SPAN_DAYS  # Kite's interval names and the longest span one call may cover
 
 # The most Kite calls one request may take (3 a second): 6.5 years of minute candles, 200 of days.
 MAX_CALLS = 40

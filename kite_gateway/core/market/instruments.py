@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,59 +13,15 @@ from kite_gateway_api.v1 import common_pb2
 
 from kite_gateway.core.accounts.session import AccountSession
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
-from kite_gateway.grpc.mapping import decimal_pb, exact, exchange_pb, instrument_type_pb, timestamp_pb
+from kite_gateway.grpc.mapping import decimal_pb, exchange_pb, instrument_type_pb, timestamp_pb
 from kite_gateway.kite.limits import EndpointClass
+from kite_wire.instruments import Instrument, instrument_from_row
 
 MASTER_TTL_SECONDS = 24 * 3600.0
 EXCHANGE_ORDER = {name: rank for rank, name in enumerate(("NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD"))}
 
 
-@dataclass(frozen=True, slots=True)
-class Listing:
-    """One row of the instruments dump."""
-
-    instrument_token: int
-    exchange_token: int
-    tradingsymbol: str
-    name: str
-    exchange: str
-    segment: str
-    instrument_type: str
-    expiry: date | None
-    strike: Decimal
-    tick_size: Decimal
-    lot_size: int
-    last_price: Decimal
-
-    @property
-    def symbol(self) -> str:
-        return f"{self.exchange}:{self.tradingsymbol}"
-
-    @property
-    def is_derivative(self) -> bool:
-        return self.instrument_type in ("FUT", "CE", "PE")
-
-    @property
-    def tradable(self) -> bool:
-        return self.segment != "INDICES"
-
-
-def _listing(row: dict[str, Any]) -> Listing:
-    expiry = row.get("expiry")
-    return Listing(
-        instrument_token=int(row["instrument_token"]),
-        exchange_token=int(row.get("exchange_token") or 0),
-        tradingsymbol=str(row["tradingsymbol"]),
-        name=str(row.get("name") or ""),
-        exchange=str(row["exchange"]),
-        segment=str(row.get("segment") or ""),
-        instrument_type=str(row.get("instrument_type") or ""),
-        expiry=expiry if isinstance(expiry, date) else None,
-        strike=exact(row.get("strike")),
-        tick_size=exact(row.get("tick_size")),
-        lot_size=int(row.get("lot_size") or 0),
-        last_price=exact(row.get("last_price")),
-    )
+Listing = Instrument  # one row of the instruments dump (kite_wire.instruments)
 
 
 class InstrumentMaster:
@@ -79,7 +34,7 @@ class InstrumentMaster:
         self._lock = asyncio.Lock()
 
     def load(self, rows: list[dict[str, Any]]) -> None:
-        listings = [_listing(row) for row in rows]
+        listings = [instrument_from_row(row) for row in rows]
         self.by_symbol = {listing.symbol: listing for listing in listings}
         self.by_token = {listing.instrument_token: listing for listing in listings}
         self.loaded_at = time.monotonic()

@@ -10,8 +10,9 @@ from urllib.parse import quote_plus
 
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
+from kite_wire.limits import QUOTE_BATCH
 
-KITE_BATCH = {"quote": 500, "ohlc": 1000, "ltp": 1000}
+KITE_BATCH = QUOTE_BATCH
 # Kite's edge refuses long request lines (an HTML 400, pykiteconnect#104): keep each call's `i=` list short.
 MAX_QUERY_CHARS = 6000
 LTP_TTL_SECONDS = 5.0
