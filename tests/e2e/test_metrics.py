@@ -13,7 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kite_gateway.http.endpoints import HttpEndpoints
 from kite_gateway.observability.metrics import REGISTRY
-from kite_gateway.observability.state_collector import RuntimeStateCollector
 from kite_simulator import Simulator
 from kite_simulator.faults import Fault
 from tests.e2e.conftest import Stack, start_stack, stop_stack
@@ -43,7 +42,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 @pytest.fixture
 async def observed(stack: Stack) -> AsyncIterator[tuple[Stack, str]]:
     http = HttpEndpoints(
-        stack.runtime.accounts, stack.runtime.order_updates, "127.0.0.1", 0, RuntimeStateCollector(stack.runtime)
+        stack.runtime.accounts, stack.runtime.order_updates, "127.0.0.1", 0, stack.runtime.state_collector()
     )
     await http.start()
     yield stack, f"http://127.0.0.1:{http.port}/metrics"
