@@ -9,7 +9,7 @@ import asyncio
 import functools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +27,11 @@ log = structlog.get_logger(__name__)
 
 BACKOFF_BASE = 0.2
 BACKOFF_CAP = 5.0
+
+
+def backoff_delay(attempt: int, draw: Callable[[float, float], float] = random.uniform) -> float:
+    """Seconds before retry `attempt` (0 for the first): full jitter under an exponential ceiling."""
+    return draw(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
 def new_client(api_key: str, access_token: str | None, root: str, timeout: float) -> KiteConnect:
@@ -61,6 +66,7 @@ class KiteCaller:
         on_token_refused: Callable[[str], None] = _ignore_refusal,
         *,
         bucket: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.account_id = account_id
         self.client = client
@@ -69,6 +75,7 @@ class KiteCaller:
         self._max_retries = max_retries
         self._on_token_refused = on_token_refused
         self._bucket = client.api_key if bucket is None else bucket
+        self._sleep = sleep  # the wait between retries
 
     @property
     def api_key(self) -> str:
@@ -122,11 +129,11 @@ class KiteCaller:
                     raise
                 if attempt >= self._max_retries or not retryable_read(exc):
                     raise self._failed(exc) from None
-                delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+                delay = backoff_delay(attempt)
                 log.info("kite.retry", account_id=self.account_id, method=method, attempt=attempt + 1,
                          delay=round(delay, 3), error=type(exc).__name__)  # fmt: skip
                 attempt += 1
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
 
     async def write(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
         """A call that changes state at Kite: never retried here. Raises the raw Kite failure, so the
