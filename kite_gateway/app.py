@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import structlog
 from kite_gateway_api.v1 import common_pb2
 
-from kite_gateway.config import Settings
+from kite_gateway.config import KiteConfig, Settings
 from kite_gateway.core.accounts.manager import AccountManager
 from kite_gateway.core.accounts.session import SessionState
 from kite_gateway.core.market.instruments import InstrumentMaster
@@ -99,13 +99,12 @@ class App:
             raise
         updates = OrderUpdateLog(database)
         await updates.rekey()  # updates stored by an older version, under its de-duplication key
-        executor = ThreadPoolExecutor(max_workers=settings.gateway_kite_workers, thread_name_prefix="kite")
-        limits = RateLimits(settings.rate_limit_per_second, settings.burst_limit)
-        connector = KiteConnector(
-            executor, limits, settings.api_endpoint, settings.request_timeout, settings.max_retries
-        )
+        kite = KiteConfig.of(settings)
+        executor = ThreadPoolExecutor(max_workers=kite.workers, thread_name_prefix="kite")
+        limits = RateLimits(kite.rate_limit_per_second, kite.burst_limit)
+        connector = KiteConnector(executor, limits, kite.api_endpoint, kite.request_timeout, kite.max_retries)
         clock = now or (lambda: datetime.now(UTC))
-        accounts = AccountManager(credentials, connector, settings.login_endpoint, clock)
+        accounts = AccountManager(credentials, connector, kite.login_endpoint, clock)
         await accounts.load()
         idempotency = IdempotencyStore(database)
         kill_switches = KillSwitches(database)
