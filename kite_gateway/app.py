@@ -48,6 +48,7 @@ from kite_gateway.storage.order_updates import OrderUpdateLog
 from kite_gateway.storage.private_files import private_directory
 from kite_gateway.storage.sealing import Sealer, SealingError, load_key
 from kite_gateway.streaming.order_streams import OrderUpdates
+from kite_gateway.streaming.postbacks import PostbackIntake
 from kite_gateway.streaming.tick_streams import TickStreams
 from kite_simulator.snapshot import SimulatorStateError
 
@@ -182,6 +183,11 @@ class App:
             except GatewayError as exc:
                 log.warning("orders.watch_failed", account_id=session.account_id, error=exc.message)
 
+    def http_endpoints(self, host: str, port: int, metrics: bool = False) -> HttpEndpoints:
+        """The login callback and postback receiver (and /metrics, with `metrics`) on host:port."""
+        postbacks = PostbackIntake(self.accounts, self.order_updates)
+        return HttpEndpoints(self.accounts, postbacks, host, port, self.state_collector() if metrics else None)
+
     # What health and metrics read at scrape time -----------------------------------------------
 
     def health_sources(self) -> HealthSources:
@@ -254,8 +260,7 @@ async def serve(settings: Settings, paper: bool = False) -> None:
                 stack.push_async_callback(simulator.stop)
             app = await App.open(settings, paper=paper)
             stack.push_async_callback(app.close)
-            state = app.state_collector() if settings.metrics_enabled else None
-            http = HttpEndpoints(app.accounts, app.order_updates, http_host.strip("[]"), int(http_port), state)
+            http = app.http_endpoints(http_host.strip("[]"), int(http_port), metrics=settings.metrics_enabled)
             await http.start()
             stack.push_async_callback(http.stop)
         except (SealingError, RiskConfigError) as exc:

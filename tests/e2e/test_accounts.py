@@ -150,9 +150,7 @@ async def test_the_wrong_sealing_key_stops_the_start_with_a_clear_message(
 
 
 async def test_a_browser_login_lands_on_the_gateways_callback_and_completes(stack: Stack) -> None:
-    from kite_gateway.http.endpoints import HttpEndpoints
-
-    endpoints = HttpEndpoints(stack.runtime.accounts, stack.runtime.order_updates, "127.0.0.1", 0)
+    endpoints = stack.runtime.http_endpoints("127.0.0.1", 0)
     await endpoints.start()
     try:
         stack.sim.app.redirect_url = endpoints.callback_url

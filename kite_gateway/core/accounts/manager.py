@@ -193,6 +193,11 @@ class AccountManager:
         del self.sessions[account_id]
         self.log.info("account.removed", account_id=account_id, invalidated=invalidate_token)
 
+    async def app_secret_of(self, account_id: str) -> str | None:
+        """The api_secret of the app an account belongs to (None for an unknown account or app)."""
+        session = self.sessions.get(account_id)
+        return await self.credentials.app_secret(session.api_key) if session else None
+
     # The account's own data -------------------------------------------------------------------
 
     async def profile(self, session: AccountSession) -> Profile:
