@@ -1,19 +1,24 @@
-"""The gateway's parts, built once from the settings and wired together: storage, the Kite adapter,
-accounts, the instrument master, order placement, and the servicers over them."""
+"""The composition root: the only place that wires. The gateway's parts are built once from the
+settings and handed to each other explicitly: storage, the Kite adapter, accounts, the instrument
+master, order placement, streaming, the servicers over them, the health and metrics providers, and
+(`serve`) the gRPC and HTTP servers. Nothing it builds receives or imports it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from kite_gateway_api.v1 import account_pb2
+from kite_gateway_api.v1 import common_pb2
 
-from kite_gateway.config import Settings
+from kite_gateway.config import KiteConfig, Settings
 from kite_gateway.core.accounts.manager import AccountManager
+from kite_gateway.core.accounts.session import SessionState
 from kite_gateway.core.market.instruments import InstrumentMaster
 from kite_gateway.core.market.quotes import LastPrices
 from kite_gateway.core.orders.accounts import OrderAccounts
@@ -25,10 +30,20 @@ from kite_gateway.core.orders.queries import OrderQueries
 from kite_gateway.core.orders.trading import OrderActions
 from kite_gateway.core.risk.checks import PreTradeRisk
 from kite_gateway.core.risk.kill_switch import KillSwitches
-from kite_gateway.core.risk.limits import RiskBook
+from kite_gateway.core.risk.limits import RiskBook, RiskConfigError
 from kite_gateway.errors import GatewayError
+from kite_gateway.grpc.account_health import HealthSources, publish
+from kite_gateway.grpc.account_servicer import AccountServicer
+from kite_gateway.grpc.market_data_servicer import MarketDataServicer
+from kite_gateway.grpc.order_servicer import OrderServicer
+from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
+from kite_gateway.grpc.server import Gateway, StartupError, ensure_data_dir, run_until_signalled
+from kite_gateway.http.endpoints import HttpEndpoints
+from kite_gateway.kite.caller import KiteConnector
 from kite_gateway.kite.limits import RateLimits
 from kite_gateway.kite.orders import KiteOrders
+from kite_gateway.observability.state_collector import ConnectionStats, StateCollector, StateSources, TickerStats
+from kite_gateway.paper import PAPER_STATE_FILE, log_in_demo_accounts, start_simulator
 from kite_gateway.storage.audit import AuditLog
 from kite_gateway.storage.credentials import CredentialStore
 from kite_gateway.storage.database import Database
@@ -36,21 +51,26 @@ from kite_gateway.storage.duplicates import DuplicateLog
 from kite_gateway.storage.idempotency import IdempotencyStore
 from kite_gateway.storage.order_updates import OrderUpdateLog
 from kite_gateway.storage.private_files import private_directory
-from kite_gateway.storage.sealing import Sealer, load_key
+from kite_gateway.storage.sealing import Sealer, SealingError, load_key
 from kite_gateway.streaming.order_streams import OrderUpdates
+from kite_gateway.streaming.postbacks import PostbackIntake
 from kite_gateway.streaming.tick_streams import TickStreams
+from kite_simulator.snapshot import SimulatorStateError
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass
-class Runtime:
+class App:
+    """Every part of a running gateway, built by `open` and closed by `close`."""
+
     settings: Settings
     database: Database
     credentials: CredentialStore
     audit: AuditLog
     idempotency: IdempotencyStore
     executor: ThreadPoolExecutor
+    limits: RateLimits
     accounts: AccountManager
     instruments: InstrumentMaster
     placement: IdempotentPlacement
@@ -59,10 +79,11 @@ class Runtime:
     tick_streams: TickStreams
     order_updates: OrderUpdates
     risk: PreTradeRisk
+    kill_switches: KillSwitches
     last_prices: LastPrices
 
     @classmethod
-    async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> Runtime:
+    async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> App:
         """Open the database (migrating it), check the sealing key, and load the accounts.
         `now` is the clock that decides token expiry (tests pass the simulator's)."""
         data_dir = settings.gateway_data_dir
@@ -84,22 +105,16 @@ class Runtime:
             raise
         updates = OrderUpdateLog(database)
         await updates.rekey()  # updates stored by an older version, under its de-duplication key
-        executor = ThreadPoolExecutor(max_workers=settings.gateway_kite_workers, thread_name_prefix="kite")
-        accounts = AccountManager(
-            credentials,
-            executor,
-            RateLimits(settings.rate_limit_per_second, settings.burst_limit),
-            settings.api_endpoint,
-            settings.login_endpoint,
-            settings.request_timeout,
-            settings.max_retries,
-            now or (lambda: datetime.now(UTC)),
-        )
+        kite = KiteConfig.of(settings)
+        executor = ThreadPoolExecutor(max_workers=kite.workers, thread_name_prefix="kite")
+        limits = RateLimits(kite.rate_limit_per_second, kite.burst_limit)
+        connector = KiteConnector(executor, limits, kite.api_endpoint, kite.request_timeout, kite.max_retries)
+        clock = now or (lambda: datetime.now(UTC))
+        accounts = AccountManager(credentials, connector, kite.login_endpoint, clock)
         await accounts.load()
         idempotency = IdempotencyStore(database)
         kill_switches = KillSwitches(database)
         await kill_switches.load()
-        clock = now or (lambda: datetime.now(UTC))
         tick_streams = TickStreams(
             settings.websocket_endpoint,
             stale_after=settings.gateway_stale_after,
@@ -139,6 +154,7 @@ class Runtime:
             audit=audit,
             idempotency=idempotency,
             executor=executor,
+            limits=limits,
             accounts=accounts,
             instruments=InstrumentMaster(),
             placement=placement,
@@ -147,15 +163,11 @@ class Runtime:
             tick_streams=tick_streams,
             order_updates=order_updates,
             risk=PreTradeRisk(risk_book, kill_switches),
+            kill_switches=kill_switches,
             last_prices=LastPrices(),
         )
 
     def servicers(self) -> dict[str, object]:
-        from kite_gateway.grpc.account_servicer import AccountServicer
-        from kite_gateway.grpc.market_data_servicer import MarketDataServicer
-        from kite_gateway.grpc.order_servicer import OrderServicer
-        from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
-
         order_accounts = OrderAccounts(self.accounts, self.instruments, self.order_updates, self.idempotency)
         orders = OrderServicer(
             self,
@@ -173,7 +185,7 @@ class Runtime:
         )  # fmt: skip
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {
-            "kite_gateway.v1.AccountService": AccountServicer(self),
+            "kite_gateway.v1.AccountService": AccountServicer(self.accounts),
             "kite_gateway.v1.OrderService": orders,
             "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
             "kite_gateway.v1.MarketDataService": MarketDataServicer(self),
@@ -183,13 +195,61 @@ class Runtime:
         """Start recording the order updates of every active account (and reconcile what happened
         while the gateway was not running)."""
         for session in self.accounts.all():
-            if session.state()[0] != account_pb2.SESSION_STATE_ACTIVE:
+            if session.state()[0] is not SessionState.ACTIVE:
                 continue
             try:
                 await self.instruments.ensure(session)
                 await self.order_updates.watch(session, self.instruments.symbols())
             except GatewayError as exc:
                 log.warning("orders.watch_failed", account_id=session.account_id, error=exc.message)
+
+    def http_endpoints(self, host: str, port: int, metrics: bool = False) -> HttpEndpoints:
+        """The login callback and postback receiver (and /metrics, with `metrics`) on host:port."""
+        postbacks = PostbackIntake(self.accounts, self.order_updates)
+        return HttpEndpoints(self.accounts, postbacks, host, port, self.state_collector() if metrics else None)
+
+    # What health and metrics read at scrape time -----------------------------------------------
+
+    def health_sources(self) -> HealthSources:
+        return HealthSources(accounts=self._active_accounts, tickers=self._connected_tickers)
+
+    def state_collector(self) -> StateCollector:
+        return StateCollector(
+            StateSources(
+                tickers=self._ticker_stats,
+                order_subscribers=lambda: {a: len(ls) for a, ls in self.order_updates.listeners.items()},
+                order_queues=lambda: {a: self.dispatch.waiting(a) for a in self.dispatch.accounts()},
+                sessions=lambda: {s.account_id: f"SESSION_STATE_{s.state()[0].name}" for s in self.accounts.all()},
+            )
+        )
+
+    def _active_accounts(self) -> dict[str, bool]:
+        return {session.account_id: session.state()[0] is SessionState.ACTIVE for session in self.accounts.all()}
+
+    # TODO(issue 11): read these from TickStreams' public stats method once helper "market"'s branch is merged.
+    def _connected_tickers(self) -> dict[str, bool]:
+        streams = self.tick_streams.accounts
+        return {account_id: ticks.state == common_pb2.UPSTREAM_STATE_CONNECTED for account_id, ticks in streams.items()}
+
+    def _ticker_stats(self) -> dict[str, TickerStats]:
+        now, connected = time.monotonic(), common_pb2.UPSTREAM_STATE_CONNECTED
+        return {
+            account_id: TickerStats(
+                connections=[
+                    ConnectionStats(
+                        c.index,
+                        common_pb2.UpstreamState.Name(c.state),  # type: ignore[arg-type]
+                        now - c.connect_time if c.state == connected else 0.0,
+                    )
+                    for c in ticks.ticker.connections
+                ],
+                ticks_in=ticks.ticks_in,
+                delivered=ticks.fanout.delivered_total,
+                conflated=ticks.fanout.conflated_total,
+                queue_depths=[len(m.pending) for m in ticks.fanout.mailboxes.values()],
+            )
+            for account_id, ticks in self.tick_streams.accounts.items()
+        }
 
     async def close(self) -> None:
         self.placement.abandon_queued()  # nothing not yet sent is sent while stopping
@@ -198,3 +258,48 @@ class Runtime:
         await self.order_updates.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         await self.database.close()
+
+
+# The servicers not yet converted to explicit dependencies still name it in TYPE_CHECKING imports.
+Runtime = App
+
+
+async def serve(settings: Settings, paper: bool = False) -> None:
+    """Run the gateway until SIGTERM or SIGINT, then shut down gracefully.
+
+    With `paper`, the embedded Kite simulator runs beside it and stands in for Kite, and its demo
+    accounts are logged in. A second signal during shutdown cuts the grace period short.
+    """
+    ensure_data_dir(settings.gateway_data_dir)
+    http_host, _, http_port = settings.gateway_http_listen.rpartition(":")
+    simulator = None
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            if paper:
+                simulator, settings = await start_simulator(settings, f"http://{http_host}:{http_port}")
+                stack.push_async_callback(simulator.stop)
+            app = await App.open(settings, paper=paper)
+            stack.push_async_callback(app.close)
+            http = app.http_endpoints(http_host.strip("[]"), int(http_port), metrics=settings.metrics_enabled)
+            await http.start()
+            stack.push_async_callback(http.stop)
+        except (SealingError, RiskConfigError) as exc:
+            raise StartupError(str(exc)) from None
+        except SimulatorStateError as exc:
+            raise StartupError(
+                f"the paper market's saved state cannot be read back ({exc}); move "
+                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away to start the paper market afresh"
+            ) from None
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen ({exc.strerror}): check --paper-listen / --http-listen (KITE_GATEWAY_PAPER_LISTEN, "
+                "KITE_GATEWAY_HTTP_LISTEN) for an address in use"
+            ) from None
+        if simulator is not None:
+            await log_in_demo_accounts(simulator, app.accounts)
+        gateway = Gateway(settings, app.servicers())
+        publisher = asyncio.create_task(publish(gateway.health, app.health_sources()))
+        stack.callback(publisher.cancel)
+        watcher = asyncio.create_task(app.watch_order_updates())
+        stack.callback(watcher.cancel)
+        await run_until_signalled(gateway)

@@ -108,8 +108,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from kite_gateway.app import serve
     from kite_gateway.config import ConfigError, load_settings
-    from kite_gateway.grpc.server import StartupError, serve
+    from kite_gateway.grpc.server import StartupError
     from kite_gateway.structured_logs import configure_logging
 
     overrides = {dest: getattr(args, dest) for _, dest, _, _ in _SERVE_FLAGS}

@@ -8,6 +8,7 @@ message naming the variable, the flag and what is wrong.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -81,6 +82,32 @@ class Settings(BaseSettings):
     gateway_tls_cert_file: Path | None = None
     gateway_tls_key_file: Path | None = None
     gateway_tls_client_ca_file: Path | None = None  # require client certificates signed by this CA (mTLS)
+
+
+@dataclass(frozen=True)
+class KiteConfig:
+    """What the Kite adapter needs: where Kite is, how long a call may take, how often a read is
+    retried, the apps' rate limits and how many threads call Kite."""
+
+    api_endpoint: str
+    login_endpoint: str
+    request_timeout: float
+    max_retries: int
+    rate_limit_per_second: float
+    burst_limit: int
+    workers: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> KiteConfig:
+        return cls(
+            api_endpoint=settings.api_endpoint,
+            login_endpoint=settings.login_endpoint,
+            request_timeout=settings.request_timeout,
+            max_retries=settings.max_retries,
+            rate_limit_per_second=settings.rate_limit_per_second,
+            burst_limit=settings.burst_limit,
+            workers=settings.gateway_kite_workers,
+        )
 
 
 class ConfigError(Exception):

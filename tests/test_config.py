@@ -70,3 +70,12 @@ def test_a_bad_value_names_its_flag_and_says_what_is_wrong(field: str, value: ob
         load_settings(flags={field: flag}, **{field: value})
     assert f"{flag}={value!r}" in str(caught.value)
     assert expected in str(caught.value)
+
+
+def test_the_kite_adapters_config_is_read_from_the_settings_it_derives_from() -> None:
+    from kite_gateway.config import KiteConfig
+
+    settings = load_settings(api_endpoint="http://127.0.0.1:1", max_retries="5", gateway_kite_workers="4")
+    kite = KiteConfig.of(settings)
+    assert (kite.api_endpoint, kite.max_retries, kite.workers) == ("http://127.0.0.1:1", 5, 4)
+    assert (kite.request_timeout, kite.burst_limit) == (settings.request_timeout, settings.burst_limit)

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
 
 import grpc
 from kite_gateway_api.v1 import account_pb2, account_pb2_grpc
 
 from kite_gateway.auth.principals import current_principal
-from kite_gateway.core.accounts.session import AccountSession
+from kite_gateway.core.accounts.manager import AccountManager
+from kite_gateway.core.accounts.session import AccountSession, SessionState
 from kite_gateway.grpc.mapping import decimal_pb, exchange_pb, order_type_pb, product_pb
-from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.user import MarginSegment, Profile, SegmentMargins
 
-if TYPE_CHECKING:
-    from kite_gateway.app import Runtime
+SESSION_STATES: dict[SessionState, account_pb2.SessionState.ValueType] = {
+    SessionState.ACTIVE: account_pb2.SESSION_STATE_ACTIVE,
+    SessionState.NEEDS_LOGIN: account_pb2.SESSION_STATE_NEEDS_LOGIN,
+    SessionState.ERROR: account_pb2.SESSION_STATE_ERROR,
+}
+SEGMENTS: dict[int, MarginSegment] = {
+    account_pb2.MARGIN_SEGMENT_EQUITY: "equity",
+    account_pb2.MARGIN_SEGMENT_COMMODITY: "commodity",
+}
+
+
+def session_state_pb(state: SessionState) -> account_pb2.SessionState.ValueType:
+    return SESSION_STATES[state]
 
 
 def account_pb(session: AccountSession) -> account_pb2.Account:
@@ -22,7 +34,7 @@ def account_pb(session: AccountSession) -> account_pb2.Account:
         account_id=session.account_id,
         user_name=session.user_name,
         api_key=session.api_key,
-        session_state=state,  # type: ignore[arg-type]
+        session_state=session_state_pb(state),
         state_detail=detail,
         paper=session.paper,
     )
@@ -36,24 +48,34 @@ def account_pb(session: AccountSession) -> account_pb2.Account:
     return message
 
 
-def _segment_pb(data: dict[str, Any]) -> account_pb2.SegmentMargins:
-    available, utilised = data.get("available", {}), data.get("utilised", {})
+def _segment_pb(margins: SegmentMargins) -> account_pb2.SegmentMargins:
     return account_pb2.SegmentMargins(
-        enabled=bool(data.get("enabled")),
-        net=decimal_pb(data.get("net")),
-        available=account_pb2.AvailableMargins(
-            **{k: decimal_pb(available.get(k)) for k in account_pb2.AvailableMargins.DESCRIPTOR.fields_by_name}
-        ),
-        utilised=account_pb2.UtilisedMargins(
-            **{k: decimal_pb(utilised.get(k)) for k in account_pb2.UtilisedMargins.DESCRIPTOR.fields_by_name}
-        ),
+        enabled=margins.enabled,
+        net=decimal_pb(margins.net),
+        available=account_pb2.AvailableMargins(**{k: decimal_pb(v) for k, v in asdict(margins.available).items()}),
+        utilised=account_pb2.UtilisedMargins(**{k: decimal_pb(v) for k, v in asdict(margins.utilised).items()}),
+    )
+
+
+def profile_pb(profile: Profile) -> account_pb2.Profile:
+    return account_pb2.Profile(
+        account_id=profile.user_id,
+        user_name=profile.user_name,
+        user_shortname=profile.user_shortname,
+        user_type=profile.user_type,
+        email=profile.email,
+        broker=profile.broker,
+        exchanges=[e for e in map(exchange_pb, profile.exchanges) if e],
+        products=[p for p in map(product_pb, profile.products) if p],
+        order_types=[o for o in map(order_type_pb, profile.order_types) if o],
+        avatar_url=profile.avatar_url,
+        demat_consent=profile.demat_consent,
     )
 
 
 class AccountServicer(account_pb2_grpc.AccountServiceServicer):
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.accounts = runtime.accounts
+    def __init__(self, accounts: AccountManager) -> None:
+        self.accounts = accounts
 
     async def GetLoginUrl(
         self, request: account_pb2.GetLoginUrlRequest, context: grpc.aio.ServicerContext
@@ -96,34 +118,16 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
         self, request: account_pb2.GetProfileRequest, context: grpc.aio.ServicerContext
     ) -> account_pb2.GetProfileResponse:
         profile = await self.accounts.profile(self.accounts.get(request.account_id))
-        return account_pb2.GetProfileResponse(
-            profile=account_pb2.Profile(
-                account_id=profile.get("user_id", ""),
-                user_name=profile.get("user_name", ""),
-                user_shortname=profile.get("user_shortname", ""),
-                user_type=profile.get("user_type", ""),
-                email=profile.get("email", ""),
-                broker=profile.get("broker", ""),
-                exchanges=[e for e in map(exchange_pb, profile.get("exchanges", [])) if e],
-                products=[p for p in map(product_pb, profile.get("products", [])) if p],
-                order_types=[o for o in map(order_type_pb, profile.get("order_types", [])) if o],
-                avatar_url=profile.get("avatar_url") or "",
-                demat_consent=(profile.get("meta") or {}).get("demat_consent", ""),
-            )
-        )
+        return account_pb2.GetProfileResponse(profile=profile_pb(profile))
 
     async def GetMargins(
         self, request: account_pb2.GetMarginsRequest, context: grpc.aio.ServicerContext
     ) -> account_pb2.GetMarginsResponse:
-        kite = self.accounts.get(request.account_id).active()
-        if request.segment == account_pb2.MARGIN_SEGMENT_EQUITY:
-            return account_pb2.GetMarginsResponse(
-                equity=_segment_pb(await kite.read(EndpointClass.OTHER, "margins", "equity"))
-            )
-        if request.segment == account_pb2.MARGIN_SEGMENT_COMMODITY:
-            data = await kite.read(EndpointClass.OTHER, "margins", "commodity")
-            return account_pb2.GetMarginsResponse(commodity=_segment_pb(data))
-        both = await kite.read(EndpointClass.OTHER, "margins")
-        return account_pb2.GetMarginsResponse(
-            equity=_segment_pb(both["equity"]), commodity=_segment_pb(both["commodity"])
-        )
+        session = self.accounts.get(request.account_id)
+        margins = await self.accounts.margins(session, SEGMENTS.get(request.segment))
+        reply = account_pb2.GetMarginsResponse()
+        if margins.equity is not None:
+            reply.equity.CopyFrom(_segment_pb(margins.equity))
+        if margins.commodity is not None:
+            reply.commodity.CopyFrom(_segment_pb(margins.commodity))
+        return reply

@@ -2,13 +2,13 @@
 
 Shutdown order: health turns NOT_SERVING for every service first (so load balancers and
 Kubernetes stop sending new calls), then the server stops accepting, lets in-flight RPCs finish
-within the grace period, and cancels what is left.
+within the grace period, and cancels what is left. What it serves is built and wired by
+kite_gateway.app (`serve`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,7 +72,7 @@ class Gateway:
 
     async def start(self) -> int:
         """Bind, start serving and report SERVING; returns the bound port."""
-        _ensure_data_dir(self.settings.gateway_data_dir)
+        ensure_data_dir(self.settings.gateway_data_dir)
         for service in API_SERVICES:
             servicer = self._servicers.get(service.full_name) or service.servicer_base()
             register(self._server, service, servicer, self.principals)
@@ -166,7 +166,7 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     return grpc.ssl_server_credentials([pair], root_certificates=roots, require_client_auth=roots is not None)
 
 
-def _ensure_data_dir(path: Path) -> None:
+def ensure_data_dir(path: Path) -> None:
     try:
         private_directory(path)
         probe = path / ".write-test"
@@ -179,64 +179,8 @@ def _ensure_data_dir(path: Path) -> None:
         ) from None
 
 
-async def serve(settings: Settings, paper: bool = False) -> None:
-    """Run the gateway until SIGTERM or SIGINT, then shut down gracefully.
-
-    With `paper`, the embedded Kite simulator runs beside it and stands in for Kite, and its demo
-    accounts are logged in. A second signal during shutdown cuts the grace period short.
-    """
-    from kite_gateway.app import Runtime
-    from kite_gateway.core.risk.limits import RiskConfigError
-    from kite_gateway.http.endpoints import HttpEndpoints
-    from kite_gateway.observability.state_collector import RuntimeStateCollector
-    from kite_gateway.storage.sealing import SealingError
-    from kite_simulator.snapshot import SimulatorStateError
-
-    _ensure_data_dir(settings.gateway_data_dir)
-    http_host, _, http_port = settings.gateway_http_listen.rpartition(":")
-    simulator = None
-    async with contextlib.AsyncExitStack() as stack:
-        try:
-            if paper:
-                from kite_gateway.paper import start_simulator
-
-                simulator, settings = await start_simulator(settings, f"http://{http_host}:{http_port}")
-                stack.push_async_callback(simulator.stop)
-            runtime = await Runtime.open(settings, paper=paper)
-            stack.push_async_callback(runtime.close)
-            state = RuntimeStateCollector(runtime) if settings.metrics_enabled else None
-            http = HttpEndpoints(runtime.accounts, runtime.order_updates, http_host.strip("[]"), int(http_port), state)
-            await http.start()
-            stack.push_async_callback(http.stop)
-        except (SealingError, RiskConfigError) as exc:
-            raise StartupError(str(exc)) from None
-        except SimulatorStateError as exc:
-            from kite_gateway.paper import PAPER_STATE_FILE
-
-            raise StartupError(
-                f"the paper market's saved state cannot be read back ({exc}); move "
-                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away to start the paper market afresh"
-            ) from None
-        except OSError as exc:
-            raise StartupError(
-                f"cannot listen ({exc.strerror}): check --paper-listen / --http-listen (KITE_GATEWAY_PAPER_LISTEN, "
-                "KITE_GATEWAY_HTTP_LISTEN) for an address in use"
-            ) from None
-        if simulator is not None:
-            from kite_gateway.paper import log_in_demo_accounts
-
-            await log_in_demo_accounts(simulator, runtime.accounts)
-        gateway = Gateway(settings, runtime.servicers())
-        from kite_gateway.core.accounts.health import publish
-
-        publisher = asyncio.create_task(publish(gateway.health, runtime.accounts, runtime.tick_streams))
-        stack.callback(publisher.cancel)
-        watcher = asyncio.create_task(runtime.watch_order_updates())
-        stack.callback(watcher.cancel)
-        await _run_until_signalled(gateway)
-
-
-async def _run_until_signalled(gateway: Gateway) -> None:
+async def run_until_signalled(gateway: Gateway) -> None:
+    """Start the gateway and serve until SIGTERM or SIGINT; then drain (a second signal: stop now)."""
     await gateway.start()
     loop = asyncio.get_running_loop()
     signals: asyncio.Queue[int] = asyncio.Queue()

@@ -12,7 +12,6 @@ from prometheus_client.registry import Collector
 from kite_gateway.core.accounts.manager import LOGIN_API_KEY_PARAM, AccountManager
 from kite_gateway.errors import GatewayError
 from kite_gateway.observability.metrics import REGISTRY
-from kite_gateway.streaming.order_streams import OrderUpdates
 from kite_gateway.streaming.postbacks import PostbackIntake
 from kite_wire.checksums import checksums_match, postback_checksum
 
@@ -35,8 +34,7 @@ async def postback(request: web.Request) -> web.Response:
         claimed = str(body.get("status") or "")
     except (ValueError, KeyError, TypeError, AttributeError):
         return web.Response(status=400, text="not a Kite postback")
-    session = accounts.sessions.get(account_id)
-    secret = await accounts.credentials.app_secret(session.api_key) if session else None
+    secret = await accounts.app_secret_of(account_id)
     if secret is None or not checksums_match(postback_checksum(order_id, stamp, secret), checksum):
         return web.Response(status=403, text="checksum mismatch")
     if not await request.app[POSTBACKS].receive(account_id, order_id, claimed):
@@ -67,12 +65,12 @@ async def login_callback(request: web.Request) -> web.Response:
 
 class HttpEndpoints:
     def __init__(
-        self, accounts: AccountManager, updates: OrderUpdates, host: str, port: int, state: Collector | None = None
+        self, accounts: AccountManager, postbacks: PostbackIntake, host: str, port: int, state: Collector | None = None
     ) -> None:
         """`state`: serve Prometheus metrics at /metrics, with this collector of runtime state."""
         self.app = web.Application()
         self.app[ACCOUNTS] = accounts
-        self.postbacks = self.app[POSTBACKS] = PostbackIntake(accounts, updates)
+        self.postbacks = self.app[POSTBACKS] = postbacks
         self.app.router.add_get(CALLBACK_PATH, login_callback)
         self.app.router.add_post(POSTBACK_PATH, postback)
         if state is not None:

@@ -9,7 +9,7 @@ import asyncio
 import functools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,6 +29,11 @@ BACKOFF_BASE = 0.2
 BACKOFF_CAP = 5.0
 
 
+def backoff_delay(attempt: int, draw: Callable[[float, float], float] = random.uniform) -> float:
+    """Seconds before retry `attempt` (0 for the first): full jitter under an exponential ceiling."""
+    return draw(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+
+
 def new_client(api_key: str, access_token: str | None, root: str, timeout: float) -> KiteConnect:
     """The official client, pointed at `root`, with a connection pool sized for concurrent calls."""
     return KiteConnect(
@@ -40,8 +45,16 @@ def new_client(api_key: str, access_token: str | None, root: str, timeout: float
     )
 
 
+def _ignore_refusal(_message: str) -> None:
+    """What a caller without an account does when Kite refuses its token: nothing (the error says it)."""
+
+
 class KiteCaller:
-    """Everything one account asks of Kite goes through `read` or `write`."""
+    """Everything one account asks of Kite goes through `read` or `write`.
+
+    `bucket` names the app's rate limiters the calls wait in: the api_key (the default), or one
+    shared name for the logins of apps no account uses yet (a limiter per made-up api_key would be
+    kept forever)."""
 
     def __init__(
         self,
@@ -50,7 +63,10 @@ class KiteCaller:
         executor: ThreadPoolExecutor,
         limits: RateLimits,
         max_retries: int,
-        on_token_refused: Callable[[str], None],
+        on_token_refused: Callable[[str], None] = _ignore_refusal,
+        *,
+        bucket: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.account_id = account_id
         self.client = client
@@ -58,11 +74,22 @@ class KiteCaller:
         self._limits = limits
         self._max_retries = max_retries
         self._on_token_refused = on_token_refused
+        self._bucket = client.api_key if bucket is None else bucket
+        self._sleep = sleep  # the wait between retries
+
+    @property
+    def api_key(self) -> str:
+        return str(self.client.api_key)
+
+    @property
+    def access_token(self) -> str:
+        """The access token the calls carry ("" before a login)."""
+        return str(self.client.access_token or "")
 
     async def acquire(self, endpoint: EndpointClass) -> None:
         """Wait for room in the app's limiter of this endpoint class, for a `write_now` to follow."""
         waited = time.perf_counter()
-        await self._limits.limiter(self.client.api_key, endpoint).acquire()
+        await self._limits.limiter(self._bucket, endpoint).acquire()
         RATE_LIMIT_WAIT.labels(endpoint.value).observe(time.perf_counter() - waited)
 
     async def _once(
@@ -102,11 +129,11 @@ class KiteCaller:
                     raise
                 if attempt >= self._max_retries or not retryable_read(exc):
                     raise self._failed(exc) from None
-                delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+                delay = backoff_delay(attempt)
                 log.info("kite.retry", account_id=self.account_id, method=method, attempt=attempt + 1,
                          delay=round(delay, 3), error=type(exc).__name__)  # fmt: skip
                 attempt += 1
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
 
     async def write(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
         """A call that changes state at Kite: never retried here. Raises the raw Kite failure, so the
@@ -139,3 +166,33 @@ class KiteCaller:
     def error(self, exc: Exception) -> GatewayError:
         """A failure from `write` as a GatewayError."""
         return self._failed(exc)
+
+
+class KiteConnector:
+    """Makes every KiteCaller of the gateway: one executor, one set of the apps' rate limits, one
+    Kite root, timeout and retry budget for all of them."""
+
+    def __init__(
+        self, executor: ThreadPoolExecutor, limits: RateLimits, api_endpoint: str, request_timeout: float,
+        max_retries: int,
+    ) -> None:  # fmt: skip
+        self.executor = executor
+        self.limits = limits
+        self.api_endpoint = api_endpoint
+        self.request_timeout = request_timeout
+        self.max_retries = max_retries
+
+    def caller(
+        self,
+        account_id: str,
+        api_key: str,
+        access_token: str | None,
+        on_token_refused: Callable[[str], None] = _ignore_refusal,
+        bucket: str | None = None,
+    ) -> KiteCaller:
+        """A caller for an account's token, or (`access_token` None, `account_id` "") for a login
+        not yet made: the session exchange, or the check of a token before its account exists."""
+        client = new_client(api_key, access_token, self.api_endpoint, self.request_timeout)
+        return KiteCaller(
+            account_id, client, self.executor, self.limits, self.max_retries, on_token_refused, bucket=bucket
+        )

@@ -1,24 +1,51 @@
-"""Metrics read from the runtime at scrape time (nothing on the hot path): the upstream ticker's
-connections, ticks in and out, subscribers and their queues, order-update subscribers and each
-account's session state."""
+"""Metrics read at scrape time (nothing on the hot path): the upstream ticker's connections, ticks
+in and out, subscribers and their queues, order-update subscribers, order queues and each account's
+session state. Each comes from a small provider (a callable) that the composition root wires to the
+part that knows it; this module knows none of them."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
-from kite_gateway_api.v1 import account_pb2, common_pb2
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from kite_gateway.app import Runtime
+
+@dataclass(frozen=True)
+class ConnectionStats:
+    """One upstream ticker connection: its index, its state's name, seconds up (0 while not connected)."""
+
+    index: int
+    state: str
+    uptime: float
 
 
-class RuntimeStateCollector(Collector):
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+@dataclass(frozen=True)
+class TickerStats:
+    """One account's live ticks."""
+
+    connections: Sequence[ConnectionStats] = ()
+    ticks_in: int = 0
+    delivered: int = 0
+    conflated: int = 0
+    queue_depths: Sequence[int] = ()  # ticks waiting in each subscriber's mailbox
+
+
+@dataclass(frozen=True)
+class StateSources:
+    """By account id: ticker stats, open order-update streams, queued placements, and the name of
+    the session state (e.g. SESSION_STATE_ACTIVE)."""
+
+    tickers: Callable[[], Mapping[str, TickerStats]]
+    order_subscribers: Callable[[], Mapping[str, int]]
+    order_queues: Callable[[], Mapping[str, int]]
+    sessions: Callable[[], Mapping[str, str]]
+
+
+class StateCollector(Collector):
+    def __init__(self, sources: StateSources) -> None:
+        self.sources = sources
 
     def collect(self) -> Iterator[Metric]:
         account = ["account_id"]
@@ -41,41 +68,36 @@ class RuntimeStateCollector(Collector):
             "Ticks waiting in subscriber mailboxes: the sum and the deepest one.",
             labels=[*account, "stat"],
         )
-        now = time.monotonic()
-        for account_id, streams in sorted(self.runtime.tick_streams.accounts.items()):
+        for account_id, stats in sorted(self.sources.tickers().items()):
             states: dict[str, int] = {}
-            for connection in streams.ticker.connections:
-                name = common_pb2.UpstreamState.Name(connection.state)  # type: ignore[arg-type]
-                states[name] = states.get(name, 0) + 1
-                up = connection.state == common_pb2.UPSTREAM_STATE_CONNECTED
-                uptime.add_metric([account_id, str(connection.index)], now - connection.connect_time if up else 0.0)
+            for connection in stats.connections:
+                states[connection.state] = states.get(connection.state, 0) + 1
+                uptime.add_metric([account_id, str(connection.index)], connection.uptime)
             for name, count in sorted(states.items()):
                 connections.add_metric([account_id, name], count)
-            ticks_in.add_metric([account_id], streams.ticks_in)
-            ticks_out.add_metric([account_id], streams.fanout.delivered_total)
-            conflated.add_metric([account_id], streams.fanout.conflated_total)
-            pending = [len(m.pending) for m in streams.fanout.mailboxes.values()]
-            subscribers.add_metric([account_id], len(pending))
-            depth.add_metric([account_id, "sum"], sum(pending))
-            depth.add_metric([account_id, "max"], max(pending, default=0))
+            ticks_in.add_metric([account_id], stats.ticks_in)
+            ticks_out.add_metric([account_id], stats.delivered)
+            conflated.add_metric([account_id], stats.conflated)
+            subscribers.add_metric([account_id], len(stats.queue_depths))
+            depth.add_metric([account_id, "sum"], sum(stats.queue_depths))
+            depth.add_metric([account_id, "max"], max(stats.queue_depths, default=0))
         order_subscribers = GaugeMetricFamily(
             "kite_gateway_order_update_subscribers", "Open StreamOrderUpdates calls.", labels=account
         )
-        for account_id, listeners in sorted(self.runtime.order_updates.listeners.items()):
-            order_subscribers.add_metric([account_id], len(listeners))
+        for account_id, count in sorted(self.sources.order_subscribers().items()):
+            order_subscribers.add_metric([account_id], count)
         queued = GaugeMetricFamily(
             "kite_gateway_order_queue_depth",
             "Placements waiting in each account's queue in front of Kite.",
             labels=account,
         )
-        for account_id in sorted(self.runtime.dispatch.accounts()):
-            queued.add_metric([account_id], self.runtime.dispatch.waiting(account_id))
+        for account_id, waiting in sorted(self.sources.order_queues().items()):
+            queued.add_metric([account_id], waiting)
         sessions = GaugeMetricFamily(
             "kite_gateway_account_session", "1 for each account's current session state.", labels=[*account, "state"]
         )
-        for session in self.runtime.accounts.all():
-            state, _ = session.state()
-            sessions.add_metric([session.account_id, account_pb2.SessionState.Name(state)], 1)  # type: ignore[arg-type]
+        for account_id, state in sorted(self.sources.sessions().items()):
+            sessions.add_metric([account_id, state], 1)
         yield from (
             connections,
             uptime,

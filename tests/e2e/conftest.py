@@ -23,7 +23,7 @@ from kite_gateway_api.v1 import (
     portfolio_pb2_grpc,
 )
 
-from kite_gateway.app import Runtime
+from kite_gateway.app import App
 from kite_gateway.config import Settings
 from kite_gateway.grpc.server import Gateway
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY
@@ -37,7 +37,7 @@ from tests.simulator.conftest import regular_hours
 @dataclass
 class Stack:
     sim: Simulator
-    runtime: Runtime
+    runtime: App
     gateway: Gateway
     settings: Settings
     accounts: account_pb2_grpc.AccountServiceStub
@@ -67,7 +67,7 @@ def make_settings(tmp_path: Path, sim: Simulator, key: bytes, **overrides: Any) 
 async def start_stack(tmp_path: Path, sim: Simulator, key: bytes, login: bool = True, **overrides: Any) -> Stack:
     settings = make_settings(tmp_path, sim, key, **overrides)
     settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
-    runtime = await Runtime.open(settings, now=sim.clock.now)
+    runtime = await App.open(settings, now=sim.clock.now)
     gateway = Gateway(settings, runtime.servicers())
     await gateway.start()
     if login:

@@ -11,7 +11,7 @@ import grpc
 import pytest
 from kite_gateway_api.v1 import account_pb2
 
-from kite_gateway.app import Runtime
+from kite_gateway.app import App
 from kite_gateway.storage.sealing import Sealer, SealingError
 from kite_simulator import Simulator
 from tests.e2e.conftest import Stack, make_settings, start_stack, status_of, stop_stack
@@ -142,17 +142,15 @@ async def test_the_wrong_sealing_key_stops_the_start_with_a_clear_message(
 ) -> None:
     await stop_stack(await start_stack(tmp_path, sim, sealing_key))
     with pytest.raises(SealingError, match="does not open the credentials stored in"):
-        await Runtime.open(make_settings(tmp_path, sim, Sealer.generate_key()))
+        await App.open(make_settings(tmp_path, sim, Sealer.generate_key()))
     with pytest.raises(SealingError, match="malformed"):
-        await Runtime.open(make_settings(tmp_path, sim, b"not-a-key"))
+        await App.open(make_settings(tmp_path, sim, b"not-a-key"))
     with pytest.raises(SealingError, match="KITE_GATEWAY_SECRET_KEY"):
-        await Runtime.open(make_settings(tmp_path, sim, sealing_key).model_copy(update={"gateway_secret_key": None}))
+        await App.open(make_settings(tmp_path, sim, sealing_key).model_copy(update={"gateway_secret_key": None}))
 
 
 async def test_a_browser_login_lands_on_the_gateways_callback_and_completes(stack: Stack) -> None:
-    from kite_gateway.http.endpoints import HttpEndpoints
-
-    endpoints = HttpEndpoints(stack.runtime.accounts, stack.runtime.order_updates, "127.0.0.1", 0)
+    endpoints = stack.runtime.http_endpoints("127.0.0.1", 0)
     await endpoints.start()
     try:
         stack.sim.app.redirect_url = endpoints.callback_url
@@ -170,17 +168,17 @@ async def test_a_browser_login_lands_on_the_gateways_callback_and_completes(stac
 async def test_each_account_has_a_health_entry_that_follows_its_session(stack: Stack) -> None:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from kite_gateway.core.accounts.health import publish_once
+    from kite_gateway.grpc.account_health import publish_once
 
     known: set[str] = set()
-    await publish_once(stack.gateway.health, stack.runtime.accounts, known)
+    await publish_once(stack.gateway.health, stack.runtime.health_sources(), known)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.gateway.port}") as channel:
         probe = health_pb2_grpc.HealthStub(channel)
         check = health_pb2.HealthCheckRequest(service="account/ZS0001")
         assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.SERVING
         stack.sim.advance(20 * 3600)  # the token expires at 06:00 IST
-        await publish_once(stack.gateway.health, stack.runtime.accounts, known)
+        await publish_once(stack.gateway.health, stack.runtime.health_sources(), known)
         assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.NOT_SERVING
         await stack.accounts.RemoveAccount(account_pb2.RemoveAccountRequest(account_id="ZS0001"))
-        await publish_once(stack.gateway.health, stack.runtime.accounts, known)
+        await publish_once(stack.gateway.health, stack.runtime.health_sources(), known)
         assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN

@@ -388,7 +388,7 @@ async def test_list_trades_for_another_accounts_order_answers_exactly_as_for_an_
 
 
 async def test_made_up_api_keys_leave_no_rate_limiter_behind(stack: Stack) -> None:
-    limits = stack.runtime.accounts.limits
+    limits = stack.runtime.limits
     before = len(limits._limiters)
     for i in range(50):
         request = account_pb2.AddAccountRequest(api_key=f"madeup{i}", access_token="token", api_secret="s")

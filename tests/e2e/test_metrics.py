@@ -11,9 +11,7 @@ import pytest
 from kite_gateway_api.v1 import market_data_pb2, portfolio_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
-from kite_gateway.http.endpoints import HttpEndpoints
 from kite_gateway.observability.metrics import REGISTRY
-from kite_gateway.observability.state_collector import RuntimeStateCollector
 from kite_simulator import Simulator
 from kite_simulator.faults import Fault
 from tests.e2e.conftest import Stack, start_stack, stop_stack
@@ -42,9 +40,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.fixture
 async def observed(stack: Stack) -> AsyncIterator[tuple[Stack, str]]:
-    http = HttpEndpoints(
-        stack.runtime.accounts, stack.runtime.order_updates, "127.0.0.1", 0, RuntimeStateCollector(stack.runtime)
-    )
+    http = stack.runtime.http_endpoints("127.0.0.1", 0, metrics=True)
     await http.start()
     yield stack, f"http://127.0.0.1:{http.port}/metrics"
     await http.stop()
@@ -112,7 +108,7 @@ async def test_metrics_can_be_turned_off(tmp_path: Path, sim: Simulator, sealing
     finally:
         await stop_stack(stack)
     assert (REGISTRY.get_sample_value("grpc_server_started_total", labels) or 0.0) == before
-    http = HttpEndpoints(stack.runtime.accounts, stack.runtime.order_updates, "127.0.0.1", 0)
+    http = stack.runtime.http_endpoints("127.0.0.1", 0)
     await http.start()
     try:
         async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{http.port}/metrics") as r:

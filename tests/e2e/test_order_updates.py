@@ -12,7 +12,6 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from kite_gateway_api.v1 import order_pb2
 
-from kite_gateway.http.endpoints import HttpEndpoints
 from kite_simulator import Simulator
 from tests.e2e.conftest import Stack, market_buy, start_stack, status_of, stop_stack
 
@@ -145,7 +144,7 @@ async def test_an_upstream_outage_is_reconciled_and_marked_as_a_gap(stack: Stack
 
 
 async def test_a_change_reported_by_ticker_and_postback_is_stored_once(stack: Stack) -> None:
-    endpoints = HttpEndpoints(stack.runtime.accounts, stack.runtime.order_updates, "127.0.0.1", 0)
+    endpoints = stack.runtime.http_endpoints("127.0.0.1", 0)
     await endpoints.start()
     stack.sim.app.postback_url = endpoints.postback_url
     stream = subscribe(stack)
@@ -166,7 +165,7 @@ async def test_a_change_reported_by_ticker_and_postback_is_stored_once(stack: St
 async def test_a_postback_without_kites_checksum_is_refused(stack: Stack) -> None:
     import aiohttp
 
-    endpoints = HttpEndpoints(stack.runtime.accounts, stack.runtime.order_updates, "127.0.0.1", 0)
+    endpoints = stack.runtime.http_endpoints("127.0.0.1", 0)
     await endpoints.start()
     try:
         forged = {"user_id": ACCOUNT, "order_id": "1", "order_timestamp": "2026-11-24 10:30:00", "checksum": "00"}

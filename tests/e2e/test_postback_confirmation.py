@@ -22,7 +22,7 @@ POSTBACK = order_pb2.ORDER_UPDATE_SOURCE_POSTBACK
 
 @pytest.fixture
 async def endpoints(stack: Stack) -> AsyncIterator[HttpEndpoints]:
-    http = HttpEndpoints(stack.runtime.accounts, stack.runtime.order_updates, "127.0.0.1", 0)
+    http = stack.runtime.http_endpoints("127.0.0.1", 0)
     http.postbacks.reread_after = 0.0
     await http.start()
     yield http

@@ -8,7 +8,7 @@ import os
 import stat
 from pathlib import Path
 
-from kite_gateway.app import Runtime
+from kite_gateway.app import App
 from kite_gateway.config import Settings
 from kite_gateway.streaming.recorder import FrameRecorder
 from kite_simulator import Simulator
@@ -38,12 +38,12 @@ async def test_a_world_readable_data_directory_database_and_key_left_by_an_older
 ) -> None:
     data = tmp_path / "data"
     settings = Settings(gateway_data_dir=data)
-    runtime = await Runtime.open(settings, paper=True)  # creates the database and the paper key
+    runtime = await App.open(settings, paper=True)  # creates the database and the paper key
     await runtime.close()
     os.chmod(data, 0o755)
     for path in data.iterdir():
         os.chmod(path, 0o644)
-    runtime = await Runtime.open(settings, paper=True)
+    runtime = await App.open(settings, paper=True)
     try:
         assert mode(data) == 0o700
         loose = {p.name: oct(mode(p)) for p in data.iterdir() if mode(p) != 0o600}

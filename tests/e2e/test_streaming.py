@@ -250,10 +250,10 @@ async def test_more_than_3000_instruments_shard_onto_a_second_connection(stack: 
 async def test_the_ticker_connection_shows_in_health(stack: Stack, stream: Any) -> None:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from kite_gateway.core.accounts.health import publish_once
+    from kite_gateway.grpc.account_health import publish_once
 
     await ticks_until(stream, {INFY})
-    await publish_once(stack.gateway.health, stack.runtime.accounts, set(), stack.runtime.tick_streams)
+    await publish_once(stack.gateway.health, stack.runtime.health_sources(), set())
     async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.gateway.port}") as channel:
         check = health_pb2.HealthCheckRequest(service="ticker/ZS0001")
         assert (await health_pb2_grpc.HealthStub(channel).Check(check)).status == health_pb2.HealthCheckResponse.SERVING

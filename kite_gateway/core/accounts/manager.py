@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Protocol
 from urllib.parse import urlencode
 
 import structlog
-from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.core.accounts.session import PROFILE_TTL_SECONDS, AccountSession
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
-from kite_gateway.kite.caller import KiteCaller, new_client
-from kite_gateway.kite.errors import from_kite, is_kite_failure
-from kite_gateway.kite.limits import EndpointClass, RateLimits
+from kite_gateway.kite.caller import KiteCaller, KiteConnector
+from kite_gateway.kite.user import KiteLogin, KiteUser, Margins, MarginSegment, Profile
 from kite_gateway.storage.credentials import CredentialStore, StoredAccount
 from kite_wire.formats import IST
 
@@ -32,26 +28,34 @@ def next_token_expiry(login: datetime) -> datetime:
     return expiry if expiry > local else expiry + timedelta(days=1)
 
 
+class UserApi(Protocol):
+    """What accounts ask of Kite's user endpoints (kite_gateway.kite.user.KiteUser)."""
+
+    async def generate_session(self, request_token: str, api_secret: str) -> KiteLogin: ...
+
+    async def profile(self) -> Profile: ...
+
+    async def margins(self, segment: MarginSegment | None = None) -> Margins: ...
+
+    async def invalidate_access_token(self) -> None: ...
+
+
 class AccountManager:
+    """`connector` makes the Kite callers of accounts and of logins; `users` the user endpoints over one."""
+
     def __init__(
         self,
         credentials: CredentialStore,
-        executor: ThreadPoolExecutor,
-        limits: RateLimits,
-        api_endpoint: str,
+        connector: KiteConnector,
         login_endpoint: str,
-        request_timeout: float,
-        max_retries: int,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        users: Callable[[KiteCaller], UserApi] = KiteUser,
     ) -> None:
         self.credentials = credentials
-        self.executor = executor
-        self.limits = limits
-        self.api_endpoint = api_endpoint
+        self.connector = connector
         self.login_endpoint = login_endpoint
-        self.request_timeout = request_timeout
-        self.max_retries = max_retries
         self.now = now
+        self.users = users
         self.sessions: dict[str, AccountSession] = {}
         self.paper = False
         self.log = structlog.get_logger(__name__)
@@ -83,8 +87,14 @@ class AccountManager:
             session.token_refused(message)
             self.log.warning("account.token_refused", account_id=session.account_id, kite_message=message)
 
-        client = new_client(session.api_key, access_token, self.api_endpoint, self.request_timeout)
-        return KiteCaller(session.account_id, client, self.executor, self.limits, self.max_retries, refused)
+        return self.connector.caller(session.account_id, session.api_key, access_token, refused)
+
+    def _app(self, api_key: str, access_token: str | None = None) -> UserApi:
+        """The user endpoints for an app's login, or for a token whose account is not known yet."""
+        # An app no account uses yet shares one bucket: a limiter per api_key a caller names would be
+        # kept forever, one for every made-up key.
+        known = any(session.api_key == api_key for session in self.sessions.values())
+        return self.users(self.connector.caller("", api_key, access_token, bucket=None if known else NEW_APP))
 
     # Lookups ----------------------------------------------------------------------------------
 
@@ -113,16 +123,6 @@ class AccountManager:
         query = urlencode({"v": "3", "api_key": api_key, "redirect_params": echoed})
         return f"{self.login_endpoint}/connect/login?{query}"
 
-    async def _kite(self, api_key: str, access_token: str | None, method: str, *args: Any, **kwargs: Any) -> Any:
-        client = new_client(api_key, access_token, self.api_endpoint, self.request_timeout)
-        # An app no account uses yet shares one bucket: a limiter per api_key a caller names would be
-        # kept forever, one for every made-up key.
-        known = any(session.api_key == api_key for session in self.sessions.values())
-        async with self.limits.limiter(api_key if known else NEW_APP, EndpointClass.OTHER):
-            return await asyncio.get_running_loop().run_in_executor(
-                self.executor, lambda: getattr(client, method)(*args, **kwargs)
-            )
-
     async def _secret(self, api_key: str, api_secret: str) -> str:
         if api_secret:
             return api_secret
@@ -140,26 +140,11 @@ class AccountManager:
         if not request_token:
             raise invalid("request_token", "required: the request_token from Kite's login redirect")
         secret = await self._secret(api_key, api_secret)
-        try:
-            data = await self._kite(api_key, None, "generate_session", request_token, api_secret=secret)
-        except Exception as exc:
-            if not is_kite_failure(exc):
-                raise
-            if isinstance(exc, kite_exceptions.TokenException):
-                raise GatewayError(
-                    Status.UNAUTHENTICATED,
-                    Reason.ACCOUNT_NEEDS_LOGIN,
-                    f"Kite refused the login ({exc}): request tokens are single-use and expire within minutes, and "
-                    "the api_secret must be the app's; log in again for a fresh request_token",
-                    {"kite_error_type": "TokenException", "kite_message": str(exc)},
-                ) from None
-            raise from_kite(exc, "") from None
+        login = await self._app(api_key).generate_session(request_token, secret)
         if api_secret:
             await self.credentials.save_app(api_key, api_secret)
-        login_time = data.get("login_time")
-        login = login_time.replace(tzinfo=IST) if isinstance(login_time, datetime) else self.now()
         return await self._activate(
-            api_key, data["user_id"], data.get("user_name", ""), data["access_token"], login, paper
+            api_key, login.user_id, login.user_name, login.access_token, login.login_time or self.now(), paper
         )
 
     async def add_account(self, api_key: str, access_token: str, api_secret: str = "") -> AccountSession:
@@ -168,19 +153,12 @@ class AccountManager:
             raise invalid("api_key", "required: the app the access token was issued to")
         if not access_token:
             raise invalid("access_token", "required: a valid Kite access token")
-        try:
-            profile = await self._kite(api_key, access_token, "profile")
-        except Exception as exc:
-            if not is_kite_failure(exc):
-                raise
-            raise from_kite(exc, "") from None
+        profile = await self._app(api_key, access_token).profile()
         if api_secret:
             await self.credentials.save_app(api_key, api_secret)
         elif await self.credentials.app_secret(api_key) is None:
             raise invalid("api_secret", f"required: the gateway has no api_secret for api_key {api_key} yet")
-        return await self._activate(
-            api_key, profile["user_id"], profile.get("user_name", ""), access_token, self.now(), False
-        )
+        return await self._activate(api_key, profile.user_id, profile.user_name, access_token, self.now(), False)
 
     async def _activate(
         self, api_key: str, account_id: str, user_name: str, access_token: str, login: datetime, paper: bool
@@ -207,20 +185,30 @@ class AccountManager:
         session = self.get(account_id)
         if invalidate_token and session.kite is not None:
             try:
-                await session.kite.write(EndpointClass.OTHER, "invalidate_access_token")
-            except Exception as exc:
-                if not is_kite_failure(exc):
-                    raise
-                self.log.warning("account.logout_failed", account_id=account_id, error=type(exc).__name__)
+                await self.users(session.kite).invalidate_access_token()
+            except GatewayError as exc:
+                kind = exc.metadata.get("kite_error_type") or exc.metadata.get("transport_error") or exc.reason.name
+                self.log.warning("account.logout_failed", account_id=account_id, error=kind)
         await self.credentials.remove_account(account_id)
         del self.sessions[account_id]
         self.log.info("account.removed", account_id=account_id, invalidated=invalidate_token)
 
-    async def profile(self, session: AccountSession) -> dict[str, Any]:
+    async def app_secret_of(self, account_id: str) -> str | None:
+        """The api_secret of the app an account belongs to (None for an unknown account or app)."""
+        session = self.sessions.get(account_id)
+        return await self.credentials.app_secret(session.api_key) if session else None
+
+    # The account's own data -------------------------------------------------------------------
+
+    async def profile(self, session: AccountSession) -> Profile:
         """The profile, cached for an hour."""
         cached = session.profile_cache
         if cached is not None and time.monotonic() - cached[0] < PROFILE_TTL_SECONDS:
             return cached[1]
-        profile: dict[str, Any] = await session.active().read(EndpointClass.OTHER, "profile")
+        profile = await self.users(session.active()).profile()
         session.profile_cache = (time.monotonic(), profile)
         return profile
+
+    async def margins(self, session: AccountSession, segment: MarginSegment | None = None) -> Margins:
+        """The account's margins, of one segment or (None) of both."""
+        return await self.users(session.active()).margins(segment)

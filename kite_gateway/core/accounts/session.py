@@ -5,15 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from kite_gateway_api.v1 import account_pb2
+from enum import Enum
 
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.user import Profile
 from kite_wire.formats import IST
 
 PROFILE_TTL_SECONDS = 3600.0
+
+
+class SessionState(Enum):
+    """Whether the gateway can act for an account."""
+
+    ACTIVE = "active"
+    NEEDS_LOGIN = "needs_login"  # no token, a token Kite refused, or an expired one
+    ERROR = "error"  # the token is good but Kite keeps failing
 
 
 @dataclass
@@ -30,30 +37,30 @@ class AccountSession:
     kite: KiteCaller | None = None
     refused: str | None = None  # why Kite last refused the token
     error: str | None = None
-    profile_cache: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
+    profile_cache: tuple[float, Profile] | None = field(default=None, repr=False)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
 
-    def state(self) -> tuple[int, str]:
+    def state(self) -> tuple[SessionState, str]:
         """(SessionState, detail in words) by the session's clock."""
         now = self.clock()
         if self.kite is None:
-            return account_pb2.SESSION_STATE_NEEDS_LOGIN, "no access token; log in to Kite for this account"
+            return SessionState.NEEDS_LOGIN, "no access token; log in to Kite for this account"
         if self.refused is not None:
             return (
-                account_pb2.SESSION_STATE_NEEDS_LOGIN,
+                SessionState.NEEDS_LOGIN,
                 f"Kite refused the access token ({self.refused}); log in again",
             )
         if self.token_expires_at is not None and now >= self.token_expires_at:
             when = self.token_expires_at.astimezone(IST).strftime("%Y-%m-%d %H:%M IST")
-            return account_pb2.SESSION_STATE_NEEDS_LOGIN, f"access token expired at {when}; log in again"
+            return SessionState.NEEDS_LOGIN, f"access token expired at {when}; log in again"
         if self.error is not None:
-            return account_pb2.SESSION_STATE_ERROR, self.error
-        return account_pb2.SESSION_STATE_ACTIVE, "active"
+            return SessionState.ERROR, self.error
+        return SessionState.ACTIVE, "active"
 
     def active(self) -> KiteCaller:
         """The Kite caller, or UNAUTHENTICATED with what to do when the account needs a login."""
         state, detail = self.state()
-        if state == account_pb2.SESSION_STATE_NEEDS_LOGIN or self.kite is None:
+        if state == SessionState.NEEDS_LOGIN or self.kite is None:
             raise GatewayError(
                 Status.UNAUTHENTICATED,
                 Reason.ACCOUNT_NEEDS_LOGIN,

@@ -5,29 +5,38 @@ account with a ticker connection also as `ticker/<account_id>`, SERVING while it
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from grpc_health.v1 import health, health_pb2
-from kite_gateway_api.v1 import account_pb2, common_pb2
-
-from kite_gateway.core.accounts.manager import AccountManager
-from kite_gateway.streaming.tick_streams import TickStreams
 
 PREFIX = "account/"
 TICKER_PREFIX = "ticker/"
+
+
+def _none() -> Mapping[str, bool]:
+    return {}
+
+
+@dataclass(frozen=True)
+class HealthSources:
+    """By account id: whether its session is active; whether its ticker upstream is connected."""
+
+    accounts: Callable[[], Mapping[str, bool]]
+    tickers: Callable[[], Mapping[str, bool]] = field(default=_none)
 
 
 def _status(serving: bool) -> Any:
     return health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-async def publish_once(
-    servicer: health.aio.HealthServicer, accounts: AccountManager, known: set[str], tickers: TickStreams | None = None
-) -> None:
-    current = {PREFIX + s.account_id: _status(s.state()[0] == account_pb2.SESSION_STATE_ACTIVE) for s in accounts.all()}
-    for account_id, streams in tickers.accounts.items() if tickers else ():
-        if account_id in accounts.sessions:
-            current[TICKER_PREFIX + account_id] = _status(streams.state == common_pb2.UPSTREAM_STATE_CONNECTED)
+async def publish_once(servicer: health.aio.HealthServicer, sources: HealthSources, known: set[str]) -> None:
+    accounts = sources.accounts()
+    current = {PREFIX + account_id: _status(active) for account_id, active in sorted(accounts.items())}
+    for account_id, connected in sources.tickers().items():
+        if account_id in accounts:
+            current[TICKER_PREFIX + account_id] = _status(connected)
     for name, status in current.items():
         await servicer.set(name, status)
     for gone in known - set(current):
@@ -36,11 +45,9 @@ async def publish_once(
     known.update(current)
 
 
-async def publish(
-    servicer: health.aio.HealthServicer, accounts: AccountManager, tickers: TickStreams, interval: float = 5.0
-) -> None:
+async def publish(servicer: health.aio.HealthServicer, sources: HealthSources, interval: float = 5.0) -> None:
     """Keep the per-account entries current until cancelled."""
     known: set[str] = set()
     while True:
-        await publish_once(servicer, accounts, known, tickers)
+        await publish_once(servicer, sources, known)
         await asyncio.sleep(interval)

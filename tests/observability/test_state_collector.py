@@ -1,0 +1,72 @@
+"""The scrape-time collector as a unit: each series read from its provider, per account, in
+account order, with the ticker's connections counted by state and the mailbox depths summed."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from kite_gateway.observability.state_collector import ConnectionStats, StateCollector, StateSources, TickerStats
+
+
+def scrape(sources: StateSources) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(StateCollector(sources))
+    assert generate_latest(registry)  # renders
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in registry.collect()
+        for sample in family.samples
+    }
+
+
+def sources(**given: object) -> StateSources:
+    empty: dict[str, object] = {}
+    values = {"tickers": empty, "order_subscribers": empty, "order_queues": empty, "sessions": empty, **given}
+    return StateSources(**{name: (lambda value=value: value) for name, value in values.items()})
+
+
+def test_ticker_connections_are_counted_by_state_with_each_ones_uptime() -> None:
+    stats = TickerStats(
+        connections=[
+            ConnectionStats(0, "UPSTREAM_STATE_CONNECTED", 12.5),
+            ConnectionStats(1, "UPSTREAM_STATE_CONNECTED", 3.0),
+            ConnectionStats(2, "UPSTREAM_STATE_RECONNECTING", 0.0),
+        ],
+        ticks_in=40,
+        delivered=70,
+        conflated=5,
+        queue_depths=[0, 3, 9],
+    )
+    samples = scrape(sources(tickers={"AB1234": stats}))
+    account = ("account_id", "AB1234")
+    assert samples[("kite_ticker_connections", (account, ("state", "UPSTREAM_STATE_CONNECTED")))] == 2
+    assert samples[("kite_ticker_connections", (account, ("state", "UPSTREAM_STATE_RECONNECTING")))] == 1
+    assert samples[("kite_ticker_connection_uptime_seconds", (account, ("connection", "0")))] == 12.5
+    assert samples[("kite_ticks_received_total", (account,))] == 40
+    assert samples[("kite_gateway_ticks_sent_total", (account,))] == 70
+    assert samples[("kite_gateway_ticks_conflated_total", (account,))] == 5
+    assert samples[("kite_gateway_tick_subscribers", (account,))] == 3
+    assert samples[("kite_gateway_subscriber_queue_depth", (account, ("stat", "sum")))] == 12
+    assert samples[("kite_gateway_subscriber_queue_depth", (account, ("stat", "max")))] == 9
+
+
+def test_order_streams_queues_and_session_states_come_from_their_providers() -> None:
+    samples = scrape(
+        sources(
+            order_subscribers={"AB1234": 2},
+            order_queues={"AB1234": 7, "CD5678": 0},
+            sessions={"AB1234": "SESSION_STATE_ACTIVE", "CD5678": "SESSION_STATE_NEEDS_LOGIN"},
+        )
+    )
+    assert samples[("kite_gateway_order_update_subscribers", (("account_id", "AB1234"),))] == 2
+    assert samples[("kite_gateway_order_queue_depth", (("account_id", "AB1234"),))] == 7
+    assert samples[("kite_gateway_order_queue_depth", (("account_id", "CD5678"),))] == 0
+    assert (
+        samples[("kite_gateway_account_session", (("account_id", "CD5678"), ("state", "SESSION_STATE_NEEDS_LOGIN")))]
+        == 1
+    )
+
+
+def test_an_account_without_a_ticker_exports_no_ticker_series() -> None:
+    samples = scrape(sources(sessions={"AB1234": "SESSION_STATE_ACTIVE"}))
+    assert not [name for name, _ in samples if name.startswith(("kite_ticker", "kite_ticks", "kite_gateway_tick"))]
