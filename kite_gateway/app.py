@@ -23,6 +23,7 @@ from kite_gateway.core.risk.checks import PreTradeRisk
 from kite_gateway.core.risk.kill_switch import KillSwitches
 from kite_gateway.core.risk.limits import RiskBook
 from kite_gateway.errors import GatewayError
+from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
 from kite_gateway.kite.limits import RateLimits
 from kite_gateway.storage.audit import AuditLog
 from kite_gateway.storage.credentials import CredentialStore
@@ -97,6 +98,7 @@ class Runtime:
         clock = now or (lambda: datetime.now(UTC))
         tick_streams = TickStreams(
             settings.websocket_endpoint,
+            ProtoTickEncoding(),
             stale_after=settings.gateway_stale_after,
             record_dir=settings.gateway_record_dir,
             clock=clock,
@@ -146,6 +148,7 @@ class Runtime:
         )
 
     def servicers(self) -> dict[str, object]:
+        from kite_gateway.core.portfolio.consolidated import ConsolidatedPortfolio
         from kite_gateway.grpc.account_servicer import AccountServicer
         from kite_gateway.grpc.market_data_servicer import MarketDataServicer
         from kite_gateway.grpc.order_servicer import OrderServicer
@@ -155,8 +158,12 @@ class Runtime:
         return {
             "kite_gateway.v1.AccountService": AccountServicer(self),
             "kite_gateway.v1.OrderService": OrderServicer(self),
-            "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
-            "kite_gateway.v1.MarketDataService": MarketDataServicer(self),
+            "kite_gateway.v1.PortfolioService": PortfolioServicer(
+                self.accounts, self.instruments, ConsolidatedPortfolio(self.accounts), self.audit
+            ),
+            "kite_gateway.v1.MarketDataService": MarketDataServicer(
+                self.accounts, self.instruments, self.last_prices, self.tick_streams
+            ),
         }
 
     async def watch_order_updates(self) -> None:

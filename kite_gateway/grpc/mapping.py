@@ -10,6 +10,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway_api.v1 import common_pb2, order_pb2
 
+from kite_gateway.core.market.instruments import InstrumentRef
 from kite_gateway.errors import invalid
 from kite_wire.formats import IST
 
@@ -160,6 +161,19 @@ def instrument_type_pb(text: str | None) -> Any:
 
 def order_status_pb(text: str | None) -> Any:
     return _enum(order_pb2.OrderStatus, "ORDER_STATUS", text)
+
+
+# Instruments ------------------------------------------------------------------------------------
+
+
+def instrument_ref(ref: common_pb2.InstrumentRef) -> InstrumentRef:
+    """A request's InstrumentRef as the core's (neither set: not named)."""
+    kind = ref.WhichOneof("ref")
+    if kind == "symbol":
+        return InstrumentRef(symbol=ref.symbol)
+    if kind == "instrument_token":
+        return InstrumentRef(instrument_token=ref.instrument_token)
+    return InstrumentRef()
 
 
 # Kite rows to messages --------------------------------------------------------------------------

@@ -66,7 +66,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         check_client_order_id(client_order_id, f"{field}client_order_id")
         _session, kite = await self._session(account_id)
         kwargs = order_kwargs(params, self.master, self.runtime.settings.gateway_market_protection, f"{field}params")
-        listing = self.master.resolve(params.instrument, f"{field}params.instrument")
+        listing = self.master.resolve(mapping.instrument_ref(params.instrument), f"{field}params.instrument")
         self.runtime.risk.kill_switches.check(account_id)  # refused at once; checked again when it is sent
         order_id, replayed = await self.runtime.placement.place(
             kite,
@@ -355,7 +355,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             raise invalid("fills", f"1 to {MAX_PREVIEW_ORDERS} fills")
         rows = []
         for i, fill in enumerate(request.fills):
-            listing = self.master.resolve(fill.instrument, f"fills[{i}].instrument")
+            listing = self.master.resolve(mapping.instrument_ref(fill.instrument), f"fills[{i}].instrument")
             price = mapping.from_decimal_pb(fill.average_price, f"fills[{i}].average_price")
             if price <= 0 or fill.quantity <= 0:
                 raise invalid(f"fills[{i}]", "quantity and average_price must be positive")
@@ -387,7 +387,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     # GTT --------------------------------------------------------------------------------------
 
     def _gtt_args(self, params: order_pb2.GttParams) -> dict[str, Any]:
-        listing = self.master.resolve(params.instrument, "params.instrument")
+        listing = self.master.resolve(mapping.instrument_ref(params.instrument), "params.instrument")
         kind = {order_pb2.GTT_TYPE_SINGLE: "single", order_pb2.GTT_TYPE_TWO_LEG: "two-leg"}.get(params.type)
         if kind is None:
             raise invalid("params.type", "required: GTT_TYPE_SINGLE or GTT_TYPE_TWO_LEG")
@@ -605,7 +605,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                     beat.server_time.GetCurrentTime()
                     streams = self.runtime.tick_streams.find(request.account_id)
                     if streams is not None:
-                        beat.upstream_state = streams.state
+                        beat.upstream_state = common_pb2.UpstreamState.ValueType(streams.state)
                     yield order_pb2.StreamOrderUpdatesResponse(heartbeat=beat)
         finally:
             updates.forget(request.account_id, listener)

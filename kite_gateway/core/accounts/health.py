@@ -8,10 +8,11 @@ import asyncio
 from typing import Any
 
 from grpc_health.v1 import health, health_pb2
-from kite_gateway_api.v1 import account_pb2, common_pb2
+from kite_gateway_api.v1 import account_pb2
 
 from kite_gateway.core.accounts.manager import AccountManager
 from kite_gateway.streaming.tick_streams import TickStreams
+from kite_gateway.streaming.ticks import UpstreamState
 
 PREFIX = "account/"
 TICKER_PREFIX = "ticker/"
@@ -27,7 +28,7 @@ async def publish_once(
     current = {PREFIX + s.account_id: _status(s.state()[0] == account_pb2.SESSION_STATE_ACTIVE) for s in accounts.all()}
     for account_id, streams in tickers.accounts.items() if tickers else ():
         if account_id in accounts.sessions:
-            current[TICKER_PREFIX + account_id] = _status(streams.state == common_pb2.UPSTREAM_STATE_CONNECTED)
+            current[TICKER_PREFIX + account_id] = _status(streams.state == UpstreamState.CONNECTED)
     for name, status in current.items():
         await servicer.set(name, status)
     for gone in known - set(current):

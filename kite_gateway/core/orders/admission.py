@@ -13,6 +13,7 @@ from kite_gateway.core.risk.checks import OrderIntent, Positions, PreTradeRisk
 from kite_gateway.errors import GatewayError
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.market import KiteMarket
 from kite_gateway.observability.metrics import RISK_REFUSALS
 
 
@@ -26,7 +27,7 @@ async def _price(kite: KiteCaller, kwargs: dict[str, Any], last_prices: LastPric
     if kwargs.get("trigger_price"):
         return _decimal(kwargs["trigger_price"])
     symbol = f"{kwargs['exchange']}:{kwargs['tradingsymbol']}"
-    return _decimal((await last_prices.get(kite, [symbol]))[symbol])
+    return _decimal((await last_prices.get(KiteMarket(kite), [symbol]))[symbol])
 
 
 async def _positions(kite: KiteCaller) -> Positions:

@@ -37,7 +37,7 @@ def order_kwargs(
     params: order_pb2.OrderParams, master: InstrumentMaster, default_protection: Decimal, field: str = "params"
 ) -> dict[str, Any]:
     """The official client's place_order arguments for a valid request (tag added by the caller)."""
-    listing = master.resolve(params.instrument, f"{field}.instrument")
+    listing = master.resolve(mapping.instrument_ref(params.instrument), f"{field}.instrument")
     if not listing.tradable:
         raise invalid(f"{field}.instrument", f"{listing.symbol} is an index and cannot be traded")
     variety = mapping.variety_text(params.variety, f"{field}.variety")
