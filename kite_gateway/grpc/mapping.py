@@ -12,6 +12,7 @@ from kite_gateway_api.v1 import common_pb2, order_pb2
 
 from kite_gateway.core.market.instruments import InstrumentRef
 from kite_gateway.errors import invalid
+from kite_gateway.kite import rows
 from kite_wire.formats import IST
 
 NANO = Decimal("0.000000001")
@@ -20,15 +21,7 @@ NANO = Decimal("0.000000001")
 # Decimals ---------------------------------------------------------------------------------------
 
 
-def exact(value: Any) -> Decimal:
-    """A number from Kite's JSON as the exact decimal it was written as (floats by their shortest repr)."""
-    if value is None or value == "":
-        return Decimal(0)
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)
+exact = rows.decimal  # a number from Kite's JSON as the exact decimal it was written as
 
 
 def decimal_pb(value: Any) -> common_pb2.Decimal:
@@ -56,16 +49,7 @@ def kite_number(value: Decimal) -> int | float:
 
 def timestamp_pb(value: Any) -> Timestamp | None:
     """Kite's IST wall-clock time (naive datetime or `yyyy-mm-dd[ hh:mm:ss]` text) as a Timestamp."""
-    moment: datetime | None = None
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=IST)
-    elif isinstance(value, str) and len(value) in (10, 19):
-        try:
-            moment = datetime.strptime(value, "%Y-%m-%d %H:%M:%S" if len(value) == 19 else "%Y-%m-%d").replace(
-                tzinfo=IST
-            )
-        except ValueError:
-            return None
+    moment = rows.wall_clock(value)
     if moment is None:
         return None
     stamp = Timestamp()

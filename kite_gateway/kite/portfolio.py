@@ -3,7 +3,7 @@ position conversion (all rate class OTHER). Failures come back as GatewayErrors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -162,6 +162,19 @@ class Margins:
 Segment = Literal["equity", "commodity"]
 
 
+@dataclass(frozen=True, slots=True)
+class PositionConversion:
+    """A change of product of (part of) an open position, as Kite takes it."""
+
+    exchange: str
+    tradingsymbol: str
+    transaction_type: str
+    position_type: Literal["day", "overnight"]
+    quantity: int
+    old_product: str
+    new_product: str
+
+
 class KitePortfolio:
     """One account's portfolio calls (`KitePortfolio(session.active())`)."""
 
@@ -189,24 +202,5 @@ class KitePortfolio:
     async def segment_margins(self, segment: Segment) -> SegmentMargins:
         return SegmentMargins.of(await self.kite.read(EndpointClass.OTHER, "margins", segment))
 
-    async def convert_position(
-        self,
-        exchange: str,
-        tradingsymbol: str,
-        transaction_type: str,
-        position_type: Literal["day", "overnight"],
-        quantity: int,
-        old_product: str,
-        new_product: str,
-    ) -> None:
-        await self.kite.change(
-            EndpointClass.OTHER,
-            "convert_position",
-            exchange=exchange,
-            tradingsymbol=tradingsymbol,
-            transaction_type=transaction_type,
-            position_type=position_type,
-            quantity=quantity,
-            old_product=old_product,
-            new_product=new_product,
-        )
+    async def convert_position(self, conversion: PositionConversion) -> None:
+        await self.kite.change(EndpointClass.OTHER, "convert_position", **asdict(conversion))

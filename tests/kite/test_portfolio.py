@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kite_gateway.kite.limits import EndpointClass
-from kite_gateway.kite.portfolio import KitePortfolio
+from kite_gateway.kite.portfolio import KitePortfolio, PositionConversion
 from tests.kite.recording_caller import caller
 
 
@@ -54,7 +54,7 @@ async def test_margins_of_both_segments_and_of_one() -> None:
 
 async def test_a_conversion_is_an_other_class_change() -> None:
     kite, fake = caller({})
-    await KitePortfolio(kite).convert_position("NSE", "INFY", "BUY", "day", 3, "CNC", "MIS")
+    await KitePortfolio(kite).convert_position(PositionConversion("NSE", "INFY", "BUY", "day", 3, "CNC", "MIS"))
     ((kind, endpoint, method, args, kwargs),) = fake.calls
     assert (kind, endpoint, method, args) == ("change", EndpointClass.OTHER, "convert_position", ())
     assert kwargs == {"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "position_type": "day",

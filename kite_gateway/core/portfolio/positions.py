@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
 
 from kite_gateway.core.market.instruments import Listing
-from kite_gateway.kite.portfolio import HoldingRow, Margins, PositionRow, Positions
+from kite_gateway.kite.portfolio import HoldingRow, Margins, PositionConversion, PositionRow, Positions
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -23,16 +23,7 @@ class PortfolioSource(Protocol):
 
     async def margins(self) -> Margins: ...
 
-    async def convert_position(
-        self,
-        exchange: str,
-        tradingsymbol: str,
-        transaction_type: str,
-        position_type: Literal["day", "overnight"],
-        quantity: int,
-        old_product: str,
-        new_product: str,
-    ) -> None: ...
+    async def convert_position(self, conversion: PositionConversion) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +105,4 @@ class Conversion:
 
 
 async def convert_position(source: PortfolioSource, listing: Listing, conversion: Conversion) -> None:
-    await source.convert_position(
-        exchange=listing.exchange,
-        tradingsymbol=listing.tradingsymbol,
-        transaction_type=conversion.transaction_type,
-        position_type=conversion.position_type,
-        quantity=conversion.quantity,
-        old_product=conversion.old_product,
-        new_product=conversion.new_product,
-    )
+    await source.convert_position(PositionConversion(listing.exchange, listing.tradingsymbol, **asdict(conversion)))

@@ -7,15 +7,22 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import pytest
 
 from kite_gateway.core.accounts.manager import AccountManager
+from kite_gateway.core.market.instruments import InstrumentMaster
 from kite_gateway.core.portfolio.consolidated import ConsolidatedPortfolio
-from kite_gateway.core.portfolio.positions import PortfolioSource, positions_view, summarize
+from kite_gateway.core.portfolio.positions import (
+    Conversion,
+    PortfolioSource,
+    convert_position,
+    positions_view,
+    summarize,
+)
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite.portfolio import HoldingRow, Margins, PositionRow, Positions, SegmentMargins
+from kite_gateway.kite.portfolio import HoldingRow, Margins, PositionConversion, PositionRow, Positions, SegmentMargins
 
 
 def position(symbol: str, quantity: int, pnl: str, last: str = "100", multiplier: str = "0") -> PositionRow:
@@ -56,6 +63,7 @@ class Account:
     def __init__(self, net: list[PositionRow], holdings: list[HoldingRow], equity_net: str = "0") -> None:
         self.net, self.rows = net, holdings
         self.equity = SegmentMargins.of({"net": equity_net})
+        self.converted: list[PositionConversion] = []
 
     async def positions(self) -> Positions:
         return Positions(self.net, [])
@@ -66,10 +74,8 @@ class Account:
     async def margins(self) -> Margins:
         return Margins(self.equity, SegmentMargins.of(None))
 
-    async def convert_position(
-        self, exchange: str, tradingsymbol: str, transaction_type: str, position_type: Literal["day", "overnight"],
-        quantity: int, old_product: str, new_product: str,
-    ) -> None: ...  # fmt: skip
+    async def convert_position(self, conversion: PositionConversion) -> None:
+        self.converted.append(conversion)
 
 
 class Refusing(Account):
@@ -128,3 +134,11 @@ async def test_an_unknown_account_fails_the_whole_consolidated_call() -> None:
     with pytest.raises(GatewayError) as caught:
         await consolidated({"ZS0001": Account([], [])}).read(["ZS0001", "XX9999"])
     assert caught.value.code == Status.NOT_FOUND
+
+
+async def test_a_conversion_names_the_resolved_instrument_as_kite_spells_it() -> None:
+    master = InstrumentMaster()
+    master.load([{"instrument_token": 408065, "tradingsymbol": "INFY", "exchange": "NSE"}])
+    account = Account([], [])
+    await convert_position(account, master.by_token[408065], Conversion("BUY", "day", 3, "CNC", "MIS"))
+    assert account.converted == [PositionConversion("NSE", "INFY", "BUY", "day", 3, "CNC", "MIS")]
