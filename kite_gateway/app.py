@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from kite_gateway_api.v1 import common_pb2
 
 from kite_gateway.config import KiteConfig, Settings
 from kite_gateway.core.accounts.manager import AccountManager
@@ -28,6 +26,7 @@ from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
 from kite_gateway.core.orders.placement import IdempotentPlacement
 from kite_gateway.core.orders.queries import OrderQueries
 from kite_gateway.core.orders.trading import OrderActions
+from kite_gateway.core.portfolio.consolidated import ConsolidatedPortfolio
 from kite_gateway.core.risk.checks import PreTradeRisk
 from kite_gateway.core.risk.kill_switch import KillSwitches
 from kite_gateway.core.risk.limits import RiskBook, RiskConfigError
@@ -38,6 +37,7 @@ from kite_gateway.grpc.market_data_servicer import MarketDataServicer
 from kite_gateway.grpc.order_servicer import OrderServicer
 from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
 from kite_gateway.grpc.server import Gateway, StartupError, ensure_data_dir, run_until_signalled
+from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
 from kite_gateway.http.endpoints import HttpEndpoints
 from kite_gateway.kite.caller import KiteConnector
 from kite_gateway.kite.limits import RateLimits
@@ -55,6 +55,7 @@ from kite_gateway.storage.sealing import Sealer, SealingError, load_key
 from kite_gateway.streaming.order_streams import OrderUpdates
 from kite_gateway.streaming.postbacks import PostbackIntake
 from kite_gateway.streaming.tick_streams import TickStreams
+from kite_gateway.streaming.ticks import UpstreamState
 from kite_simulator.snapshot import SimulatorStateError
 
 log = structlog.get_logger(__name__)
@@ -117,6 +118,7 @@ class App:
         await kill_switches.load()
         tick_streams = TickStreams(
             settings.websocket_endpoint,
+            ProtoTickEncoding(),
             stale_after=settings.gateway_stale_after,
             record_dir=settings.gateway_record_dir,
             clock=clock,
@@ -187,8 +189,12 @@ class App:
         return {
             "kite_gateway.v1.AccountService": AccountServicer(self.accounts),
             "kite_gateway.v1.OrderService": orders,
-            "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
-            "kite_gateway.v1.MarketDataService": MarketDataServicer(self),
+            "kite_gateway.v1.PortfolioService": PortfolioServicer(
+                self.accounts, self.instruments, ConsolidatedPortfolio(self.accounts), self.audit
+            ),
+            "kite_gateway.v1.MarketDataService": MarketDataServicer(
+                self.accounts, self.instruments, self.last_prices, self.tick_streams
+            ),
         }
 
     async def watch_order_updates(self) -> None:
@@ -226,29 +232,21 @@ class App:
     def _active_accounts(self) -> dict[str, bool]:
         return {session.account_id: session.state()[0] is SessionState.ACTIVE for session in self.accounts.all()}
 
-    # TODO(issue 11): read these from TickStreams' public stats method once helper "market"'s branch is merged.
     def _connected_tickers(self) -> dict[str, bool]:
-        streams = self.tick_streams.accounts
-        return {account_id: ticks.state == common_pb2.UPSTREAM_STATE_CONNECTED for account_id, ticks in streams.items()}
+        return {s.account_id: s.state is UpstreamState.CONNECTED for s in self.tick_streams.stats()}
 
     def _ticker_stats(self) -> dict[str, TickerStats]:
-        now, connected = time.monotonic(), common_pb2.UPSTREAM_STATE_CONNECTED
         return {
-            account_id: TickerStats(
+            s.account_id: TickerStats(
                 connections=[
-                    ConnectionStats(
-                        c.index,
-                        common_pb2.UpstreamState.Name(c.state),  # type: ignore[arg-type]
-                        now - c.connect_time if c.state == connected else 0.0,
-                    )
-                    for c in ticks.ticker.connections
+                    ConnectionStats(c.index, f"UPSTREAM_STATE_{c.state.name}", c.uptime) for c in s.connections
                 ],
-                ticks_in=ticks.ticks_in,
-                delivered=ticks.fanout.delivered_total,
-                conflated=ticks.fanout.conflated_total,
-                queue_depths=[len(m.pending) for m in ticks.fanout.mailboxes.values()],
+                ticks_in=s.ticks_in,
+                delivered=s.ticks_delivered,
+                conflated=s.ticks_conflated,
+                queue_depths=s.queue_depths,
             )
-            for account_id, ticks in self.tick_streams.accounts.items()
+            for s in self.tick_streams.stats()
         }
 
     async def close(self) -> None:

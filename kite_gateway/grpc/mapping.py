@@ -11,7 +11,9 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway_api.v1 import common_pb2, order_pb2
 
+from kite_gateway.core.market.instruments import InstrumentRef
 from kite_gateway.errors import invalid
+from kite_gateway.kite import rows
 from kite_wire.formats import IST, kite_decimal
 from kite_wire.formats import kite_number as kite_number  # a decimal as Kite's JSON writes it
 
@@ -44,16 +46,7 @@ def from_decimal_pb(message: common_pb2.Decimal, field: str) -> Decimal:
 
 def timestamp_pb(value: Any) -> Timestamp | None:
     """Kite's IST wall-clock time (naive datetime or `yyyy-mm-dd[ hh:mm:ss]` text) as a Timestamp."""
-    moment: datetime | None = None
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=IST)
-    elif isinstance(value, str) and len(value) in (10, 19):
-        try:
-            moment = datetime.strptime(value, "%Y-%m-%d %H:%M:%S" if len(value) == 19 else "%Y-%m-%d").replace(
-                tzinfo=IST
-            )
-        except ValueError:
-            return None
+    moment = rows.wall_clock(value)
     if moment is None:
         return None
     stamp = Timestamp()
@@ -149,6 +142,19 @@ def instrument_type_pb(text: str | None) -> Any:
 
 def order_status_pb(text: str | None) -> Any:
     return _enum(order_pb2.OrderStatus, "ORDER_STATUS", text)
+
+
+# Instruments ------------------------------------------------------------------------------------
+
+
+def instrument_ref(ref: common_pb2.InstrumentRef) -> InstrumentRef:
+    """A request's InstrumentRef as the core's (neither set: not named)."""
+    kind = ref.WhichOneof("ref")
+    if kind == "symbol":
+        return InstrumentRef(symbol=ref.symbol)
+    if kind == "instrument_token":
+        return InstrumentRef(instrument_token=ref.instrument_token)
+    return InstrumentRef()
 
 
 # Kite rows to messages --------------------------------------------------------------------------

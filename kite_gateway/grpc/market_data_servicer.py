@@ -1,27 +1,38 @@
 """MarketDataService: quotes, LTP and OHLC in bulk, historical candles, instrument search and
-lookup. (Live ticks are served by the streaming hub.)"""
+lookup, and live ticks from the tick hub. Requests are validated here; the work is the core's
+(kite_gateway.core.market) and the hub's (kite_gateway.streaming.tick_streams)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import grpc
 from kite_gateway_api.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc
 
-from kite_gateway.core.market import history
-from kite_gateway.core.market.instruments import Listing, listing_pb
-from kite_gateway.core.market.quotes import fetch
+from kite_gateway.core.accounts.manager import AccountManager
+from kite_gateway.core.market import history, quotes
+from kite_gateway.core.market.instruments import InstrumentMaster, Listing
+from kite_gateway.core.market.quotes import LastPrices
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.grpc import mapping
 from kite_gateway.grpc.context import principal_of
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.streaming.ticks import LEVELS, ticks_frame
-
-if TYPE_CHECKING:
-    from kite_gateway.app import Runtime
+from kite_gateway.grpc.mapping import instrument_ref
+from kite_gateway.grpc.market_mapping import (
+    candle_pb,
+    connection_pb,
+    level_of,
+    listing_pb,
+    ohlc_pb,
+    quote_pb,
+    statuses_pb,
+)
+from kite_gateway.grpc.tick_encoding import LEVELS, ticks_frame
+from kite_gateway.kite.market import KiteMarket
+from kite_gateway.streaming.fanout import Mailbox
+from kite_gateway.streaming.tick_streams import AccountTicks, TickStreams
 
 MAX_INSTRUMENTS = 5000
 DEFAULT_HEARTBEAT = 5.0
@@ -36,48 +47,7 @@ INTERVALS = {
     market_data_pb2.CANDLE_INTERVAL_60_MINUTE: "60minute",
     market_data_pb2.CANDLE_INTERVAL_DAY: "day",
 }
-
-
-def _ohlc(row: dict[str, Any]) -> market_data_pb2.Ohlc:
-    return market_data_pb2.Ohlc(**{k: mapping.decimal_pb(row.get(k)) for k in ("open", "high", "low", "close")})
-
-
-def _depth(row: dict[str, Any]) -> market_data_pb2.MarketDepth:
-    def side(levels: list[dict[str, Any]]) -> list[market_data_pb2.DepthLevel]:
-        return [
-            market_data_pb2.DepthLevel(
-                price=mapping.decimal_pb(level.get("price")),
-                quantity=int(level.get("quantity") or 0),
-                orders=int(level.get("orders") or 0),
-            )
-            for level in levels
-        ]
-
-    return market_data_pb2.MarketDepth(buy=side(row.get("buy") or []), sell=side(row.get("sell") or []))
-
-
-def quote_pb(listing: Listing, row: dict[str, Any]) -> market_data_pb2.Quote:
-    message = market_data_pb2.Quote(
-        symbol=listing.symbol,
-        instrument_token=listing.instrument_token,
-        last_price=mapping.decimal_pb(row.get("last_price")),
-        last_quantity=int(row.get("last_quantity") or 0),
-        average_price=mapping.decimal_pb(row.get("average_price")),
-        volume=int(row.get("volume") or 0),
-        buy_quantity=int(row.get("buy_quantity") or 0),
-        sell_quantity=int(row.get("sell_quantity") or 0),
-        ohlc=_ohlc(row.get("ohlc") or {}),
-        net_change=mapping.decimal_pb(row.get("net_change")),
-        oi=int(row.get("oi") or 0),
-        oi_day_high=int(row.get("oi_day_high") or 0),
-        oi_day_low=int(row.get("oi_day_low") or 0),
-        lower_circuit_limit=mapping.decimal_pb(row.get("lower_circuit_limit")),
-        upper_circuit_limit=mapping.decimal_pb(row.get("upper_circuit_limit")),
-        depth=_depth(row.get("depth") or {}),
-    )
-    mapping.set_time(message, "last_trade_time", row.get("last_trade_time"))
-    mapping.set_time(message, "exchange_time", row.get("timestamp"))
-    return message
+REF_REQUIRED = "required: symbol (EXCHANGE:TRADINGSYMBOL) or instrument_token"
 
 
 def _heartbeat_seconds(request: Any, field: str = "heartbeat_interval") -> float:
@@ -88,28 +58,43 @@ def _heartbeat_seconds(request: Any, field: str = "heartbeat_interval") -> float
     return float(seconds)
 
 
+def _heartbeat(streams: AccountTicks) -> bytes:
+    beat = common_pb2.Heartbeat(upstream_state=int(streams.state))  # type: ignore[arg-type]
+    beat.server_time.GetCurrentTime()
+    if streams.last_frame:
+        beat.last_upstream_frame_time.FromNanoseconds(
+            int((time.time() - (time.monotonic() - streams.last_frame)) * 1e9)
+        )
+    return market_data_pb2.StreamTicksResponse(heartbeat=beat).SerializeToString()
+
+
 class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     raw_responses = frozenset({"StreamTicks"})
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.accounts = runtime.accounts
-        self.master = runtime.instruments
+    def __init__(
+        self, accounts: AccountManager, master: InstrumentMaster, last_prices: LastPrices, tick_streams: TickStreams
+    ) -> None:
+        self.accounts = accounts
+        self.master = master
+        self.last_prices = last_prices
+        self.tick_streams = tick_streams
 
-    async def _kite(self, account_id: str) -> KiteCaller:
+    async def _kite(self, account_id: str) -> KiteMarket:
         session = self.accounts.get(account_id)
-        kite = session.active()
+        kite = KiteMarket(session.active())
         await self.master.ensure(session)
         return kite
 
-    def _resolve(self, refs: Any) -> tuple[list[Listing], list[common_pb2.InstrumentRef]]:
+    def _resolve(
+        self, refs: Sequence[common_pb2.InstrumentRef]
+    ) -> tuple[list[Listing], list[common_pb2.InstrumentRef]]:
         if not 1 <= len(refs) <= MAX_INSTRUMENTS:
             raise invalid("instruments", f"1 to {MAX_INSTRUMENTS} instruments")
         found, missing = [], []
         for i, ref in enumerate(refs):
             if ref.WhichOneof("ref") is None:
-                raise invalid(f"instruments[{i}]", "required: symbol (EXCHANGE:TRADINGSYMBOL) or instrument_token")
-            listing = self.master.find(ref)
+                raise invalid(f"instruments[{i}]", REF_REQUIRED)
+            listing = self.master.find(instrument_ref(ref))
             if listing is None:
                 missing.append(ref)
             else:
@@ -121,7 +106,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     ) -> market_data_pb2.GetQuoteResponse:
         kite = await self._kite(request.account_id)
         found, missing = self._resolve(request.instruments)
-        rows = await fetch(kite, "quote", [listing.symbol for listing in found])
+        rows = await quotes.quotes(kite, [listing.symbol for listing in found])
         return market_data_pb2.GetQuoteResponse(
             quotes=[quote_pb(listing, rows[listing.symbol]) for listing in found if listing.symbol in rows],
             not_found=missing,
@@ -132,14 +117,14 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     ) -> market_data_pb2.GetOhlcResponse:
         kite = await self._kite(request.account_id)
         found, missing = self._resolve(request.instruments)
-        rows = await fetch(kite, "ohlc", [listing.symbol for listing in found])
+        rows = await quotes.ohlc(kite, [listing.symbol for listing in found])
         return market_data_pb2.GetOhlcResponse(
             ohlc=[
                 market_data_pb2.InstrumentOhlc(
                     symbol=listing.symbol,
                     instrument_token=listing.instrument_token,
-                    last_price=mapping.decimal_pb(rows[listing.symbol].get("last_price")),
-                    ohlc=_ohlc(rows[listing.symbol].get("ohlc") or {}),
+                    last_price=mapping.decimal_pb(rows[listing.symbol].last_price),
+                    ohlc=ohlc_pb(rows[listing.symbol].ohlc),
                 )
                 for listing in found
                 if listing.symbol in rows
@@ -152,7 +137,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     ) -> market_data_pb2.GetLtpResponse:
         kite = await self._kite(request.account_id)
         found, missing = self._resolve(request.instruments)
-        last = await self.runtime.last_prices.get(kite, [listing.symbol for listing in found])
+        last = await self.last_prices.get(kite, [listing.symbol for listing in found])
         prices = [
             market_data_pb2.LastPrice(
                 symbol=listing.symbol,
@@ -168,7 +153,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         self, request: market_data_pb2.GetHistoricalDataRequest, context: grpc.aio.ServicerContext
     ) -> market_data_pb2.GetHistoricalDataResponse:
         kite = await self._kite(request.account_id)
-        listing = self.master.resolve(request.instrument, "instrument")
+        listing = self.master.resolve(instrument_ref(request.instrument), "instrument")
         interval = INTERVALS.get(request.interval)
         if interval is None:
             raise invalid("interval", "required: one of the CANDLE_INTERVAL values")
@@ -176,21 +161,10 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
             raise invalid("start_time", "start_time and end_time are required")
         start = mapping.ist_wall_clock(request.start_time, "start_time")
         end = mapping.ist_wall_clock(request.end_time, "end_time")
-        if end < start:
-            raise invalid("end_time", "must not be before start_time")
-        if len(history.windows(start, end, interval, most=history.MAX_CALLS + 1)) > history.MAX_CALLS:
-            days = history.MAX_CALLS * history.MAX_SPAN_DAYS[interval]
-            raise invalid("end_time", f"a range of at most {days} days of {interval} candles per call")
-        rows = await history.candles(
+        candles = await history.candles(
             kite, listing.instrument_token, interval, start, end, request.continuous, request.include_oi
         )
-        response = market_data_pb2.GetHistoricalDataResponse()
-        for row in rows:
-            candle = response.candles.add(
-                ohlc=_ohlc(row), volume=int(row.get("volume") or 0), oi=int(row.get("oi") or 0)
-            )
-            mapping.set_time(candle, "time", row["date"])
-        return response
+        return market_data_pb2.GetHistoricalDataResponse(candles=[candle_pb(candle) for candle in candles])
 
     async def SearchInstruments(
         self, request: market_data_pb2.SearchInstrumentsRequest, context: grpc.aio.ServicerContext
@@ -228,14 +202,14 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
 
     # Live ticks -------------------------------------------------------------------------------
 
-    def _refs(self, refs: Any, field: str) -> list[tuple[common_pb2.InstrumentRef, Listing | None]]:
+    def _listings(self, refs: Sequence[common_pb2.InstrumentRef], field: str) -> list[Listing | None]:
         if len(refs) > MAX_STREAM_INSTRUMENTS:
             raise invalid(field, f"at most {MAX_STREAM_INSTRUMENTS} instruments per call")
         out = []
         for i, ref in enumerate(refs):
             if ref.WhichOneof("ref") is None:
-                raise invalid(f"{field}[{i}]", "required: symbol (EXCHANGE:TRADINGSYMBOL) or instrument_token")
-            out.append((ref, self.master.find(ref)))
+                raise invalid(f"{field}[{i}]", REF_REQUIRED)
+            out.append(self.master.find(instrument_ref(ref)))
         return out
 
     async def StreamTicks(  # type: ignore[override]  # yields serialized responses (raw_responses)
@@ -245,27 +219,20 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         kite = session.active()
         await self.master.ensure(session)
         interval = _heartbeat_seconds(request)
-        mode = request.mode or market_data_pb2.TICK_MODE_QUOTE
-        wanted = self._refs(request.instruments, "instruments")
-        symbols = self.master.symbols()
-        streams = await self.runtime.tick_streams.get(
-            session.account_id, session.api_key, kite.client.access_token, symbols
+        level = level_of(request.mode or market_data_pb2.TICK_MODE_QUOTE)
+        wanted = self._listings(request.instruments, "instruments")
+        streams = await self.tick_streams.get(
+            session.account_id, session.api_key, kite.client.access_token, self.master.symbols()
         )
-        mailbox = streams.fanout.open(principal_of(context), prefix=session.account_id, level=LEVELS.index(mode))
+        mailbox = streams.fanout.open(principal_of(context), prefix=session.account_id, level=level)
         try:
-            statuses = await streams.add(mailbox, wanted, mode)
+            statuses = statuses_pb(request.instruments, await streams.add(mailbox, wanted, level))
             started = market_data_pb2.SubscriptionStarted(subscription_id=mailbox.mailbox_id, statuses=statuses)
             yield market_data_pb2.StreamTicksResponse(started=started).SerializeToString()
             while not mailbox.closed:
                 taken = await mailbox.take(interval)
                 if taken is None:
-                    beat = common_pb2.Heartbeat(upstream_state=streams.state)
-                    beat.server_time.GetCurrentTime()
-                    if streams.last_frame:
-                        beat.last_upstream_frame_time.FromNanoseconds(
-                            int((time.time() - (time.monotonic() - streams.last_frame)) * 1e9)
-                        )
-                    yield market_data_pb2.StreamTicksResponse(heartbeat=beat).SerializeToString()
+                    yield _heartbeat(streams)
                     continue
                 notes, payloads, conflated = taken
                 for note in notes:
@@ -275,10 +242,12 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         finally:
             await streams.close(mailbox)
 
-    def _mailbox(self, account_id: str, subscription_id: str, context: grpc.aio.ServicerContext) -> tuple[Any, Any]:
-        streams = self.runtime.tick_streams.find(account_id)
+    def _mailbox(
+        self, account_id: str, subscription_id: str, context: grpc.aio.ServicerContext
+    ) -> tuple[AccountTicks, Mailbox[int]]:
+        streams = self.tick_streams.find(account_id)
         mailbox = streams.fanout.mailboxes.get(subscription_id) if streams else None
-        if mailbox is None or mailbox.principal != principal_of(context):
+        if streams is None or mailbox is None or mailbox.principal != principal_of(context):
             raise GatewayError(
                 Status.NOT_FOUND,
                 Reason.INVALID_FIELD,
@@ -293,8 +262,11 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     ) -> market_data_pb2.UpdateSubscriptionResponse:
         self.accounts.get(request.account_id).active()
         streams, mailbox = self._mailbox(request.account_id, request.subscription_id, context)
-        statuses = await streams.add(mailbox, self._refs(request.add, "add"), request.mode or LEVELS[mailbox.level])
-        statuses += await streams.remove(mailbox, self._refs(request.remove, "remove"))
+        level = level_of(request.mode) if request.mode else mailbox.level
+        added = await streams.add(mailbox, self._listings(request.add, "add"), level)  # type: ignore[arg-type]
+        statuses = statuses_pb(request.add, added)
+        removed = await streams.remove(mailbox, self._listings(request.remove, "remove"))
+        statuses += statuses_pb(request.remove, removed)
         changed = market_data_pb2.SubscriptionChanged(statuses=statuses)
         mailbox.note(market_data_pb2.StreamTicksResponse(changed=changed).SerializeToString())
         return market_data_pb2.UpdateSubscriptionResponse(statuses=statuses)
@@ -303,7 +275,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         self, request: market_data_pb2.ListSubscriptionsRequest, context: grpc.aio.ServicerContext
     ) -> market_data_pb2.ListSubscriptionsResponse:
         self.accounts.get(request.account_id)
-        streams = self.runtime.tick_streams.find(request.account_id)
+        streams = self.tick_streams.find(request.account_id)
         response = market_data_pb2.ListSubscriptionsResponse()
         if streams is None:
             return response
@@ -323,5 +295,5 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
                 subscription.instruments.add(
                     instrument_token=token, symbol=streams.symbols.get(token, ""), mode=LEVELS[level]
                 )
-        response.upstream.extend(streams.connections())
+        response.upstream.extend(connection_pb(c) for c in streams.connections())
         return response

@@ -33,7 +33,7 @@ from kite_gateway.kite.orders import ChargesRow, MarginRow
 
 def order_params(params: order_pb2.OrderParams, master: InstrumentMaster, field: str) -> OrderParams:
     """A request's order fields (INVALID_ARGUMENT naming the field of what cannot be read)."""
-    listing = master.resolve(params.instrument, f"{field}.instrument")
+    listing = master.resolve(mapping.instrument_ref(params.instrument), f"{field}.instrument")
     check_tradable(listing, f"{field}.instrument")
     variety = mapping.variety_text(params.variety, f"{field}.variety")
     order_type = mapping.order_type_text(params.order_type, f"{field}.order_type")
@@ -108,7 +108,7 @@ def modification(request: order_pb2.ModifyOrderRequest) -> Modification:
 
 def fill(message: order_pb2.ChargeableFill, master: InstrumentMaster, i: int) -> Fill:
     field = f"fills[{i}]"
-    listing = master.resolve(message.instrument, f"{field}.instrument")
+    listing = master.resolve(mapping.instrument_ref(message.instrument), f"{field}.instrument")
     price = mapping.from_decimal_pb(message.average_price, f"{field}.average_price")
     return Fill(
         order_id=message.order_id,

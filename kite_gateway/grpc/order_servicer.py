@@ -209,7 +209,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     # GTT --------------------------------------------------------------------------------------
 
     def _gtt_args(self, params: order_pb2.GttParams) -> dict[str, Any]:
-        listing = self.master.resolve(params.instrument, "params.instrument")
+        listing = self.master.resolve(mapping.instrument_ref(params.instrument), "params.instrument")
         kind = {order_pb2.GTT_TYPE_SINGLE: "single", order_pb2.GTT_TYPE_TWO_LEG: "two-leg"}.get(params.type)
         if kind is None:
             raise invalid("params.type", "required: GTT_TYPE_SINGLE or GTT_TYPE_TWO_LEG")
@@ -429,7 +429,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                     beat.server_time.GetCurrentTime()
                     streams = self.runtime.tick_streams.find(request.account_id)
                     if streams is not None:
-                        beat.upstream_state = streams.state
+                        beat.upstream_state = common_pb2.UpstreamState.ValueType(streams.state)
                     yield order_pb2.StreamOrderUpdatesResponse(heartbeat=beat)
         finally:
             updates.forget(request.account_id, listener)

@@ -20,6 +20,7 @@ from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.observability.metrics import ORDER_UPDATES
 from kite_gateway.storage.order_updates import OrderUpdateLog, dedupe_key
 from kite_gateway.streaming.tick_streams import TickStreams
+from kite_gateway.streaming.ticks import UpstreamState
 
 log = structlog.get_logger(__name__)
 
@@ -96,7 +97,7 @@ class OrderUpdates:
             streams.state_listeners.append(lambda before, after, _message: self._on_state(session, before, after))
             if first:
                 self._outage_started.setdefault(account_id, (time.time(), order_pb2.GAP_REASON_GATEWAY_RESTARTED))
-                if streams.state == common_pb2.UPSTREAM_STATE_CONNECTED:
+                if streams.state == UpstreamState.CONNECTED:
                     self._on_state(session, streams.state, streams.state)
         streams.ticker.ensure_connected()
 

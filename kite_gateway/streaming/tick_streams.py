@@ -1,34 +1,79 @@
 """Live ticks of an account: one AccountTicker upstream (holding the union of every subscriber's
-instruments, each in the richest mode anyone asked for), fanned out to subscriber mailboxes."""
+instruments, each in the richest level anyone asked for), fanned out to subscriber mailboxes. Each
+tick is encoded once per instrument and level by the TickEncoding the hub is given, and those bytes
+are shared by every subscriber at that level."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import structlog
-from google.protobuf.timestamp_pb2 import Timestamp
-from kite_gateway_api.v1 import common_pb2, market_data_pb2
 
 from kite_gateway.core.market.instruments import Listing
 from kite_gateway.core.market.sessions import SESSIONS, MarketHours
 from kite_gateway.streaming.connection_budget import ConnectionBudget
 from kite_gateway.streaming.fanout import Fanout, Mailbox
 from kite_gateway.streaming.recorder import FrameRecorder
-from kite_gateway.streaming.ticks import KITE_MODE, LEVELS, RANK, WIRE_MODE, tick_entry, tick_message
-from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit
+from kite_gateway.streaming.ticks import (
+    KITE_MODE,
+    LEVEL_OF_MODE,
+    SubscriptionOutcome,
+    SubscriptionState,
+    TickEncoding,
+    TickLevel,
+    UpstreamState,
+)
+from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit, UpstreamConnection
 from kite_wire.ticker_packets import Tick
 
 log = structlog.get_logger(__name__)
 
 
-def note(**event: Any) -> bytes:
-    return market_data_pb2.StreamTicksResponse(**event).SerializeToString()
+@dataclass(frozen=True, slots=True)
+class ConnectionStats:
+    """One upstream ticker connection: its state, what it carries, and when (Unix seconds)."""
+
+    index: int
+    state: UpstreamState
+    instruments_by_level: tuple[int, int, int]  # LTP, QUOTE, FULL
+    reconnects: int
+    last_frame_time: float | None  # None before the first frame
+    connect_time: float | None  # None before the first connection
+    uptime: float  # seconds since it came up; 0 while it is not connected
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTickStats:
+    """An account's tick hub at a glance (for metrics)."""
+
+    account_id: str
+    state: UpstreamState  # the account's feed as its subscribers are told it
+    connections: list[ConnectionStats]
+    ticks_in: int
+    ticks_delivered: int
+    ticks_conflated: int
+    queue_depths: list[int]  # per open subscription: instruments with a tick waiting
+
+
+def _connection_stats(connection: UpstreamConnection, now: float, wall: float) -> ConnectionStats:
+    levels = [LEVEL_OF_MODE[mode] for mode in connection.wanted.values()]
+    state = UpstreamState(connection.state)
+    return ConnectionStats(
+        index=connection.index,
+        state=state,
+        instruments_by_level=(levels.count(TickLevel.LTP), levels.count(TickLevel.QUOTE), levels.count(TickLevel.FULL)),
+        reconnects=connection.reconnects,
+        last_frame_time=wall - (now - connection.last_frame) if connection.last_frame else None,
+        connect_time=wall - (now - connection.connect_time) if connection.connect_time else None,
+        uptime=now - connection.connect_time if state == UpstreamState.CONNECTED else 0.0,
+    )
 
 
 class AccountTicks:
@@ -39,6 +84,7 @@ class AccountTicks:
         api_key: str,
         access_token: str,
         symbols: dict[int, str],
+        encoding: TickEncoding,
         stale_after: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         recorder: FrameRecorder | None = None,
@@ -48,8 +94,9 @@ class AccountTicks:
         self.account_id = account_id
         self.access_token = access_token
         self.symbols = symbols
+        self.encoding = encoding
         self.fanout: Fanout[int] = Fanout()
-        self.state: Any = common_pb2.UPSTREAM_STATE_UNSPECIFIED
+        self.state = UpstreamState.UNSPECIFIED
         url = f"{websocket_endpoint}?{urlencode({'api_key': api_key, 'access_token': access_token})}"
         self.recorder = recorder
         callbacks = Callbacks(self._on_ticks, self._on_text, self._on_state, recorder.record if recorder else None)
@@ -61,22 +108,23 @@ class AccountTicks:
         self.last_tick = time.monotonic()
         self._watchdog = asyncio.create_task(self._watch_staleness())
         self.order_listeners: list[Callable[[dict[str, Any]], None]] = []
-        self.state_listeners: list[Callable[[Any, Any, str], None]] = []
+        self.state_listeners: list[Callable[[UpstreamState, UpstreamState, str], None]] = []
 
     # Upstream events --------------------------------------------------------------------------
 
     def _on_ticks(self, raws: list[Tick]) -> None:
-        received = Timestamp()
-        received.GetCurrentTime()
+        received = time.time_ns()
         self.ticks_in += len(raws)
         self.last_tick = time.monotonic()
-        if self.state == common_pb2.UPSTREAM_STATE_STALE and raws:
-            self._on_state(0, common_pb2.UPSTREAM_STATE_CONNECTED, "ticks are flowing again")
+        if self.state == UpstreamState.STALE and raws:
+            self._on_state(0, UpstreamState.CONNECTED, "ticks are flowing again")
+        encode = self.encoding.tick
         for raw in raws:
             symbol = self.symbols.get(raw.instrument_token, "")
+            arrived = LEVEL_OF_MODE[raw.mode]
 
-            def payload(level: int, raw: Tick = raw, symbol: str = symbol) -> bytes:
-                return tick_entry(tick_message(raw, level, symbol, received))
+            def payload(level: int, raw: Tick = raw, symbol: str = symbol, arrived: int = arrived) -> bytes:
+                return encode(raw, min(level, arrived), symbol, received)  # never richer than what arrived
 
             self.fanout.publish(raw.instrument_token, payload)
 
@@ -87,26 +135,18 @@ class AccountTicks:
         elif message.get("type") == "error":
             log.warning("ticker.error", account_id=self.account_id, message=str(message.get("data"))[:300])
 
-    def _on_state(self, index: int, state: Any, message: str) -> None:
-        previous, self.state = self.state, state
+    def _on_state(self, index: int, state: int, message: str) -> None:
+        previous, self.state = self.state, UpstreamState(state)
         for listener in self.state_listeners:
-            listener(previous, state, message)
-        status = common_pb2.UpstreamStatus(state=state, message=message)
-        status.time.GetCurrentTime()
-        self.fanout.note_all(note(upstream_status=status))
-        log.info(
-            "ticker.state",
-            account_id=self.account_id,
-            connection=index,
-            state=common_pb2.UpstreamState.Name(state),
-            message=message,
-        )
+            listener(previous, self.state, message)
+        self.fanout.note_all(self.encoding.upstream_status(self.state, message, time.time_ns()))
+        log.info("ticker.state", account_id=self.account_id, connection=index, state=self.state.name, message=message)
 
     async def _watch_staleness(self) -> None:
         """Flag the feed STALE when subscribed instruments stay silent while their exchange is open."""
         while True:
             await asyncio.sleep(min(1.0, self.stale_after / 2))
-            if self.state != common_pb2.UPSTREAM_STATE_CONNECTED or not self.fanout.holders:
+            if self.state != UpstreamState.CONNECTED or not self.fanout.holders:
                 continue
             quiet = time.monotonic() - self.last_tick
             if quiet < self.stale_after:
@@ -115,9 +155,7 @@ class AccountTicks:
             exchanges = {self.symbols.get(token, ":").split(":")[0] for token in self.fanout.holders}
             open_now = sorted(e for e in exchanges if e in SESSIONS and self.hours.is_open(e, now))
             if open_now:
-                self._on_state(
-                    0, common_pb2.UPSTREAM_STATE_STALE, f"no ticks for {quiet:.0f}s while {', '.join(open_now)} is open"
-                )
+                self._on_state(0, UpstreamState.STALE, f"no ticks for {quiet:.0f}s while {', '.join(open_now)} is open")
 
     @property
     def last_frame(self) -> float:
@@ -131,82 +169,75 @@ class AccountTicks:
         if after < 0:
             await self.ticker.unsubscribe([token])
         else:
-            await self.ticker.subscribe({token: KITE_MODE[LEVELS[after]]})
+            await self.ticker.subscribe({token: KITE_MODE[TickLevel(after)]})
 
     async def add(
-        self, mailbox: Mailbox[int], wanted: list[tuple[common_pb2.InstrumentRef, Listing | None]], mode: int
-    ) -> list[market_data_pb2.SubscriptionStatus]:
-        level = LEVELS.index(mode)
-        statuses = []
-        for ref, listing in wanted:
-            status = market_data_pb2.SubscriptionStatus(instrument=ref)
+        self, mailbox: Mailbox[int], listings: Sequence[Listing | None], level: TickLevel
+    ) -> list[SubscriptionOutcome]:
+        """Subscribe the mailbox to each listing at `level` (None: an instrument not in the master)."""
+        outcomes = []
+        for listing in listings:
             if listing is None:
-                status.state = market_data_pb2.SUBSCRIPTION_STATE_UNKNOWN_INSTRUMENT
-                status.message = "not in today's instrument master"
-            else:
-                status.instrument_token, status.symbol = listing.instrument_token, listing.symbol
-                before, after = self.fanout.hold(mailbox, listing.instrument_token, level)
-                try:
-                    await self._apply(listing.instrument_token, before, after)
-                    mailbox.pending.pop(listing.instrument_token, None)
-                    status.state, status.mode = market_data_pb2.SUBSCRIPTION_STATE_ACCEPTED, mode  # type: ignore[assignment]
-                except OverLimit as exc:
-                    self.fanout.release(mailbox, listing.instrument_token)
-                    status.state = market_data_pb2.SUBSCRIPTION_STATE_OVER_LIMIT
-                    status.message = str(exc)
-            statuses.append(status)
-        return statuses
+                outcomes.append(
+                    SubscriptionOutcome(
+                        SubscriptionState.UNKNOWN_INSTRUMENT, message="not in today's instrument master"
+                    )
+                )
+                continue
+            token, symbol = listing.instrument_token, listing.symbol
+            before, after = self.fanout.hold(mailbox, token, level)
+            try:
+                await self._apply(token, before, after)
+            except OverLimit as exc:
+                self.fanout.release(mailbox, token)
+                outcomes.append(SubscriptionOutcome(SubscriptionState.OVER_LIMIT, token, symbol, message=str(exc)))
+                continue
+            mailbox.pending.pop(token, None)
+            outcomes.append(SubscriptionOutcome(SubscriptionState.ACCEPTED, token, symbol, level))
+        return outcomes
 
-    async def remove(
-        self, mailbox: Mailbox[int], wanted: list[tuple[common_pb2.InstrumentRef, Listing | None]]
-    ) -> list[market_data_pb2.SubscriptionStatus]:
-        statuses = []
-        for ref, listing in wanted:
-            status = market_data_pb2.SubscriptionStatus(instrument=ref)
+    async def remove(self, mailbox: Mailbox[int], listings: Sequence[Listing | None]) -> list[SubscriptionOutcome]:
+        outcomes = []
+        for listing in listings:
             if listing is None or listing.instrument_token not in mailbox.wants:
-                status.state = market_data_pb2.SUBSCRIPTION_STATE_NOT_SUBSCRIBED
-                status.message = "not in this subscription"
-            else:
-                status.instrument_token, status.symbol = listing.instrument_token, listing.symbol
-                await self._apply(listing.instrument_token, *self.fanout.release(mailbox, listing.instrument_token))
-                mailbox.pending.pop(listing.instrument_token, None)
-                status.state = market_data_pb2.SUBSCRIPTION_STATE_REMOVED
-            statuses.append(status)
-        return statuses
+                outcomes.append(
+                    SubscriptionOutcome(SubscriptionState.NOT_SUBSCRIBED, message="not in this subscription")
+                )
+                continue
+            token = listing.instrument_token
+            await self._apply(token, *self.fanout.release(mailbox, token))
+            mailbox.pending.pop(token, None)
+            outcomes.append(SubscriptionOutcome(SubscriptionState.REMOVED, token, listing.symbol))
+        return outcomes
 
     async def close(self, mailbox: Mailbox[int]) -> None:
         """End a subscription: instruments nobody else holds are unsubscribed in one message per
-        connection; those others hold at a lower mode are downgraded."""
+        connection; those others hold at a lower level are downgraded."""
         gone, lower = [], {}
         for token, before, after in self.fanout.close(mailbox):
             if after < 0:
                 gone.append(token)
             elif after < before:
-                lower[token] = KITE_MODE[LEVELS[after]]
+                lower[token] = KITE_MODE[TickLevel(after)]
         if gone:
             await self.ticker.unsubscribe(gone)
         if lower:
             await self.ticker.subscribe(lower)
 
-    def connections(self) -> list[market_data_pb2.UpstreamConnection]:
-        out = []
+    def connections(self) -> list[ConnectionStats]:
         now, wall = time.monotonic(), time.time()
-        for connection in self.ticker.connections:
-            modes = [RANK[WIRE_MODE[mode]] for mode in connection.wanted.values()]
-            item = market_data_pb2.UpstreamConnection(
-                index=connection.index,
-                state=connection.state,  # type: ignore[arg-type]
-                ltp_instruments=modes.count(0),
-                quote_instruments=modes.count(1),
-                full_instruments=modes.count(2),
-                reconnects=connection.reconnects,
-            )
-            if connection.last_frame:
-                item.last_frame_time.FromNanoseconds(int((wall - (now - connection.last_frame)) * 1e9))
-            if connection.connect_time:
-                item.connect_time.FromNanoseconds(int((wall - (now - connection.connect_time)) * 1e9))
-            out.append(item)
-        return out
+        return [_connection_stats(connection, now, wall) for connection in self.ticker.connections]
+
+    def stats(self) -> AccountTickStats:
+        return AccountTickStats(
+            account_id=self.account_id,
+            state=self.state,
+            connections=self.connections(),
+            ticks_in=self.ticks_in,
+            ticks_delivered=self.fanout.delivered_total,
+            ticks_conflated=self.fanout.conflated_total,
+            queue_depths=[len(m.pending) for m in self.fanout.mailboxes.values()],
+        )
 
     async def stop(self) -> None:
         self._watchdog.cancel()
@@ -220,8 +251,15 @@ class AccountTicks:
 class TickStreams:
     """Every account's live ticks, created on first use and rebuilt when the account logs in anew."""
 
-    def __init__(self, websocket_endpoint: str, record_dir: Path | None = None, **connection_options: Any) -> None:
+    def __init__(
+        self,
+        websocket_endpoint: str,
+        encoding: TickEncoding,
+        record_dir: Path | None = None,
+        **connection_options: Any,
+    ) -> None:
         self.websocket_endpoint = websocket_endpoint
+        self.encoding = encoding
         self.record_dir = record_dir
         self.options = connection_options
         self.accounts: dict[str, AccountTicks] = {}
@@ -240,6 +278,7 @@ class TickStreams:
                 api_key,
                 access_token,
                 symbols,
+                self.encoding,
                 recorder=recorder,
                 budget=self.budget,
                 **self.options,
@@ -249,6 +288,10 @@ class TickStreams:
 
     def find(self, account_id: str) -> AccountTicks | None:
         return self.accounts.get(account_id)
+
+    def stats(self) -> list[AccountTickStats]:
+        """Every account's hub, by account id: connection states and uptimes, ticks in and out, queues."""
+        return [self.accounts[account_id].stats() for account_id in sorted(self.accounts)]
 
     async def stop(self) -> None:
         for streams in self.accounts.values():

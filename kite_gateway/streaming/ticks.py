@@ -1,93 +1,66 @@
-"""Decoded ticker packets as kite_gateway.v1 Tick messages, serialized once per instrument and mode
-(exact decimals straight from the wire integers), and stream frames built from those bytes."""
+"""The tick hub's vocabulary, free of any wire format for subscribers: tick levels (Kite's modes,
+ranked), upstream and subscription states, and the encoding the hub is given to turn a decoded
+tick into the bytes it shares among every subscriber of that instrument and level."""
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
-from kite_gateway_api.v1 import common_pb2, market_data_pb2
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Protocol
 
-from kite_wire.ticker_packets import Tick
-
-LEVELS = (market_data_pb2.TICK_MODE_LTP, market_data_pb2.TICK_MODE_QUOTE, market_data_pb2.TICK_MODE_FULL)
-RANK = {mode: rank for rank, mode in enumerate(LEVELS)}
-WIRE_MODE = {
-    "ltp": market_data_pb2.TICK_MODE_LTP,
-    "quote": market_data_pb2.TICK_MODE_QUOTE,
-    "full": market_data_pb2.TICK_MODE_FULL,
-}
-KITE_MODE = {mode: name for name, mode in WIRE_MODE.items()}
-NANO = 1_000_000_000
+from kite_wire.ticker_packets import MODES, Tick
 
 
-def _decimal(value: int, divisor: int, out: common_pb2.Decimal) -> None:
-    out.units = value // divisor
-    out.nanos = (value % divisor) * (NANO // divisor)
+class TickLevel(IntEnum):
+    """Kite's tick modes, poorest first (a subscriber at a level gets that much of each tick)."""
+
+    LTP = 0
+    QUOTE = 1
+    FULL = 2
 
 
-def _stamp(seconds: int, out: Timestamp) -> None:
-    if seconds:
-        out.seconds = seconds
+KITE_MODE = dict(zip(TickLevel, MODES, strict=True))  # level -> Kite's mode name ("ltp", "quote", "full")
+LEVEL_OF_MODE = {mode: level for level, mode in KITE_MODE.items()}
 
 
-def tick_message(raw: Tick, level: int, symbol: str, received: Timestamp) -> market_data_pb2.Tick:
-    """The tick at a subscriber's level (never richer than what arrived)."""
-    level = min(level, RANK[WIRE_MODE[raw.mode]])
-    d = raw.divisor
-    tick = market_data_pb2.Tick(
-        instrument_token=raw.instrument_token, symbol=symbol, mode=LEVELS[level], tradable=raw.tradable
-    )
-    _decimal(raw.last_price, d, tick.last_price)
-    tick.receive_time.CopyFrom(received)
-    if level == 0:
-        return tick
-    if raw.close or raw.open:
-        for name in ("open", "high", "low", "close"):
-            _decimal(getattr(raw, name), d, getattr(tick.ohlc, name))
-    if raw.close:
-        change = raw.last_price - raw.close
-        sign = -1 if change < 0 else 1
-        _decimal(abs(change), d, tick.change)
-        tick.change.units *= sign
-        tick.change.nanos *= sign
-        nano_percent = (abs(change) * 100 * NANO * 2 + raw.close) // (2 * raw.close)  # rounded half up
-        units, nanos = divmod(nano_percent, NANO)
-        tick.change_percent.units, tick.change_percent.nanos = sign * units, sign * nanos
-    if raw.tradable:
-        tick.last_quantity, tick.volume = raw.last_quantity, raw.volume
-        tick.buy_quantity, tick.sell_quantity = raw.buy_quantity, raw.sell_quantity
-        _decimal(raw.average_price, d, tick.average_price)
-    if level == 2:
-        _stamp(raw.exchange_timestamp, tick.exchange_time)
-        if raw.tradable:
-            _stamp(raw.last_trade_time, tick.last_trade_time)
-            tick.oi, tick.oi_day_high, tick.oi_day_low = raw.oi, raw.oi_day_high, raw.oi_day_low
-            depth = raw.depth
-            for side, start in ((tick.depth.buy, 0), (tick.depth.sell, 15)):
-                for i in range(start, start + 15, 3):
-                    level_msg = side.add(quantity=depth[i], orders=depth[i + 2])
-                    _decimal(depth[i + 1], d, level_msg.price)
-    return tick
+class UpstreamState(IntEnum):
+    """The upstream feed's state (the same numbers as kite_gateway.v1.UpstreamState)."""
+
+    UNSPECIFIED = 0
+    CONNECTING = 1
+    CONNECTED = 2
+    RECONNECTING = 3
+    STALE = 4
+    DOWN = 5
 
 
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+class SubscriptionState(IntEnum):
+    """What became of one instrument of a subscription change (numbered as kite_gateway.v1.SubscriptionState)."""
+
+    ACCEPTED = 1
+    UNKNOWN_INSTRUMENT = 2
+    OVER_LIMIT = 3
+    REMOVED = 4
+    NOT_SUBSCRIBED = 5
 
 
-def tick_entry(tick: market_data_pb2.Tick) -> bytes:
-    """The tick as one element of TickBatch.ticks (field 1): tag, length, bytes."""
-    body = tick.SerializeToString()
-    return b"\x0a" + varint(len(body)) + body
+@dataclass(frozen=True, slots=True)
+class SubscriptionOutcome:
+    state: SubscriptionState
+    instrument_token: int = 0
+    symbol: str = ""
+    level: TickLevel | None = None  # when ACCEPTED
+    message: str = ""
 
 
-def ticks_frame(entries: list[bytes], conflated: int) -> bytes:
-    """A StreamTicksResponse carrying a TickBatch (field 2) of pre-serialized ticks."""
-    batch = b"".join(entries) + (b"\x10" + varint(conflated) if conflated else b"")
-    return b"\x12" + varint(len(batch)) + batch
+class TickEncoding(Protocol):
+    """How subscribers' bytes are made (the gRPC layer's kite_gateway.grpc.tick_encoding)."""
+
+    def tick(self, raw: Tick, level: int, symbol: str, received_ns: int) -> bytes:
+        """One tick at `level` (a TickLevel, never richer than what arrived), received at `received_ns`
+        (Unix time in nanoseconds)."""
+        ...
+
+    def upstream_status(self, state: UpstreamState, message: str, at_ns: int) -> bytes:
+        """A note to every subscriber that the upstream's state changed."""
+        ...

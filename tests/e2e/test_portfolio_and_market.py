@@ -108,16 +108,6 @@ async def test_quotes_ltp_and_ohlc_for_many_instruments_at_once(stack: Stack) ->
     assert amount(infy.lower_circuit_limit) < amount(infy.last_price) < amount(infy.upper_circuit_limit)
 
 
-def test_batches_respect_both_kites_count_and_the_request_line_length() -> None:
-    from kite_gateway.core.market.quotes import MAX_QUERY_CHARS, batches
-
-    symbols = [f"NFO:NIFTY26DEC{strike}CE" for strike in range(20000, 30000, 5)]
-    split = batches(symbols, 500)
-    assert [s for batch in split for s in batch] == symbols
-    assert all(len(batch) <= 500 and len("&i=".join(batch)) < MAX_QUERY_CHARS * 1.5 for batch in split)
-    assert len(batches(["NSE:INFY"] * 1200, 500)) == 3
-
-
 async def test_more_instruments_than_kite_takes_in_one_call_are_split(stack: Stack) -> None:
     symbols = [i.symbol for i in stack.sim.universe][:1200]
     refs = [ref(s) for s in symbols]

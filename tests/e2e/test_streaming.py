@@ -13,7 +13,6 @@ from google.protobuf.duration_pb2 import Duration
 from kite_gateway_api.v1 import common_pb2, market_data_pb2
 
 from kite_gateway.grpc.mapping import from_decimal_pb
-from kite_gateway.streaming.fanout import Fanout
 from tests.e2e.conftest import Stack
 
 ACCOUNT = "ZS0001"
@@ -172,26 +171,6 @@ async def test_a_bad_heartbeat_interval_or_account_fails_at_once(stack: Stack) -
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await bad.read()
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
-
-
-def test_a_slow_subscriber_gets_the_newest_tick_per_instrument_and_a_count_of_the_rest() -> None:
-    async def scenario() -> None:
-        fanout: Fanout[int] = Fanout()
-        fast, slow = fanout.open("a"), fanout.open("b")
-        for mailbox in (fast, slow):
-            fanout.hold(mailbox, 1, 0)
-            fanout.hold(mailbox, 2, 0)
-        fanout.publish(1, lambda level: b"one-v1")
-        assert await fast.take(1) == ([], [b"one-v1"], 0)
-        for version in (b"one-v2", b"one-v3", b"one-v4"):
-            fanout.publish(1, lambda level, v=version: v)  # type: ignore[misc]
-        fanout.publish(2, lambda level: b"two-v1")
-        assert await slow.take(1) == ([], [b"one-v4", b"two-v1"], 3)
-        assert await fast.take(1) == ([], [b"one-v4", b"two-v1"], 2)
-        assert await fast.take(0.01) is None
-        assert (slow.conflated_total, fast.conflated_total, slow.delivered) == (3, 2, 2)
-
-    asyncio.run(scenario())
 
 
 async def test_a_subscriber_that_stops_reading_is_conflated_and_told_so_while_others_keep_up(stack: Stack) -> None:

@@ -4,16 +4,24 @@ order, and stitched without duplicates at the seams."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.errors import invalid
+from kite_gateway.kite.market import Candle
 from kite_wire.limits import HISTORICAL_SPAN_DAYS
 
 MAX_SPAN_DAYS = HISTORICAL_SPAN_DAYS  # Kite's interval names and the longest span one call may cover
 
 # The most Kite calls one request may take (3 a second): 6.5 years of minute candles, 200 of days.
 MAX_CALLS = 40
+
+
+class CandleSource(Protocol):
+    """Kite's historical endpoint, one window a call (kite_gateway.kite.market.KiteMarket)."""
+
+    async def historical_data(
+        self, instrument_token: int, start: datetime, end: datetime, interval: str, continuous: bool, oi: bool
+    ) -> list[Candle]: ...
 
 
 def windows(start: datetime, end: datetime, interval: str, most: int | None = None) -> list[tuple[datetime, datetime]]:
@@ -31,21 +39,22 @@ def windows(start: datetime, end: datetime, interval: str, most: int | None = No
     return out
 
 
+def check_range(start: datetime, end: datetime, interval: str) -> None:
+    """INVALID_ARGUMENT for a range that runs backwards or takes more than MAX_CALLS windows."""
+    if end < start:
+        raise invalid("end_time", "must not be before start_time")
+    if len(windows(start, end, interval, most=MAX_CALLS + 1)) > MAX_CALLS:
+        days = MAX_CALLS * MAX_SPAN_DAYS[interval]
+        raise invalid("end_time", f"a range of at most {days} days of {interval} candles per call")
+
+
 async def candles(
-    kite: KiteCaller, token: int, interval: str, start: datetime, end: datetime, continuous: bool, oi: bool
-) -> list[dict[str, Any]]:
-    stitched: dict[datetime, dict[str, Any]] = {}
+    source: CandleSource, token: int, interval: str, start: datetime, end: datetime, continuous: bool, oi: bool
+) -> list[Candle]:
+    """Every candle of start..end (checked by check_range first), oldest first, one per time."""
+    check_range(start, end, interval)
+    stitched: dict[datetime, Candle] = {}
     for window_start, window_end in windows(start, end, interval):
-        rows = await kite.read(
-            EndpointClass.HISTORICAL,
-            "historical_data",
-            token,
-            window_start,
-            window_end,
-            interval,
-            continuous=continuous,
-            oi=oi,
-        )
-        for row in rows:
-            stitched.setdefault(row["date"], row)
+        for candle in await source.historical_data(token, window_start, window_end, interval, continuous, oi):
+            stitched.setdefault(candle.time, candle)
     return [stitched[moment] for moment in sorted(stitched)]

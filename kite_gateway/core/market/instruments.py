@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from kite_gateway_api.v1 import common_pb2
-
 from kite_gateway.core.accounts.session import AccountSession
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
-from kite_gateway.grpc.mapping import decimal_pb, exchange_pb, instrument_type_pb, timestamp_pb
-from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.market import KiteMarket
 from kite_wire.instruments import Instrument, instrument_from_row
 
 MASTER_TTL_SECONDS = 24 * 3600.0
@@ -22,6 +21,22 @@ EXCHANGE_ORDER = {name: rank for rank, name in enumerate(("NSE", "BSE", "NFO", "
 
 
 Listing = Instrument  # one row of the instruments dump (kite_wire.instruments)
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentRef:
+    """How a caller names an instrument: by `EXCHANGE:TRADINGSYMBOL` or by instrument token (neither:
+    not named at all)."""
+
+    symbol: str | None = None
+    instrument_token: int | None = None
+
+    @property
+    def named(self) -> bool:
+        return self.symbol is not None or self.instrument_token is not None
+
+    def __str__(self) -> str:
+        return self.symbol if self.symbol is not None else f"token {self.instrument_token}"
 
 
 class InstrumentMaster:
@@ -33,7 +48,7 @@ class InstrumentMaster:
         self.loaded_at = 0.0
         self._lock = asyncio.Lock()
 
-    def load(self, rows: list[dict[str, Any]]) -> None:
+    def load(self, rows: Iterable[Mapping[str, Any]]) -> None:
         listings = [instrument_from_row(row) for row in rows]
         self.by_symbol = {listing.symbol: listing for listing in listings}
         self.by_token = {listing.instrument_token: listing for listing in listings}
@@ -50,26 +65,24 @@ class InstrumentMaster:
         async with self._lock:
             if self.by_symbol and time.monotonic() - self.loaded_at < MASTER_TTL_SECONDS:
                 return
-            self.load(await session.active().read(EndpointClass.OTHER, "instruments"))
+            self.load(await KiteMarket(session.active()).instruments())
 
-    def find(self, ref: common_pb2.InstrumentRef) -> Listing | None:
-        kind = ref.WhichOneof("ref")
-        if kind == "symbol":
+    def find(self, ref: InstrumentRef) -> Listing | None:
+        if ref.symbol is not None:
             return self.by_symbol.get(ref.symbol)
-        if kind == "instrument_token":
+        if ref.instrument_token is not None:
             return self.by_token.get(ref.instrument_token)
         return None
 
-    def resolve(self, ref: common_pb2.InstrumentRef, field: str) -> Listing:
+    def resolve(self, ref: InstrumentRef, field: str) -> Listing:
         """The listing, or INVALID_ARGUMENT for an empty or malformed ref, NOT_FOUND for an unknown one."""
-        kind = ref.WhichOneof("ref")
-        if kind is None:
+        if not ref.named:
             raise invalid(field, "required: an instrument as symbol (EXCHANGE:TRADINGSYMBOL) or instrument_token")
-        if kind == "symbol" and ":" not in ref.symbol:
+        if ref.symbol is not None and ":" not in ref.symbol:
             raise invalid(f"{field}.symbol", f"{ref.symbol!r} is not EXCHANGE:TRADINGSYMBOL, e.g. NSE:INFY")
         listing = self.find(ref)
         if listing is None:
-            named = ref.symbol if kind == "symbol" else f"token {ref.instrument_token}"
+            named = str(ref)
             raise GatewayError(
                 Status.NOT_FOUND,
                 Reason.INSTRUMENT_NOT_FOUND,
@@ -119,25 +132,3 @@ class InstrumentMaster:
             ranked.append((key, listing))
         ranked.sort(key=lambda pair: pair[0])
         return [listing for _, listing in ranked[:limit]], len(ranked)
-
-
-def listing_pb(listing: Listing) -> common_pb2.Instrument:
-    message = common_pb2.Instrument(
-        instrument_token=listing.instrument_token,
-        exchange_token=listing.exchange_token,
-        tradingsymbol=listing.tradingsymbol,
-        name=listing.name,
-        exchange=exchange_pb(listing.exchange),
-        segment=listing.segment,
-        instrument_type=instrument_type_pb(listing.instrument_type),
-        strike=decimal_pb(listing.strike),
-        tick_size=decimal_pb(listing.tick_size),
-        lot_size=listing.lot_size,
-        last_price=decimal_pb(listing.last_price),
-        symbol=listing.symbol,
-    )
-    if listing.expiry is not None:
-        stamp = timestamp_pb(listing.expiry.isoformat())
-        if stamp is not None:
-            message.expiry.CopyFrom(stamp)
-    return message

@@ -5,17 +5,30 @@ which value market orders at the last price)."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Protocol, TypeVar
 from urllib.parse import quote_plus
 
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.market import OhlcQuote, Quote
 from kite_wire.limits import QUOTE_BATCH
 
 KITE_BATCH = QUOTE_BATCH
 # Kite's edge refuses long request lines (an HTML 400, pykiteconnect#104): keep each call's `i=` list short.
 MAX_QUERY_CHARS = 6000
 LTP_TTL_SECONDS = 5.0
+
+Row = TypeVar("Row")
+
+
+class QuoteSource(Protocol):
+    """Kite's three quote endpoints, one call each (kite_gateway.kite.market.KiteMarket)."""
+
+    async def quote(self, symbols: Sequence[str]) -> dict[str, Quote]: ...
+
+    async def ohlc(self, symbols: Sequence[str]) -> dict[str, OhlcQuote]: ...
+
+    async def ltp(self, symbols: Sequence[str]) -> dict[str, Decimal]: ...
 
 
 def batches(symbols: list[str], most: int) -> list[list[str]]:
@@ -32,26 +45,37 @@ def batches(symbols: list[str], most: int) -> list[list[str]]:
     return [batch for batch in out if batch]
 
 
-async def fetch(kite: KiteCaller, method: str, symbols: list[str]) -> dict[str, Any]:
-    """Kite's rows of `method` ("quote", "ohlc" or "ltp") by symbol, in as few calls as Kite allows."""
-    rows: dict[str, Any] = {}
-    for batch in batches(list(dict.fromkeys(symbols)), KITE_BATCH[method]):
-        rows.update(await kite.read(EndpointClass.QUOTE, method, batch))
+async def in_batches(
+    call: Callable[[list[str]], Awaitable[dict[str, Row]]], symbols: Sequence[str], most: int
+) -> dict[str, Row]:
+    """`call`'s rows by symbol for every distinct symbol, in as few calls of at most `most` as Kite allows."""
+    rows: dict[str, Row] = {}
+    for batch in batches(list(dict.fromkeys(symbols)), most):
+        rows.update(await call(batch))
     return rows
+
+
+async def quotes(source: QuoteSource, symbols: Sequence[str]) -> dict[str, Quote]:
+    return await in_batches(source.quote, symbols, KITE_BATCH["quote"])
+
+
+async def ohlc(source: QuoteSource, symbols: Sequence[str]) -> dict[str, OhlcQuote]:
+    return await in_batches(source.ohlc, symbols, KITE_BATCH["ohlc"])
 
 
 class LastPrices:
     """Last prices as Kite gave them, each reused for LTP_TTL_SECONDS."""
 
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[float, Any]] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._cache: dict[str, tuple[float, Decimal]] = {}
+        self._clock = clock
 
-    async def get(self, kite: KiteCaller, symbols: list[str]) -> dict[str, Any]:
+    async def get(self, source: QuoteSource, symbols: Sequence[str]) -> dict[str, Decimal]:
         """symbol -> last price, for the symbols Kite knows; only stale ones are fetched."""
-        now = time.monotonic()
-        stale = [s for s in symbols if now - self._cache.get(s, (-LTP_TTL_SECONDS, None))[0] >= LTP_TTL_SECONDS]
+        now = self._clock()
+        stale = [s for s in symbols if now - self._cache.get(s, (-LTP_TTL_SECONDS, Decimal(0)))[0] >= LTP_TTL_SECONDS]
         if stale:
-            fetched = await fetch(kite, "ltp", stale)
-            now = time.monotonic()
-            self._cache.update({symbol: (now, row.get("last_price")) for symbol, row in fetched.items()})
+            fetched = await in_batches(source.ltp, stale, KITE_BATCH["ltp"])
+            now = self._clock()
+            self._cache.update({symbol: (now, price) for symbol, price in fetched.items()})
         return {s: self._cache[s][1] for s in symbols if s in self._cache}

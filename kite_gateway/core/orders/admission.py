@@ -10,6 +10,7 @@ from kite_gateway.core.market.instruments import Listing
 from kite_gateway.core.market.quotes import LastPrices
 from kite_gateway.core.risk.checks import OrderIntent, Positions, PreTradeRisk
 from kite_gateway.errors import GatewayError
+from kite_gateway.kite.market import KiteMarket
 from kite_gateway.kite.orders import KiteOrders, KiteValue
 from kite_gateway.observability.metrics import RISK_REFUSALS
 
@@ -24,7 +25,7 @@ async def _price(kite: KiteOrders, kwargs: Mapping[str, KiteValue], last_prices:
     if kwargs.get("trigger_price"):
         return _decimal(kwargs["trigger_price"])
     symbol = f"{kwargs['exchange']}:{kwargs['tradingsymbol']}"
-    return _decimal((await last_prices.get(kite.caller, [symbol]))[symbol])
+    return _decimal((await last_prices.get(KiteMarket(kite.caller), [symbol]))[symbol])
 
 
 async def _positions(kite: KiteOrders) -> Positions:

@@ -1,0 +1,2 @@
+"""Portfolio use cases: positions with P&L, holdings and their summary, position conversion, and a
+view across accounts."""

@@ -1,0 +1,96 @@
+"""Decoded ticker packets as kite_gateway.v1 Tick messages, serialized once per instrument and level
+by the tick hub (exact decimals straight from the wire integers), and StreamTicks frames built from
+those bytes without parsing them again."""
+
+from __future__ import annotations
+
+from kite_gateway_api.v1 import common_pb2, market_data_pb2
+
+from kite_gateway.streaming.ticks import UpstreamState
+from kite_wire.ticker_packets import Tick
+
+LEVELS = (market_data_pb2.TICK_MODE_LTP, market_data_pb2.TICK_MODE_QUOTE, market_data_pb2.TICK_MODE_FULL)
+NANO = 1_000_000_000
+
+
+def _decimal(value: int, divisor: int, out: common_pb2.Decimal) -> None:
+    out.units = value // divisor
+    out.nanos = (value % divisor) * (NANO // divisor)
+
+
+def tick_message(raw: Tick, level: int, symbol: str, received_ns: int) -> market_data_pb2.Tick:
+    """The tick at `level` (the hub never asks for more than what arrived)."""
+    d = raw.divisor
+    tick = market_data_pb2.Tick(
+        instrument_token=raw.instrument_token, symbol=symbol, mode=LEVELS[level], tradable=raw.tradable
+    )
+    _decimal(raw.last_price, d, tick.last_price)
+    received = tick.receive_time
+    received.seconds, received.nanos = divmod(received_ns, NANO)
+    if level == 0:
+        return tick
+    if raw.close or raw.open:
+        for name in ("open", "high", "low", "close"):
+            _decimal(getattr(raw, name), d, getattr(tick.ohlc, name))
+    if raw.close:
+        change = raw.last_price - raw.close
+        sign = -1 if change < 0 else 1
+        _decimal(abs(change), d, tick.change)
+        tick.change.units *= sign
+        tick.change.nanos *= sign
+        nano_percent = (abs(change) * 100 * NANO * 2 + raw.close) // (2 * raw.close)  # rounded half up
+        units, nanos = divmod(nano_percent, NANO)
+        tick.change_percent.units, tick.change_percent.nanos = sign * units, sign * nanos
+    if raw.tradable:
+        tick.last_quantity, tick.volume = raw.last_quantity, raw.volume
+        tick.buy_quantity, tick.sell_quantity = raw.buy_quantity, raw.sell_quantity
+        _decimal(raw.average_price, d, tick.average_price)
+    if level == 2:
+        if raw.exchange_timestamp:
+            tick.exchange_time.seconds = raw.exchange_timestamp
+        if raw.tradable:
+            if raw.last_trade_time:
+                tick.last_trade_time.seconds = raw.last_trade_time
+            tick.oi, tick.oi_day_high, tick.oi_day_low = raw.oi, raw.oi_day_high, raw.oi_day_low
+            depth = raw.depth
+            for side, start in ((tick.depth.buy, 0), (tick.depth.sell, 15)):
+                for i in range(start, start + 15, 3):
+                    level_msg = side.add(quantity=depth[i], orders=depth[i + 2])
+                    _decimal(depth[i + 1], d, level_msg.price)
+    return tick
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def tick_entry(tick: market_data_pb2.Tick) -> bytes:
+    """The tick as one element of TickBatch.ticks (field 1): tag, length, bytes."""
+    body = tick.SerializeToString()
+    return b"\x0a" + varint(len(body)) + body
+
+
+def ticks_frame(entries: list[bytes], conflated: int) -> bytes:
+    """A StreamTicksResponse carrying a TickBatch (field 2) of pre-serialized ticks."""
+    batch = b"".join(entries) + (b"\x10" + varint(conflated) if conflated else b"")
+    return b"\x12" + varint(len(batch)) + batch
+
+
+class ProtoTickEncoding:
+    """The hub's TickEncoding for StreamTicks: ticks as TickBatch entries, notes as whole responses."""
+
+    def tick(self, raw: Tick, level: int, symbol: str, received_ns: int) -> bytes:
+        return tick_entry(tick_message(raw, level, symbol, received_ns))
+
+    def upstream_status(self, state: UpstreamState, message: str, at_ns: int) -> bytes:
+        status = common_pb2.UpstreamStatus(state=int(state), message=message)  # type: ignore[arg-type]
+        status.time.FromNanoseconds(at_ns)
+        return market_data_pb2.StreamTicksResponse(upstream_status=status).SerializeToString()
