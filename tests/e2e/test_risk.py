@@ -18,7 +18,7 @@ from kite_gateway.auth.principals import token_digest
 from kite_gateway.core.risk.limits import RiskBook, RiskConfigError
 from kite_gateway.grpc.mapping import decimal_pb
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import Stack, market_buy, start_stack, status_of, stop_stack
 
 RISK = """
@@ -38,7 +38,7 @@ max_order_value = "1000"
 
 
 @pytest.fixture
-async def guarded(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> AsyncIterator[Stack]:
+async def guarded(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> AsyncIterator[Stack]:
     (tmp_path / "risk.toml").write_text(RISK)
     running = await start_stack(tmp_path, sim, sealing_key, gateway_risk_file=tmp_path / "risk.toml")
     yield running
@@ -46,7 +46,7 @@ async def guarded(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> AsyncIt
 
 
 def ltp(stack: Stack, symbol: str = "NSE:INFY") -> Decimal:
-    return stack.sim.market.quote(stack.sim.universe.by_symbol[symbol], stack.sim.clock.now()).last_price
+    return stack.sim.quote(symbol).last_price
 
 
 def limit_buy(stack: Stack, symbol: str = "NSE:INFY", quantity: int = 1, below: Decimal = Decimal("0.95")) -> Any:
@@ -180,7 +180,7 @@ async def test_an_accounts_own_limits_override_the_default(guarded: Stack) -> No
 
 
 async def test_the_kill_switch_blocks_new_orders_cancels_open_ones_and_lets_cancels_through(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     stack = await start_stack(tmp_path, sim, sealing_key)
     try:
@@ -238,7 +238,7 @@ async def test_engaging_needs_a_reason(stack: Stack) -> None:
 
 
 async def test_a_trader_may_engage_its_accounts_switch_but_only_an_admin_releases_it(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     principals = f"""
 [[principal]]
