@@ -11,6 +11,9 @@ The simulator's state belongs to its loop. From any other thread:
   `call(function, *args)` or `run(coroutine)`, which run it on the simulator's loop and wait for
   the result; `advance`,
   `advance_clock`, `quote`, `orders`, `session_for` and `users` are the common cases, ready-made.
+  Those block the calling thread; all but `advance` take microseconds. A caller on an event loop
+  (the e2e tests, beside the gateway) moves the market with `await advance_async(seconds)`, which
+  leaves its loop serving meanwhile.
 
 `await start()` / `await stop()` leave the caller's loop free while the simulator starts or stops;
 `with ThreadedSimulator(config) as sim:` does the same for blocking callers. A ThreadedSimulator
@@ -156,6 +159,15 @@ class ThreadedSimulator:
     def advance(self, seconds: float) -> None:
         """Move the manual clock forward, matching at every market step on the way."""
         self.call(self.sim.advance, seconds)
+
+    async def advance_async(self, seconds: float) -> None:
+        """`advance` for a caller on an event loop: its loop keeps serving while the simulator matches
+        (a blocking `advance` would hold the caller's loop, and the gateway on it, for the whole move)."""
+
+        async def advance() -> None:
+            self.sim.advance(seconds)
+
+        await asyncio.wrap_future(self._submit(advance()))
 
     def advance_clock(self, seconds: float) -> None:
         """Move the manual clock forward without a matching pass."""

@@ -97,7 +97,7 @@ async def test_profile_and_margins(stack: Stack) -> None:
 
 
 async def test_an_expired_token_turns_the_account_to_needs_login_with_what_to_do(stack: Stack) -> None:
-    stack.sim.advance(20 * 3600)  # past 06:00 IST the next morning
+    await stack.sim.advance_async(20 * 3600)  # past 06:00 IST the next morning
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stack.accounts.GetMargins(account_pb2.GetMarginsRequest(account_id="ZS0001"))
     code, reason, metadata, _ = status_of(caught.value)
@@ -178,7 +178,7 @@ async def test_each_account_has_a_health_entry_that_follows_its_session(stack: S
         probe = health_pb2_grpc.HealthStub(channel)
         check = health_pb2.HealthCheckRequest(service="account/ZS0001")
         assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.SERVING
-        stack.sim.advance(20 * 3600)  # the token expires at 06:00 IST
+        await stack.sim.advance_async(20 * 3600)  # the token expires at 06:00 IST
         await publish_once(stack.gateway.health, stack.runtime.accounts, known)
         assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.NOT_SERVING
         await stack.accounts.RemoveAccount(account_pb2.RemoveAccountRequest(account_id="ZS0001"))

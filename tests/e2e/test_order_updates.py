@@ -195,7 +195,7 @@ async def test_orders_placed_before_the_gateway_watched_the_account_are_recovere
     elsewhere = await asyncio.to_thread(
         kite.place_order, "regular", "NSE", "INFY", "BUY", 1, "CNC", "MARKET", market_protection=-1
     )
-    stack.sim.advance(1)
+    await stack.sim.advance_async(1)
     stream = subscribe(stack, after=0)  # the gateway's first look at the account
     seen = await read_until(stream, lambda s: any(e.WhichOneof("event") == "gap" for e in s) and completed(1)(s))
     stream.cancel()

@@ -168,7 +168,7 @@ async def test_an_unknown_instrument_or_account_is_not_found(stack: Stack) -> No
 
 
 async def test_kites_own_refusals_come_back_with_kites_words(stack: Stack) -> None:
-    stack.sim.advance(6 * 3600)  # 16:30: the market is closed
+    await stack.sim.advance_async(6 * 3600)  # 16:30: the market is closed
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await place(stack, "closed-1", market_buy())
     code, reason, metadata, _ = status_of(caught.value)

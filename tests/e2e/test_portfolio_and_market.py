@@ -38,7 +38,7 @@ async def buy(stack: Stack, client_order_id: str, **fields: Any) -> None:
 
 async def test_positions_carry_pnl_that_adds_up(stack: Stack) -> None:
     await buy(stack, "p-1", quantity=10, product=common_pb2.PRODUCT_MIS)
-    stack.sim.advance(600)
+    await stack.sim.advance_async(600)
     reply = await stack.portfolio.GetPositions(portfolio_pb2.GetPositionsRequest(account_id=ACCOUNT))
     (position,) = reply.net
     assert position.symbol == "NSE:INFY" and position.quantity == 10 and position.product == common_pb2.PRODUCT_MIS

@@ -47,7 +47,7 @@ async def record_a_session(
     last: dict[str, market_data_pb2.Tick] = {}
     try:
         for _ in range(3):
-            sim.advance(30)
+            await sim.advance_async(30)
             last.update(await ticks_until(stream, set(SYMBOLS)))
     finally:
         stream.cancel()

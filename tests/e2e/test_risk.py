@@ -123,7 +123,7 @@ async def test_a_position_may_not_grow_past_its_limit_but_may_shrink(guarded: St
     price = ltp(guarded)
     step = int(Decimal(100000) / price)  # each order worth ~1 lakh: the second takes the position past 1.5 lakh
     await place(guarded, "pos-1", market_buy(quantity=step))
-    guarded.sim.advance(1)
+    await guarded.sim.advance_async(1)
     _, _, _, metadata, _ = await refusal(place(guarded, "pos-2", market_buy(quantity=step)))
     assert metadata["limit"] == "max_position_value_per_instrument"
     sell = market_buy(quantity=step, transaction_type=common_pb2.TRANSACTION_TYPE_SELL, product=common_pb2.PRODUCT_MIS)
@@ -137,7 +137,7 @@ async def test_the_accounts_open_positions_are_limited_in_total(guarded: Stack) 
             f"tot-{n}",
             market_buy(symbol, int(Decimal(120000) / ltp(guarded, symbol)), product=common_pb2.PRODUCT_MIS),
         )
-        guarded.sim.advance(1)
+        await guarded.sim.advance_async(1)
     symbol = "NSE:SBIN"
     _, message, _, metadata, _ = await refusal(
         place(
@@ -193,7 +193,7 @@ async def test_the_kill_switch_blocks_new_orders_cancels_open_ones_and_lets_canc
         )
         assert engaged.kill_switch.engaged and engaged.kill_switch.reason == "runaway strategy"
         assert [(c.order_id, c.cancelled) for c in engaged.cancellations] == [(resting.order_id, True)]
-        stack.sim.advance(1)
+        await stack.sim.advance_async(1)
         statuses = {o["order_id"]: o["status"] for o in stack.kite_orders() + stack.kite_orders("ZS0002")}
         assert statuses == {resting.order_id: "CANCELLED", other.order_id: "OPEN"}
 

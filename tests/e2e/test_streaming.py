@@ -157,7 +157,7 @@ async def test_an_upstream_drop_is_announced_and_recovered_from(stack: Stack, st
     assert down.state == common_pb2.UPSTREAM_STATE_RECONNECTING
     up = (await next_event(stream, "upstream_status")).upstream_status
     assert up.state == common_pb2.UPSTREAM_STATE_CONNECTED
-    stack.sim.advance(30)  # the market moves: ticks flow again on the new connection
+    await stack.sim.advance_async(30)  # the market moves: ticks flow again on the new connection
     moved = stack.sim.quote(INFY).last_price
     async with asyncio.timeout(10):  # the resubscription's first tick may still carry the old price
         while from_decimal_pb((await ticks_until(stream, {INFY}))[INFY].last_price, "") != moved:
@@ -202,7 +202,7 @@ async def test_a_subscriber_that_stops_reading_is_conflated_and_told_so_while_ot
     await next_event(fast, "started")
     listed = market_data_pb2.ListSubscriptionsResponse()
     for _ in range(60):  # the slow one reads nothing while the market moves
-        stack.sim.advance(5)
+        await stack.sim.advance_async(5)
         await ticks_until(fast, set(symbols[:10]))
         listed = await stack.market.ListSubscriptions(market_data_pb2.ListSubscriptionsRequest(account_id=ACCOUNT))
         if any(s.conflated_ticks for s in listed.subscriptions):
@@ -272,7 +272,7 @@ async def test_a_feed_silent_while_the_market_is_open_is_flagged_stale(
         await ticks_until(call, {INFY})  # then the simulator's clock stands still: no new ticks
         stale = (await next_event(call, "upstream_status")).upstream_status
         assert stale.state == common_pb2.UPSTREAM_STATE_STALE and "while NSE is open" in stale.message
-        sim.advance(5)
+        await sim.advance_async(5)
         fresh = (await next_event(call, "upstream_status")).upstream_status
         assert fresh.state == common_pb2.UPSTREAM_STATE_CONNECTED
     finally:
