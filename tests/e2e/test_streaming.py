@@ -200,6 +200,7 @@ async def test_a_subscriber_that_stops_reading_is_conflated_and_told_so_while_ot
     fast = open_stream(stack, *symbols[:10], mode=market_data_pb2.TICK_MODE_FULL)
     await next_event(slow, "started")
     await next_event(fast, "started")
+    await ticks_until(fast, set(symbols[:10]))  # the first ticks are through before the market moves
     listed = market_data_pb2.ListSubscriptionsResponse()
     for _ in range(60):  # the slow one reads nothing while the market moves
         await stack.sim.advance_async(5)
