@@ -11,6 +11,7 @@ from kite_simulator import orders as st
 from kite_simulator.market import LiveQuote
 from kite_simulator.orders import SimOrder
 from kite_wire.formats import IST
+from kite_wire.order_rules import AUTO_MARKET_PROTECTION, needs_price
 
 AUTO_PROTECTION = Decimal(2)  # percent applied when market_protection is -1
 
@@ -34,9 +35,9 @@ def triggered(order: SimOrder, quote: LiveQuote) -> bool:
 
 def limit_price(order: SimOrder, quote: LiveQuote) -> Decimal:
     """The worst price the order fills at: its limit, or the market protection band around the LTP."""
-    if order.order_type in ("LIMIT", "SL"):
+    if needs_price(order.order_type):
         return order.price
-    percent = AUTO_PROTECTION if order.market_protection == -1 else order.market_protection
+    percent = AUTO_PROTECTION if order.market_protection == AUTO_MARKET_PROTECTION else order.market_protection
     band = quote.last_price * percent / 100
     return quote.last_price + band if order.transaction_type == "BUY" else quote.last_price - band
 

@@ -35,11 +35,8 @@ from kite_simulator.ratelimit import OrderCaps, OrderLimits
 from kite_simulator.sessions import App, User
 from kite_simulator.universe import SimInstrument, Universe
 from kite_wire.formats import IST
+from kite_wire.order_rules import ORDER_TYPES, PRODUCTS, VALIDITIES, VARIETIES
 
-VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
-ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
-PRODUCTS = ("CNC", "NRML", "MIS", "MTF", "CO")
-VALIDITIES = ("DAY", "IOC", "TTL")
 MAX_MODIFICATIONS = 25
 
 # (update kind for listeners) postback statuses Kite sends: COMPLETE, CANCELLED, REJECTED, UPDATE.

@@ -14,8 +14,7 @@ from kite_gateway.core.market.instruments import InstrumentMaster, Listing
 from kite_gateway.errors import invalid
 from kite_gateway.grpc import mapping
 from kite_gateway.grpc.request_limits import CLIENT_ORDER_ID
-
-ICEBERG_LEGS = range(2, 11)
+from kite_wire import order_rules as rules
 
 
 def check_client_order_id(value: str, field: str = "client_order_id") -> None:
@@ -29,7 +28,7 @@ def fingerprint(params: order_pb2.OrderParams | order_pb2.GttParams) -> str:
 
 
 def _on_grid(value: Decimal, listing: Listing, field: str) -> None:
-    if listing.tick_size and value % listing.tick_size:
+    if not rules.is_on_tick(value, listing.tick_size):
         raise invalid(field, f"{value} is not a multiple of the tick size {listing.tick_size} of {listing.symbol}")
 
 
@@ -53,32 +52,32 @@ def order_kwargs(
         "order_type": order_type,
         "validity": mapping.validity_text(params.validity),
     }
-    lot = max(listing.lot_size, 1)
+    lot = rules.lot_of(listing.lot_size)
     if params.quantity <= 0:
         raise invalid(f"{field}.quantity", "must be positive")
-    if params.quantity % lot:
+    if not rules.is_lot_multiple(params.quantity, listing.lot_size):
         raise invalid(
             f"{field}.quantity", f"{params.quantity} is not a multiple of the lot size {lot} of {listing.symbol}"
         )
     if product == "CO" and variety != "co":
         raise invalid(f"{field}.product", "CO is the product of cover orders (VARIETY_CO) only")
-    if listing.is_derivative and product in ("CNC", "MTF"):
+    if rules.delivery_refused(product, listing.is_derivative):
         raise invalid(f"{field}.product", f"{product} is for equity delivery; use NRML or MIS for {listing.symbol}")
-    if not listing.is_derivative and product == "NRML":
+    if rules.carry_forward_refused(product, listing.is_derivative):
         raise invalid(f"{field}.product", f"NRML is for derivatives; use CNC or MIS for {listing.symbol}")
     if variety == "co" and product not in ("MIS", "CO"):
         raise invalid(f"{field}.product", "cover orders are intraday: use MIS")
 
     price = mapping.from_decimal_pb(params.price, f"{field}.price")
     trigger = mapping.from_decimal_pb(params.trigger_price, f"{field}.trigger_price")
-    if order_type in ("LIMIT", "SL"):
+    if rules.needs_price(order_type):
         if price <= 0:
             raise invalid(f"{field}.price", f"required and positive for {order_type} orders")
         _on_grid(price, listing, f"{field}.price")
         kwargs["price"] = mapping.kite_number(price)
     elif price:
         raise invalid(f"{field}.price", f"must be unset for {order_type} orders")
-    if order_type in ("SL", "SL-M") or variety == "co":
+    if rules.needs_trigger(order_type, variety):
         if trigger <= 0:
             raise invalid(f"{field}.trigger_price", f"required and positive for {order_type} and cover orders")
         _on_grid(trigger, listing, f"{field}.trigger_price")
@@ -87,10 +86,10 @@ def order_kwargs(
         raise invalid(f"{field}.trigger_price", f"must be unset for {order_type} orders")
 
     protection_kind = params.WhichOneof("market_protection")
-    if order_type in ("MARKET", "SL-M"):
+    if rules.takes_market_protection(order_type):
         if protection_kind == "market_protection_percent":
             percent = mapping.from_decimal_pb(params.market_protection_percent, f"{field}.market_protection_percent")
-            if not 0 < percent <= 100:
+            if not 0 < percent <= rules.MAX_MARKET_PROTECTION:
                 raise invalid(f"{field}.market_protection_percent", "must be above 0 and at most 100")
             kwargs["market_protection"] = mapping.kite_number(percent)
         else:
@@ -101,19 +100,19 @@ def order_kwargs(
         raise invalid(f"{field}.market_protection", f"applies to MARKET and SL-M orders only, not {order_type}")
 
     if params.validity == common_pb2.VALIDITY_TTL:
-        if params.validity_ttl_minutes <= 0:
+        if rules.ttl_missing("TTL", params.validity_ttl_minutes):
             raise invalid(f"{field}.validity_ttl_minutes", "required and positive with VALIDITY_TTL")
         kwargs["validity_ttl"] = params.validity_ttl_minutes
     elif params.validity_ttl_minutes:
         raise invalid(f"{field}.validity_ttl_minutes", "applies to VALIDITY_TTL only")
     if params.disclosed_quantity:
-        if not 0 < params.disclosed_quantity <= params.quantity:
+        if not rules.disclosed_quantity_valid(params.disclosed_quantity, params.quantity):
             raise invalid(f"{field}.disclosed_quantity", "must be between 1 and the quantity")
         kwargs["disclosed_quantity"] = params.disclosed_quantity
     if variety == "iceberg":
-        if params.iceberg_legs not in ICEBERG_LEGS:
+        if not rules.iceberg_legs_valid(params.iceberg_legs):
             raise invalid(f"{field}.iceberg_legs", "required: 2 to 10 legs for VARIETY_ICEBERG")
-        if params.iceberg_quantity <= 0 or params.iceberg_quantity * params.iceberg_legs < params.quantity:
+        if not rules.iceberg_covers(params.iceberg_legs, params.iceberg_quantity, params.quantity):
             raise invalid(f"{field}.iceberg_quantity", "required: legs x iceberg_quantity must cover the quantity")
         kwargs["iceberg_legs"] = params.iceberg_legs
         kwargs["iceberg_quantity"] = params.iceberg_quantity
