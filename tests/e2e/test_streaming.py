@@ -197,10 +197,10 @@ def test_a_slow_subscriber_gets_the_newest_tick_per_instrument_and_a_count_of_th
 async def test_a_subscriber_that_stops_reading_is_conflated_and_told_so_while_others_keep_up(stack: Stack) -> None:
     symbols = [i.symbol for i in stack.sim.universe if i.tradable][:3000]
     slow = open_stream(stack, *symbols, mode=market_data_pb2.TICK_MODE_FULL)
-    await next_event(slow, "started")  # the fast one joins instruments already streaming: no resubscription
-    fast = open_stream(stack, *symbols[:10], mode=market_data_pb2.TICK_MODE_FULL)
+    await next_event(slow, "started")
+    await ticks_until(slow, set(symbols[:10]))  # the first ticks are through before the fast one joins
+    fast = open_stream(stack, *symbols[:10], mode=market_data_pb2.TICK_MODE_FULL)  # no resubscription upstream
     await next_event(fast, "started")
-    await ticks_until(fast, set(symbols[:10]))  # the first ticks are through before the market moves
     listed = market_data_pb2.ListSubscriptionsResponse()
     for _ in range(60):  # the slow one reads nothing while the market moves
         await stack.sim.advance_async(5)

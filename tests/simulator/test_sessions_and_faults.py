@@ -97,7 +97,7 @@ def test_an_unknown_route_is_a_json_404(threaded: ThreadedSimulator) -> None:
 def test_quotes_beyond_one_request_a_second_answer_429() -> None:
     with ThreadedSimulator(regular_hours(rate_limit_scale=1.0)) as running:
         seconds = [0.0]  # the limiter's sliding second runs on this clock, moved by hand
-        running.on_loop(lambda s: setattr(s, "rate_limiter", RateLimiter(1.0, now=lambda: seconds[0])))
+        running.on_loop(lambda s: setattr(s.request_rules, "rate_limiter", RateLimiter(1.0, now=lambda: seconds[0])))
         kite = login(running)
         kite.ltp("NSE:INFY")
         with pytest.raises(NetworkException, match="Too many requests") as caught:
