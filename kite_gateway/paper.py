@@ -1,7 +1,8 @@
-"""Paper trading: the embedded Kite simulator, started beside the gateway, which then talks to it
-exactly as it would to Kite (its endpoints point at it), with the simulator's demo accounts logged
-in through Kite's real login flow. The paper market keeps its state (orders, trades, positions,
-holdings, funds, GTTs) in the data directory, so a restarted gateway finds it as it left it."""
+"""Paper trading: the embedded Kite simulator, started beside the gateway on a thread and event loop
+of its own (so neither can starve the other), which the gateway then talks to exactly as it would to
+Kite (its endpoints point at it), with the simulator's demo accounts logged in through Kite's real
+login flow. The paper market keeps its state (orders, trades, positions, holdings, funds, GTTs) in
+the data directory, so a restarted gateway finds it as it left it."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import structlog
 
 from kite_gateway.config import Settings
 from kite_gateway.core.accounts.manager import AccountManager
-from kite_simulator import Simulator, SimulatorConfig
+from kite_simulator import SimulatorConfig, ThreadedSimulator
 
 log = structlog.get_logger(__name__)
 
 PAPER_STATE_FILE = "paper-simulator.json"
 
 
-async def start_simulator(settings: Settings, redirect_url: str) -> tuple[Simulator, Settings]:
+async def start_simulator(settings: Settings, redirect_url: str) -> tuple[ThreadedSimulator, Settings]:
     """Start the simulator on the configured loopback address; return it and the settings aimed at it."""
     host, _, port = settings.gateway_paper_listen.rpartition(":")
     config = SimulatorConfig(
@@ -29,7 +30,7 @@ async def start_simulator(settings: Settings, redirect_url: str) -> tuple[Simula
         redirect_url=redirect_url,
         state_file=settings.gateway_data_dir / PAPER_STATE_FILE,
     )
-    simulator = Simulator(config)
+    simulator = ThreadedSimulator(config)
     await simulator.start()
     log.info(
         "paper.simulator_started",
@@ -37,7 +38,7 @@ async def start_simulator(settings: Settings, redirect_url: str) -> tuple[Simula
         websocket_endpoint=simulator.ws_url,
         login_url=simulator.login_url(),
         api_key=simulator.app.api_key,
-        users=sorted(simulator.sessions.users),
+        users=simulator.users(),
     )
     aimed = settings.model_copy(
         update={
@@ -49,11 +50,11 @@ async def start_simulator(settings: Settings, redirect_url: str) -> tuple[Simula
     return simulator, aimed
 
 
-async def log_in_demo_accounts(simulator: Simulator, accounts: AccountManager) -> list[str]:
+async def log_in_demo_accounts(simulator: ThreadedSimulator, accounts: AccountManager) -> list[str]:
     """Each demo user logs in on the simulator's login page; the gateway completes the login."""
     logged_in = []
     async with aiohttp.ClientSession() as http:
-        for user_id in sorted(simulator.sessions.users):
+        for user_id in simulator.users():
             async with http.get(f"{simulator.login_url()}&user_id={user_id}", allow_redirects=False) as reply:
                 location = reply.headers["Location"]
             token = parse_qs(urlparse(location).query)["request_token"][0]

@@ -7,5 +7,6 @@ It is the gateway's paper-trading backend (`kite-gateway serve --paper`), a stan
 
 from kite_simulator.app import DemoUser, Simulator, SimulatorConfig
 from kite_simulator.faults import Fault
+from kite_simulator.threaded import ThreadedSimulator
 
-__all__ = ["DemoUser", "Fault", "Simulator", "SimulatorConfig"]
+__all__ = ["DemoUser", "Fault", "Simulator", "SimulatorConfig", "ThreadedSimulator"]

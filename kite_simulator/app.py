@@ -19,11 +19,20 @@ from kite_simulator.clock import Clock, ManualClock, ScaledClock
 from kite_simulator.engine import TradingEngine
 from kite_simulator.faults import FaultInjector
 from kite_simulator.gtt import GttBook
+from kite_simulator.http import (
+    ControlRoutes,
+    GttRoutes,
+    KiteRequestRules,
+    MarginRoutes,
+    MarketRoutes,
+    OrderRoutes,
+    SessionRoutes,
+    build_app,
+)
 from kite_simulator.market import MarketModel
 from kite_simulator.postbacks import PostbackSender
 from kite_simulator.ratelimit import OrderCaps, OrderLimits, RateLimiter
 from kite_simulator.replay import ReplayMarket, first_frame_time
-from kite_simulator.rest import build_app
 from kite_simulator.sessions import App, SessionStore, User
 from kite_simulator.state_file import StateSaver, read_state
 from kite_simulator.ticker import TickerHub
@@ -112,7 +121,8 @@ class Simulator:
         self.engine.order_caps = OrderCaps(config.order_limits) if config.order_limits else None
         self.gtts = GttBook(self.engine)
         self.faults = FaultInjector()
-        self.rate_limiter = RateLimiter(config.rate_limit_scale) if config.rate_limit_scale else None
+        rate_limiter = RateLimiter(config.rate_limit_scale) if config.rate_limit_scale else None
+        self.request_rules = KiteRequestRules(self.faults, self.sessions, rate_limiter)
         self.ticker = TickerHub(self.sessions, self.universe, self.market, self.clock, config.tick_interval)
         self.postbacks = PostbackSender(self.sessions)
         self.engine.listeners += [self.ticker.on_order, self.postbacks.on_order]
@@ -164,7 +174,7 @@ class Simulator:
                 log.info("simulator state restored from %s (saved %s)", self.state.path, saved.get("saved_at"))
             self.state.start()
         # aiohttp's default request line limit (8 KB) stands in for Kite's edge, which refuses long quote URLs.
-        self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(self._http_app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_port=False)
         await site.start()
@@ -177,6 +187,20 @@ class Simulator:
             self._stepper = asyncio.create_task(self._step_forever())
         log.info("simulator listening on %s (%d instruments)", self.api_url, len(self.universe))
         return self.api_url
+
+    def _http_app(self) -> web.Application:
+        """Kite's routes (and the control API, when configured) over this simulator's components."""
+        routes = [
+            web.get("/", self.ticker.handle),
+            *SessionRoutes(self.sessions, self.engine).routes(),
+            *OrderRoutes(self.engine, self.sessions).routes(),
+            *MarketRoutes(self.universe, self.market, self.engine.quote, self.clock).routes(),
+            *MarginRoutes(self.engine).routes(),
+            *GttRoutes(self.gtts, self.sessions).routes(),
+        ]
+        if self.config.control_api:
+            routes += ControlRoutes(self.faults, self.clock, self.advance, self.ticker).routes()
+        return build_app(routes, self.request_rules, self.persist if self.state is not None else None)
 
     async def stop(self) -> None:
         if self._stepper:

@@ -1,11 +1,16 @@
 """Fault injection for tests: delay or fail REST calls, answer 429/5xx or an HTML error page, time
 out after accepting (the call takes effect, the caller never hears), hold a request in the network
-and deliver it late (after its caller has given up), drop ticker connections."""
+and deliver it late (after its caller has given up), drop ticker connections.
+
+Thread-safe: tests add and release faults from their own thread while the simulator runs on
+another (kite_simulator.threaded); a lock guards the rules, and `release()` wakes held requests
+on the loop that holds them."""
 
 from __future__ import annotations
 
 import asyncio
 import fnmatch
+import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,33 +40,42 @@ class Fault:
     message: str = "Simulated fault."
     held: int = field(default=0, init=False)  # requests this rule is holding now
     delivered: int = field(default=0, init=False)  # held requests processed so far
-    _released: asyncio.Event | None = field(default=None, init=False, repr=False)
+    _released: bool = field(default=False, init=False, repr=False)
+    _wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and self.method in ("*", method) and fnmatch.fnmatch(path, self.path)
 
     def release(self) -> None:
-        """Let every request this rule holds (and will hold) through."""
-        self._event().set()
+        """Let every request this rule holds (and will hold) through; callable from any thread."""
+        with self._lock:
+            self._released = True
+            wakers, self._wakers = self._wakers, []
+        for loop, event in wakers:
+            loop.call_soon_threadsafe(event.set)
 
     async def hold(self) -> None:
         """Wait until released (or `seconds`, when set)."""
+        event = asyncio.Event()
+        with self._lock:
+            if self._released:
+                event.set()
+            else:
+                self._wakers.append((asyncio.get_running_loop(), event))
         self.held += 1
         try:
             if self.seconds > 0:
                 async with asyncio.timeout(self.seconds):
-                    await self._event().wait()
+                    await event.wait()
             else:
-                await self._event().wait()
+                await event.wait()
         except TimeoutError:
             pass
         finally:
             self.held -= 1
-
-    def _event(self) -> asyncio.Event:
-        if self._released is None:
-            self._released = asyncio.Event()
-        return self._released
 
 
 class FaultInjector:
@@ -69,19 +83,23 @@ class FaultInjector:
 
     def __init__(self) -> None:
         self.rules: list[Fault] = []
+        self._lock = threading.Lock()
 
     def add(self, fault: Fault) -> Fault:
-        self.rules.append(fault)
+        with self._lock:
+            self.rules.append(fault)
         return fault
 
     def clear(self) -> None:
-        for rule in self.rules:
+        with self._lock:
+            rules, self.rules = self.rules, []
+        for rule in rules:
             rule.release()
-        self.rules.clear()
 
     def take(self, method: str, path: str) -> Fault | None:
-        for rule in self.rules:
-            if rule.matches(method, path):
-                rule.times -= 1
-                return rule
+        with self._lock:
+            for rule in self.rules:
+                if rule.matches(method, path):
+                    rule.times -= 1
+                    return rule
         return None

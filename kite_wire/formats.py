@@ -36,9 +36,6 @@ def kite_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-json_number = kite_number  # the simulator's former name, until its engine and routes import kite_number
-
-
 def kite_decimal(value: object) -> Decimal:
     """A number from Kite's JSON or CSV as the exact decimal it was written as (floats by their
     shortest repr); zero for none or empty."""

@@ -1,6 +1,7 @@
-"""The whole stack in one event loop: the Kite simulator (manual clock, regular sessions), the
-gateway's runtime and gRPC server aimed at it, demo accounts logged in through Kite's login flow,
-and stubs on a real loopback channel."""
+"""The whole stack: the Kite simulator (manual clock, regular sessions) on a thread and event loop of
+its own, the gateway's runtime and gRPC server aimed at it on the test's loop, demo accounts logged
+in through Kite's login flow, and stubs on a real loopback channel. Tests reach into the simulator
+through kite_simulator.ThreadedSimulator (its `call`, `advance`, `quote`, `faults`, ...)."""
 
 from __future__ import annotations
 
@@ -29,14 +30,13 @@ from kite_gateway.grpc.server import Gateway
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY
 from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.storage.sealing import Sealer
-from kite_simulator import Simulator
-from kite_simulator.clock import ManualClock
+from kite_simulator import ThreadedSimulator
 from tests.simulator.conftest import regular_hours
 
 
 @dataclass
 class Stack:
-    sim: Simulator
+    sim: ThreadedSimulator
     runtime: App
     gateway: Gateway
     settings: Settings
@@ -47,10 +47,10 @@ class Stack:
 
     def kite_orders(self, user_id: str = "ZS0001") -> list[dict[str, Any]]:
         """The order book as Kite (the simulator) has it."""
-        return self.sim.engine.orders_json(user_id)
+        return self.sim.orders(user_id)
 
 
-def make_settings(tmp_path: Path, sim: Simulator, key: bytes, **overrides: Any) -> Settings:
+def make_settings(tmp_path: Path, sim: ThreadedSimulator, key: bytes, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "gateway_listen": "127.0.0.1:0",
         "gateway_data_dir": tmp_path / "data",
@@ -64,7 +64,9 @@ def make_settings(tmp_path: Path, sim: Simulator, key: bytes, **overrides: Any) 
     return Settings(**{**values, **overrides})
 
 
-async def start_stack(tmp_path: Path, sim: Simulator, key: bytes, login: bool = True, **overrides: Any) -> Stack:
+async def start_stack(
+    tmp_path: Path, sim: ThreadedSimulator, key: bytes, login: bool = True, **overrides: Any
+) -> Stack:
     settings = make_settings(tmp_path, sim, key, **overrides)
     settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
     runtime = await App.open(settings, now=sim.clock.now)
@@ -96,15 +98,15 @@ def sealing_key() -> bytes:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    simulator = Simulator(regular_hours(tick_interval=0.05))
+async def sim() -> AsyncIterator[ThreadedSimulator]:
+    simulator = ThreadedSimulator(regular_hours(tick_interval=0.05))
     await simulator.start()
     yield simulator
     await simulator.stop()
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> AsyncIterator[Stack]:
     running = await start_stack(tmp_path, sim, sealing_key)
     yield running
     await stop_stack(running)
@@ -122,9 +124,7 @@ async def eventually(condition: Callable[[], bool], what: str, seconds: float = 
 
 def pass_the_quarantine(stack: Stack) -> None:
     """Move Kite's (and the gateway's) clock past the quarantine of an attempt sent now."""
-    clock = stack.sim.clock
-    assert isinstance(clock, ManualClock)
-    clock.advance(stack.settings.request_timeout + stack.settings.gateway_order_quarantine + 1)
+    stack.sim.advance_clock(stack.settings.request_timeout + stack.settings.gateway_order_quarantine + 1)
 
 
 def status_of(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, dict[str, str], list[tuple[str, str]]]:

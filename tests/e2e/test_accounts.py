@@ -13,13 +13,13 @@ from kite_gateway_api.v1 import account_pb2
 
 from kite_gateway.app import App
 from kite_gateway.storage.sealing import Sealer, SealingError
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import Stack, make_settings, start_stack, status_of, stop_stack
 
 ACTIVE, NEEDS_LOGIN = account_pb2.SESSION_STATE_ACTIVE, account_pb2.SESSION_STATE_NEEDS_LOGIN
 
 
-async def request_token(sim: Simulator, user_id: str = "ZS0001") -> str:
+async def request_token(sim: ThreadedSimulator, user_id: str = "ZS0001") -> str:
     async with (
         aiohttp.ClientSession() as http,
         http.get(f"{sim.login_url()}&user_id={user_id}", allow_redirects=False) as reply,
@@ -82,7 +82,7 @@ async def test_an_account_can_be_added_from_an_access_token_and_removed(stack: S
 async def test_removing_with_invalidation_logs_the_token_out_at_kite(stack: Stack) -> None:
     token = stack.runtime.accounts.get("ZS0002").kite.client.access_token  # type: ignore[union-attr]
     await stack.accounts.RemoveAccount(account_pb2.RemoveAccountRequest(account_id="ZS0002", invalidate_token=True))
-    assert not stack.sim.sessions._sessions[token].valid
+    assert not stack.sim.on_loop(lambda s: s.sessions._sessions[token].valid)
 
 
 async def test_profile_and_margins(stack: Stack) -> None:
@@ -97,7 +97,7 @@ async def test_profile_and_margins(stack: Stack) -> None:
 
 
 async def test_an_expired_token_turns_the_account_to_needs_login_with_what_to_do(stack: Stack) -> None:
-    stack.sim.advance(20 * 3600)  # past 06:00 IST the next morning
+    await stack.sim.advance_async(20 * 3600)  # past 06:00 IST the next morning
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stack.accounts.GetMargins(account_pb2.GetMarginsRequest(account_id="ZS0001"))
     code, reason, metadata, _ = status_of(caught.value)
@@ -112,7 +112,7 @@ async def test_an_expired_token_turns_the_account_to_needs_login_with_what_to_do
 
 async def test_a_token_kite_refuses_marks_the_account_needs_login(stack: Stack) -> None:
     token = stack.runtime.accounts.get("ZS0001").kite.client.access_token  # type: ignore[union-attr]
-    stack.sim.sessions.invalidate("sim_api_key", token)  # logged out elsewhere
+    stack.sim.on_loop(lambda s: s.sessions.invalidate("sim_api_key", token))  # logged out elsewhere
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stack.accounts.GetMargins(account_pb2.GetMarginsRequest(account_id="ZS0001"))
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -121,7 +121,7 @@ async def test_a_token_kite_refuses_marks_the_account_needs_login(stack: Stack) 
 
 
 async def test_accounts_survive_a_restart_with_their_secrets_sealed(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     first = await start_stack(tmp_path, sim, sealing_key)
     token = first.runtime.accounts.get("ZS0001").kite.client.access_token  # type: ignore[union-attr]
@@ -138,7 +138,7 @@ async def test_accounts_survive_a_restart_with_their_secrets_sealed(
 
 
 async def test_the_wrong_sealing_key_stops_the_start_with_a_clear_message(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     await stop_stack(await start_stack(tmp_path, sim, sealing_key))
     with pytest.raises(SealingError, match="does not open the credentials stored in"):
@@ -176,7 +176,7 @@ async def test_each_account_has_a_health_entry_that_follows_its_session(stack: S
         probe = health_pb2_grpc.HealthStub(channel)
         check = health_pb2.HealthCheckRequest(service="account/ZS0001")
         assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.SERVING
-        stack.sim.advance(20 * 3600)  # the token expires at 06:00 IST
+        await stack.sim.advance_async(20 * 3600)  # the token expires at 06:00 IST
         await publish_once(stack.gateway.health, stack.runtime.health_sources(), known)
         assert (await probe.Check(check)).status == health_pb2.HealthCheckResponse.NOT_SERVING
         await stack.accounts.RemoveAccount(account_pb2.RemoveAccountRequest(account_id="ZS0001"))

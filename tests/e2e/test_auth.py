@@ -26,7 +26,7 @@ from kite_gateway.auth.policy import NEEDS
 from kite_gateway.auth.principals import token_digest
 from kite_gateway.grpc.registry import API_SERVICES
 from kite_gateway.grpc.server import Gateway, StartupError
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from tests.e2e.certificates import issue, make_ca
 from tests.e2e.conftest import Stack, make_settings, market_buy, start_stack, status_of, stop_stack
 
@@ -59,7 +59,7 @@ def bearer(name: str) -> tuple[tuple[str, str]]:
 
 
 @pytest.fixture
-async def secured(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> AsyncIterator[Stack]:
+async def secured(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> AsyncIterator[Stack]:
     running = await start_stack(tmp_path, sim, sealing_key, gateway_auth_principals=PRINCIPALS)
     yield running
     await stop_stack(running)
@@ -208,7 +208,7 @@ async def test_health_and_reflection_stay_open_by_default(secured: Stack) -> Non
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def test_health_can_require_a_token(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> None:
+async def test_health_can_require_a_token(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> None:
     stack = await start_stack(
         tmp_path, sim, sealing_key, gateway_auth_principals=PRINCIPALS, gateway_auth_open_health=False
     )
@@ -236,7 +236,7 @@ async def test_health_can_require_a_token(tmp_path: Path, sim: Simulator, sealin
     ],
 )
 async def test_a_bad_security_configuration_stops_the_gateway_with_the_reason(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes, overrides: dict[str, Any], says: str
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, overrides: dict[str, Any], says: str
 ) -> None:
     with pytest.raises(StartupError, match=says):
         await Gateway(make_settings(tmp_path, sim, sealing_key, **overrides)).start()
@@ -248,7 +248,7 @@ def write(path: Path, data: bytes) -> Path:
 
 
 async def test_with_a_certificate_the_listener_speaks_tls_and_with_a_client_ca_requires_client_certs(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     ca, ca_cert, ca_key = make_ca()
     server = issue(ca_cert, ca_key, "kite-gateway")
@@ -279,7 +279,7 @@ async def test_with_a_certificate_the_listener_speaks_tls_and_with_a_client_ca_r
 
 
 async def test_the_health_probe_command_speaks_tls_and_sends_a_token(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     ca, ca_cert, ca_key = make_ca()
     server = issue(ca_cert, ca_key, "kite-gateway")

@@ -223,7 +223,7 @@ async def test_an_invalid_timestamp_in_an_output_only_field_is_ignored_and_kept_
     stack: Stack,
 ) -> None:
     infy = stack.sim.universe.by_symbol["NSE:INFY"]
-    price = stack.sim.engine.quote(infy).last_price
+    price = stack.sim.quote(infy.symbol).last_price
     leg = order_pb2.GttLeg(transaction_type=common_pb2.TRANSACTION_TYPE_SELL, quantity=1,
                            product=common_pb2.PRODUCT_CNC, price=decimal_pb(price + 50))  # fmt: skip
     leg.result.trigger_time.CopyFrom(FAR_FUTURE)  # GttLeg.result: "Ignored in requests"

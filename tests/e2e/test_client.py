@@ -8,7 +8,7 @@ from pathlib import Path
 from kite_gateway_api.v1 import order_pb2
 from kite_gateway_client import AsyncGatewayClient, OrderUpdateEvent, RetryPolicy, from_decimal, to_decimal
 
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from tests.conftest import free_port
 from tests.e2e.conftest import market_buy, start_stack, stop_stack
 
@@ -19,7 +19,7 @@ def test_decimals_round_trip_exactly() -> None:
 
 
 async def test_the_order_stream_resumes_across_a_gateway_restart_without_loss_or_repeats(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     address = f"127.0.0.1:{free_port()}"
     stack = await start_stack(tmp_path, sim, sealing_key, gateway_listen=address)

@@ -40,7 +40,7 @@ from kite_gateway_api.v1 import (
 from kite_gateway.grpc.registry import API_SERVICES
 from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.storage.sealing import Sealer
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import Stack, market_buy, start_stack, stop_stack
 from tests.fuzzing import Known, fuzzed, raw_payloads, ref, templates
 from tests.simulator.conftest import regular_hours
@@ -64,8 +64,8 @@ class ThreadedStack:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.stack.gateway.port}")
         self.health = health_pb2_grpc.HealthStub(self.channel)
 
-    async def _start(self) -> tuple[Simulator, Stack]:
-        sim = Simulator(regular_hours(tick_interval=0.05))
+    async def _start(self) -> tuple[ThreadedSimulator, Stack]:
+        sim = ThreadedSimulator(regular_hours(tick_interval=0.05))
         await sim.start()
         # Client-side Kite limits lifted: the fuzz measures answers, not throttling.
         stack = await start_stack(self.tmp_path, sim, Sealer.generate_key(), rate_limit_per_second=100_000.0)

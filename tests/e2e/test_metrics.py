@@ -12,7 +12,7 @@ from kite_gateway_api.v1 import market_data_pb2, portfolio_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from kite_gateway.observability.metrics import REGISTRY
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from kite_simulator.faults import Fault
 from tests.e2e.conftest import Stack, start_stack, stop_stack
 from tests.e2e.test_order_updates import completed, place, read_until, subscribe
@@ -98,7 +98,7 @@ async def test_a_stream_the_caller_cancels_is_counted_as_cancelled(observed: tup
         raise AssertionError("the cancelled stream was never counted")
 
 
-async def test_metrics_can_be_turned_off(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> None:
+async def test_metrics_can_be_turned_off(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> None:
     labels = {"grpc_type": "unary", "grpc_service": "kite_gateway.v1.MarketDataService", "grpc_method": "GetLtp"}
     before = REGISTRY.get_sample_value("grpc_server_started_total", labels) or 0.0
     stack = await start_stack(tmp_path, sim, sealing_key, metrics_enabled=False)

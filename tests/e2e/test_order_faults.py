@@ -20,8 +20,7 @@ from kite_gateway.grpc.mapping import decimal_pb
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY
 from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.storage.idempotency import FAILED, kite_tag
-from kite_simulator import Fault, Simulator
-from kite_simulator.clock import ManualClock
+from kite_simulator import Fault, ThreadedSimulator
 from tests.e2e.conftest import (
     Stack,
     eventually,
@@ -53,7 +52,7 @@ def tagged(stack: Stack, client_order_id: str) -> list[dict[str, Any]]:
 
 def resting_buy(stack: Stack) -> order_pb2.OrderParams:
     """A limit buy far below the market: it stays open."""
-    quote = stack.sim.market.quote(stack.sim.universe.by_symbol["NSE:INFY"], stack.sim.clock.now())
+    quote = stack.sim.quote("NSE:INFY")
     price = (quote.last_price * Decimal("0.9") / Decimal("0.05")).to_integral_value() * Decimal("0.05")
     return market_buy(order_type=common_pb2.ORDER_TYPE_LIMIT, product=common_pb2.PRODUCT_MIS, price=decimal_pb(price))
 
@@ -80,7 +79,7 @@ def retry_delay(error: grpc.aio.AioRpcError) -> float:
 
 
 @pytest.fixture
-async def impatient(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> AsyncIterator[Stack]:
+async def impatient(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> AsyncIterator[Stack]:
     """A gateway that gives up on Kite after half a second."""
     running = await start_stack(tmp_path, sim, sealing_key, request_timeout=TIMEOUT)
     yield running
@@ -115,7 +114,9 @@ async def test_concurrent_retries_during_a_hold_send_nothing_more(impatient: Sta
     assert {r.order_id for r in replies} == {only["order_id"]} and all(r.replayed for r in replies)
 
 
-async def test_the_quarantine_survives_a_gateway_restart(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> None:
+async def test_the_quarantine_survives_a_gateway_restart(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
+) -> None:
     # The gateway stops with an attempt on its way to Kite (sent, outcome never recorded).
     first = await start_stack(tmp_path, sim, sealing_key, request_timeout=TIMEOUT)
     held = sim.faults.add(Fault("POST", "/orders/*", "hold"))
@@ -137,9 +138,7 @@ async def test_the_quarantine_survives_a_gateway_restart(tmp_path: Path, sim: Si
 async def test_an_unanswered_order_from_an_earlier_day_is_never_sent_again(impatient: Stack) -> None:
     held = impatient.sim.faults.add(Fault("POST", "/orders/*", "hold"))
     await unknown_outcome(place(impatient, "late-day", market_buy()))
-    clock = impatient.sim.clock
-    assert isinstance(clock, ManualClock)
-    clock.advance(24 * 3600)  # the next day: today's order book cannot tell whether it arrived
+    impatient.sim.advance_clock(24 * 3600)  # the next day: today's order book cannot tell whether it arrived
     await log_in_demo_accounts(impatient.sim, impatient.runtime.accounts)  # yesterday's tokens expired at 06:00
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await place(impatient, "late-day", market_buy())
@@ -217,7 +216,7 @@ async def test_a_duplicate_that_already_filled_is_reported_not_traded_back(impat
 
 
 @pytest.fixture
-async def throttled(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> AsyncIterator[Stack]:
+async def throttled(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> AsyncIterator[Stack]:
     """Kite lets this account send 2 orders a minute: the rest queue."""
     running = await start_stack(tmp_path, sim, sealing_key, gateway_orders_per_minute=2, gateway_order_queue_depth=20,
                                 gateway_order_queue_wait=120)  # fmt: skip

@@ -12,7 +12,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from kite_gateway_api.v1 import order_pb2
 
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import Stack, market_buy, start_stack, status_of, stop_stack
 
 ACCOUNT = "ZS0001"
@@ -51,7 +51,7 @@ async def place(stack: Stack, client_order_id: str) -> str:
 
 async def wait_connected(stack: Stack) -> None:
     for _ in range(200):
-        if any(c.session.user_id == ACCOUNT for c in stack.sim.ticker.connections):
+        if stack.sim.on_loop(lambda s: any(c.session.user_id == ACCOUNT for c in s.ticker.connections)):
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the gateway's ticker connection never came up")
@@ -100,7 +100,7 @@ async def test_a_subscriber_that_reconnects_gets_every_update_it_missed_then_liv
 
 
 async def test_updates_survive_a_gateway_restart_and_resume_by_sequence(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     # Fault: the gateway stops and starts again between the subscriber's reads.
     first = await start_stack(tmp_path, sim, sealing_key)
@@ -130,7 +130,7 @@ async def test_an_upstream_outage_is_reconciled_and_marked_as_a_gap(stack: Stack
     try:
         await read_until(stream, lambda seen: any(e.WhichOneof("event") == "heartbeat" for e in seen))
         await wait_connected(stack)
-        assert stack.sim.ticker.drop(ACCOUNT) == 1
+        assert stack.sim.on_loop(lambda s: s.ticker.drop(ACCOUNT)) == 1
         order_id = await place(stack, "during-outage")
         events = await read_until(stream, lambda s: any(e.WhichOneof("event") == "gap" for e in s) and completed(1)(s))
     finally:
@@ -155,7 +155,7 @@ async def test_a_change_reported_by_ticker_and_postback_is_stored_once(stack: St
         await asyncio.sleep(0.5)  # both the ticker message and the postback have arrived
         newest = await stack.runtime.order_updates.log.newest(ACCOUNT)
         stored = await stack.runtime.order_updates.log.after(ACCOUNT, 0)
-        assert stack.sim.postbacks.delivered >= 1 and newest == len(stored) == 2
+        assert stack.sim.on_loop(lambda s: s.postbacks.delivered) >= 1 and newest == len(stored) == 2
         assert [s.order["status"] for s in stored] == ["OPEN", "COMPLETE"]
     finally:
         stream.cancel()
@@ -194,7 +194,7 @@ async def test_orders_placed_before_the_gateway_watched_the_account_are_recovere
     elsewhere = await asyncio.to_thread(
         kite.place_order, "regular", "NSE", "INFY", "BUY", 1, "CNC", "MARKET", market_protection=-1
     )
-    stack.sim.advance(1)
+    await stack.sim.advance_async(1)
     stream = subscribe(stack, after=0)  # the gateway's first look at the account
     seen = await read_until(stream, lambda s: any(e.WhichOneof("event") == "gap" for e in s) and completed(1)(s))
     stream.cancel()

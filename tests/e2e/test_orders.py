@@ -168,7 +168,7 @@ async def test_an_unknown_instrument_or_account_is_not_found(stack: Stack) -> No
 
 
 async def test_kites_own_refusals_come_back_with_kites_words(stack: Stack) -> None:
-    stack.sim.advance(6 * 3600)  # 16:30: the market is closed
+    await stack.sim.advance_async(6 * 3600)  # 16:30: the market is closed
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await place(stack, "closed-1", market_buy())
     code, reason, metadata, _ = status_of(caught.value)
@@ -188,7 +188,7 @@ async def test_an_order_kite_rejects_after_accepting_is_placed_then_shows_reject
 
 async def test_modify_and_cancel_by_client_order_id(stack: Stack) -> None:
     infy = stack.sim.universe.by_symbol["NSE:INFY"]
-    price = stack.sim.engine.quote(infy).last_price - 40
+    price = stack.sim.quote(infy.symbol).last_price - 40
     limit = market_buy(order_type=common_pb2.ORDER_TYPE_LIMIT, product=common_pb2.PRODUCT_MIS, price=decimal_pb(price))
     await place(stack, "rest-1", limit)
     target = order_pb2.OrderTarget(client_order_id="rest-1")
@@ -264,7 +264,7 @@ async def test_margin_and_charges_previews(stack: Stack) -> None:
 def single_sell_gtt(stack: Stack) -> tuple[Decimal, order_pb2.GttParams]:
     """INFY's last price, and a single GTT selling one share 50 above it."""
     infy = stack.sim.universe.by_symbol["NSE:INFY"]
-    price = stack.sim.engine.quote(infy).last_price
+    price = stack.sim.quote(infy.symbol).last_price
     params = order_pb2.GttParams(
         type=order_pb2.GTT_TYPE_SINGLE,
         instrument=common_pb2.InstrumentRef(symbol="NSE:INFY"),

@@ -10,7 +10,7 @@ from pathlib import Path
 from kite_gateway_api.v1 import order_pb2
 
 from kite_gateway.paper import PAPER_STATE_FILE
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import Stack, market_buy, start_stack, stop_stack
 from tests.e2e.test_order_updates import completed, read_until, subscribe, updates, wait_connected
 from tests.simulator.conftest import regular_hours
@@ -43,7 +43,7 @@ async def test_after_a_paper_restart_replays_find_their_orders_and_a_new_order_g
 ) -> None:
     config = regular_hours(tick_interval=0.05, state_file=tmp_path / "data" / PAPER_STATE_FILE)
     (tmp_path / "data").mkdir()
-    sim = Simulator(config)
+    sim = ThreadedSimulator(config)
     await sim.start()
     stack = await start_stack(tmp_path, sim, sealing_key)
     try:
@@ -52,7 +52,7 @@ async def test_after_a_paper_restart_replays_find_their_orders_and_a_new_order_g
         await stop_stack(stack)
         await sim.stop()
     # `make run` again: the same data directory, a new simulator process (its clock goes on).
-    sim = Simulator(dataclasses.replace(config, start=sim.clock.now()))
+    sim = ThreadedSimulator(dataclasses.replace(config, start=sim.clock.now()))
     await sim.start()
     stack = await start_stack(tmp_path, sim, sealing_key)
     try:

@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway_api.v1 import common_pb2, market_data_pb2, order_pb2, portfolio_pb2
 
 from kite_gateway.grpc.mapping import decimal_pb, from_decimal_pb
-from kite_simulator import Fault, Simulator
+from kite_simulator import Fault, ThreadedSimulator
 from tests.e2e.conftest import Stack, market_buy, start_stack, status_of, stop_stack
 from tests.simulator.conftest import MORNING, regular_hours
 
@@ -38,7 +38,7 @@ async def buy(stack: Stack, client_order_id: str, **fields: Any) -> None:
 
 async def test_positions_carry_pnl_that_adds_up(stack: Stack) -> None:
     await buy(stack, "p-1", quantity=10, product=common_pb2.PRODUCT_MIS)
-    stack.sim.advance(600)
+    await stack.sim.advance_async(600)
     reply = await stack.portfolio.GetPositions(portfolio_pb2.GetPositionsRequest(account_id=ACCOUNT))
     (position,) = reply.net
     assert position.symbol == "NSE:INFY" and position.quantity == 10 and position.product == common_pb2.PRODUCT_MIS
@@ -88,7 +88,7 @@ async def test_the_consolidated_view_sums_accounts_and_reports_the_unreadable_on
         "ZS0002": (3, 0),
     }
     assert amount(both.total_pnl) == sum(amount(i.pnl) for i in both.instruments)
-    stack.sim.sessions.invalidate("sim_api_key", token)
+    stack.sim.on_loop(lambda s: s.sessions.invalidate("sim_api_key", token))
     partial = await stack.portfolio.GetConsolidatedPortfolio(portfolio_pb2.GetConsolidatedPortfolioRequest())
     assert [a.WhichOneof("result") for a in partial.accounts] == ["totals", "failure"]
     assert partial.accounts[1].failure.code == grpc.StatusCode.UNAUTHENTICATED.value[0]
@@ -202,7 +202,7 @@ async def test_a_429_storm_backs_off_and_recovers(stack: Stack) -> None:
 
 
 async def test_a_burst_of_callers_queues_instead_of_drawing_429s(tmp_path: Path, sealing_key: bytes) -> None:
-    sim = Simulator(regular_hours(rate_limit_scale=1.0))  # Kite's real per-second limits
+    sim = ThreadedSimulator(regular_hours(rate_limit_scale=1.0))  # Kite's real per-second limits
     await sim.start()
     stack = await start_stack(tmp_path, sim, sealing_key, max_retries=0)
     try:

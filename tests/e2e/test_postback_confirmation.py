@@ -39,7 +39,7 @@ async def place(stack: Stack, client_order_id: str, params: order_pb2.OrderParam
 def resting_buy(stack: Stack) -> order_pb2.OrderParams:
     """A limit buy far below the market: it stays OPEN."""
     infy = stack.sim.universe.by_symbol["NSE:INFY"]
-    price = stack.sim.engine.quote(infy).last_price * Decimal("0.97") // infy.tick_size * infy.tick_size
+    price = stack.sim.quote(infy.symbol).last_price * Decimal("0.97") // infy.tick_size * infy.tick_size
     return market_buy(order_type=common_pb2.ORDER_TYPE_LIMIT, product=common_pb2.PRODUCT_MIS, price=decimal_pb(price))
 
 

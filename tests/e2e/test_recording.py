@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kite_gateway_api.v1 import market_data_pb2
 
-from kite_simulator import Simulator, SimulatorConfig
+from kite_simulator import Simulator, SimulatorConfig, ThreadedSimulator
 from kite_simulator.clock import ScaledClock
 from kite_simulator.replay import first_frame_time
 from kite_wire.recording import Recording, RecordingError, encode_frame, encode_header
@@ -37,7 +37,9 @@ def without_receive_time(tick: market_data_pb2.Tick) -> market_data_pb2.Tick:
     return copy
 
 
-async def record_a_session(tmp_path: Path, sim: Simulator, key: bytes) -> tuple[Path, dict[str, market_data_pb2.Tick]]:
+async def record_a_session(
+    tmp_path: Path, sim: ThreadedSimulator, key: bytes
+) -> tuple[Path, dict[str, market_data_pb2.Tick]]:
     """Stream SYMBOLS in full mode through a recording gateway while the market moves; returns the
     recording and the last tick the subscriber saw of each symbol."""
     stack = await start_stack(tmp_path / "recording", sim, key, gateway_record_dir=tmp_path / "recordings")
@@ -45,7 +47,7 @@ async def record_a_session(tmp_path: Path, sim: Simulator, key: bytes) -> tuple[
     last: dict[str, market_data_pb2.Tick] = {}
     try:
         for _ in range(3):
-            sim.advance(30)
+            await sim.advance_async(30)
             last.update(await ticks_until(stream, set(SYMBOLS)))
     finally:
         stream.cancel()
@@ -55,7 +57,7 @@ async def record_a_session(tmp_path: Path, sim: Simulator, key: bytes) -> tuple[
 
 
 async def test_the_recording_holds_every_upstream_frame_and_replays_them_byte_for_byte(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     path, _ = await record_a_session(tmp_path, sim, sealing_key)
     recording = Recording(path)
@@ -74,11 +76,11 @@ async def test_the_recording_holds_every_upstream_frame_and_replays_them_byte_fo
 
 
 async def test_a_replayed_session_reaches_a_new_subscriber_with_the_recorded_ticks(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     path, recorded = await record_a_session(tmp_path, sim, sealing_key)
     frames = list(Recording(path).frames())
-    replay = Simulator(regular_hours(replay=path, start=moment(frames[-1].received_us), tick_interval=0.05))
+    replay = ThreadedSimulator(regular_hours(replay=path, start=moment(frames[-1].received_us), tick_interval=0.05))
     await replay.start()
     stack = await start_stack(tmp_path / "replaying", replay, sealing_key)
     stream = open_tick_stream(stack, *SYMBOLS, mode=FULL)
@@ -94,7 +96,7 @@ async def test_a_replayed_session_reaches_a_new_subscriber_with_the_recorded_tic
 
 
 async def test_setting_the_replay_clock_back_rewinds_the_recording(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     path, _ = await record_a_session(tmp_path, sim, sealing_key)
     frames = [f for f in Recording(path).frames() if isinstance(f.payload, bytes) and len(f.payload) > 1]
@@ -107,7 +109,7 @@ async def test_setting_the_replay_clock_back_rewinds_the_recording(
 
 
 async def test_instruments_the_recording_does_not_carry_follow_the_seeded_model(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     path, _ = await record_a_session(tmp_path, sim, sealing_key)
     start = first_frame_time(Recording(path))

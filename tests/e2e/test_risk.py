@@ -18,7 +18,7 @@ from kite_gateway.auth.principals import token_digest
 from kite_gateway.core.risk.limits import RiskBook, RiskConfigError
 from kite_gateway.grpc.mapping import decimal_pb
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import Stack, market_buy, start_stack, status_of, stop_stack
 
 RISK = """
@@ -38,7 +38,7 @@ max_order_value = "1000"
 
 
 @pytest.fixture
-async def guarded(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> AsyncIterator[Stack]:
+async def guarded(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> AsyncIterator[Stack]:
     (tmp_path / "risk.toml").write_text(RISK)
     running = await start_stack(tmp_path, sim, sealing_key, gateway_risk_file=tmp_path / "risk.toml")
     yield running
@@ -46,7 +46,7 @@ async def guarded(tmp_path: Path, sim: Simulator, sealing_key: bytes) -> AsyncIt
 
 
 def ltp(stack: Stack, symbol: str = "NSE:INFY") -> Decimal:
-    return stack.sim.market.quote(stack.sim.universe.by_symbol[symbol], stack.sim.clock.now()).last_price
+    return stack.sim.quote(symbol).last_price
 
 
 def limit_buy(stack: Stack, symbol: str = "NSE:INFY", quantity: int = 1, below: Decimal = Decimal("0.95")) -> Any:
@@ -123,7 +123,7 @@ async def test_a_position_may_not_grow_past_its_limit_but_may_shrink(guarded: St
     price = ltp(guarded)
     step = int(Decimal(100000) / price)  # each order worth ~1 lakh: the second takes the position past 1.5 lakh
     await place(guarded, "pos-1", market_buy(quantity=step))
-    guarded.sim.advance(1)
+    await guarded.sim.advance_async(1)
     _, _, _, metadata, _ = await refusal(place(guarded, "pos-2", market_buy(quantity=step)))
     assert metadata["limit"] == "max_position_value_per_instrument"
     sell = market_buy(quantity=step, transaction_type=common_pb2.TRANSACTION_TYPE_SELL, product=common_pb2.PRODUCT_MIS)
@@ -137,7 +137,7 @@ async def test_the_accounts_open_positions_are_limited_in_total(guarded: Stack) 
             f"tot-{n}",
             market_buy(symbol, int(Decimal(120000) / ltp(guarded, symbol)), product=common_pb2.PRODUCT_MIS),
         )
-        guarded.sim.advance(1)
+        await guarded.sim.advance_async(1)
     symbol = "NSE:SBIN"
     _, message, _, metadata, _ = await refusal(
         place(
@@ -180,7 +180,7 @@ async def test_an_accounts_own_limits_override_the_default(guarded: Stack) -> No
 
 
 async def test_the_kill_switch_blocks_new_orders_cancels_open_ones_and_lets_cancels_through(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     stack = await start_stack(tmp_path, sim, sealing_key)
     try:
@@ -193,7 +193,7 @@ async def test_the_kill_switch_blocks_new_orders_cancels_open_ones_and_lets_canc
         )
         assert engaged.kill_switch.engaged and engaged.kill_switch.reason == "runaway strategy"
         assert [(c.order_id, c.cancelled) for c in engaged.cancellations] == [(resting.order_id, True)]
-        stack.sim.advance(1)
+        await stack.sim.advance_async(1)
         statuses = {o["order_id"]: o["status"] for o in stack.kite_orders() + stack.kite_orders("ZS0002")}
         assert statuses == {resting.order_id: "CANCELLED", other.order_id: "OPEN"}
 
@@ -238,7 +238,7 @@ async def test_engaging_needs_a_reason(stack: Stack) -> None:
 
 
 async def test_a_trader_may_engage_its_accounts_switch_but_only_an_admin_releases_it(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     principals = f"""
 [[principal]]

@@ -11,7 +11,7 @@ from pathlib import Path
 from kite_gateway.app import App
 from kite_gateway.config import Settings
 from kite_gateway.streaming.recorder import FrameRecorder
-from kite_simulator import Simulator
+from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import start_stack, stop_stack
 
 
@@ -20,7 +20,7 @@ def mode(path: Path) -> int:
 
 
 async def test_the_data_directory_and_the_database_with_its_wal_and_shm_are_readable_by_the_gateway_alone(
-    tmp_path: Path, sim: Simulator, sealing_key: bytes
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
 ) -> None:
     stack = await start_stack(tmp_path, sim, sealing_key)  # it makes data/ with the default 0755 first
     try:

@@ -53,8 +53,8 @@ async def ticks_until(stream: Any, wanted: set[str], within: float = 10.0) -> di
 def upstream_modes(stack: Stack) -> dict[int, str]:
     """What the simulator's ticker holds for the account's connections."""
     modes: dict[int, str] = {}
-    for connection in stack.sim.ticker.connections:
-        modes.update(connection.modes)
+    for connection_modes in stack.sim.on_loop(lambda s: [dict(c.modes) for c in s.ticker.connections]):
+        modes.update(connection_modes)
     return modes
 
 
@@ -75,7 +75,7 @@ async def test_a_stream_starts_with_a_status_per_instrument_then_carries_exact_t
     ]
     ticks = await ticks_until(stream, {INFY, NIFTY})
     infy = ticks[INFY]
-    quote = stack.sim.engine.quote(stack.sim.universe.by_symbol[INFY])
+    quote = stack.sim.quote(INFY)
     assert infy.mode == market_data_pb2.TICK_MODE_FULL and infy.tradable
     assert from_decimal_pb(infy.last_price, "") == quote.last_price
     assert (
@@ -151,13 +151,13 @@ async def test_a_quiet_market_still_sends_heartbeats(stack: Stack, stream: Any) 
 
 async def test_an_upstream_drop_is_announced_and_recovered_from(stack: Stack, stream: Any) -> None:
     await ticks_until(stream, {INFY, NIFTY})
-    assert stack.sim.ticker.drop(ACCOUNT) == 1
+    assert stack.sim.on_loop(lambda s: s.ticker.drop(ACCOUNT)) == 1
     down = (await next_event(stream, "upstream_status")).upstream_status
     assert down.state == common_pb2.UPSTREAM_STATE_RECONNECTING
     up = (await next_event(stream, "upstream_status")).upstream_status
     assert up.state == common_pb2.UPSTREAM_STATE_CONNECTED
-    stack.sim.advance(30)  # the market moves: ticks flow again on the new connection
-    moved = stack.sim.engine.quote(stack.sim.universe.by_symbol[INFY]).last_price
+    await stack.sim.advance_async(30)  # the market moves: ticks flow again on the new connection
+    moved = stack.sim.quote(INFY).last_price
     async with asyncio.timeout(10):  # the resubscription's first tick may still carry the old price
         while from_decimal_pb((await ticks_until(stream, {INFY}))[INFY].last_price, "") != moved:
             pass
@@ -176,12 +176,13 @@ async def test_a_bad_heartbeat_interval_or_account_fails_at_once(stack: Stack) -
 async def test_a_subscriber_that_stops_reading_is_conflated_and_told_so_while_others_keep_up(stack: Stack) -> None:
     symbols = [i.symbol for i in stack.sim.universe if i.tradable][:3000]
     slow = open_stream(stack, *symbols, mode=market_data_pb2.TICK_MODE_FULL)
-    fast = open_stream(stack, *symbols[:10], mode=market_data_pb2.TICK_MODE_FULL)
     await next_event(slow, "started")
+    await ticks_until(slow, set(symbols[:10]))  # the first ticks are through before the fast one joins
+    fast = open_stream(stack, *symbols[:10], mode=market_data_pb2.TICK_MODE_FULL)  # no resubscription upstream
     await next_event(fast, "started")
     listed = market_data_pb2.ListSubscriptionsResponse()
     for _ in range(60):  # the slow one reads nothing while the market moves
-        stack.sim.advance(5)
+        await stack.sim.advance_async(5)
         await ticks_until(fast, set(symbols[:10]))
         listed = await stack.market.ListSubscriptions(market_data_pb2.ListSubscriptionsRequest(account_id=ACCOUNT))
         if any(s.conflated_ticks for s in listed.subscriptions):
@@ -221,7 +222,9 @@ async def test_more_than_3000_instruments_shard_onto_a_second_connection(stack: 
             3000,
             len(symbols) - 3000,
         ]
-        assert sorted(len(c.modes) for c in stack.sim.ticker.connections) == sorted([3000, len(symbols) - 3000])
+        assert sorted(stack.sim.on_loop(lambda s: [len(c.modes) for c in s.ticker.connections])) == sorted(
+            [3000, len(symbols) - 3000]
+        )
     finally:
         call.cancel()
 
@@ -249,7 +252,7 @@ async def test_a_feed_silent_while_the_market_is_open_is_flagged_stale(
         await ticks_until(call, {INFY})  # then the simulator's clock stands still: no new ticks
         stale = (await next_event(call, "upstream_status")).upstream_status
         assert stale.state == common_pb2.UPSTREAM_STATE_STALE and "while NSE is open" in stale.message
-        sim.advance(5)
+        await sim.advance_async(5)
         fresh = (await next_event(call, "upstream_status")).upstream_status
         assert fresh.state == common_pb2.UPSTREAM_STATE_CONNECTED
     finally:

@@ -38,8 +38,8 @@ def states(started: market_data_pb2.StreamTicksResponse) -> dict[str, int]:
 def sim_connections(stack: Stack) -> dict[str, int]:
     """Ticker connections the simulator (Kite) holds, per user."""
     held: dict[str, int] = {}
-    for connection in stack.sim.ticker.connections:
-        held[connection.session.user_id] = held.get(connection.session.user_id, 0) + 1
+    for user_id in stack.sim.on_loop(lambda s: [c.session.user_id for c in s.ticker.connections]):
+        held[user_id] = held.get(user_id, 0) + 1
     return held
 
 

@@ -14,8 +14,8 @@ from kite_gateway.core.market.instruments import Listing
 from kite_gateway.core.orders.requests import Modification, OrderParams, Protection
 from kite_gateway.errors import invalid
 from kite_gateway.kite.orders import KiteValue
+from kite_wire import order_rules as rules
 
-ICEBERG_LEGS = range(2, 11)
 CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -47,15 +47,15 @@ def check_tradable(listing: Listing, field: str) -> None:
 
 
 def _on_grid(value: Decimal, listing: Listing, field: str) -> None:
-    if listing.tick_size and value % listing.tick_size:
+    if not rules.is_on_tick(value, listing.tick_size):
         raise invalid(field, f"{value} is not a multiple of the tick size {listing.tick_size} of {listing.symbol}")
 
 
 def _in_lots(quantity: int, listing: Listing, field: str) -> None:
-    lot = max(listing.lot_size, 1)
+    lot = rules.lot_of(listing.lot_size)
     if quantity <= 0:
         raise invalid(field, "must be positive")
-    if quantity % lot:
+    if not rules.is_lot_multiple(quantity, listing.lot_size):
         raise invalid(field, f"{quantity} is not a multiple of the lot size {lot} of {listing.symbol}")
 
 
@@ -77,22 +77,22 @@ def order_kwargs(params: OrderParams, default_protection: Decimal, field: str = 
     _in_lots(params.quantity, listing, f"{field}.quantity")
     if product == "CO" and variety != "co":
         raise invalid(f"{field}.product", "CO is the product of cover orders (VARIETY_CO) only")
-    if listing.is_derivative and product in ("CNC", "MTF"):
+    if rules.delivery_refused(product, listing.is_derivative):
         raise invalid(f"{field}.product", f"{product} is for equity delivery; use NRML or MIS for {listing.symbol}")
-    if not listing.is_derivative and product == "NRML":
+    if rules.carry_forward_refused(product, listing.is_derivative):
         raise invalid(f"{field}.product", f"NRML is for derivatives; use CNC or MIS for {listing.symbol}")
     if variety == "co" and product not in ("MIS", "CO"):
         raise invalid(f"{field}.product", "cover orders are intraday: use MIS")
 
     price, trigger = params.price, params.trigger_price
-    if order_type in ("LIMIT", "SL"):
+    if rules.needs_price(order_type):
         if price <= 0:
             raise invalid(f"{field}.price", f"required and positive for {order_type} orders")
         _on_grid(price, listing, f"{field}.price")
         kwargs["price"] = kite_number(price)
     elif price:
         raise invalid(f"{field}.price", f"must be unset for {order_type} orders")
-    if order_type in ("SL", "SL-M") or variety == "co":
+    if rules.needs_trigger(order_type, variety):
         if trigger <= 0:
             raise invalid(f"{field}.trigger_price", f"required and positive for {order_type} and cover orders")
         _on_grid(trigger, listing, f"{field}.trigger_price")
@@ -100,10 +100,10 @@ def order_kwargs(params: OrderParams, default_protection: Decimal, field: str = 
     elif trigger:
         raise invalid(f"{field}.trigger_price", f"must be unset for {order_type} orders")
 
-    if order_type in ("MARKET", "SL-M"):
+    if rules.takes_market_protection(order_type):
         if params.protection is Protection.PERCENT:
             percent = params.protection_percent
-            if not 0 < percent <= 100:
+            if not 0 < percent <= rules.MAX_MARKET_PROTECTION:
                 raise invalid(f"{field}.market_protection_percent", "must be above 0 and at most 100")
             kwargs["market_protection"] = kite_number(percent)
         else:
@@ -114,19 +114,19 @@ def order_kwargs(params: OrderParams, default_protection: Decimal, field: str = 
         raise invalid(f"{field}.market_protection", f"applies to MARKET and SL-M orders only, not {order_type}")
 
     if params.validity == "TTL":
-        if params.validity_ttl_minutes <= 0:
+        if rules.ttl_missing("TTL", params.validity_ttl_minutes):
             raise invalid(f"{field}.validity_ttl_minutes", "required and positive with VALIDITY_TTL")
         kwargs["validity_ttl"] = params.validity_ttl_minutes
     elif params.validity_ttl_minutes:
         raise invalid(f"{field}.validity_ttl_minutes", "applies to VALIDITY_TTL only")
     if params.disclosed_quantity:
-        if not 0 < params.disclosed_quantity <= params.quantity:
+        if not rules.disclosed_quantity_valid(params.disclosed_quantity, params.quantity):
             raise invalid(f"{field}.disclosed_quantity", "must be between 1 and the quantity")
         kwargs["disclosed_quantity"] = params.disclosed_quantity
     if variety == "iceberg":
-        if params.iceberg_legs not in ICEBERG_LEGS:
+        if not rules.iceberg_legs_valid(params.iceberg_legs):
             raise invalid(f"{field}.iceberg_legs", "required: 2 to 10 legs for VARIETY_ICEBERG")
-        if params.iceberg_quantity <= 0 or params.iceberg_quantity * params.iceberg_legs < params.quantity:
+        if not rules.iceberg_covers(params.iceberg_legs, params.iceberg_quantity, params.quantity):
             raise invalid(f"{field}.iceberg_quantity", "required: legs x iceberg_quantity must cover the quantity")
         kwargs["iceberg_legs"] = params.iceberg_legs
         kwargs["iceberg_quantity"] = params.iceberg_quantity

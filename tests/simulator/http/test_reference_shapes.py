@@ -19,7 +19,7 @@ import requests
 from kite_simulator.threaded import ThreadedSimulator
 from tests.simulator.conftest import MORNING, login, regular_hours
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "kite-reference"
+REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "kite-reference"
 
 NOT_SERVED = {
     "full_profile.json": "GET /user/profile/full is not in the Python client and the gateway does not use it",

@@ -22,7 +22,7 @@ from kite_simulator.threaded import ThreadedSimulator
 from kite_wire.ticker_packets import DepthEntry, Tick, encode_packet, frame
 from tests.simulator.conftest import login, place, regular_hours
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "kite-reference"
+REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "kite-reference"
 PARSER = KiteTicker("key", "token")
 
 

@@ -101,7 +101,7 @@ def test_currency_prices_keep_four_decimals() -> None:
 
 
 def test_the_cheapest_and_dearest_instruments_of_each_segment_pack_into_every_mode() -> None:
-    from kite_wire.ticker_packets import MODES, encode_packet
+    from kite_wire.ticker_packets import MODES, decode_packet, encode_packet
 
     market = model()
     universe = list(build_universe(5, DAY))
@@ -113,9 +113,15 @@ def test_the_cheapest_and_dearest_instruments_of_each_segment_pack_into_every_mo
     }
     for instrument in extremes | set(universe[::25]):
         for moment in (MORNING.replace(hour=9, minute=15), MORNING, MORNING.replace(hour=15, minute=29, second=59)):
-            snapshot = market.quote(instrument, moment).snapshot()
+            quote = market.quote(instrument, moment)
+            snapshot = quote.snapshot()
             for mode in MODES:
-                encode_packet(snapshot, mode)
+                decoded = decode_packet(encode_packet(snapshot, mode))
+                assert decoded is not None, f"{instrument.symbol} in {mode} mode packs to a length Kite never sends"
+                exact = (decoded.instrument_token, decoded.mode, decoded.price(decoded.last_price))
+                assert exact == (instrument.instrument_token, mode, quote.last_price), instrument.symbol
+                if mode != "ltp":
+                    assert decoded.price(decoded.high) == quote.high, instrument.symbol
 
 
 def test_a_day_path_of_the_longest_session_takes_a_few_kilobytes() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -13,6 +12,7 @@ from kiteconnect import KiteConnect
 from kiteconnect.exceptions import DataException, InputException, NetworkException, TokenException
 
 from kite_simulator import Fault
+from kite_simulator.ratelimit import RateLimiter
 from kite_simulator.threaded import ThreadedSimulator
 from kite_wire.checksums import session_checksum
 from kite_wire.formats import IST
@@ -96,6 +96,8 @@ def test_an_unknown_route_is_a_json_404(threaded: ThreadedSimulator) -> None:
 
 def test_quotes_beyond_one_request_a_second_answer_429() -> None:
     with ThreadedSimulator(regular_hours(rate_limit_scale=1.0)) as running:
+        seconds = [0.0]  # the limiter's sliding second runs on this clock, moved by hand
+        running.on_loop(lambda s: setattr(s.request_rules, "rate_limiter", RateLimiter(1.0, now=lambda: seconds[0])))
         kite = login(running)
         kite.ltp("NSE:INFY")
         with pytest.raises(NetworkException, match="Too many requests") as caught:
@@ -103,7 +105,7 @@ def test_quotes_beyond_one_request_a_second_answer_429() -> None:
         assert caught.value.code == 429
         for _ in range(3):
             kite.profile()  # other endpoints have their own budget
-        time.sleep(1.05)
+        seconds[0] += 1.0  # a second later the window has slid past the first quote
         assert kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"] > 0
 
 

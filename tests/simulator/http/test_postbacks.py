@@ -13,7 +13,7 @@ from kite_simulator.threaded import ThreadedSimulator
 from kite_wire.checksums import postback_checksum
 from tests.conftest import free_port
 from tests.simulator.conftest import login, place, regular_hours
-from tests.simulator.test_reference_shapes import REFERENCE, shape_errors
+from tests.simulator.http.test_reference_shapes import REFERENCE, shape_errors
 
 
 def test_each_order_change_is_posted_with_a_valid_checksum() -> None:
