@@ -14,10 +14,10 @@ from typing import Any
 
 from kiteconnect import KiteTicker
 
-from kite_gateway.core.market.sessions import MarketHours
 from kite_simulator.market import MarketModel
 from kite_simulator.universe import build_universe
 from kite_wire.formats import IST
+from kite_wire.market_hours import MarketHours
 from kite_wire.ticker_packets import decode_message, encode_packet, frame
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from kite_gateway.core.market.sessions import MarketHours
 from kite_simulator import snapshot
 from kite_simulator.clock import Clock, ManualClock, ScaledClock
 from kite_simulator.engine import TradingEngine
@@ -38,6 +37,7 @@ from kite_simulator.state_file import StateSaver, read_state
 from kite_simulator.ticker import TickerHub
 from kite_simulator.universe import build_universe
 from kite_wire.formats import IST
+from kite_wire.market_hours import MarketHours
 from kite_wire.recording import Recording
 
 log = logging.getLogger(__name__)

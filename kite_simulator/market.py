@@ -26,9 +26,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from kite_gateway.core.market.sessions import MarketHours
 from kite_simulator.universe import SimInstrument
 from kite_wire.formats import IST
+from kite_wire.market_hours import MarketHours
 from kite_wire.ticker_packets import DepthEntry, Tick
 
 # Circuit band around the previous close, by segment (options: from one tick to 4x).

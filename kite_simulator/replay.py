@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from kite_gateway.core.market.sessions import MarketHours
 from kite_simulator.market import LiveQuote, MarketModel
 from kite_simulator.universe import SimInstrument
+from kite_wire.market_hours import MarketHours
 from kite_wire.recording import Frame, Recording
 from kite_wire.ticker_packets import DepthEntry, Tick, decode_packet, split_message
 

@@ -15,15 +15,22 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kite_gateway.storage.private_files import FILE_MODE, tighten
 from kite_simulator.snapshot import SimulatorStateError
 
 log = logging.getLogger(__name__)
+FILE_MODE = 0o600  # the paper market's orders and positions are the owner's alone
+
+
+def _owner_only(path: Path) -> None:
+    """Drop the group and other bits of an existing state file (written by an older version)."""
+    if stat.S_IMODE(path.stat().st_mode) & ~FILE_MODE:
+        os.chmod(path, FILE_MODE)
 
 
 def read_state(path: Path) -> dict[str, Any] | None:
@@ -34,7 +41,7 @@ def read_state(path: Path) -> dict[str, Any] | None:
         return None
     except OSError as exc:
         raise SimulatorStateError(f"cannot read {path}: {exc.strerror}") from None
-    tighten(path, FILE_MODE)
+    _owner_only(path)
     try:
         state: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as exc:

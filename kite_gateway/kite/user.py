@@ -5,10 +5,9 @@ mapping); all of them are in Kite's "everything else" rate class."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from kiteconnect import exceptions as kite_exceptions
 
@@ -16,10 +15,10 @@ from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.errors import is_kite_failure
 from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.portfolio import SegmentMargins
 from kite_wire.formats import IST
 
 MarginSegment = Literal["equity", "commodity"]
-Row = TypeVar("Row", "AvailableMargins", "UtilisedMargins")
 
 
 @dataclass(frozen=True)
@@ -48,57 +47,11 @@ class Profile:
 
 
 @dataclass(frozen=True)
-class AvailableMargins:
-    adhoc_margin: Decimal
-    cash: Decimal
-    opening_balance: Decimal
-    live_balance: Decimal
-    collateral: Decimal
-    intraday_payin: Decimal
-
-
-@dataclass(frozen=True)
-class UtilisedMargins:
-    debits: Decimal
-    exposure: Decimal
-    m2m_realised: Decimal
-    m2m_unrealised: Decimal
-    option_premium: Decimal
-    payout: Decimal
-    span: Decimal
-    holding_sales: Decimal
-    turnover: Decimal
-    liquid_collateral: Decimal
-    stock_collateral: Decimal
-    delivery: Decimal
-
-
-@dataclass(frozen=True)
-class SegmentMargins:
-    enabled: bool
-    net: Decimal
-    available: AvailableMargins
-    utilised: UtilisedMargins
-
-
-@dataclass(frozen=True)
 class Margins:
     """The segments asked for (both when none was named)."""
 
     equity: SegmentMargins | None = None
     commodity: SegmentMargins | None = None
-
-
-def exact(value: Any) -> Decimal:
-    """A number from Kite's JSON as the exact decimal it was written as (floats by their shortest
-    repr); absent or empty is 0."""
-    if value is None or value == "":
-        return Decimal(0)
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
@@ -108,11 +61,6 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 
 def _texts(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(str(item) for item in data.get(key) or ())
-
-
-def _decimals(kind: type[Row], data: Any) -> Row:
-    row = data if isinstance(data, Mapping) else {}
-    return kind(**{field.name: exact(row.get(field.name)) for field in fields(kind)})
 
 
 def login_of(data: Mapping[str, Any]) -> KiteLogin:
@@ -138,15 +86,6 @@ def profile_of(data: Mapping[str, Any]) -> Profile:
         order_types=_texts(data, "order_types"),
         avatar_url=_text(data, "avatar_url"),
         demat_consent=_text(data.get("meta") or {}, "demat_consent"),
-    )
-
-
-def segment_of(data: Mapping[str, Any]) -> SegmentMargins:
-    return SegmentMargins(
-        enabled=bool(data.get("enabled")),
-        net=exact(data.get("net")),
-        available=_decimals(AvailableMargins, data.get("available")),
-        utilised=_decimals(UtilisedMargins, data.get("utilised")),
     )
 
 
@@ -181,9 +120,9 @@ class KiteUser:
     async def margins(self, segment: MarginSegment | None = None) -> Margins:
         if segment is None:
             both = await self.kite.read(EndpointClass.OTHER, "margins")
-            return Margins(equity=segment_of(both["equity"]), commodity=segment_of(both["commodity"]))
+            return Margins(equity=SegmentMargins.of(both["equity"]), commodity=SegmentMargins.of(both["commodity"]))
         data = await self.kite.read(EndpointClass.OTHER, "margins", segment)
-        return Margins(**{segment: segment_of(data)})
+        return Margins(**{segment: SegmentMargins.of(data)})
 
     async def invalidate_access_token(self) -> None:
         """Log the caller's token out at Kite (GatewayError when Kite fails or refuses)."""

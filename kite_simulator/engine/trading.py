@@ -19,7 +19,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from kite_gateway.core.market.sessions import MarketHours
 from kite_simulator import orders as st
 from kite_simulator.clock import Clock
 from kite_simulator.engine import form as fields
@@ -35,6 +34,7 @@ from kite_simulator.ratelimit import OrderCaps, OrderLimits
 from kite_simulator.sessions import App, User
 from kite_simulator.universe import SimInstrument, Universe
 from kite_wire.formats import IST
+from kite_wire.market_hours import MarketHours
 from kite_wire.order_rules import ORDER_TYPES, PRODUCTS, VALIDITIES, VARIETIES
 
 MAX_MODIFICATIONS = 25

@@ -17,7 +17,8 @@ from kiteconnect import exceptions as kite_exceptions
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import RateLimits
-from kite_gateway.kite.user import KiteUser, login_of, profile_of, segment_of
+from kite_gateway.kite.portfolio import SegmentMargins
+from kite_gateway.kite.user import KiteUser, login_of, profile_of
 from kite_wire.formats import IST
 
 SEGMENT = {
@@ -66,11 +67,11 @@ def user(executor: ThreadPoolExecutor, client: UserClient) -> KiteUser:
 
 
 def test_a_segments_numbers_are_read_as_the_exact_decimals_kite_wrote_and_absent_ones_as_zero() -> None:
-    segment = segment_of(SEGMENT)
+    segment = SegmentMargins.of(SEGMENT)
     assert segment.enabled and segment.net == Decimal("99725.05")
     assert segment.available.cash == Decimal("245431.6") and segment.available.opening_balance == Decimal("245431.6")
     assert segment.available.collateral == 0 and segment.utilised.exposure == Decimal("38981.25")
-    assert segment_of({}).utilised.delivery == 0 and not segment_of({}).enabled
+    assert SegmentMargins.of({}).utilised.delivery == 0 and not SegmentMargins.of({}).enabled
 
 
 def test_a_profile_reads_lists_as_tuples_missing_text_as_empty_and_the_demat_consent_from_meta() -> None:

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from kite_gateway.core.market.sessions import MarketHours
 from kite_simulator.engine import form, matching
 from kite_simulator.engine.validation import check_iceberg, validate
 from kite_simulator.errors import KiteError
 from kite_simulator.market import LiveQuote
 from kite_simulator.orders import SimOrder
 from kite_simulator.universe import SimInstrument, build_universe
+from kite_wire.market_hours import MarketHours
 from kite_wire.ticker_packets import DepthEntry
 from tests.simulator.conftest import MORNING
 

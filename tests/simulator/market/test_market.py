@@ -6,10 +6,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from kite_gateway.core.market.sessions import MarketHours
 from kite_simulator.market import MarketModel
 from kite_simulator.universe import build_universe
 from kite_wire.formats import IST
+from kite_wire.market_hours import MarketHours
 from tests.simulator.conftest import MORNING
 
 DAY = MORNING.date()
