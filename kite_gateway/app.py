@@ -16,8 +16,10 @@ from kite_gateway.config import Settings
 from kite_gateway.core.accounts.manager import AccountManager
 from kite_gateway.core.market.instruments import InstrumentMaster
 from kite_gateway.core.market.quotes import LastPrices
+from kite_gateway.core.order_updates import OrderUpdateReplay
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.duplicates import DuplicateOrders
+from kite_gateway.core.orders.gtt import GttTriggers
 from kite_gateway.core.orders.placement import IdempotentPlacement
 from kite_gateway.core.risk.checks import PreTradeRisk
 from kite_gateway.core.risk.kill_switch import KillSwitches
@@ -147,14 +149,25 @@ class Runtime:
 
     def servicers(self) -> dict[str, object]:
         from kite_gateway.grpc.account_servicer import AccountServicer
+        from kite_gateway.grpc.audit_rpcs import AuditRpcs
+        from kite_gateway.grpc.gtt_rpcs import GttRpcs
         from kite_gateway.grpc.market_data_servicer import MarketDataServicer
         from kite_gateway.grpc.order_servicer import OrderServicer
+        from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
         from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
 
+        updates = self.order_updates
+        gtts = GttTriggers(self.placement, self.risk.kill_switches.check)
+        replay = OrderUpdateReplay(updates, self.idempotency.client_ids_by_tag, updates.upstream_state)
+        order_rpcs = (
+            GttRpcs(self.accounts, self.instruments, updates, gtts, self.audit),
+            OrderUpdateRpcs(self.accounts, self.instruments, updates, replay),
+            AuditRpcs(self.accounts, self.audit),
+        )
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {
             "kite_gateway.v1.AccountService": AccountServicer(self),
-            "kite_gateway.v1.OrderService": OrderServicer(self),
+            "kite_gateway.v1.OrderService": OrderServicer(self, *order_rpcs),
             "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
             "kite_gateway.v1.MarketDataService": MarketDataServicer(self),
         }
