@@ -159,15 +159,16 @@ class Runtime:
         updates = self.order_updates
         gtts = GttTriggers(self.placement, self.risk.kill_switches.check)
         replay = OrderUpdateReplay(updates, self.idempotency.client_ids_by_tag, updates.upstream_state)
-        order_rpcs = (
-            GttRpcs(self.accounts, self.instruments, updates, gtts, self.audit),
-            OrderUpdateRpcs(self.accounts, self.instruments, updates, replay),
-            AuditRpcs(self.accounts, self.audit),
+        orders = OrderServicer(
+            self,
+            gtts=GttRpcs(self.accounts, self.instruments, updates, gtts, self.audit),
+            order_update_rpcs=OrderUpdateRpcs(self.accounts, self.instruments, updates, replay),
+            audit_events=AuditRpcs(self.accounts, self.audit),
         )
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {
             "kite_gateway.v1.AccountService": AccountServicer(self),
-            "kite_gateway.v1.OrderService": OrderServicer(self, *order_rpcs),
+            "kite_gateway.v1.OrderService": orders,
             "kite_gateway.v1.PortfolioService": PortfolioServicer(self),
             "kite_gateway.v1.MarketDataService": MarketDataServicer(self),
         }

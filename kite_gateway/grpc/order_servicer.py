@@ -38,7 +38,7 @@ MAX_BULK_LEGS = 500
 
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     def __init__(
-        self, runtime: Runtime, gtts: GttRpcs, order_update_rpcs: OrderUpdateRpcs, audit_events: AuditRpcs
+        self, runtime: Runtime, *, gtts: GttRpcs, order_update_rpcs: OrderUpdateRpcs, audit_events: AuditRpcs
     ) -> None:
         self.runtime = runtime
         self.gtts = gtts
