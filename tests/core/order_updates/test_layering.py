@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 FORBIDDEN = ("grpc", "google.protobuf", "kite_gateway_api", "kiteconnect", "requests")
-MODULES = sorted((ROOT / "kite_gateway/core/order_updates").glob("*.py")) + [ROOT / "kite_gateway/core/orders/gtt.py"]
+MODULES = [*sorted((ROOT / "kite_gateway/core/order_updates").glob("*.py")), ROOT / "kite_gateway/core/orders/gtt.py"]
 
 
 def imported(path: Path) -> set[str]:
