@@ -19,9 +19,11 @@ from kite_gateway.core.accounts.manager import AccountManager
 from kite_gateway.core.accounts.session import SessionState
 from kite_gateway.core.market.instruments import InstrumentMaster
 from kite_gateway.core.market.quotes import LastPrices
+from kite_gateway.core.order_updates import OrderUpdateReplay
 from kite_gateway.core.orders.accounts import OrderAccounts
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.duplicates import DuplicateOrders
+from kite_gateway.core.orders.gtt import GttTriggers
 from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
 from kite_gateway.core.orders.placement import IdempotentPlacement
 from kite_gateway.core.orders.queries import OrderQueries
@@ -33,8 +35,11 @@ from kite_gateway.core.risk.limits import RiskBook, RiskConfigError
 from kite_gateway.errors import GatewayError
 from kite_gateway.grpc.account_health import HealthSources, publish
 from kite_gateway.grpc.account_servicer import AccountServicer
+from kite_gateway.grpc.audit_rpcs import AuditRpcs
+from kite_gateway.grpc.gtt_rpcs import GttRpcs
 from kite_gateway.grpc.market_data_servicer import MarketDataServicer
 from kite_gateway.grpc.order_servicer import OrderServicer
+from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
 from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
 from kite_gateway.grpc.server import Gateway, StartupError, ensure_data_dir, run_until_signalled
 from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
@@ -170,9 +175,11 @@ class App:
         )
 
     def servicers(self) -> dict[str, object]:
-        order_accounts = OrderAccounts(self.accounts, self.instruments, self.order_updates, self.idempotency)
+        updates = self.order_updates
+        order_accounts = OrderAccounts(self.accounts, self.instruments, updates, self.idempotency)
+        gtts = GttTriggers(self.placement, self.risk.kill_switches.check)
+        replay = OrderUpdateReplay(updates, self.idempotency.client_ids_by_tag, updates.upstream_state)
         orders = OrderServicer(
-            self,
             audit=self.audit,
             master=self.instruments,
             order_accounts=order_accounts,
@@ -184,6 +191,9 @@ class App:
             kill_switches=KillSwitchActions(
                 self.risk.kill_switches, order_accounts.account_ids, order_accounts.reading
             ),
+            gtts=GttRpcs(self.accounts, self.instruments, updates, gtts, self.audit),
+            order_update_rpcs=OrderUpdateRpcs(self.accounts, self.instruments, updates, replay),
+            audit_events=AuditRpcs(self.accounts, self.audit),
         )  # fmt: skip
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {
@@ -256,10 +266,6 @@ class App:
         await self.order_updates.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         await self.database.close()
-
-
-# The servicers not yet converted to explicit dependencies still name it in TYPE_CHECKING imports.
-Runtime = App
 
 
 async def serve(settings: Settings, paper: bool = False) -> None:

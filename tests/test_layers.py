@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("kite_gateway", "kite_wire", "kite_simulator")
 
@@ -35,8 +33,6 @@ CORE_MAY_NOT_IMPORT = (
 MAY_IMPORT_THE_APP = frozenset(
     {"kite_gateway.app", "kite_gateway.cli", "kite_gateway.grpc.server", "kite_gateway.paper"}
 )
-
-OTHER_HELPERS = "other helpers' areas"
 
 
 @dataclass(frozen=True)
@@ -131,7 +127,6 @@ def test_the_walk_sees_the_imports_it_judges() -> None:
     assert _within("grpc.aio", ["grpc"]) and not _within("grpcio_tools", ["grpc"])
 
 
-@pytest.mark.xfail(strict=False, reason=OTHER_HELPERS)
 def test_core_imports_no_transport_no_protos_and_no_kite_client() -> None:
     offending = [
         item
@@ -169,7 +164,6 @@ def test_the_wire_protocol_imports_neither_the_gateway_nor_the_simulator() -> No
     assert not offending, "kite_wire must stand alone:\n" + _report(offending)
 
 
-@pytest.mark.xfail(strict=False, reason=OTHER_HELPERS)
 def test_the_simulator_imports_nothing_of_the_gateway() -> None:
     offending = [
         item
@@ -179,7 +173,6 @@ def test_the_simulator_imports_nothing_of_the_gateway() -> None:
     assert not offending, "kite_simulator must not import kite_gateway:\n" + _report(offending)
 
 
-@pytest.mark.xfail(strict=False, reason=OTHER_HELPERS)
 def test_only_the_entry_points_import_the_composition_root() -> None:
     offending = [
         item
@@ -256,7 +249,6 @@ def test_the_package_graph_has_the_layers_in_it() -> None:
     assert "kite_gateway.kite" in graph["kite_gateway.core"] and "kite_gateway.core" in graph["kite_gateway.grpc"]
 
 
-@pytest.mark.xfail(strict=False, reason=OTHER_HELPERS)
 def test_no_import_cycles_between_the_gateways_packages() -> None:
     cycles = cycles_in(package_graph())
     lines = []

@@ -9,27 +9,20 @@ the book never confirms is logged, never stored."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Any
 
 import structlog
-from kite_gateway_api.v1 import order_pb2
 
 from kite_gateway.core.accounts.manager import AccountManager
+from kite_gateway.core.order_updates import OrderUpdateFeed, UpdateSource
+from kite_gateway.core.order_updates.feed import kite_text_times
 from kite_gateway.errors import GatewayError
-from kite_gateway.kite.limits import EndpointClass
-from kite_gateway.streaming.order_streams import OrderUpdates
+from kite_gateway.kite.orders import KiteOrders
 
 log = structlog.get_logger(__name__)
 
 REREAD_AFTER = 1.0  # seconds before the book is read again when it did not show the claimed status
 FINAL = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
 MAX_ORDER_ID = 32
-
-
-def book_row(row: dict[str, Any]) -> dict[str, Any]:
-    """An order-history row as the ticker and postbacks spell it (timestamps as Kite's strings)."""
-    return {k: (v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
 def agrees(claimed: str, status: str) -> bool:
@@ -40,7 +33,7 @@ def agrees(claimed: str, status: str) -> bool:
 class PostbackIntake:
     """Confirms each postback against Kite's order book; stores what the book says."""
 
-    def __init__(self, accounts: AccountManager, updates: OrderUpdates, reread_after: float = REREAD_AFTER) -> None:
+    def __init__(self, accounts: AccountManager, updates: OrderUpdateFeed, reread_after: float = REREAD_AFTER) -> None:
         self.accounts = accounts
         self.updates = updates
         self.reread_after = reread_after
@@ -63,14 +56,14 @@ class PostbackIntake:
     async def _store_book_state(self, account_id: str, order_id: str) -> str | None:
         """Read the order's history and store its latest state; that state's status, or None."""
         try:
-            rows = await self.accounts.get(account_id).active().read(EndpointClass.OTHER, "order_history", order_id)
+            rows = await KiteOrders(self.accounts.get(account_id).active()).order_history(order_id)
         except GatewayError as exc:
             log.warning("postback.unconfirmed", account_id=account_id, order_id=order_id, error=exc.message)
             return None
         if not rows:
             return None
-        latest = book_row(rows[-1])
-        await self.updates.ingest(account_id, latest, order_pb2.ORDER_UPDATE_SOURCE_POSTBACK)
+        latest = kite_text_times(rows[-1])  # as the ticker and postbacks spell it
+        await self.updates.ingest(account_id, latest, UpdateSource.POSTBACK)
         return str(latest.get("status") or "")
 
     async def _reread(self, account_id: str, order_id: str, claimed: str) -> None:
