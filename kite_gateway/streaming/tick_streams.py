@@ -135,7 +135,7 @@ class AccountTicks:
         elif message.get("type") == "error":
             log.warning("ticker.error", account_id=self.account_id, message=str(message.get("data"))[:300])
 
-    def _on_state(self, index: int, state: int, message: str) -> None:
+    def _on_state(self, index: int, state: UpstreamState, message: str) -> None:
         previous, self.state = self.state, UpstreamState(state)
         for listener in self.state_listeners:
             listener(previous, self.state, message)

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from kite_gateway_api.v1 import common_pb2
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kite_gateway.streaming.connection_budget import ConnectionBudget
+from kite_gateway.streaming.ticks import UpstreamState
 from kite_wire.limits import INSTRUMENTS_PER_CONNECTION
 from kite_wire.ticker_control import encode_control, subscription_messages
 from kite_wire.ticker_packets import MODES, Tick, decode_message
@@ -41,7 +41,7 @@ class OverLimit(Exception):
 class Callbacks:
     ticks: Callable[[list[Tick]], None]
     text: Callable[[dict[str, Any]], None]
-    state: Callable[[int, int, str], None]  # connection index, UpstreamState, message
+    state: Callable[[int, UpstreamState, str], None]  # connection index, state, message
     frame: Callable[[int, bytes | str], None] | None = None  # every frame as received (recording)
 
 
@@ -56,7 +56,7 @@ class UpstreamConnection:
     backoff_cap: float = 30.0
     silence: float = SILENCE_SECONDS
     wanted: dict[int, str] = field(default_factory=dict)
-    state: int = common_pb2.UPSTREAM_STATE_CONNECTING
+    state: UpstreamState = UpstreamState.CONNECTING
     last_frame: float = 0.0
     connect_time: float = 0.0
     reconnects: int = 0
@@ -82,7 +82,7 @@ class UpstreamConnection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _set_state(self, state: int, message: str) -> None:
+    def _set_state(self, state: UpstreamState, message: str) -> None:
         self.state = state
         self.callbacks.state(self.index, state, message)
 
@@ -103,7 +103,7 @@ class UpstreamConnection:
                     self.connect_time = self.last_frame = time.monotonic()
                     await self._send_all()
                     self._answered.set()
-                    self._set_state(common_pb2.UPSTREAM_STATE_CONNECTED, f"connection {self.index} up")
+                    self._set_state(UpstreamState.CONNECTED, f"connection {self.index} up")
                     await self._read(ws)
             except asyncio.CancelledError:
                 raise
@@ -111,7 +111,7 @@ class UpstreamConnection:
                 if exc.response.status_code == 403:
                     message = "Kite refused the access token on the ticker (403); the account needs a new login"
                     self._answered.set()
-                    self._set_state(common_pb2.UPSTREAM_STATE_DOWN, message)
+                    self._set_state(UpstreamState.DOWN, message)
                     return
                 if exc.response.status_code == 429 and not self._answered.is_set():
                     # Kite's first answer: the app's connections are taken (outside this gateway). Give
@@ -129,9 +129,7 @@ class UpstreamConnection:
             delay = random.uniform(0.5, 1.0) * min(self.backoff_cap, self.backoff_base * 2**attempt)
             attempt += 1
             self.reconnects += 1
-            self._set_state(
-                common_pb2.UPSTREAM_STATE_RECONNECTING, f"connection {self.index}: {reason}; retrying in {delay:.1f}s"
-            )
+            self._set_state(UpstreamState.RECONNECTING, f"connection {self.index}: {reason}; retrying in {delay:.1f}s")
             await asyncio.sleep(delay)
 
     async def _read(self, ws: ClientConnection) -> None:
