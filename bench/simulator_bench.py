@@ -132,7 +132,8 @@ async def measure_ticker(ready: dict[str, Any], seconds: float, connections: int
         query = f"api_key={credentials['api_key']}&access_token={credentials['access_token']}"
         url = f"{ready['websocket_endpoint']}?{query}"
         sockets = [await session.ws_connect(url, headers=HEADERS, max_msg_size=0) for _ in range(connections)]
-        for ws in sockets:
+        for ws in sockets:  # as Kite wants it: subscribe, then the mode
+            await ws.send_str(json.dumps({"a": "subscribe", "v": tokens}))
             await ws.send_str(json.dumps({"a": "mode", "v": ["quote", tokens]}))
         await asyncio.sleep(1.0)  # let the subscriptions settle
         ticks = 0
