@@ -15,53 +15,56 @@ from datetime import UTC, datetime
 import structlog
 
 from kite_gateway.config import KiteConfig, Settings
-from kite_gateway.core.accounts.manager import AccountManager
-from kite_gateway.core.accounts.session import SessionState
-from kite_gateway.core.market.instruments import InstrumentMaster
-from kite_gateway.core.market.quotes import LastPrices
+from kite_gateway.core.accounts import AccountManager, SessionState
+from kite_gateway.core.market import InstrumentMaster, LastPrices
 from kite_gateway.core.order_updates import OrderUpdateReplay
-from kite_gateway.core.orders.accounts import OrderAccounts
-from kite_gateway.core.orders.dispatch import OrderDispatch
-from kite_gateway.core.orders.duplicates import DuplicateOrders
-from kite_gateway.core.orders.gtt import GttTriggers
-from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
-from kite_gateway.core.orders.placement import IdempotentPlacement
-from kite_gateway.core.orders.queries import OrderQueries
-from kite_gateway.core.orders.trading import OrderActions
-from kite_gateway.core.portfolio.consolidated import ConsolidatedPortfolio
-from kite_gateway.core.risk.checks import PreTradeRisk
-from kite_gateway.core.risk.kill_switch import KillSwitches
-from kite_gateway.core.risk.limits import RiskBook, RiskConfigError
+from kite_gateway.core.orders import (
+    DuplicateOrders,
+    GttTriggers,
+    IdempotentPlacement,
+    KillSwitchActions,
+    OrderAccounts,
+    OrderActions,
+    OrderDispatch,
+    OrderQueries,
+)
+from kite_gateway.core.portfolio import ConsolidatedPortfolio
+from kite_gateway.core.risk import KillSwitches, PreTradeRisk, RiskBook, RiskConfigError
 from kite_gateway.errors import GatewayError
-from kite_gateway.grpc.account_health import HealthSources, publish
-from kite_gateway.grpc.account_servicer import AccountServicer
-from kite_gateway.grpc.audit_rpcs import AuditRpcs
-from kite_gateway.grpc.gtt_rpcs import GttRpcs
-from kite_gateway.grpc.market_data_servicer import MarketDataServicer
-from kite_gateway.grpc.order_servicer import OrderServicer
-from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
-from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
-from kite_gateway.grpc.server import Gateway, StartupError, ensure_data_dir, run_until_signalled
-from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
-from kite_gateway.http.endpoints import HttpEndpoints
-from kite_gateway.kite.caller import KiteConnector
-from kite_gateway.kite.limits import RateLimits
-from kite_gateway.kite.orders import KiteOrders
-from kite_gateway.observability.state_collector import ConnectionStats, StateCollector, StateSources, TickerStats
+from kite_gateway.grpc import (
+    AccountServicer,
+    AuditRpcs,
+    Gateway,
+    GttRpcs,
+    HealthSources,
+    MarketDataServicer,
+    OrderServicer,
+    OrderUpdateRpcs,
+    PortfolioServicer,
+    ProtoTickEncoding,
+    StartupError,
+    ensure_data_dir,
+    publish,
+    run_until_signalled,
+)
+from kite_gateway.http import HttpEndpoints
+from kite_gateway.kite import KiteConnector, KiteOrders, RateLimits
+from kite_gateway.observability import ConnectionStats, StateCollector, StateSources, TickerStats
 from kite_gateway.paper import PAPER_STATE_FILE, log_in_demo_accounts, start_simulator
-from kite_gateway.storage.audit import AuditLog
-from kite_gateway.storage.credentials import CredentialStore
-from kite_gateway.storage.database import Database
-from kite_gateway.storage.duplicates import DuplicateLog
-from kite_gateway.storage.idempotency import IdempotencyStore
-from kite_gateway.storage.order_updates import OrderUpdateLog
-from kite_gateway.storage.private_files import private_directory
-from kite_gateway.storage.sealing import Sealer, SealingError, load_key
-from kite_gateway.streaming.order_streams import OrderUpdates
-from kite_gateway.streaming.postbacks import PostbackIntake
-from kite_gateway.streaming.tick_streams import TickStreams
-from kite_gateway.streaming.ticks import UpstreamState
-from kite_simulator.snapshot import SimulatorStateError
+from kite_gateway.storage import (
+    AuditLog,
+    CredentialStore,
+    Database,
+    DuplicateLog,
+    IdempotencyStore,
+    OrderUpdateLog,
+    Sealer,
+    SealingError,
+    load_key,
+    private_directory,
+)
+from kite_gateway.streaming import OrderUpdates, PostbackIntake, TickStreams, UpstreamState
+from kite_simulator import SimulatorStateError
 
 log = structlog.get_logger(__name__)
 

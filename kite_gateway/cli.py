@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     from kite_gateway.app import serve
     from kite_gateway.config import ConfigError, load_settings
-    from kite_gateway.grpc.server import StartupError
+    from kite_gateway.grpc import StartupError
     from kite_gateway.structured_logs import configure_logging
 
     overrides = {dest: getattr(args, dest) for _, dest, _, _ in _SERVE_FLAGS}
@@ -134,9 +134,7 @@ def _sim(args: argparse.Namespace) -> int:
     import json
     import signal
 
-    from kite_simulator import Simulator, SimulatorConfig
-    from kite_simulator.ratelimit import OrderLimits
-    from kite_simulator.snapshot import SimulatorStateError
+    from kite_simulator import OrderLimits, Simulator, SimulatorConfig, SimulatorStateError
 
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
@@ -146,7 +144,7 @@ def _sim(args: argparse.Namespace) -> int:
         print(f"kite-gateway: --speed={args.speed}: must be positive", file=sys.stderr)
         return EXIT_CONFIG
     if args.replay:
-        from kite_wire.recording import Recording, RecordingError
+        from kite_wire import Recording, RecordingError
 
         try:
             Recording(args.replay)
@@ -200,7 +198,7 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _keygen(_args: argparse.Namespace) -> int:
-    from kite_gateway.storage.sealing import Sealer
+    from kite_gateway.storage import Sealer
 
     print(Sealer.generate_key().decode())
     return 0
@@ -231,7 +229,7 @@ def _health(args: argparse.Namespace) -> int:
 def _token(args: argparse.Namespace) -> int:
     import json
 
-    from kite_gateway.auth.principals import new_token, token_digest
+    from kite_gateway.auth import new_token, token_digest
 
     secret = new_token()
     print(f"# token for {args.name} (shown once; the gateway keeps only its SHA-256):\n# {secret}")

@@ -12,7 +12,7 @@ import aiohttp
 import structlog
 
 from kite_gateway.config import Settings
-from kite_gateway.core.accounts.manager import AccountManager
+from kite_gateway.core.accounts import AccountManager
 from kite_simulator import SimulatorConfig, ThreadedSimulator
 
 log = structlog.get_logger(__name__)

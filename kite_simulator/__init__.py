@@ -7,6 +7,16 @@ It is the gateway's paper-trading backend (`kite-gateway serve --paper`), a stan
 
 from kite_simulator.app import DemoUser, Simulator, SimulatorConfig
 from kite_simulator.faults import Fault
+from kite_simulator.ratelimit import OrderLimits
+from kite_simulator.snapshot import SimulatorStateError
 from kite_simulator.threaded import ThreadedSimulator
 
-__all__ = ["DemoUser", "Fault", "Simulator", "SimulatorConfig", "ThreadedSimulator"]
+__all__ = [
+    "DemoUser",
+    "Fault",
+    "OrderLimits",
+    "Simulator",
+    "SimulatorConfig",
+    "SimulatorStateError",
+    "ThreadedSimulator",
+]

@@ -36,9 +36,7 @@ from kite_simulator.sessions import App, SessionStore, User
 from kite_simulator.state_file import StateSaver, read_state
 from kite_simulator.ticker import TickerHub
 from kite_simulator.universe import build_universe
-from kite_wire.formats import IST
-from kite_wire.market_hours import MarketHours
-from kite_wire.recording import Recording
+from kite_wire import IST, MarketHours, Recording
 
 log = logging.getLogger(__name__)
 

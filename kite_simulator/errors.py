@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kite_wire.errors import HTTP_STATUS, NOT_FOUND, TOO_MANY_REQUESTS, KiteErrorType, error_body
+from kite_wire import HTTP_STATUS, NOT_FOUND, TOO_MANY_REQUESTS, KiteErrorType, error_body
 
 
 class KiteError(Exception):

@@ -14,7 +14,7 @@ from kite_simulator.errors import KiteError, input_error
 from kite_simulator.ids import lifetime_sequence
 from kite_simulator.sessions import App
 from kite_simulator.universe import SimInstrument
-from kite_wire.formats import kite_number, kite_timestamp
+from kite_wire import kite_number, kite_timestamp
 
 ACTIVE, TRIGGERED, DELETED, EXPIRED = "active", "triggered", "deleted", "expired"
 LIFETIME = timedelta(days=365)

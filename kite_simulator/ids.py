@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kite_wire.formats import IST
+from kite_wire import IST
 
 PER_SECOND = 10_000  # ids a sequence may hand out per second of wall time without overtaking the next start
 

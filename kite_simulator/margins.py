@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from kite_simulator.universe import SimInstrument
-from kite_wire.formats import kite_number
+from kite_wire import kite_number
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)

@@ -27,9 +27,7 @@ from decimal import Decimal
 import numpy as np
 
 from kite_simulator.universe import SimInstrument
-from kite_wire.formats import IST
-from kite_wire.market_hours import MarketHours
-from kite_wire.ticker_packets import DepthEntry, Tick
+from kite_wire import IST, DepthEntry, MarketHours, Tick
 
 # Circuit band around the previous close, by segment (options: from one tick to 4x).
 _CIRCUIT = {"NSE": 0.20, "BSE": 0.20, "INDICES": 0.0, "MCX-FUT": 0.06, "CDS-FUT": 0.03}

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from kite_simulator.universe import SimInstrument
-from kite_wire.formats import kite_number, kite_timestamp
+from kite_wire import kite_number, kite_timestamp
 
 PUT_ORDER_REQ_RECEIVED = "PUT ORDER REQ RECEIVED"
 VALIDATION_PENDING = "VALIDATION PENDING"

@@ -12,7 +12,7 @@ from typing import Any
 
 from kite_simulator.market import LiveQuote
 from kite_simulator.universe import SimInstrument
-from kite_wire.formats import kite_number
+from kite_wire import kite_number
 
 ZERO = Decimal(0)
 

@@ -11,7 +11,7 @@ import aiohttp
 
 from kite_simulator.orders import SimOrder
 from kite_simulator.sessions import SessionStore
-from kite_wire.checksums import postback_checksum
+from kite_wire import postback_checksum
 
 log = logging.getLogger(__name__)
 

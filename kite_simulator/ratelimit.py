@@ -21,13 +21,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from kite_simulator.errors import KiteError
-from kite_wire.errors import TOO_MANY_REQUESTS, KiteErrorType
-from kite_wire.formats import IST
-from kite_wire.limits import (
+from kite_wire import (
+    IST,
     ORDERS_PER_DAY,
     ORDERS_PER_MINUTE,
     ORDERS_PER_SECOND,
     RATES_PER_SECOND,
+    TOO_MANY_REQUESTS,
+    KiteErrorType,
     RateClass,
     rate_class,
 )

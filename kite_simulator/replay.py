@@ -11,9 +11,7 @@ from decimal import Decimal
 
 from kite_simulator.market import LiveQuote, MarketModel
 from kite_simulator.universe import SimInstrument
-from kite_wire.market_hours import MarketHours
-from kite_wire.recording import Frame, Recording
-from kite_wire.ticker_packets import DepthEntry, Tick, decode_packet, split_message
+from kite_wire import DepthEntry, Frame, MarketHours, Recording, Tick, decode_packet, split_message
 
 
 def first_frame_time(recording: Recording) -> datetime:

@@ -13,8 +13,7 @@ from datetime import datetime, time, timedelta
 
 from kite_simulator.clock import Clock
 from kite_simulator.errors import KiteError, input_error, permission_error, token_error
-from kite_wire.checksums import checksums_match, session_checksum
-from kite_wire.formats import IST
+from kite_wire import IST, checksums_match, session_checksum
 
 REQUEST_TOKEN_LIFETIME = timedelta(minutes=5)
 TOKEN_EXPIRY_TIME = time(6, 0)

@@ -20,10 +20,22 @@ from kite_simulator.orders import SimOrder
 from kite_simulator.postbacks import order_payload
 from kite_simulator.sessions import Session, SessionStore
 from kite_simulator.universe import Universe
-from kite_wire.limits import CONNECTIONS_PER_API_KEY, INSTRUMENTS_PER_CONNECTION
-from kite_wire.ticker_control import ControlError, SetMode, Unsubscribe, parse_control
-from kite_wire.ticker_packets import HEARTBEAT, Tick, encode_packet, frame
-from kite_wire.ticker_text import ERROR, MESSAGE, ORDER, encode_text_frame
+from kite_wire import (
+    CONNECTIONS_PER_API_KEY,
+    ERROR,
+    HEARTBEAT,
+    INSTRUMENTS_PER_CONNECTION,
+    MESSAGE,
+    ORDER,
+    ControlError,
+    SetMode,
+    Tick,
+    Unsubscribe,
+    encode_packet,
+    encode_text_frame,
+    frame,
+    parse_control,
+)
 
 log = logging.getLogger(__name__)
 

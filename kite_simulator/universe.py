@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from kite_wire import DERIVATIVE_TYPES, INDICES, Instrument, csv_row, format_instruments_csv
 from kite_wire import ticker_packets as seg
-from kite_wire.instruments import DERIVATIVE_TYPES, INDICES, Instrument, csv_row, format_instruments_csv
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,16 @@ The names below are the curated surface; the modules (kite_wire.ticker_packets, 
 hold the rest (struct layouts, segment ids, packet lengths)."""
 
 from kite_wire.checksums import checksums_match, postback_checksum, session_checksum
-from kite_wire.errors import KiteErrorType, error_body, outcome_unknown, refine_general, retryable
+from kite_wire.errors import (
+    HTTP_STATUS,
+    NOT_FOUND,
+    TOO_MANY_REQUESTS,
+    KiteErrorType,
+    error_body,
+    outcome_unknown,
+    refine_general,
+    retryable,
+)
 from kite_wire.formats import (
     IST,
     kite_candle_timestamp,
@@ -16,17 +25,32 @@ from kite_wire.formats import (
     kite_timestamp,
     parse_kite_timestamp,
 )
-from kite_wire.instruments import Instrument, format_instruments_csv, instrument_from_row, parse_instruments_csv
+from kite_wire.instruments import (
+    DERIVATIVE_TYPES,
+    INDICES,
+    Instrument,
+    csv_row,
+    format_instruments_csv,
+    instrument_from_row,
+    parse_instruments_csv,
+)
 from kite_wire.limits import (
     CONNECTIONS_PER_API_KEY,
     HISTORICAL_SPAN_DAYS,
     INSTRUMENTS_PER_CONNECTION,
+    INTERVAL_MINUTES,
+    ORDERS_PER_DAY,
+    ORDERS_PER_MINUTE,
+    ORDERS_PER_SECOND,
     QUOTE_BATCH,
+    QUOTE_BATCH_BY_PATH,
     RATES_PER_SECOND,
     RateClass,
     rate_class,
 )
-from kite_wire.recording import Frame, Recording, RecordingError
+from kite_wire.market_hours import SESSIONS, MarketHours
+from kite_wire.order_rules import AUTO_MARKET_PROTECTION, ORDER_TYPES, PRODUCTS, VALIDITIES, VARIETIES, needs_price
+from kite_wire.recording import Frame, Recording, RecordingError, encode_frame, encode_header
 from kite_wire.ticker_control import (
     ControlError,
     ControlMessage,
@@ -37,23 +61,54 @@ from kite_wire.ticker_control import (
     parse_control,
     subscription_messages,
 )
-from kite_wire.ticker_packets import MODES, DepthEntry, Tick, decode_message, encode_packet, frame
-from kite_wire.ticker_text import TextFrame, encode_text_frame, parse_text_frame
+from kite_wire.ticker_packets import (
+    HEARTBEAT,
+    MODES,
+    DepthEntry,
+    Tick,
+    decode_message,
+    decode_packet,
+    encode_packet,
+    frame,
+    split_message,
+)
+from kite_wire.ticker_text import ERROR, MESSAGE, ORDER, TextFrame, encode_text_frame, parse_text_frame
 
 __all__ = [
+    "AUTO_MARKET_PROTECTION",
     "CONNECTIONS_PER_API_KEY",
+    "DERIVATIVE_TYPES",
+    "ERROR",
+    "HEARTBEAT",
     "HISTORICAL_SPAN_DAYS",
+    "HTTP_STATUS",
+    "INDICES",
     "INSTRUMENTS_PER_CONNECTION",
+    "INTERVAL_MINUTES",
     "IST",
+    "MESSAGE",
     "MODES",
+    "NOT_FOUND",
+    "ORDER",
+    "ORDERS_PER_DAY",
+    "ORDERS_PER_MINUTE",
+    "ORDERS_PER_SECOND",
+    "ORDER_TYPES",
+    "PRODUCTS",
     "QUOTE_BATCH",
+    "QUOTE_BATCH_BY_PATH",
     "RATES_PER_SECOND",
+    "SESSIONS",
+    "TOO_MANY_REQUESTS",
+    "VALIDITIES",
+    "VARIETIES",
     "ControlError",
     "ControlMessage",
     "DepthEntry",
     "Frame",
     "Instrument",
     "KiteErrorType",
+    "MarketHours",
     "RateClass",
     "Recording",
     "RecordingError",
@@ -63,8 +118,12 @@ __all__ = [
     "Tick",
     "Unsubscribe",
     "checksums_match",
+    "csv_row",
     "decode_message",
+    "decode_packet",
     "encode_control",
+    "encode_frame",
+    "encode_header",
     "encode_packet",
     "encode_text_frame",
     "error_body",
@@ -76,6 +135,7 @@ __all__ = [
     "kite_decimal",
     "kite_number",
     "kite_timestamp",
+    "needs_price",
     "outcome_unknown",
     "parse_control",
     "parse_instruments_csv",
@@ -86,5 +146,6 @@ __all__ = [
     "refine_general",
     "retryable",
     "session_checksum",
+    "split_message",
     "subscription_messages",
 ]

@@ -1,1 +1,29 @@
 """The gRPC servicers of kite_gateway.v1 and the conversions between Kite's JSON and the protos."""
+
+from kite_gateway.grpc.account_health import HealthSources, publish
+from kite_gateway.grpc.account_servicer import AccountServicer
+from kite_gateway.grpc.audit_rpcs import AuditRpcs
+from kite_gateway.grpc.gtt_rpcs import GttRpcs
+from kite_gateway.grpc.market_data_servicer import MarketDataServicer
+from kite_gateway.grpc.order_servicer import OrderServicer
+from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
+from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
+from kite_gateway.grpc.server import Gateway, StartupError, ensure_data_dir, run_until_signalled
+from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
+
+__all__ = [
+    "AccountServicer",
+    "AuditRpcs",
+    "Gateway",
+    "GttRpcs",
+    "HealthSources",
+    "MarketDataServicer",
+    "OrderServicer",
+    "OrderUpdateRpcs",
+    "PortfolioServicer",
+    "ProtoTickEncoding",
+    "StartupError",
+    "ensure_data_dir",
+    "publish",
+    "run_until_signalled",
+]

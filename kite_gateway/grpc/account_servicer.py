@@ -7,12 +7,10 @@ from dataclasses import asdict
 import grpc
 from kite_gateway_api.v1 import account_pb2, account_pb2_grpc
 
-from kite_gateway.auth.principals import current_principal
-from kite_gateway.core.accounts.manager import AccountManager
-from kite_gateway.core.accounts.session import AccountSession, SessionState
+from kite_gateway.auth import current_principal
+from kite_gateway.core.accounts import AccountManager, AccountSession, SessionState
 from kite_gateway.grpc.mapping import decimal_pb, exchange_pb, order_type_pb, product_pb
-from kite_gateway.kite.portfolio import SegmentMargins
-from kite_gateway.kite.user import MarginSegment, Profile
+from kite_gateway.kite import MarginSegment, Profile, SegmentMargins
 
 SESSION_STATES: dict[SessionState, account_pb2.SessionState.ValueType] = {
     SessionState.ACTIVE: account_pb2.SESSION_STATE_ACTIVE,

@@ -8,9 +8,9 @@ from datetime import UTC
 
 from kite_gateway_api.v1 import order_pb2
 
-from kite_gateway.core.accounts.manager import AccountManager
+from kite_gateway.core.accounts import AccountManager
 from kite_gateway.errors import invalid
-from kite_gateway.storage.audit import AuditEntry, AuditLog
+from kite_gateway.storage import AuditEntry, AuditLog
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000

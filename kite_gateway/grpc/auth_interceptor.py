@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from kite_gateway.auth.principals import Principals
+from kite_gateway.auth import Principals
 from kite_gateway.errors import GatewayError
 from kite_gateway.grpc.status import abort
 

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import json_format
 
-from kite_gateway.auth.principals import current_principal
+from kite_gateway.auth import current_principal
 from kite_gateway.errors import GatewayError, Status
-from kite_gateway.storage.audit import AuditLog
+from kite_gateway.storage import AuditLog
 
 T = TypeVar("T")
 

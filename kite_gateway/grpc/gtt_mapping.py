@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from kite_gateway_api.v1 import order_pb2
 
-from kite_gateway.core.market.instruments import InstrumentMaster
+from kite_gateway.core.market import InstrumentMaster
 from kite_gateway.errors import invalid
 from kite_gateway.grpc import mapping
-from kite_gateway.kite.gtt import SINGLE, TWO_LEG, GttLeg, GttOrder, GttRow
+from kite_gateway.kite import SINGLE, TWO_LEG, GttLeg, GttOrder, GttRow
 
 TRIGGER_TYPES = {order_pb2.GTT_TYPE_SINGLE: SINGLE, order_pb2.GTT_TYPE_TWO_LEG: TWO_LEG}
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import grpc
 from kite_gateway_api.v1 import order_pb2
 
-from kite_gateway.core.accounts.manager import AccountManager
-from kite_gateway.core.market.instruments import InstrumentMaster
-from kite_gateway.core.orders.gtt import GttTriggers
-from kite_gateway.core.orders.validation import check_client_order_id, fingerprint
+from kite_gateway.core.accounts import AccountManager
+from kite_gateway.core.market import InstrumentMaster
+from kite_gateway.core.orders import GttTriggers, check_client_order_id, fingerprint
 from kite_gateway.grpc.context import audited
 from kite_gateway.grpc.gtt_mapping import gtt_order, gtt_pb
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.storage.audit import AuditLog
-from kite_gateway.streaming.order_streams import OrderUpdates
+from kite_gateway.kite import KiteCaller
+from kite_gateway.storage import AuditLog
+from kite_gateway.streaming import OrderUpdates
 
 
 class GttRpcs:

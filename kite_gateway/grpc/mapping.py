@@ -11,11 +11,11 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway_api.v1 import common_pb2, order_pb2
 
-from kite_gateway.core.market.instruments import InstrumentRef
+from kite_gateway.core.market import InstrumentRef
 from kite_gateway.errors import invalid
 from kite_gateway.kite import rows
-from kite_wire.formats import IST, kite_decimal
-from kite_wire.formats import kite_number as kite_number  # a decimal as Kite's JSON writes it
+from kite_wire import IST, kite_decimal
+from kite_wire import kite_number as kite_number  # a decimal as Kite's JSON writes it
 
 NANO = Decimal("0.000000001")
 

@@ -12,10 +12,8 @@ from typing import Any, Literal
 import grpc
 from kite_gateway_api.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc
 
-from kite_gateway.core.accounts.manager import AccountManager
-from kite_gateway.core.market import history, quotes
-from kite_gateway.core.market.instruments import InstrumentMaster, Listing
-from kite_gateway.core.market.quotes import LastPrices
+from kite_gateway.core.accounts import AccountManager
+from kite_gateway.core.market import InstrumentMaster, LastPrices, Listing, history, quotes
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.grpc import mapping
 from kite_gateway.grpc.context import principal_of
@@ -30,9 +28,8 @@ from kite_gateway.grpc.market_mapping import (
     statuses_pb,
 )
 from kite_gateway.grpc.tick_encoding import LEVELS, ticks_frame
-from kite_gateway.kite.market import KiteMarket
-from kite_gateway.streaming.fanout import Mailbox
-from kite_gateway.streaming.tick_streams import AccountTicks, TickStreams
+from kite_gateway.kite import KiteMarket
+from kite_gateway.streaming import AccountTicks, Mailbox, TickStreams
 
 MAX_INSTRUMENTS = 5000
 DEFAULT_HEARTBEAT = 5.0

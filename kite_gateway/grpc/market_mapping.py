@@ -8,12 +8,11 @@ from collections.abc import Iterable
 from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway_api.v1 import common_pb2, market_data_pb2
 
-from kite_gateway.core.market.instruments import Listing
+from kite_gateway.core.market import Listing
 from kite_gateway.grpc.mapping import decimal_pb, exchange_pb, instrument_type_pb, set_time, timestamp_pb
 from kite_gateway.grpc.tick_encoding import LEVELS
-from kite_gateway.kite.market import Candle, DepthLevel, Ohlc, Quote
-from kite_gateway.streaming.tick_streams import ConnectionStats
-from kite_gateway.streaming.ticks import SubscriptionOutcome, TickLevel
+from kite_gateway.kite import Candle, DepthLevel, Ohlc, Quote
+from kite_gateway.streaming import ConnectionStats, SubscriptionOutcome, TickLevel
 
 
 def level_of(mode: int) -> TickLevel:

@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 
-from kite_gateway.observability.metrics import RPC_HANDLED, RPC_SECONDS, RPC_SENT, RPC_STARTED
+from kite_gateway.observability import RPC_HANDLED, RPC_SECONDS, RPC_SENT, RPC_STARTED
 
 
 def _code(context: grpc.aio.ServicerContext, error: BaseException | None) -> str:

@@ -9,24 +9,26 @@ from typing import Any, cast
 
 from kite_gateway_api.v1 import common_pb2, errors_pb2, order_pb2
 
-from kite_gateway.core.market.instruments import InstrumentMaster
-from kite_gateway.core.orders.previews import FillCharges, MarginPreview
-from kite_gateway.core.orders.queries import OrderState
-from kite_gateway.core.orders.requests import (
+from kite_gateway.core.market import InstrumentMaster
+from kite_gateway.core.orders import (
     Cancellation,
     Fill,
+    FillCharges,
     LegResult,
+    MarginPreview,
     Modification,
     NewOrder,
     OrderParams,
+    OrderState,
     OrderTarget,
     Protection,
+    check_tradable,
+    fingerprint,
 )
-from kite_gateway.core.orders.validation import check_tradable, fingerprint
-from kite_gateway.core.risk.kill_switch import SwitchState
+from kite_gateway.core.risk import SwitchState
 from kite_gateway.errors import GatewayError
 from kite_gateway.grpc import mapping
-from kite_gateway.kite.orders import ChargesRow, MarginRow
+from kite_gateway.kite import ChargesRow, MarginRow
 
 # Requests ---------------------------------------------------------------------------------------
 

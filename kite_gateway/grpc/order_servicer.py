@@ -10,22 +10,24 @@ from collections.abc import AsyncIterator
 import grpc
 from kite_gateway_api.v1 import order_pb2, order_pb2_grpc
 
-from kite_gateway.auth.policy import authorize_kill_switch
-from kite_gateway.auth.principals import current_principal
-from kite_gateway.core.market.instruments import InstrumentMaster
-from kite_gateway.core.orders import bulk, previews
-from kite_gateway.core.orders.accounts import OrderAccounts
-from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
-from kite_gateway.core.orders.queries import OrderQueries
-from kite_gateway.core.orders.requests import Placed
-from kite_gateway.core.orders.trading import OrderActions
-from kite_gateway.core.orders.validation import check_client_order_id
+from kite_gateway.auth import authorize_kill_switch, current_principal
+from kite_gateway.core.market import InstrumentMaster
+from kite_gateway.core.orders import (
+    KillSwitchActions,
+    OrderAccounts,
+    OrderActions,
+    OrderQueries,
+    Placed,
+    bulk,
+    check_client_order_id,
+    previews,
+)
 from kite_gateway.grpc import mapping, order_mapping
 from kite_gateway.grpc.audit_rpcs import AuditRpcs
 from kite_gateway.grpc.context import audited, principal_of
 from kite_gateway.grpc.gtt_rpcs import GttRpcs
 from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
-from kite_gateway.storage.audit import AuditLog
+from kite_gateway.storage import AuditLog
 
 
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):

@@ -9,8 +9,8 @@ from contextlib import aclosing
 import grpc
 from kite_gateway_api.v1 import common_pb2, order_pb2
 
-from kite_gateway.core.accounts.manager import AccountManager
-from kite_gateway.core.market.instruments import InstrumentMaster
+from kite_gateway.core.accounts import AccountManager
+from kite_gateway.core.market import InstrumentMaster
 from kite_gateway.core.order_updates import (
     DuplicateReport,
     Event,
@@ -22,7 +22,7 @@ from kite_gateway.core.order_updates import (
 )
 from kite_gateway.errors import invalid
 from kite_gateway.grpc import mapping
-from kite_gateway.streaming.order_streams import OrderUpdates
+from kite_gateway.streaming import OrderUpdates
 
 DEFAULT_HEARTBEAT = 5.0
 HEARTBEATS = (1.0, 60.0)  # the seconds a caller may ask for

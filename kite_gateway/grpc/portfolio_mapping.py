@@ -7,11 +7,10 @@ from typing import Any, Literal, cast
 
 from kite_gateway_api.v1 import errors_pb2, portfolio_pb2
 
-from kite_gateway.core.portfolio.consolidated import AccountResult, Consolidated
-from kite_gateway.core.portfolio.positions import Conversion, HoldingsSummary, PositionsView
+from kite_gateway.core.portfolio import AccountResult, Consolidated, Conversion, HoldingsSummary, PositionsView
 from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.grpc.mapping import decimal_pb, product_pb, product_text, transaction_text
-from kite_gateway.kite.portfolio import HoldingRow, PositionRow
+from kite_gateway.kite import HoldingRow, PositionRow
 
 POSITION_TYPES: dict[int, Literal["day", "overnight"]] = {
     portfolio_pb2.POSITION_TYPE_DAY: "day",

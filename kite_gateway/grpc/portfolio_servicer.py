@@ -6,15 +6,14 @@ from __future__ import annotations
 import grpc
 from kite_gateway_api.v1 import order_pb2, portfolio_pb2, portfolio_pb2_grpc
 
-from kite_gateway.core.accounts.manager import AccountManager
-from kite_gateway.core.market.instruments import InstrumentMaster
-from kite_gateway.core.portfolio import positions
-from kite_gateway.core.portfolio.consolidated import ConsolidatedPortfolio
+from kite_gateway.core.accounts import AccountManager
+from kite_gateway.core.market import InstrumentMaster
+from kite_gateway.core.portfolio import ConsolidatedPortfolio, positions
 from kite_gateway.grpc.context import audited
 from kite_gateway.grpc.mapping import instrument_ref
 from kite_gateway.grpc.portfolio_mapping import consolidated_pb, conversion_of, holding_pb, positions_pb, summary_pb
-from kite_gateway.kite.portfolio import KitePortfolio
-from kite_gateway.storage.audit import AuditLog
+from kite_gateway.kite import KitePortfolio
+from kite_gateway.storage import AuditLog
 
 
 class PortfolioServicer(portfolio_pb2_grpc.PortfolioServiceServicer):

@@ -34,8 +34,7 @@ from kite_gateway_api.v1 import (
 )
 
 from kite_gateway import __version__
-from kite_gateway.auth.policy import authorize
-from kite_gateway.auth.principals import Principals, anonymous_name, current_principal, unrestricted
+from kite_gateway.auth import Principals, anonymous_name, authorize, current_principal, unrestricted
 from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.grpc.request_limits import check_request
 from kite_gateway.grpc.status import abort

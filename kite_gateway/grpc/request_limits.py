@@ -25,9 +25,9 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from kite_gateway.core.orders.validation import CLIENT_ORDER_ID
+from kite_gateway.core.orders import CLIENT_ORDER_ID
 from kite_gateway.errors import invalid
-from kite_gateway.kite.paths import ORDER_ID, preview
+from kite_gateway.kite import ORDER_ID, preview
 
 MAX_REQUEST_BYTES = 1024 * 1024  # the largest valid request (5000 instruments by symbol) is ~350 KiB
 DEFAULT_STRING = 256

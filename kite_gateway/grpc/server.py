@@ -19,13 +19,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from kite_gateway import __version__
-from kite_gateway.auth.principals import AuthConfigError, Principals, load_principals
+from kite_gateway.auth import AuthConfigError, Principals, load_principals
 from kite_gateway.config import Settings
 from kite_gateway.grpc.auth_interceptor import TokenInterceptor
 from kite_gateway.grpc.metrics_interceptor import RpcMetricsInterceptor
 from kite_gateway.grpc.registry import API_SERVICES, register
 from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES
-from kite_gateway.storage.private_files import private_directory
+from kite_gateway.storage import private_directory
 
 log = structlog.get_logger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from kite_gateway_api.v1 import common_pb2, market_data_pb2
 
-from kite_gateway.streaming.ticks import UpstreamState
-from kite_wire.ticker_packets import Tick
+from kite_gateway.streaming import UpstreamState
+from kite_wire import Tick
 
 LEVELS = (market_data_pb2.TICK_MODE_LTP, market_data_pb2.TICK_MODE_QUOTE, market_data_pb2.TICK_MODE_FULL)
 NANO = 1_000_000_000

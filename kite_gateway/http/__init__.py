@@ -1,1 +1,5 @@
-"""http."""
+"""The gateway's HTTP listener: Kite's login callback, order postbacks, and /metrics."""
+
+from kite_gateway.http.endpoints import HttpEndpoints
+
+__all__ = ["HttpEndpoints"]

@@ -9,11 +9,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
-from kite_gateway.core.accounts.manager import LOGIN_API_KEY_PARAM, AccountManager
+from kite_gateway.core.accounts import LOGIN_API_KEY_PARAM, AccountManager
 from kite_gateway.errors import GatewayError
-from kite_gateway.observability.metrics import REGISTRY
-from kite_gateway.streaming.postbacks import PostbackIntake
-from kite_wire.checksums import checksums_match, postback_checksum
+from kite_gateway.observability import REGISTRY
+from kite_gateway.streaming import PostbackIntake
+from kite_wire import checksums_match, postback_checksum
 
 CALLBACK_PATH = "/kite/login/callback"
 POSTBACK_PATH = "/kite/postback"

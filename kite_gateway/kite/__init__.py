@@ -1,1 +1,77 @@
 """The Kite adapter: the official `kiteconnect` client per account, off the event loop, rate-limited."""
+
+from kite_gateway.kite.caller import KiteCaller, KiteConnector
+from kite_gateway.kite.errors import KiteOutcomeUnknown
+from kite_gateway.kite.gtt import SINGLE, TWO_LEG, GttLeg, GttOrder, GttRow, KiteGtt
+from kite_gateway.kite.limits import RateLimits
+from kite_gateway.kite.market import Candle, DepthLevel, KiteMarket, Ohlc, OhlcQuote, Quote
+from kite_gateway.kite.orders import (
+    BasketMargins,
+    ChargesRow,
+    ContractNoteOrder,
+    ContractNoteRow,
+    KiteOrders,
+    KiteValue,
+    MarginOrder,
+    MarginRow,
+    Number,
+    OrderRow,
+    TradeRow,
+    order_not_found,
+)
+from kite_gateway.kite.paths import ORDER_ID, preview
+from kite_gateway.kite.portfolio import (
+    HoldingRow,
+    KitePortfolio,
+    Margins,
+    PositionConversion,
+    PositionRow,
+    Positions,
+    SegmentMargins,
+)
+from kite_gateway.kite.user import KiteLogin, KiteUser, MarginSegment, Profile, UserMargins
+
+__all__ = [
+    "ORDER_ID",
+    "SINGLE",
+    "TWO_LEG",
+    "BasketMargins",
+    "Candle",
+    "ChargesRow",
+    "ContractNoteOrder",
+    "ContractNoteRow",
+    "DepthLevel",
+    "GttLeg",
+    "GttOrder",
+    "GttRow",
+    "HoldingRow",
+    "KiteCaller",
+    "KiteConnector",
+    "KiteGtt",
+    "KiteLogin",
+    "KiteMarket",
+    "KiteOrders",
+    "KiteOutcomeUnknown",
+    "KitePortfolio",
+    "KiteUser",
+    "KiteValue",
+    "MarginOrder",
+    "MarginRow",
+    "MarginSegment",
+    "Margins",
+    "Number",
+    "Ohlc",
+    "OhlcQuote",
+    "OrderRow",
+    "PositionConversion",
+    "PositionRow",
+    "Positions",
+    "Profile",
+    "Quote",
+    "RateLimits",
+    "SegmentMargins",
+    "TradeRow",
+    "UserMargins",
+    "order_not_found",
+    "preview",
+]

@@ -21,7 +21,7 @@ from kite_gateway.errors import GatewayError
 from kite_gateway.kite.errors import from_kite, is_kite_failure, retryable_read
 from kite_gateway.kite.limits import EndpointClass, RateLimits
 from kite_gateway.kite.paths import check_call
-from kite_gateway.observability.metrics import KITE_ERRORS, KITE_SECONDS, RATE_LIMIT_WAIT
+from kite_gateway.observability import KITE_ERRORS, KITE_SECONDS, RATE_LIMIT_WAIT
 
 log = structlog.get_logger(__name__)
 

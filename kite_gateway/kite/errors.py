@@ -11,8 +11,8 @@ import requests
 from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError, Reason, Status
+from kite_wire import KiteErrorType
 from kite_wire import errors as wire
-from kite_wire.errors import KiteErrorType
 
 T = TypeVar("T")
 

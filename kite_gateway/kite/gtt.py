@@ -16,7 +16,7 @@ from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.errors import written
 from kite_gateway.kite.limits import EndpointClass
-from kite_wire.formats import kite_decimal, kite_number, parse_kite_timestamp
+from kite_wire import kite_decimal, kite_number, parse_kite_timestamp
 
 # The one rate class of every /gtt endpoint (see the module's doc).
 GTT_RATE_CLASS = EndpointClass.OTHER

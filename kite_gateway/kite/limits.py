@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiolimiter import AsyncLimiter
 
-from kite_wire.limits import RATES_PER_SECOND, RateClass
+from kite_wire import RATES_PER_SECOND, RateClass
 
 EndpointClass = RateClass  # Kite's endpoint classes (kite_wire.limits), by the gateway's name for them
 KITE_RATES = RATES_PER_SECOND

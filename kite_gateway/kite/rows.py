@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from kite_wire.formats import IST, kite_decimal
+from kite_wire import IST, kite_decimal
 
 Row = Mapping[str, Any]
 

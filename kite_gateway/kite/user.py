@@ -16,7 +16,7 @@ from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.errors import is_kite_failure
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.kite.portfolio import SegmentMargins
-from kite_wire.formats import IST
+from kite_wire import IST
 
 MarginSegment = Literal["equity", "commodity"]
 
@@ -47,7 +47,7 @@ class Profile:
 
 
 @dataclass(frozen=True)
-class Margins:
+class UserMargins:
     """The segments asked for (both when none was named)."""
 
     equity: SegmentMargins | None = None
@@ -117,12 +117,12 @@ class KiteUser:
     async def profile(self) -> Profile:
         return profile_of(await self.kite.read(EndpointClass.OTHER, "profile"))
 
-    async def margins(self, segment: MarginSegment | None = None) -> Margins:
+    async def margins(self, segment: MarginSegment | None = None) -> UserMargins:
         if segment is None:
             both = await self.kite.read(EndpointClass.OTHER, "margins")
-            return Margins(equity=SegmentMargins.of(both["equity"]), commodity=SegmentMargins.of(both["commodity"]))
+            return UserMargins(equity=SegmentMargins.of(both["equity"]), commodity=SegmentMargins.of(both["commodity"]))
         data = await self.kite.read(EndpointClass.OTHER, "margins", segment)
-        return Margins(**{segment: SegmentMargins.of(data)})
+        return UserMargins(**{segment: SegmentMargins.of(data)})
 
     async def invalidate_access_token(self) -> None:
         """Log the caller's token out at Kite (GatewayError when Kite fails or refuses)."""

@@ -1,1 +1,33 @@
 """The gateway's persistent state: an embedded SQLite database (schema migrations, sealed secrets)."""
+
+from kite_gateway.storage.audit import AuditEntry, AuditLog
+from kite_gateway.storage.credentials import CredentialStore, StoredAccount
+from kite_gateway.storage.database import Database, now_text
+from kite_gateway.storage.duplicates import DuplicateLog
+from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, IdempotencyStore, Record
+from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, dedupe_key
+from kite_gateway.storage.private_files import FILE_MODE, private_directory
+from kite_gateway.storage.sealing import Sealer, SealingError, load_key
+
+__all__ = [
+    "FAILED",
+    "FILE_MODE",
+    "PENDING",
+    "PLACED",
+    "AuditEntry",
+    "AuditLog",
+    "CredentialStore",
+    "Database",
+    "DuplicateLog",
+    "IdempotencyStore",
+    "OrderUpdateLog",
+    "Record",
+    "Sealer",
+    "SealingError",
+    "StoredAccount",
+    "StoredUpdate",
+    "dedupe_key",
+    "load_key",
+    "now_text",
+    "private_directory",
+]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kite_wire.limits import CONNECTIONS_PER_API_KEY
+from kite_wire import CONNECTIONS_PER_API_KEY
 
 
 class ConnectionBudget:

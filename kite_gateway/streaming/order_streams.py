@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kite_gateway.core.accounts.session import AccountSession
+from kite_gateway.core.accounts import AccountSession
 from kite_gateway.core.order_updates import GapReason, OrderBook, OrderUpdateFeed, UpdateSource
-from kite_gateway.kite.orders import KiteOrders
-from kite_gateway.storage.order_updates import OrderUpdateLog
+from kite_gateway.kite import KiteOrders
+from kite_gateway.storage import OrderUpdateLog
 from kite_gateway.streaming.tick_streams import TickStreams
 from kite_gateway.streaming.ticks import UpstreamState
 

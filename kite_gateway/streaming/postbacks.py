@@ -12,11 +12,10 @@ import asyncio
 
 import structlog
 
-from kite_gateway.core.accounts.manager import AccountManager
-from kite_gateway.core.order_updates import OrderUpdateFeed, UpdateSource
-from kite_gateway.core.order_updates.feed import kite_text_times
+from kite_gateway.core.accounts import AccountManager
+from kite_gateway.core.order_updates import OrderUpdateFeed, UpdateSource, kite_text_times
 from kite_gateway.errors import GatewayError
-from kite_gateway.kite.orders import KiteOrders
+from kite_gateway.kite import KiteOrders
 
 log = structlog.get_logger(__name__)
 

@@ -14,8 +14,8 @@ from typing import BinaryIO
 
 import structlog
 
-from kite_gateway.storage.private_files import FILE_MODE, private_directory
-from kite_wire.recording import encode_frame, encode_header
+from kite_gateway.storage import FILE_MODE, private_directory
+from kite_wire import encode_frame, encode_header
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import structlog
 
-from kite_gateway.core.market.instruments import Listing
+from kite_gateway.core.market import Listing
 from kite_gateway.streaming.connection_budget import ConnectionBudget
 from kite_gateway.streaming.fanout import Fanout, Mailbox
 from kite_gateway.streaming.recorder import FrameRecorder
@@ -30,8 +30,7 @@ from kite_gateway.streaming.ticks import (
     UpstreamState,
 )
 from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit, UpstreamConnection
-from kite_wire.market_hours import SESSIONS, MarketHours
-from kite_wire.ticker_packets import Tick
+from kite_wire import SESSIONS, MarketHours, Tick
 
 log = structlog.get_logger(__name__)
 

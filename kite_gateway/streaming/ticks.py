@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
-from kite_wire.ticker_packets import MODES, Tick
+from kite_wire import MODES, Tick
 
 
 class TickLevel(IntEnum):

@@ -18,10 +18,15 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kite_gateway.streaming.connection_budget import ConnectionBudget
 from kite_gateway.streaming.ticks import UpstreamState
-from kite_wire.limits import INSTRUMENTS_PER_CONNECTION
-from kite_wire.ticker_control import encode_control, subscription_messages
-from kite_wire.ticker_packets import MODES, Tick, decode_message
-from kite_wire.ticker_text import parse_text_frame
+from kite_wire import (
+    INSTRUMENTS_PER_CONNECTION,
+    MODES,
+    Tick,
+    decode_message,
+    encode_control,
+    parse_text_frame,
+    subscription_messages,
+)
 
 log = structlog.get_logger(__name__)
 

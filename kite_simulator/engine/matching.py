@@ -9,9 +9,7 @@ from decimal import Decimal
 from kite_simulator import orders as st
 from kite_simulator.market import LiveQuote
 from kite_simulator.orders import SimOrder
-from kite_wire.formats import IST
-from kite_wire.market_hours import MarketHours
-from kite_wire.order_rules import AUTO_MARKET_PROTECTION, needs_price
+from kite_wire import AUTO_MARKET_PROTECTION, IST, MarketHours, needs_price
 
 AUTO_PROTECTION = Decimal(2)  # percent applied when market_protection is -1
 

@@ -33,9 +33,7 @@ from kite_simulator.portfolio import Holding
 from kite_simulator.ratelimit import OrderCaps, OrderLimits
 from kite_simulator.sessions import App, User
 from kite_simulator.universe import SimInstrument, Universe
-from kite_wire.formats import IST
-from kite_wire.market_hours import MarketHours
-from kite_wire.order_rules import ORDER_TYPES, PRODUCTS, VALIDITIES, VARIETIES
+from kite_wire import IST, ORDER_TYPES, PRODUCTS, VALIDITIES, VARIETIES, MarketHours
 
 MAX_MODIFICATIONS = 25
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from kite_simulator.errors import input_error
 from kite_simulator.orders import SimOrder
+from kite_wire import MarketHours
 from kite_wire import order_rules as rules
-from kite_wire.market_hours import MarketHours
 
 
 def validate(order: SimOrder, hours: MarketHours, now: datetime, require_market_protection: bool) -> None:

@@ -11,7 +11,7 @@ from kite_simulator.errors import input_error
 from kite_simulator.faults import Fault, FaultInjector
 from kite_simulator.http.envelope import ok
 from kite_simulator.ticker import TickerHub
-from kite_wire.formats import kite_timestamp
+from kite_wire import kite_timestamp
 
 
 class ControlRoutes:

@@ -13,7 +13,7 @@ from kite_simulator.engine import TradingEngine
 from kite_simulator.errors import input_error
 from kite_simulator.http.envelope import ok, read_json_list
 from kite_simulator.universe import SimInstrument
-from kite_wire.formats import kite_number
+from kite_wire import kite_number
 
 
 class MarginRoutes:

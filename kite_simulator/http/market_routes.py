@@ -15,8 +15,15 @@ from kite_simulator.errors import input_error
 from kite_simulator.http.envelope import ok
 from kite_simulator.market import Bar, LiveQuote, MarketModel
 from kite_simulator.universe import SimInstrument, Universe
-from kite_wire.formats import kite_candle_timestamp, kite_number, kite_timestamp, parse_kite_timestamp
-from kite_wire.limits import HISTORICAL_SPAN_DAYS, INTERVAL_MINUTES, QUOTE_BATCH_BY_PATH
+from kite_wire import (
+    HISTORICAL_SPAN_DAYS,
+    INTERVAL_MINUTES,
+    QUOTE_BATCH_BY_PATH,
+    kite_candle_timestamp,
+    kite_number,
+    kite_timestamp,
+    parse_kite_timestamp,
+)
 
 # Kite's maximum range of one historical call per interval, the interval's minutes, and quote batch sizes.
 HISTORICAL_LIMITS, QUOTE_LIMITS = HISTORICAL_SPAN_DAYS, QUOTE_BATCH_BY_PATH

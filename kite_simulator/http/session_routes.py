@@ -12,7 +12,7 @@ from kite_simulator.engine import TradingEngine
 from kite_simulator.errors import KiteError, input_error
 from kite_simulator.http.envelope import ok, read_form, session_of
 from kite_simulator.sessions import Session, SessionStore
-from kite_wire.formats import kite_timestamp
+from kite_wire import kite_timestamp
 
 
 class SessionRoutes:

@@ -12,10 +12,9 @@ import structlog
 
 from kite_gateway.core.accounts.session import PROFILE_TTL_SECONDS, AccountSession
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
-from kite_gateway.kite.caller import KiteCaller, KiteConnector
-from kite_gateway.kite.user import KiteLogin, KiteUser, Margins, MarginSegment, Profile
-from kite_gateway.storage.credentials import CredentialStore, StoredAccount
-from kite_wire.formats import IST
+from kite_gateway.kite import KiteCaller, KiteConnector, KiteLogin, KiteUser, MarginSegment, Profile, UserMargins
+from kite_gateway.storage import CredentialStore, StoredAccount
+from kite_wire import IST
 
 NEW_APP = "(an app without accounts yet)"  # the rate-limit bucket of login calls for new apps
 LOGIN_API_KEY_PARAM = "kg_api_key"  # echoed back by Kite's redirect, so the callback knows the app
@@ -35,7 +34,7 @@ class UserApi(Protocol):
 
     async def profile(self) -> Profile: ...
 
-    async def margins(self, segment: MarginSegment | None = None) -> Margins: ...
+    async def margins(self, segment: MarginSegment | None = None) -> UserMargins: ...
 
     async def invalidate_access_token(self) -> None: ...
 
@@ -209,6 +208,6 @@ class AccountManager:
         session.profile_cache = (time.monotonic(), profile)
         return profile
 
-    async def margins(self, session: AccountSession, segment: MarginSegment | None = None) -> Margins:
+    async def margins(self, session: AccountSession, segment: MarginSegment | None = None) -> UserMargins:
         """The account's margins, of one segment or (None) of both."""
         return await self.users(session.active()).margins(segment)

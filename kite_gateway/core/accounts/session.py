@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from enum import Enum
 
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.user import Profile
-from kite_wire.formats import IST
+from kite_gateway.kite import KiteCaller, Profile
+from kite_wire import IST
 
 PROFILE_TTL_SECONDS = 3600.0
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from kite_gateway.errors import invalid
-from kite_gateway.kite.market import Candle
-from kite_wire.limits import HISTORICAL_SPAN_DAYS
+from kite_gateway.kite import Candle
+from kite_wire import HISTORICAL_SPAN_DAYS
 
 MAX_SPAN_DAYS = HISTORICAL_SPAN_DAYS  # Kite's interval names and the longest span one call may cover
 

@@ -11,10 +11,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from kite_gateway.core.accounts.session import AccountSession
+from kite_gateway.core.accounts import AccountSession
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
-from kite_gateway.kite.market import KiteMarket
-from kite_wire.instruments import Instrument, instrument_from_row
+from kite_gateway.kite import KiteMarket
+from kite_wire import Instrument, instrument_from_row
 
 MASTER_TTL_SECONDS = 24 * 3600.0
 EXCHANGE_ORDER = {name: rank for rank, name in enumerate(("NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD"))}

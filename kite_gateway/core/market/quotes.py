@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Protocol, TypeVar
 from urllib.parse import quote_plus
 
-from kite_gateway.kite.market import OhlcQuote, Quote
-from kite_wire.limits import QUOTE_BATCH
+from kite_gateway.kite import OhlcQuote, Quote
+from kite_wire import QUOTE_BATCH
 
 KITE_BATCH = QUOTE_BATCH
 # Kite's edge refuses long request lines (an HTML 400, pykiteconnect#104): keep each call's `i=` list short.

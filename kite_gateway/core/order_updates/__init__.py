@@ -12,7 +12,7 @@ from kite_gateway.core.order_updates.events import (
     ReplayComplete,
     UpdateSource,
 )
-from kite_gateway.core.order_updates.feed import Listener, OrderBook, OrderUpdateFeed
+from kite_gateway.core.order_updates.feed import Listener, OrderBook, OrderUpdateFeed, kite_text_times
 from kite_gateway.core.order_updates.replay import OrderUpdateReplay
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "OrderUpdateReplay",
     "ReplayComplete",
     "UpdateSource",
+    "kite_text_times",
 ]

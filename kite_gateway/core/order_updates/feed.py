@@ -16,8 +16,8 @@ import structlog
 
 from kite_gateway.core.order_updates.events import Gap, GapAction, GapReason, UpdateSource
 from kite_gateway.errors import GatewayError
-from kite_gateway.observability.metrics import ORDER_UPDATES
-from kite_gateway.storage.order_updates import OrderUpdateLog, dedupe_key
+from kite_gateway.observability import ORDER_UPDATES
+from kite_gateway.storage import OrderUpdateLog, dedupe_key
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,7 @@ from kite_gateway.core.order_updates.events import (
 )
 from kite_gateway.core.order_updates.feed import DUPLICATE, OrderUpdateFeed
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.storage.order_updates import StoredUpdate
+from kite_gateway.storage import StoredUpdate
 
 ClientIds = Callable[[str], Awaitable[dict[str, str]]]  # account -> {tag: client_order_id}
 UpstreamStateOf = Callable[[str], int | None]  # account -> its ticker connection's state, if it has one

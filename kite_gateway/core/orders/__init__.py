@@ -2,3 +2,52 @@
 transport: requests (the use cases' own types), validation before Kite (new orders and
 modifications alike), trading (place, modify, cancel), bulk placement, queries, previews,
 kill-switch actions, and placement that never duplicates (placement, dispatch, duplicates)."""
+
+from kite_gateway.core.orders.accounts import OrderAccounts
+from kite_gateway.core.orders.dispatch import OrderDispatch
+from kite_gateway.core.orders.duplicates import DuplicateOrders
+from kite_gateway.core.orders.gtt import GttTriggers
+from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
+from kite_gateway.core.orders.placement import IdempotentPlacement
+from kite_gateway.core.orders.previews import FillCharges, MarginPreview
+from kite_gateway.core.orders.queries import OrderQueries, OrderState
+from kite_gateway.core.orders.requests import (
+    Cancellation,
+    Fill,
+    LegResult,
+    Modification,
+    NewOrder,
+    OrderParams,
+    OrderTarget,
+    Placed,
+    Protection,
+)
+from kite_gateway.core.orders.trading import OrderActions
+from kite_gateway.core.orders.validation import CLIENT_ORDER_ID, check_client_order_id, check_tradable, fingerprint
+
+__all__ = [
+    "CLIENT_ORDER_ID",
+    "Cancellation",
+    "DuplicateOrders",
+    "Fill",
+    "FillCharges",
+    "GttTriggers",
+    "IdempotentPlacement",
+    "KillSwitchActions",
+    "LegResult",
+    "MarginPreview",
+    "Modification",
+    "NewOrder",
+    "OrderAccounts",
+    "OrderActions",
+    "OrderDispatch",
+    "OrderParams",
+    "OrderQueries",
+    "OrderState",
+    "OrderTarget",
+    "Placed",
+    "Protection",
+    "check_client_order_id",
+    "check_tradable",
+    "fingerprint",
+]

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from kite_gateway.core.accounts.manager import AccountManager
-from kite_gateway.core.accounts.session import AccountSession
-from kite_gateway.core.market.instruments import InstrumentMaster
+from kite_gateway.core.accounts import AccountManager, AccountSession
+from kite_gateway.core.market import InstrumentMaster
 from kite_gateway.core.orders.placement import find_order_by_tag
 from kite_gateway.core.orders.requests import OrderTarget
 from kite_gateway.errors import invalid
-from kite_gateway.kite.orders import KiteOrders, order_not_found
-from kite_gateway.storage.idempotency import PENDING, IdempotencyStore
+from kite_gateway.kite import KiteOrders, order_not_found
+from kite_gateway.storage import PENDING, IdempotencyStore
 
 
 class UpdateRecorder(Protocol):

@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 
-from kite_gateway.core.market.instruments import Listing
-from kite_gateway.core.market.quotes import LastPrices
-from kite_gateway.core.risk.checks import OrderIntent, Positions, PreTradeRisk
+from kite_gateway.core.market import LastPrices, Listing
+from kite_gateway.core.risk import OrderIntent, Positions, PreTradeRisk
 from kite_gateway.errors import GatewayError
-from kite_gateway.kite.market import KiteMarket
-from kite_gateway.kite.orders import KiteOrders, KiteValue
-from kite_gateway.observability.metrics import RISK_REFUSALS
+from kite_gateway.kite import KiteMarket, KiteOrders, KiteValue
+from kite_gateway.observability import RISK_REFUSALS
 
 
 def _decimal(value: object) -> Decimal:

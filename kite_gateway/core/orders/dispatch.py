@@ -25,9 +25,9 @@ from datetime import datetime, time, timedelta
 from typing import TypeVar
 
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite.orders import KiteOrders
-from kite_gateway.observability.metrics import ORDER_QUEUE_REFUSALS
-from kite_wire.formats import IST
+from kite_gateway.kite import KiteOrders
+from kite_gateway.observability import ORDER_QUEUE_REFUSALS
+from kite_wire import IST
 
 T = TypeVar("T")
 

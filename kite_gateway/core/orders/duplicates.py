@@ -24,11 +24,9 @@ import structlog
 
 from kite_gateway.core.orders.status import is_final
 from kite_gateway.errors import GatewayError
-from kite_gateway.kite.orders import KiteOrders
-from kite_gateway.observability.metrics import DUPLICATE_ORDERS
-from kite_gateway.storage.audit import AuditLog
-from kite_gateway.storage.duplicates import DuplicateLog
-from kite_gateway.storage.idempotency import IdempotencyStore, Record
+from kite_gateway.kite import KiteOrders
+from kite_gateway.observability import DUPLICATE_ORDERS
+from kite_gateway.storage import AuditLog, DuplicateLog, IdempotencyStore, Record
 
 log = structlog.get_logger(__name__)
 

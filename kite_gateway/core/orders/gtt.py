@@ -8,9 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kite_gateway.core.orders.placement import Finder, IdempotentPlacement
-from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.gtt import GttOrder, GttRow, KiteGtt
-from kite_gateway.storage.idempotency import Record
+from kite_gateway.kite import GttOrder, GttRow, KiteCaller, KiteGtt
+from kite_gateway.storage import Record
 
 KIND = "gtt"  # the idempotency record's kind
 

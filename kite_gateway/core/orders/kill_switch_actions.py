@@ -9,9 +9,9 @@ import structlog
 
 from kite_gateway.core.orders.requests import Cancellation
 from kite_gateway.core.orders.status import is_final
-from kite_gateway.core.risk.kill_switch import GATEWAY, KillSwitches, SwitchState
+from kite_gateway.core.risk import GATEWAY, KillSwitches, SwitchState
 from kite_gateway.errors import GatewayError, invalid
-from kite_gateway.kite.orders import KiteOrders
+from kite_gateway.kite import KiteOrders
 
 log = structlog.get_logger(__name__)
 

@@ -29,11 +29,10 @@ import structlog
 
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite.errors import KiteOutcomeUnknown
-from kite_gateway.kite.orders import KiteOrders, KiteValue, OrderRow
-from kite_gateway.observability.metrics import ORDER_QUEUE_REFUSALS
-from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, IdempotencyStore, Record
-from kite_wire.formats import IST
+from kite_gateway.kite import KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
+from kite_gateway.observability import ORDER_QUEUE_REFUSALS
+from kite_gateway.storage import FAILED, PENDING, PLACED, IdempotencyStore, Record
+from kite_wire import IST
 
 log = structlog.get_logger(__name__)
 

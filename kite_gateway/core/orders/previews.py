@@ -10,7 +10,7 @@ from decimal import Decimal
 from kite_gateway.core.orders.requests import Fill, OrderParams
 from kite_gateway.core.orders.validation import kite_number, order_kwargs
 from kite_gateway.errors import invalid
-from kite_gateway.kite.orders import (
+from kite_gateway.kite import (
     BasketMargins,
     ContractNoteOrder,
     ContractNoteRow,

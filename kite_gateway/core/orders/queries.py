@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from kite_gateway.core.orders.accounts import OrderAccounts
 from kite_gateway.core.orders.duplicates import DuplicateOrders
 from kite_gateway.core.orders.requests import OrderTarget
-from kite_gateway.kite.orders import OrderRow, TradeRow
-from kite_gateway.storage.idempotency import IdempotencyStore
+from kite_gateway.kite import OrderRow, TradeRow
+from kite_gateway.storage import IdempotencyStore
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-from kite_gateway.core.market.instruments import Listing
+from kite_gateway.core.market import Listing
 from kite_gateway.errors import GatewayError
 
 

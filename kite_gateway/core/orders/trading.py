@@ -8,17 +8,16 @@ import functools
 from collections.abc import Callable
 from decimal import Decimal
 
-from kite_gateway.core.market.instruments import InstrumentMaster
-from kite_gateway.core.market.quotes import LastPrices
+from kite_gateway.core.market import InstrumentMaster, LastPrices
 from kite_gateway.core.orders.accounts import OrderAccounts
 from kite_gateway.core.orders.admission import admission
 from kite_gateway.core.orders.placement import IdempotentPlacement
 from kite_gateway.core.orders.requests import Modification, NewOrder, OrderTarget, Placed
 from kite_gateway.core.orders.status import is_final
 from kite_gateway.core.orders.validation import modify_kwargs, order_kwargs
-from kite_gateway.core.risk.checks import PreTradeRisk
+from kite_gateway.core.risk import PreTradeRisk
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite.orders import KiteOrders
+from kite_gateway.kite import KiteOrders
 
 
 def exact(value: object) -> Decimal:

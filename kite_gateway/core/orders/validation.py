@@ -10,10 +10,10 @@ import re
 from decimal import Decimal
 from typing import Protocol
 
-from kite_gateway.core.market.instruments import Listing
+from kite_gateway.core.market import Listing
 from kite_gateway.core.orders.requests import Modification, OrderParams, Protection
 from kite_gateway.errors import invalid
-from kite_gateway.kite.orders import KiteValue
+from kite_gateway.kite import KiteValue
 from kite_wire import order_rules as rules
 
 CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")

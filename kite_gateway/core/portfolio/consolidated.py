@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from kite_gateway.core.accounts.manager import AccountManager
+from kite_gateway.core.accounts import AccountManager
 from kite_gateway.core.portfolio.positions import (
     ZERO,
     HoldingsSummary,
@@ -20,7 +20,7 @@ from kite_gateway.core.portfolio.positions import (
     summarize,
 )
 from kite_gateway.errors import GatewayError
-from kite_gateway.kite.portfolio import HoldingRow, KitePortfolio, Margins
+from kite_gateway.kite import HoldingRow, KitePortfolio, Margins
 
 
 @dataclass(frozen=True, slots=True)

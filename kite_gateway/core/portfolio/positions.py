@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from kite_gateway.core.market.instruments import Listing
-from kite_gateway.kite.portfolio import HoldingRow, Margins, PositionConversion, PositionRow, Positions
+from kite_gateway.core.market import Listing
+from kite_gateway.kite import HoldingRow, Margins, PositionConversion, PositionRow, Positions
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.storage.database import Database, now_text
+from kite_gateway.storage import Database, now_text
 
 GATEWAY = ""
 

@@ -18,7 +18,7 @@ from kite_gateway.core.accounts.session import SessionState
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller, KiteConnector
 from kite_gateway.kite.limits import EndpointClass, RateLimits
-from kite_gateway.kite.user import KiteLogin, Margins, MarginSegment, Profile
+from kite_gateway.kite.user import KiteLogin, MarginSegment, Profile, UserMargins
 from kite_gateway.storage.credentials import CredentialStore
 from kite_gateway.storage.database import Database
 from kite_gateway.storage.sealing import Sealer
@@ -59,9 +59,9 @@ class FakeUser:
         await self._call("profile")
         return PROFILE
 
-    async def margins(self, segment: MarginSegment | None = None) -> Margins:
+    async def margins(self, segment: MarginSegment | None = None) -> UserMargins:
         await self._call("margins")
-        return Margins()
+        return UserMargins()
 
     async def invalidate_access_token(self) -> None:
         await self._call("invalidate_access_token")
