@@ -7,7 +7,7 @@ import kite_gateway.core.order_updates as order_updates
 
 PUBLIC = {
     "DuplicateReport", "Event", "Gap", "GapAction", "GapReason", "Heartbeat", "Listener", "OrderBook",
-    "OrderUpdate", "OrderUpdateFeed", "OrderUpdateReplay", "ReplayComplete", "UpdateSource",
+    "OrderUpdate", "OrderUpdateFeed", "OrderUpdateReplay", "ReplayComplete", "UpdateSource", "kite_text_times",
 }  # fmt: skip
 
 
