@@ -1,6 +1,6 @@
 """Kite's order endpoints for one account, typed: placing, modifying and cancelling orders, the order
-book, an order's history and trades, margin and charge previews, and the net positions the risk
-checks need. Each method fixes its endpoint's rate class and maps Kite's failures once: a definite
+book, an order's history and trades, margin and charge previews (positions are KitePortfolio's).
+Each method fixes its endpoint's rate class and maps Kite's failures once: a definite
 refusal is a GatewayError; a write that may nevertheless have reached Kite raises KiteOutcomeUnknown."""
 
 from __future__ import annotations
@@ -154,18 +154,6 @@ class ContractNoteOrder(TypedDict):
     average_price: Number
 
 
-class PositionRow(TypedDict, total=False):
-    exchange: str
-    tradingsymbol: str
-    quantity: int
-    last_price: Number
-
-
-class PositionsBook(TypedDict, total=False):
-    net: list[PositionRow]
-    day: list[PositionRow]
-
-
 def order_not_found(account_id: str, what: str) -> GatewayError:
     """NOT_FOUND (ORDER_NOT_FOUND) for an order the account does not have."""
     return GatewayError(
@@ -247,6 +235,3 @@ class KiteOrders:
     async def virtual_contract_note(self, fills: list[ContractNoteOrder]) -> list[ContractNoteRow]:
         notes = await self.caller.read(EndpointClass.OTHER, "get_virtual_contract_note", fills)
         return cast(list[ContractNoteRow], notes)
-
-    async def positions(self) -> PositionsBook:
-        return cast(PositionsBook, await self.caller.read(EndpointClass.OTHER, "positions"))

@@ -150,6 +150,10 @@ class UpstreamConnection:
             if isinstance(message, bytes):
                 if len(message) > 1:
                     self.callbacks.ticks(decode_message(message))
+                    # Frames already received come back from recv() without a pause: give the subscribers'
+                    # writers their turn, so a reader that keeps up takes this frame before the next one
+                    # arrives and is never conflated by a burst it had no chance to read.
+                    await asyncio.sleep(0)
             elif (text := parse_text_frame(message)) is not None:
                 self.callbacks.text({"type": text.type, "data": text.data})
             else:

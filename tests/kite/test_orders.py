@@ -72,7 +72,7 @@ ARGS: dict[str, KiteValue] = {
 
 
 async def test_each_endpoint_uses_its_rate_class(executor: ThreadPoolExecutor) -> None:
-    client = FakeClient({"orders": [], "order_history": [{}], "positions": {"net": []}, "basket_order_margins": {}})
+    client = FakeClient({"orders": [], "order_history": [{}], "basket_order_margins": {}})
     kite, limits, _ = adapter(executor, client)
     await kite.acquire_order_room()
     await kite.modify_order("regular", "1", {"price": 10})
@@ -86,8 +86,7 @@ async def test_each_endpoint_uses_its_rate_class(executor: ThreadPoolExecutor) -
     await kite.order_margins([])
     await kite.basket_order_margins([], True)
     await kite.virtual_contract_note([])
-    await kite.positions()
-    assert limits.classes == [EndpointClass.OTHER] * 8
+    assert limits.classes == [EndpointClass.OTHER] * 7
 
 
 async def test_placing_sends_the_tag_and_answers_kites_order_id(executor: ThreadPoolExecutor) -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from kite_gateway.core.market import LastPrices, Listing
 from kite_gateway.core.risk import OrderIntent, Positions, PreTradeRisk
 from kite_gateway.errors import GatewayError
-from kite_gateway.kite import KiteMarket, KiteOrders, KiteValue
+from kite_gateway.kite import KiteMarket, KiteOrders, KitePortfolio, KiteValue
 from kite_gateway.observability import RISK_REFUSALS
 
 
@@ -27,12 +27,8 @@ async def _price(kite: KiteOrders, kwargs: Mapping[str, KiteValue], last_prices:
 
 
 async def _positions(kite: KiteOrders) -> Positions:
-    net = (await kite.positions()).get("net", [])
-    return {
-        (row["exchange"], row["tradingsymbol"]): (int(row["quantity"]), _decimal(row["last_price"]))
-        for row in net
-        if int(row["quantity"])
-    }
+    net = (await KitePortfolio(kite.caller).positions()).net
+    return {(row.exchange, row.tradingsymbol): (row.quantity, row.last_price) for row in net if row.quantity}
 
 
 def admission(
