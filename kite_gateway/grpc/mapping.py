@@ -160,8 +160,7 @@ def instrument_ref(ref: common_pb2.InstrumentRef) -> InstrumentRef:
 # Kite rows to messages --------------------------------------------------------------------------
 
 
-def symbol(row: Mapping[str, Any]) -> str:
-    return f"{row.get('exchange', '')}:{row.get('tradingsymbol', '')}"
+symbol = rows.symbol  # EXCHANGE:TRADINGSYMBOL of a Kite row
 
 
 def order_pb(account_id: str, row: Mapping[str, Any], client_order_id: str = "") -> order_pb2.Order:

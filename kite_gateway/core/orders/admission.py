@@ -11,19 +11,16 @@ from kite_gateway.core.risk import OrderIntent, Positions, PreTradeRisk
 from kite_gateway.errors import GatewayError
 from kite_gateway.kite import KiteMarket, KiteOrders, KitePortfolio, KiteValue
 from kite_gateway.observability import RISK_REFUSALS
-
-
-def _decimal(value: object) -> Decimal:
-    return Decimal(str(value or 0))
+from kite_wire import kite_decimal
 
 
 async def _price(kite: KiteOrders, kwargs: Mapping[str, KiteValue], last_prices: LastPrices) -> Decimal:
     if kwargs.get("price"):
-        return _decimal(kwargs["price"])
+        return kite_decimal(kwargs["price"])
     if kwargs.get("trigger_price"):
-        return _decimal(kwargs["trigger_price"])
+        return kite_decimal(kwargs["trigger_price"])
     symbol = f"{kwargs['exchange']}:{kwargs['tradingsymbol']}"
-    return _decimal((await last_prices.get(KiteMarket(kite.caller), [symbol]))[symbol])
+    return kite_decimal((await last_prices.get(KiteMarket(kite.caller), [symbol]))[symbol])
 
 
 async def _positions(kite: KiteOrders) -> Positions:

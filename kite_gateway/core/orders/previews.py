@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kite_gateway.core.orders.requests import Fill, OrderParams
-from kite_gateway.core.orders.validation import kite_number, order_kwargs
+from kite_gateway.core.orders.validation import order_kwargs
 from kite_gateway.errors import invalid
 from kite_gateway.kite import (
     BasketMargins,
@@ -20,6 +20,7 @@ from kite_gateway.kite import (
     MarginRow,
     Number,
 )
+from kite_wire import kite_number
 
 MAX_PREVIEW_ORDERS = 200
 

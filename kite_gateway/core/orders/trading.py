@@ -18,15 +18,7 @@ from kite_gateway.core.orders.validation import modify_kwargs, order_kwargs
 from kite_gateway.core.risk import PreTradeRisk
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite import KiteOrders
-
-
-def exact(value: object) -> Decimal:
-    """A number from Kite's JSON as the exact decimal it was written as (floats by their shortest repr)."""
-    if value is None or value == "":
-        return Decimal(0)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(str(value))
+from kite_wire import kite_decimal
 
 
 class OrderActions:
@@ -74,7 +66,7 @@ class OrderActions:
         self.risk.check_modification(
             account_id,
             int(change.quantity or last.get("quantity") or 0),
-            change.price or change.trigger_price or exact(last.get("price")),
+            change.price or change.trigger_price or kite_decimal(last.get("price")),
         )
         blocked = functools.partial(self.risk.kill_switches.check, account_id)
         await kite.modify_order(last["variety"], order_id, changes, before_send=blocked)

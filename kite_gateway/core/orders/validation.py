@@ -14,6 +14,7 @@ from kite_gateway.core.market import Listing
 from kite_gateway.core.orders.requests import Modification, OrderParams, Protection
 from kite_gateway.errors import invalid
 from kite_gateway.kite import KiteValue
+from kite_wire import kite_number
 from kite_wire import order_rules as rules
 
 CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -33,11 +34,6 @@ def check_client_order_id(value: str, field: str = "client_order_id") -> None:
 def fingerprint(params: Serialisable) -> str:
     """Identifies the fields of a request: a retry with the same client_order_id must match it."""
     return hashlib.sha256(params.SerializeToString(deterministic=True)).hexdigest()
-
-
-def kite_number(value: Decimal) -> int | float:
-    """A decimal as the official client sends it (it serialises floats)."""
-    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def check_tradable(listing: Listing, field: str) -> None:
