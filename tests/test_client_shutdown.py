@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 import pytest
-from kite_gateway_api.v1 import market_data_pb2, market_data_pb2_grpc, order_pb2, order_pb2_grpc
+from kite_gateway_api.v1 import market_data_pb2, order_pb2
 
 RUNS = 3
 
@@ -117,32 +117,43 @@ gc.collect()
 }
 
 
-class EndlessMarket(market_data_pb2_grpc.MarketDataServiceServicer):
-    def StreamTicks(self, request: Any, context: Any) -> Iterator[market_data_pb2.StreamTicksResponse]:
-        started = market_data_pb2.SubscriptionStarted(subscription_id="sub-1")
-        yield market_data_pb2.StreamTicksResponse(started=started)
-        while context.is_active():
-            tick = market_data_pb2.Tick(symbol=request.instruments[0].symbol)
-            yield market_data_pb2.StreamTicksResponse(ticks=market_data_pb2.TickBatch(ticks=[tick]))
-            time.sleep(0.002)  # the stand-in's pace, not a wait for the test
+def endless_ticks(request: Any, context: grpc.ServicerContext) -> Iterator[market_data_pb2.StreamTicksResponse]:
+    started = market_data_pb2.SubscriptionStarted(subscription_id="sub-1")
+    yield market_data_pb2.StreamTicksResponse(started=started)
+    while context.is_active():
+        tick = market_data_pb2.Tick(symbol=request.instruments[0].symbol)
+        yield market_data_pb2.StreamTicksResponse(ticks=market_data_pb2.TickBatch(ticks=[tick]))
+        time.sleep(0.002)  # the stand-in's pace, not a wait for the test
 
 
-class EndlessOrders(order_pb2_grpc.OrderServiceServicer):
-    def StreamOrderUpdates(
-        self, request: Any, context: Any
-    ) -> Iterator[order_pb2.StreamOrderUpdatesResponse]:
-        sequence = request.after_sequence
-        while context.is_active():
-            sequence += 1
-            yield order_pb2.StreamOrderUpdatesResponse(update=order_pb2.OrderUpdate(sequence=sequence))
-            time.sleep(0.002)
+def endless_updates(request: Any, context: grpc.ServicerContext) -> Iterator[order_pb2.StreamOrderUpdatesResponse]:
+    sequence = request.after_sequence
+    while context.is_active():
+        sequence += 1
+        yield order_pb2.StreamOrderUpdatesResponse(update=order_pb2.OrderUpdate(sequence=sequence))
+        time.sleep(0.002)
 
 
 @pytest.fixture(scope="module")
 def endless_gateway() -> Iterator[str]:
+    """A stand-in with just the two streams, each without end."""
+    ticks = grpc.unary_stream_rpc_method_handler(
+        endless_ticks,
+        request_deserializer=market_data_pb2.StreamTicksRequest.FromString,
+        response_serializer=market_data_pb2.StreamTicksResponse.SerializeToString,
+    )
+    updates = grpc.unary_stream_rpc_method_handler(
+        endless_updates,
+        request_deserializer=order_pb2.StreamOrderUpdatesRequest.FromString,
+        response_serializer=order_pb2.StreamOrderUpdatesResponse.SerializeToString,
+    )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
-    market_data_pb2_grpc.add_MarketDataServiceServicer_to_server(EndlessMarket(), server)
-    order_pb2_grpc.add_OrderServiceServicer_to_server(EndlessOrders(), server)
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler("kite_gateway.v1.MarketDataService", {"StreamTicks": ticks}),
+            grpc.method_handlers_generic_handler("kite_gateway.v1.OrderService", {"StreamOrderUpdates": updates}),
+        )
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     yield f"127.0.0.1:{port}"

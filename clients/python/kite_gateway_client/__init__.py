@@ -9,7 +9,7 @@ gateway's ErrorInfo reason, field violations and RetryInfo) when a call fails.
 from kite_gateway_client.aio import AsyncGatewayClient, OrderUpdateEvent
 from kite_gateway_client.decimals import from_decimal, to_decimal
 from kite_gateway_client.errors import FieldViolation, GatewayCallError
-from kite_gateway_client.params import instrument, order_params
+from kite_gateway_client.params import instrument, order_params, to_date
 from kite_gateway_client.retry import RetryPolicy
 from kite_gateway_client.sync import GatewayClient
 
@@ -23,5 +23,6 @@ __all__ = [
     "from_decimal",
     "instrument",
     "order_params",
+    "to_date",
     "to_decimal",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import grpc
@@ -14,7 +14,15 @@ from google.protobuf.duration_pb2 import Duration
 from kite_gateway_api.v1 import common_pb2, market_data_pb2
 
 from kite_gateway_client.calls import Connection
-from kite_gateway_client.params import Instrument, Price, instrument, instruments, set_price, timestamp
+from kite_gateway_client.params import (
+    Instrument,
+    Price,
+    date_message,
+    instrument,
+    instruments,
+    set_price,
+    timestamp,
+)
 
 
 @dataclass
@@ -114,15 +122,17 @@ class MarketDataMethods(Connection):
         exchanges: Sequence[common_pb2.Exchange.ValueType] = (),
         instrument_types: Sequence[common_pb2.InstrumentType.ValueType] = (),
         segments: Sequence[str] = (),
-        expiry_start: datetime | None = None,
-        expiry_end: datetime | None = None,
+        expiry_from: date | None = None,
+        expiry_to: date | None = None,
         strike_min: Price | None = None,
         strike_max: Price | None = None,
         page_size: int = 0,
+        page_token: str = "",
         request: market_data_pb2.SearchInstrumentsRequest | None = None,
         call_timeout: float | None = None,
     ) -> market_data_pb2.SearchInstrumentsResponse:
-        """Best matches first; strikes are exact prices (Decimal or str)."""
+        """One page of matches, best first; pass its next_page_token as `page_token` for the next
+        (same query and filters). Expiries are dates (inclusive), strikes exact prices."""
         if request is None:
             request = market_data_pb2.SearchInstrumentsRequest(
                 account_id=account_id,
@@ -131,11 +141,12 @@ class MarketDataMethods(Connection):
                 instrument_types=instrument_types,
                 segments=segments,
                 page_size=page_size,
+                page_token=page_token,
             )
-            if expiry_start is not None:
-                request.expiry_start.CopyFrom(timestamp(expiry_start))
-            if expiry_end is not None:
-                request.expiry_end.CopyFrom(timestamp(expiry_end))
+            if expiry_from is not None:
+                request.expiry_from.CopyFrom(date_message(expiry_from))
+            if expiry_to is not None:
+                request.expiry_to.CopyFrom(date_message(expiry_to))
             set_price(request, "strike_min", strike_min)
             set_price(request, "strike_max", strike_max)
         return await self._call(self.market.SearchInstruments, request, retried=True, call_timeout=call_timeout)

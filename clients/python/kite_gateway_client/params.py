@@ -1,14 +1,16 @@
 """Building request messages from plain values: instruments from symbols or tokens, prices from
-decimal.Decimal (through decimals.py), times from datetime, order parameters from keywords."""
+decimal.Decimal (through decimals.py), times from datetime, days from date, order parameters from
+keywords."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.type import date_pb2
 from kite_gateway_api.v1 import common_pb2, order_pb2
 
 from kite_gateway_client.decimals import from_decimal
@@ -47,6 +49,16 @@ def timestamp(value: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(value)
     return stamp
+
+
+def date_message(value: date) -> date_pb2.Date:
+    """A google.type.Date (a calendar day, e.g. an expiry) from a datetime.date."""
+    return date_pb2.Date(year=value.year, month=value.month, day=value.day)
+
+
+def to_date(value: date_pb2.Date) -> date | None:
+    """The calendar day of a google.type.Date (an expiry, a candle's trading date); None when unset."""
+    return date(value.year, value.month, value.day) if value.year else None
 
 
 def order_params(
