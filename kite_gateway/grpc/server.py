@@ -144,8 +144,8 @@ def load_caller_principals(settings: Settings) -> Principals | None:
         raise StartupError(
             f"refusing to serve {settings.gateway_listen} without caller authentication: give it principals "
             "(--auth-file FILE or KITE_GATEWAY_AUTH_FILE, or KITE_GATEWAY_AUTH_PRINCIPALS; `kite-gateway token "
-            "--name NAME --admin > FILE` makes one), or allow any caller explicitly with --allow-unauthenticated "
-            "(KITE_GATEWAY_ALLOW_UNAUTHENTICATED=true), or listen on 127.0.0.1"
+            "--name NAME --admin --trade '*' > FILE` makes one), or allow any caller explicitly with "
+            "--allow-unauthenticated (KITE_GATEWAY_ALLOW_UNAUTHENTICATED=true), or listen on 127.0.0.1"
         )
     return principals
 
