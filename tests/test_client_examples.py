@@ -98,11 +98,12 @@ def as_call(line: str) -> str:
     return f"{capture}$CALL {method} {found['body']}{found['rest']}"
 
 
-def run_lines(lines: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The lines as one bash script from the repository root, stopping at the first that fails."""
+def run_lines(lines: list[str], home: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The lines as one bash script from the repository root, stopping at the first that fails
+    (`home` takes the tools' caches)."""
     script = ["set -o pipefail", *settings_lines()]
     script += [f"{line} || {{ echo 'failed: line {n}' >&2; exit 1; }}" for n, line in enumerate(lines)]
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT)}
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
     return subprocess.run(
         ["bash", "-c", "\n".join(script)], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=600
     )
@@ -170,16 +171,16 @@ def test_every_line_of_the_ops_guide_works_with_buf_curl_and_with_kite_gateway_c
         gateway = paper_gateway_in(tmp_path / tool)
         stream = TickStream(gateway.address)
         try:
-            result = run_lines(commands, {"GW": gateway.address, "SUB": stream.subscription_id})
+            result = run_lines(commands, tmp_path / tool, {"GW": gateway.address, "SUB": stream.subscription_id})
             assert result.returncode == 0, f"{tool}: {failed_line(result, commands)}"
         finally:
             stream.close()
             gateway.stop()
 
 
-def test_the_examples_run_as_the_guide_writes_them(paper_gateway: GatewayProcess) -> None:
+def test_the_examples_run_as_the_guide_writes_them(paper_gateway: GatewayProcess, tmp_path: Path) -> None:
     lines = example_commands()
     assert len(lines) == 2
-    result = run_lines(lines, {"GW": paper_gateway.address})
+    result = run_lines(lines, tmp_path, {"GW": paper_gateway.address})
     assert result.returncode == 0, failed_line(result, lines)
     assert " COMPLETE filled 1/1 avg " in result.stdout and "NSE:RELIANCE" in result.stdout
