@@ -23,7 +23,10 @@ class LoopThread:
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
 
     @property
     def closed(self) -> bool:
@@ -41,19 +44,21 @@ class LoopThread:
 
     def close(self, last: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         """Runs `last()` on the loop, then cancels and awaits every task still on it, finalizes its
-        async generators and its executor, stops the loop and joins the thread. Idempotent."""
+        async generators and its executor, stops and closes the loop and joins the thread. Idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
         if threading.current_thread() is self._thread:
-            raise RuntimeError("a LoopThread cannot be closed from its own loop")
+            # Closed from its own loop (say, the client collected by a callback there): shut down
+            # from there, without waiting for it.
+            self.loop.create_task(self._shut_down(last)).add_done_callback(lambda _: self.loop.stop())
+            return
         try:
             asyncio.run_coroutine_threadsafe(self._shut_down(last), self.loop).result()
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
-            self.loop.close()
 
     async def _shut_down(self, last: Callable[[], Coroutine[Any, Any, None]] | None) -> None:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from kite_gateway_client.aio import AsyncGatewayClient
@@ -34,11 +34,11 @@ def blocking(
 
 def streaming(
     method: Callable[Concatenate[Any, P], AsyncIterator[T]],
-) -> Callable[Concatenate[GatewayClient, P], Iterator[T]]:
+) -> Callable[Concatenate[GatewayClient, P], Generator[T, None, None]]:
     """The blocking twin of an AsyncGatewayClient stream: an iterator (close it, or leave the loop
     that reads it, to end the stream; closing the client ends it too)."""
 
-    def call(self: GatewayClient, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+    def call(self: GatewayClient, /, *args: P.args, **kwargs: P.kwargs) -> Generator[T, None, None]:
         iterator = self._iterate(method(self._client, *args, **kwargs))
         self._streams.add(iterator)
         return iterator
