@@ -138,6 +138,13 @@ async def test_the_clients_methods_work_against_a_paper_gateway(stack: Stack) ->
         audit = await client.list_audit_events("ZS0001", client_order_id="client-rest-1")
         assert audit.events[0].action == order_pb2.AUDIT_ACTION_PLACE_ORDER
 
+        # Bulk legs without a client_order_id get one each (so the call may be retried).
+        legs = [order_pb2.BulkOrderLeg(account_id=a, params=market_buy()) for a in ("ZS0001", "ZS0002")]
+        bulk = await client.place_bulk_orders(legs)
+        assert [r.WhichOneof("outcome") for r in bulk.results] == ["placed", "placed"]
+        ids = [r.client_order_id for r in bulk.results]
+        assert all(ids) and len(set(ids)) == 2 and not any(leg.client_order_id for leg in legs)
+
         # A tick stream whose subscription is changed while it runs.
         stream = client.stream_ticks("ZS0001", ["NSE:INFY"])
         started = await anext(stream)
