@@ -9,9 +9,11 @@ from kite_gateway.grpc.order_servicer import OrderServicer
 from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
 from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
 from kite_gateway.grpc.server import Gateway, StartupError, ensure_data_dir, run_until_signalled
+from kite_gateway.grpc.status import STATUS_DETAILS_KEY, rpc_status
 from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
 
 __all__ = [
+    "STATUS_DETAILS_KEY",
     "AccountServicer",
     "AuditRpcs",
     "Gateway",
@@ -25,5 +27,6 @@ __all__ = [
     "StartupError",
     "ensure_data_dir",
     "publish",
+    "rpc_status",
     "run_until_signalled",
 ]
