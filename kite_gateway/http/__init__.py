@@ -3,6 +3,7 @@ HTTP/JSON (google.api.http transcoding onto the gateway's own gRPC server) with 
 
 from kite_gateway.http.bindings import Binding, BindingError, Router, bindings_of, field_at, service_bindings
 from kite_gateway.http.endpoints import HttpEndpoints
+from kite_gateway.http.internal_socket import exposure_refusal, internal_socket_path, remove_internal_socket
 from kite_gateway.http.json_api import MAX_BODY_BYTES, JsonApi
 from kite_gateway.http.openapi_serving import OPENAPI_PATH, published_document
 from kite_gateway.http.statuses import HTTP_STATUS
@@ -21,7 +22,10 @@ __all__ = [
     "TemplateError",
     "Variable",
     "bindings_of",
+    "exposure_refusal",
     "field_at",
+    "internal_socket_path",
     "published_document",
+    "remove_internal_socket",
     "service_bindings",
 ]

@@ -59,9 +59,7 @@ class JsonApi:
             self._channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
         response = message_class(binding.method.output_type)
         make = self._channel.unary_stream if binding.streaming else self._channel.unary_unary
-        return make(
-            binding.rpc_path, request_serializer=Message.SerializeToString, response_deserializer=response.FromString
-        )
+        return make(binding.rpc_path, request_serializer=_serialize, response_deserializer=response.FromString)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.raw_path.partition("?")[0]
@@ -103,6 +101,10 @@ class JsonApi:
             log.exception("http.internal_error", path=raw_path, rpc=binding.rpc_path, error_id=error_id)
             return _error(Status.INTERNAL, f"internal error answering {raw_path} (error id {error_id} in the logs)")
         return web.json_response(response_json(binding, answer), dumps=_dumps)
+
+
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
 
 
 async def _rest(call: Any) -> Any:

@@ -27,7 +27,10 @@ def cancel_rule() -> http_pb2.HttpRule:
 
 def test_a_rule_and_its_additional_bindings_are_each_a_binding() -> None:
     primary, seed = bindings_of(method("CancelOrder"), cancel_rule())
-    assert (primary.http_method, primary.template.text) == ("POST", "/v1/accounts/{account_id}/orders/{order.order_id}:cancel")
+    assert (primary.http_method, primary.template.text) == (
+        "POST",
+        "/v1/accounts/{account_id}/orders/{order.order_id}:cancel",
+    )
     assert (seed.http_method, seed.body) == ("DELETE", "")
     assert seed.rpc_path == "/kite_gateway.v1.OrderService/CancelOrder"
 
@@ -48,7 +51,10 @@ def test_a_custom_method_rule_binds_its_kind() -> None:
         (http_pb2.HttpRule(get="/v1/{a"), "unclosed"),
         (http_pb2.HttpRule(body="*"), "without a method and path"),
         (
-            http_pb2.HttpRule(get="/a", additional_bindings=[http_pb2.HttpRule(get="/b", additional_bindings=[http_pb2.HttpRule(get="/c")])]),
+            http_pb2.HttpRule(
+                get="/a",
+                additional_bindings=[http_pb2.HttpRule(get="/b", additional_bindings=[http_pb2.HttpRule(get="/c")])],
+            ),
             "may not nest",
         ),
     ],

@@ -9,7 +9,10 @@ from kite_gateway.http import PathTemplate, TemplateError
 
 def test_a_single_segment_variable_binds_its_field_percent_decoded() -> None:
     template = PathTemplate.parse("/v1/accounts/{account_id}/orders/{order.order_id}")
-    assert template.match("/v1/accounts/ZS0001/orders/2411%2F01") == {"account_id": "ZS0001", "order.order_id": "2411/01"}
+    assert template.match("/v1/accounts/ZS0001/orders/2411%2F01") == {
+        "account_id": "ZS0001",
+        "order.order_id": "2411/01",
+    }
     assert template.match("/v1/accounts/ZS0001/orders") is None
     assert template.match("/v1/accounts/ZS0001/orders/1/2") is None
 

@@ -32,7 +32,10 @@ PLACE = binding("PlaceOrder", post="/v1/accounts/{account_id}/orders", body="*")
 
 
 def test_a_whole_body_request_takes_the_path_fields_and_either_json_name_spelling() -> None:
-    body = {"clientOrderId": "c-1", "params": {"instrument": {"symbol": "NSE:INFY"}, "quantity": "5", "order_type": "ORDER_TYPE_MARKET"}}
+    body = {
+        "clientOrderId": "c-1",
+        "params": {"instrument": {"symbol": "NSE:INFY"}, "quantity": "5", "order_type": "ORDER_TYPE_MARKET"},
+    }
     request = request_message(PLACE, {"account_id": "ZS0001"}, [], json.dumps(body).encode())
     assert isinstance(request, order_pb2.PlaceOrderRequest)
     assert (request.account_id, request.client_order_id) == ("ZS0001", "c-1")
@@ -54,7 +57,9 @@ def test_query_parameters_fill_repeated_fields_and_one_element_per_value_of_a_re
 
 def test_query_values_become_booleans_well_known_types_and_optional_numbers() -> None:
     stream = binding("StreamOrderUpdates", get="/v1/accounts/{account_id}/orderUpdates")
-    request = request_message(stream, {"account_id": "A1"}, [("after_sequence", "0"), ("heartbeatInterval", "2.5s")], b"")
+    request = request_message(
+        stream, {"account_id": "A1"}, [("after_sequence", "0"), ("heartbeatInterval", "2.5s")], b""
+    )
     assert isinstance(request, order_pb2.StreamOrderUpdatesRequest)
     assert request.HasField("after_sequence") and request.after_sequence == 0
     assert request.heartbeat_interval.ToMilliseconds() == 2500
@@ -102,7 +107,9 @@ def test_a_singular_query_field_given_twice_is_refused() -> None:
 
 
 def test_a_field_body_fills_that_field_and_a_response_body_answers_with_that_field() -> None:
-    cancel = binding("CancelOrder", post="/v1/accounts/{account_id}/orders:cancel", body="order", response_body="order_id")
+    cancel = binding(
+        "CancelOrder", post="/v1/accounts/{account_id}/orders:cancel", body="order", response_body="order_id"
+    )
     request = request_message(cancel, {"account_id": "A1"}, [], b'{"order_id": "123"}')
     assert isinstance(request, order_pb2.CancelOrderRequest) and request.order.order_id == "123"
     assert response_json(cancel, order_pb2.CancelOrderResponse(order_id="123")) == "123"
@@ -111,5 +118,7 @@ def test_a_field_body_fills_that_field_and_a_response_body_answers_with_that_fie
 def test_a_response_prints_fields_at_their_default_with_proto_names() -> None:
     shown = response_json(binding("PlaceOrder", get="/x"), order_pb2.PlaceOrderResponse(order_id="9"))
     assert shown == {"order_id": "9", "client_order_id": "", "replayed": False}
-    account = response_json(binding("PlaceOrder", get="/x"), account_pb2.GetAccountResponse(account=account_pb2.Account()))
+    account = response_json(
+        binding("PlaceOrder", get="/x"), account_pb2.GetAccountResponse(account=account_pb2.Account())
+    )
     assert account["account"]["session_state"] == "SESSION_STATE_UNSPECIFIED"
