@@ -28,7 +28,7 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from kite_gateway.http import Binding, bindings_of, field_at  # noqa: E402
+from kite_gateway.http import QUERY_ALIASES, Binding, bindings_of, field_at  # noqa: E402
 from kite_gateway.http.bindings import rule_of  # noqa: E402
 
 PROTO_ROOT = ROOT / "protos"
@@ -276,6 +276,10 @@ class Document:
             body = None
         if binding.body != "*":
             parameters.extend(self.query_parameters(request, "", bound, repeated=False))
+            for alias, (target, separator) in QUERY_ALIASES.items():
+                if alias not in request.fields_by_name and target.split(".")[0] in request.fields_by_name:
+                    text = f"The same as repeating {target}, as one {separator!r}-separated list (the seed API's form)"
+                    parameters.append({"name": alias, "in": "query", "schema": {"type": "string"}, "description": text})
         text = self.comments.get(method.full_name, "")
         operation: dict[str, Any] = {
             "operationId": operation_id,

@@ -7,7 +7,9 @@ the field the rule names), then the path's variables, then the query parameters,
 field (`instruments.symbol=NSE:INFY&instruments.symbol=NSE:TCS`), adds one element per value. A
 message field takes a single value when it has a JSON string form (Timestamp, Duration, the other
 well-known types) or has exactly one field (`strike_min=24000` for a one-field decimal). Unknown
-fields and parameters are refused, naming them, never ignored.
+fields and parameters are refused, naming them, never ignored. One alias keeps the seed platform's
+callers working: `symbols=NSE:INFY,NSE:TCS` (comma-separated) is `instruments.symbol` repeated, in
+any request with `instruments` and no `symbols` field of its own.
 
 Responses print every field, also those at their default (so a caller sees `"quantity": "0"` rather
 than no key), with the proto field names (snake_case, as Kite's own JSON); requests take either the
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from google.protobuf import json_format, message_factory
@@ -44,6 +46,8 @@ _STRING_FORMS = {
     "google.protobuf.BoolValue",
 }
 _TRUE, _FALSE = {"true", "1"}, {"false", "0"}
+# Query parameters of the seed platform's REST API: name -> (the field it fills, what separates values).
+QUERY_ALIASES: dict[str, tuple[str, str]] = {"symbols": ("instruments.symbol", ",")}
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
 
 
@@ -74,7 +78,7 @@ def request_message(
     bound = set(path_values)
     for path, value in path_values.items():
         _put(document, descriptor, path, value, origin="path")
-    for name, value in query:
+    for name, value in _dealiased(descriptor, query):
         if name in bound:
             raise invalid(name, "is already given by the path; remove the query parameter")
         _put(document, descriptor, name, value, origin="query")
@@ -97,6 +101,22 @@ def to_json(message: Message) -> dict[str, Any]:
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
     return data
+
+
+def _dealiased(descriptor: Descriptor, query: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    for name, value in query:
+        alias = QUERY_ALIASES.get(name)
+        if (
+            alias is None
+            or name in descriptor.fields_by_name
+            or alias[0].split(".")[0] not in descriptor.fields_by_name
+        ):
+            yield name, value
+            continue
+        field_path, separator = alias
+        for part in value.split(separator):
+            if part.strip():
+                yield field_path, part.strip()
 
 
 def _json_body(body: bytes) -> Any:

@@ -6,16 +6,20 @@ from __future__ import annotations
 import pytest
 from google.api import http_pb2
 from google.protobuf.descriptor import MethodDescriptor
-from kite_gateway_api.v1 import market_data_pb2, order_pb2
+from kite_gateway_api.v1 import account_pb2, market_data_pb2, order_pb2, portfolio_pb2
 
 from kite_gateway.http import BindingError, Router, bindings_of
 
-ORDERS = order_pb2.DESCRIPTOR.services_by_name["OrderService"]
-MARKET = market_data_pb2.DESCRIPTOR.services_by_name["MarketDataService"]
+SERVICES = (
+    order_pb2.DESCRIPTOR.services_by_name["OrderService"],
+    market_data_pb2.DESCRIPTOR.services_by_name["MarketDataService"],
+    portfolio_pb2.DESCRIPTOR.services_by_name["PortfolioService"],
+    account_pb2.DESCRIPTOR.services_by_name["AccountService"],
+)
 
 
 def method(name: str) -> MethodDescriptor:
-    return ORDERS.methods_by_name.get(name) or MARKET.methods_by_name[name]
+    return next(s.methods_by_name[name] for s in SERVICES if name in s.methods_by_name)
 
 
 def cancel_rule() -> http_pb2.HttpRule:

@@ -81,8 +81,17 @@ def test_an_unknown_field_in_the_body_or_query_is_refused_not_ignored() -> None:
     assert refusal(PLACE, {}, [], b'{"params": {"qty": 1}}')[0] == "params.qty"
     assert refusal(PLACE, {}, [], b'{"qty": 1}')[0] == "qty"
     ltp = binding("GetLtp", get="/api/v1/market/ltp")
-    field, problem = refusal(ltp, {}, [("symbols", "NSE:INFY")], b"")
-    assert field == "symbols" and "no such field" in problem
+    field, problem = refusal(ltp, {}, [("symbol", "NSE:INFY")], b"")
+    assert field == "symbol" and "no such field" in problem
+    positions = binding("GetPositions", get="/api/v1/trading/positions")
+    assert refusal(positions, {}, [("symbols", "NSE:INFY")], b"")[0] == "symbols"
+
+
+def test_the_seed_platforms_comma_separated_symbols_fill_the_instruments() -> None:
+    ltp = binding("GetLtp", get="/api/v1/market/ltp")
+    request = request_message(ltp, {}, [("account_id", "A1"), ("symbols", "NSE:INFY, NSE:TCS,")], b"")
+    assert isinstance(request, market_data_pb2.GetLtpRequest)
+    assert [i.symbol for i in request.instruments] == ["NSE:INFY", "NSE:TCS"]
 
 
 @pytest.mark.parametrize(
