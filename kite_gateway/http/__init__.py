@@ -7,8 +7,8 @@ from kite_gateway.http.internal_socket import exposure_refusal, internal_socket_
 from kite_gateway.http.json_api import MAX_BODY_BYTES, JsonApi
 from kite_gateway.http.openapi_serving import OPENAPI_PATH, published_document
 from kite_gateway.http.statuses import HTTP_STATUS
-from kite_gateway.http.transcoding import QUERY_ALIASES
 from kite_gateway.http.templates import PathTemplate, TemplateError, Variable
+from kite_gateway.http.transcoding import QUERY_ALIASES
 
 __all__ = [
     "HTTP_STATUS",
