@@ -32,6 +32,7 @@ from kite_gateway.http import QUERY_ALIASES, Binding, bindings_of, field_at  # n
 from kite_gateway.http.bindings import rule_of  # noqa: E402
 
 PROTO_ROOT = ROOT / "protos"
+THIRD_PARTY = ROOT / "third_party" / "googleapis"  # the googleapis protos, as scripts/gen_protos.py copies them
 PROTO_PACKAGE = Path("kite_gateway") / "v1"
 OUTPUT = ROOT / "api" / "python" / "kite_gateway_api" / "v1" / "openapi.json"
 STATUS = "google.rpc.Status"
@@ -102,13 +103,8 @@ gateway's own gRPC server, so authentication, permissions, limits and errors are
 
 def _include_paths() -> list[Path]:
     import grpc_tools  # the dev extra
-    from google.api import annotations_pb2
 
-    return [
-        PROTO_ROOT,
-        Path(grpc_tools.__file__).parent / "_proto",
-        Path(annotations_pb2.__file__).resolve().parents[2],  # googleapis-common-protos' .proto files
-    ]
+    return [PROTO_ROOT, THIRD_PARTY, Path(grpc_tools.__file__).parent / "_proto"]
 
 
 def descriptor_set() -> descriptor_pb2.FileDescriptorSet:
