@@ -148,7 +148,7 @@ class Router:
 
     def route(self, http_method: str, raw_path: str) -> Routed | list[str]:
         """The binding and path values, or (no binding for this method) the methods that match the
-        path, empty when none does."""
+        path in alphabetical order, empty when none does."""
         allowed: list[str] = []
         for binding in self.bindings:
             values = binding.template.match(raw_path)
@@ -158,4 +158,4 @@ class Router:
                 return Routed(binding, values)
             if binding.http_method not in allowed:
                 allowed.append(binding.http_method)
-        return allowed
+        return sorted(allowed)

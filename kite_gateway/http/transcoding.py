@@ -66,6 +66,7 @@ def request_message(
     if binding.body:
         parsed = _json_body(body)
         if binding.body == "*":
+            parsed = {} if parsed is None else parsed  # no body: every field from the path and query
             if not isinstance(parsed, dict):
                 raise invalid("body", f"must be a JSON object (a {descriptor.full_name})")
             document = parsed
