@@ -17,7 +17,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescri
 
 from kite_gateway.http.templates import PathTemplate, TemplateError
 
-_METHODS = ("get", "put", "post", "delete", "patch")
+HTTP_OPTION = annotations_pb2.http.full_name  # "google.api.http" (importing annotations_pb2 registers it)
 
 
 class BindingError(ValueError):
@@ -46,11 +46,10 @@ class Binding:
 
 def rule_of(method: MethodDescriptor) -> http_pb2.HttpRule | None:
     """The method's `google.api.http` option, if it has one."""
-    options = method.GetOptions()
-    if not options.HasExtension(annotations_pb2.http):
-        return None
-    rule: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]
-    return rule
+    for field, value in method.GetOptions().ListFields():
+        if field.full_name == HTTP_OPTION and isinstance(value, http_pb2.HttpRule):
+            return value
+    return None
 
 
 def bindings_of(method: MethodDescriptor, rule: http_pb2.HttpRule) -> list[Binding]:

@@ -21,7 +21,7 @@ from kite_gateway.grpc.server import Gateway
 from kite_gateway.http import HttpEndpoints, internal_socket_path, published_document, remove_internal_socket
 from kite_gateway.paper import log_in_demo_accounts
 from kite_simulator import ThreadedSimulator
-from tests.e2e.conftest import make_settings
+from tests.e2e.conftest import eventually, make_settings
 from tests.e2e.test_auth import PRINCIPALS, TOKENS
 from tests.simulator.conftest import MORNING
 
@@ -33,6 +33,7 @@ BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 @dataclass
 class Http:
     sim: ThreadedSimulator
+    runtime: App
     base: str
     client: aiohttp.ClientSession
 
@@ -58,7 +59,7 @@ async def _serve(tmp_path: Path, sim: ThreadedSimulator, key: bytes, **overrides
     await http.start()
     try:
         async with aiohttp.ClientSession() as client:
-            yield Http(sim, f"http://127.0.0.1:{http.port}", client)
+            yield Http(sim, runtime, f"http://127.0.0.1:{http.port}", client)
     finally:
         await http.stop()
         await gateway.stop(0)
@@ -260,6 +261,15 @@ async def test_order_updates_stream_as_server_sent_events_replaying_then_live(ap
     assert {u["order"]["order_id"] for u in updates} == {placed["order_id"]}
     assert [int(u["sequence"]) for u in updates] == list(range(1, len(updates) + 1))
     assert updates[-1]["order"]["status"] == "ORDER_STATUS_COMPLETE"
+
+
+async def test_a_caller_that_leaves_a_stream_ends_its_call(api: Http) -> None:
+    listeners = api.runtime.order_updates.listeners
+    path = f"/v1/accounts/{ACCOUNT}/orderUpdates?heartbeat_interval=1s"
+    async with api.client.get(api.url(path)) as response:
+        ((_, first),) = await _events(response, 1)
+        assert "replay_complete" in first and len(listeners[ACCOUNT]) == 1
+    await eventually(lambda: not listeners.get(ACCOUNT), "the stream's subscription was closed")
 
 
 async def _stream(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, dict[str, Any]]]:

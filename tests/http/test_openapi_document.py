@@ -9,10 +9,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from google.api import annotations_pb2
-
 from kite_gateway.grpc.registry import API_SERVICES
 from kite_gateway.http import published_document, service_bindings
+from kite_gateway.http.bindings import rule_of
 from tests.conftest import ROOT
 
 SEED_PATHS = [
@@ -53,12 +52,7 @@ def test_every_http_binding_the_gateway_serves_is_a_documented_operation() -> No
     documented = {(verb, path) for path, operations in paths.items() for verb in operations}
     assert served == documented
     assert set(SEED_PATHS) <= documented
-    unannotated = [
-        m.full_name
-        for s in API_SERVICES
-        for m in s.descriptor.methods
-        if not m.GetOptions().HasExtension(annotations_pb2.http)
-    ]
+    unannotated = [m.full_name for s in API_SERVICES for m in s.descriptor.methods if rule_of(m) is None]
     assert not unannotated, f"RPCs without an HTTP binding: {unannotated}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from google.api import http_pb2
@@ -16,7 +17,7 @@ from kite_gateway.http.transcoding import request_message, response_json
 from tests.http.test_bindings import method
 
 
-def binding(name: str, **rule: str) -> Binding:
+def binding(name: str, **rule: Any) -> Binding:
     return bindings_of(method(name), http_pb2.HttpRule(**rule))[0]
 
 
