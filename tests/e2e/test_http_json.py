@@ -6,6 +6,8 @@ streams, and /openapi.json."""
 from __future__ import annotations
 
 import json
+import signal
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,12 +17,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+import requests
 
 from kite_gateway.app import App
 from kite_gateway.grpc.server import Gateway
 from kite_gateway.http import HttpEndpoints, internal_socket_path, published_document, remove_internal_socket
 from kite_gateway.paper import log_in_demo_accounts
 from kite_simulator import ThreadedSimulator
+from tests.conftest import GatewayProcess, free_port
 from tests.e2e.conftest import eventually, make_settings
 from tests.e2e.test_auth import PRINCIPALS, TOKENS
 from tests.simulator.conftest import MORNING
@@ -301,3 +305,47 @@ async def test_the_openapi_document_is_served_as_published(api: Http) -> None:
     async with api.client.get(api.url("/openapi.json")) as response:
         assert response.status == 200 and response.content_type == "application/json"
         assert await response.read() == published_document()
+
+
+def _paper_gateway(tmp_path: Path, http_listen: str, *args: str) -> GatewayProcess:
+    paper = f"127.0.0.1:{free_port()}"
+    proc = GatewayProcess(tmp_path, "--paper", "--paper-listen", paper, "--http-listen", http_listen, *args)
+    proc.wait_serving()
+    return proc
+
+
+def _logged_events(proc: GatewayProcess) -> list[dict[str, Any]]:
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.proc.wait(timeout=15) == 0
+    return [json.loads(line) for line in proc.proc.stderr.read().splitlines()]  # type: ignore[union-attr]
+
+
+def test_serve_paper_answers_http_json_through_its_private_socket_and_removes_it_on_exit(tmp_path: Path) -> None:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="kg-") as short:  # a data directory short enough for a socket
+        data = Path(short) / "data"
+        proc = _paper_gateway(tmp_path, f"127.0.0.1:{port}", "--data-dir", str(data))
+        try:
+            query = {"account_id": ACCOUNT, "symbols": "NSE:INFY"}
+            answer = requests.get(f"http://127.0.0.1:{port}/api/v1/market/ltp", params=query, timeout=10)
+            assert answer.status_code == 200 and answer.json()["prices"][0]["symbol"] == "NSE:INFY"
+            (socket,) = [p for p in data.iterdir() if p.is_socket()]
+            assert socket.stat().st_mode & 0o777 == 0o600
+            _logged_events(proc)
+            assert not socket.exists()
+        finally:
+            proc.stop()
+
+
+def test_serve_without_principals_keeps_the_api_off_a_non_loopback_http_listener(tmp_path: Path) -> None:
+    port = free_port()
+    proc = _paper_gateway(tmp_path, f"0.0.0.0:{port}")
+    try:
+        answer = requests.get(f"http://127.0.0.1:{port}/v1/accounts/{ACCOUNT}/ltp", timeout=10)
+        assert answer.status_code == 404 and not answer.headers["Content-Type"].startswith("application/json")
+        assert requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).status_code == 404
+        events = _logged_events(proc)
+        (refusal,) = [e for e in events if e["event"] == "http.api_not_served"]
+        assert "without caller authentication" in refusal["reason"]
+    finally:
+        proc.stop()
