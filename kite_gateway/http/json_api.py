@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 from google.protobuf.message import Message
 
-from kite_gateway.errors import GatewayError, Reason, Status
+from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.http.bindings import Binding, Router
 from kite_gateway.http.sse import stream_response
 from kite_gateway.http.statuses import error_response, status_of_gateway_error, status_of_rpc_error
@@ -74,7 +74,8 @@ class JsonApi:
             return response
         binding = routed.binding
         try:
-            body = await request.read() if binding.body else await _no_more_than(request)
+            metadata = _metadata(request)
+            body = await request.read() if binding.body else await _stray_body(request)
             message = request_message(binding, routed.path_values, request.query.items(), body)
         except web.HTTPRequestEntityTooLarge:
             return _error(
@@ -84,7 +85,6 @@ class JsonApi:
             )
         except GatewayError as exc:
             return error_response(status_of_gateway_error(exc))
-        metadata = tuple((name, request.headers[name]) for name in FORWARDED_HEADERS if name in request.headers)
         call = self._call(binding)(message, metadata=metadata)
         try:
             if binding.streaming:
@@ -112,7 +112,20 @@ async def _rest(call: Any) -> Any:
         yield message
 
 
-async def _no_more_than(request: web.Request) -> bytes:
+def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
+    """The forwarded headers as call metadata; gRPC takes printable ASCII only."""
+    found = []
+    for name in FORWARDED_HEADERS:
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if not (value.isascii() and value.isprintable()):
+            raise invalid(name, "the header must be printable ASCII, e.g. 'Authorization: Bearer <token>'")
+        found.append((name, value))
+    return tuple(found)
+
+
+async def _stray_body(request: web.Request) -> bytes:
     """The body of a route that takes none (read, so that a stray body can be refused by name)."""
     return await request.read() if request.can_read_body else b""
 

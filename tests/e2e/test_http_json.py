@@ -215,6 +215,11 @@ async def test_unknown_paths_wrong_methods_and_oversized_bodies_are_refused_as_j
     assert status == 413 and "bytes" in error["message"]
     status, error = await api.call("GET", f"/v1/accounts/{ACCOUNT}/orders?bogus=1")
     assert status == 400 and detail(error, BAD_REQUEST)["field_violations"][0]["field"] == "bogus"
+    headers = {"Authorization": "Bearer t\u00f6ken"}
+    async with api.client.get(api.url(f"/v1/accounts/{ACCOUNT}/orders"), headers=headers) as response:
+        error = await response.json()
+        assert response.status == 400
+        assert detail(error, BAD_REQUEST)["field_violations"][0]["field"] == "authorization"
 
 
 async def test_with_principals_no_token_is_401_another_accounts_token_403_and_the_right_one_works(
