@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from openapi_spec_validator import validate
+
 from kite_gateway.grpc.registry import API_SERVICES
 from kite_gateway.http import published_document, service_bindings
 from kite_gateway.http.bindings import rule_of
@@ -42,6 +44,10 @@ def test_the_committed_openapi_document_is_what_the_protos_generate() -> None:
         [sys.executable, "scripts/gen_openapi.py", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validate(document())
 
 
 def test_every_http_binding_the_gateway_serves_is_a_documented_operation() -> None:
