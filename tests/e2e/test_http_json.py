@@ -299,6 +299,24 @@ async def test_ticks_stream_as_json_lines_when_asked_and_start_with_the_subscrip
     assert tick["symbol"] == "NSE:INFY" and Decimal(tick["last_price"]["value"]) > 0
 
 
+async def test_a_tick_stream_opened_over_http_is_changed_by_update_subscription_over_http(api: Http) -> None:
+    path = f"/v1/accounts/{ACCOUNT}/ticks?instruments.symbol=NSE:INFY&mode=TICK_MODE_LTP"
+    async with api.client.get(api.url(path)) as response:
+        ((_, started),) = await _events(response, 1)
+        subscription = started["started"]["subscription_id"]
+        status, changed = await api.call(
+            "POST",
+            f"/v1/accounts/{ACCOUNT}/subscriptions/{subscription}:update",
+            json={"add": [{"symbol": "NSE:TCS"}], "mode": "TICK_MODE_LTP"},
+        )
+        assert status == 200
+        async for _, data in _stream(response):
+            if "changed" in data:
+                break
+    assert [s["instrument"]["symbol"] for s in data["changed"]["statuses"]] == ["NSE:TCS"]
+    assert changed["statuses"] == data["changed"]["statuses"]
+
+
 async def test_a_stream_refused_at_once_answers_with_its_http_status_not_an_event(secured: Http) -> None:
     status, error = await secured.call("GET", f"/v1/accounts/{ACCOUNT}/orderUpdates")
     assert status == 401 and detail(error, ERROR_INFO)["reason"] == "CALLER_UNAUTHENTICATED"
