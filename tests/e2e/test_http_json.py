@@ -23,7 +23,7 @@ from kite_gateway.app import App
 from kite_gateway.grpc.server import Gateway
 from kite_gateway.http import HttpEndpoints, internal_socket_path, published_document, remove_internal_socket
 from kite_gateway.paper import log_in_demo_accounts
-from kite_simulator import ThreadedSimulator
+from kite_simulator import Fault, ThreadedSimulator
 from tests.conftest import GatewayProcess, free_port
 from tests.e2e.conftest import eventually, make_settings
 from tests.e2e.test_auth import PRINCIPALS, TOKENS
@@ -203,6 +203,18 @@ async def test_the_gateways_own_validation_and_not_found_errors_come_through_unc
     status, _ = await api.call("POST", f"/v1/accounts/{ACCOUNT}/orders", json=order("dup-1"))
     status, error = await api.call("POST", f"/v1/accounts/{ACCOUNT}/orders", json=order("dup-1", quantity=2))
     assert status == 409 and detail(error, ERROR_INFO)["reason"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_kites_rate_limit_is_429_and_an_unavailable_kite_503(api: Http) -> None:
+    api.sim.faults.add(Fault("POST", "/orders/*", "error", http_status=429, message="Too many requests"))
+    async with api.client.post(api.url(f"/v1/accounts/{ACCOUNT}/orders"), json=order("throttled")) as response:
+        error = await response.json()
+        assert response.status == 429 and response.headers["Retry-After"] == "1"
+    assert detail(error, ERROR_INFO)["reason"] == "KITE_RATE_LIMITED"
+    assert detail(error, "type.googleapis.com/google.rpc.RetryInfo")["retry_delay"] == "1s"
+    api.sim.faults.add(Fault("GET", "/user/margins*", "error", times=10, http_status=503, message="Unavailable"))
+    status, error = await api.call("GET", f"/v1/accounts/{ACCOUNT}/margins")
+    assert status == 503 and error["code"] == 14 and detail(error, ERROR_INFO)["reason"] == "KITE_UNAVAILABLE"
 
 
 async def test_unknown_paths_wrong_methods_and_oversized_bodies_are_refused_as_json(api: Http) -> None:
