@@ -183,6 +183,9 @@ class Document:
             schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
             oneofs = [o for o in message.oneofs if not (len(o.fields) == 1 and o.name == "_" + o.fields[0].name)]
             notes = [f"At most one of {', '.join(f.name for f in o.fields)} is set." for o in oneofs]
+            if len(message.fields) == 1 and message.fields[0].type == _F.TYPE_STRING:
+                only = message.fields[0].name
+                notes.append(f'A request may give the bare string instead ("1.5" for {{"{only}": "1.5"}}).')
             described = self.describe(schema, message.full_name)
             if notes:
                 described["description"] = " ".join([described.get("description", ""), *notes]).strip()

@@ -7,7 +7,9 @@ the field the rule names), then the path's variables, then the query parameters,
 field (`instruments.symbol=NSE:INFY&instruments.symbol=NSE:TCS`), adds one element per value. A
 message field takes a single value when it has a JSON string form (Timestamp, Duration, the other
 well-known types) or has exactly one field (`strike_min=24000` for a one-field decimal). Unknown
-fields and parameters are refused, naming them, never ignored. One alias keeps the seed platform's
+fields and parameters are refused, naming them, never ignored. In a body too, a message of one
+string field takes the bare string: `"price": "1562.55"` is `"price": {"value": "1562.55"}` (the
+google.type.Decimal form, which responses use). One alias keeps the seed platform's
 callers working: `symbols=NSE:INFY,NSE:TCS` (comma-separated) is `instruments.symbol` repeated, in
 any request with `instruments` and no `symbols` field of its own.
 
@@ -69,9 +71,10 @@ def request_message(
             parsed = {} if parsed is None else parsed  # no body: every field from the path and query
             if not isinstance(parsed, dict):
                 raise invalid("body", f"must be a JSON object (a {descriptor.full_name})")
-            document = parsed
+            document = _shorthand(parsed, descriptor)
         elif parsed is not None:
-            document[binding.body] = parsed
+            field = descriptor.fields_by_name[binding.body]
+            document[binding.body] = _field_shorthand(parsed, field)
     elif body.strip():
         raise invalid(
             "body", f"{binding.http_method} {binding.template.text} takes no body; send the fields as query parameters"
@@ -118,6 +121,45 @@ def _dealiased(descriptor: Descriptor, query: Iterable[tuple[str, str]]) -> Iter
         for part in value.split(separator):
             if part.strip():
                 yield field_path, part.strip()
+
+
+def _single_string_field(message: Descriptor) -> str | None:
+    """The field of a message that is one string (google.type.Decimal's `value`), else None."""
+    if len(message.fields) == 1 and message.fields[0].type == FieldDescriptor.TYPE_STRING:
+        return str(message.fields[0].name)
+    return None
+
+
+def _shorthand(data: dict[str, Any], message: Descriptor) -> dict[str, Any]:
+    """`data` with every bare string given for a one-string-field message (a decimal's `"1562.55"`)
+    wrapped as that message's JSON (`{"value": "1562.55"}`)."""
+    out = {}
+    for key, value in data.items():
+        field = _field(message, key)
+        out[key] = value if field is None else _field_shorthand(value, field)
+    return out
+
+
+def _field_shorthand(value: Any, field: FieldDescriptor) -> Any:
+    message = field.message_type
+    if message is None or message.GetOptions().map_entry:
+        return value
+    if field.is_repeated and isinstance(value, list):
+        return [_message_shorthand(item, message) for item in value]
+    return _message_shorthand(value, message)
+
+
+def _message_shorthand(value: Any, message: Descriptor) -> Any:
+    if isinstance(value, str):
+        name = _single_string_field(message)
+        return {name: value} if name is not None else value
+    if (
+        isinstance(value, dict)
+        and message.full_name not in _STRING_FORMS
+        and not message.full_name.startswith("google.protobuf.")
+    ):
+        return _shorthand(value, message)
+    return value
 
 
 def _json_body(body: bytes) -> Any:

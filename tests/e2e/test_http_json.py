@@ -136,7 +136,7 @@ async def test_the_seed_platforms_trading_paths_take_the_account_from_the_body_o
     status, _ = await api.call(
         "PUT",
         f"/api/v1/trading/orders/{order_id}/modify",
-        json={"account_id": ACCOUNT, "quantity": "2", "price": {"value": new_price}},
+        json={"account_id": ACCOUNT, "quantity": "2", "price": new_price},  # a bare decimal string
     )
     assert status == 200
     (at_kite,) = [o for o in api.sim.orders(ACCOUNT) if o["order_id"] == order_id]

@@ -44,6 +44,18 @@ def test_a_whole_body_request_takes_the_path_fields_and_either_json_name_spellin
     assert (request.params.quantity, request.params.order_type) == (5, common_pb2.ORDER_TYPE_MARKET)
 
 
+def test_a_decimal_in_the_body_may_be_a_bare_string_at_any_depth() -> None:
+    body = {"params": {"price": "1562.55", "trigger_price": {"value": "1560"}}}
+    request = request_message(PLACE, {"account_id": "A1"}, [], json.dumps(body).encode())
+    assert isinstance(request, order_pb2.PlaceOrderRequest)
+    assert (request.params.price.value, request.params.trigger_price.value) == ("1562.55", "1560")
+    margins = binding("GetOrderMargins", post="/v1/margins", body="*")
+    basket = request_message(margins, {}, [], b'{"orders": [{"price": "10.5"}, {"price": {"value": "11"}}]}')
+    assert isinstance(basket, order_pb2.GetOrderMarginsRequest)
+    assert [o.price.value for o in basket.orders] == ["10.5", "11"]
+    assert refusal(PLACE, {}, [], b'{"params": {"price": 1562.55}}')[0] == "params.price"
+
+
 def test_query_parameters_fill_repeated_fields_and_one_element_per_value_of_a_repeated_message() -> None:
     ltp = binding("GetLtp", get="/api/v1/market/ltp")
     query = [("account_id", "ZS0001"), ("instruments.symbol", "NSE:INFY"), ("instruments.symbol", "NSE:TCS")]
