@@ -54,6 +54,10 @@ def test_a_decimal_in_the_body_may_be_a_bare_string_at_any_depth() -> None:
     assert isinstance(basket, order_pb2.GetOrderMarginsRequest)
     assert [o.price.value for o in basket.orders] == ["10.5", "11"]
     assert refusal(PLACE, {}, [], b'{"params": {"price": 1562.55}}')[0] == "params.price"
+    search = binding("SearchInstruments", get="/v1/search")
+    found = request_message(search, {}, [("strike_min", "24000"), ("strike_max.value", "24500")], b"")
+    assert isinstance(found, market_data_pb2.SearchInstrumentsRequest)
+    assert (found.strike_min.value, found.strike_max.value) == ("24000", "24500")
 
 
 def test_query_parameters_fill_repeated_fields_and_one_element_per_value_of_a_repeated_message() -> None:
