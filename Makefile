@@ -50,9 +50,10 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-## Regenerate api/python/kite_gateway_api/v1 from protos/ after changing a .proto file.
+## Regenerate api/python/kite_gateway_api/v1 (code and openapi.json) from protos/ after changing a .proto file.
 gen: $(DEV_STAMP)
 	$(BIN)/python scripts/gen_protos.py
+	$(BIN)/python scripts/gen_openapi.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+from google.protobuf import descriptor_pool
 
 from kite_gateway.config import KiteConfig, Settings
 from kite_gateway.core.accounts import AccountManager, SessionState
@@ -48,7 +49,16 @@ from kite_gateway.grpc import (
     publish,
     run_until_signalled,
 )
-from kite_gateway.http import HttpEndpoints
+from kite_gateway.http import (
+    HttpEndpoints,
+    JsonApi,
+    Router,
+    exposure_refusal,
+    internal_socket_path,
+    published_document,
+    remove_internal_socket,
+    service_bindings,
+)
 from kite_gateway.kite import KiteConnector, KiteOrders, RateLimits
 from kite_gateway.observability import ConnectionStats, StateCollector, StateSources, TickerStats
 from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
@@ -223,10 +233,20 @@ class App:
             except GatewayError as exc:
                 log.warning("orders.watch_failed", account_id=session.account_id, error=exc.message)
 
-    def http_endpoints(self, host: str, port: int, metrics: bool = False) -> HttpEndpoints:
-        """The login callback and postback receiver (and /metrics, with `metrics`) on host:port."""
+    def http_endpoints(
+        self, host: str, port: int, metrics: bool = False, api: tuple[list[str], str] | None = None
+    ) -> HttpEndpoints:
+        """The login callback and postback receiver (and /metrics, with `metrics`) on host:port; with
+        `api` (the gRPC service names and the gRPC address of the gateway's own server), the API's
+        HTTP/JSON bindings and /openapi.json."""
         postbacks = PostbackIntake(self.accounts, self.order_updates)
-        return HttpEndpoints(self.accounts, postbacks, host, port, self.state_collector() if metrics else None)
+        state = self.state_collector() if metrics else None
+        if api is None:
+            return HttpEndpoints(self.accounts, postbacks, host, port, state)
+        names, target = api
+        services = [descriptor_pool.Default().FindServiceByName(name) for name in names]
+        transcoder = JsonApi(Router(service_bindings(services)), target)
+        return HttpEndpoints(self.accounts, postbacks, host, port, state, transcoder, published_document())
 
     # What health and metrics read at scrape time -----------------------------------------------
 
@@ -291,7 +311,16 @@ async def serve(settings: Settings, paper: bool = False) -> None:
                 stack.push_async_callback(simulator.stop)
             app = await App.open(settings, paper=paper)
             stack.push_async_callback(app.close)
-            http = app.http_endpoints(http_host.strip("[]"), int(http_port), metrics=settings.metrics_enabled)
+            socket = internal_socket_path(settings.gateway_data_dir)
+            stack.callback(remove_internal_socket, socket, settings.gateway_data_dir)
+            gateway = Gateway(settings, app.servicers(), internal_socket=socket)
+            refusal = exposure_refusal(
+                http_host, gateway.principals is not None, settings.gateway_allow_unauthenticated
+            )
+            api = (gateway.service_names, f"unix:{socket}") if refusal is None else None
+            if refusal is not None:
+                log.warning("http.api_not_served", reason=refusal)
+            http = app.http_endpoints(http_host.strip("[]"), int(http_port), settings.metrics_enabled, api)
             await http.start()
             stack.push_async_callback(http.stop)
         except (SealingError, RiskConfigError) as exc:
@@ -307,7 +336,6 @@ async def serve(settings: Settings, paper: bool = False) -> None:
                 "KITE_GATEWAY_HTTP_LISTEN) for an address in use"
             ) from None
         demo_accounts = await log_in_demo_accounts(simulator, app.accounts) if simulator is not None else None
-        gateway = Gateway(settings, app.servicers())
         publisher = asyncio.create_task(publish(gateway.health, app.health_sources()))
         stack.callback(publisher.cancel)
         watcher = asyncio.create_task(app.watch_order_updates())

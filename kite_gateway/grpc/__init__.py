@@ -15,9 +15,11 @@ from kite_gateway.grpc.server import (
     load_caller_principals,
     run_until_signalled,
 )
+from kite_gateway.grpc.status import STATUS_DETAILS_KEY, rpc_status
 from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
 
 __all__ = [
+    "STATUS_DETAILS_KEY",
     "AccountServicer",
     "AuditRpcs",
     "Gateway",
@@ -32,5 +34,6 @@ __all__ = [
     "ensure_data_dir",
     "load_caller_principals",
     "publish",
+    "rpc_status",
     "run_until_signalled",
 ]

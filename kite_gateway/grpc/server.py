@@ -51,8 +51,13 @@ class StartupError(Exception):
 class Gateway:
     """A running (or ready to run) gateway server."""
 
-    def __init__(self, settings: Settings, servicers: Mapping[str, object] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, servicers: Mapping[str, object] | None = None, internal_socket: Path | None = None
+    ) -> None:
+        """`internal_socket`: also serve on this unix socket (mode 0600), for the HTTP/JSON transcoder:
+        the same services, interceptors and authentication as the listening port."""
         self.settings = settings
+        self.internal_socket = internal_socket
         self.health = health.aio.HealthServicer()
         self.port = 0
         self._servicers = dict(servicers or {})
@@ -84,6 +89,10 @@ class Gateway:
                 self.port = self._server.add_insecure_port(self.settings.gateway_listen)
             else:
                 self.port = self._server.add_secure_port(self.settings.gateway_listen, credentials)
+            if self.internal_socket is not None:
+                self.internal_socket.unlink(missing_ok=True)  # left by a gateway that did not stop
+                self._server.add_insecure_port(f"unix:{self.internal_socket}")
+                self.internal_socket.chmod(0o600)
         except RuntimeError as exc:
             raise StartupError(
                 f"cannot listen on {self.settings.gateway_listen}: {exc}; is another process using "

@@ -1,5 +1,33 @@
-"""The gateway's HTTP listener: Kite's login callback, order postbacks, and /metrics."""
+"""The gateway's HTTP listener: Kite's login callback, order postbacks, /metrics, and the API as
+HTTP/JSON (google.api.http transcoding onto the gateway's own gRPC server) with /openapi.json."""
 
+from kite_gateway.http.bindings import Binding, BindingError, Router, bindings_of, field_at, service_bindings
 from kite_gateway.http.endpoints import HttpEndpoints
+from kite_gateway.http.internal_socket import exposure_refusal, internal_socket_path, remove_internal_socket
+from kite_gateway.http.json_api import MAX_BODY_BYTES, JsonApi
+from kite_gateway.http.openapi_serving import OPENAPI_PATH, published_document
+from kite_gateway.http.statuses import HTTP_STATUS
+from kite_gateway.http.templates import PathTemplate, TemplateError, Variable
+from kite_gateway.http.transcoding import QUERY_ALIASES
 
-__all__ = ["HttpEndpoints"]
+__all__ = [
+    "HTTP_STATUS",
+    "MAX_BODY_BYTES",
+    "OPENAPI_PATH",
+    "QUERY_ALIASES",
+    "Binding",
+    "BindingError",
+    "HttpEndpoints",
+    "JsonApi",
+    "PathTemplate",
+    "Router",
+    "TemplateError",
+    "Variable",
+    "bindings_of",
+    "exposure_refusal",
+    "field_at",
+    "internal_socket_path",
+    "published_document",
+    "remove_internal_socket",
+    "service_bindings",
+]

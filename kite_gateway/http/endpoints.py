@@ -1,5 +1,7 @@
 """The gateway's HTTP side (aiohttp): the landing page of Kite's login redirect, which completes the
-login so that ops finish a login in the browser, and the receiver of Kite's order postbacks."""
+login so that ops finish a login in the browser, the receiver of Kite's order postbacks, /metrics,
+and (with a JsonApi) the API as HTTP/JSON with its OpenAPI document at /openapi.json. Every request
+body is bounded (MAX_BODY_BYTES; larger answers 413)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from prometheus_client.registry import Collector
 
 from kite_gateway.core.accounts import LOGIN_API_KEY_PARAM, AccountManager
 from kite_gateway.errors import GatewayError
+from kite_gateway.http.json_api import MAX_BODY_BYTES, JsonApi
+from kite_gateway.http.openapi_serving import OPENAPI_PATH, openapi_handler
 from kite_gateway.observability import REGISTRY
 from kite_gateway.streaming import PostbackIntake
 from kite_wire import checksums_match, postback_checksum
@@ -65,10 +69,18 @@ async def login_callback(request: web.Request) -> web.Response:
 
 class HttpEndpoints:
     def __init__(
-        self, accounts: AccountManager, postbacks: PostbackIntake, host: str, port: int, state: Collector | None = None
+        self,
+        accounts: AccountManager,
+        postbacks: PostbackIntake,
+        host: str,
+        port: int,
+        state: Collector | None = None,
+        api: JsonApi | None = None,
+        openapi: bytes | None = None,
     ) -> None:
-        """`state`: serve Prometheus metrics at /metrics, with this collector of runtime state."""
-        self.app = web.Application()
+        """`state`: serve Prometheus metrics at /metrics, with this collector of runtime state.
+        `api`: serve the API as HTTP/JSON; `openapi`: the OpenAPI document to serve."""
+        self.app = web.Application(client_max_size=MAX_BODY_BYTES)
         self.app[ACCOUNTS] = accounts
         self.postbacks = self.app[POSTBACKS] = postbacks
         self.app.router.add_get(CALLBACK_PATH, login_callback)
@@ -77,6 +89,11 @@ class HttpEndpoints:
             self.state = CollectorRegistry(auto_describe=True)
             self.state.register(state)
             self.app.router.add_get(METRICS_PATH, self.metrics)
+        if openapi is not None:
+            self.app.router.add_get(OPENAPI_PATH, openapi_handler(openapi))
+        self.api = api
+        if api is not None:
+            api.mount(self.app)
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 
@@ -102,4 +119,6 @@ class HttpEndpoints:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.api is not None:
+            await self.api.close()
         await self.postbacks.stop()
