@@ -271,11 +271,14 @@ class App:
         await self.database.close()
 
 
-async def serve(settings: Settings, paper: bool = False) -> None:
+async def serve(
+    settings: Settings, paper: bool = False, regular_hours: bool = False, reset_paper: bool = False
+) -> None:
     """Run the gateway until SIGTERM or SIGINT, then shut down gracefully.
 
     With `paper`, the embedded Kite simulator runs beside it and stands in for Kite, and its demo
-    accounts are logged in. A second signal during shutdown cuts the grace period short.
+    accounts are logged in; it trades around the clock unless `regular_hours`, and `reset_paper`
+    starts its market afresh. A second signal during shutdown cuts the grace period short.
     """
     ensure_data_dir(settings.gateway_data_dir)
     http_host, _, http_port = settings.gateway_http_listen.rpartition(":")
@@ -283,7 +286,8 @@ async def serve(settings: Settings, paper: bool = False) -> None:
     async with contextlib.AsyncExitStack() as stack:
         try:
             if paper:
-                simulator, settings = await start_simulator(settings, f"http://{http_host}:{http_port}")
+                callback = f"http://{http_host}:{http_port}"
+                simulator, settings = await start_simulator(settings, callback, regular_hours, reset_paper)
                 stack.push_async_callback(simulator.stop)
             app = await App.open(settings, paper=paper)
             stack.push_async_callback(app.close)
@@ -295,7 +299,8 @@ async def serve(settings: Settings, paper: bool = False) -> None:
         except SimulatorStateError as exc:
             raise StartupError(
                 f"the paper market's saved state cannot be read back ({exc}); move "
-                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away to start the paper market afresh"
+                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away (or pass --reset-paper) to start the paper "
+                "market afresh"
             ) from None
         except OSError as exc:
             raise StartupError(
