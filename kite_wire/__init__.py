@@ -73,7 +73,14 @@ from kite_wire.ticker_packets import (
     split_message,
 )
 from kite_wire.ticker_text import ERROR, MESSAGE, ORDER, TextFrame, encode_text_frame, parse_text_frame
-from kite_wire.trading_calendar import SESSIONS, TRADING_CALENDAR, MarketStatus, TradingCalendar, TradingDay
+from kite_wire.trading_calendar import (
+    SESSIONS,
+    TRADING_CALENDAR,
+    MarketStatus,
+    TradingCalendar,
+    TradingDay,
+    TradingSession,
+)
 
 __all__ = [
     "AUTO_MARKET_PROTECTION",
@@ -121,6 +128,7 @@ __all__ = [
     "Tick",
     "TradingCalendar",
     "TradingDay",
+    "TradingSession",
     "Unsubscribe",
     "checksums_match",
     "csv_row",

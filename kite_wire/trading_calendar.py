@@ -69,15 +69,26 @@ class TradingDay:
 
 
 @dataclass(frozen=True, slots=True)
+class TradingSession:
+    """One trading session: when it opens and when it closes."""
+
+    opens: datetime
+    closes: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class MarketStatus:
-    """An exchange at one moment: open or not, today's session, and the next session to come."""
+    """An exchange at one moment: open or not, the session in progress, and the next one to come."""
 
     exchange: str
     at: datetime
-    open_now: bool
-    today: TradingDay
-    next_opens: datetime | None  # the next session's start after `at` (None when open now)
-    next_closes: datetime | None  # the current session's end, or the next session's
+    today: TradingDay  # the IST date of `at`
+    current: TradingSession | None  # the session in progress (None when closed)
+    next: TradingSession | None  # the next session to open after `at` (None if none within 30 days)
+
+    @property
+    def open_now(self) -> bool:
+        return self.current is not None
 
 
 class TradingCalendar:
@@ -139,19 +150,22 @@ class TradingCalendar:
         return [self.trading_day(exchange, first + timedelta(days=n)) for n in range((last - first).days + 1)]
 
     def status(self, exchange: str, moment: datetime) -> MarketStatus:
-        """Whether `exchange` is open at `moment`, and when its current or next session opens and closes."""
+        """Whether `exchange` is open at `moment`, the session in progress and the next one."""
         local = moment.astimezone(IST)
         today = self.trading_day(exchange, local.date())
+        current = upcoming = None
         if today.opens is not None and today.closes is not None:
             if today.opens <= local < today.closes:
-                return MarketStatus(exchange, moment, True, today, None, today.closes)
-            if local < today.opens:
-                return MarketStatus(exchange, moment, False, today, today.opens, today.closes)
+                current = TradingSession(today.opens, today.closes)
+            elif local < today.opens:
+                upcoming = TradingSession(today.opens, today.closes)
         for offset in range(1, _LOOKAHEAD_DAYS + 1):
+            if upcoming is not None:
+                break
             later = self.trading_day(exchange, local.date() + timedelta(days=offset))
-            if later.opens is not None:
-                return MarketStatus(exchange, moment, False, today, later.opens, later.closes)
-        return MarketStatus(exchange, moment, False, today, None, None)
+            if later.opens is not None and later.closes is not None:
+                upcoming = TradingSession(later.opens, later.closes)
+        return MarketStatus(exchange, moment, today, current, upcoming)
 
 
 TRADING_CALENDAR = TradingCalendar()

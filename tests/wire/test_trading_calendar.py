@@ -10,7 +10,7 @@ import pytest
 from kite_wire import TRADING_CALENDAR, MarketHours
 from kite_wire.exchange_holidays import COMMODITY, COVERED_YEARS, EQUITY, HOLIDAYS, SPECIAL_SESSIONS
 from kite_wire.formats import IST
-from kite_wire.trading_calendar import mcx_close
+from kite_wire.trading_calendar import TradingSession, mcx_close
 
 CAL = TRADING_CALENDAR
 
@@ -89,17 +89,19 @@ def test_an_expiry_on_a_holiday_moves_to_the_trading_day_before_and_a_weekend_pa
 def test_status_on_a_holiday_names_it_and_gives_the_next_session() -> None:
     status = CAL.status("NSE", at(date(2026, 12, 25), 11))
     assert not status.open_now and status.today.reason == "Christmas"
-    assert status.next_opens == at(date(2026, 12, 28), 9, 15) and status.next_closes == at(date(2026, 12, 28), 15, 30)
+    assert status.current is None
+    assert status.next == TradingSession(at(date(2026, 12, 28), 9, 15), at(date(2026, 12, 28), 15, 30))
 
 
 def test_status_during_a_session_is_open_until_its_close() -> None:
     status = CAL.status("MCX", at(date(2026, 12, 2), 20))
-    assert status.open_now and status.next_opens is None and status.next_closes == at(date(2026, 12, 2), 23, 55)
+    assert status.open_now and status.current == TradingSession(at(date(2026, 12, 2), 9), at(date(2026, 12, 2), 23, 55))
+    assert status.next == TradingSession(at(date(2026, 12, 3), 9), at(date(2026, 12, 3), 23, 55))
 
 
 def test_status_before_the_open_gives_todays_session() -> None:
     status = CAL.status("NSE", at(date(2026, 12, 2), 8))
-    assert not status.open_now and status.next_opens == at(date(2026, 12, 2), 9, 15)
+    assert not status.open_now and status.next is not None and status.next.opens == at(date(2026, 12, 2), 9, 15)
 
 
 def test_a_year_without_data_is_weekdays_only_and_says_so() -> None:
