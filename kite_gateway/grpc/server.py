@@ -16,13 +16,13 @@ from pathlib import Path
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from kite_gateway import __version__
 from kite_gateway.auth import AuthConfigError, Principals, load_principals
 from kite_gateway.config import Settings
 from kite_gateway.grpc.auth_interceptor import TokenInterceptor
 from kite_gateway.grpc.metrics_interceptor import RpcMetricsInterceptor
+from kite_gateway.grpc.reflection import enable_reflection
 from kite_gateway.grpc.registry import API_SERVICES, register
 from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES
 from kite_gateway.storage import private_directory
@@ -77,9 +77,7 @@ class Gateway:
             servicer = self._servicers.get(service.full_name) or service.servicer_base()
             register(self._server, service, servicer, self.principals)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        reflection.enable_server_reflection(
-            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
-        )
+        enable_reflection([*self.service_names, health.SERVICE_NAME], self._server)
         try:
             credentials = _server_credentials(self.settings)
             if credentials is None:

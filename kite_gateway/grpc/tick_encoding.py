@@ -11,11 +11,18 @@ from kite_wire import Tick
 
 LEVELS = (market_data_pb2.TICK_MODE_LTP, market_data_pb2.TICK_MODE_QUOTE, market_data_pb2.TICK_MODE_FULL)
 NANO = 1_000_000_000
+PERCENT_PLACES = 4  # change_percent to 0.0001 %, rounded half up
+_PLACES = {100: 2, 10_000: 4, 10_000_000: 7}  # a ticker divisor's decimal places
 
 
-def _decimal(value: int, divisor: int, out: common_pb2.Decimal) -> None:
-    out.units = value // divisor
-    out.nanos = (value % divisor) * (NANO // divisor)
+def price_text(value: int, divisor: int) -> str:
+    """value / divisor in plain notation ("1562.55", "-0.5", "0"), straight from the integers."""
+    if value < 0:
+        return "-" + price_text(-value, divisor)
+    whole, part = divmod(value, divisor)
+    if not part:
+        return str(whole)
+    return f"{whole}.{part:0{_PLACES[divisor]}d}".rstrip("0")
 
 
 def tick_message(raw: Tick, level: int, symbol: str, received_ns: int) -> market_data_pb2.Tick:
@@ -24,27 +31,27 @@ def tick_message(raw: Tick, level: int, symbol: str, received_ns: int) -> market
     tick = market_data_pb2.Tick(
         instrument_token=raw.instrument_token, symbol=symbol, mode=LEVELS[level], tradable=raw.tradable
     )
-    _decimal(raw.last_price, d, tick.last_price)
+    tick.last_price.value = price_text(raw.last_price, d)
     received = tick.receive_time
     received.seconds, received.nanos = divmod(received_ns, NANO)
     if level == 0:
         return tick
     if raw.close or raw.open:
-        for name in ("open", "high", "low", "close"):
-            _decimal(getattr(raw, name), d, getattr(tick.ohlc, name))
+        ohlc = tick.ohlc
+        ohlc.open.value = price_text(raw.open, d)
+        ohlc.high.value = price_text(raw.high, d)
+        ohlc.low.value = price_text(raw.low, d)
+        ohlc.close.value = price_text(raw.close, d)
     if raw.close:
         change = raw.last_price - raw.close
-        sign = -1 if change < 0 else 1
-        _decimal(abs(change), d, tick.change)
-        tick.change.units *= sign
-        tick.change.nanos *= sign
-        nano_percent = (abs(change) * 100 * NANO * 2 + raw.close) // (2 * raw.close)  # rounded half up
-        units, nanos = divmod(nano_percent, NANO)
-        tick.change_percent.units, tick.change_percent.nanos = sign * units, sign * nanos
+        tick.change.value = price_text(change, d)
+        scale = 10**PERCENT_PLACES
+        magnitude = (abs(change) * 100 * scale * 2 + raw.close) // (2 * raw.close)  # rounded half up
+        tick.change_percent.value = price_text(-magnitude if change < 0 else magnitude, scale)
     if raw.tradable:
         tick.last_quantity, tick.volume = raw.last_quantity, raw.volume
         tick.buy_quantity, tick.sell_quantity = raw.buy_quantity, raw.sell_quantity
-        _decimal(raw.average_price, d, tick.average_price)
+        tick.average_price.value = price_text(raw.average_price, d)
     if level == 2:
         if raw.exchange_timestamp:
             tick.exchange_time.seconds = raw.exchange_timestamp
@@ -55,8 +62,7 @@ def tick_message(raw: Tick, level: int, symbol: str, received_ns: int) -> market
             depth = raw.depth
             for side, start in ((tick.depth.buy, 0), (tick.depth.sell, 15)):
                 for i in range(start, start + 15, 3):
-                    level_msg = side.add(quantity=depth[i], orders=depth[i + 2])
-                    _decimal(depth[i + 1], d, level_msg.price)
+                    side.add(quantity=depth[i], orders=depth[i + 2]).price.value = price_text(depth[i + 1], d)
     return tick
 
 
