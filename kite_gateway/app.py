@@ -206,7 +206,7 @@ class App:
                 self.accounts, self.instruments, ConsolidatedPortfolio(self.accounts), self.audit
             ),
             "kite_gateway.v1.MarketDataService": MarketDataServicer(
-                self.accounts, self.instruments, self.last_prices, self.tick_streams
+                self.accounts, self.instruments, self.last_prices, self.tick_streams, self.accounts.now
             ),
         }
 
