@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import grpc
@@ -122,6 +122,16 @@ class Gateway:
 
 
 def _principals(settings: Settings) -> Principals | None:
+    principals = load_caller_principals(settings)
+    if principals is None:
+        log.warning("auth.disabled", listen=settings.gateway_listen)
+    return principals
+
+
+def load_caller_principals(settings: Settings) -> Principals | None:
+    """The callers' principals (None: no authentication). Raises StartupError when they cannot be
+    read, or when a listener beyond loopback would be open to anyone without the explicit allow:
+    `serve` calls it before starting anything, so such a start fails at once."""
     inline = settings.gateway_auth_principals
     try:
         principals = load_principals(settings.gateway_auth_file, inline.get_secret_value() if inline else None)
@@ -130,12 +140,11 @@ def _principals(settings: Settings) -> Principals | None:
     host = settings.gateway_listen.rpartition(":")[0].strip("[]")
     if principals is None and host not in LOOPBACK and not settings.gateway_allow_unauthenticated:
         raise StartupError(
-            f"refusing to serve {settings.gateway_listen} without caller authentication: configure principals "
-            "(KITE_GATEWAY_AUTH_FILE or KITE_GATEWAY_AUTH_PRINCIPALS; `kite-gateway token` makes one) or set "
-            "KITE_GATEWAY_ALLOW_UNAUTHENTICATED=true"
+            f"refusing to serve {settings.gateway_listen} without caller authentication: give it principals "
+            "(--auth-file FILE or KITE_GATEWAY_AUTH_FILE, or KITE_GATEWAY_AUTH_PRINCIPALS; `kite-gateway token "
+            "--name NAME --admin --trade '*' > FILE` makes one), or allow any caller explicitly with "
+            "--allow-unauthenticated (KITE_GATEWAY_ALLOW_UNAUTHENTICATED=true), or listen on 127.0.0.1"
         )
-    if principals is None:
-        log.warning("auth.disabled", listen=settings.gateway_listen)
     return principals
 
 
@@ -177,9 +186,12 @@ def ensure_data_dir(path: Path) -> None:
         ) from None
 
 
-async def run_until_signalled(gateway: Gateway) -> None:
-    """Start the gateway and serve until SIGTERM or SIGINT; then drain (a second signal: stop now)."""
-    await gateway.start()
+async def run_until_signalled(gateway: Gateway, ready: Callable[[int], None] | None = None) -> None:
+    """Start the gateway and serve until SIGTERM or SIGINT; then drain (a second signal: stop now).
+    `ready` is called with the bound port once it serves."""
+    port = await gateway.start()
+    if ready is not None:
+        ready(port)
     loop = asyncio.get_running_loop()
     signals: asyncio.Queue[int] = asyncio.Queue()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -12,17 +12,30 @@ from kite_wire import Tick
 LEVELS = (market_data_pb2.TICK_MODE_LTP, market_data_pb2.TICK_MODE_QUOTE, market_data_pb2.TICK_MODE_FULL)
 NANO = 1_000_000_000
 PERCENT_PLACES = 4  # change_percent to 0.0001 %, rounded half up
-_PLACES = {100: 2, 10_000: 4, 10_000_000: 7}  # a ticker divisor's decimal places
+
+
+def _fractions(divisor: int) -> list[str]:
+    """ "" or "." and the digits without trailing zeros, for every remainder of `divisor`."""
+    places = len(str(divisor)) - 1
+    return [""] + [f".{part:0{places}d}".rstrip("0") for part in range(1, divisor)]
+
+
+# The fractional parts of every price of the two common divisors (100: equities, F&O, MCX;
+# 10,000: BSE currency and NSE commodity), so a price is a divmod, a str and a join.
+_FRACTIONS = {100: _fractions(100), 10_000: _fractions(10_000)}
 
 
 def price_text(value: int, divisor: int) -> str:
-    """value / divisor in plain notation ("1562.55", "-0.5", "0"), straight from the integers."""
+    """value / divisor in the shortest plain notation ("1562.55", "-0.5", "0"), from the integers."""
     if value < 0:
         return "-" + price_text(-value, divisor)
     whole, part = divmod(value, divisor)
+    fractions = _FRACTIONS.get(divisor)
+    if fractions is not None:
+        return f"{whole}{fractions[part]}"
     if not part:
         return str(whole)
-    return f"{whole}.{part:0{_PLACES[divisor]}d}".rstrip("0")
+    return f"{whole}.{part:0{len(str(divisor)) - 1}d}".rstrip("0")
 
 
 def tick_message(raw: Tick, level: int, symbol: str, received_ns: int) -> market_data_pb2.Tick:
@@ -59,10 +72,16 @@ def tick_message(raw: Tick, level: int, symbol: str, received_ns: int) -> market
             if raw.last_trade_time:
                 tick.last_trade_time.seconds = raw.last_trade_time
             tick.oi, tick.oi_day_high, tick.oi_day_low = raw.oi, raw.oi_day_high, raw.oi_day_low
-            depth = raw.depth
+            depth, fractions = raw.depth, _FRACTIONS.get(d)
             for side, start in ((tick.depth.buy, 0), (tick.depth.sell, 15)):
                 for i in range(start, start + 15, 3):
-                    side.add(quantity=depth[i], orders=depth[i + 2]).price.value = price_text(depth[i + 1], d)
+                    price = depth[i + 1]
+                    if fractions is not None:  # price_text inlined: ten of these per tick
+                        whole, part = divmod(price, d)
+                        text = f"{whole}{fractions[part]}"
+                    else:
+                        text = price_text(price, d)
+                    side.add(quantity=depth[i], orders=depth[i + 2]).price.value = text
     return tick
 
 
