@@ -217,7 +217,7 @@ class App:
                 self.accounts, self.instruments, ConsolidatedPortfolio(self.accounts), self.audit
             ),
             "kite_gateway.v1.MarketDataService": MarketDataServicer(
-                self.accounts, self.instruments, self.last_prices, self.tick_streams
+                self.accounts, self.instruments, self.last_prices, self.tick_streams, self.accounts.now
             ),
         }
 
@@ -292,11 +292,14 @@ class App:
         await self.database.close()
 
 
-async def serve(settings: Settings, paper: bool = False) -> None:
+async def serve(
+    settings: Settings, paper: bool = False, regular_hours: bool = False, reset_paper: bool = False
+) -> None:
     """Run the gateway until SIGTERM or SIGINT, then shut down gracefully.
 
     With `paper`, the embedded Kite simulator runs beside it and stands in for Kite, and its demo
-    accounts are logged in; once it serves, one line for a person says where and what to try.
+    accounts are logged in; it trades around the clock unless `regular_hours`, and `reset_paper`
+    starts its market afresh. Once it serves, one line for a person says where and what to try.
     A second signal during shutdown cuts the grace period short. A listener open to the network
     without caller authentication is refused before anything starts.
     """
@@ -307,7 +310,8 @@ async def serve(settings: Settings, paper: bool = False) -> None:
     async with contextlib.AsyncExitStack() as stack:
         try:
             if paper:
-                simulator, settings = await start_simulator(settings, f"http://{http_host}:{http_port}")
+                callback = f"http://{http_host}:{http_port}"
+                simulator, settings = await start_simulator(settings, callback, regular_hours, reset_paper)
                 stack.push_async_callback(simulator.stop)
             app = await App.open(settings, paper=paper)
             stack.push_async_callback(app.close)
@@ -328,7 +332,8 @@ async def serve(settings: Settings, paper: bool = False) -> None:
         except SimulatorStateError as exc:
             raise StartupError(
                 f"the paper market's saved state cannot be read back ({exc}); move "
-                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away to start the paper market afresh"
+                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away (or pass --reset-paper) to start the paper "
+                "market afresh"
             ) from None
         except OSError as exc:
             raise StartupError(

@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="trade on the embedded Kite simulator instead of real Kite",
     )
+    serve.add_argument("--regular-hours", action="store_true", help="with --paper: trade only in exchange sessions")
+    serve.add_argument("--reset-paper", action="store_true", help="with --paper: start the paper market afresh")
 
     sim = commands.add_parser(
         "sim",
@@ -86,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--replay", type=Path, help="replay a gateway ticker recording (--record-dir) as the market")
     sim.add_argument("--speed", type=float, default=1.0, help="replay this many times faster than real time")
     sim.add_argument("--state-file", type=Path, help="keep the trading state in this file across restarts")
+    sim.add_argument("--reset", action="store_true", help="start afresh: set the --state-file's saved state aside")
 
     commands.add_parser(
         "keygen",
@@ -125,6 +128,9 @@ def _serve(args: argparse.Namespace) -> int:
     from kite_gateway.grpc import StartupError
     from kite_gateway.structured_logs import configure_logging
 
+    if (args.regular_hours or args.reset_paper) and not args.paper:
+        print("kite-gateway: --regular-hours and --reset-paper need --paper", file=sys.stderr)
+        return EXIT_CONFIG
     overrides = {dest: getattr(args, dest) for _, dest, _, _ in _SERVE_FLAGS}
     overrides["metrics_enabled"] = args.metrics_enabled
     overrides["gateway_allow_unauthenticated"] = args.gateway_allow_unauthenticated
@@ -139,7 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.gateway_log_format)
     try:
-        asyncio.run(serve(settings, paper=args.paper))
+        asyncio.run(serve(settings, paper=args.paper, regular_hours=args.regular_hours, reset_paper=args.reset_paper))
     except StartupError as exc:
         print(f"kite-gateway: {exc}", file=sys.stderr)
         return EXIT_STARTUP
@@ -150,7 +156,7 @@ def _sim(args: argparse.Namespace) -> int:
     import json
     import signal
 
-    from kite_simulator import OrderLimits, Simulator, SimulatorConfig, SimulatorStateError
+    from kite_simulator import OrderLimits, Simulator, SimulatorConfig, SimulatorStateError, set_aside_state
 
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
@@ -159,6 +165,15 @@ def _sim(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print(f"kite-gateway: --speed={args.speed}: must be positive", file=sys.stderr)
         return EXIT_CONFIG
+    if args.reset:
+        if args.state_file is None:
+            print("kite-gateway: --reset needs --state-file (the state to start afresh from)", file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            set_aside_state(args.state_file)
+        except SimulatorStateError as exc:
+            print(f"kite-gateway: --reset: {exc}", file=sys.stderr)
+            return EXIT_STARTUP
     if args.replay:
         from kite_wire import Recording, RecordingError
 

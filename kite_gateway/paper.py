@@ -2,10 +2,13 @@
 of its own (so neither can starve the other), which the gateway then talks to exactly as it would to
 Kite (its endpoints point at it), with the simulator's demo accounts logged in through Kite's real
 login flow. The paper market keeps its state (orders, trades, positions, holdings, funds, GTTs) in
-the data directory, so a restarted gateway finds it as it left it."""
+the data directory, so a restarted gateway finds it as it left it; `reset` starts it afresh (the old
+state is kept beside it as `paper-simulator.json.before-reset`). It trades around the clock unless
+`regular_hours`, when the exchanges' sessions and holidays apply as on the real market."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shlex
@@ -18,22 +21,29 @@ import structlog
 
 from kite_gateway.config import Settings
 from kite_gateway.core.accounts import AccountManager
-from kite_simulator import SimulatorConfig, ThreadedSimulator
+from kite_simulator import SimulatorConfig, ThreadedSimulator, set_aside_state
 
 log = structlog.get_logger(__name__)
 
 PAPER_STATE_FILE = "paper-simulator.json"
 
 
-async def start_simulator(settings: Settings, redirect_url: str) -> tuple[ThreadedSimulator, Settings]:
+async def start_simulator(
+    settings: Settings, redirect_url: str, regular_hours: bool = False, reset: bool = False
+) -> tuple[ThreadedSimulator, Settings]:
     """Start the simulator on the configured loopback address; return it and the settings aimed at it."""
     host, _, port = settings.gateway_paper_listen.rpartition(":")
+    state_file = settings.gateway_data_dir / PAPER_STATE_FILE
+    if reset:
+        aside = await asyncio.to_thread(set_aside_state, state_file)
+        log.info("paper.state_reset", state_file=str(state_file), previous=str(aside) if aside else None)
     config = SimulatorConfig(
         host=host.strip("[]"),
         port=int(port),
         seed=settings.gateway_paper_seed,
+        always_open=not regular_hours,
         redirect_url=redirect_url,
-        state_file=settings.gateway_data_dir / PAPER_STATE_FILE,
+        state_file=state_file,
     )
     simulator = ThreadedSimulator(config)
     await simulator.start()
@@ -44,6 +54,7 @@ async def start_simulator(settings: Settings, redirect_url: str) -> tuple[Thread
         login_url=simulator.login_url(),
         api_key=simulator.app.api_key,
         users=simulator.users(),
+        hours="exchange sessions" if regular_hours else "around the clock",
     )
     aimed = settings.model_copy(
         update={

@@ -9,6 +9,7 @@ from kite_simulator.app import DemoUser, Simulator, SimulatorConfig
 from kite_simulator.faults import Fault
 from kite_simulator.ratelimit import OrderLimits
 from kite_simulator.snapshot import SimulatorStateError
+from kite_simulator.state_file import set_aside_state
 from kite_simulator.threaded import ThreadedSimulator
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "SimulatorConfig",
     "SimulatorStateError",
     "ThreadedSimulator",
+    "set_aside_state",
 ]

@@ -237,9 +237,17 @@ class MarketModel:
         return walk[offset]
 
     def close_of(self, instrument: SimInstrument, day: date) -> Decimal:
-        """The close of `day` (the day before the anchor closes at the base price)."""
-        level = self._log_level(instrument, day) - self._log_level(instrument, self.anchor_day - timedelta(days=1))
+        """The close of `day` (the last trading day before the anchor closes at the base price)."""
+        before = self._previous_session_day(instrument.exchange, self.anchor_day)
+        level = self._log_level(instrument, day) - self._log_level(instrument, before)
         return self._on_grid(instrument, instrument.base_price * Decimal(math.exp(level)))
+
+    def _previous_session_day(self, exchange: str, day: date) -> date:
+        """The last day before `day` on which `exchange` traded (weekends and holidays skipped)."""
+        before = day - timedelta(days=1)
+        while self.hours.session(exchange, before) is None:
+            before -= timedelta(days=1)
+        return before
 
     def _on_grid(self, instrument: SimInstrument, price: Decimal) -> Decimal:
         if instrument.tick_size == 0:  # indices: two decimals
@@ -282,9 +290,7 @@ class MarketModel:
         if window is None:
             return None
         start, end = window
-        prev_day = day - timedelta(days=1)
-        while self.hours.session(instrument.exchange, prev_day) is None:
-            prev_day -= timedelta(days=1)
+        prev_day = self._previous_session_day(instrument.exchange, day)
         unit = instrument.tick_size or Decimal("0.01")
         prev_close = int(self.close_of(instrument, prev_day) / unit)
         close = int(self.close_of(instrument, day) / unit)

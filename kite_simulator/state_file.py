@@ -49,6 +49,19 @@ def read_state(path: Path) -> dict[str, Any] | None:
     return state
 
 
+def set_aside_state(path: Path) -> Path | None:
+    """Start afresh: move the saved state (if any) to `<name>.before-reset` beside it, replacing an
+    older one there, and return where it went (blocking: run it on a thread)."""
+    aside = path.with_name(path.name + ".before-reset")
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SimulatorStateError(f"cannot move {path} aside to start afresh: {exc.strerror}") from None
+    return aside
+
+
 def write_state(path: Path, state: dict[str, Any]) -> None:
     """Replace the file with `state`, atomically (blocking: run it on a thread)."""
     temporary = path.with_name(path.name + ".tmp")

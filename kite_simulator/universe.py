@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from kite_wire import DERIVATIVE_TYPES, INDICES, Instrument, csv_row, format_instruments_csv
+from kite_wire import DERIVATIVE_TYPES, INDICES, TRADING_CALENDAR, Instrument, csv_row, format_instruments_csv
 from kite_wire import ticker_packets as seg
 
 
@@ -193,6 +193,13 @@ def _weekly_expiries(day: date, weekday: int, count: int) -> list[date]:
     return [first + timedelta(weeks=i) for i in range(count)]
 
 
+def _on_trading_days(exchange: str, expiries: list[tuple[date, bool]], day: date) -> list[tuple[date, bool]]:
+    """Each expiry that falls on a weekend or holiday moved to the trading day before it (the
+    exchanges' rule), dropping any that then falls before `day`."""
+    moved = [(TRADING_CALENDAR.on_or_before(exchange, expiry), monthly) for expiry, monthly in expiries]
+    return [(expiry, monthly) for expiry, monthly in moved if expiry >= day]
+
+
 def _fut_symbol(name: str, expiry: date) -> str:
     return f"{name}{expiry:%y}{_MONTHS[expiry.month - 1]}FUT"
 
@@ -265,6 +272,8 @@ def build_universe(seed: int, trading_day: date) -> Universe:
         multiplier: int = 1, segment_prefix: str = "",
     ) -> None:  # fmt: skip
         prefix = segment_prefix or exchange
+        futures = [d for d, _ in _on_trading_days(exchange, [(d, True) for d in futures], trading_day)]
+        expiries = _on_trading_days(exchange, expiries, trading_day)
         for expiry in futures:
             exchange_token, token = allocate(segment_id, _fut_symbol(name, expiry))
             days = (expiry - trading_day).days
@@ -349,7 +358,7 @@ def _add_currency_options(
     step = Decimal("0.25")
     atm = (spot / step).quantize(Decimal(1)) * step
     tick = Decimal("0.0025")
-    for expiry, monthly in expiries:
+    for expiry, monthly in _on_trading_days("CDS", expiries, trading_day):
         days = (expiry - trading_day).days
         for k in range(-4, 5):
             strike = atm + k * step

@@ -48,7 +48,7 @@ from kite_wire.limits import (
     RateClass,
     rate_class,
 )
-from kite_wire.market_hours import SESSIONS, MarketHours
+from kite_wire.market_hours import MarketHours
 from kite_wire.order_rules import AUTO_MARKET_PROTECTION, ORDER_TYPES, PRODUCTS, VALIDITIES, VARIETIES, needs_price
 from kite_wire.recording import Frame, Recording, RecordingError, encode_frame, encode_header
 from kite_wire.ticker_control import (
@@ -73,6 +73,14 @@ from kite_wire.ticker_packets import (
     split_message,
 )
 from kite_wire.ticker_text import ERROR, MESSAGE, ORDER, TextFrame, encode_text_frame, parse_text_frame
+from kite_wire.trading_calendar import (
+    SESSIONS,
+    TRADING_CALENDAR,
+    MarketStatus,
+    TradingCalendar,
+    TradingDay,
+    TradingSession,
+)
 
 __all__ = [
     "AUTO_MARKET_PROTECTION",
@@ -100,6 +108,7 @@ __all__ = [
     "RATES_PER_SECOND",
     "SESSIONS",
     "TOO_MANY_REQUESTS",
+    "TRADING_CALENDAR",
     "VALIDITIES",
     "VARIETIES",
     "ControlError",
@@ -109,6 +118,7 @@ __all__ = [
     "Instrument",
     "KiteErrorType",
     "MarketHours",
+    "MarketStatus",
     "RateClass",
     "Recording",
     "RecordingError",
@@ -116,6 +126,9 @@ __all__ = [
     "Subscribe",
     "TextFrame",
     "Tick",
+    "TradingCalendar",
+    "TradingDay",
+    "TradingSession",
     "Unsubscribe",
     "checksums_match",
     "csv_row",

@@ -1,39 +1,31 @@
-"""Exchange trading sessions (IST, Monday to Friday; exchange holidays are not modelled)."""
+"""Exchange trading sessions (IST) as the simulator and the gateway use them: the trading calendar's
+(weekends, exchange holidays, special sessions, MCX's evening hours), or around the clock."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
 from kite_wire.formats import IST
-
-# Regular sessions in IST (Monday to Friday).
-SESSIONS: dict[str, tuple[time, time]] = {
-    "NSE": (time(9, 15), time(15, 30)),
-    "BSE": (time(9, 15), time(15, 30)),
-    "NFO": (time(9, 15), time(15, 30)),
-    "BFO": (time(9, 15), time(15, 30)),
-    "CDS": (time(9, 0), time(17, 0)),
-    "BCD": (time(9, 0), time(17, 0)),
-    "MCX": (time(9, 0), time(23, 30)),
-}
+from kite_wire.trading_calendar import TRADING_CALENDAR, TradingCalendar
 
 
 class MarketHours:
     """When each exchange trades. With `always_open`, every exchange trades around the clock
-    every day (paper trading at any hour); otherwise the regular sessions, weekdays only."""
+    every day (paper trading at any hour); otherwise the calendar's sessions."""
 
-    def __init__(self, always_open: bool = False) -> None:
+    def __init__(self, always_open: bool = False, calendar: TradingCalendar = TRADING_CALENDAR) -> None:
         self.always_open = always_open
+        self.calendar = calendar
 
     def session(self, exchange: str, day: date) -> tuple[datetime, datetime] | None:
         """The session's start and end on `day`, or None if the exchange does not trade then."""
         if self.always_open:
             start = datetime.combine(day, time(0, 0), IST)
             return start, start + timedelta(days=1)
-        if day.weekday() >= 5:
+        trading = self.calendar.trading_day(exchange, day)
+        if trading.opens is None or trading.closes is None:
             return None
-        opens, closes = SESSIONS[exchange]
-        return datetime.combine(day, opens, IST), datetime.combine(day, closes, IST)
+        return trading.opens, trading.closes
 
     def is_open(self, exchange: str, moment: datetime) -> bool:
         window = self.session(exchange, moment.astimezone(IST).date())

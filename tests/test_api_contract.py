@@ -21,6 +21,8 @@ NO_ACCOUNT_ID = {
     "ListAccountsRequest": "lists every account",
     "PlaceBulkOrdersRequest": "each leg names its account",
     "GetConsolidatedPortfolioRequest": "names several accounts in account_ids",
+    "GetMarketStatusRequest": "the exchanges' calendar is the same for every account",
+    "GetTradingCalendarRequest": "the exchanges' calendar is the same for every account",
 }
 
 

@@ -44,6 +44,8 @@ _ADMIN_METHODS = {"AccountService": ["GetLoginUrl", "CompleteLogin", "AddAccount
 
 NEEDS: dict[str, Access] = {
     "kite_gateway.v1.AccountService.ListAccounts": Access.SIGNED_IN,
+    "kite_gateway.v1.MarketDataService.GetMarketStatus": Access.SIGNED_IN,  # the calendar names no account
+    "kite_gateway.v1.MarketDataService.GetTradingCalendar": Access.SIGNED_IN,
     "kite_gateway.v1.OrderService.SetKillSwitch": Access.TRADE_OR_ADMIN,
 }
 for _table, _access in ((_READ_METHODS, Access.READ), (_TRADE_METHODS, Access.TRADE), (_ADMIN_METHODS, Access.ADMIN)):

@@ -1,12 +1,12 @@
 """MarketDataService: quotes, LTP and OHLC in bulk, historical candles, instrument search and
-lookup, and live ticks from the tick hub. Requests are validated here; the work is the core's
-(kite_gateway.core.market) and the hub's (kite_gateway.streaming.tick_streams)."""
+lookup, live ticks from the tick hub, and the exchanges' trading calendar. Requests are validated
+here; the work is the core's (kite_gateway.core.market) and the hub's (kite_gateway.streaming.tick_streams)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
-from datetime import date
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -14,9 +14,18 @@ import grpc
 from kite_gateway_api.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc
 
 from kite_gateway.core.accounts import AccountManager
-from kite_gateway.core.market import InstrumentMaster, LastPrices, Listing, history, quotes
+from kite_gateway.core.market import (
+    InstrumentMaster,
+    LastPrices,
+    Listing,
+    history,
+    market_status,
+    quotes,
+    trading_calendar,
+)
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.grpc import mapping, page_tokens
+from kite_gateway.grpc.calendar_mapping import calendar_pb, exchange_status_pb
 from kite_gateway.grpc.context import principal_of
 from kite_gateway.grpc.mapping import instrument_ref
 from kite_gateway.grpc.market_mapping import (
@@ -70,12 +79,18 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     raw_responses = frozenset({"StreamTicks"})
 
     def __init__(
-        self, accounts: AccountManager, master: InstrumentMaster, last_prices: LastPrices, tick_streams: TickStreams
+        self,
+        accounts: AccountManager,
+        master: InstrumentMaster,
+        last_prices: LastPrices,
+        tick_streams: TickStreams,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.accounts = accounts
         self.master = master
         self.last_prices = last_prices
         self.tick_streams = tick_streams
+        self.clock = clock  # "now" of GetMarketStatus (tests pass the simulator's)
 
     async def _kite(self, account_id: str) -> KiteMarket:
         session = self.accounts.get(account_id)
@@ -302,3 +317,30 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
                 )
         response.upstream.extend(connection_pb(c) for c in streams.connections())
         return response
+
+    # The trading calendar -----------------------------------------------------------------------
+
+    async def GetMarketStatus(
+        self, request: market_data_pb2.GetMarketStatusRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.GetMarketStatusResponse:
+        exchanges = [mapping.exchange_text(e, f"exchanges[{i}]") for i, e in enumerate(request.exchanges)]
+        at = request.at.ToDatetime(UTC) if request.HasField("at") else self.clock()
+        reply = market_data_pb2.GetMarketStatusResponse(
+            statuses=[exchange_status_pb(s) for s in market_status(exchanges, at)]
+        )
+        reply.at.FromDatetime(at)
+        return reply
+
+    async def GetTradingCalendar(
+        self, request: market_data_pb2.GetTradingCalendarRequest, context: grpc.aio.ServicerContext
+    ) -> market_data_pb2.GetTradingCalendarResponse:
+        exchanges = [mapping.exchange_text(e, f"exchanges[{i}]") for i, e in enumerate(request.exchanges)]
+        first, last = mapping.calendar_date(request.start_date), mapping.calendar_date(request.end_date)
+        if first is None:
+            raise invalid("start_date", "required: the first day of the range")
+        if last is None:
+            raise invalid("end_date", "required: the last day of the range (inclusive)")
+        calendars = trading_calendar(exchanges, first, last)
+        return market_data_pb2.GetTradingCalendarResponse(
+            calendars=[calendar_pb(exchange, days) for exchange, days in calendars.items()]
+        )

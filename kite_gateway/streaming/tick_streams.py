@@ -147,14 +147,17 @@ class AccountTicks:
             await asyncio.sleep(min(1.0, self.stale_after / 2))
             if self.state != UpstreamState.CONNECTED or not self.fanout.holders:
                 continue
-            quiet = time.monotonic() - self.last_tick
-            if quiet < self.stale_after:
-                continue
-            now = self.clock()
-            exchanges = {self.symbols.get(token, ":").split(":")[0] for token in self.fanout.holders}
-            open_now = sorted(e for e in exchanges if e in SESSIONS and self.hours.is_open(e, now))
-            if open_now:
-                self._on_state(0, UpstreamState.STALE, f"no ticks for {quiet:.0f}s while {', '.join(open_now)} is open")
+            self.check_staleness(time.monotonic() - self.last_tick, self.clock())
+
+    def check_staleness(self, quiet: float, now: datetime) -> None:
+        """Flag STALE after `quiet` seconds without ticks at `now` if a subscribed instrument's exchange
+        is in session then (by the trading calendar: a silent feed on a holiday or weekend is not stale)."""
+        if self.state != UpstreamState.CONNECTED or quiet < self.stale_after:
+            return
+        exchanges = {self.symbols.get(token, ":").split(":")[0] for token in self.fanout.holders}
+        open_now = sorted(e for e in exchanges if e in SESSIONS and self.hours.is_open(e, now))
+        if open_now:
+            self._on_state(0, UpstreamState.STALE, f"no ticks for {quiet:.0f}s while {', '.join(open_now)} is open")
 
     @property
     def last_frame(self) -> float:

@@ -18,7 +18,7 @@ from kite_gateway_api.v1 import common_pb2, market_data_pb2, order_pb2, portfoli
 
 from kite_gateway.grpc.mapping import decimal_pb, from_decimal_pb
 from kite_simulator import Fault, ThreadedSimulator
-from kite_wire import IST
+from kite_wire import IST, MarketHours
 from tests.e2e.conftest import Stack, market_buy, start_stack, status_of, stop_stack
 from tests.simulator.conftest import MORNING, regular_hours
 
@@ -146,8 +146,10 @@ async def test_historical_candles_longer_than_kite_allows_are_split_and_stitched
     times = [c.time.ToSeconds() for c in reply.candles]
     assert times == sorted(set(times))  # no duplicates at the seam
     days = {c.time.ToDatetime().date() for c in reply.candles}
-    # The first day from 10:30 (300 minutes), full sessions between, today's completed minutes to 10:30 (75).
-    assert len(reply.candles) == 300 + 375 * (len(days) - 2) + 75
+    # The first day from 10:30 (300 minutes), full sessions between (375 minutes; 60 for the Muhurat
+    # hour on Diwali Sunday), today's completed minutes to 10:30 (75).
+    between = [MarketHours().session("NSE", day) for day in sorted(days)[1:-1]]
+    assert len(reply.candles) == 300 + sum(int((w[1] - w[0]).total_seconds()) // 60 for w in between if w) + 75
     assert (MORNING - timedelta(days=75)).date() <= min(days)
 
 

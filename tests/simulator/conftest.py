@@ -16,8 +16,8 @@ from kite_simulator import SimulatorConfig
 from kite_simulator.threaded import ThreadedSimulator
 from kite_wire.formats import IST
 
-# Tuesday 24 November 2026, 10:30 IST: NSE, NFO, CDS and MCX are all open.
-MORNING = datetime(2026, 11, 24, 10, 30, tzinfo=IST)
+# Wednesday 25 November 2026, 10:30 IST: NSE, NFO, CDS and MCX are all open (the 24th is Guru Nanak Jayanti).
+MORNING = datetime(2026, 11, 25, 10, 30, tzinfo=IST)
 
 
 def regular_hours(**overrides: object) -> SimulatorConfig:

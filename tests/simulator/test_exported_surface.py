@@ -10,6 +10,7 @@ import kite_simulator.http
 def test_the_package_exports_the_simulator_its_config_demo_users_faults_and_the_threaded_runner() -> None:
     assert kite_simulator.__all__ == [
         "DemoUser", "Fault", "OrderLimits", "Simulator", "SimulatorConfig", "SimulatorStateError", "ThreadedSimulator",
+        "set_aside_state",
     ]  # fmt: skip
     assert all(getattr(kite_simulator, name) for name in kite_simulator.__all__)
 

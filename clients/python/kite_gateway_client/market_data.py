@@ -151,6 +151,39 @@ class MarketDataMethods(Connection):
             set_price(request, "strike_max", strike_max)
         return await self._call(self.market.SearchInstruments, request, retried=True, call_timeout=call_timeout)
 
+    async def get_market_status(
+        self,
+        exchanges: Sequence[common_pb2.Exchange.ValueType] = (),
+        *,
+        at: datetime | None = None,
+        request: market_data_pb2.GetMarketStatusRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> market_data_pb2.GetMarketStatusResponse:
+        """Whether each exchange is open at `at` (now by default), its session and the next one."""
+        if request is None:
+            request = market_data_pb2.GetMarketStatusRequest(exchanges=exchanges)
+            if at is not None:
+                request.at.CopyFrom(timestamp(at))
+        return await self._call(self.market.GetMarketStatus, request, retried=True, call_timeout=call_timeout)
+
+    async def get_trading_calendar(
+        self,
+        start_date: date | None = None,
+        end_date: date | None = None,
+        exchanges: Sequence[common_pb2.Exchange.ValueType] = (),
+        *,
+        request: market_data_pb2.GetTradingCalendarRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> market_data_pb2.GetTradingCalendarResponse:
+        """Every day from `start_date` to `end_date` (inclusive) per exchange: trading or why not."""
+        if request is None:
+            request = market_data_pb2.GetTradingCalendarRequest(exchanges=exchanges)
+            if start_date is not None:
+                request.start_date.CopyFrom(date_message(start_date))
+            if end_date is not None:
+                request.end_date.CopyFrom(date_message(end_date))
+        return await self._call(self.market.GetTradingCalendar, request, retried=True, call_timeout=call_timeout)
+
     async def get_instruments(
         self,
         account_id: str = "",

@@ -147,6 +147,8 @@ class GatewayClient:
     get_historical_data = blocking(AsyncGatewayClient.get_historical_data)
     search_instruments = blocking(AsyncGatewayClient.search_instruments)
     get_instruments = blocking(AsyncGatewayClient.get_instruments)
+    get_market_status = blocking(AsyncGatewayClient.get_market_status)
+    get_trading_calendar = blocking(AsyncGatewayClient.get_trading_calendar)
     stream_ticks = streaming(AsyncGatewayClient.stream_ticks)
     ticks = streaming(AsyncGatewayClient.ticks)
     update_subscription = blocking(AsyncGatewayClient.update_subscription)

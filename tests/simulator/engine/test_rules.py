@@ -139,5 +139,5 @@ def test_a_ttl_order_expires_after_its_minutes_and_a_day_order_at_the_session_en
     ttl = order(validity="TTL", validity_ttl=5)
     assert matching.expiry(ttl, HOURS, MORNING + timedelta(minutes=4)) is None
     assert "time to live expired" in (matching.expiry(ttl, HOURS, MORNING + timedelta(minutes=5)) or "")
-    close = datetime(2026, 11, 24, 15, 30, tzinfo=MORNING.tzinfo)
+    close = datetime(2026, 11, 25, 15, 30, tzinfo=MORNING.tzinfo)
     assert "end of the session" in (matching.expiry(order(), HOURS, close) or "")

@@ -1476,3 +1476,275 @@ class ListSubscriptionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListSubscriptionsResponse: _TypeAlias = ListSubscriptionsResponse  # noqa: Y015
+
+@_typing.final
+class TradingSession(_message.Message):
+    """One trading session of an exchange."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPEN_TIME_FIELD_NUMBER: _builtins.int
+    CLOSE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def open_time(self) -> _timestamp_pb2.Timestamp:
+        """When it opens."""
+
+    @_builtins.property
+    def close_time(self) -> _timestamp_pb2.Timestamp:
+        """When it closes."""
+
+    def __init__(
+        self,
+        *,
+        open_time: _timestamp_pb2.Timestamp | None = ...,
+        close_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "open_time", b"open_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "open_time", b"open_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TradingSession: _TypeAlias = TradingSession  # noqa: Y015
+
+@_typing.final
+class TradingDay(_message.Message):
+    """One exchange's day in the trading calendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    TRADING_DAY_FIELD_NUMBER: _builtins.int
+    SESSION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    HOLIDAY_FIELD_NUMBER: _builtins.int
+    CONFIRMED_FIELD_NUMBER: _builtins.int
+    trading_day: _builtins.bool
+    """Whether the exchange trades that day (a special session on a weekend or holiday counts)."""
+    reason: _builtins.str
+    """Why the day is closed ("Republic Day", "Saturday") or special ("Muhurat trading (Diwali Laxmi
+    Pujan)", "Guru Nanak Jayanti (morning session closed)"); empty on a plain trading day.
+    """
+    holiday: _builtins.bool
+    """Whether the day is a declared exchange holiday (closed all day, or for MCX one of its sessions)."""
+    confirmed: _builtins.bool
+    """False when the day rests on data the exchanges had not confirmed when the calendar was made
+    (projected holidays, announced-later session times, years the calendar does not cover).
+    """
+    @_builtins.property
+    def date(self) -> _date_pb2.Date:
+        """The date (in IST)."""
+
+    @_builtins.property
+    def session(self) -> Global___TradingSession:
+        """The day's session; unset when the exchange does not trade."""
+
+    def __init__(
+        self,
+        *,
+        date: _date_pb2.Date | None = ...,
+        trading_day: _builtins.bool = ...,
+        session: Global___TradingSession | None = ...,
+        reason: _builtins.str = ...,
+        holiday: _builtins.bool = ...,
+        confirmed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "session", b"session"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confirmed", b"confirmed", "date", b"date", "holiday", b"holiday", "reason", b"reason", "session", b"session", "trading_day", b"trading_day"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TradingDay: _TypeAlias = TradingDay  # noqa: Y015
+
+@_typing.final
+class GetMarketStatusRequest(_message.Message):
+    """Request of MarketDataService.GetMarketStatus."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXCHANGES_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def exchanges(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Exchange.ValueType]:
+        """The exchanges to report on, each once in the order given; every exchange when empty."""
+
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """The moment to report on; now when unset."""
+
+    def __init__(
+        self,
+        *,
+        exchanges: _abc.Iterable[_common_pb2.Exchange.ValueType] | None = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "exchanges", b"exchanges"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMarketStatusRequest: _TypeAlias = GetMarketStatusRequest  # noqa: Y015
+
+@_typing.final
+class ExchangeStatus(_message.Message):
+    """One exchange's status at the requested moment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXCHANGE_FIELD_NUMBER: _builtins.int
+    OPEN_FIELD_NUMBER: _builtins.int
+    TODAY_FIELD_NUMBER: _builtins.int
+    CURRENT_SESSION_FIELD_NUMBER: _builtins.int
+    NEXT_SESSION_FIELD_NUMBER: _builtins.int
+    exchange: _common_pb2.Exchange.ValueType
+    """The exchange."""
+    open: _builtins.bool
+    """Whether it is in session at the moment."""
+    @_builtins.property
+    def today(self) -> Global___TradingDay:
+        """The day of the moment (its IST date) in the calendar, with the reason when it is closed."""
+
+    @_builtins.property
+    def current_session(self) -> Global___TradingSession:
+        """The session in progress; unset when closed."""
+
+    @_builtins.property
+    def next_session(self) -> Global___TradingSession:
+        """The next session to open after the moment; unset if none opens within 30 days."""
+
+    def __init__(
+        self,
+        *,
+        exchange: _common_pb2.Exchange.ValueType = ...,
+        open: _builtins.bool = ...,
+        today: Global___TradingDay | None = ...,
+        current_session: Global___TradingSession | None = ...,
+        next_session: Global___TradingSession | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_session", b"current_session", "next_session", b"next_session", "today", b"today"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_session", b"current_session", "exchange", b"exchange", "next_session", b"next_session", "open", b"open", "today", b"today"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeStatus: _TypeAlias = ExchangeStatus  # noqa: Y015
+
+@_typing.final
+class GetMarketStatusResponse(_message.Message):
+    """Response of MarketDataService.GetMarketStatus."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """The moment reported on."""
+
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExchangeStatus]:
+        """One status per exchange asked for."""
+
+    def __init__(
+        self,
+        *,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        statuses: _abc.Iterable[Global___ExchangeStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "statuses", b"statuses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMarketStatusResponse: _TypeAlias = GetMarketStatusResponse  # noqa: Y015
+
+@_typing.final
+class GetTradingCalendarRequest(_message.Message):
+    """Request of MarketDataService.GetTradingCalendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXCHANGES_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def exchanges(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Exchange.ValueType]:
+        """The exchanges, each once in the order given; every exchange when empty."""
+
+    @_builtins.property
+    def start_date(self) -> _date_pb2.Date:
+        """The first day of the range (required)."""
+
+    @_builtins.property
+    def end_date(self) -> _date_pb2.Date:
+        """The last day of the range, inclusive (required; at most 731 days after start_date)."""
+
+    def __init__(
+        self,
+        *,
+        exchanges: _abc.Iterable[_common_pb2.Exchange.ValueType] | None = ...,
+        start_date: _date_pb2.Date | None = ...,
+        end_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "start_date", b"start_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "exchanges", b"exchanges", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTradingCalendarRequest: _TypeAlias = GetTradingCalendarRequest  # noqa: Y015
+
+@_typing.final
+class ExchangeCalendar(_message.Message):
+    """One exchange's days in a range."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXCHANGE_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    exchange: _common_pb2.Exchange.ValueType
+    """The exchange."""
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___TradingDay]:
+        """Every day of the range, in order, trading or not."""
+
+    def __init__(
+        self,
+        *,
+        exchange: _common_pb2.Exchange.ValueType = ...,
+        days: _abc.Iterable[Global___TradingDay] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "exchange", b"exchange"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeCalendar: _TypeAlias = ExchangeCalendar  # noqa: Y015
+
+@_typing.final
+class GetTradingCalendarResponse(_message.Message):
+    """Response of MarketDataService.GetTradingCalendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALENDARS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calendars(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExchangeCalendar]:
+        """One calendar per exchange asked for."""
+
+    def __init__(
+        self,
+        *,
+        calendars: _abc.Iterable[Global___ExchangeCalendar] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendars", b"calendars"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTradingCalendarResponse: _TypeAlias = GetTradingCalendarResponse  # noqa: Y015

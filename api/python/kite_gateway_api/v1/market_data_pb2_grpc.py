@@ -92,6 +92,16 @@ class MarketDataServiceStub:
                 request_serializer=kite__gateway_dot_v1_dot_market__data__pb2.ListSubscriptionsRequest.SerializeToString,
                 response_deserializer=kite__gateway_dot_v1_dot_market__data__pb2.ListSubscriptionsResponse.FromString,
                 _registered_method=True)
+        self.GetMarketStatus = channel.unary_unary(
+                '/kite_gateway.v1.MarketDataService/GetMarketStatus',
+                request_serializer=kite__gateway_dot_v1_dot_market__data__pb2.GetMarketStatusRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_market__data__pb2.GetMarketStatusResponse.FromString,
+                _registered_method=True)
+        self.GetTradingCalendar = channel.unary_unary(
+                '/kite_gateway.v1.MarketDataService/GetTradingCalendar',
+                request_serializer=kite__gateway_dot_v1_dot_market__data__pb2.GetTradingCalendarRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_market__data__pb2.GetTradingCalendarResponse.FromString,
+                _registered_method=True)
 
 
 class MarketDataServiceServicer:
@@ -182,6 +192,24 @@ class MarketDataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMarketStatus(self, request, context):
+        """Returns each exchange's trading status at a moment (now by default): whether it is open, the
+        session in progress and the next one, and why it is closed (a holiday's name, a weekend), from
+        the gateway's trading calendar (weekends, exchange holidays, special sessions such as Muhurat
+        trading, MCX's evening hours). Names no account: any signed-in caller may ask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTradingCalendar(self, request, context):
+        """Returns every day of a date range (at most 731 days) for each exchange: trading or not, its
+        session, and the holiday or weekend that closes it. Names no account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketDataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +257,16 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
                     servicer.ListSubscriptions,
                     request_deserializer=kite__gateway_dot_v1_dot_market__data__pb2.ListSubscriptionsRequest.FromString,
                     response_serializer=kite__gateway_dot_v1_dot_market__data__pb2.ListSubscriptionsResponse.SerializeToString,
+            ),
+            'GetMarketStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMarketStatus,
+                    request_deserializer=kite__gateway_dot_v1_dot_market__data__pb2.GetMarketStatusRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_market__data__pb2.GetMarketStatusResponse.SerializeToString,
+            ),
+            'GetTradingCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTradingCalendar,
+                    request_deserializer=kite__gateway_dot_v1_dot_market__data__pb2.GetTradingCalendarRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_market__data__pb2.GetTradingCalendarResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -487,6 +525,60 @@ class MarketDataService:
             '/kite_gateway.v1.MarketDataService/ListSubscriptions',
             kite__gateway_dot_v1_dot_market__data__pb2.ListSubscriptionsRequest.SerializeToString,
             kite__gateway_dot_v1_dot_market__data__pb2.ListSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMarketStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.MarketDataService/GetMarketStatus',
+            kite__gateway_dot_v1_dot_market__data__pb2.GetMarketStatusRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_market__data__pb2.GetMarketStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTradingCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.MarketDataService/GetTradingCalendar',
+            kite__gateway_dot_v1_dot_market__data__pb2.GetTradingCalendarRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_market__data__pb2.GetTradingCalendarResponse.FromString,
             options,
             channel_credentials,
             insecure,

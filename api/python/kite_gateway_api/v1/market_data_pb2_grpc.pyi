@@ -81,6 +81,16 @@ class MarketDataServiceStub:
     """Lists the caller's live tick subscriptions on an account and the state of the account's
     upstream connections.
     """
+    GetMarketStatus: _grpc.UnaryUnaryMultiCallable[_market_data_pb2.GetMarketStatusRequest, _market_data_pb2.GetMarketStatusResponse]
+    """Returns each exchange's trading status at a moment (now by default): whether it is open, the
+    session in progress and the next one, and why it is closed (a holiday's name, a weekend), from
+    the gateway's trading calendar (weekends, exchange holidays, special sessions such as Muhurat
+    trading, MCX's evening hours). Names no account: any signed-in caller may ask.
+    """
+    GetTradingCalendar: _grpc.UnaryUnaryMultiCallable[_market_data_pb2.GetTradingCalendarRequest, _market_data_pb2.GetTradingCalendarResponse]
+    """Returns every day of a date range (at most 731 days) for each exchange: trading or not, its
+    session, and the holiday or weekend that closes it. Names no account.
+    """
 
 @_typing.type_check_only
 class MarketDataServiceAsyncStub(MarketDataServiceStub):
@@ -134,6 +144,16 @@ class MarketDataServiceAsyncStub(MarketDataServiceStub):
     ListSubscriptions: _aio.UnaryUnaryMultiCallable[_market_data_pb2.ListSubscriptionsRequest, _market_data_pb2.ListSubscriptionsResponse]  # type: ignore[assignment]
     """Lists the caller's live tick subscriptions on an account and the state of the account's
     upstream connections.
+    """
+    GetMarketStatus: _aio.UnaryUnaryMultiCallable[_market_data_pb2.GetMarketStatusRequest, _market_data_pb2.GetMarketStatusResponse]  # type: ignore[assignment]
+    """Returns each exchange's trading status at a moment (now by default): whether it is open, the
+    session in progress and the next one, and why it is closed (a holiday's name, a weekend), from
+    the gateway's trading calendar (weekends, exchange holidays, special sessions such as Muhurat
+    trading, MCX's evening hours). Names no account: any signed-in caller may ask.
+    """
+    GetTradingCalendar: _aio.UnaryUnaryMultiCallable[_market_data_pb2.GetTradingCalendarRequest, _market_data_pb2.GetTradingCalendarResponse]  # type: ignore[assignment]
+    """Returns every day of a date range (at most 731 days) for each exchange: trading or not, its
+    session, and the holiday or weekend that closes it. Names no account.
     """
 
 class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -239,6 +259,28 @@ class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_market_data_pb2.ListSubscriptionsResponse, _abc.Awaitable[_market_data_pb2.ListSubscriptionsResponse]]:
         """Lists the caller's live tick subscriptions on an account and the state of the account's
         upstream connections.
+        """
+
+    @_abc_1.abstractmethod
+    def GetMarketStatus(
+        self,
+        request: _market_data_pb2.GetMarketStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_market_data_pb2.GetMarketStatusResponse, _abc.Awaitable[_market_data_pb2.GetMarketStatusResponse]]:
+        """Returns each exchange's trading status at a moment (now by default): whether it is open, the
+        session in progress and the next one, and why it is closed (a holiday's name, a weekend), from
+        the gateway's trading calendar (weekends, exchange holidays, special sessions such as Muhurat
+        trading, MCX's evening hours). Names no account: any signed-in caller may ask.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTradingCalendar(
+        self,
+        request: _market_data_pb2.GetTradingCalendarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_market_data_pb2.GetTradingCalendarResponse, _abc.Awaitable[_market_data_pb2.GetTradingCalendarResponse]]:
+        """Returns every day of a date range (at most 731 days) for each exchange: trading or not, its
+        session, and the holiday or weekend that closes it. Names no account.
         """
 
 def add_MarketDataServiceServicer_to_server(servicer: MarketDataServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
