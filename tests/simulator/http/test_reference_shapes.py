@@ -23,7 +23,7 @@ REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "kite-reference"
 
 NOT_SERVED = {
     "full_profile.json": "GET /user/profile/full is not in the Python client and the gateway does not use it",
-    "autoslice_response.json": "autoslice is not used by the gateway (it places within freeze limits)",
+    "autoslice_response.json": "the simulator refuses autoslice (InputException) until it slices; see test_autoslice",
     "holdings_compact.json": "a Go-client-only endpoint the gateway does not use",
     "holdings_summary.json": "a Go-client-only endpoint; the gateway computes the summary from holdings",
     "holdings_auth.json": "CDSL authorisation is a browser flow outside the API the gateway uses",
