@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -44,6 +44,7 @@ class SimInstrument:
     underlying: str = ""
     isin: str = ""
     daily_volatility: float = 0.015  # standard deviation of the daily log return
+    listed: date | None = None  # a contract's first trading day (its history starts there); None: long listed
 
     @property
     def symbol(self) -> str:
@@ -56,6 +57,15 @@ class SimInstrument:
     @property
     def is_derivative(self) -> bool:
         return self.instrument_type in DERIVATIVE_TYPES
+
+    @property
+    def walk_id(self) -> str:
+        """What the daily price walk is drawn for: one walk for all the futures of an underlying (so
+        expiring contracts roll into the next by no more than the basis, as a continuous series does),
+        else the instrument's own."""
+        if self.instrument_type == "FUT":
+            return f"{self.exchange}:{self.name}:FUT"
+        return str(self.instrument_token)
 
     def round_to_tick(self, price: Decimal) -> Decimal:
         steps = (price / self.tick_size).quantize(Decimal(1), rounding=ROUND_HALF_UP)
@@ -347,7 +357,26 @@ def build_universe(seed: int, trading_day: date) -> Universe:
         if pair == "USDINR":
             fridays = [(d, False) for d in _weekly_expiries(trading_day, calendar.FRIDAY, 2)]
             _add_currency_options(out, allocate, pair, Decimal(pair_price), multiplier, fridays, trading_day)
-    return Universe(out)
+    return Universe(replace(i, listed=_listing_day(i, trading_day)) for i in out)
+
+
+def _months_before(day: date, months: int) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _listing_day(instrument: SimInstrument, trading_day: date) -> date | None:
+    """A contract's first trading day: the day after the expiry of the contract it replaced in the
+    cycle (3 serial months on NFO, BFO and CDS, 6 on MCX; 5 weeks for weekly options), never after
+    `trading_day`, on which it is listed."""
+    if instrument.expiry is None:
+        return None
+    code = instrument.tradingsymbol[len(instrument.name) + 2 : len(instrument.name) + 5]
+    if instrument.instrument_type in ("CE", "PE") and code not in _MONTHS:  # a weekly option
+        start = instrument.expiry - timedelta(weeks=5)
+    else:
+        start = _months_before(instrument.expiry, 6 if instrument.exchange == "MCX" else 3)
+    return min(start + timedelta(days=1), trading_day)
 
 
 def _add_currency_options(
