@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NoReturn
-
 from aiohttp import web
 
-from kite_simulator.engine import TradingEngine
-from kite_simulator.errors import input_error
+from kite_simulator.engine import TradingEngine, place_sliced, wants_autoslice
 from kite_simulator.http.envelope import ok, read_form, session_of
 from kite_simulator.sessions import App, SessionStore
 
@@ -43,27 +39,13 @@ class OrderRoutes:
 
     async def place_order(self, request: web.Request) -> web.StreamResponse:
         form = await read_form(request)
-        if form.get("autoslice", "false").lower() not in ("", "false", "0"):
-            self._refuse_autoslice(form)
+        if wants_autoslice(form):
+            return ok(place_sliced(self.engine, self._app(request), session_of(request).user_id,
+                                   request.match_info["variety"], form))  # fmt: skip
         order_id = self.engine.place(
             self._app(request), session_of(request).user_id, request.match_info["variety"], form
         )
         return ok({"order_id": order_id})
-
-    def _refuse_autoslice(self, form: Mapping[str, str]) -> NoReturn:
-        """`autoslice=true` asks Kite to split an above-freeze order into up to 10 child orders and
-        answer its v2 body (a parent `order_id` and `children`); the simulator does not slice yet, so it
-        refuses with Kite's InputException rather than place one unsliced order."""
-        instrument = self.engine.instrument(form)
-        limit = (
-            f"the freeze quantity of {instrument.freeze_quantity} for {instrument.tradingsymbol}"
-            if instrument.freeze_quantity
-            else f"{instrument.tradingsymbol} has no freeze quantity to slice at"
-        )
-        raise input_error(
-            f"Order slicing (`autoslice`) is not available on this paper market: {limit}; place slices "
-            "within it yourself, or use an iceberg order."
-        )
 
     async def modify_order(self, request: web.Request) -> web.StreamResponse:
         info = request.match_info
