@@ -20,6 +20,7 @@ import hashlib
 import math
 import random
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -447,9 +448,22 @@ class MarketModel:
         self, instrument: SimInstrument, start: datetime, end: datetime, continuous: bool = False
     ) -> list[Bar]:
         """Daily bars of the trading days from start's date to end's date, from the contract's listing
-        on; `continuous` (futures) reaches back before it along the series of expired contracts, which
-        share the contract's daily walk (each rolls into the next by the basis)."""
+        on (before it too when `continuous`: stitched_day_bars asks so of the contracts it stitches)."""
         return [path.day_bar() for path in self._paths(instrument, start, end, continuous)]
+
+    def stitched_day_bars(
+        self, segments: Sequence[tuple[SimInstrument, date, date]], start: datetime, end: datetime
+    ) -> list[Bar]:
+        """Daily bars from start's date to end's date, each day from the contract whose (first day,
+        last day) segment holds it: a continuous series across expiries."""
+        bars: list[Bar] = []
+        last_asked = end.astimezone(IST).date()
+        for contract, first, last in segments:
+            low = max(start, datetime.combine(first, time(0, 0), IST))
+            high = end if last >= last_asked else datetime.combine(last, time(23, 59, 59), IST)
+            if low <= high:
+                bars.extend(self.day_bars(contract, low, high, continuous=True))
+        return bars
 
     @staticmethod
     def resample(bars: list[Bar], minutes: int) -> list[Bar]:

@@ -12,12 +12,14 @@ from aiohttp import web
 
 from kite_simulator.clock import Clock
 from kite_simulator.errors import input_error
+from kite_simulator.expired import continuous_segments
 from kite_simulator.http.envelope import ok
 from kite_simulator.market import Bar, LiveQuote, MarketModel
 from kite_simulator.universe import SimInstrument, Universe
 from kite_wire import (
     HISTORICAL_SPAN_DAYS,
     INTERVAL_MINUTES,
+    IST,
     QUOTE_BATCH_BY_PATH,
     kite_candle_timestamp,
     kite_number,
@@ -142,7 +144,14 @@ class MarketRoutes:
             self._check_continuous(instrument, interval)
         if interval == "day":
             end_of_day = end.replace(hour=23, minute=59, second=59)
-            bars = [b for b in self.market.day_bars(instrument, start, end_of_day, continuous) if b.start <= now]
+            if continuous:
+                segments = continuous_segments(
+                    instrument, start.astimezone(IST).date(), self.market.anchor_day, self.universe.by_symbol.get
+                )
+                day_bars = self.market.stitched_day_bars(segments, start, end_of_day)
+            else:
+                day_bars = self.market.day_bars(instrument, start, end_of_day)
+            bars = [b for b in day_bars if b.start <= now]
         else:
             minutes = INTERVAL_MINUTES[interval]
             bars = [b for b in self.market.minute_bars(instrument, start, end) if b.start + timedelta(minutes=1) <= now]
