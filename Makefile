@@ -1,41 +1,57 @@
 # The project's single entry point. `make run` and `make test` work on a fresh machine with
 # python3 (3.11+), npm and make: they create .venv and node_modules themselves.
+#
+# Three stamps, so each command installs only what it lacks: `make run` installs what running and
+# calling the gateway need (the server, the API stubs, the Python client, and the buf CLI for the
+# ops guide); `make test` adds the dev extra (generator, linters, type checker, test runner) on top.
+# `make test` after `make run` installs only the dev extra; `make run` after `make test` installs
+# nothing.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PY_STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 NPM_STAMP := node_modules/.installed
+PROJECTS := pyproject.toml api/python/pyproject.toml clients/python/pyproject.toml
 ARGS ?=
 
 .PHONY: run test lint typecheck gen clean
 
-$(PY_STAMP): pyproject.toml api/python/pyproject.toml clients/python/pyproject.toml
+$(RUN_STAMP): $(PROJECTS)
+	@echo "==> kite-gateway: creating $(VENV) and installing what running needs (server, API stubs, Python client)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --editable api/python --editable '.[dev]' --editable clients/python
+	$(BIN)/python -m pip install --disable-pip-version-check --editable api/python --editable . --editable clients/python
+	touch $@
+
+$(DEV_STAMP): $(RUN_STAMP) $(PROJECTS)
+	@echo "==> kite-gateway: installing the development tools into $(VENV) (code generator, ruff, mypy, pytest)"
+	$(BIN)/python -m pip install --disable-pip-version-check --editable '.[dev]'
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "==> kite-gateway: installing the buf CLI from npm into node_modules (npm ci)"
+	npm ci --no-audit --no-fund
 	touch $@
 
-## Set up and run the gateway in paper mode on the embedded Kite simulator (extra flags: make run ARGS="--listen 0.0.0.0:50051").
-run: $(PY_STAMP)
+## Set up and run the gateway in paper mode on the embedded Kite simulator
+## (extra flags: make run ARGS="--log-format console"; README "Two commands" shows --listen 0.0.0.0).
+run: $(RUN_STAMP) $(NPM_STAMP)
 	$(BIN)/kite-gateway serve --paper $(ARGS)
 
 ## Set up and run every check: lint, types, generated-code freshness, buf, and the test suite.
-test: $(PY_STAMP) $(NPM_STAMP) lint typecheck
+test: $(DEV_STAMP) $(NPM_STAMP) lint typecheck
 	$(BIN)/python -m pytest
 
-lint: $(PY_STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(PY_STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 ## Regenerate api/python/kite_gateway_api/v1 from protos/ after changing a .proto file.
-gen: $(PY_STAMP)
+gen: $(DEV_STAMP)
 	$(BIN)/python scripts/gen_protos.py
 
 clean:

@@ -34,7 +34,6 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 
@@ -154,36 +153,24 @@ def call(channel: grpc.Channel, method: Any, payload: bytes) -> str:
     return "OK"
 
 
-def _search(market: Any, exchange: Any, kind: Any, low: int, high: int) -> list[int]:
-    """Tokens of an exchange's instruments of one type expiring within [low, high] (seconds), the
-    range halved until each search fits a page."""
-    request = market_data_pb2.SearchInstrumentsRequest(
-        account_id="ZS0001", exchanges=[exchange], instrument_types=[kind], page_size=1000,
-        expiry_start=Timestamp(seconds=low), expiry_end=Timestamp(seconds=high),
-    )  # fmt: skip
-    if kind == common_pb2.INSTRUMENT_TYPE_EQ:  # no expiry
-        request.ClearField("expiry_start")
-        request.ClearField("expiry_end")
-    page = market.SearchInstruments(request)
-    if page.total_matches <= len(page.instruments) or high - low < 86_400:
-        return [i.instrument_token for i in page.instruments]
-    middle = (low + high) // 2
-    return _search(market, exchange, kind, low, middle) + _search(market, exchange, kind, middle + 1, high)
+def _every_token(market: Any) -> list[int]:
+    """Every instrument token of the master, page by page."""
+    request = market_data_pb2.SearchInstrumentsRequest(account_id="ZS0001", page_size=1000)
+    tokens: list[int] = []
+    while True:
+        page = market.SearchInstruments(request)
+        tokens += [i.instrument_token for i in page.instruments]
+        if not page.next_page_token:
+            return tokens
+        request.page_token = page.next_page_token
 
 
 def stream_everything(address: str, seconds: float) -> int:
     """Stream every instrument of the master for `seconds`; returns the ticks received."""
     channel = grpc.insecure_channel(address)
     market = market_data_pb2_grpc.MarketDataServiceStub(channel)
-    total = market.SearchInstruments(market_data_pb2.SearchInstrumentsRequest(account_id="ZS0001")).total_matches
-    now = int(time.time())
-    tokens = [
-        token
-        for exchange in common_pb2.Exchange.values()[1:]
-        for kind in common_pb2.InstrumentType.values()[1:]
-        for token in _search(market, exchange, kind, now - 400 * 86_400, now + 4 * 365 * 86_400)
-    ]
-    tokens = list(dict.fromkeys(tokens))
+    tokens = _every_token(market)
+    total = len(tokens)
     refs = [common_pb2.InstrumentRef(instrument_token=t) for t in tokens]
     request = market_data_pb2.StreamTicksRequest(account_id="ZS0001", instruments=refs[:3000],
                                                  mode=market_data_pb2.TICK_MODE_FULL)  # fmt: skip

@@ -44,13 +44,14 @@ from kite_gateway.grpc import (
     ProtoTickEncoding,
     StartupError,
     ensure_data_dir,
+    load_caller_principals,
     publish,
     run_until_signalled,
 )
 from kite_gateway.http import HttpEndpoints
 from kite_gateway.kite import KiteConnector, KiteOrders, RateLimits
 from kite_gateway.observability import ConnectionStats, StateCollector, StateSources, TickerStats
-from kite_gateway.paper import PAPER_STATE_FILE, log_in_demo_accounts, start_simulator
+from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
 from kite_gateway.storage import (
     AuditLog,
     CredentialStore,
@@ -275,8 +276,11 @@ async def serve(settings: Settings, paper: bool = False) -> None:
     """Run the gateway until SIGTERM or SIGINT, then shut down gracefully.
 
     With `paper`, the embedded Kite simulator runs beside it and stands in for Kite, and its demo
-    accounts are logged in. A second signal during shutdown cuts the grace period short.
+    accounts are logged in; once it serves, one line for a person says where and what to try.
+    A second signal during shutdown cuts the grace period short. A listener open to the network
+    without caller authentication is refused before anything starts.
     """
+    load_caller_principals(settings)
     ensure_data_dir(settings.gateway_data_dir)
     http_host, _, http_port = settings.gateway_http_listen.rpartition(":")
     simulator = None
@@ -302,11 +306,28 @@ async def serve(settings: Settings, paper: bool = False) -> None:
                 f"cannot listen ({exc.strerror}): check --paper-listen / --http-listen (KITE_GATEWAY_PAPER_LISTEN, "
                 "KITE_GATEWAY_HTTP_LISTEN) for an address in use"
             ) from None
-        if simulator is not None:
-            await log_in_demo_accounts(simulator, app.accounts)
+        demo_accounts = await log_in_demo_accounts(simulator, app.accounts) if simulator is not None else None
         gateway = Gateway(settings, app.servicers())
         publisher = asyncio.create_task(publish(gateway.health, app.health_sources()))
         stack.callback(publisher.cancel)
         watcher = asyncio.create_task(app.watch_order_updates())
         stack.callback(watcher.cancel)
-        await run_until_signalled(gateway)
+        ready = None if demo_accounts is None else _announce_ready(settings, gateway, demo_accounts)
+        await run_until_signalled(gateway, ready)
+
+
+def _announce_ready(settings: Settings, gateway: Gateway, accounts: list[str]) -> Callable[[int], None]:
+    """Prints the paper gateway's ready line on stdout, beside the logs (stderr), for the person who ran it."""
+
+    def announce(port: int) -> None:
+        line = ready_line(
+            settings.gateway_listen,
+            port,
+            settings.gateway_http_listen,
+            accounts,
+            gateway_command(),
+            needs_token=gateway.principals is not None,
+        )
+        print(line, flush=True)
+
+    return announce

@@ -1,4 +1,5 @@
-"""The `kite-gateway` command: `serve` runs the gateway, `health` probes a running one."""
+"""The `kite-gateway` command: `serve` runs the gateway, `health` probes a running one, `call` calls
+one RPC with a JSON body (kite_gateway.cli_call)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kite_gateway import __version__
+from kite_gateway import __version__, cli_call
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
@@ -33,6 +34,7 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--secret-key-file", "gateway_secret_key_file", Path, "file holding the key that seals stored secrets"),
     ("--login-endpoint", "login_endpoint", str, "Kite login page root URL"),
     ("--record-dir", "gateway_record_dir", Path, "record every account's upstream ticker frames here"),
+    ("--auth-file", "gateway_auth_file", Path, "TOML principals of the callers (`kite-gateway token` makes one)"),
 )
 
 
@@ -53,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
         dest="metrics_enabled",
         action=argparse.BooleanOptionalAction,
         help="serve Prometheus metrics (env KITE_METRICS_ENABLED)",
+    )
+    serve.add_argument(
+        "--allow-unauthenticated",
+        dest="gateway_allow_unauthenticated",
+        action="store_const",
+        const=True,
+        help="serve an address beyond loopback without principals: anyone who reaches it may trade "
+        "(env KITE_GATEWAY_ALLOW_UNAUTHENTICATED)",
     )
     serve.add_argument(
         "--paper",
@@ -94,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--tls-ca", type=Path, help="connect with TLS, trusting this CA (or the server's own cert)")
     probe.add_argument("--token-file", type=Path, help="a file holding a bearer token (when health needs one)")
 
+    cli_call.add_parser(commands)
+
     token = commands.add_parser(
         "token",
         help="make a new caller token and its principal entry",
@@ -115,7 +127,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {dest: getattr(args, dest) for _, dest, _, _ in _SERVE_FLAGS}
     overrides["metrics_enabled"] = args.metrics_enabled
-    flags = {dest: flag for flag, dest, _, _ in _SERVE_FLAGS} | {"metrics_enabled": "--metrics"}
+    overrides["gateway_allow_unauthenticated"] = args.gateway_allow_unauthenticated
+    flags = {dest: flag for flag, dest, _, _ in _SERVE_FLAGS} | {
+        "metrics_enabled": "--metrics",
+        "gateway_allow_unauthenticated": "--allow-unauthenticated",
+    }
     try:
         settings = load_settings(flags=flags, **overrides)
     except ConfigError as exc:
@@ -245,7 +261,14 @@ def _token(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # grpc core's own INFO lines are noise
     args = _parser().parse_args(argv)
-    commands = {"serve": _serve, "sim": _sim, "health": _health, "keygen": _keygen, "token": _token}
+    commands = {
+        "serve": _serve,
+        "sim": _sim,
+        "health": _health,
+        "keygen": _keygen,
+        "token": _token,
+        "call": cli_call.call,
+    }
     return commands[args.command](args)
 
 

@@ -6,6 +6,11 @@ the data directory, so a restarted gateway finds it as it left it."""
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import sys
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
@@ -62,3 +67,53 @@ async def log_in_demo_accounts(simulator: ThreadedSimulator, accounts: AccountMa
             logged_in.append(session.account_id)
     log.info("paper.accounts_ready", accounts=logged_in)
     return logged_in
+
+
+# What the ready line offers to try: an RPC each to see the market and to trade on it.
+TRY_QUOTE = ("MarketDataService/GetQuote", {"account_id": "ZS0001", "instruments": [{"symbol": "NSE:INFY"}]})
+TRY_ORDER = (
+    "OrderService/PlaceOrder",
+    {
+        "account_id": "ZS0001",
+        "client_order_id": "try-1",
+        "params": {
+            "instrument": {"symbol": "NSE:INFY"},
+            "transaction_type": "TRANSACTION_TYPE_BUY",
+            "variety": "VARIETY_REGULAR",
+            "order_type": "ORDER_TYPE_MARKET",
+            "product": "PRODUCT_CNC",
+            "quantity": "1",
+        },
+    },
+)
+DEFAULT_CALL_ADDRESS = "127.0.0.1:50051"
+
+
+def ready_line(
+    grpc_listen: str, port: int, http_listen: str, accounts: Sequence[str], command: str, needs_token: bool
+) -> str:
+    """One line for a person: where the paper gateway listens, its demo accounts, and three
+    commands (`command` runs kite-gateway) that work as printed, separated by `; `."""
+    host = grpc_listen.rpartition(":")[0]
+    address = f"{'127.0.0.1' if host.strip('[]') in {'0.0.0.0', '::', ''} else host}:{port}"
+    options = ("" if address == DEFAULT_CALL_ADDRESS else f" --address {address}") + (
+        ' --token "$TOKEN"' if needs_token else ""
+    )
+    call = f"{command} call{options}"
+    tries = [f"{call} --list"] + [
+        f"{call} {method} {shlex.quote(json.dumps(body, separators=(',', ':')))}"
+        for method, body in (TRY_QUOTE, TRY_ORDER)
+    ]
+    token = " (your token in $TOKEN)" if needs_token else ""
+    return (
+        f"kite-gateway paper trading is ready: gRPC on {host}:{port}, HTTP on {http_listen}; demo accounts "
+        f"{' and '.join(accounts)} are logged in. Try{token}: " + "; ".join(tries)
+    )
+
+
+def gateway_command() -> str:
+    """How to run this same kite-gateway again: the console script as it was started, else the module."""
+    script = sys.argv[0]
+    if os.path.basename(script) == "kite-gateway":
+        return shlex.quote(script)
+    return f"{shlex.quote(sys.executable)} -m kite_gateway"

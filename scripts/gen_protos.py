@@ -1,6 +1,7 @@
 """Regenerate the Python code of the kite_gateway.v1 API from protos/.
 
-Writes api/python/kite_gateway_api/v1/*_pb2.py (messages), *_pb2.pyi (type stubs, mypy-protobuf),
+Copies the googleapis protos the API imports into third_party/googleapis, and writes
+api/python/kite_gateway_api/v1/*_pb2.py (messages), *_pb2.pyi (type stubs, mypy-protobuf),
 *_pb2_grpc.py and *_pb2_grpc.pyi (gRPC stubs and servicer bases): the `kite-gateway-api`
 distribution, which is all a service calling the gateway installs. The proto package stays
 kite_gateway.v1 (the names on the wire); only the Python modules are named kite_gateway_api.v1, so
@@ -27,6 +28,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
+# The googleapis protos the API imports (google.type.Decimal and Date, google.api.http), copied
+# from the installed googleapis-common-protos so that buf and protoc read the very files whose
+# generated modules (google.type.decimal_pb2, ...) the runtime imports.
+THIRD_PARTY = ROOT / "third_party" / "googleapis"
+GOOGLEAPIS_PROTOS = (
+    "google/type/decimal.proto",
+    "google/type/date.proto",
+    "google/api/annotations.proto",
+    "google/api/http.proto",
+    "google/rpc/error_details.proto",
+)
 PROTO_PACKAGE = Path("kite_gateway") / "v1"
 PACKAGE = Path("kite_gateway_api") / "v1"
 API_ROOT = ROOT / "api" / "python"
@@ -55,6 +67,20 @@ def _rename_modules(text: str) -> str:
     return "".join(lines)
 
 
+def _googleapis_root() -> Path:
+    import google.type.decimal_pb2  # googleapis-common-protos, a dependency of kite-gateway-api
+
+    return Path(google.type.decimal_pb2.__file__).parent.parent.parent
+
+
+def vendor(out_root: Path) -> None:
+    """Copy the imported googleapis protos into out_root (third_party/googleapis layout)."""
+    source = _googleapis_root()
+    for name in GOOGLEAPIS_PROTOS:
+        (out_root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / name, out_root / name)
+
+
 def generate(out_dir: Path) -> None:
     """Generate the package into out_dir/kite_gateway_api/v1/."""
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PROTO_PACKAGE).glob("*.proto"))
@@ -66,6 +92,7 @@ def generate(out_dir: Path) -> None:
         "-m",
         "grpc_tools.protoc",
         f"-I{PROTO_ROOT}",
+        f"-I{THIRD_PARTY}",
         f"-I{well_known}",
         f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
         f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
@@ -101,6 +128,21 @@ def main() -> int:
 
     target = API_ROOT / PACKAGE
     with tempfile.TemporaryDirectory() as tmp:
+        vendored = Path(tmp) / "third_party"
+        vendor(vendored)
+        stale_vendored = [
+            name
+            for name in GOOGLEAPIS_PROTOS
+            if not (THIRD_PARTY / name).exists() or not filecmp.cmp(vendored / name, THIRD_PARTY / name, shallow=False)
+        ]
+        if args.check and stale_vendored:
+            print(
+                "third_party/googleapis differs from googleapis-common-protos; run: python scripts/gen_protos.py",
+                file=sys.stderr,
+            )
+            return 1
+        if not args.check:
+            vendor(THIRD_PARTY)
         fresh = Path(tmp) / PACKAGE
         generate(Path(tmp))
         new, old = _generated_files(fresh), _generated_files(target)

@@ -20,6 +20,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.type.date_pb2 import Date
+from google.type.decimal_pb2 import Decimal as Decimal_pb
 from hypothesis import strategies as st
 from kite_gateway_api.v1 import account_pb2, common_pb2, market_data_pb2, order_pb2, portfolio_pb2
 
@@ -51,6 +53,11 @@ NASTY_STRINGS = (
     "NaN",
     "0x10",
 )
+
+
+# google.type.Decimal strings near the edges of the accepted grammar.
+DECIMAL_TEXTS = ("1500", "1573.15", "-0.05", ".5", "5.", "+1", "1e3", "1E-8", "1e-9", "0.000000001", "1" * 21,
+                 "9" * 19, "1e308", "-0", "1_000", "١٢٣", "inf", "sNaN")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ def _scalar(fd: FieldDescriptor, known: Known, long_most: int) -> st.SearchStrat
             return text(known.symbols, long_most)
         if name == "order_id":
             return text(known.order_ids, long_most)
+        if fd.containing_type is not None and fd.containing_type.full_name == "google.type.Decimal":
+            return text(DECIMAL_TEXTS, long_most)
         return text(known.extra.get(name, ()), long_most)
     if kind == FieldDescriptor.TYPE_BYTES:
         return st.binary(max_size=64)
@@ -247,8 +256,8 @@ def ref(symbol: str) -> common_pb2.InstrumentRef:
     return common_pb2.InstrumentRef(symbol=symbol)
 
 
-def _decimal(units: int, nanos: int = 0) -> common_pb2.Decimal:
-    return common_pb2.Decimal(units=units, nanos=nanos)
+def _decimal(text: str) -> Decimal_pb:
+    return Decimal_pb(value=text)
 
 
 def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Message]:
@@ -262,21 +271,21 @@ def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Mes
     limit = order_pb2.OrderParams()
     limit.CopyFrom(market)
     limit.order_type = common_pb2.ORDER_TYPE_LIMIT
-    limit.price.CopyFrom(_decimal(1500))
+    limit.price.CopyFrom(_decimal("1500"))
     gtt = order_pb2.GttParams(
         type=order_pb2.GTT_TYPE_SINGLE,
         instrument=ref("NSE:INFY"),
-        last_price=_decimal(1573, 150_000_000),
-        trigger_values=[_decimal(1400)],
+        last_price=_decimal("1573.15"),
+        trigger_values=[_decimal("1400")],
         legs=[order_pb2.GttLeg(transaction_type=common_pb2.TRANSACTION_TYPE_BUY, quantity=1,
-                               product=common_pb2.PRODUCT_CNC, price=_decimal(1400))],
+                               product=common_pb2.PRODUCT_CNC, price=_decimal("1400"))],
     )  # fmt: skip
     start, end = Timestamp(seconds=1_795_000_000), Timestamp(seconds=1_795_500_000)
     target = order_pb2.OrderTarget(order_id=order_id)
     fill = order_pb2.ChargeableFill(
         order_id=order_id, instrument=ref("NSE:INFY"), transaction_type=common_pb2.TRANSACTION_TYPE_BUY,
         variety=common_pb2.VARIETY_REGULAR, product=common_pb2.PRODUCT_CNC, order_type=common_pb2.ORDER_TYPE_MARKET,
-        quantity=1, average_price=_decimal(1573),
+        quantity=1, average_price=_decimal("1573"),
     )  # fmt: skip
     refs = [ref("NSE:INFY"), common_pb2.InstrumentRef(instrument_token=408065)]
     return {
@@ -343,9 +352,9 @@ def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Mes
             exchanges=[common_pb2.EXCHANGE_NFO],
             instrument_types=[common_pb2.INSTRUMENT_TYPE_FUT],
             segments=["NFO-FUT"],
-            expiry_start=start,
-            expiry_end=end,
-            strike_min=_decimal(1),
+            expiry_from=Date(year=2026, month=12, day=1),
+            expiry_to=Date(year=2027, month=3, day=31),
+            strike_min=_decimal("1"),
             page_size=5,
         ),
         "GetInstruments": market_data_pb2.GetInstrumentsRequest(account_id=account, instruments=refs),

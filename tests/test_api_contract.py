@@ -24,6 +24,15 @@ NO_ACCOUNT_ID = {
 }
 
 
+# google.type.Decimal, and messages whose money fields are checked as fields of their own.
+MONEY_MESSAGES = {
+    "google.type.Decimal",
+    "kite_gateway.v1.LastPrice",
+    "kite_gateway.v1.MarginBreakdown",
+    "kite_gateway.v1.Charges",
+}
+
+
 def _messages(descriptor: FileDescriptor | Descriptor) -> Iterator[Descriptor]:
     for message in (
         descriptor.message_types_by_name.values()
@@ -77,7 +86,7 @@ def test_every_enum_starts_with_an_unspecified_zero_value() -> None:
 def test_times_are_protobuf_timestamps() -> None:
     for message in _all_messages():
         for field in message.fields:
-            if field.name.endswith(("_time", "_at")) or field.name in {"time", "expiry", "as_of"}:
+            if field.name.endswith(("_time", "_at")) or field.name in {"time", "as_of"}:
                 assert field.message_type is not None, f"{message.full_name}.{field.name}"
                 assert field.message_type.full_name == "google.protobuf.Timestamp", f"{message.full_name}.{field.name}"
 
@@ -91,9 +100,23 @@ def test_every_stream_carries_a_heartbeat() -> None:
                 assert "heartbeat_interval" in method.input_type.fields_by_name, method.full_name
 
 
-def test_decimal_round_trips_exact_values() -> None:
-    price = common_pb2.Decimal(units=1573, nanos=150_000_000)
-    assert common_pb2.Decimal.FromString(price.SerializeToString()) == price
+def test_every_price_and_amount_is_a_google_type_decimal_string() -> None:
+    money_words = ("price", "pnl", "margin", "cash", "charge", "premium", "strike", "tick_size", "turnover")
+    wrong = [
+        f"{message.full_name}.{field.name}"
+        for message in _all_messages()
+        for field in message.fields
+        if any(word in field.name for word in money_words)
+        and field.type not in (FieldDescriptor.TYPE_ENUM, FieldDescriptor.TYPE_BOOL)
+        and (field.message_type is None or field.message_type.full_name not in MONEY_MESSAGES)
+    ]
+    assert wrong == []
+    assert "Decimal" not in common_pb2.DESCRIPTOR.message_types_by_name
+
+
+def test_expiries_are_calendar_dates() -> None:
+    expiry = common_pb2.Instrument.DESCRIPTOR.fields_by_name["expiry"].message_type
+    assert expiry is not None and expiry.full_name == "google.type.Date"
 
 
 def test_every_kite_error_type_has_a_documented_reason() -> None:

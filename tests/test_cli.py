@@ -192,3 +192,58 @@ def test_buf_curl_lists_and_calls_services_through_reflection(gateway_process: G
     placed = _buf_curl("-d", '{"account_id": "AB1234"}', f"{url}/kite_gateway.v1.OrderService/PlaceOrder")
     assert placed.returncode != 0
     assert '"code": "invalid_argument"' in placed.stderr and "client_order_id: required" in placed.stderr
+
+
+def test_the_paper_gateway_prints_one_ready_line_whose_three_commands_work_as_printed(tmp_path: Path) -> None:
+    http = f"127.0.0.1:{free_port()}"
+    proc = GatewayProcess(tmp_path, "--paper", "--paper-listen", f"127.0.0.1:{free_port()}", "--http-listen", http)
+    try:
+        proc.wait_serving(timeout=60)
+        line = proc.proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith(f"kite-gateway paper trading is ready: gRPC on 127.0.0.1:{proc.port}, HTTP on {http};")
+        assert "demo accounts ZS0001 and ZS0002 are logged in" in line
+        tries = line.rstrip("\n").partition(" Try: ")[2].split("; ")
+        assert len(tries) == 3
+        listed, quoted, ordered = (
+            subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60) for command in tries
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert "kite_gateway.v1.OrderService" in listed.stdout.split()
+        assert quoted.returncode == 0, quoted.stderr
+        assert [quote["symbol"] for quote in json.loads(quoted.stdout)["quotes"]] == ["NSE:INFY"]
+        assert ordered.returncode == 0, ordered.stderr
+        assert json.loads(ordered.stdout)["order_id"]
+        proc.proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.proc.communicate(timeout=20)
+        assert rest == "", "the ready line is the only line on stdout"
+    finally:
+        proc.stop()
+
+
+def test_listening_beyond_loopback_without_principals_is_refused_before_the_simulator_starts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    result = run_cli(
+        "serve",
+        "--paper",
+        "--listen",
+        "0.0.0.0:0",
+        "--data-dir",
+        str(data),
+        "--paper-listen",
+        f"127.0.0.1:{free_port()}",
+    )
+    assert result.returncode == 1
+    assert "refusing to serve 0.0.0.0:0 without caller authentication" in result.stderr
+    assert "--auth-file FILE" in result.stderr and "--allow-unauthenticated" in result.stderr
+    assert "simulator_started" not in result.stderr and not data.exists()
+
+
+def test_the_allow_flag_serves_beyond_loopback_without_principals(tmp_path: Path) -> None:
+    port = free_port()
+    proc = GatewayProcess(tmp_path, "--listen", f"0.0.0.0:{port}", "--allow-unauthenticated")
+    proc.port = port
+    try:
+        proc.wait_serving()
+        assert run_cli("health", "--address", f"127.0.0.1:{port}").returncode == 0
+    finally:
+        proc.stop()

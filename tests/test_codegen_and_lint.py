@@ -30,7 +30,7 @@ def test_protos_are_buf_formatted() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_api_distribution_needs_nothing_but_grpcio_and_protobuf_and_the_client_nothing_of_the_server() -> None:
+def test_the_api_distribution_needs_only_grpcio_protobuf_and_googleapis_and_the_client_nothing_of_the_server() -> None:
     imported: set[str] = set()
     api = ROOT / "api" / "python" / "kite_gateway_api"
     for module in [api / "__init__.py", *(api / "v1").glob("*.py")]:
@@ -44,9 +44,13 @@ def test_the_api_distribution_needs_nothing_but_grpcio_and_protobuf_and_the_clie
     assert {name for name in imported if name.startswith("google.")} <= {
         "google.protobuf",
         "google.protobuf.internal",
+        "google.api",
+        "google.rpc",
+        "google.type",
     }
 
     requires = metadata.requires("kite-gateway-api") or []
-    assert sorted(re.split(r"[<>=!~ ;\[]", r)[0] for r in requires) == ["grpcio", "protobuf"]
+    names = sorted(re.split(r"[<>=!~ ;\[]", r)[0] for r in requires)
+    assert names == ["googleapis-common-protos", "grpcio", "protobuf"]
     client = metadata.requires("kite-gateway-client") or []
     assert "kite-gateway" not in {re.split(r"[<>=!~ ;\[]", r)[0] for r in client}, client

@@ -8,7 +8,13 @@ from kite_gateway.grpc.market_data_servicer import MarketDataServicer
 from kite_gateway.grpc.order_servicer import OrderServicer
 from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
 from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
-from kite_gateway.grpc.server import Gateway, StartupError, ensure_data_dir, run_until_signalled
+from kite_gateway.grpc.server import (
+    Gateway,
+    StartupError,
+    ensure_data_dir,
+    load_caller_principals,
+    run_until_signalled,
+)
 from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "ProtoTickEncoding",
     "StartupError",
     "ensure_data_dir",
+    "load_caller_principals",
     "publish",
     "run_until_signalled",
 ]

@@ -4,21 +4,21 @@ exact decimals, enums, IST timestamps."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.type.date_pb2 import Date
+from google.type.decimal_pb2 import Decimal as Decimal_pb
 from kite_gateway_api.v1 import common_pb2, order_pb2
 
 from kite_gateway.core.market import InstrumentRef
 from kite_gateway.errors import invalid
+from kite_gateway.grpc.decimal_text import format_decimal, parse
 from kite_gateway.kite import rows
 from kite_wire import IST, kite_decimal
 from kite_wire import kite_number as kite_number  # a decimal as Kite's JSON writes it
-
-NANO = Decimal("0.000000001")
-
 
 # Decimals ---------------------------------------------------------------------------------------
 
@@ -26,19 +26,14 @@ NANO = Decimal("0.000000001")
 exact = kite_decimal  # a number from Kite's JSON as the exact decimal it was written as
 
 
-def decimal_pb(value: Any) -> common_pb2.Decimal:
-    number = exact(value).quantize(NANO, rounding=ROUND_HALF_EVEN)
-    units = int(number)
-    nanos = int((number - units) / NANO)
-    return common_pb2.Decimal(units=units, nanos=nanos)
+def decimal_pb(value: Any) -> Decimal_pb:
+    """A number from Kite (float, int, text) or the core (Decimal) as google.type.Decimal."""
+    return Decimal_pb(value=format_decimal(exact(value)))
 
 
-def from_decimal_pb(message: common_pb2.Decimal, field: str) -> Decimal:
-    if not -999_999_999 <= message.nanos <= 999_999_999:
-        raise invalid(field, "nanos must be between -999999999 and 999999999")
-    if message.units and message.nanos and (message.units > 0) != (message.nanos > 0):
-        raise invalid(field, "units and nanos must have the same sign")
-    return Decimal(message.units) + Decimal(message.nanos) * NANO
+def from_decimal_pb(message: Decimal_pb, field: str) -> Decimal:
+    """A request's google.type.Decimal (request_limits has checked the grammar on the way in)."""
+    return parse(message.value, field)
 
 
 # Times ------------------------------------------------------------------------------------------
@@ -61,6 +56,18 @@ def ist_wall_clock(stamp: Timestamp, field: str) -> datetime:
         return stamp.ToDatetime(UTC).astimezone(IST).replace(tzinfo=None)
     except (OverflowError, ValueError):
         raise invalid(field, "out of range: a time between the years 0001 and 9999 in IST") from None
+
+
+def date_pb(day: date) -> Date:
+    return Date(year=day.year, month=day.month, day=day.day)
+
+
+def calendar_date(message: Date) -> date | None:
+    """A request's google.type.Date; None when all zero ("not given"). request_limits has checked
+    that anything else is a calendar date."""
+    if (message.year, message.month, message.day) == (0, 0, 0):
+        return None
+    return date(message.year, message.month, message.day)
 
 
 def set_time(message: Any, field: str, value: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ from kite_gateway_api.v1 import common_pb2, market_data_pb2, market_data_pb2_grp
 from kite_gateway.core.accounts import AccountManager
 from kite_gateway.core.market import InstrumentMaster, LastPrices, Listing, history, quotes
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
-from kite_gateway.grpc import mapping
+from kite_gateway.grpc import mapping, page_tokens
 from kite_gateway.grpc.context import principal_of
 from kite_gateway.grpc.mapping import instrument_ref
 from kite_gateway.grpc.market_mapping import (
@@ -161,7 +162,8 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         candles = await history.candles(
             kite, listing.instrument_token, interval, start, end, request.continuous, request.include_oi
         )
-        return market_data_pb2.GetHistoricalDataResponse(candles=[candle_pb(candle) for candle in candles])
+        daily = request.interval == market_data_pb2.CANDLE_INTERVAL_DAY
+        return market_data_pb2.GetHistoricalDataResponse(candles=[candle_pb(candle, daily) for candle in candles])
 
     async def SearchInstruments(
         self, request: market_data_pb2.SearchInstrumentsRequest, context: grpc.aio.ServicerContext
@@ -171,23 +173,29 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         if not 1 <= size <= 1000:
             raise invalid("page_size", "1 to 1000")
 
-        def day(field: Literal["expiry_start", "expiry_end"]) -> Any:
-            return mapping.ist_wall_clock(getattr(request, field), field).date() if request.HasField(field) else None
+        def day(field: Literal["expiry_from", "expiry_to"]) -> date | None:
+            return mapping.calendar_date(getattr(request, field)) if request.HasField(field) else None
 
         def strike(field: Literal["strike_min", "strike_max"]) -> Decimal | None:
             return mapping.from_decimal_pb(getattr(request, field), field) if request.HasField(field) else None
 
+        digest, generation = page_tokens.fingerprint(request, "page_token", "page_size"), repr(self.master.loaded_at)
+        offset = page_tokens.decode(request.page_token, digest, generation)
         matches, total = self.master.search(
             request.query,
             {mapping.exchange_text(e, "exchanges") for e in request.exchanges},
             {common_pb2.InstrumentType.Name(t).removeprefix("INSTRUMENT_TYPE_") for t in request.instrument_types},
             set(request.segments),
-            (day("expiry_start"), day("expiry_end")),
+            (day("expiry_from"), day("expiry_to")),
             (strike("strike_min"), strike("strike_max")),
             size,
+            offset,
         )
+        following = offset + len(matches)
         return market_data_pb2.SearchInstrumentsResponse(
-            instruments=[listing_pb(m) for m in matches], total_matches=total
+            instruments=[listing_pb(m) for m in matches],
+            total_matches=total,
+            next_page_token=page_tokens.encode(following, digest, generation) if following < total else "",
         )
 
     async def GetInstruments(

@@ -9,10 +9,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kite_gateway_api.v1 import common_pb2, market_data_pb2
 
 from kite_gateway.core.market import Listing
-from kite_gateway.grpc.mapping import decimal_pb, exchange_pb, instrument_type_pb, set_time, timestamp_pb
+from kite_gateway.grpc.mapping import date_pb, decimal_pb, exchange_pb, instrument_type_pb, set_time
 from kite_gateway.grpc.tick_encoding import LEVELS
 from kite_gateway.kite import Candle, DepthLevel, Ohlc, Quote
 from kite_gateway.streaming import ConnectionStats, SubscriptionOutcome, TickLevel
+from kite_wire import IST
 
 
 def level_of(mode: int) -> TickLevel:
@@ -36,9 +37,7 @@ def listing_pb(listing: Listing) -> common_pb2.Instrument:
         symbol=listing.symbol,
     )
     if listing.expiry is not None:
-        stamp = timestamp_pb(listing.expiry.isoformat())
-        if stamp is not None:
-            message.expiry.CopyFrom(stamp)
+        message.expiry.CopyFrom(date_pb(listing.expiry))
     return message
 
 
@@ -79,9 +78,12 @@ def quote_pb(listing: Listing, quote: Quote) -> market_data_pb2.Quote:
     return message
 
 
-def candle_pb(candle: Candle) -> market_data_pb2.Candle:
+def candle_pb(candle: Candle, daily: bool = False) -> market_data_pb2.Candle:
     message = market_data_pb2.Candle(ohlc=ohlc_pb(candle.ohlc), volume=candle.volume, oi=candle.oi)
     set_time(message, "time", candle.time)
+    if daily:  # Kite stamps a day candle 00:00 IST of its trading date
+        moment = candle.time if candle.time.tzinfo else candle.time.replace(tzinfo=IST)
+        message.trading_date.CopyFrom(date_pb(moment.astimezone(IST).date()))
     return message
 
 

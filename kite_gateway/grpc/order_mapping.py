@@ -5,9 +5,8 @@ results and Kite's rows become messages."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, cast
 
-from kite_gateway_api.v1 import common_pb2, errors_pb2, order_pb2
+from kite_gateway_api.v1 import common_pb2, order_pb2
 
 from kite_gateway.core.market import InstrumentMaster
 from kite_gateway.core.orders import (
@@ -26,8 +25,8 @@ from kite_gateway.core.orders import (
     fingerprint,
 )
 from kite_gateway.core.risk import SwitchState
-from kite_gateway.errors import GatewayError
 from kite_gateway.grpc import mapping
+from kite_gateway.grpc.status import failure_pb
 from kite_gateway.kite import ChargesRow, MarginRow
 
 # Requests ---------------------------------------------------------------------------------------
@@ -129,11 +128,6 @@ def fill(message: order_pb2.ChargeableFill, master: InstrumentMaster, i: int) ->
 
 def orders_pb(account_id: str, states: list[OrderState]) -> list[order_pb2.Order]:
     return [mapping.order_pb(account_id, state.row, state.client_order_id) for state in states]
-
-
-def failure_pb(exc: GatewayError) -> errors_pb2.Failure:
-    return errors_pb2.Failure(code=int(exc.code), reason=cast(Any, exc.reason), message=exc.message,
-                              metadata=exc.metadata)  # fmt: skip
 
 
 def leg_result_pb(result: LegResult) -> order_pb2.BulkOrderLegResult:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from kite_gateway_api.v1 import errors_pb2, portfolio_pb2
+from kite_gateway_api.v1 import portfolio_pb2
 
 from kite_gateway.core.portfolio import AccountResult, Consolidated, Conversion, HoldingsSummary, PositionsView
-from kite_gateway.errors import GatewayError, invalid
+from kite_gateway.errors import invalid
 from kite_gateway.grpc.mapping import decimal_pb, product_pb, product_text, transaction_text
+from kite_gateway.grpc.status import failure_pb
 from kite_gateway.kite import HoldingRow, PositionRow
 
 POSITION_TYPES: dict[int, Literal["day", "overnight"]] = {
@@ -72,12 +73,6 @@ def conversion_of(request: portfolio_pb2.ConvertPositionRequest) -> Conversion:
         quantity=request.quantity,
         old_product=product_text(request.old_product, "old_product"),
         new_product=product_text(request.new_product, "new_product"),
-    )
-
-
-def failure_pb(error: GatewayError) -> errors_pb2.Failure:
-    return errors_pb2.Failure(
-        code=int(error.code), reason=cast(Any, error.reason), message=error.message, metadata=error.metadata
     )
 
 

@@ -8,7 +8,8 @@ anything reaches Kite or storage, and answers INVALID_ARGUMENT naming the first 
 - ids and credentials have Kite's forms (FORMATS): an order id is digits, an account id letters and
   digits, an api_key or token printable ASCII without separators, an auction number digits;
 - enum fields hold numbers the enum defines; Timestamps and Durations are within their documented
-  ranges; Decimals are well formed and at most MAX_DECIMAL_UNITS; quantities at most MAX_QUANTITY
+  ranges; Decimals follow the documented grammar (grpc/decimal_text.py) and are below MAX_DECIMAL; Dates are
+  calendar dates; quantities at most MAX_QUANTITY
   (so that price times quantity stays within an int64 of units);
 - GTT ids that name a trigger are positive.
 
@@ -20,6 +21,7 @@ at most a short prefix of what was sent.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -27,12 +29,13 @@ from google.protobuf.message import Message
 
 from kite_gateway.core.orders import CLIENT_ORDER_ID
 from kite_gateway.errors import invalid
+from kite_gateway.grpc import decimal_text
 from kite_gateway.kite import ORDER_ID, preview
 
 MAX_REQUEST_BYTES = 1024 * 1024  # the largest valid request (5000 instruments by symbol) is ~350 KiB
 DEFAULT_STRING = 256
 DEFAULT_REPEATED = 100
-MAX_DECIMAL_UNITS = 10**9  # one billion rupees: far above any price, percentage or strike
+MAX_DECIMAL = 10**9  # one billion rupees: far above any price, percentage or strike
 MAX_QUANTITY = 10**9
 
 # Longest string of each field, by "Message.field" (characters).
@@ -142,14 +145,20 @@ def _check_well_known(message: Message, path: str) -> bool:
         if abs(seconds) > DURATION_SECONDS or abs(nanos) > NANOS or mixed:
             raise invalid(path, "not a valid Duration: at most 10,000 years, nanos with the sign of seconds")
         return True
-    if name == "kite_gateway.v1.Decimal":
-        units, nanos = message.units, message.nanos  # type: ignore[attr-defined]
-        if abs(nanos) > NANOS:
-            raise invalid(path, "nanos must be between -999999999 and 999999999")
-        if units and nanos and (units > 0) != (nanos > 0):
-            raise invalid(path, "units and nanos must have the same sign")
-        if abs(units) >= MAX_DECIMAL_UNITS:
-            raise invalid(path, f"out of range: less than {MAX_DECIMAL_UNITS:,} in absolute value")
+    if name == "google.type.Decimal":
+        number = decimal_text.parse(message.value, path)  # type: ignore[attr-defined]
+        if abs(number) >= MAX_DECIMAL:
+            raise invalid(path, f"out of range: less than {MAX_DECIMAL:,} in absolute value")
+        return True
+    if name == "google.type.Date":
+        year, month, day = message.year, message.month, message.day  # type: ignore[attr-defined]
+        if (year, month, day) != (0, 0, 0):
+            try:
+                date(year, month, day)
+            except ValueError:
+                raise invalid(
+                    path, f"{year:04d}-{month:02d}-{day:02d} is not a calendar date: give year, month and day"
+                ) from None
         return True
     return False
 

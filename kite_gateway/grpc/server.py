@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from kite_gateway import __version__
 from kite_gateway.auth import AuthConfigError, Principals, load_principals
 from kite_gateway.config import Settings
 from kite_gateway.grpc.auth_interceptor import TokenInterceptor
 from kite_gateway.grpc.metrics_interceptor import RpcMetricsInterceptor
+from kite_gateway.grpc.reflection import enable_reflection
 from kite_gateway.grpc.registry import API_SERVICES, register
 from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES
 from kite_gateway.storage import private_directory
@@ -77,9 +77,7 @@ class Gateway:
             servicer = self._servicers.get(service.full_name) or service.servicer_base()
             register(self._server, service, servicer, self.principals)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        reflection.enable_server_reflection(
-            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
-        )
+        enable_reflection([*self.service_names, health.SERVICE_NAME], self._server)
         try:
             credentials = _server_credentials(self.settings)
             if credentials is None:
@@ -124,6 +122,16 @@ class Gateway:
 
 
 def _principals(settings: Settings) -> Principals | None:
+    principals = load_caller_principals(settings)
+    if principals is None:
+        log.warning("auth.disabled", listen=settings.gateway_listen)
+    return principals
+
+
+def load_caller_principals(settings: Settings) -> Principals | None:
+    """The callers' principals (None: no authentication). Raises StartupError when they cannot be
+    read, or when a listener beyond loopback would be open to anyone without the explicit allow:
+    `serve` calls it before starting anything, so such a start fails at once."""
     inline = settings.gateway_auth_principals
     try:
         principals = load_principals(settings.gateway_auth_file, inline.get_secret_value() if inline else None)
@@ -132,12 +140,11 @@ def _principals(settings: Settings) -> Principals | None:
     host = settings.gateway_listen.rpartition(":")[0].strip("[]")
     if principals is None and host not in LOOPBACK and not settings.gateway_allow_unauthenticated:
         raise StartupError(
-            f"refusing to serve {settings.gateway_listen} without caller authentication: configure principals "
-            "(KITE_GATEWAY_AUTH_FILE or KITE_GATEWAY_AUTH_PRINCIPALS; `kite-gateway token` makes one) or set "
-            "KITE_GATEWAY_ALLOW_UNAUTHENTICATED=true"
+            f"refusing to serve {settings.gateway_listen} without caller authentication: give it principals "
+            "(--auth-file FILE or KITE_GATEWAY_AUTH_FILE, or KITE_GATEWAY_AUTH_PRINCIPALS; `kite-gateway token "
+            "--name NAME --admin --trade '*' > FILE` makes one), or allow any caller explicitly with "
+            "--allow-unauthenticated (KITE_GATEWAY_ALLOW_UNAUTHENTICATED=true), or listen on 127.0.0.1"
         )
-    if principals is None:
-        log.warning("auth.disabled", listen=settings.gateway_listen)
     return principals
 
 
@@ -179,9 +186,12 @@ def ensure_data_dir(path: Path) -> None:
         ) from None
 
 
-async def run_until_signalled(gateway: Gateway) -> None:
-    """Start the gateway and serve until SIGTERM or SIGINT; then drain (a second signal: stop now)."""
-    await gateway.start()
+async def run_until_signalled(gateway: Gateway, ready: Callable[[int], None] | None = None) -> None:
+    """Start the gateway and serve until SIGTERM or SIGINT; then drain (a second signal: stop now).
+    `ready` is called with the bound port once it serves."""
+    port = await gateway.start()
+    if ready is not None:
+        ready(port)
     loop = asyncio.get_running_loop()
     signals: asyncio.Queue[int] = asyncio.Queue()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -11,11 +11,31 @@ from kite_wire import Tick
 
 LEVELS = (market_data_pb2.TICK_MODE_LTP, market_data_pb2.TICK_MODE_QUOTE, market_data_pb2.TICK_MODE_FULL)
 NANO = 1_000_000_000
+PERCENT_PLACES = 4  # change_percent to 0.0001 %, rounded half up
 
 
-def _decimal(value: int, divisor: int, out: common_pb2.Decimal) -> None:
-    out.units = value // divisor
-    out.nanos = (value % divisor) * (NANO // divisor)
+def _fractions(divisor: int) -> list[str]:
+    """ "" or "." and the digits without trailing zeros, for every remainder of `divisor`."""
+    places = len(str(divisor)) - 1
+    return [""] + [f".{part:0{places}d}".rstrip("0") for part in range(1, divisor)]
+
+
+# The fractional parts of every price of the two common divisors (100: equities, F&O, MCX;
+# 10,000: BSE currency and NSE commodity), so a price is a divmod, a str and a join.
+_FRACTIONS = {100: _fractions(100), 10_000: _fractions(10_000)}
+
+
+def price_text(value: int, divisor: int) -> str:
+    """value / divisor in the shortest plain notation ("1562.55", "-0.5", "0"), from the integers."""
+    if value < 0:
+        return "-" + price_text(-value, divisor)
+    whole, part = divmod(value, divisor)
+    fractions = _FRACTIONS.get(divisor)
+    if fractions is not None:
+        return f"{whole}{fractions[part]}"
+    if not part:
+        return str(whole)
+    return f"{whole}.{part:0{len(str(divisor)) - 1}d}".rstrip("0")
 
 
 def tick_message(raw: Tick, level: int, symbol: str, received_ns: int) -> market_data_pb2.Tick:
@@ -24,27 +44,27 @@ def tick_message(raw: Tick, level: int, symbol: str, received_ns: int) -> market
     tick = market_data_pb2.Tick(
         instrument_token=raw.instrument_token, symbol=symbol, mode=LEVELS[level], tradable=raw.tradable
     )
-    _decimal(raw.last_price, d, tick.last_price)
+    tick.last_price.value = price_text(raw.last_price, d)
     received = tick.receive_time
     received.seconds, received.nanos = divmod(received_ns, NANO)
     if level == 0:
         return tick
     if raw.close or raw.open:
-        for name in ("open", "high", "low", "close"):
-            _decimal(getattr(raw, name), d, getattr(tick.ohlc, name))
+        ohlc = tick.ohlc
+        ohlc.open.value = price_text(raw.open, d)
+        ohlc.high.value = price_text(raw.high, d)
+        ohlc.low.value = price_text(raw.low, d)
+        ohlc.close.value = price_text(raw.close, d)
     if raw.close:
         change = raw.last_price - raw.close
-        sign = -1 if change < 0 else 1
-        _decimal(abs(change), d, tick.change)
-        tick.change.units *= sign
-        tick.change.nanos *= sign
-        nano_percent = (abs(change) * 100 * NANO * 2 + raw.close) // (2 * raw.close)  # rounded half up
-        units, nanos = divmod(nano_percent, NANO)
-        tick.change_percent.units, tick.change_percent.nanos = sign * units, sign * nanos
+        tick.change.value = price_text(change, d)
+        scale = 10**PERCENT_PLACES
+        magnitude = (abs(change) * 100 * scale * 2 + raw.close) // (2 * raw.close)  # rounded half up
+        tick.change_percent.value = price_text(-magnitude if change < 0 else magnitude, scale)
     if raw.tradable:
         tick.last_quantity, tick.volume = raw.last_quantity, raw.volume
         tick.buy_quantity, tick.sell_quantity = raw.buy_quantity, raw.sell_quantity
-        _decimal(raw.average_price, d, tick.average_price)
+        tick.average_price.value = price_text(raw.average_price, d)
     if level == 2:
         if raw.exchange_timestamp:
             tick.exchange_time.seconds = raw.exchange_timestamp
@@ -52,11 +72,16 @@ def tick_message(raw: Tick, level: int, symbol: str, received_ns: int) -> market
             if raw.last_trade_time:
                 tick.last_trade_time.seconds = raw.last_trade_time
             tick.oi, tick.oi_day_high, tick.oi_day_low = raw.oi, raw.oi_day_high, raw.oi_day_low
-            depth = raw.depth
+            depth, fractions = raw.depth, _FRACTIONS.get(d)
             for side, start in ((tick.depth.buy, 0), (tick.depth.sell, 15)):
                 for i in range(start, start + 15, 3):
-                    level_msg = side.add(quantity=depth[i], orders=depth[i + 2])
-                    _decimal(depth[i + 1], d, level_msg.price)
+                    price = depth[i + 1]
+                    if fractions is not None:  # price_text inlined: ten of these per tick
+                        whole, part = divmod(price, d)
+                        text = f"{whole}{fractions[part]}"
+                    else:
+                        text = price_text(price, d)
+                    side.add(quantity=depth[i], orders=depth[i + 2]).price.value = text
     return tick
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
+from google.type.decimal_pb2 import Decimal as Decimal_pb
 from kite_gateway_api.v1 import (
     account_pb2_grpc,
     common_pb2,
@@ -155,7 +156,7 @@ def market_buy(symbol: str = "NSE:INFY", quantity: int = 1, **fields: Any) -> or
         quantity=quantity,
     )
     for name, value in fields.items():
-        if isinstance(value, common_pb2.Decimal):
+        if isinstance(value, Decimal_pb):
             getattr(params, name).CopyFrom(value)
         else:
             setattr(params, name, value)

@@ -48,7 +48,7 @@ async def test_an_order_is_placed_with_its_client_order_id_as_kites_tag(stack: S
         "buy-1",
         order_pb2.ORDER_STATUS_COMPLETE,
     )
-    assert order.symbol == "NSE:INFY" and order.filled_quantity == 1 and order.average_price.units > 0
+    assert order.symbol == "NSE:INFY" and order.filled_quantity == 1 and Decimal(order.average_price.value) > 0
 
 
 async def test_a_retried_placement_returns_the_first_order_and_places_nothing_new(stack: Stack) -> None:
@@ -240,8 +240,8 @@ async def test_margin_and_charges_previews(stack: Stack) -> None:
     )
     margins = await stack.orders.GetOrderMargins(order_pb2.GetOrderMarginsRequest(account_id=ACCOUNT, orders=[limit]))
     (one,) = margins.orders
-    assert one.symbol == "NSE:INFY" and (one.margin.total.units, one.margin.total.nanos) == (3000, 0)
-    assert margins.basket_final.total.units == 3000
+    assert one.symbol == "NSE:INFY" and one.margin.total.value == "3000"
+    assert margins.basket_final.total.value == "3000"
     charges = await stack.orders.GetOrderCharges(
         order_pb2.GetOrderChargesRequest(
             account_id=ACCOUNT,
@@ -258,7 +258,9 @@ async def test_margin_and_charges_previews(stack: Stack) -> None:
         )
     )
     (fill,) = charges.fills
-    assert fill.order_id == "x1" and fill.charges.transaction_tax_type == "stt" and fill.charges.total.units > 0
+    assert (
+        fill.order_id == "x1" and fill.charges.transaction_tax_type == "stt" and Decimal(fill.charges.total.value) > 0
+    )
 
 
 def single_sell_gtt(stack: Stack) -> tuple[Decimal, order_pb2.GttParams]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,12 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.type.decimal_pb2 import Decimal as Decimal_pb
 from kite_gateway_api.v1 import common_pb2, market_data_pb2, order_pb2, portfolio_pb2
 
 from kite_gateway.grpc.mapping import decimal_pb, from_decimal_pb
 from kite_simulator import Fault, ThreadedSimulator
+from kite_wire import IST
 from tests.e2e.conftest import Stack, market_buy, start_stack, status_of, stop_stack
 from tests.simulator.conftest import MORNING, regular_hours
 
@@ -26,7 +29,7 @@ def ref(symbol: str) -> common_pb2.InstrumentRef:
     return common_pb2.InstrumentRef(symbol=symbol)
 
 
-def amount(message: common_pb2.Decimal) -> Decimal:
+def amount(message: Decimal_pb) -> Decimal:
     return from_decimal_pb(message, "test")
 
 
@@ -168,7 +171,7 @@ async def test_instrument_search_ranks_and_filters(stack: Stack) -> None:
     assert all(
         i.instrument_type == common_pb2.INSTRUMENT_TYPE_CE and amount(i.strike) == 24000 for i in options.instruments
     )
-    expiries = [i.expiry.ToSeconds() for i in options.instruments]
+    expiries = [(i.expiry.year, i.expiry.month, i.expiry.day) for i in options.instruments]
     assert expiries == sorted(expiries)
     looked_up = await stack.market.GetInstruments(
         market_data_pb2.GetInstrumentsRequest(
@@ -177,6 +180,46 @@ async def test_instrument_search_ranks_and_filters(stack: Stack) -> None:
     )
     (infy,) = looked_up.instruments
     assert (infy.symbol, infy.lot_size, amount(infy.tick_size)) == ("NSE:INFY", 1, Decimal("0.05"))
+
+
+async def test_a_search_pages_through_every_match_with_next_page_token_and_no_repeats(stack: Stack) -> None:
+    request = market_data_pb2.SearchInstrumentsRequest(
+        account_id=ACCOUNT, query="NIFTY", exchanges=[common_pb2.EXCHANGE_NFO], page_size=40
+    )
+    seen: list[str] = []
+    while True:
+        page = await stack.market.SearchInstruments(request)
+        seen += [i.symbol for i in page.instruments]
+        if not page.next_page_token:
+            break
+        request.page_token = page.next_page_token
+    assert page.total_matches > 80 and len(seen) == page.total_matches == len(set(seen))
+    request.query = "BANKNIFTY"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.market.SearchInstruments(request)
+    code, _, _, violations = status_of(caught.value)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and violations[0][0] == "page_token"
+    assert "filters changed" in (caught.value.details() or "")
+
+
+async def test_a_day_candle_carries_its_trading_date_beside_its_utc_timestamp(stack: Stack) -> None:
+    start, end = Timestamp(), Timestamp()
+    start.FromDatetime(datetime(2026, 11, 2, tzinfo=UTC))
+    end.FromDatetime(datetime(2026, 11, 7, tzinfo=UTC))
+    reply = await stack.market.GetHistoricalData(
+        market_data_pb2.GetHistoricalDataRequest(
+            account_id=ACCOUNT,
+            instrument=ref("NSE:INFY"),
+            interval=market_data_pb2.CANDLE_INTERVAL_DAY,
+            start_time=start,
+            end_time=end,
+        )
+    )
+    assert reply.candles
+    for candle in reply.candles:
+        day = date(candle.trading_date.year, candle.trading_date.month, candle.trading_date.day)
+        assert candle.time.ToDatetime(UTC) == datetime.combine(day, clock_time(), IST).astimezone(UTC)
+        assert candle.time.ToDatetime(UTC).date() == day - timedelta(days=1)  # 18:30 UTC the day before
 
 
 async def test_a_kite_5xx_on_a_read_is_retried(stack: Stack) -> None:

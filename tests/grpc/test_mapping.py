@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.type.decimal_pb2 import Decimal as Decimal_pb
 from kite_gateway_api.v1 import common_pb2
 
 from kite_gateway.core.market.instruments import InstrumentRef
@@ -16,28 +17,52 @@ from kite_gateway.grpc import mapping
 
 
 @pytest.mark.parametrize(
-    ("kite", "units", "nanos"),
-    [(1562.55, 1562, 550_000_000), (-10.6, -10, -600_000_000), (0, 0, 0), ("0.05", 0, 50_000_000), (None, 0, 0)],
+    ("kite", "text"),
+    [(1562.55, "1562.55"), (-10.60, "-10.6"), (0, "0"), ("0.05", "0.05"), (None, "0"), (0.1 + 0.2, "0.3")],
 )
-def test_a_kite_number_becomes_the_decimal_it_was_written_as_never_its_binary_float(
-    kite: object, units: int, nanos: int
+def test_a_kite_number_becomes_the_decimal_string_it_was_written_as_never_its_binary_float(
+    kite: object, text: str
 ) -> None:
-    message = mapping.decimal_pb(kite)
-    assert (message.units, message.nanos) == (units, nanos)
+    assert mapping.decimal_pb(kite).value == text
 
 
-@pytest.mark.parametrize("text", ["1562.55", "-10.60", "0.000000001", "-0.5", "123456789.987654321"])
+def test_a_computed_decimal_is_sent_in_plain_notation_to_nine_places() -> None:
+    assert mapping.decimal_pb(Decimal("1E+3")).value == "1000"
+    assert mapping.decimal_pb(Decimal("-0.00")).value == "0"
+    assert mapping.decimal_pb(Decimal(1) / Decimal(3)).value == "0.333333333"
+
+
+@pytest.mark.parametrize("text", ["1562.55", "-10.60", "0.00000001", "-0.5", "123456789012.98765432"])
 def test_a_decimal_survives_the_trip_through_the_message_unchanged(text: str) -> None:
     assert mapping.from_decimal_pb(mapping.decimal_pb(Decimal(text)), "price") == Decimal(text)
 
 
 @pytest.mark.parametrize(
-    ("units", "nanos", "problem"),
-    [(1, -5, "same sign"), (-1, 5, "same sign"), (0, 1_000_000_000, "nanos must be between")],
+    ("text", "value"),
+    [("1562.55", "1562.55"), ("+2", "2"), (".5", "0.5"), ("5.", "5"), ("1.5e3", "1500"), ("-0", "0"), ("", "0")],
 )
-def test_a_malformed_decimal_is_refused_naming_the_field(units: int, nanos: int, problem: str) -> None:
+def test_every_form_of_google_type_decimal_grammar_is_accepted(text: str, value: str) -> None:
+    assert mapping.from_decimal_pb(Decimal_pb(value=text), "price") == Decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("abc", "is not a decimal number"),
+        ("1,000", "is not a decimal number"),
+        ("NaN", "is not a decimal number"),
+        ("Infinity", "is not a decimal number"),
+        (" 1", "is not a decimal number"),
+        ("1.2.3", "is not a decimal number"),
+        ("12.345678901", "more than 8 digits after the decimal point"),
+        ("1e-9", "more than 8 digits after the decimal point"),
+        ("1e30", "more than 20 significant digits"),
+        ("1" * 65, "is not a decimal number"),
+    ],
+)
+def test_a_malformed_or_over_precise_decimal_is_refused_naming_the_field(text: str, problem: str) -> None:
     with pytest.raises(GatewayError) as caught:
-        mapping.from_decimal_pb(common_pb2.Decimal(units=units, nanos=nanos), "params.price")
+        mapping.from_decimal_pb(Decimal_pb(value=text), "params.price")
     assert caught.value.code is Status.INVALID_ARGUMENT
     assert caught.value.field_violations[0][0] == "params.price" and problem in caught.value.message
 

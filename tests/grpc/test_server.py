@@ -6,8 +6,10 @@ import asyncio
 
 import grpc
 import pytest
+from google.protobuf.descriptor_pb2 import FileDescriptorProto
 from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from kite_gateway_api.v1 import account_pb2, account_pb2_grpc, market_data_pb2, market_data_pb2_grpc
 
@@ -39,9 +41,32 @@ async def test_reflection_lists_and_describes_every_service_without_proto_files(
         return services, methods
 
     services, methods = await asyncio.to_thread(describe)
-    assert services == API_NAMES | {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+    assert services == API_NAMES | {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
     for service in API_SERVICES:
         assert methods[service.full_name] == [m.name for m in service.descriptor.methods]
+
+
+async def test_reflection_v1_answers_as_v1alpha_does_for_tools_that_ask_for_v1_first(channel: grpc.aio.Channel) -> None:
+    ask = channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    requests = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="kite_gateway.v1.OrderService"),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+    ]
+    listed, order_file, itself = [reply async for reply in ask(iter(requests))]
+    assert "grpc.reflection.v1.ServerReflection" in {s.name for s in listed.list_services_response.service}
+    (first, *_) = order_file.file_descriptor_response.file_descriptor_proto
+    assert FileDescriptorProto.FromString(first).name == "kite_gateway/v1/order.proto"
+    files = [FileDescriptorProto.FromString(f) for f in itself.file_descriptor_response.file_descriptor_proto]
+    assert [(f.name, f.package) for f in files] == [("grpc/reflection/v1/reflection.proto", "grpc.reflection.v1")]
 
 
 async def test_health_reports_serving_for_the_server_and_each_service(channel: grpc.aio.Channel) -> None:

@@ -101,14 +101,9 @@ def test_the_grpc_encoding_makes_tick_entries_a_frame_carries_unparsed() -> None
     response = market_data_pb2.StreamTicksResponse.FromString(ticks_frame([entry, entry], 3))
     (tick, again) = response.ticks.ticks
     assert tick == again and response.ticks.conflated_ticks == 3
-    assert (tick.symbol, tick.mode, tick.last_price.units, tick.last_price.nanos) == (
-        "NSE:INFY",
-        market_data_pb2.TICK_MODE_QUOTE,
-        1500,
-        250_000_000,
-    )
+    assert (tick.symbol, tick.mode, tick.last_price.value) == ("NSE:INFY", market_data_pb2.TICK_MODE_QUOTE, "1500.25")
     assert tick.receive_time.ToNanoseconds() == 1_700_000_000_123_456_789
-    assert tick.ohlc.close.units == 1490 and tick.change.units == 10
+    assert tick.ohlc.close.value == "1490" and tick.change.value.startswith("10.")
 
 
 def test_the_grpc_encoding_of_a_state_change_is_a_whole_stream_response() -> None:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
+
+from kite_gateway_client.errors import GatewayCallError
 
 T = TypeVar("T")
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 # Worth another try: the gateway or Kite was unreachable, busy, or too slow this time.
 TRANSIENT = frozenset(
@@ -31,28 +31,26 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`, again after transient failures (waiting at least the gateway's RetryInfo);
+        a failure surfaces as GatewayCallError."""
         for attempt in range(self.attempts):
             try:
                 return await call()
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in TRANSIENT or attempt == self.attempts - 1:
-                    raise
-                wait = max(self.delay(attempt), min(self.max_delay, retry_after(exc)))
-            await asyncio.sleep(wait)
+                error = GatewayCallError.from_rpc_error(exc)
+            except GatewayCallError as exc:
+                error = exc
+            if error.code not in TRANSIENT or attempt == self.attempts - 1:
+                raise error from None
+            await asyncio.sleep(max(self.delay(attempt), min(self.max_delay, error.retry_delay or 0.0)))
         raise AssertionError("unreachable")
 
 
-def retry_after(error: grpc.aio.AioRpcError) -> float:
+def retry_after(error: grpc.aio.AioRpcError | GatewayCallError) -> float:
     """The gateway's RetryInfo on a failed call, in seconds (0 if it sent none)."""
-    raw = dict(error.trailing_metadata() or ()).get(STATUS_DETAILS_KEY)
-    if not isinstance(raw, bytes):
-        return 0.0
-    for detail in status_pb2.Status.FromString(raw).details:
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            return float(info.retry_delay.ToTimedelta().total_seconds())
-    return 0.0
+    if isinstance(error, grpc.aio.AioRpcError):
+        error = GatewayCallError.from_rpc_error(error)
+    return error.retry_delay or 0.0
 
 
 DEFAULT_RETRY = RetryPolicy()

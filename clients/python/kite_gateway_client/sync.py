@@ -1,45 +1,93 @@
 """The blocking client: the asyncio client run on a private event loop in a background thread, so
-scripts and synchronous services get the same retries and resumable streams."""
+scripts and synchronous services get the same methods, retries and resumable streams.
+
+Each method of GatewayClient is its AsyncGatewayClient twin (same arguments, same result, the same
+GatewayCallError), made blocking by `blocking` and `streaming` below; a test checks that none is
+missing."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
-from typing import Any, TypeVar
+import contextlib
+import functools
+import weakref
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from kite_gateway_api.v1 import account_pb2, market_data_pb2, order_pb2, portfolio_pb2
+from kite_gateway_client.aio import AsyncGatewayClient
+from kite_gateway_client.loop_thread import LoopThread
 
-from kite_gateway_client.aio import AsyncGatewayClient, OrderUpdateEvent
-
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
+def blocking(
+    method: Callable[Concatenate[Any, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[GatewayClient, P], T]:
+    """The blocking twin of an AsyncGatewayClient method."""
+
+    def call(self: GatewayClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._loop.run(method(self._client, *args, **kwargs))
+
+    functools.update_wrapper(call, method)
+    return call
+
+
+def streaming(
+    method: Callable[Concatenate[Any, P], AsyncIterator[T]],
+) -> Callable[Concatenate[GatewayClient, P], Generator[T, None, None]]:
+    """The blocking twin of an AsyncGatewayClient stream: an iterator (close it, or leave the loop
+    that reads it, to end the stream; closing the client ends it too)."""
+
+    def call(self: GatewayClient, /, *args: P.args, **kwargs: P.kwargs) -> Generator[T, None, None]:
+        iterator = self._iterate(method(self._client, *args, **kwargs))
+        self._streams.add(iterator)
+        return iterator
+
+    functools.update_wrapper(call, method)
+    return call
+
+
+def _shut_down(
+    loop: LoopThread, client: AsyncGatewayClient, streams: weakref.WeakSet[Generator[Any, None, None]]
+) -> None:
+    """Ends the open streams (so their calls are cancelled on the loop, not left pending), closes
+    the channel, and shuts the loop down with nothing left on it."""
+    if loop.closed:
+        return
+    for stream in list(streams):
+        with contextlib.suppress(ValueError):  # being read by another thread right now
+            stream.close()
+    loop.close(client.close)
+
+
 class GatewayClient:
-    """Blocking twin of AsyncGatewayClient (same arguments). Use as `with GatewayClient(...) as client:`."""
+    """Blocking twin of AsyncGatewayClient (same arguments and methods). Use as
+    `with GatewayClient(...) as client:`; a client never closed is closed at interpreter exit."""
 
     def __init__(self, target: str = "127.0.0.1:50051", token: str | None = None, **options: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="kite-gateway-client", daemon=True)
-        self._thread.start()
+        self._loop = LoopThread("kite-gateway-client")
+        self._streams: weakref.WeakSet[Generator[Any, None, None]] = weakref.WeakSet()
 
         async def connect() -> AsyncGatewayClient:
             return AsyncGatewayClient(target, token, **options)
 
-        self._client = self._run(connect())
+        try:
+            self._client = self._loop.run(connect())
+        except BaseException:
+            self._loop.close()
+            raise
+        self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._client, self._streams)
 
-    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
-
-    def _iterate(self, stream: AsyncIterator[T]) -> Iterator[T]:
+    def _iterate(self, stream: AsyncIterator[T]) -> Generator[T, None, None]:
         try:
             while True:
                 try:
-                    yield self._run(anext(stream))  # type: ignore[arg-type]
+                    yield self._loop.run(anext(stream))  # type: ignore[arg-type]
                 except StopAsyncIteration:
                     return
         finally:
-            self._run(stream.aclose())  # type: ignore[attr-defined]
+            if not self._loop.closed:
+                self._loop.run(stream.aclose())  # type: ignore[attr-defined]
 
     def __enter__(self) -> GatewayClient:
         return self
@@ -48,42 +96,58 @@ class GatewayClient:
         self.close()
 
     def close(self) -> None:
-        self._run(self._client.close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        """Ends every open stream, closes the channel and stops the client's thread."""
+        self._finalizer()
 
     @property
     def last_sequence(self) -> dict[str, int]:
         return self._client.last_sequence
 
-    def list_accounts(self) -> list[account_pb2.Account]:
-        return self._run(self._client.list_accounts())
+    # AccountService
+    get_login_url = blocking(AsyncGatewayClient.get_login_url)
+    complete_login = blocking(AsyncGatewayClient.complete_login)
+    add_account = blocking(AsyncGatewayClient.add_account)
+    list_accounts = blocking(AsyncGatewayClient.list_accounts)
+    get_account = blocking(AsyncGatewayClient.get_account)
+    remove_account = blocking(AsyncGatewayClient.remove_account)
+    get_profile = blocking(AsyncGatewayClient.get_profile)
+    get_margins = blocking(AsyncGatewayClient.get_margins)
 
-    def positions(self, account_id: str) -> portfolio_pb2.GetPositionsResponse:
-        return self._run(self._client.positions(account_id))
+    # OrderService
+    place_order = blocking(AsyncGatewayClient.place_order)
+    modify_order = blocking(AsyncGatewayClient.modify_order)
+    cancel_order = blocking(AsyncGatewayClient.cancel_order)
+    list_orders = blocking(AsyncGatewayClient.list_orders)
+    get_order_history = blocking(AsyncGatewayClient.get_order_history)
+    list_trades = blocking(AsyncGatewayClient.list_trades)
+    get_order_margins = blocking(AsyncGatewayClient.get_order_margins)
+    get_order_charges = blocking(AsyncGatewayClient.get_order_charges)
+    place_gtt = blocking(AsyncGatewayClient.place_gtt)
+    modify_gtt = blocking(AsyncGatewayClient.modify_gtt)
+    delete_gtt = blocking(AsyncGatewayClient.delete_gtt)
+    list_gtts = blocking(AsyncGatewayClient.list_gtts)
+    get_gtt = blocking(AsyncGatewayClient.get_gtt)
+    place_bulk_orders = blocking(AsyncGatewayClient.place_bulk_orders)
+    stream_order_updates = streaming(AsyncGatewayClient.stream_order_updates)
+    order_updates = streaming(AsyncGatewayClient.order_updates)
+    list_audit_events = blocking(AsyncGatewayClient.list_audit_events)
+    set_kill_switch = blocking(AsyncGatewayClient.set_kill_switch)
+    get_kill_switch = blocking(AsyncGatewayClient.get_kill_switch)
 
-    def holdings(self, account_id: str) -> portfolio_pb2.GetHoldingsResponse:
-        return self._run(self._client.holdings(account_id))
+    # PortfolioService
+    get_positions = blocking(AsyncGatewayClient.get_positions)
+    get_holdings = blocking(AsyncGatewayClient.get_holdings)
+    convert_position = blocking(AsyncGatewayClient.convert_position)
+    get_consolidated_portfolio = blocking(AsyncGatewayClient.get_consolidated_portfolio)
 
-    def ltp(self, account_id: str, symbols: Sequence[str]) -> market_data_pb2.GetLtpResponse:
-        return self._run(self._client.ltp(account_id, symbols))
-
-    def quotes(self, account_id: str, symbols: Sequence[str]) -> market_data_pb2.GetQuoteResponse:
-        return self._run(self._client.quotes(account_id, symbols))
-
-    def place_order(
-        self, account_id: str, params: order_pb2.OrderParams, client_order_id: str | None = None
-    ) -> order_pb2.PlaceOrderResponse:
-        return self._run(self._client.place_order(account_id, params, client_order_id))
-
-    def cancel_order(self, account_id: str, order_id: str) -> order_pb2.CancelOrderResponse:
-        return self._run(self._client.cancel_order(account_id, order_id))
-
-    def ticks(
-        self, account_id: str, symbols: Sequence[str], mode: int = market_data_pb2.TICK_MODE_QUOTE
-    ) -> Iterator[market_data_pb2.Tick]:
-        return self._iterate(self._client.ticks(account_id, symbols, mode))
-
-    def order_updates(self, account_id: str, after_sequence: int | None = None) -> Iterator[OrderUpdateEvent]:
-        return self._iterate(self._client.order_updates(account_id, after_sequence))
+    # MarketDataService
+    get_quote = blocking(AsyncGatewayClient.get_quote)
+    get_ltp = blocking(AsyncGatewayClient.get_ltp)
+    get_ohlc = blocking(AsyncGatewayClient.get_ohlc)
+    get_historical_data = blocking(AsyncGatewayClient.get_historical_data)
+    search_instruments = blocking(AsyncGatewayClient.search_instruments)
+    get_instruments = blocking(AsyncGatewayClient.get_instruments)
+    stream_ticks = streaming(AsyncGatewayClient.stream_ticks)
+    ticks = streaming(AsyncGatewayClient.ticks)
+    update_subscription = blocking(AsyncGatewayClient.update_subscription)
+    list_subscriptions = blocking(AsyncGatewayClient.list_subscriptions)

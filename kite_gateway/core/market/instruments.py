@@ -124,8 +124,10 @@ class InstrumentMaster:
         expiry_range: tuple[date | None, date | None],
         strike_range: tuple[Decimal | None, Decimal | None],
         limit: int,
+        offset: int = 0,
     ) -> tuple[list[Listing], int]:
-        """Matches ranked best first: exact trading symbol, then prefix, then all words anywhere; within
+        """`limit` matches from `offset` on, and how many matched in all. Matches are ranked best
+        first: exact trading symbol, then prefix, then all words anywhere; within
         a rank, cash before derivatives, nearer expiries first, then by symbol, NSE before BSE."""
         words = [w for w in query.upper().replace(":", " ").split() if w]
         joined = "".join(words)
@@ -155,4 +157,4 @@ class InstrumentMaster:
                    EXCHANGE_ORDER.get(listing.exchange, 99))  # fmt: skip
             ranked.append((key, listing))
         ranked.sort(key=lambda pair: pair[0])
-        return [listing for _, listing in ranked[:limit]], len(ranked)
+        return [listing for _, listing in ranked[offset : offset + limit]], len(ranked)

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import decimal_pb2 as google_dot_type_dot_decimal__pb2
 from kite_gateway_api.v1 import common_pb2 as kite__gateway_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkite_gateway/v1/account.proto\x12\x0fkite_gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ckite_gateway/v1/common.proto\"\xb3\x02\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x03 \x01(\t\x12\x34\n\rsession_state\x18\x04 \x01(\x0e\x32\x1d.kite_gateway.v1.SessionState\x12\x14\n\x0cstate_detail\x18\x05 \x01(\t\x12.\n\nlogin_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10token_expires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05paper\x18\t \x01(\x08\"\xae\x01\n\x12GetLoginUrlRequest\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\x12P\n\x0fredirect_params\x18\x02 \x03(\x0b\x32\x37.kite_gateway.v1.GetLoginUrlRequest.RedirectParamsEntry\x1a\x35\n\x13RedirectParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x13GetLoginUrlResponse\x12\x11\n\tlogin_url\x18\x01 \x01(\t\"R\n\x14\x43ompleteLoginRequest\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\x12\x15\n\rrequest_token\x18\x02 \x01(\t\x12\x12\n\napi_secret\x18\x03 \x01(\t\"B\n\x15\x43ompleteLoginResponse\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Account\"N\n\x11\x41\x64\x64\x41\x63\x63ountRequest\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x12\n\napi_secret\x18\x03 \x01(\t\"?\n\x12\x41\x64\x64\x41\x63\x63ountResponse\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Account\"\x15\n\x13ListAccountsRequest\"B\n\x14ListAccountsResponse\x12*\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x18.kite_gateway.v1.Account\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"?\n\x12GetAccountResponse\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Account\"D\n\x14RemoveAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x18\n\x10invalidate_token\x18\x02 \x01(\x08\"\x17\n\x15RemoveAccountResponse\"\'\n\x11GetProfileRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"?\n\x12GetProfileResponse\x12)\n\x07profile\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Profile\"\xb0\x02\n\x07Profile\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x16\n\x0euser_shortname\x18\x03 \x01(\t\x12\x11\n\tuser_type\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x0e\n\x06\x62roker\x18\x06 \x01(\t\x12,\n\texchanges\x18\x07 \x03(\x0e\x32\x19.kite_gateway.v1.Exchange\x12*\n\x08products\x18\x08 \x03(\x0e\x32\x18.kite_gateway.v1.Product\x12/\n\x0border_types\x18\t \x03(\x0e\x32\x1a.kite_gateway.v1.OrderType\x12\x12\n\navatar_url\x18\n \x01(\t\x12\x15\n\rdemat_consent\x18\x0b \x01(\t\"X\n\x11GetMarginsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12/\n\x07segment\x18\x02 \x01(\x0e\x32\x1e.kite_gateway.v1.MarginSegment\"y\n\x12GetMarginsResponse\x12/\n\x06\x65quity\x18\x01 \x01(\x0b\x32\x1f.kite_gateway.v1.SegmentMargins\x12\x32\n\tcommodity\x18\x02 \x01(\x0b\x32\x1f.kite_gateway.v1.SegmentMargins\"\xb2\x01\n\x0eSegmentMargins\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12%\n\x03net\x18\x02 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12\x34\n\tavailable\x18\x03 \x01(\x0b\x32!.kite_gateway.v1.AvailableMargins\x12\x32\n\x08utilised\x18\x04 \x01(\x0b\x32 .kite_gateway.v1.UtilisedMargins\"\xad\x02\n\x10\x41vailableMargins\x12.\n\x0c\x61\x64hoc_margin\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12&\n\x04\x63\x61sh\x18\x02 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12\x31\n\x0fopening_balance\x18\x03 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12.\n\x0clive_balance\x18\x04 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12,\n\ncollateral\x18\x05 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12\x30\n\x0eintraday_payin\x18\x06 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\"\xbf\x04\n\x0fUtilisedMargins\x12(\n\x06\x64\x65\x62its\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12*\n\x08\x65xposure\x18\x02 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12.\n\x0cm2m_realised\x18\x03 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12\x30\n\x0em2m_unrealised\x18\x04 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12\x30\n\x0eoption_premium\x18\x05 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12(\n\x06payout\x18\x06 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12&\n\x04span\x18\x07 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12/\n\rholding_sales\x18\x08 \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12*\n\x08turnover\x18\t \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12\x33\n\x11liquid_collateral\x18\n \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12\x32\n\x10stock_collateral\x18\x0b \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12*\n\x08\x64\x65livery\x18\x0c \x01(\x0b\x32\x18.kite_gateway.v1.Decimal*\x7f\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14SESSION_STATE_ACTIVE\x10\x01\x12\x1d\n\x19SESSION_STATE_NEEDS_LOGIN\x10\x02\x12\x17\n\x13SESSION_STATE_ERROR\x10\x03*h\n\rMarginSegment\x12\x1e\n\x1aMARGIN_SEGMENT_UNSPECIFIED\x10\x00\x12\x19\n\x15MARGIN_SEGMENT_EQUITY\x10\x01\x12\x1c\n\x18MARGIN_SEGMENT_COMMODITY\x10\x02\x32\xe3\x05\n\x0e\x41\x63\x63ountService\x12X\n\x0bGetLoginUrl\x12#.kite_gateway.v1.GetLoginUrlRequest\x1a$.kite_gateway.v1.GetLoginUrlResponse\x12^\n\rCompleteLogin\x12%.kite_gateway.v1.CompleteLoginRequest\x1a&.kite_gateway.v1.CompleteLoginResponse\x12U\n\nAddAccount\x12\".kite_gateway.v1.AddAccountRequest\x1a#.kite_gateway.v1.AddAccountResponse\x12[\n\x0cListAccounts\x12$.kite_gateway.v1.ListAccountsRequest\x1a%.kite_gateway.v1.ListAccountsResponse\x12U\n\nGetAccount\x12\".kite_gateway.v1.GetAccountRequest\x1a#.kite_gateway.v1.GetAccountResponse\x12^\n\rRemoveAccount\x12%.kite_gateway.v1.RemoveAccountRequest\x1a&.kite_gateway.v1.RemoveAccountResponse\x12U\n\nGetProfile\x12\".kite_gateway.v1.GetProfileRequest\x1a#.kite_gateway.v1.GetProfileResponse\x12U\n\nGetMargins\x12\".kite_gateway.v1.GetMarginsRequest\x1a#.kite_gateway.v1.GetMarginsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkite_gateway/v1/account.proto\x12\x0fkite_gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19google/type/decimal.proto\x1a\x1ckite_gateway/v1/common.proto\"\xb3\x02\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x03 \x01(\t\x12\x34\n\rsession_state\x18\x04 \x01(\x0e\x32\x1d.kite_gateway.v1.SessionState\x12\x14\n\x0cstate_detail\x18\x05 \x01(\t\x12.\n\nlogin_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10token_expires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05paper\x18\t \x01(\x08\"\xae\x01\n\x12GetLoginUrlRequest\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\x12P\n\x0fredirect_params\x18\x02 \x03(\x0b\x32\x37.kite_gateway.v1.GetLoginUrlRequest.RedirectParamsEntry\x1a\x35\n\x13RedirectParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x13GetLoginUrlResponse\x12\x11\n\tlogin_url\x18\x01 \x01(\t\"R\n\x14\x43ompleteLoginRequest\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\x12\x15\n\rrequest_token\x18\x02 \x01(\t\x12\x12\n\napi_secret\x18\x03 \x01(\t\"B\n\x15\x43ompleteLoginResponse\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Account\"N\n\x11\x41\x64\x64\x41\x63\x63ountRequest\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x12\n\napi_secret\x18\x03 \x01(\t\"?\n\x12\x41\x64\x64\x41\x63\x63ountResponse\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Account\"\x15\n\x13ListAccountsRequest\"B\n\x14ListAccountsResponse\x12*\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x18.kite_gateway.v1.Account\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"?\n\x12GetAccountResponse\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Account\"D\n\x14RemoveAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x18\n\x10invalidate_token\x18\x02 \x01(\x08\"\x17\n\x15RemoveAccountResponse\"\'\n\x11GetProfileRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"?\n\x12GetProfileResponse\x12)\n\x07profile\x18\x01 \x01(\x0b\x32\x18.kite_gateway.v1.Profile\"\xb0\x02\n\x07Profile\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x16\n\x0euser_shortname\x18\x03 \x01(\t\x12\x11\n\tuser_type\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x0e\n\x06\x62roker\x18\x06 \x01(\t\x12,\n\texchanges\x18\x07 \x03(\x0e\x32\x19.kite_gateway.v1.Exchange\x12*\n\x08products\x18\x08 \x03(\x0e\x32\x18.kite_gateway.v1.Product\x12/\n\x0border_types\x18\t \x03(\x0e\x32\x1a.kite_gateway.v1.OrderType\x12\x12\n\navatar_url\x18\n \x01(\t\x12\x15\n\rdemat_consent\x18\x0b \x01(\t\"X\n\x11GetMarginsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12/\n\x07segment\x18\x02 \x01(\x0e\x32\x1e.kite_gateway.v1.MarginSegment\"y\n\x12GetMarginsResponse\x12/\n\x06\x65quity\x18\x01 \x01(\x0b\x32\x1f.kite_gateway.v1.SegmentMargins\x12\x32\n\tcommodity\x18\x02 \x01(\x0b\x32\x1f.kite_gateway.v1.SegmentMargins\"\xae\x01\n\x0eSegmentMargins\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12!\n\x03net\x18\x02 \x01(\x0b\x32\x14.google.type.Decimal\x12\x34\n\tavailable\x18\x03 \x01(\x0b\x32!.kite_gateway.v1.AvailableMargins\x12\x32\n\x08utilised\x18\x04 \x01(\x0b\x32 .kite_gateway.v1.UtilisedMargins\"\x95\x02\n\x10\x41vailableMargins\x12*\n\x0c\x61\x64hoc_margin\x18\x01 \x01(\x0b\x32\x14.google.type.Decimal\x12\"\n\x04\x63\x61sh\x18\x02 \x01(\x0b\x32\x14.google.type.Decimal\x12-\n\x0fopening_balance\x18\x03 \x01(\x0b\x32\x14.google.type.Decimal\x12*\n\x0clive_balance\x18\x04 \x01(\x0b\x32\x14.google.type.Decimal\x12(\n\ncollateral\x18\x05 \x01(\x0b\x32\x14.google.type.Decimal\x12,\n\x0eintraday_payin\x18\x06 \x01(\x0b\x32\x14.google.type.Decimal\"\x8f\x04\n\x0fUtilisedMargins\x12$\n\x06\x64\x65\x62its\x18\x01 \x01(\x0b\x32\x14.google.type.Decimal\x12&\n\x08\x65xposure\x18\x02 \x01(\x0b\x32\x14.google.type.Decimal\x12*\n\x0cm2m_realised\x18\x03 \x01(\x0b\x32\x14.google.type.Decimal\x12,\n\x0em2m_unrealised\x18\x04 \x01(\x0b\x32\x14.google.type.Decimal\x12,\n\x0eoption_premium\x18\x05 \x01(\x0b\x32\x14.google.type.Decimal\x12$\n\x06payout\x18\x06 \x01(\x0b\x32\x14.google.type.Decimal\x12\"\n\x04span\x18\x07 \x01(\x0b\x32\x14.google.type.Decimal\x12+\n\rholding_sales\x18\x08 \x01(\x0b\x32\x14.google.type.Decimal\x12&\n\x08turnover\x18\t \x01(\x0b\x32\x14.google.type.Decimal\x12/\n\x11liquid_collateral\x18\n \x01(\x0b\x32\x14.google.type.Decimal\x12.\n\x10stock_collateral\x18\x0b \x01(\x0b\x32\x14.google.type.Decimal\x12&\n\x08\x64\x65livery\x18\x0c \x01(\x0b\x32\x14.google.type.Decimal*\x7f\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14SESSION_STATE_ACTIVE\x10\x01\x12\x1d\n\x19SESSION_STATE_NEEDS_LOGIN\x10\x02\x12\x17\n\x13SESSION_STATE_ERROR\x10\x03*h\n\rMarginSegment\x12\x1e\n\x1aMARGIN_SEGMENT_UNSPECIFIED\x10\x00\x12\x19\n\x15MARGIN_SEGMENT_EQUITY\x10\x01\x12\x1c\n\x18MARGIN_SEGMENT_COMMODITY\x10\x02\x32\xe3\x05\n\x0e\x41\x63\x63ountService\x12X\n\x0bGetLoginUrl\x12#.kite_gateway.v1.GetLoginUrlRequest\x1a$.kite_gateway.v1.GetLoginUrlResponse\x12^\n\rCompleteLogin\x12%.kite_gateway.v1.CompleteLoginRequest\x1a&.kite_gateway.v1.CompleteLoginResponse\x12U\n\nAddAccount\x12\".kite_gateway.v1.AddAccountRequest\x1a#.kite_gateway.v1.AddAccountResponse\x12[\n\x0cListAccounts\x12$.kite_gateway.v1.ListAccountsRequest\x1a%.kite_gateway.v1.ListAccountsResponse\x12U\n\nGetAccount\x12\".kite_gateway.v1.GetAccountRequest\x1a#.kite_gateway.v1.GetAccountResponse\x12^\n\rRemoveAccount\x12%.kite_gateway.v1.RemoveAccountRequest\x1a&.kite_gateway.v1.RemoveAccountResponse\x12U\n\nGetProfile\x12\".kite_gateway.v1.GetProfileRequest\x1a#.kite_gateway.v1.GetProfileResponse\x12U\n\nGetMargins\x12\".kite_gateway.v1.GetMarginsRequest\x1a#.kite_gateway.v1.GetMarginsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,54 +36,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETLOGINURLREQUEST_REDIRECTPARAMSENTRY']._loaded_options = None
   _globals['_GETLOGINURLREQUEST_REDIRECTPARAMSENTRY']._serialized_options = b'8\001'
-  _globals['_SESSIONSTATE']._serialized_start=2920
-  _globals['_SESSIONSTATE']._serialized_end=3047
-  _globals['_MARGINSEGMENT']._serialized_start=3049
-  _globals['_MARGINSEGMENT']._serialized_end=3153
-  _globals['_ACCOUNT']._serialized_start=114
-  _globals['_ACCOUNT']._serialized_end=421
-  _globals['_GETLOGINURLREQUEST']._serialized_start=424
-  _globals['_GETLOGINURLREQUEST']._serialized_end=598
-  _globals['_GETLOGINURLREQUEST_REDIRECTPARAMSENTRY']._serialized_start=545
-  _globals['_GETLOGINURLREQUEST_REDIRECTPARAMSENTRY']._serialized_end=598
-  _globals['_GETLOGINURLRESPONSE']._serialized_start=600
-  _globals['_GETLOGINURLRESPONSE']._serialized_end=640
-  _globals['_COMPLETELOGINREQUEST']._serialized_start=642
-  _globals['_COMPLETELOGINREQUEST']._serialized_end=724
-  _globals['_COMPLETELOGINRESPONSE']._serialized_start=726
-  _globals['_COMPLETELOGINRESPONSE']._serialized_end=792
-  _globals['_ADDACCOUNTREQUEST']._serialized_start=794
-  _globals['_ADDACCOUNTREQUEST']._serialized_end=872
-  _globals['_ADDACCOUNTRESPONSE']._serialized_start=874
-  _globals['_ADDACCOUNTRESPONSE']._serialized_end=937
-  _globals['_LISTACCOUNTSREQUEST']._serialized_start=939
-  _globals['_LISTACCOUNTSREQUEST']._serialized_end=960
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=962
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=1028
-  _globals['_GETACCOUNTREQUEST']._serialized_start=1030
-  _globals['_GETACCOUNTREQUEST']._serialized_end=1069
-  _globals['_GETACCOUNTRESPONSE']._serialized_start=1071
-  _globals['_GETACCOUNTRESPONSE']._serialized_end=1134
-  _globals['_REMOVEACCOUNTREQUEST']._serialized_start=1136
-  _globals['_REMOVEACCOUNTREQUEST']._serialized_end=1204
-  _globals['_REMOVEACCOUNTRESPONSE']._serialized_start=1206
-  _globals['_REMOVEACCOUNTRESPONSE']._serialized_end=1229
-  _globals['_GETPROFILEREQUEST']._serialized_start=1231
-  _globals['_GETPROFILEREQUEST']._serialized_end=1270
-  _globals['_GETPROFILERESPONSE']._serialized_start=1272
-  _globals['_GETPROFILERESPONSE']._serialized_end=1335
-  _globals['_PROFILE']._serialized_start=1338
-  _globals['_PROFILE']._serialized_end=1642
-  _globals['_GETMARGINSREQUEST']._serialized_start=1644
-  _globals['_GETMARGINSREQUEST']._serialized_end=1732
-  _globals['_GETMARGINSRESPONSE']._serialized_start=1734
-  _globals['_GETMARGINSRESPONSE']._serialized_end=1855
-  _globals['_SEGMENTMARGINS']._serialized_start=1858
-  _globals['_SEGMENTMARGINS']._serialized_end=2036
-  _globals['_AVAILABLEMARGINS']._serialized_start=2039
-  _globals['_AVAILABLEMARGINS']._serialized_end=2340
-  _globals['_UTILISEDMARGINS']._serialized_start=2343
-  _globals['_UTILISEDMARGINS']._serialized_end=2918
-  _globals['_ACCOUNTSERVICE']._serialized_start=3156
-  _globals['_ACCOUNTSERVICE']._serialized_end=3895
+  _globals['_SESSIONSTATE']._serialized_start=2871
+  _globals['_SESSIONSTATE']._serialized_end=2998
+  _globals['_MARGINSEGMENT']._serialized_start=3000
+  _globals['_MARGINSEGMENT']._serialized_end=3104
+  _globals['_ACCOUNT']._serialized_start=141
+  _globals['_ACCOUNT']._serialized_end=448
+  _globals['_GETLOGINURLREQUEST']._serialized_start=451
+  _globals['_GETLOGINURLREQUEST']._serialized_end=625
+  _globals['_GETLOGINURLREQUEST_REDIRECTPARAMSENTRY']._serialized_start=572
+  _globals['_GETLOGINURLREQUEST_REDIRECTPARAMSENTRY']._serialized_end=625
+  _globals['_GETLOGINURLRESPONSE']._serialized_start=627
+  _globals['_GETLOGINURLRESPONSE']._serialized_end=667
+  _globals['_COMPLETELOGINREQUEST']._serialized_start=669
+  _globals['_COMPLETELOGINREQUEST']._serialized_end=751
+  _globals['_COMPLETELOGINRESPONSE']._serialized_start=753
+  _globals['_COMPLETELOGINRESPONSE']._serialized_end=819
+  _globals['_ADDACCOUNTREQUEST']._serialized_start=821
+  _globals['_ADDACCOUNTREQUEST']._serialized_end=899
+  _globals['_ADDACCOUNTRESPONSE']._serialized_start=901
+  _globals['_ADDACCOUNTRESPONSE']._serialized_end=964
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=966
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=987
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=989
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=1055
+  _globals['_GETACCOUNTREQUEST']._serialized_start=1057
+  _globals['_GETACCOUNTREQUEST']._serialized_end=1096
+  _globals['_GETACCOUNTRESPONSE']._serialized_start=1098
+  _globals['_GETACCOUNTRESPONSE']._serialized_end=1161
+  _globals['_REMOVEACCOUNTREQUEST']._serialized_start=1163
+  _globals['_REMOVEACCOUNTREQUEST']._serialized_end=1231
+  _globals['_REMOVEACCOUNTRESPONSE']._serialized_start=1233
+  _globals['_REMOVEACCOUNTRESPONSE']._serialized_end=1256
+  _globals['_GETPROFILEREQUEST']._serialized_start=1258
+  _globals['_GETPROFILEREQUEST']._serialized_end=1297
+  _globals['_GETPROFILERESPONSE']._serialized_start=1299
+  _globals['_GETPROFILERESPONSE']._serialized_end=1362
+  _globals['_PROFILE']._serialized_start=1365
+  _globals['_PROFILE']._serialized_end=1669
+  _globals['_GETMARGINSREQUEST']._serialized_start=1671
+  _globals['_GETMARGINSREQUEST']._serialized_end=1759
+  _globals['_GETMARGINSRESPONSE']._serialized_start=1761
+  _globals['_GETMARGINSRESPONSE']._serialized_end=1882
+  _globals['_SEGMENTMARGINS']._serialized_start=1885
+  _globals['_SEGMENTMARGINS']._serialized_end=2059
+  _globals['_AVAILABLEMARGINS']._serialized_start=2062
+  _globals['_AVAILABLEMARGINS']._serialized_end=2339
+  _globals['_UTILISEDMARGINS']._serialized_start=2342
+  _globals['_UTILISEDMARGINS']._serialized_end=2869
+  _globals['_ACCOUNTSERVICE']._serialized_start=3107
+  _globals['_ACCOUNTSERVICE']._serialized_end=3846
 # @@protoc_insertion_point(module_scope)

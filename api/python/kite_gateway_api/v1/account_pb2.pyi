@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import decimal_pb2 as _decimal_pb2
 from kite_gateway_api.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -640,7 +641,7 @@ class SegmentMargins(_message.Message):
     enabled: _builtins.bool
     """Whether the segment is enabled for the account."""
     @_builtins.property
-    def net(self) -> _common_pb2.Decimal:
+    def net(self) -> _decimal_pb2.Decimal:
         """Net cash balance available for trading (available minus utilised)."""
 
     @_builtins.property
@@ -655,7 +656,7 @@ class SegmentMargins(_message.Message):
         self,
         *,
         enabled: _builtins.bool = ...,
-        net: _common_pb2.Decimal | None = ...,
+        net: _decimal_pb2.Decimal | None = ...,
         available: Global___AvailableMargins | None = ...,
         utilised: Global___UtilisedMargins | None = ...,
     ) -> None: ...
@@ -680,38 +681,38 @@ class AvailableMargins(_message.Message):
     COLLATERAL_FIELD_NUMBER: _builtins.int
     INTRADAY_PAYIN_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def adhoc_margin(self) -> _common_pb2.Decimal:
+    def adhoc_margin(self) -> _decimal_pb2.Decimal:
         """Additional margin provided by the broker."""
 
     @_builtins.property
-    def cash(self) -> _common_pb2.Decimal:
+    def cash(self) -> _decimal_pb2.Decimal:
         """Raw cash balance."""
 
     @_builtins.property
-    def opening_balance(self) -> _common_pb2.Decimal:
+    def opening_balance(self) -> _decimal_pb2.Decimal:
         """Opening balance at the start of the day."""
 
     @_builtins.property
-    def live_balance(self) -> _common_pb2.Decimal:
+    def live_balance(self) -> _decimal_pb2.Decimal:
         """Current balance with today's intraday movements."""
 
     @_builtins.property
-    def collateral(self) -> _common_pb2.Decimal:
+    def collateral(self) -> _decimal_pb2.Decimal:
         """Margin derived from pledged stocks."""
 
     @_builtins.property
-    def intraday_payin(self) -> _common_pb2.Decimal:
+    def intraday_payin(self) -> _decimal_pb2.Decimal:
         """Amount paid in today."""
 
     def __init__(
         self,
         *,
-        adhoc_margin: _common_pb2.Decimal | None = ...,
-        cash: _common_pb2.Decimal | None = ...,
-        opening_balance: _common_pb2.Decimal | None = ...,
-        live_balance: _common_pb2.Decimal | None = ...,
-        collateral: _common_pb2.Decimal | None = ...,
-        intraday_payin: _common_pb2.Decimal | None = ...,
+        adhoc_margin: _decimal_pb2.Decimal | None = ...,
+        cash: _decimal_pb2.Decimal | None = ...,
+        opening_balance: _decimal_pb2.Decimal | None = ...,
+        live_balance: _decimal_pb2.Decimal | None = ...,
+        collateral: _decimal_pb2.Decimal | None = ...,
+        intraday_payin: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["adhoc_margin", b"adhoc_margin", "cash", b"cash", "collateral", b"collateral", "intraday_payin", b"intraday_payin", "live_balance", b"live_balance", "opening_balance", b"opening_balance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -740,68 +741,68 @@ class UtilisedMargins(_message.Message):
     STOCK_COLLATERAL_FIELD_NUMBER: _builtins.int
     DELIVERY_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def debits(self) -> _common_pb2.Decimal:
+    def debits(self) -> _decimal_pb2.Decimal:
         """Sum of all utilised margins."""
 
     @_builtins.property
-    def exposure(self) -> _common_pb2.Decimal:
+    def exposure(self) -> _decimal_pb2.Decimal:
         """Exposure margin blocked for all open F&O positions."""
 
     @_builtins.property
-    def m2m_realised(self) -> _common_pb2.Decimal:
+    def m2m_realised(self) -> _decimal_pb2.Decimal:
         """Booked intraday profits and losses."""
 
     @_builtins.property
-    def m2m_unrealised(self) -> _common_pb2.Decimal:
+    def m2m_unrealised(self) -> _decimal_pb2.Decimal:
         """Unbooked (open) intraday profits and losses."""
 
     @_builtins.property
-    def option_premium(self) -> _common_pb2.Decimal:
+    def option_premium(self) -> _decimal_pb2.Decimal:
         """Value of options premium received by shorting."""
 
     @_builtins.property
-    def payout(self) -> _common_pb2.Decimal:
+    def payout(self) -> _decimal_pb2.Decimal:
         """Funds paid out or withdrawn today."""
 
     @_builtins.property
-    def span(self) -> _common_pb2.Decimal:
+    def span(self) -> _decimal_pb2.Decimal:
         """SPAN margin blocked for all open F&O positions."""
 
     @_builtins.property
-    def holding_sales(self) -> _common_pb2.Decimal:
+    def holding_sales(self) -> _decimal_pb2.Decimal:
         """Value of holdings sold during the day."""
 
     @_builtins.property
-    def turnover(self) -> _common_pb2.Decimal:
+    def turnover(self) -> _decimal_pb2.Decimal:
         """Utilised portion of the maximum turnover."""
 
     @_builtins.property
-    def liquid_collateral(self) -> _common_pb2.Decimal:
+    def liquid_collateral(self) -> _decimal_pb2.Decimal:
         """Margin used from liquid collateral."""
 
     @_builtins.property
-    def stock_collateral(self) -> _common_pb2.Decimal:
+    def stock_collateral(self) -> _decimal_pb2.Decimal:
         """Margin used from stock collateral."""
 
     @_builtins.property
-    def delivery(self) -> _common_pb2.Decimal:
+    def delivery(self) -> _decimal_pb2.Decimal:
         """Margin blocked for delivery trades."""
 
     def __init__(
         self,
         *,
-        debits: _common_pb2.Decimal | None = ...,
-        exposure: _common_pb2.Decimal | None = ...,
-        m2m_realised: _common_pb2.Decimal | None = ...,
-        m2m_unrealised: _common_pb2.Decimal | None = ...,
-        option_premium: _common_pb2.Decimal | None = ...,
-        payout: _common_pb2.Decimal | None = ...,
-        span: _common_pb2.Decimal | None = ...,
-        holding_sales: _common_pb2.Decimal | None = ...,
-        turnover: _common_pb2.Decimal | None = ...,
-        liquid_collateral: _common_pb2.Decimal | None = ...,
-        stock_collateral: _common_pb2.Decimal | None = ...,
-        delivery: _common_pb2.Decimal | None = ...,
+        debits: _decimal_pb2.Decimal | None = ...,
+        exposure: _decimal_pb2.Decimal | None = ...,
+        m2m_realised: _decimal_pb2.Decimal | None = ...,
+        m2m_unrealised: _decimal_pb2.Decimal | None = ...,
+        option_premium: _decimal_pb2.Decimal | None = ...,
+        payout: _decimal_pb2.Decimal | None = ...,
+        span: _decimal_pb2.Decimal | None = ...,
+        holding_sales: _decimal_pb2.Decimal | None = ...,
+        turnover: _decimal_pb2.Decimal | None = ...,
+        liquid_collateral: _decimal_pb2.Decimal | None = ...,
+        stock_collateral: _decimal_pb2.Decimal | None = ...,
+        delivery: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["debits", b"debits", "delivery", b"delivery", "exposure", b"exposure", "holding_sales", b"holding_sales", "liquid_collateral", b"liquid_collateral", "m2m_realised", b"m2m_realised", "m2m_unrealised", b"m2m_unrealised", "option_premium", b"option_premium", "payout", b"payout", "span", b"span", "stock_collateral", b"stock_collateral", "turnover", b"turnover"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

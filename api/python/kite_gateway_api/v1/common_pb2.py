@@ -23,39 +23,39 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import date_pb2 as google_dot_type_dot_date__pb2
+from google.type import decimal_pb2 as google_dot_type_dot_decimal__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckite_gateway/v1/common.proto\x12\x0fkite_gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\'\n\x07\x44\x65\x63imal\x12\r\n\x05units\x18\x01 \x01(\x03\x12\r\n\x05nanos\x18\x02 \x01(\x05\"D\n\rInstrumentRef\x12\x10\n\x06symbol\x18\x01 \x01(\tH\x00\x12\x1a\n\x10instrument_token\x18\x02 \x01(\rH\x00\x42\x05\n\x03ref\"\xae\x03\n\nInstrument\x12\x18\n\x10instrument_token\x18\x01 \x01(\r\x12\x16\n\x0e\x65xchange_token\x18\x02 \x01(\r\x12\x15\n\rtradingsymbol\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12+\n\x08\x65xchange\x18\x05 \x01(\x0e\x32\x19.kite_gateway.v1.Exchange\x12\x0f\n\x07segment\x18\x06 \x01(\t\x12\x38\n\x0finstrument_type\x18\x07 \x01(\x0e\x32\x1f.kite_gateway.v1.InstrumentType\x12*\n\x06\x65xpiry\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06strike\x18\t \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12+\n\ttick_size\x18\n \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12\x10\n\x08lot_size\x18\x0b \x01(\x03\x12,\n\nlast_price\x18\x0c \x01(\x0b\x32\x18.kite_gateway.v1.Decimal\x12\x0e\n\x06symbol\x18\r \x01(\t\"\xb2\x01\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x0eupstream_state\x18\x02 \x01(\x0e\x32\x1e.kite_gateway.v1.UpstreamState\x12<\n\x18last_upstream_frame_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\x0eUpstreamStatus\x12-\n\x05state\x18\x01 \x01(\x0e\x32\x1e.kite_gateway.v1.UpstreamState\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa2\x01\n\x08\x45xchange\x12\x18\n\x14\x45XCHANGE_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x45XCHANGE_NSE\x10\x01\x12\x10\n\x0c\x45XCHANGE_BSE\x10\x02\x12\x10\n\x0c\x45XCHANGE_NFO\x10\x03\x12\x10\n\x0c\x45XCHANGE_BFO\x10\x04\x12\x10\n\x0c\x45XCHANGE_CDS\x10\x05\x12\x10\n\x0c\x45XCHANGE_BCD\x10\x06\x12\x10\n\x0c\x45XCHANGE_MCX\x10\x07*\x92\x01\n\x0eInstrumentType\x12\x1f\n\x1bINSTRUMENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12INSTRUMENT_TYPE_EQ\x10\x01\x12\x17\n\x13INSTRUMENT_TYPE_FUT\x10\x02\x12\x16\n\x12INSTRUMENT_TYPE_CE\x10\x03\x12\x16\n\x12INSTRUMENT_TYPE_PE\x10\x04*h\n\x0fTransactionType\x12 \n\x1cTRANSACTION_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRANSACTION_TYPE_BUY\x10\x01\x12\x19\n\x15TRANSACTION_TYPE_SELL\x10\x02*w\n\x07Product\x12\x17\n\x13PRODUCT_UNSPECIFIED\x10\x00\x12\x0f\n\x0bPRODUCT_CNC\x10\x01\x12\x0f\n\x0bPRODUCT_MIS\x10\x02\x12\x10\n\x0cPRODUCT_NRML\x10\x03\x12\x0f\n\x0bPRODUCT_MTF\x10\x04\x12\x0e\n\nPRODUCT_CO\x10\x05*|\n\tOrderType\x12\x1a\n\x16ORDER_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11ORDER_TYPE_MARKET\x10\x01\x12\x14\n\x10ORDER_TYPE_LIMIT\x10\x02\x12\x11\n\rORDER_TYPE_SL\x10\x03\x12\x13\n\x0fORDER_TYPE_SL_M\x10\x04*\x82\x01\n\x07Variety\x12\x17\n\x13VARIETY_UNSPECIFIED\x10\x00\x12\x13\n\x0fVARIETY_REGULAR\x10\x01\x12\x0f\n\x0bVARIETY_AMO\x10\x02\x12\x0e\n\nVARIETY_CO\x10\x03\x12\x13\n\x0fVARIETY_ICEBERG\x10\x04\x12\x13\n\x0fVARIETY_AUCTION\x10\x05*Z\n\x08Validity\x12\x18\n\x14VALIDITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cVALIDITY_DAY\x10\x01\x12\x10\n\x0cVALIDITY_IOC\x10\x02\x12\x10\n\x0cVALIDITY_TTL\x10\x03*\xc0\x01\n\rUpstreamState\x12\x1e\n\x1aUPSTREAM_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19UPSTREAM_STATE_CONNECTING\x10\x01\x12\x1c\n\x18UPSTREAM_STATE_CONNECTED\x10\x02\x12\x1f\n\x1bUPSTREAM_STATE_RECONNECTING\x10\x03\x12\x18\n\x14UPSTREAM_STATE_STALE\x10\x04\x12\x17\n\x13UPSTREAM_STATE_DOWN\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckite_gateway/v1/common.proto\x12\x0fkite_gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x19google/type/decimal.proto\"D\n\rInstrumentRef\x12\x10\n\x06symbol\x18\x01 \x01(\tH\x00\x12\x1a\n\x10instrument_token\x18\x02 \x01(\rH\x00\x42\x05\n\x03ref\"\x99\x03\n\nInstrument\x12\x18\n\x10instrument_token\x18\x01 \x01(\r\x12\x16\n\x0e\x65xchange_token\x18\x02 \x01(\r\x12\x15\n\rtradingsymbol\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12+\n\x08\x65xchange\x18\x05 \x01(\x0e\x32\x19.kite_gateway.v1.Exchange\x12\x0f\n\x07segment\x18\x06 \x01(\t\x12\x38\n\x0finstrument_type\x18\x07 \x01(\x0e\x32\x1f.kite_gateway.v1.InstrumentType\x12!\n\x06\x65xpiry\x18\x08 \x01(\x0b\x32\x11.google.type.Date\x12$\n\x06strike\x18\t \x01(\x0b\x32\x14.google.type.Decimal\x12\'\n\ttick_size\x18\n \x01(\x0b\x32\x14.google.type.Decimal\x12\x10\n\x08lot_size\x18\x0b \x01(\x03\x12(\n\nlast_price\x18\x0c \x01(\x0b\x32\x14.google.type.Decimal\x12\x0e\n\x06symbol\x18\r \x01(\t\"\xb2\x01\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x0eupstream_state\x18\x02 \x01(\x0e\x32\x1e.kite_gateway.v1.UpstreamState\x12<\n\x18last_upstream_frame_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\x0eUpstreamStatus\x12-\n\x05state\x18\x01 \x01(\x0e\x32\x1e.kite_gateway.v1.UpstreamState\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa2\x01\n\x08\x45xchange\x12\x18\n\x14\x45XCHANGE_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x45XCHANGE_NSE\x10\x01\x12\x10\n\x0c\x45XCHANGE_BSE\x10\x02\x12\x10\n\x0c\x45XCHANGE_NFO\x10\x03\x12\x10\n\x0c\x45XCHANGE_BFO\x10\x04\x12\x10\n\x0c\x45XCHANGE_CDS\x10\x05\x12\x10\n\x0c\x45XCHANGE_BCD\x10\x06\x12\x10\n\x0c\x45XCHANGE_MCX\x10\x07*\x92\x01\n\x0eInstrumentType\x12\x1f\n\x1bINSTRUMENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12INSTRUMENT_TYPE_EQ\x10\x01\x12\x17\n\x13INSTRUMENT_TYPE_FUT\x10\x02\x12\x16\n\x12INSTRUMENT_TYPE_CE\x10\x03\x12\x16\n\x12INSTRUMENT_TYPE_PE\x10\x04*h\n\x0fTransactionType\x12 \n\x1cTRANSACTION_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRANSACTION_TYPE_BUY\x10\x01\x12\x19\n\x15TRANSACTION_TYPE_SELL\x10\x02*w\n\x07Product\x12\x17\n\x13PRODUCT_UNSPECIFIED\x10\x00\x12\x0f\n\x0bPRODUCT_CNC\x10\x01\x12\x0f\n\x0bPRODUCT_MIS\x10\x02\x12\x10\n\x0cPRODUCT_NRML\x10\x03\x12\x0f\n\x0bPRODUCT_MTF\x10\x04\x12\x0e\n\nPRODUCT_CO\x10\x05*|\n\tOrderType\x12\x1a\n\x16ORDER_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11ORDER_TYPE_MARKET\x10\x01\x12\x14\n\x10ORDER_TYPE_LIMIT\x10\x02\x12\x11\n\rORDER_TYPE_SL\x10\x03\x12\x13\n\x0fORDER_TYPE_SL_M\x10\x04*\x82\x01\n\x07Variety\x12\x17\n\x13VARIETY_UNSPECIFIED\x10\x00\x12\x13\n\x0fVARIETY_REGULAR\x10\x01\x12\x0f\n\x0bVARIETY_AMO\x10\x02\x12\x0e\n\nVARIETY_CO\x10\x03\x12\x13\n\x0fVARIETY_ICEBERG\x10\x04\x12\x13\n\x0fVARIETY_AUCTION\x10\x05*Z\n\x08Validity\x12\x18\n\x14VALIDITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cVALIDITY_DAY\x10\x01\x12\x10\n\x0cVALIDITY_IOC\x10\x02\x12\x10\n\x0cVALIDITY_TTL\x10\x03*\xc0\x01\n\rUpstreamState\x12\x1e\n\x1aUPSTREAM_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19UPSTREAM_STATE_CONNECTING\x10\x01\x12\x1c\n\x18UPSTREAM_STATE_CONNECTED\x10\x02\x12\x1f\n\x1bUPSTREAM_STATE_RECONNECTING\x10\x03\x12\x18\n\x14UPSTREAM_STATE_STALE\x10\x04\x12\x17\n\x13UPSTREAM_STATE_DOWN\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kite_gateway_api.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXCHANGE']._serialized_start=932
-  _globals['_EXCHANGE']._serialized_end=1094
-  _globals['_INSTRUMENTTYPE']._serialized_start=1097
-  _globals['_INSTRUMENTTYPE']._serialized_end=1243
-  _globals['_TRANSACTIONTYPE']._serialized_start=1245
-  _globals['_TRANSACTIONTYPE']._serialized_end=1349
-  _globals['_PRODUCT']._serialized_start=1351
-  _globals['_PRODUCT']._serialized_end=1470
-  _globals['_ORDERTYPE']._serialized_start=1472
-  _globals['_ORDERTYPE']._serialized_end=1596
-  _globals['_VARIETY']._serialized_start=1599
-  _globals['_VARIETY']._serialized_end=1729
-  _globals['_VALIDITY']._serialized_start=1731
-  _globals['_VALIDITY']._serialized_end=1821
-  _globals['_UPSTREAMSTATE']._serialized_start=1824
-  _globals['_UPSTREAMSTATE']._serialized_end=2016
-  _globals['_DECIMAL']._serialized_start=82
-  _globals['_DECIMAL']._serialized_end=121
-  _globals['_INSTRUMENTREF']._serialized_start=123
-  _globals['_INSTRUMENTREF']._serialized_end=191
-  _globals['_INSTRUMENT']._serialized_start=194
-  _globals['_INSTRUMENT']._serialized_end=624
-  _globals['_HEARTBEAT']._serialized_start=627
-  _globals['_HEARTBEAT']._serialized_end=805
-  _globals['_UPSTREAMSTATUS']._serialized_start=807
-  _globals['_UPSTREAMSTATUS']._serialized_end=929
+  _globals['_EXCHANGE']._serialized_start=921
+  _globals['_EXCHANGE']._serialized_end=1083
+  _globals['_INSTRUMENTTYPE']._serialized_start=1086
+  _globals['_INSTRUMENTTYPE']._serialized_end=1232
+  _globals['_TRANSACTIONTYPE']._serialized_start=1234
+  _globals['_TRANSACTIONTYPE']._serialized_end=1338
+  _globals['_PRODUCT']._serialized_start=1340
+  _globals['_PRODUCT']._serialized_end=1459
+  _globals['_ORDERTYPE']._serialized_start=1461
+  _globals['_ORDERTYPE']._serialized_end=1585
+  _globals['_VARIETY']._serialized_start=1588
+  _globals['_VARIETY']._serialized_end=1718
+  _globals['_VALIDITY']._serialized_start=1720
+  _globals['_VALIDITY']._serialized_end=1810
+  _globals['_UPSTREAMSTATE']._serialized_start=1813
+  _globals['_UPSTREAMSTATE']._serialized_end=2005
+  _globals['_INSTRUMENTREF']._serialized_start=133
+  _globals['_INSTRUMENTREF']._serialized_end=201
+  _globals['_INSTRUMENT']._serialized_start=204
+  _globals['_INSTRUMENT']._serialized_end=613
+  _globals['_HEARTBEAT']._serialized_start=616
+  _globals['_HEARTBEAT']._serialized_end=794
+  _globals['_UPSTREAMSTATUS']._serialized_start=796
+  _globals['_UPSTREAMSTATUS']._serialized_end=918
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,8 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import date_pb2 as _date_pb2
+from google.type import decimal_pb2 as _decimal_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -42,7 +44,25 @@ class _ExchangeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Exchange.Val
     """Multi Commodity Exchange."""
 
 class Exchange(_Exchange, metaclass=_ExchangeEnumTypeWrapper):
-    """A stock exchange (Kite calls these "exchanges"; the exchange segment of an instrument is in
+    """Money and prices in this API are google.type.Decimal: an exact decimal number written as a
+    string in its `value` field, never a binary float, so that a price of 1573.15 reaches the
+    caller as exactly "1573.15" and a person can read and type it (`{"value": "1573.15"}` in JSON).
+
+    What the gateway sends: the shortest plain notation, an optional leading "-", digits, and a "."
+    followed by digits when there is a fraction: "1562.55", "-10.6", "0", "0.0025", "1000". No
+    exponent, no "+", no grouping separators, no trailing zeros after the point: equal numbers are
+    always the same text. Amounts of money are in Indian rupees (INR), the only currency
+    Kite settles in.
+
+    What the gateway accepts: the grammar of google.type.Decimal (an optional sign, digits with an
+    optional "." and fraction, an optional exponent such as "1.5e3"), with at most 20 significant
+    digits and at most 8 digits after the point once the exponent is applied. Anything else
+    (an empty string where a value is required, "NaN", "Infinity", "1,000", "12.345678901") is
+    INVALID_ARGUMENT naming the field. An unset or empty Decimal where a value is optional means
+    "not given"; Kite's own prices have at most 4 decimal places (7 for currency derivatives on
+    the ticker), and order prices must also be multiples of the instrument's tick size.
+
+    A stock exchange (Kite calls these "exchanges"; the exchange segment of an instrument is in
     Instrument.segment).
     """
 
@@ -297,44 +317,6 @@ shutting down. The stream ends after saying so.
 Global___UpstreamState: _TypeAlias = UpstreamState  # noqa: Y015
 
 @_typing.final
-class Decimal(_message.Message):
-    """An exact decimal number: the value is `units + nanos / 1e9`.
-
-    Every price and amount of money in this API is a Decimal, never a binary float, so that a
-    price of 1573.15 reaches the caller as exactly 1573.15. Amounts of money are in Indian rupees
-    (INR), the only currency Kite settles in. Kite quotes prices with at most 4 decimal places
-    (7 for currency derivatives on the ticker); nanos hold up to 9.
-
-    The two fields have the same sign (or one of them is zero), as in google.type.Money:
-    -1.25 is `{units: -1, nanos: -250000000}`. A Decimal with both fields zero is the number 0;
-    where "not set" must differ from zero the field is declared `optional`.
-    """
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    UNITS_FIELD_NUMBER: _builtins.int
-    NANOS_FIELD_NUMBER: _builtins.int
-    units: _builtins.int
-    """The whole part, with the sign of the number."""
-    nanos: _builtins.int
-    """The fractional part in units of 10^-9, in the range -999,999,999..+999,999,999, with the
-    same sign as `units` (or either sign when `units` is zero).
-    """
-    def __init__(
-        self,
-        *,
-        units: _builtins.int = ...,
-        nanos: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["nanos", b"nanos", "units", b"units"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Decimal: _TypeAlias = Decimal  # noqa: Y015
-
-@_typing.final
 class InstrumentRef(_message.Message):
     """How an instrument is named in a request. Callers may use whichever form they have; the
     gateway resolves one to the other through the instrument master.
@@ -406,19 +388,21 @@ class Instrument(_message.Message):
     symbol: _builtins.str
     """The `EXCHANGE:TRADINGSYMBOL` form, e.g. "NSE:INFY", ready to pass back as InstrumentRef.symbol."""
     @_builtins.property
-    def expiry(self) -> _timestamp_pb2.Timestamp:
-        """Expiry date of a derivative contract (IST, time of day zero); unset for cash instruments."""
+    def expiry(self) -> _date_pb2.Date:
+        """Expiry date of a derivative contract, the exchange's calendar date (e.g. 2026-12-29 for a
+        December 2026 monthly NIFTY contract); unset for cash instruments.
+        """
 
     @_builtins.property
-    def strike(self) -> Global___Decimal:
+    def strike(self) -> _decimal_pb2.Decimal:
         """Strike price of an option; zero for everything else."""
 
     @_builtins.property
-    def tick_size(self) -> Global___Decimal:
+    def tick_size(self) -> _decimal_pb2.Decimal:
         """Smallest allowed price step; order prices must be multiples of it."""
 
     @_builtins.property
-    def last_price(self) -> Global___Decimal:
+    def last_price(self) -> _decimal_pb2.Decimal:
         """Last traded price when the dump was generated (not live; use MarketDataService for that)."""
 
     def __init__(
@@ -431,11 +415,11 @@ class Instrument(_message.Message):
         exchange: Global___Exchange.ValueType = ...,
         segment: _builtins.str = ...,
         instrument_type: Global___InstrumentType.ValueType = ...,
-        expiry: _timestamp_pb2.Timestamp | None = ...,
-        strike: Global___Decimal | None = ...,
-        tick_size: Global___Decimal | None = ...,
+        expiry: _date_pb2.Date | None = ...,
+        strike: _decimal_pb2.Decimal | None = ...,
+        tick_size: _decimal_pb2.Decimal | None = ...,
         lot_size: _builtins.int = ...,
-        last_price: Global___Decimal | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
         symbol: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expiry", b"expiry", "last_price", b"last_price", "strike", b"strike", "tick_size", b"tick_size"]  # noqa: Y015

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.rpc import error_details_pb2 as google_dot_rpc_dot_error__details__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckite_gateway/v1/errors.proto\x12\x0fkite_gateway.v1\"\xc1\x01\n\x07\x46\x61ilure\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12,\n\x06reason\x18\x02 \x01(\x0e\x32\x1c.kite_gateway.v1.ErrorReason\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x38\n\x08metadata\x18\x04 \x03(\x0b\x32&.kite_gateway.v1.Failure.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xc0\x07\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_REASON_INVALID_FIELD\x10\x01\x12\"\n\x1e\x45RROR_REASON_ACCOUNT_NOT_FOUND\x10\x02\x12%\n!ERROR_REASON_INSTRUMENT_NOT_FOUND\x10\x03\x12 \n\x1c\x45RROR_REASON_ORDER_NOT_FOUND\x10\x04\x12\'\n#ERROR_REASON_IDEMPOTENCY_KEY_REUSED\x10\x05\x12\x1f\n\x1b\x45RROR_REASON_ACCOUNT_EXISTS\x10\x06\x12\'\n#ERROR_REASON_CALLER_UNAUTHENTICATED\x10\n\x12&\n\"ERROR_REASON_ACCOUNT_ACCESS_DENIED\x10\x0b\x12$\n ERROR_REASON_ACCOUNT_NEEDS_LOGIN\x10\x0c\x12$\n ERROR_REASON_KITE_INPUT_REJECTED\x10\x14\x12$\n ERROR_REASON_KITE_ORDER_REJECTED\x10\x15\x12)\n%ERROR_REASON_KITE_INSUFFICIENT_MARGIN\x10\x16\x12+\n\'ERROR_REASON_KITE_INSUFFICIENT_HOLDINGS\x10\x17\x12\'\n#ERROR_REASON_KITE_PERMISSION_DENIED\x10\x18\x12!\n\x1d\x45RROR_REASON_KITE_UNAVAILABLE\x10\x19\x12\"\n\x1e\x45RROR_REASON_KITE_RATE_LIMITED\x10\x1a\x12#\n\x1f\x45RROR_REASON_KITE_GENERAL_ERROR\x10\x1b\x12&\n\"ERROR_REASON_ORDER_OUTCOME_UNKNOWN\x10\x1c\x12$\n ERROR_REASON_RISK_LIMIT_BREACHED\x10\x1e\x12#\n\x1f\x45RROR_REASON_KILL_SWITCH_ACTIVE\x10\x1f\x12&\n\"ERROR_REASON_GATEWAY_LIMIT_REACHED\x10 \x12&\n\"ERROR_REASON_SEQUENCE_OUT_OF_RANGE\x10!\x12&\n\"ERROR_REASON_GATEWAY_SHUTTING_DOWN\x10\"\x12!\n\x1d\x45RROR_REASON_ORDER_QUEUE_FULL\x10#b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckite_gateway/v1/errors.proto\x12\x0fkite_gateway.v1\x1a\x1egoogle/rpc/error_details.proto\"\x99\x02\n\x07\x46\x61ilure\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12,\n\x06reason\x18\x02 \x01(\x0e\x32\x1c.kite_gateway.v1.ErrorReason\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x38\n\x08metadata\x18\x04 \x03(\x0b\x32&.kite_gateway.v1.Failure.MetadataEntry\x12+\n\x0b\x62\x61\x64_request\x18\x05 \x01(\x0b\x32\x16.google.rpc.BadRequest\x12)\n\nretry_info\x18\x06 \x01(\x0b\x32\x15.google.rpc.RetryInfo\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xc0\x07\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_REASON_INVALID_FIELD\x10\x01\x12\"\n\x1e\x45RROR_REASON_ACCOUNT_NOT_FOUND\x10\x02\x12%\n!ERROR_REASON_INSTRUMENT_NOT_FOUND\x10\x03\x12 \n\x1c\x45RROR_REASON_ORDER_NOT_FOUND\x10\x04\x12\'\n#ERROR_REASON_IDEMPOTENCY_KEY_REUSED\x10\x05\x12\x1f\n\x1b\x45RROR_REASON_ACCOUNT_EXISTS\x10\x06\x12\'\n#ERROR_REASON_CALLER_UNAUTHENTICATED\x10\n\x12&\n\"ERROR_REASON_ACCOUNT_ACCESS_DENIED\x10\x0b\x12$\n ERROR_REASON_ACCOUNT_NEEDS_LOGIN\x10\x0c\x12$\n ERROR_REASON_KITE_INPUT_REJECTED\x10\x14\x12$\n ERROR_REASON_KITE_ORDER_REJECTED\x10\x15\x12)\n%ERROR_REASON_KITE_INSUFFICIENT_MARGIN\x10\x16\x12+\n\'ERROR_REASON_KITE_INSUFFICIENT_HOLDINGS\x10\x17\x12\'\n#ERROR_REASON_KITE_PERMISSION_DENIED\x10\x18\x12!\n\x1d\x45RROR_REASON_KITE_UNAVAILABLE\x10\x19\x12\"\n\x1e\x45RROR_REASON_KITE_RATE_LIMITED\x10\x1a\x12#\n\x1f\x45RROR_REASON_KITE_GENERAL_ERROR\x10\x1b\x12&\n\"ERROR_REASON_ORDER_OUTCOME_UNKNOWN\x10\x1c\x12$\n ERROR_REASON_RISK_LIMIT_BREACHED\x10\x1e\x12#\n\x1f\x45RROR_REASON_KILL_SWITCH_ACTIVE\x10\x1f\x12&\n\"ERROR_REASON_GATEWAY_LIMIT_REACHED\x10 \x12&\n\"ERROR_REASON_SEQUENCE_OUT_OF_RANGE\x10!\x12&\n\"ERROR_REASON_GATEWAY_SHUTTING_DOWN\x10\"\x12!\n\x1d\x45RROR_REASON_ORDER_QUEUE_FULL\x10#b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FAILURE_METADATAENTRY']._loaded_options = None
   _globals['_FAILURE_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_ERRORREASON']._serialized_start=246
-  _globals['_ERRORREASON']._serialized_end=1206
-  _globals['_FAILURE']._serialized_start=50
-  _globals['_FAILURE']._serialized_end=243
-  _globals['_FAILURE_METADATAENTRY']._serialized_start=196
-  _globals['_FAILURE_METADATAENTRY']._serialized_end=243
+  _globals['_ERRORREASON']._serialized_start=366
+  _globals['_ERRORREASON']._serialized_end=1326
+  _globals['_FAILURE']._serialized_start=82
+  _globals['_FAILURE']._serialized_end=363
+  _globals['_FAILURE_METADATAENTRY']._serialized_start=316
+  _globals['_FAILURE_METADATAENTRY']._serialized_end=363
 # @@protoc_insertion_point(module_scope)

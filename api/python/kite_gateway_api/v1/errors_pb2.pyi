@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.rpc import error_details_pb2 as _error_details_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -256,6 +257,8 @@ class Failure(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    BAD_REQUEST_FIELD_NUMBER: _builtins.int
+    RETRY_INFO_FIELD_NUMBER: _builtins.int
     code: _builtins.int
     """The gRPC status code number (e.g. 9 for FAILED_PRECONDITION)."""
     reason: Global___ErrorReason.ValueType
@@ -266,6 +269,14 @@ class Failure(_message.Message):
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """As in ErrorInfo.metadata: account_id, kite_error_type, kite_message, ..."""
 
+    @_builtins.property
+    def bad_request(self) -> _error_details_pb2.BadRequest:
+        """For INVALID_ARGUMENT: the bad fields, with paths as in that part of the request."""
+
+    @_builtins.property
+    def retry_info(self) -> _error_details_pb2.RetryInfo:
+        """For RESOURCE_EXHAUSTED and UNAVAILABLE: how long to wait before trying that part again."""
+
     def __init__(
         self,
         *,
@@ -273,10 +284,12 @@ class Failure(_message.Message):
         reason: Global___ErrorReason.ValueType = ...,
         message: _builtins.str = ...,
         metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        bad_request: _error_details_pb2.BadRequest | None = ...,
+        retry_info: _error_details_pb2.RetryInfo | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bad_request", b"bad_request", "retry_info", b"retry_info"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bad_request", b"bad_request", "code", b"code", "message", b"message", "metadata", b"metadata", "reason", b"reason", "retry_info", b"retry_info"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

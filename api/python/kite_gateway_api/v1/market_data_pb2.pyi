@@ -10,6 +10,8 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import date_pb2 as _date_pb2
+from google.type import decimal_pb2 as _decimal_pb2
 from kite_gateway_api.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -151,28 +153,28 @@ class Ohlc(_message.Message):
     LOW_FIELD_NUMBER: _builtins.int
     CLOSE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def open(self) -> _common_pb2.Decimal:
+    def open(self) -> _decimal_pb2.Decimal:
         """Open."""
 
     @_builtins.property
-    def high(self) -> _common_pb2.Decimal:
+    def high(self) -> _decimal_pb2.Decimal:
         """High."""
 
     @_builtins.property
-    def low(self) -> _common_pb2.Decimal:
+    def low(self) -> _decimal_pb2.Decimal:
         """Low."""
 
     @_builtins.property
-    def close(self) -> _common_pb2.Decimal:
+    def close(self) -> _decimal_pb2.Decimal:
         """Close (for a day's OHLC on a quote or tick: the previous day's close)."""
 
     def __init__(
         self,
         *,
-        open: _common_pb2.Decimal | None = ...,
-        high: _common_pb2.Decimal | None = ...,
-        low: _common_pb2.Decimal | None = ...,
-        close: _common_pb2.Decimal | None = ...,
+        open: _decimal_pb2.Decimal | None = ...,
+        high: _decimal_pb2.Decimal | None = ...,
+        low: _decimal_pb2.Decimal | None = ...,
+        close: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["close", b"close", "high", b"high", "low", b"low", "open", b"open"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -196,13 +198,13 @@ class DepthLevel(_message.Message):
     orders: _builtins.int
     """Number of orders at that price."""
     @_builtins.property
-    def price(self) -> _common_pb2.Decimal:
+    def price(self) -> _decimal_pb2.Decimal:
         """Price."""
 
     def __init__(
         self,
         *,
-        price: _common_pb2.Decimal | None = ...,
+        price: _decimal_pb2.Decimal | None = ...,
         quantity: _builtins.int = ...,
         orders: _builtins.int = ...,
     ) -> None: ...
@@ -287,11 +289,11 @@ class Quote(_message.Message):
     oi_day_low: _builtins.int
     """The day's lowest open interest."""
     @_builtins.property
-    def last_price(self) -> _common_pb2.Decimal:
+    def last_price(self) -> _decimal_pb2.Decimal:
         """Last traded price."""
 
     @_builtins.property
-    def average_price(self) -> _common_pb2.Decimal:
+    def average_price(self) -> _decimal_pb2.Decimal:
         """Volume-weighted average traded price of the day."""
 
     @_builtins.property
@@ -299,7 +301,7 @@ class Quote(_message.Message):
         """The day's OHLC (close is the previous close)."""
 
     @_builtins.property
-    def net_change(self) -> _common_pb2.Decimal:
+    def net_change(self) -> _decimal_pb2.Decimal:
         """last_price minus the previous close."""
 
     @_builtins.property
@@ -311,11 +313,11 @@ class Quote(_message.Message):
         """The exchange's time of the quote."""
 
     @_builtins.property
-    def lower_circuit_limit(self) -> _common_pb2.Decimal:
+    def lower_circuit_limit(self) -> _decimal_pb2.Decimal:
         """Lower circuit limit (no trades below it today)."""
 
     @_builtins.property
-    def upper_circuit_limit(self) -> _common_pb2.Decimal:
+    def upper_circuit_limit(self) -> _decimal_pb2.Decimal:
         """Upper circuit limit (no trades above it today)."""
 
     @_builtins.property
@@ -327,21 +329,21 @@ class Quote(_message.Message):
         *,
         symbol: _builtins.str = ...,
         instrument_token: _builtins.int = ...,
-        last_price: _common_pb2.Decimal | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
         last_quantity: _builtins.int = ...,
-        average_price: _common_pb2.Decimal | None = ...,
+        average_price: _decimal_pb2.Decimal | None = ...,
         volume: _builtins.int = ...,
         buy_quantity: _builtins.int = ...,
         sell_quantity: _builtins.int = ...,
         ohlc: Global___Ohlc | None = ...,
-        net_change: _common_pb2.Decimal | None = ...,
+        net_change: _decimal_pb2.Decimal | None = ...,
         oi: _builtins.int = ...,
         oi_day_high: _builtins.int = ...,
         oi_day_low: _builtins.int = ...,
         last_trade_time: _timestamp_pb2.Timestamp | None = ...,
         exchange_time: _timestamp_pb2.Timestamp | None = ...,
-        lower_circuit_limit: _common_pb2.Decimal | None = ...,
-        upper_circuit_limit: _common_pb2.Decimal | None = ...,
+        lower_circuit_limit: _decimal_pb2.Decimal | None = ...,
+        upper_circuit_limit: _decimal_pb2.Decimal | None = ...,
         depth: Global___MarketDepth | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["average_price", b"average_price", "depth", b"depth", "exchange_time", b"exchange_time", "last_price", b"last_price", "last_trade_time", b"last_trade_time", "lower_circuit_limit", b"lower_circuit_limit", "net_change", b"net_change", "ohlc", b"ohlc", "upper_circuit_limit", b"upper_circuit_limit"]  # noqa: Y015
@@ -424,7 +426,7 @@ class LastPrice(_message.Message):
     instrument_token: _builtins.int
     """Kite's instrument token."""
     @_builtins.property
-    def last_price(self) -> _common_pb2.Decimal:
+    def last_price(self) -> _decimal_pb2.Decimal:
         """Last traded price."""
 
     def __init__(
@@ -432,7 +434,7 @@ class LastPrice(_message.Message):
         *,
         symbol: _builtins.str = ...,
         instrument_token: _builtins.int = ...,
-        last_price: _common_pb2.Decimal | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_price", b"last_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -515,7 +517,7 @@ class InstrumentOhlc(_message.Message):
     instrument_token: _builtins.int
     """Kite's instrument token."""
     @_builtins.property
-    def last_price(self) -> _common_pb2.Decimal:
+    def last_price(self) -> _decimal_pb2.Decimal:
         """Last traded price."""
 
     @_builtins.property
@@ -527,7 +529,7 @@ class InstrumentOhlc(_message.Message):
         *,
         symbol: _builtins.str = ...,
         instrument_token: _builtins.int = ...,
-        last_price: _common_pb2.Decimal | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
         ohlc: Global___Ohlc | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_price", b"last_price", "ohlc", b"ohlc"]  # noqa: Y015
@@ -606,6 +608,7 @@ class Candle(_message.Message):
     OHLC_FIELD_NUMBER: _builtins.int
     VOLUME_FIELD_NUMBER: _builtins.int
     OI_FIELD_NUMBER: _builtins.int
+    TRADING_DATE_FIELD_NUMBER: _builtins.int
     volume: _builtins.int
     """Volume traded in the candle."""
     oi: _builtins.int
@@ -618,6 +621,12 @@ class Candle(_message.Message):
     def ohlc(self) -> Global___Ohlc:
         """Prices."""
 
+    @_builtins.property
+    def trading_date(self) -> _date_pb2.Date:
+        """For day candles: the exchange's trading date the candle covers (Kite stamps day candles at
+        00:00 IST of that date, which is the previous day in UTC). Unset for intraday intervals.
+        """
+
     def __init__(
         self,
         *,
@@ -625,10 +634,11 @@ class Candle(_message.Message):
         ohlc: Global___Ohlc | None = ...,
         volume: _builtins.int = ...,
         oi: _builtins.int = ...,
+        trading_date: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ohlc", b"ohlc", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ohlc", b"ohlc", "time", b"time", "trading_date", b"trading_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ohlc", b"ohlc", "oi", b"oi", "time", b"time", "volume", b"volume"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ohlc", b"ohlc", "oi", b"oi", "time", b"time", "trading_date", b"trading_date", "volume", b"volume"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -721,11 +731,12 @@ class SearchInstrumentsRequest(_message.Message):
     EXCHANGES_FIELD_NUMBER: _builtins.int
     INSTRUMENT_TYPES_FIELD_NUMBER: _builtins.int
     SEGMENTS_FIELD_NUMBER: _builtins.int
-    EXPIRY_START_FIELD_NUMBER: _builtins.int
-    EXPIRY_END_FIELD_NUMBER: _builtins.int
+    EXPIRY_FROM_FIELD_NUMBER: _builtins.int
+    EXPIRY_TO_FIELD_NUMBER: _builtins.int
     STRIKE_MIN_FIELD_NUMBER: _builtins.int
     STRIKE_MAX_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """The Kite user id whose session downloads the instrument master if it is not cached."""
     query: _builtins.str
@@ -733,7 +744,12 @@ class SearchInstrumentsRequest(_message.Message):
     filters are given.
     """
     page_size: _builtins.int
-    """At most this many results (1-1000; 50 when zero)."""
+    """At most this many results per page (1-1000; 50 when zero)."""
+    page_token: _builtins.str
+    """The next_page_token of the previous page, to continue a search; empty for the first page.
+    Only valid with the same query and filters, and only until the instrument master is next
+    refreshed (then INVALID_ARGUMENT asks to start again).
+    """
     @_builtins.property
     def exchanges(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Exchange.ValueType]:
         """Only these exchanges; all when empty."""
@@ -747,19 +763,19 @@ class SearchInstrumentsRequest(_message.Message):
         """Only these Kite segments (e.g. "NFO-OPT"); all when empty."""
 
     @_builtins.property
-    def expiry_start(self) -> _timestamp_pb2.Timestamp:
-        """Only contracts expiring on or after this time."""
+    def expiry_from(self) -> _date_pb2.Date:
+        """Only contracts expiring on or after this date."""
 
     @_builtins.property
-    def expiry_end(self) -> _timestamp_pb2.Timestamp:
-        """Only contracts expiring on or before this time."""
+    def expiry_to(self) -> _date_pb2.Date:
+        """Only contracts expiring on or before this date."""
 
     @_builtins.property
-    def strike_min(self) -> _common_pb2.Decimal:
+    def strike_min(self) -> _decimal_pb2.Decimal:
         """Only options with a strike of at least this."""
 
     @_builtins.property
-    def strike_max(self) -> _common_pb2.Decimal:
+    def strike_max(self) -> _decimal_pb2.Decimal:
         """Only options with a strike of at most this."""
 
     def __init__(
@@ -770,15 +786,16 @@ class SearchInstrumentsRequest(_message.Message):
         exchanges: _abc.Iterable[_common_pb2.Exchange.ValueType] | None = ...,
         instrument_types: _abc.Iterable[_common_pb2.InstrumentType.ValueType] | None = ...,
         segments: _abc.Iterable[_builtins.str] | None = ...,
-        expiry_start: _timestamp_pb2.Timestamp | None = ...,
-        expiry_end: _timestamp_pb2.Timestamp | None = ...,
-        strike_min: _common_pb2.Decimal | None = ...,
-        strike_max: _common_pb2.Decimal | None = ...,
+        expiry_from: _date_pb2.Date | None = ...,
+        expiry_to: _date_pb2.Date | None = ...,
+        strike_min: _decimal_pb2.Decimal | None = ...,
+        strike_max: _decimal_pb2.Decimal | None = ...,
         page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expiry_end", b"expiry_end", "expiry_start", b"expiry_start", "strike_max", b"strike_max", "strike_min", b"strike_min"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expiry_from", b"expiry_from", "expiry_to", b"expiry_to", "strike_max", b"strike_max", "strike_min", b"strike_min"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "exchanges", b"exchanges", "expiry_end", b"expiry_end", "expiry_start", b"expiry_start", "instrument_types", b"instrument_types", "page_size", b"page_size", "query", b"query", "segments", b"segments", "strike_max", b"strike_max", "strike_min", b"strike_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "exchanges", b"exchanges", "expiry_from", b"expiry_from", "expiry_to", b"expiry_to", "instrument_types", b"instrument_types", "page_size", b"page_size", "page_token", b"page_token", "query", b"query", "segments", b"segments", "strike_max", b"strike_max", "strike_min", b"strike_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -792,8 +809,11 @@ class SearchInstrumentsResponse(_message.Message):
 
     INSTRUMENTS_FIELD_NUMBER: _builtins.int
     TOTAL_MATCHES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     total_matches: _builtins.int
-    """How many instruments matched in all (more than returned when page_size cut them)."""
+    """How many instruments matched in all, over every page."""
+    next_page_token: _builtins.str
+    """Pass as page_token to get the next page; empty on the last page."""
     @_builtins.property
     def instruments(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Instrument]:
         """The matches, best first (exact symbol, then prefix, then word matches; nearer expiries
@@ -805,10 +825,11 @@ class SearchInstrumentsResponse(_message.Message):
         *,
         instruments: _abc.Iterable[_common_pb2.Instrument] | None = ...,
         total_matches: _builtins.int = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["instruments", b"instruments", "total_matches", b"total_matches"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["instruments", b"instruments", "next_page_token", b"next_page_token", "total_matches", b"total_matches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -923,11 +944,11 @@ class Tick(_message.Message):
     oi_day_low: _builtins.int
     """The day's lowest open interest."""
     @_builtins.property
-    def last_price(self) -> _common_pb2.Decimal:
+    def last_price(self) -> _decimal_pb2.Decimal:
         """Last traded price."""
 
     @_builtins.property
-    def average_price(self) -> _common_pb2.Decimal:
+    def average_price(self) -> _decimal_pb2.Decimal:
         """Volume-weighted average traded price of the day."""
 
     @_builtins.property
@@ -935,11 +956,11 @@ class Tick(_message.Message):
         """The day's OHLC (close is the previous close)."""
 
     @_builtins.property
-    def change(self) -> _common_pb2.Decimal:
+    def change(self) -> _decimal_pb2.Decimal:
         """last_price minus the previous close."""
 
     @_builtins.property
-    def change_percent(self) -> _common_pb2.Decimal:
+    def change_percent(self) -> _decimal_pb2.Decimal:
         """change as a percentage of the previous close (as Kite's Python client computes it)."""
 
     @_builtins.property
@@ -965,15 +986,15 @@ class Tick(_message.Message):
         symbol: _builtins.str = ...,
         mode: Global___TickMode.ValueType = ...,
         tradable: _builtins.bool = ...,
-        last_price: _common_pb2.Decimal | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
         last_quantity: _builtins.int = ...,
-        average_price: _common_pb2.Decimal | None = ...,
+        average_price: _decimal_pb2.Decimal | None = ...,
         volume: _builtins.int = ...,
         buy_quantity: _builtins.int = ...,
         sell_quantity: _builtins.int = ...,
         ohlc: Global___Ohlc | None = ...,
-        change: _common_pb2.Decimal | None = ...,
-        change_percent: _common_pb2.Decimal | None = ...,
+        change: _decimal_pb2.Decimal | None = ...,
+        change_percent: _decimal_pb2.Decimal | None = ...,
         last_trade_time: _timestamp_pb2.Timestamp | None = ...,
         oi: _builtins.int = ...,
         oi_day_high: _builtins.int = ...,

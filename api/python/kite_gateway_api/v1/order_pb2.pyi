@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import decimal_pb2 as _decimal_pb2
 from kite_gateway_api.v1 import common_pb2 as _common_pb2
 from kite_gateway_api.v1 import errors_pb2 as _errors_pb2
 import builtins as _builtins
@@ -594,17 +595,17 @@ class OrderParams(_message.Message):
         """The instrument to trade."""
 
     @_builtins.property
-    def price(self) -> _common_pb2.Decimal:
+    def price(self) -> _decimal_pb2.Decimal:
         """Limit price; required for LIMIT and SL, must be unset for MARKET and SL-M. A multiple of
         the instrument's tick size.
         """
 
     @_builtins.property
-    def trigger_price(self) -> _common_pb2.Decimal:
+    def trigger_price(self) -> _decimal_pb2.Decimal:
         """Trigger price; required for SL, SL-M and cover orders. A multiple of the tick size."""
 
     @_builtins.property
-    def market_protection_percent(self) -> _common_pb2.Decimal:
+    def market_protection_percent(self) -> _decimal_pb2.Decimal:
         """The furthest the fill may be from the last price, in percent (e.g. 2.5)."""
 
     def __init__(
@@ -617,15 +618,15 @@ class OrderParams(_message.Message):
         product: _common_pb2.Product.ValueType = ...,
         validity: _common_pb2.Validity.ValueType = ...,
         quantity: _builtins.int = ...,
-        price: _common_pb2.Decimal | None = ...,
-        trigger_price: _common_pb2.Decimal | None = ...,
+        price: _decimal_pb2.Decimal | None = ...,
+        trigger_price: _decimal_pb2.Decimal | None = ...,
         disclosed_quantity: _builtins.int = ...,
         validity_ttl_minutes: _builtins.int = ...,
         iceberg_legs: _builtins.int = ...,
         iceberg_quantity: _builtins.int = ...,
         auction_number: _builtins.str = ...,
         market_protection_auto: _builtins.bool = ...,
-        market_protection_percent: _common_pb2.Decimal | None = ...,
+        market_protection_percent: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "market_protection", b"market_protection", "market_protection_auto", b"market_protection_auto", "market_protection_percent", b"market_protection_percent", "price", b"price", "trigger_price", b"trigger_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -731,19 +732,19 @@ class Order(_message.Message):
     placed_by: _builtins.str
     """Who placed it, as Kite reports (usually the user id)."""
     @_builtins.property
-    def price(self) -> _common_pb2.Decimal:
+    def price(self) -> _decimal_pb2.Decimal:
         """Limit price (zero for market orders)."""
 
     @_builtins.property
-    def trigger_price(self) -> _common_pb2.Decimal:
+    def trigger_price(self) -> _decimal_pb2.Decimal:
         """Trigger price (zero when none)."""
 
     @_builtins.property
-    def average_price(self) -> _common_pb2.Decimal:
+    def average_price(self) -> _decimal_pb2.Decimal:
         """Average fill price (zero before the first fill)."""
 
     @_builtins.property
-    def market_protection(self) -> _common_pb2.Decimal:
+    def market_protection(self) -> _decimal_pb2.Decimal:
         """Market protection in percent (-1 when Kite chose it)."""
 
     @_builtins.property
@@ -792,10 +793,10 @@ class Order(_message.Message):
         filled_quantity: _builtins.int = ...,
         pending_quantity: _builtins.int = ...,
         cancelled_quantity: _builtins.int = ...,
-        price: _common_pb2.Decimal | None = ...,
-        trigger_price: _common_pb2.Decimal | None = ...,
-        average_price: _common_pb2.Decimal | None = ...,
-        market_protection: _common_pb2.Decimal | None = ...,
+        price: _decimal_pb2.Decimal | None = ...,
+        trigger_price: _decimal_pb2.Decimal | None = ...,
+        average_price: _decimal_pb2.Decimal | None = ...,
+        market_protection: _decimal_pb2.Decimal | None = ...,
         order_time: _timestamp_pb2.Timestamp | None = ...,
         exchange_time: _timestamp_pb2.Timestamp | None = ...,
         exchange_update_time: _timestamp_pb2.Timestamp | None = ...,
@@ -888,7 +889,7 @@ class Trade(_message.Message):
     quantity: _builtins.int
     """Quantity filled in this trade."""
     @_builtins.property
-    def average_price(self) -> _common_pb2.Decimal:
+    def average_price(self) -> _decimal_pb2.Decimal:
         """Price of this fill."""
 
     @_builtins.property
@@ -911,7 +912,7 @@ class Trade(_message.Message):
         transaction_type: _common_pb2.TransactionType.ValueType = ...,
         product: _common_pb2.Product.ValueType = ...,
         quantity: _builtins.int = ...,
-        average_price: _common_pb2.Decimal | None = ...,
+        average_price: _decimal_pb2.Decimal | None = ...,
         fill_time: _timestamp_pb2.Timestamp | None = ...,
         exchange_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
@@ -1046,11 +1047,11 @@ class ModifyOrderRequest(_message.Message):
         """The order to modify."""
 
     @_builtins.property
-    def price(self) -> _common_pb2.Decimal:
+    def price(self) -> _decimal_pb2.Decimal:
         """New limit price."""
 
     @_builtins.property
-    def trigger_price(self) -> _common_pb2.Decimal:
+    def trigger_price(self) -> _decimal_pb2.Decimal:
         """New trigger price."""
 
     def __init__(
@@ -1059,8 +1060,8 @@ class ModifyOrderRequest(_message.Message):
         account_id: _builtins.str = ...,
         order: Global___OrderTarget | None = ...,
         quantity: _builtins.int | None = ...,
-        price: _common_pb2.Decimal | None = ...,
-        trigger_price: _common_pb2.Decimal | None = ...,
+        price: _decimal_pb2.Decimal | None = ...,
+        trigger_price: _decimal_pb2.Decimal | None = ...,
         order_type: _common_pb2.OrderType.ValueType = ...,
         validity: _common_pb2.Validity.ValueType = ...,
         disclosed_quantity: _builtins.int | None = ...,
@@ -1428,63 +1429,63 @@ class MarginBreakdown(_message.Message):
     LEVERAGE_FIELD_NUMBER: _builtins.int
     TOTAL_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def span(self) -> _common_pb2.Decimal:
+    def span(self) -> _decimal_pb2.Decimal:
         """SPAN margin."""
 
     @_builtins.property
-    def exposure(self) -> _common_pb2.Decimal:
+    def exposure(self) -> _decimal_pb2.Decimal:
         """Exposure margin."""
 
     @_builtins.property
-    def option_premium(self) -> _common_pb2.Decimal:
+    def option_premium(self) -> _decimal_pb2.Decimal:
         """Option premium."""
 
     @_builtins.property
-    def additional(self) -> _common_pb2.Decimal:
+    def additional(self) -> _decimal_pb2.Decimal:
         """Additional margin."""
 
     @_builtins.property
-    def bo(self) -> _common_pb2.Decimal:
+    def bo(self) -> _decimal_pb2.Decimal:
         """Bracket order margin."""
 
     @_builtins.property
-    def cash(self) -> _common_pb2.Decimal:
+    def cash(self) -> _decimal_pb2.Decimal:
         """Cash credit."""
 
     @_builtins.property
-    def var(self) -> _common_pb2.Decimal:
+    def var(self) -> _decimal_pb2.Decimal:
         """VAR margin."""
 
     @_builtins.property
-    def pnl_realised(self) -> _common_pb2.Decimal:
+    def pnl_realised(self) -> _decimal_pb2.Decimal:
         """Realised profit or loss that offsets the margin."""
 
     @_builtins.property
-    def pnl_unrealised(self) -> _common_pb2.Decimal:
+    def pnl_unrealised(self) -> _decimal_pb2.Decimal:
         """Unrealised profit or loss that offsets the margin."""
 
     @_builtins.property
-    def leverage(self) -> _common_pb2.Decimal:
+    def leverage(self) -> _decimal_pb2.Decimal:
         """Leverage offered."""
 
     @_builtins.property
-    def total(self) -> _common_pb2.Decimal:
+    def total(self) -> _decimal_pb2.Decimal:
         """The total margin required."""
 
     def __init__(
         self,
         *,
-        span: _common_pb2.Decimal | None = ...,
-        exposure: _common_pb2.Decimal | None = ...,
-        option_premium: _common_pb2.Decimal | None = ...,
-        additional: _common_pb2.Decimal | None = ...,
-        bo: _common_pb2.Decimal | None = ...,
-        cash: _common_pb2.Decimal | None = ...,
-        var: _common_pb2.Decimal | None = ...,
-        pnl_realised: _common_pb2.Decimal | None = ...,
-        pnl_unrealised: _common_pb2.Decimal | None = ...,
-        leverage: _common_pb2.Decimal | None = ...,
-        total: _common_pb2.Decimal | None = ...,
+        span: _decimal_pb2.Decimal | None = ...,
+        exposure: _decimal_pb2.Decimal | None = ...,
+        option_premium: _decimal_pb2.Decimal | None = ...,
+        additional: _decimal_pb2.Decimal | None = ...,
+        bo: _decimal_pb2.Decimal | None = ...,
+        cash: _decimal_pb2.Decimal | None = ...,
+        var: _decimal_pb2.Decimal | None = ...,
+        pnl_realised: _decimal_pb2.Decimal | None = ...,
+        pnl_unrealised: _decimal_pb2.Decimal | None = ...,
+        leverage: _decimal_pb2.Decimal | None = ...,
+        total: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["additional", b"additional", "bo", b"bo", "cash", b"cash", "exposure", b"exposure", "leverage", b"leverage", "option_premium", b"option_premium", "pnl_realised", b"pnl_realised", "pnl_unrealised", b"pnl_unrealised", "span", b"span", "total", b"total", "var", b"var"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -1511,44 +1512,44 @@ class Charges(_message.Message):
     transaction_tax_type: _builtins.str
     """"stt" or "ctt"."""
     @_builtins.property
-    def transaction_tax(self) -> _common_pb2.Decimal:
+    def transaction_tax(self) -> _decimal_pb2.Decimal:
         """Securities or commodities transaction tax."""
 
     @_builtins.property
-    def exchange_turnover_charge(self) -> _common_pb2.Decimal:
+    def exchange_turnover_charge(self) -> _decimal_pb2.Decimal:
         """Exchange turnover charge."""
 
     @_builtins.property
-    def sebi_turnover_charge(self) -> _common_pb2.Decimal:
+    def sebi_turnover_charge(self) -> _decimal_pb2.Decimal:
         """SEBI turnover fee."""
 
     @_builtins.property
-    def brokerage(self) -> _common_pb2.Decimal:
+    def brokerage(self) -> _decimal_pb2.Decimal:
         """Brokerage."""
 
     @_builtins.property
-    def stamp_duty(self) -> _common_pb2.Decimal:
+    def stamp_duty(self) -> _decimal_pb2.Decimal:
         """Stamp duty."""
 
     @_builtins.property
-    def gst(self) -> _common_pb2.Decimal:
+    def gst(self) -> _decimal_pb2.Decimal:
         """Total GST (IGST, or CGST plus SGST)."""
 
     @_builtins.property
-    def total(self) -> _common_pb2.Decimal:
+    def total(self) -> _decimal_pb2.Decimal:
         """Everything together."""
 
     def __init__(
         self,
         *,
-        transaction_tax: _common_pb2.Decimal | None = ...,
+        transaction_tax: _decimal_pb2.Decimal | None = ...,
         transaction_tax_type: _builtins.str = ...,
-        exchange_turnover_charge: _common_pb2.Decimal | None = ...,
-        sebi_turnover_charge: _common_pb2.Decimal | None = ...,
-        brokerage: _common_pb2.Decimal | None = ...,
-        stamp_duty: _common_pb2.Decimal | None = ...,
-        gst: _common_pb2.Decimal | None = ...,
-        total: _common_pb2.Decimal | None = ...,
+        exchange_turnover_charge: _decimal_pb2.Decimal | None = ...,
+        sebi_turnover_charge: _decimal_pb2.Decimal | None = ...,
+        brokerage: _decimal_pb2.Decimal | None = ...,
+        stamp_duty: _decimal_pb2.Decimal | None = ...,
+        gst: _decimal_pb2.Decimal | None = ...,
+        total: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["brokerage", b"brokerage", "exchange_turnover_charge", b"exchange_turnover_charge", "gst", b"gst", "sebi_turnover_charge", b"sebi_turnover_charge", "stamp_duty", b"stamp_duty", "total", b"total", "transaction_tax", b"transaction_tax"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -1589,7 +1590,7 @@ class ChargeableFill(_message.Message):
         """The instrument."""
 
     @_builtins.property
-    def average_price(self) -> _common_pb2.Decimal:
+    def average_price(self) -> _decimal_pb2.Decimal:
         """Average fill price."""
 
     def __init__(
@@ -1602,7 +1603,7 @@ class ChargeableFill(_message.Message):
         product: _common_pb2.Product.ValueType = ...,
         order_type: _common_pb2.OrderType.ValueType = ...,
         quantity: _builtins.int = ...,
-        average_price: _common_pb2.Decimal | None = ...,
+        average_price: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["average_price", b"average_price", "instrument", b"instrument"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -1714,7 +1715,7 @@ class GttLeg(_message.Message):
     product: _common_pb2.Product.ValueType
     """Product (CNC, MIS or NRML)."""
     @_builtins.property
-    def price(self) -> _common_pb2.Decimal:
+    def price(self) -> _decimal_pb2.Decimal:
         """Limit price of the order placed on trigger."""
 
     @_builtins.property
@@ -1727,7 +1728,7 @@ class GttLeg(_message.Message):
         transaction_type: _common_pb2.TransactionType.ValueType = ...,
         quantity: _builtins.int = ...,
         product: _common_pb2.Product.ValueType = ...,
-        price: _common_pb2.Decimal | None = ...,
+        price: _decimal_pb2.Decimal | None = ...,
         result: Global___GttLegResult | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price", "result", b"result"]  # noqa: Y015
@@ -1792,11 +1793,11 @@ class GttParams(_message.Message):
         """The instrument whose last price is watched (also the one traded)."""
 
     @_builtins.property
-    def last_price(self) -> _common_pb2.Decimal:
+    def last_price(self) -> _decimal_pb2.Decimal:
         """The last price when the GTT is created; Kite uses it to tell which way each trigger lies."""
 
     @_builtins.property
-    def trigger_values(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Decimal]:
+    def trigger_values(self) -> _containers.RepeatedCompositeFieldContainer[_decimal_pb2.Decimal]:
         """One trigger value for SINGLE; two for TWO_LEG (lower first)."""
 
     @_builtins.property
@@ -1808,8 +1809,8 @@ class GttParams(_message.Message):
         *,
         type: Global___GttType.ValueType = ...,
         instrument: _common_pb2.InstrumentRef | None = ...,
-        last_price: _common_pb2.Decimal | None = ...,
-        trigger_values: _abc.Iterable[_common_pb2.Decimal] | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
+        trigger_values: _abc.Iterable[_decimal_pb2.Decimal] | None = ...,
         legs: _abc.Iterable[Global___GttLeg] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "last_price", b"last_price"]  # noqa: Y015

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import decimal_pb2 as _decimal_pb2
 from kite_gateway_api.v1 import common_pb2 as _common_pb2
 from kite_gateway_api.v1 import errors_pb2 as _errors_pb2
 import builtins as _builtins
@@ -100,71 +101,71 @@ class Position(_message.Message):
     day_sell_quantity: _builtins.int
     """Quantity sold today."""
     @_builtins.property
-    def multiplier(self) -> _common_pb2.Decimal:
+    def multiplier(self) -> _decimal_pb2.Decimal:
         """Contract multiplier (quantity times price times multiplier is the value)."""
 
     @_builtins.property
-    def average_price(self) -> _common_pb2.Decimal:
+    def average_price(self) -> _decimal_pb2.Decimal:
         """Average price of the net quantity."""
 
     @_builtins.property
-    def close_price(self) -> _common_pb2.Decimal:
+    def close_price(self) -> _decimal_pb2.Decimal:
         """Previous close."""
 
     @_builtins.property
-    def last_price(self) -> _common_pb2.Decimal:
+    def last_price(self) -> _decimal_pb2.Decimal:
         """Last traded price."""
 
     @_builtins.property
-    def value(self) -> _common_pb2.Decimal:
+    def value(self) -> _decimal_pb2.Decimal:
         """Net value of the position."""
 
     @_builtins.property
-    def pnl(self) -> _common_pb2.Decimal:
+    def pnl(self) -> _decimal_pb2.Decimal:
         """Total profit or loss (realised plus unrealised)."""
 
     @_builtins.property
-    def m2m(self) -> _common_pb2.Decimal:
+    def m2m(self) -> _decimal_pb2.Decimal:
         """Mark-to-market profit or loss against the previous close."""
 
     @_builtins.property
-    def unrealised(self) -> _common_pb2.Decimal:
+    def unrealised(self) -> _decimal_pb2.Decimal:
         """Unrealised profit or loss on the open quantity."""
 
     @_builtins.property
-    def realised(self) -> _common_pb2.Decimal:
+    def realised(self) -> _decimal_pb2.Decimal:
         """Realised profit or loss of closed quantity."""
 
     @_builtins.property
-    def buy_price(self) -> _common_pb2.Decimal:
+    def buy_price(self) -> _decimal_pb2.Decimal:
         """Average buy price."""
 
     @_builtins.property
-    def buy_value(self) -> _common_pb2.Decimal:
+    def buy_value(self) -> _decimal_pb2.Decimal:
         """Value bought."""
 
     @_builtins.property
-    def sell_price(self) -> _common_pb2.Decimal:
+    def sell_price(self) -> _decimal_pb2.Decimal:
         """Average sell price."""
 
     @_builtins.property
-    def sell_value(self) -> _common_pb2.Decimal:
+    def sell_value(self) -> _decimal_pb2.Decimal:
         """Value sold."""
 
     @_builtins.property
-    def day_buy_price(self) -> _common_pb2.Decimal:
+    def day_buy_price(self) -> _decimal_pb2.Decimal:
         """Average price bought today."""
 
     @_builtins.property
-    def day_buy_value(self) -> _common_pb2.Decimal:
+    def day_buy_value(self) -> _decimal_pb2.Decimal:
         """Value bought today."""
 
     @_builtins.property
-    def day_sell_price(self) -> _common_pb2.Decimal:
+    def day_sell_price(self) -> _decimal_pb2.Decimal:
         """Average price sold today."""
 
     @_builtins.property
-    def day_sell_value(self) -> _common_pb2.Decimal:
+    def day_sell_value(self) -> _decimal_pb2.Decimal:
         """Value sold today."""
 
     def __init__(
@@ -176,27 +177,27 @@ class Position(_message.Message):
         product: _common_pb2.Product.ValueType = ...,
         quantity: _builtins.int = ...,
         overnight_quantity: _builtins.int = ...,
-        multiplier: _common_pb2.Decimal | None = ...,
-        average_price: _common_pb2.Decimal | None = ...,
-        close_price: _common_pb2.Decimal | None = ...,
-        last_price: _common_pb2.Decimal | None = ...,
-        value: _common_pb2.Decimal | None = ...,
-        pnl: _common_pb2.Decimal | None = ...,
-        m2m: _common_pb2.Decimal | None = ...,
-        unrealised: _common_pb2.Decimal | None = ...,
-        realised: _common_pb2.Decimal | None = ...,
+        multiplier: _decimal_pb2.Decimal | None = ...,
+        average_price: _decimal_pb2.Decimal | None = ...,
+        close_price: _decimal_pb2.Decimal | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
+        value: _decimal_pb2.Decimal | None = ...,
+        pnl: _decimal_pb2.Decimal | None = ...,
+        m2m: _decimal_pb2.Decimal | None = ...,
+        unrealised: _decimal_pb2.Decimal | None = ...,
+        realised: _decimal_pb2.Decimal | None = ...,
         buy_quantity: _builtins.int = ...,
-        buy_price: _common_pb2.Decimal | None = ...,
-        buy_value: _common_pb2.Decimal | None = ...,
+        buy_price: _decimal_pb2.Decimal | None = ...,
+        buy_value: _decimal_pb2.Decimal | None = ...,
         sell_quantity: _builtins.int = ...,
-        sell_price: _common_pb2.Decimal | None = ...,
-        sell_value: _common_pb2.Decimal | None = ...,
+        sell_price: _decimal_pb2.Decimal | None = ...,
+        sell_value: _decimal_pb2.Decimal | None = ...,
         day_buy_quantity: _builtins.int = ...,
-        day_buy_price: _common_pb2.Decimal | None = ...,
-        day_buy_value: _common_pb2.Decimal | None = ...,
+        day_buy_price: _decimal_pb2.Decimal | None = ...,
+        day_buy_value: _decimal_pb2.Decimal | None = ...,
         day_sell_quantity: _builtins.int = ...,
-        day_sell_price: _common_pb2.Decimal | None = ...,
-        day_sell_value: _common_pb2.Decimal | None = ...,
+        day_sell_price: _decimal_pb2.Decimal | None = ...,
+        day_sell_value: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["average_price", b"average_price", "buy_price", b"buy_price", "buy_value", b"buy_value", "close_price", b"close_price", "day_buy_price", b"day_buy_price", "day_buy_value", b"day_buy_value", "day_sell_price", b"day_sell_price", "day_sell_value", b"day_sell_value", "last_price", b"last_price", "m2m", b"m2m", "multiplier", b"multiplier", "pnl", b"pnl", "realised", b"realised", "sell_price", b"sell_price", "sell_value", b"sell_value", "unrealised", b"unrealised", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -259,31 +260,31 @@ class Holding(_message.Message):
     mtf_quantity: _builtins.int
     """MTF quantity, for margin-traded holdings."""
     @_builtins.property
-    def average_price(self) -> _common_pb2.Decimal:
+    def average_price(self) -> _decimal_pb2.Decimal:
         """Average buy price."""
 
     @_builtins.property
-    def last_price(self) -> _common_pb2.Decimal:
+    def last_price(self) -> _decimal_pb2.Decimal:
         """Last traded price."""
 
     @_builtins.property
-    def close_price(self) -> _common_pb2.Decimal:
+    def close_price(self) -> _decimal_pb2.Decimal:
         """Previous close."""
 
     @_builtins.property
-    def pnl(self) -> _common_pb2.Decimal:
+    def pnl(self) -> _decimal_pb2.Decimal:
         """Profit or loss against the average price."""
 
     @_builtins.property
-    def day_change(self) -> _common_pb2.Decimal:
+    def day_change(self) -> _decimal_pb2.Decimal:
         """Change since the previous close, per share."""
 
     @_builtins.property
-    def day_change_percentage(self) -> _common_pb2.Decimal:
+    def day_change_percentage(self) -> _decimal_pb2.Decimal:
         """Change since the previous close, in percent."""
 
     @_builtins.property
-    def mtf_initial_margin(self) -> _common_pb2.Decimal:
+    def mtf_initial_margin(self) -> _decimal_pb2.Decimal:
         """MTF initial margin blocked."""
 
     def __init__(
@@ -301,14 +302,14 @@ class Holding(_message.Message):
         collateral_quantity: _builtins.int = ...,
         short_quantity: _builtins.int = ...,
         opening_quantity: _builtins.int = ...,
-        average_price: _common_pb2.Decimal | None = ...,
-        last_price: _common_pb2.Decimal | None = ...,
-        close_price: _common_pb2.Decimal | None = ...,
-        pnl: _common_pb2.Decimal | None = ...,
-        day_change: _common_pb2.Decimal | None = ...,
-        day_change_percentage: _common_pb2.Decimal | None = ...,
+        average_price: _decimal_pb2.Decimal | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
+        close_price: _decimal_pb2.Decimal | None = ...,
+        pnl: _decimal_pb2.Decimal | None = ...,
+        day_change: _decimal_pb2.Decimal | None = ...,
+        day_change_percentage: _decimal_pb2.Decimal | None = ...,
         mtf_quantity: _builtins.int = ...,
-        mtf_initial_margin: _common_pb2.Decimal | None = ...,
+        mtf_initial_margin: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["average_price", b"average_price", "close_price", b"close_price", "day_change", b"day_change", "day_change_percentage", b"day_change_percentage", "last_price", b"last_price", "mtf_initial_margin", b"mtf_initial_margin", "pnl", b"pnl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -331,38 +332,38 @@ class HoldingsSummary(_message.Message):
     TODAY_PNL_FIELD_NUMBER: _builtins.int
     TODAY_PNL_PERCENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def invested_amount(self) -> _common_pb2.Decimal:
+    def invested_amount(self) -> _decimal_pb2.Decimal:
         """Sum of quantity times average price."""
 
     @_builtins.property
-    def current_value(self) -> _common_pb2.Decimal:
+    def current_value(self) -> _decimal_pb2.Decimal:
         """Sum of quantity times last price."""
 
     @_builtins.property
-    def total_pnl(self) -> _common_pb2.Decimal:
+    def total_pnl(self) -> _decimal_pb2.Decimal:
         """current_value minus invested_amount."""
 
     @_builtins.property
-    def total_pnl_percent(self) -> _common_pb2.Decimal:
+    def total_pnl_percent(self) -> _decimal_pb2.Decimal:
         """total_pnl as a percentage of invested_amount."""
 
     @_builtins.property
-    def today_pnl(self) -> _common_pb2.Decimal:
+    def today_pnl(self) -> _decimal_pb2.Decimal:
         """Today's change in value."""
 
     @_builtins.property
-    def today_pnl_percent(self) -> _common_pb2.Decimal:
+    def today_pnl_percent(self) -> _decimal_pb2.Decimal:
         """today_pnl as a percentage of the previous day's value."""
 
     def __init__(
         self,
         *,
-        invested_amount: _common_pb2.Decimal | None = ...,
-        current_value: _common_pb2.Decimal | None = ...,
-        total_pnl: _common_pb2.Decimal | None = ...,
-        total_pnl_percent: _common_pb2.Decimal | None = ...,
-        today_pnl: _common_pb2.Decimal | None = ...,
-        today_pnl_percent: _common_pb2.Decimal | None = ...,
+        invested_amount: _decimal_pb2.Decimal | None = ...,
+        current_value: _decimal_pb2.Decimal | None = ...,
+        total_pnl: _decimal_pb2.Decimal | None = ...,
+        total_pnl_percent: _decimal_pb2.Decimal | None = ...,
+        today_pnl: _decimal_pb2.Decimal | None = ...,
+        today_pnl_percent: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["current_value", b"current_value", "invested_amount", b"invested_amount", "today_pnl", b"today_pnl", "today_pnl_percent", b"today_pnl_percent", "total_pnl", b"total_pnl", "total_pnl_percent", b"total_pnl_percent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -413,11 +414,11 @@ class GetPositionsResponse(_message.Message):
         """Today's positions."""
 
     @_builtins.property
-    def total_pnl(self) -> _common_pb2.Decimal:
+    def total_pnl(self) -> _decimal_pb2.Decimal:
         """Sum of pnl over the net positions."""
 
     @_builtins.property
-    def total_m2m(self) -> _common_pb2.Decimal:
+    def total_m2m(self) -> _decimal_pb2.Decimal:
         """Sum of m2m over the net positions."""
 
     def __init__(
@@ -425,8 +426,8 @@ class GetPositionsResponse(_message.Message):
         *,
         net: _abc.Iterable[Global___Position] | None = ...,
         day: _abc.Iterable[Global___Position] | None = ...,
-        total_pnl: _common_pb2.Decimal | None = ...,
-        total_m2m: _common_pb2.Decimal | None = ...,
+        total_pnl: _decimal_pb2.Decimal | None = ...,
+        total_m2m: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["total_m2m", b"total_m2m", "total_pnl", b"total_pnl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -628,11 +629,11 @@ class AccountPortfolioTotals(_message.Message):
     open_positions: _builtins.int
     """Number of net positions with a non-zero quantity."""
     @_builtins.property
-    def positions_pnl(self) -> _common_pb2.Decimal:
+    def positions_pnl(self) -> _decimal_pb2.Decimal:
         """Sum of position pnl."""
 
     @_builtins.property
-    def positions_m2m(self) -> _common_pb2.Decimal:
+    def positions_m2m(self) -> _decimal_pb2.Decimal:
         """Sum of position m2m."""
 
     @_builtins.property
@@ -640,22 +641,22 @@ class AccountPortfolioTotals(_message.Message):
         """The holdings' totals."""
 
     @_builtins.property
-    def equity_margin_available(self) -> _common_pb2.Decimal:
+    def equity_margin_available(self) -> _decimal_pb2.Decimal:
         """Net equity-segment margin available."""
 
     @_builtins.property
-    def commodity_margin_available(self) -> _common_pb2.Decimal:
+    def commodity_margin_available(self) -> _decimal_pb2.Decimal:
         """Net commodity-segment margin available."""
 
     def __init__(
         self,
         *,
-        positions_pnl: _common_pb2.Decimal | None = ...,
-        positions_m2m: _common_pb2.Decimal | None = ...,
+        positions_pnl: _decimal_pb2.Decimal | None = ...,
+        positions_m2m: _decimal_pb2.Decimal | None = ...,
         open_positions: _builtins.int = ...,
         holdings: Global___HoldingsSummary | None = ...,
-        equity_margin_available: _common_pb2.Decimal | None = ...,
-        commodity_margin_available: _common_pb2.Decimal | None = ...,
+        equity_margin_available: _decimal_pb2.Decimal | None = ...,
+        commodity_margin_available: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["commodity_margin_available", b"commodity_margin_available", "equity_margin_available", b"equity_margin_available", "holdings", b"holdings", "positions_m2m", b"positions_m2m", "positions_pnl", b"positions_pnl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -682,7 +683,7 @@ class AccountExposure(_message.Message):
     holding_quantity: _builtins.int
     """Holding quantity (settled plus T1)."""
     @_builtins.property
-    def pnl(self) -> _common_pb2.Decimal:
+    def pnl(self) -> _decimal_pb2.Decimal:
         """Profit or loss of the position and holding together."""
 
     def __init__(
@@ -691,7 +692,7 @@ class AccountExposure(_message.Message):
         account_id: _builtins.str = ...,
         position_quantity: _builtins.int = ...,
         holding_quantity: _builtins.int = ...,
-        pnl: _common_pb2.Decimal | None = ...,
+        pnl: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["pnl", b"pnl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -724,15 +725,15 @@ class ConsolidatedInstrument(_message.Message):
     holding_quantity: _builtins.int
     """Holding quantity over all accounts."""
     @_builtins.property
-    def last_price(self) -> _common_pb2.Decimal:
+    def last_price(self) -> _decimal_pb2.Decimal:
         """Last traded price."""
 
     @_builtins.property
-    def value(self) -> _common_pb2.Decimal:
+    def value(self) -> _decimal_pb2.Decimal:
         """Value of positions and holdings at the last price (with the contract multiplier)."""
 
     @_builtins.property
-    def pnl(self) -> _common_pb2.Decimal:
+    def pnl(self) -> _decimal_pb2.Decimal:
         """Profit or loss over all accounts."""
 
     @_builtins.property
@@ -746,9 +747,9 @@ class ConsolidatedInstrument(_message.Message):
         instrument_token: _builtins.int = ...,
         position_quantity: _builtins.int = ...,
         holding_quantity: _builtins.int = ...,
-        last_price: _common_pb2.Decimal | None = ...,
-        value: _common_pb2.Decimal | None = ...,
-        pnl: _common_pb2.Decimal | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
+        value: _decimal_pb2.Decimal | None = ...,
+        pnl: _decimal_pb2.Decimal | None = ...,
         accounts: _abc.Iterable[Global___AccountExposure] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_price", b"last_price", "pnl", b"pnl", "value", b"value"]  # noqa: Y015
@@ -778,7 +779,7 @@ class GetConsolidatedPortfolioResponse(_message.Message):
         """Instruments held or positioned in by any of the readable accounts, ordered by symbol."""
 
     @_builtins.property
-    def total_pnl(self) -> _common_pb2.Decimal:
+    def total_pnl(self) -> _decimal_pb2.Decimal:
         """Sum of pnl over the readable accounts' positions and holdings."""
 
     @_builtins.property
@@ -790,7 +791,7 @@ class GetConsolidatedPortfolioResponse(_message.Message):
         *,
         accounts: _abc.Iterable[Global___AccountPortfolio] | None = ...,
         instruments: _abc.Iterable[Global___ConsolidatedInstrument] | None = ...,
-        total_pnl: _common_pb2.Decimal | None = ...,
+        total_pnl: _decimal_pb2.Decimal | None = ...,
         as_of: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "total_pnl", b"total_pnl"]  # noqa: Y015

@@ -1,0 +1,52 @@
+"""google.type.Decimal's string to and from decimal.Decimal: the grammar the API documents
+(protos/kite_gateway/v1/common.proto) for what it accepts, and the plain form it sends."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from kite_gateway.errors import GatewayError, invalid
+
+# google.type.Decimal's grammar: sign, digits with an optional point and fraction, an exponent.
+GRAMMAR = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+MAX_SIGNIFICANT = 20
+MAX_FRACTION = 8
+MAX_TEXT = 64
+SENT_FRACTION = Decimal("1e-9")  # what the gateway computes (P&L, averages) is sent to 9 places
+
+
+def parse(text: str, field: str) -> Decimal:
+    """The exact value of a request's Decimal; "" is zero ("not given" where a field is optional)."""
+    if not text:
+        return Decimal(0)
+    if len(text) > MAX_TEXT or GRAMMAR.fullmatch(text) is None:
+        raise _malformed(text, field)
+    number = Decimal(text)
+    if number.is_zero():
+        return Decimal(0)
+    normal = number.normalize()
+    exponent = int(normal.as_tuple().exponent)
+    if -exponent > MAX_FRACTION:
+        raise invalid(field, f"{text!r} has more than {MAX_FRACTION} digits after the decimal point")
+    if normal.adjusted() >= MAX_SIGNIFICANT or len(normal.as_tuple().digits) > MAX_SIGNIFICANT:
+        raise invalid(field, f"{text!r} has more than {MAX_SIGNIFICANT} significant digits")
+    return number
+
+
+def _malformed(text: str, field: str) -> GatewayError:
+    shown = text if len(text) <= 24 else text[:24] + "..."
+    return invalid(field, f'{shown!r} is not a decimal number: write it like "1562.55", "-10.6" or "0"')
+
+
+def format_decimal(value: Decimal) -> str:
+    """The shortest plain notation: no exponent, no trailing zeros after the point, "0" for zero,
+    at most 9 places after the point; so equal numbers are always the same text."""
+    if value.is_zero():
+        return "0"
+    if int(value.as_tuple().exponent) < -9:
+        value = value.quantize(SENT_FRACTION, rounding=ROUND_HALF_EVEN)
+        if value.is_zero():
+            return "0"
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
