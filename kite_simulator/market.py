@@ -20,6 +20,7 @@ import hashlib
 import math
 import random
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -208,15 +209,16 @@ class MarketModel:
         self.anchor_day = anchor_day
         self.hours = hours
         self.step_seconds = step_seconds
-        self._cumulative: dict[int, dict[int, float]] = {}
+        self._cumulative: dict[str, dict[int, float]] = {}
         self._path_cache: OrderedDict[tuple[int, date], DayPath | None] = OrderedDict()
         self._path_bytes = 0
 
     # Daily walk -------------------------------------------------------------------------------
 
     def _log_level(self, instrument: SimInstrument, day: date) -> float:
-        """Cumulative log return from the anchor to the close of `day`."""
-        walk = self._cumulative.setdefault(instrument.instrument_token, {})
+        """Cumulative log return from the anchor to the close of `day` (one walk per walk_id: the
+        futures of an underlying share theirs)."""
+        walk = self._cumulative.setdefault(instrument.walk_id, {})
         offset = (day - self.anchor_day).days
         if offset in walk:
             return walk[offset]
@@ -229,7 +231,7 @@ class MarketModel:
                 level = walk[nxt]
             else:
                 day_index = self.anchor_day + timedelta(days=min(position, nxt))
-                draw = _rng(self.seed, instrument.instrument_token, "day", day_index).gauss(0, 1)
+                draw = _rng(self.seed, instrument.walk_id, "day", day_index).gauss(0, 1)
                 level += step * draw * instrument.daily_volatility
                 walk[nxt] = level
             position = nxt
@@ -424,12 +426,23 @@ class MarketModel:
 
     # History ----------------------------------------------------------------------------------
 
-    def _paths(self, instrument: SimInstrument, start: datetime, end: datetime) -> list[DayPath]:
-        days = self.hours.trading_days(instrument.exchange, start.astimezone(IST).date(), end.astimezone(IST).date())
+    def _paths(
+        self, instrument: SimInstrument, start: datetime, end: datetime, continuous: bool = False
+    ) -> list[DayPath]:
+        """The trading days' paths from start's date to end's, within the contract's life: from its
+        listing (unless `continuous`) to its expiry."""
+        first, last = start.astimezone(IST).date(), end.astimezone(IST).date()
+        if instrument.listed is not None and not continuous:
+            first = max(first, instrument.listed)
+        if instrument.expiry is not None:
+            last = min(last, instrument.expiry)
+        if last < first:
+            return []
+        days = self.hours.trading_days(instrument.exchange, first, last)
         return [path for day in days if (path := self.day_path(instrument, day)) is not None]
 
     def minute_bars(self, instrument: SimInstrument, start: datetime, end: datetime) -> list[Bar]:
-        """Minute bars whose start lies in [start, end]."""
+        """Minute bars whose start lies in [start, end] (none before a contract's listing)."""
         bars: list[Bar] = []
         for path in self._paths(instrument, start, end):
             first = max(0, math.ceil((start - path.session_start).total_seconds() / 60))
@@ -437,9 +450,26 @@ class MarketModel:
             bars.extend(path.bar(k) for k in range(first, last + 1))
         return bars
 
-    def day_bars(self, instrument: SimInstrument, start: datetime, end: datetime) -> list[Bar]:
-        """Daily bars of the trading days from start's date to end's date."""
-        return [path.day_bar() for path in self._paths(instrument, start, end)]
+    def day_bars(
+        self, instrument: SimInstrument, start: datetime, end: datetime, continuous: bool = False
+    ) -> list[Bar]:
+        """Daily bars of the trading days from start's date to end's date, from the contract's listing
+        on (before it too when `continuous`: stitched_day_bars asks so of the contracts it stitches)."""
+        return [path.day_bar() for path in self._paths(instrument, start, end, continuous)]
+
+    def stitched_day_bars(
+        self, segments: Sequence[tuple[SimInstrument, date, date]], start: datetime, end: datetime
+    ) -> list[Bar]:
+        """Daily bars from start's date to end's date, each day from the contract whose (first day,
+        last day) segment holds it: a continuous series across expiries."""
+        bars: list[Bar] = []
+        last_asked = end.astimezone(IST).date()
+        for contract, first, last in segments:
+            low = max(start, datetime.combine(first, time(0, 0), IST))
+            high = end if last >= last_asked else datetime.combine(last, time(23, 59, 59), IST)
+            if low <= high:
+                bars.extend(self.day_bars(contract, low, high, continuous=True))
+        return bars
 
     @staticmethod
     def resample(bars: list[Bar], minutes: int) -> list[Bar]:

@@ -66,6 +66,7 @@ class SimOrder:
     triggered: bool = False
     guid: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
+    kite_tags: list[str] = field(default_factory=list)  # tags Kite adds itself, e.g. an autoslice child's
 
     @property
     def pending_quantity(self) -> int:
@@ -77,7 +78,7 @@ class SimOrder:
 
     @property
     def tags(self) -> list[str]:
-        return [self.tag] if self.tag else []
+        return ([self.tag] if self.tag else []) + self.kite_tags
 
     def transition(self, status: str, at: datetime, message: str | None = None) -> None:
         """Move to a status and record the snapshot in the history."""

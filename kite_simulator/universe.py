@@ -14,10 +14,11 @@ from __future__ import annotations
 import calendar
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from kite_simulator.lot_sizes import index_lot, stock_lot
 from kite_wire import DERIVATIVE_TYPES, INDICES, TRADING_CALENDAR, Instrument, csv_row, format_instruments_csv
 from kite_wire import ticker_packets as seg
 
@@ -43,6 +44,7 @@ class SimInstrument:
     underlying: str = ""
     isin: str = ""
     daily_volatility: float = 0.015  # standard deviation of the daily log return
+    listed: date | None = None  # a contract's first trading day (its history starts there); None: long listed
 
     @property
     def symbol(self) -> str:
@@ -55,6 +57,15 @@ class SimInstrument:
     @property
     def is_derivative(self) -> bool:
         return self.instrument_type in DERIVATIVE_TYPES
+
+    @property
+    def walk_id(self) -> str:
+        """What the daily price walk is drawn for: one walk for all the futures of an underlying (so
+        expiring contracts roll into the next by no more than the basis, as a continuous series does),
+        else the instrument's own."""
+        if self.instrument_type == "FUT":
+            return f"{self.exchange}:{self.name}:FUT"
+        return str(self.instrument_token)
 
     def round_to_tick(self, price: Decimal) -> Decimal:
         steps = (price / self.tick_size).quantize(Decimal(1), rounding=ROUND_HALF_UP)
@@ -93,47 +104,48 @@ class Universe:
         return format_instruments_csv(i.instrument() for i in self.instruments if exchange in (None, i.exchange))
 
 
-# (symbol, name, price, NSE exchange token, BSE scrip code, F&O lot size or 0, ISIN)
-_EQUITIES: tuple[tuple[str, str, str, int, int, int, str], ...] = (
-    ("INFY", "INFOSYS", "1573.15", 1594, 500209, 400, "INE009A01021"),
-    ("RELIANCE", "RELIANCE INDUSTRIES", "1412.95", 2885, 500325, 500, "INE002A01018"),
-    ("TCS", "TATA CONSULTANCY SERV LT", "3209.40", 11536, 532540, 175, "INE467B01029"),
-    ("HDFCBANK", "HDFC BANK", "1650.20", 1333, 500180, 550, "INE040A01034"),
-    ("ICICIBANK", "ICICI BANK", "1290.35", 4963, 532174, 700, "INE090A01021"),
-    ("SBIN", "STATE BANK OF INDIA", "812.60", 3045, 500112, 750, "INE062A01020"),
-    ("ITC", "ITC", "421.85", 1660, 500875, 1600, "INE154A01025"),
-    ("AXISBANK", "AXIS BANK", "1105.50", 5900, 532215, 625, "INE238A01034"),
-    ("KOTAKBANK", "KOTAK MAHINDRA BANK", "1780.00", 1922, 500247, 400, "INE237A01028"),
-    ("LT", "LARSEN & TOUBRO", "3540.25", 11483, 500510, 175, "INE018A01030"),
-    ("BHARTIARTL", "BHARTI AIRTEL", "1602.70", 10604, 532454, 475, "INE397D01024"),
-    ("HINDUNILVR", "HINDUSTAN UNILEVER", "2405.10", 1394, 500696, 300, "INE030A01027"),
-    ("WIPRO", "WIPRO", "262.45", 3787, 507685, 3000, "INE075A01022"),
-    ("MARUTI", "MARUTI SUZUKI INDIA", "12210.00", 10999, 532500, 50, "INE585B01010"),
-    ("TATAMOTORS", "TATA MOTORS", "392.95", 3456, 500570, 800, "INE155A01022"),
-    ("TATASTEEL", "TATA STEEL", "151.32", 3499, 500470, 5500, "INE081A01020"),
-    ("SUNPHARMA", "SUN PHARMACEUTICAL IND L", "1688.40", 3351, 524715, 350, "INE044A01036"),
-    ("ASIANPAINT", "ASIAN PAINTS", "2290.15", 236, 500820, 250, "INE021A01026"),
-    ("BAJFINANCE", "BAJAJ FINANCE", "905.85", 317, 500034, 750, "INE296A01032"),
-    ("NTPC", "NTPC", "338.20", 11630, 532555, 1500, "INE733E01010"),
-    ("ONGC", "OIL AND NATURAL GAS CORP.", "241.74", 2475, 500312, 2250, "INE213A01029"),
-    ("POWERGRID", "POWER GRID CORP. LTD.", "287.05", 14977, 532898, 1900, "INE752E01010"),
-    ("COALINDIA", "COAL INDIA", "382.90", 20374, 533278, 1350, "INE522F01014"),
-    ("ADANIENT", "ADANI ENTERPRISES", "2335.00", 25, 512599, 300, "INE423A01024"),
-    ("IDEA", "VODAFONE IDEA", "7.41", 14366, 532822, 0, "INE669E01016"),
-    ("YESBANK", "YES BANK", "19.83", 11915, 532648, 0, "INE528G01035"),
-    ("IRCTC", "INDIAN RAIL TOUR CORP LTD", "704.35", 13611, 542830, 875, "INE335Y01020"),
-    ("ZOMATO", "ETERNAL", "288.50", 5097, 543320, 0, "INE758T01015"),
-    ("NIFTYBEES", "NIP IND ETF NIFTY BEES", "280.12", 10576, 590103, 0, "INF204KB14I2"),
-    ("GOLDBEES", "NIP IND ETF GOLD BEES", "101.45", 14428, 590095, 0, "INF204KB17I5"),
+# (symbol, name, price, NSE exchange token, BSE scrip code, ISIN); F&O lots are in kite_simulator.lot_sizes
+_EQUITIES: tuple[tuple[str, str, str, int, int, str], ...] = (
+    ("INFY", "INFOSYS", "1573.15", 1594, 500209, "INE009A01021"),
+    ("RELIANCE", "RELIANCE INDUSTRIES", "1412.95", 2885, 500325, "INE002A01018"),
+    ("TCS", "TATA CONSULTANCY SERV LT", "3209.40", 11536, 532540, "INE467B01029"),
+    ("HDFCBANK", "HDFC BANK", "1650.20", 1333, 500180, "INE040A01034"),
+    ("ICICIBANK", "ICICI BANK", "1290.35", 4963, 532174, "INE090A01021"),
+    ("SBIN", "STATE BANK OF INDIA", "812.60", 3045, 500112, "INE062A01020"),
+    ("ITC", "ITC", "421.85", 1660, 500875, "INE154A01025"),
+    ("AXISBANK", "AXIS BANK", "1105.50", 5900, 532215, "INE238A01034"),
+    ("KOTAKBANK", "KOTAK MAHINDRA BANK", "1780.00", 1922, 500247, "INE237A01028"),
+    ("LT", "LARSEN & TOUBRO", "3540.25", 11483, 500510, "INE018A01030"),
+    ("BHARTIARTL", "BHARTI AIRTEL", "1602.70", 10604, 532454, "INE397D01024"),
+    ("HINDUNILVR", "HINDUSTAN UNILEVER", "2405.10", 1394, 500696, "INE030A01027"),
+    ("WIPRO", "WIPRO", "262.45", 3787, 507685, "INE075A01022"),
+    ("MARUTI", "MARUTI SUZUKI INDIA", "12210.00", 10999, 532500, "INE585B01010"),
+    ("TATAMOTORS", "TATA MOTORS", "392.95", 3456, 500570, "INE155A01022"),
+    ("TATASTEEL", "TATA STEEL", "151.32", 3499, 500470, "INE081A01020"),
+    ("SUNPHARMA", "SUN PHARMACEUTICAL IND L", "1688.40", 3351, 524715, "INE044A01036"),
+    ("ASIANPAINT", "ASIAN PAINTS", "2290.15", 236, 500820, "INE021A01026"),
+    ("BAJFINANCE", "BAJAJ FINANCE", "905.85", 317, 500034, "INE296A01032"),
+    ("NTPC", "NTPC", "338.20", 11630, 532555, "INE733E01010"),
+    ("ONGC", "OIL AND NATURAL GAS CORP.", "241.74", 2475, 500312, "INE213A01029"),
+    ("POWERGRID", "POWER GRID CORP. LTD.", "287.05", 14977, 532898, "INE752E01010"),
+    ("COALINDIA", "COAL INDIA", "382.90", 20374, 533278, "INE522F01014"),
+    ("ADANIENT", "ADANI ENTERPRISES", "2335.00", 25, 512599, "INE423A01024"),
+    ("IDEA", "VODAFONE IDEA", "7.41", 14366, 532822, "INE669E01016"),
+    ("YESBANK", "YES BANK", "19.83", 11915, 532648, "INE528G01035"),
+    ("IRCTC", "INDIAN RAIL TOUR CORP LTD", "704.35", 13611, 542830, "INE335Y01020"),
+    ("ZOMATO", "ETERNAL", "288.50", 5097, 543320, "INE758T01015"),
+    ("NIFTYBEES", "NIP IND ETF NIFTY BEES", "280.12", 10576, 590103, "INF204KB14I2"),
+    ("GOLDBEES", "NIP IND ETF GOLD BEES", "101.45", 14428, 590095, "INF204KB17I5"),
 )
 
-# (tradingsymbol, exchange, exchange token, price, name of the F&O underlying, lot, strike step, freeze)
+# (tradingsymbol, exchange, exchange token, price, name of the F&O underlying, strike step, freeze); the
+# lots are in kite_simulator.lot_sizes, and a freeze quantity counts whole lots (rounded down to one).
 _INDICES = (
-    ("NIFTY 50", "NSE", 1001, "24350.45", "NIFTY", 75, 50, 1800),
-    ("NIFTY BANK", "NSE", 1016, "52210.80", "BANKNIFTY", 35, 100, 900),
-    ("NIFTY FIN SERVICE", "NSE", 1007, "24010.25", "FINNIFTY", 65, 50, 1800),
-    ("INDIA VIX", "NSE", 1035, "13.42", "", 0, 0, 0),
-    ("SENSEX", "BSE", 1, "80150.20", "SENSEX", 20, 100, 1000),
+    ("NIFTY 50", "NSE", 1001, "24350.45", "NIFTY", 50, 1800),
+    ("NIFTY BANK", "NSE", 1016, "52210.80", "BANKNIFTY", 100, 900),
+    ("NIFTY FIN SERVICE", "NSE", 1007, "24010.25", "FINNIFTY", 50, 1800),
+    ("INDIA VIX", "NSE", 1035, "13.42", "", 0, 0),
+    ("SENSEX", "BSE", 1, "80150.20", "SENSEX", 100, 1000),
 )
 
 # (name, price, tick, multiplier (units per lot), expiry day of month, strike step or 0, freeze lots)
@@ -161,6 +173,13 @@ _CURRENCIES = (
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _WEEKLY_MONTH_CODES = "123456789OND"
+
+
+# Kite's instrument token is `exchange_token << 8 | segment` and stays below 2**31, so that clients
+# reading it as a signed 32-bit integer (Java's int, JavaScript's bitwise operators) see it positive.
+TOKEN_LIMIT = 1 << 31
+_EXCHANGE_TOKEN_LIMIT = TOKEN_LIMIT >> 8  # 8,388,608
+_FIRST_GENERATED_TOKEN = 30_000  # generated contracts' exchange tokens start above the cash market's
 
 
 def _token(exchange_token: int, segment: int) -> int:
@@ -229,9 +248,11 @@ class _TokenAllocator:
 
     def __call__(self, segment: int, tradingsymbol: str) -> tuple[int, int]:
         digest = hashlib.blake2b(f"{self._seed}:{segment}:{tradingsymbol}".encode(), digest_size=8).digest()
-        exchange_token = 30_000 + int.from_bytes(digest) % 16_000_000
-        while _token(exchange_token, segment) in self._used:
-            exchange_token += 1
+        span = _EXCHANGE_TOKEN_LIMIT - _FIRST_GENERATED_TOKEN
+        offset = int.from_bytes(digest) % span
+        while _token(_FIRST_GENERATED_TOKEN + offset, segment) in self._used:
+            offset = (offset + 1) % span
+        exchange_token = _FIRST_GENERATED_TOKEN + offset
         self._used.add(_token(exchange_token, segment))
         return exchange_token, _token(exchange_token, segment)
 
@@ -242,7 +263,7 @@ def build_universe(seed: int, trading_day: date) -> Universe:
     out: list[SimInstrument] = []
 
     spots: dict[str, Decimal] = {}
-    for symbol, name, price, nse_token, bse_code, _lot, isin in _EQUITIES:
+    for symbol, name, price, nse_token, bse_code, isin in _EQUITIES:
         base = Decimal(price)
         spots[symbol] = base
         tick = Decimal("0.01") if base < 250 else Decimal("0.05")
@@ -257,7 +278,7 @@ def build_universe(seed: int, trading_day: date) -> Universe:
                 )
             )  # fmt: skip
 
-    for symbol, exchange, exchange_token, price, fo_name, _lot, _step, _freeze in _INDICES:
+    for symbol, exchange, exchange_token, price, fo_name, _step, _freeze in _INDICES:
         spots[fo_name or symbol] = Decimal(price)
         out.append(
             SimInstrument(
@@ -305,9 +326,11 @@ def build_universe(seed: int, trading_day: date) -> Universe:
 
     five_cents = Decimal("0.05")
     nfo_monthly = _monthly_expiries(trading_day, calendar.TUESDAY, 3)
-    for _symbol, exchange, _et, _price, fo_name, lot, step, freeze in _INDICES:
+    for _symbol, exchange, _et, _price, fo_name, step, freeze_units in _INDICES:
         if not fo_name:
             continue
+        lot = index_lot(fo_name)
+        freeze = freeze_units // lot * lot
         if exchange == "BSE":
             weekly = _weekly_expiries(trading_day, calendar.THURSDAY, 2)
             derivatives(fo_name, "BFO", seg.SEGMENT_BFO, spots[fo_name], lot, step, freeze,
@@ -319,8 +342,8 @@ def build_universe(seed: int, trading_day: date) -> Universe:
         derivatives(fo_name, "NFO", seg.SEGMENT_NFO, spots[fo_name], lot, step, freeze, sorted(expiries),
                     nfo_monthly, 25, five_cents)  # fmt: skip
 
-    for symbol, _name, _price, _nt, _bc, lot, _isin in _EQUITIES:
-        if lot:
+    for symbol, _name, _price, _nt, _bc, _isin in _EQUITIES:
+        if lot := stock_lot(symbol):
             spot = spots[symbol]
             step = int(max(Decimal(5), (spot / 100).quantize(Decimal(1)) // 5 * 5)) if spot > 100 else 1
             derivatives(symbol, "NFO", seg.SEGMENT_NFO, spot, lot, step, lot * 20, [(d, True) for d in nfo_monthly[:2]],
@@ -343,7 +366,26 @@ def build_universe(seed: int, trading_day: date) -> Universe:
         if pair == "USDINR":
             fridays = [(d, False) for d in _weekly_expiries(trading_day, calendar.FRIDAY, 2)]
             _add_currency_options(out, allocate, pair, Decimal(pair_price), multiplier, fridays, trading_day)
-    return Universe(out)
+    return Universe(replace(i, listed=_listing_day(i, trading_day)) for i in out)
+
+
+def _months_before(day: date, months: int) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _listing_day(instrument: SimInstrument, trading_day: date) -> date | None:
+    """A contract's first trading day: the day after the expiry of the contract it replaced in the
+    cycle (3 serial months on NFO, BFO and CDS, 6 on MCX; 5 weeks for weekly options), never after
+    `trading_day`, on which it is listed."""
+    if instrument.expiry is None:
+        return None
+    code = instrument.tradingsymbol[len(instrument.name) + 2 : len(instrument.name) + 5]
+    if instrument.instrument_type in ("CE", "PE") and code not in _MONTHS:  # a weekly option
+        start = instrument.expiry - timedelta(weeks=5)
+    else:
+        start = _months_before(instrument.expiry, 6 if instrument.exchange == "MCX" else 3)
+    return min(start + timedelta(days=1), trading_day)
 
 
 def _add_currency_options(

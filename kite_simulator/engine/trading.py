@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -81,9 +81,22 @@ class TradingEngine:
     def _new_id(self, now: datetime) -> str:
         return f"{now.astimezone(IST):%y%m%d}{self.order_ids.take():09d}"
 
-    def place(self, app: App, user_id: str, variety: str, form: Mapping[str, str], counted: bool = True) -> str:
+    def new_order_id(self) -> str:
+        """An id from the order sequence that names no order (an autoslice parent's)."""
+        return self._new_id(self.clock.now())
+
+    def place(
+        self,
+        app: App,
+        user_id: str,
+        variety: str,
+        form: Mapping[str, str],
+        counted: bool = True,
+        kite_tags: Sequence[str] = (),
+    ) -> str:
         """`POST /orders/{variety}`: returns the order id (the first leg's, for icebergs). A placement
-        is `counted` against the user's order caps (not those a GTT makes when it fires)."""
+        is `counted` against the user's order caps (not those a GTT makes when it fires); `kite_tags`
+        are the tags Kite adds to the order itself."""
         account = self.accounts[user_id]
         now = self.clock.now()
         if variety not in VARIETIES:
@@ -111,6 +124,7 @@ class TradingEngine:
             tag=fields.text(form, "tag", required=False) or None,
             guid=uuid.uuid4().hex[:20],
             order_time=now,
+            kite_tags=list(kite_tags),
         )
         self._validate(order, now)
         if variety == "iceberg":

@@ -12,12 +12,14 @@ from aiohttp import web
 
 from kite_simulator.clock import Clock
 from kite_simulator.errors import input_error
+from kite_simulator.expired import continuous_segments
 from kite_simulator.http.envelope import ok
 from kite_simulator.market import Bar, LiveQuote, MarketModel
 from kite_simulator.universe import SimInstrument, Universe
 from kite_wire import (
     HISTORICAL_SPAN_DAYS,
     INTERVAL_MINUTES,
+    IST,
     QUOTE_BATCH_BY_PATH,
     kite_candle_timestamp,
     kite_number,
@@ -27,6 +29,7 @@ from kite_wire import (
 
 # Kite's maximum range of one historical call per interval, the interval's minutes, and quote batch sizes.
 HISTORICAL_LIMITS, QUOTE_LIMITS = HISTORICAL_SPAN_DAYS, QUOTE_BATCH_BY_PATH
+CONTINUOUS_EXCHANGES = ("NFO", "MCX")
 
 
 class MarketRoutes:
@@ -136,14 +139,33 @@ class MarketRoutes:
             raise input_error(f"interval exceeds max limit: {HISTORICAL_LIMITS[interval]} days")
         now = self.clock.now()
         with_oi = request.query.get("oi") == "1"
+        continuous = request.query.get("continuous") == "1"
+        if continuous:
+            self._check_continuous(instrument, interval)
         if interval == "day":
             end_of_day = end.replace(hour=23, minute=59, second=59)
-            bars = [b for b in self.market.day_bars(instrument, start, end_of_day) if b.start <= now]
+            if continuous:
+                segments = continuous_segments(
+                    instrument, start.astimezone(IST).date(), self.market.anchor_day, self.universe.by_symbol.get
+                )
+                day_bars = self.market.stitched_day_bars(segments, start, end_of_day)
+            else:
+                day_bars = self.market.day_bars(instrument, start, end_of_day)
+            bars = [b for b in day_bars if b.start <= now]
         else:
             minutes = INTERVAL_MINUTES[interval]
             bars = [b for b in self.market.minute_bars(instrument, start, end) if b.start + timedelta(minutes=1) <= now]
             bars = [b for b in self.market.resample(bars, minutes) if b.start + timedelta(minutes=minutes) <= now]
         return ok({"candles": [self._bar_row(b, with_oi) for b in bars]})
+
+    @staticmethod
+    def _check_continuous(instrument: SimInstrument, interval: str) -> None:
+        """Kite serves continuous data for day candles of NFO and MCX futures only (Kite's historical
+        docs and Zerodha's support pages); the text of its refusal otherwise is not documented."""
+        if interval != "day":
+            raise input_error("invalid continuous: continuous data is only available for the day interval")
+        if instrument.instrument_type != "FUT" or instrument.exchange not in CONTINUOUS_EXCHANGES:
+            raise input_error("invalid continuous: continuous data is only available for NFO and MCX futures")
 
     async def trigger_range(self, request: web.Request) -> web.StreamResponse:
         out = {}

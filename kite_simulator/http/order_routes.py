@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kite_simulator.engine import TradingEngine
+from kite_simulator.engine import TradingEngine, place_sliced, wants_autoslice
 from kite_simulator.http.envelope import ok, read_form, session_of
 from kite_simulator.sessions import App, SessionStore
 
@@ -39,6 +39,9 @@ class OrderRoutes:
 
     async def place_order(self, request: web.Request) -> web.StreamResponse:
         form = await read_form(request)
+        if wants_autoslice(form):
+            return ok(place_sliced(self.engine, self._app(request), session_of(request).user_id,
+                                   request.match_info["variety"], form))  # fmt: skip
         order_id = self.engine.place(
             self._app(request), session_of(request).user_id, request.match_info["variety"], form
         )

@@ -65,6 +65,7 @@ class SessionRoutes:
     def _session_json(self, session: Session) -> dict[str, Any]:
         return {
             **self._profile_json(session),
+            "avatar_url": "",  # generate_session.json has a string here where profile.json has null
             "api_key": session.api_key,
             "access_token": session.access_token,
             "public_token": session.public_token,
@@ -99,7 +100,7 @@ class SessionRoutes:
             "exchanges": list(user.exchanges),
             "products": list(user.products),
             "order_types": list(user.order_types),
-            "avatar_url": "",
+            "avatar_url": None,  # Kite sends null for an account without a picture
             "meta": {"demat_consent": "physical"},
         }
 

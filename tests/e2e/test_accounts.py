@@ -88,6 +88,7 @@ async def test_removing_with_invalidation_logs_the_token_out_at_kite(stack: Stac
 async def test_profile_and_margins(stack: Stack) -> None:
     profile = (await stack.accounts.GetProfile(account_pb2.GetProfileRequest(account_id="ZS0001"))).profile
     assert profile.account_id == "ZS0001" and profile.broker == "ZERODHA" and len(profile.exchanges) >= 6
+    assert profile.avatar_url == ""  # Kite (and the simulator) send null: unset, not an error
     both = await stack.accounts.GetMargins(account_pb2.GetMarginsRequest(account_id="ZS0001"))
     assert both.equity.enabled and both.equity.available.cash.value == "1000000" and both.commodity.enabled
     equity = await stack.accounts.GetMargins(

@@ -16,7 +16,13 @@ def test_the_package_exports_the_simulator_its_config_demo_users_faults_and_the_
 
 
 def test_the_engine_and_http_packages_export_their_building_blocks() -> None:
-    assert kite_simulator.engine.__all__ == ["Account", "OrderListener", "TradingEngine"]
+    assert kite_simulator.engine.__all__ == [
+        "Account",
+        "OrderListener",
+        "TradingEngine",
+        "place_sliced",
+        "wants_autoslice",
+    ]
     assert kite_simulator.http.__all__ == [
         "ControlRoutes", "GttRoutes", "KiteRequestRules", "MarginRoutes", "MarketRoutes", "OrderRoutes",
         "SessionRoutes", "build_app",

@@ -3,6 +3,7 @@ exchanges' trading calendar."""
 
 from kite_gateway.core.market.exchange_calendar import MAX_CALENDAR_DAYS, market_status, trading_calendar
 from kite_gateway.core.market.instruments import InstrumentMaster, InstrumentRef, Listing
+from kite_gateway.core.market.master_schedule import RefreshSchedule
 from kite_gateway.core.market.quotes import LastPrices
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "InstrumentRef",
     "LastPrices",
     "Listing",
+    "RefreshSchedule",
     "market_status",
     "trading_calendar",
 ]

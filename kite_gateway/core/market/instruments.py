@@ -1,22 +1,24 @@
-"""The instrument master: Kite's daily instruments dump, downloaded once a day, indexed by token and
-`EXCHANGE:TRADINGSYMBOL`, and searchable by words and filters with ranked results."""
+"""The instrument master: Kite's daily instruments dump, downloaded again after each morning's dump
+(master_schedule), indexed by token and `EXCHANGE:TRADINGSYMBOL`, and searchable by words and
+filters with ranked results."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import structlog
+
 from kite_gateway.core.accounts import AccountSession
+from kite_gateway.core.market.master_schedule import RefreshSchedule
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.kite import KiteMarket
 from kite_wire import Instrument, instrument_from_row
 
-MASTER_TTL_SECONDS = 24 * 3600.0
 EXCHANGE_ORDER = {name: rank for rank, name in enumerate(("NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD"))}
 
 
@@ -39,33 +41,55 @@ class InstrumentRef:
         return self.symbol if self.symbol is not None else f"token {self.instrument_token}"
 
 
-class InstrumentMaster:
-    """Today's instruments; refreshed when older than a day."""
+log = structlog.get_logger(__name__)
 
-    def __init__(self) -> None:
+
+class InstrumentMaster:
+    """Today's instruments; downloaded again once Kite's next morning dump is out (`schedule`)."""
+
+    def __init__(self, schedule: RefreshSchedule | None = None) -> None:
         self.by_token: dict[int, Listing] = {}
         self.by_symbol: dict[str, Listing] = {}
-        self.loaded_at = 0.0
+        self.schedule = schedule if schedule is not None else RefreshSchedule()
+        self.loaded_at: datetime | None = None
         self._lock = asyncio.Lock()
 
     def load(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Replace the master with a downloaded dump; the next download is after the next dump."""
         listings = [instrument_from_row(row) for row in rows]
         self.by_symbol = {listing.symbol: listing for listing in listings}
         self.by_token = {listing.instrument_token: listing for listing in listings}
-        self.loaded_at = time.monotonic()
+        self.loaded_at = self.schedule.clock()
+        self.schedule.downloaded()
 
     def symbols(self) -> dict[int, str]:
         """instrument_token -> EXCHANGE:TRADINGSYMBOL."""
         return {token: listing.symbol for token, listing in self.by_token.items()}
 
+    def _current(self) -> bool:
+        return bool(self.by_symbol) and not self.schedule.is_due()
+
     async def ensure(self, session: AccountSession) -> None:
-        """Download the dump through this account's session unless today's is loaded."""
-        if self.by_symbol and time.monotonic() - self.loaded_at < MASTER_TTL_SECONDS:
+        """Download the dump through this account's session when none is loaded or a newer one is out.
+        A failed refresh keeps the loaded master serving and is retried with a growing delay; with no
+        master loaded, the failure is the caller's."""
+        if self._current():
             return
         async with self._lock:
-            if self.by_symbol and time.monotonic() - self.loaded_at < MASTER_TTL_SECONDS:
+            if self._current():
                 return
-            self.load(await KiteMarket(session.active()).instruments())
+            try:
+                rows = await KiteMarket(session.active()).instruments()
+            except GatewayError as exc:
+                if not self.by_symbol:
+                    raise
+                retry_at = self.schedule.failed()
+                log.warning(
+                    "instruments.refresh_failed", error=exc.message, failures=self.schedule.failures,
+                    retry_at=retry_at.isoformat(), serving_from=self.loaded_at.isoformat() if self.loaded_at else "",
+                )  # fmt: skip
+                return
+            self.load(rows)
 
     def find(self, ref: InstrumentRef) -> Listing | None:
         if ref.symbol is not None:

@@ -118,5 +118,6 @@ def test_the_profile_and_session_describe_the_same_user(threaded: ThreadedSimula
     profile = kite.profile()
     assert profile["user_id"] == "ZS0001" and profile["broker"] == "ZERODHA"
     assert {"NSE", "NFO", "MCX", "CDS"} <= set(profile["exchanges"])
+    assert "avatar_url" in profile and profile["avatar_url"] is None  # as Kite sends it (profile.json)
     margins = kite.margins()
     assert set(margins) == {"equity", "commodity"} and margins["equity"]["available"]["cash"] == 1_000_000

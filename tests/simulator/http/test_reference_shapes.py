@@ -23,7 +23,6 @@ REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "kite-reference"
 
 NOT_SERVED = {
     "full_profile.json": "GET /user/profile/full is not in the Python client and the gateway does not use it",
-    "autoslice_response.json": "autoslice is not used by the gateway (it places within freeze limits)",
     "holdings_compact.json": "a Go-client-only endpoint the gateway does not use",
     "holdings_summary.json": "a Go-client-only endpoint; the gateway computes the summary from holdings",
     "holdings_auth.json": "CDSL authorisation is a browser flow outside the API the gateway uses",
@@ -123,6 +122,11 @@ class Scenario:
         self.call("order_modify.json", "PUT", f"/orders/regular/{resting}", data={"price": "1301"})
         self.call("order_info.json", "GET", f"/orders/{resting}")
         self.call("order_cancel.json", "DELETE", f"/orders/regular/{resting}")
+        cheapest = min((i for i in self.sim.universe if i.name == "NIFTY" and i.instrument_type == "CE"),
+                       key=lambda i: i.base_price)  # fmt: skip
+        sliced = {**order, "exchange": "NFO", "tradingsymbol": cheapest.tradingsymbol, "product": "NRML",
+                  "quantity": str(2 * cheapest.freeze_quantity), "autoslice": "true"}  # fmt: skip
+        self.call("autoslice_response.json", "POST", "/orders/regular", data=sliced)
         self.call("orders.json", "GET", "/orders")
         self.call("trades.json", "GET", "/trades")
         self.call("order_trades.json", "GET", f"/orders/{filled}/trades")
