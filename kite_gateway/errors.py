@@ -75,6 +75,7 @@ class Reason(enum.IntEnum):
     SEQUENCE_OUT_OF_RANGE = 33
     GATEWAY_SHUTTING_DOWN = 34
     ORDER_QUEUE_FULL = 35
+    MARKET_CLOSED = 36
 
 
 @dataclass

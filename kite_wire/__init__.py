@@ -7,11 +7,14 @@ hold the rest (struct layouts, segment ids, packet lengths)."""
 
 from kite_wire.checksums import checksums_match, postback_checksum, session_checksum
 from kite_wire.errors import (
+    AMO_WHILE_OPEN,
     HTTP_STATUS,
+    MARKETS_CLOSED,
     NOT_FOUND,
     TOO_MANY_REQUESTS,
     KiteErrorType,
     error_body,
+    is_market_closed,
     outcome_unknown,
     refine_general,
     retryable,
@@ -83,6 +86,7 @@ from kite_wire.trading_calendar import (
 )
 
 __all__ = [
+    "AMO_WHILE_OPEN",
     "AUTO_MARKET_PROTECTION",
     "CONNECTIONS_PER_API_KEY",
     "DERIVATIVE_TYPES",
@@ -94,6 +98,7 @@ __all__ = [
     "INSTRUMENTS_PER_CONNECTION",
     "INTERVAL_MINUTES",
     "IST",
+    "MARKETS_CLOSED",
     "MESSAGE",
     "MODES",
     "NOT_FOUND",
@@ -143,6 +148,7 @@ __all__ = [
     "format_instruments_csv",
     "frame",
     "instrument_from_row",
+    "is_market_closed",
     "kite_candle_timestamp",
     "kite_date",
     "kite_decimal",

@@ -62,6 +62,15 @@ def retryable(error_type: str, http_status: int) -> bool:
     return http_status == TOO_MANY_REQUESTS or http_status >= 500 or error_type in _KITE_FAILURES
 
 
+MARKETS_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
+AMO_WHILE_OPEN = "After market orders can be placed only when the market is closed."
+
+
+def is_market_closed(message: str) -> bool:
+    """Whether an order refusal is Kite's "the exchange is not in session" (an InputException)."""
+    return message.startswith("Markets are closed")
+
+
 def refine_general(message: str) -> KiteErrorType:
     """The error type a GeneralException's message shows it to be (the official client folds
     MarginException and HoldingException into GeneralException)."""

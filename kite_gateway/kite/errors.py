@@ -52,6 +52,15 @@ def from_kite(exc: Exception, account_id: str) -> GatewayError:
         if kind not in _KITE_TYPES:
             return _general(account_id, message, http_status, metadata)
         code, reason = _KITE_TYPES[kind]
+        if kind == KiteErrorType.INPUT and wire.is_market_closed(message):
+            return GatewayError(
+                Status.FAILED_PRECONDITION,
+                Reason.MARKET_CLOSED,
+                f"Kite: {message} The exchange is not in session: nothing was placed. Send it as VARIETY_AMO "
+                "to queue it for the next session, or as a GTT (MarketDataService/GetMarketStatus says when "
+                "each exchange opens).",
+                metadata,
+            )
         if kind == KiteErrorType.TOKEN:
             text = (
                 f"Kite refused the access token of account {account_id} ({message}). The account needs a new "

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from kite_simulator.errors import input_error
 from kite_simulator.orders import SimOrder
-from kite_wire import MarketHours
+from kite_wire import AMO_WHILE_OPEN, MARKETS_CLOSED, MarketHours
 from kite_wire import order_rules as rules
 
 
@@ -18,9 +18,9 @@ def validate(order: SimOrder, hours: MarketHours, now: datetime, require_market_
     instrument = order.instrument
     open_now = hours.is_open(instrument.exchange, now)
     if order.variety == "amo" and open_now:
-        raise input_error("After market orders can be placed only when the market is closed.")
+        raise input_error(AMO_WHILE_OPEN)
     if order.variety != "amo" and not open_now:
-        raise input_error("Markets are closed right now. Use GTT for placing long standing orders instead.")
+        raise input_error(MARKETS_CLOSED)
     if order.quantity <= 0:
         raise input_error("Invalid `quantity`.")
     if not rules.is_lot_multiple(order.quantity, instrument.lot_size):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from kite_gateway.grpc.mapping import decimal_pb
 from kite_gateway.storage.idempotency import kite_tag
 from kite_simulator import Fault
 from tests.e2e.conftest import Stack, market_buy, pass_the_quarantine, status_of
+from tests.simulator.conftest import MORNING
 
 ACCOUNT = "ZS0001"
 
@@ -167,13 +169,26 @@ async def test_an_unknown_instrument_or_account_is_not_found(stack: Stack) -> No
     assert status_of(caught.value)[:2] == (grpc.StatusCode.NOT_FOUND, "ACCOUNT_NOT_FOUND")
 
 
-async def test_kites_own_refusals_come_back_with_kites_words(stack: Stack) -> None:
+async def test_an_order_while_the_market_is_closed_says_when_it_opens_and_how_to_queue_it(stack: Stack) -> None:
     await stack.sim.advance_async(6 * 3600)  # 16:30: the market is closed
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await place(stack, "closed-1", market_buy())
     code, reason, metadata, _ = status_of(caught.value)
-    assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "KITE_INPUT_REJECTED")
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "MARKET_CLOSED")
     assert metadata["kite_error_type"] == "InputException" and "Markets are closed" in metadata["kite_message"]
+    opens = datetime.fromisoformat(metadata["next_session_opens"])
+    assert opens.date() == MORNING.date() + timedelta(days=1) and (opens.hour, opens.minute) == (9, 15)
+    assert "VARIETY_AMO" in (caught.value.details() or "") and "opens next at" in (caught.value.details() or "")
+
+
+async def test_kites_own_refusals_come_back_with_kites_words(stack: Stack) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await place(stack, "amo-open", market_buy(variety=common_pb2.VARIETY_AMO))
+    code, reason, metadata, _ = status_of(caught.value)
+    assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "KITE_INPUT_REJECTED")
+    assert (
+        metadata["kite_error_type"] == "InputException" and "only when the market is closed" in metadata["kite_message"]
+    )
 
 
 async def test_an_order_kite_rejects_after_accepting_is_placed_then_shows_rejected(stack: Stack) -> None:

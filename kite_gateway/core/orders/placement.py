@@ -28,6 +28,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import structlog
 
 from kite_gateway.core.orders.dispatch import OrderDispatch
+from kite_gateway.core.orders.market_closed import with_next_session
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite import KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
 from kite_gateway.observability import ORDER_QUEUE_REFUSALS
@@ -128,7 +129,12 @@ class IdempotentPlacement:
         Two orders found for its tag go to the duplicate handler."""
 
         async def submit(kite: KiteOrders, record: Record) -> str:
-            return await kite.place_order_now(args, record.tag)  # the dispatch queue took the limiter's room
+            try:
+                return await kite.place_order_now(args, record.tag)  # the dispatch queue took the limiter's room
+            except GatewayError as exc:
+                if exc.reason is Reason.MARKET_CLOSED:
+                    raise with_next_session(exc, str(args.get("exchange", "")), self._now()) from None
+                raise
 
         async def duplicates(rows: Sequence[Row]) -> None:
             assert self.on_duplicates is not None

@@ -100,6 +100,12 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     longer than the gateway allows, or Kite's daily order cap is reached. Nothing was sent to Kite;
     RetryInfo says when to try again with the same client_order_id.
     """
+    ERROR_REASON_MARKET_CLOSED: _ErrorReason.ValueType  # 36
+    """FAILED_PRECONDITION: Kite refused the order because its exchange is not in session (a
+    weekend, a holiday, outside trading hours). Nothing was placed. The metadata's
+    `next_session_opens` says when the exchange opens next by the gateway's trading calendar;
+    send it as VARIETY_AMO to queue it for that session, or as a GTT.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The error model of the kite-gateway API.
@@ -222,6 +228,12 @@ ERROR_REASON_ORDER_QUEUE_FULL: ErrorReason.ValueType  # 35
 """RESOURCE_EXHAUSTED: the account's order queue in front of Kite is full, the order would wait
 longer than the gateway allows, or Kite's daily order cap is reached. Nothing was sent to Kite;
 RetryInfo says when to try again with the same client_order_id.
+"""
+ERROR_REASON_MARKET_CLOSED: ErrorReason.ValueType  # 36
+"""FAILED_PRECONDITION: Kite refused the order because its exchange is not in session (a
+weekend, a holiday, outside trading hours). Nothing was placed. The metadata's
+`next_session_opens` says when the exchange opens next by the gateway's trading calendar;
+send it as VARIETY_AMO to queue it for that session, or as a GTT.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
