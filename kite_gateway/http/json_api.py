@@ -55,7 +55,9 @@ class JsonApi:
 
     def mount(self, app: web.Application) -> None:
         for prefix in self.router.prefixes:
-            app.router.add_route("*", prefix + "/{tail:.*}", self.handle)
+            app.router.add_route("*", prefix, self.handle)
+            # Any character: aiohttp matches the decoded path, where %0A is a newline `.` would not match.
+            app.router.add_route("*", prefix + r"/{tail:[\s\S]*}", self.handle)
 
     def _call(self, binding: Binding) -> Any:
         if self._channel is None:

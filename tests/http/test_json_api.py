@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from google.api import http_pb2
+from yarl import URL
 
 from kite_gateway.http import JsonApi, Router, bindings_of
 from tests.http.test_bindings import method
@@ -67,3 +68,11 @@ async def test_a_forwarded_header_longer_than_grpc_metadata_holds_is_refused_nam
         response = await client.get("/v1/accounts/ZS0001/orders", headers={"X-Request-Id": "r" * 5000})
         assert response.status == 400
         assert (await response.json())["details"][1]["field_violations"][0]["field"] == "x-request-id"
+
+
+async def test_a_path_with_an_encoded_newline_or_only_the_prefix_is_answered_as_json(tmp_path: Path) -> None:
+    async with TestClient(TestServer(api(f"unix:{tmp_path}/absent.sock"))) as client:
+        for path in ("/v1/accounts/%0D%0ASet-Cookie:%20x=1/orders", "/v1/accounts/ZS0001/orders%0A", "/v1"):
+            response = await client.get(URL(path, encoded=True))
+            assert response.content_type == "application/json", path  # aiohttp's own text/plain 404 before
+            assert response.status in (404, 503) and "Set-Cookie" not in response.headers  # 503: no server here
