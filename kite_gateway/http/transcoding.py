@@ -210,6 +210,12 @@ def _put(document: dict[str, Any], descriptor: Descriptor, path: str, value: str
             else:
                 if field.name in target and origin == "query":
                     raise invalid(path, "is given twice; a field that is not repeated takes one value")
+                given = [target[k] for k in {field.name, field.json_name} if k in target]
+                if origin == "path" and any(str(v) != value for v in given):
+                    # The path names what the call acts on (and what authorization checks): a body
+                    # naming another account or order is a mistake, not something to override quietly.
+                    raise invalid(path, f"the body gives another value than the path's {value[:40]!r}; send it once")
+                target.pop(field.json_name, None)
                 target[field.name] = scalar
             return
         if field.message_type is None:

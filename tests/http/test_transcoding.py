@@ -209,3 +209,15 @@ def test_a_repeated_field_a_timestamp_and_a_query_integer_of_the_wrong_kind_are_
     field, problem = refusal(orders, {"account_id": "A1"}, [("", "1")], b"")
     assert field == "query" and "is not a field path" in problem
     assert refusal(orders, {"account_id": "A1"}, [("statuses.", "1")], b"")[0] == "statuses."
+
+
+def test_a_body_naming_another_account_or_order_than_the_path_is_refused_not_overridden() -> None:
+    for key in ("account_id", "accountId"):
+        body = json.dumps({key: "ZS0002", "client_order_id": "c-1"}).encode()
+        field, problem = refusal(PLACE, {"account_id": "ZS0001"}, [], body)
+        assert field == "account_id" and "'ZS0001'" in problem
+    same = request_message(PLACE, {"account_id": "ZS0001"}, [], b'{"accountId": "ZS0001", "client_order_id": "c"}')
+    assert isinstance(same, order_pb2.PlaceOrderRequest) and same.account_id == "ZS0001"
+    cancel = binding("CancelOrder", post="/v1/accounts/{account_id}/orders/{order.order_id}:cancel", body="*")
+    body = b'{"order": {"order_id": "222"}}'
+    assert refusal(cancel, {"account_id": "A1", "order.order_id": "111"}, [], body)[0] == "order.order_id"
