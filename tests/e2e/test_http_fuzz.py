@@ -54,6 +54,7 @@ DECIMAL_EDGES = [
     "1e99999", "1e999999999", "-1E+99999999999999999999", "-0", "+0", ".", "1.", ".5", "0x10", "NaN", "-Infinity",
     "inf", "1_000", "1,5", " 1", "1 ", "١٢٣", "1" * 1000, "0." + "0" * 999 + "1", "1.000000000000000000000000000001",
     "99999999999999999999", "-999999999.99999999", "1e-8", "1e-9", "", "--1", "1e", "e5", "\u0000",
+    "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-13-01T00:00:00Z",
 ]  # fmt: skip
 PATH_EDGES = [
     "..", ".", "%2e%2e", "%2E%2E%2F..%2F", "a/b", "../../v1/killSwitch", "%2F", "%00", "%0D%0ASet-Cookie:%20x=1",
@@ -65,7 +66,8 @@ QUERY_EDGES = [
     "symbols=,,,", "instruments.symbol=", "instruments..symbol=1", ".=1", "mode=7", "mode=-1", "mode=TICK_MODE_NOPE",
     "heartbeat_interval=1e400s", "after_sequence=18446744073709551616", "page_size=-1", "start_time=2026-13-01",
     "expiry.month=13&expiry.year=2026&expiry.day=1", "expiry.day=32", "statuses=ORDER_STATUS_OPEN&statuses=99",
-    "%00=%00", "a[b]=1", "accountId=ZS0002",
+    "%00=%00", "a[b]=1", "accountId=ZS0002", "at=9999-12-31T23:59:59Z", "at=0001-01-01T00:00:00Z",
+    "start_time=0001-01-01T00:00:00Z&end_time=9999-12-31T23:59:59Z", "end_time=9999-12-31T23:59:59.999999999Z",
 ]  # fmt: skip
 BODY_EDGES = [
     b"", b"{", b"}", b"null", b"[]", b"[1,2]", b'"x"', b"1e999", b"-0", b"true", b"\xff\xfe\x00", b"{'a': 1}",
@@ -447,6 +449,15 @@ def test_a_crlf_in_an_id_or_symbol_adds_no_header_and_no_server_sent_event(fuzzi
         (line,) = answer.body.decode().splitlines()  # one event: one data line, whatever the symbol holds
         (status,) = json.loads(line.removeprefix("data: "))["started"]["statuses"]
         assert line.startswith("data: ") and "injected" in status["instrument"]["symbol"]
+
+
+def test_a_market_status_at_the_calendars_last_instant_is_refused_by_name_not_an_internal_error(
+    fuzzing: Fuzzing,
+) -> None:
+    answer = fuzzing.check("GET", "/v1/marketStatus?at=9999-12-31T23:59:59Z", b"", {})  # IST's 10000-01-01: a 500
+    assert _refusal(answer) == (400, "at")
+    assert _refusal(fuzzing.check("GET", "/v1/marketStatus?at=9999-12-31T18:29:59Z", b"", {})) == (400, "at")
+    assert fuzzing.check("GET", "/v1/marketStatus?at=9998-12-31T23:59:59Z", b"", {}).status == 200
 
 
 def test_a_get_of_a_thousand_symbols_fits_the_request_line(fuzzing: Fuzzing) -> None:
