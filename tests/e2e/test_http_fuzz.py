@@ -16,6 +16,7 @@ deadline, no example database: the same requests every run.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import http.client
 import json
 import os
@@ -464,6 +465,13 @@ def test_a_get_of_a_thousand_symbols_fits_the_request_line(fuzzing: Fuzzing) -> 
     symbols = ",".join(["NSE:INFY", "NSE:TCS"] * 500)  # about 8 KiB: aiohttp's default line limit answered 400 as text
     answer = send(fuzzing.port, "GET", f"/api/v1/market/ltp?account_id=ZS0001&symbols={symbols}")
     assert answer.status == 200 and len(json.loads(answer.body)["prices"]) == 1000
+
+
+def test_a_compressed_body_is_bounded_by_what_it_unpacks_to_not_what_was_sent(fuzzing: Fuzzing) -> None:
+    bomb = gzip.compress(b'{"reason": "' + b"x" * (64 * 1024 * 1024) + b'"}')  # 64 MiB in about 64 KiB
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    answer = fuzzing.check("POST", "/v1/killSwitch", bomb, headers)
+    assert answer.status == 413 and "at most 2097152 bytes of JSON" in json.loads(answer.body)["message"]
 
 
 def _subscriptions(fuzzing: Fuzzing) -> set[str]:
