@@ -39,7 +39,7 @@ async def postback(request: web.Request) -> web.Response:
             str(body[k]) for k in ("user_id", "order_id", "order_timestamp", "checksum")
         )
         claimed = str(body.get("status") or "")
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # RecursionError: deep nesting
         return web.Response(status=400, text="not a Kite postback")
     secret = await accounts.app_secret_of(account_id)
     if secret is None or not checksums_match(postback_checksum(order_id, stamp, secret), checksum):
