@@ -474,8 +474,8 @@ def test_a_compressed_body_is_bounded_by_what_it_unpacks_to_not_what_was_sent(fu
     assert answer.status == 413 and "at most 2097152 bytes of JSON" in json.loads(answer.body)["message"]
 
 
-def _subscriptions(fuzzing: Fuzzing) -> set[str]:
-    listed = json.loads(send(fuzzing.port, "GET", "/v1/accounts/ZS0001/subscriptions").body)
+def _subscriptions(fuzzing: Fuzzing, account_id: str = "ZS0001") -> set[str]:
+    listed = json.loads(send(fuzzing.port, "GET", f"/v1/accounts/{account_id}/subscriptions").body)
     return {s["subscription_id"] for s in listed["subscriptions"]}
 
 
@@ -489,3 +489,14 @@ def test_a_tick_stream_whose_http_caller_leaves_ends_its_grpc_call_and_subscript
         time.sleep(0.01)
     ticks = fuzzing.threaded.runtime.tick_streams.find("ZS0001")
     assert ticks is None or started not in ticks.fanout.mailboxes
+
+
+def test_no_stream_the_fuzzed_callers_opened_outlives_them(fuzzing: Fuzzing) -> None:
+    """Run after the property (file order): every tick subscription and order-update listener that a
+    fuzzed request opened ends once its caller has gone, at the stream's next heartbeat (5 s unless
+    the request asked for up to 60 s)."""
+    runtime = fuzzing.threaded.runtime
+    deadline = time.monotonic() + 70
+    while any(_subscriptions(fuzzing, a) for a in ACCOUNTS) or any(runtime.order_updates.listeners.values()):
+        assert time.monotonic() < deadline, "a stream outlived its HTTP caller"
+        time.sleep(0.05)
