@@ -8,6 +8,7 @@ from kite_gateway.grpc.market_data_servicer import MarketDataServicer
 from kite_gateway.grpc.order_servicer import OrderServicer
 from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
 from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
+from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES
 from kite_gateway.grpc.server import (
     Gateway,
     StartupError,
@@ -19,6 +20,7 @@ from kite_gateway.grpc.status import STATUS_DETAILS_KEY, rpc_status
 from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
 
 __all__ = [
+    "MAX_REQUEST_BYTES",
     "STATUS_DETAILS_KEY",
     "AccountServicer",
     "AuditRpcs",

@@ -22,15 +22,25 @@ def parse(text: str, field: str) -> Decimal:
         return Decimal(0)
     if len(text) > MAX_TEXT or GRAMMAR.fullmatch(text) is None:
         raise _malformed(text, field)
-    number = Decimal(text)
+    try:
+        number = Decimal(text)
+    except ArithmeticError:  # an exponent beyond what decimal can represent at all
+        raise invalid(field, f"{text!r} has an exponent out of range: write the number without one") from None
     if number.is_zero():
         return Decimal(0)
-    normal = number.normalize()
-    exponent = int(normal.as_tuple().exponent)
+    # Counted on the digits themselves: Decimal's arithmetic (normalize, abs) rounds to the context's
+    # 28 digits and overflows beyond its exponent range, which would hide digits or fail.
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # the grammar admits no NaN or Infinity
+    written = "".join(map(str, digits)).lstrip("0")
+    significant = written.rstrip("0")
+    exponent += len(written) - len(significant)  # the value is int(significant) * 10**exponent
     if -exponent > MAX_FRACTION:
         raise invalid(field, f"{text!r} has more than {MAX_FRACTION} digits after the decimal point")
-    if normal.adjusted() >= MAX_SIGNIFICANT or len(normal.as_tuple().digits) > MAX_SIGNIFICANT:
+    if len(significant) > MAX_SIGNIFICANT:
         raise invalid(field, f"{text!r} has more than {MAX_SIGNIFICANT} significant digits")
+    if exponent + len(significant) > MAX_SIGNIFICANT:
+        raise invalid(field, f"{text!r} is too large: more than {MAX_SIGNIFICANT} significant digits before the point")
     return number
 
 

@@ -22,6 +22,9 @@ from kite_wire import checksums_match, postback_checksum
 CALLBACK_PATH = "/kite/login/callback"
 POSTBACK_PATH = "/kite/postback"
 METRICS_PATH = "/metrics"
+# The longest request line: a GET of the most instruments a request takes (5000 symbols as query
+# parameters is about 200 KiB; aiohttp's default of 8190 bytes refused more than about 400, as text).
+MAX_REQUEST_LINE = 256 * 1024
 ACCOUNTS = web.AppKey("accounts", AccountManager)
 POSTBACKS = web.AppKey("postbacks", PostbackIntake)
 
@@ -36,7 +39,7 @@ async def postback(request: web.Request) -> web.Response:
             str(body[k]) for k in ("user_id", "order_id", "order_timestamp", "checksum")
         )
         claimed = str(body.get("status") or "")
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # RecursionError: deep nesting
         return web.Response(status=400, text="not a Kite postback")
     secret = await accounts.app_secret_of(account_id)
     if secret is None or not checksums_match(postback_checksum(order_id, stamp, secret), checksum):
@@ -110,7 +113,9 @@ class HttpEndpoints:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0, max_line_size=MAX_REQUEST_LINE
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_port=False)
         await site.start()

@@ -17,6 +17,7 @@ from aiohttp import web
 from google.protobuf.message import Message
 
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
+from kite_gateway.grpc import MAX_REQUEST_BYTES
 from kite_gateway.http.bindings import Binding, Router
 from kite_gateway.http.sse import stream_response
 from kite_gateway.http.statuses import error_response, status_of_gateway_error, status_of_rpc_error
@@ -27,8 +28,10 @@ log = structlog.get_logger(__name__)
 # The largest request body: JSON of the largest valid request (gRPC's limit is 1 MiB of protobuf,
 # which JSON spells in up to about twice as many bytes).
 MAX_BODY_BYTES = 2 * 1024 * 1024
-# Headers passed on as call metadata (lower case, as gRPC metadata keys are).
+# Headers passed on as call metadata (lower case, as gRPC metadata keys are), and their longest value
+# (gRPC refuses more than 8 KiB of metadata in all; a bearer token is at most 256 characters).
 FORWARDED_HEADERS = ("authorization", "x-request-id")
+MAX_HEADER_CHARS = 1024
 _CHANNEL_OPTIONS = (("grpc.max_receive_message_length", -1),)  # responses are as large as the server sends
 
 
@@ -52,7 +55,9 @@ class JsonApi:
 
     def mount(self, app: web.Application) -> None:
         for prefix in self.router.prefixes:
-            app.router.add_route("*", prefix + "/{tail:.*}", self.handle)
+            app.router.add_route("*", prefix, self.handle)
+            # Any character: aiohttp matches the decoded path, where %0A is a newline `.` would not match.
+            app.router.add_route("*", prefix + r"/{tail:[\s\S]*}", self.handle)
 
     def _call(self, binding: Binding) -> Any:
         if self._channel is None:
@@ -75,12 +80,17 @@ class JsonApi:
         binding = routed.binding
         try:
             metadata = _metadata(request)
+            if (request.content_length or 0) > MAX_BODY_BYTES:  # refused before a byte of it is read
+                raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length or 0)
             body = await request.read() if binding.body else await _stray_body(request)
             message = request_message(binding, routed.path_values, request.query.items(), body)
+            if message.ByteSize() > MAX_REQUEST_BYTES:  # gRPC would refuse it as RESOURCE_EXHAUSTED: a 429
+                raise web.HTTPRequestEntityTooLarge(MAX_REQUEST_BYTES, message.ByteSize())
         except web.HTTPRequestEntityTooLarge:
             return _error(
                 Status.INVALID_ARGUMENT,
-                f"the request body is larger than the {MAX_BODY_BYTES} bytes this listener accepts",
+                f"the request is larger than this listener accepts: at most {MAX_BODY_BYTES} bytes of JSON "
+                f"that make at most {MAX_REQUEST_BYTES} bytes of request message",
                 413,
             )
         except GatewayError as exc:
@@ -121,6 +131,8 @@ def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
             continue
         if not (value.isascii() and value.isprintable()):
             raise invalid(name, "the header must be printable ASCII, e.g. 'Authorization: Bearer <token>'")
+        if len(value) > MAX_HEADER_CHARS:
+            raise invalid(name, f"the header is longer than {MAX_HEADER_CHARS} characters")
         found.append((name, value))
     return tuple(found)
 

@@ -1,6 +1,7 @@
 """A failed call as HTTP: the google.rpc.Status the gRPC call ended with (ErrorInfo, BadRequest,
 PreconditionFailure, RetryInfo details, each with its "@type"), as JSON, under the HTTP status that
-google.api's mapping gives its code, and a Retry-After header when the status says when to retry."""
+google.api's mapping gives its code, a Retry-After header when the status says when to retry, and
+WWW-Authenticate on a 401 (RFC 6750's Bearer challenge)."""
 
 from __future__ import annotations
 
@@ -74,8 +75,11 @@ def error_response(status: status_pb2.Status, http_status: int | None = None) ->
     delay = retry_after(status)
     if delay is not None:
         headers["Retry-After"] = str(delay)
+    code = http_status or HTTP_STATUS.get(status.code, 500)
+    if code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="kite-gateway"'  # RFC 6750: how to authenticate
     return web.Response(
-        status=http_status or HTTP_STATUS.get(status.code, 500),
+        status=code,
         text=status_json(status),
         content_type=JSON_TYPE,
         headers=headers,

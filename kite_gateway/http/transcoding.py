@@ -31,6 +31,7 @@ from google.protobuf.message import Message
 
 from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.http.bindings import Binding
+from kite_gateway.http.json_shapes import check_shapes
 
 # Well-known types whose JSON form is a string, so a path or query value can be one.
 _STRING_FORMS = {
@@ -86,6 +87,7 @@ def request_message(
         if name in bound:
             raise invalid(name, "is already given by the path; remove the query parameter")
         _put(document, descriptor, name, value, origin="query")
+    check_shapes(document, descriptor)
     request = message_class(descriptor)()
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=False)
@@ -167,8 +169,12 @@ def _json_body(body: bytes) -> Any:
         return None
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise invalid("body", "nests JSON arrays or objects too deeply for any request") from None
+    except json.JSONDecodeError as exc:
         raise invalid("body", f"is not JSON ({exc})") from None
+    except ValueError:  # not UTF-8, or an integer of more digits than Python converts (4300)
+        raise invalid("body", "is not JSON in UTF-8 with numbers of at most 4300 digits") from None
 
 
 def _field(descriptor: Descriptor, name: str) -> FieldDescriptor | None:
@@ -181,6 +187,8 @@ def _field(descriptor: Descriptor, name: str) -> FieldDescriptor | None:
 def _put(document: dict[str, Any], descriptor: Descriptor, path: str, value: str, origin: str) -> None:
     """Set `path` (a dotted field path) in the JSON object from one path or query value."""
     names = path.split(".")
+    if not all(names):
+        raise invalid(path or origin, f"{path!r} is not a field path such as account_id or instrument.symbol")
     target: dict[str, Any] = document
     current: Descriptor = descriptor
     for depth, name in enumerate(names):
@@ -202,6 +210,12 @@ def _put(document: dict[str, Any], descriptor: Descriptor, path: str, value: str
             else:
                 if field.name in target and origin == "query":
                     raise invalid(path, "is given twice; a field that is not repeated takes one value")
+                given = [target[k] for k in {field.name, field.json_name} if k in target]
+                if origin == "path" and any(str(v) != value for v in given):
+                    # The path names what the call acts on (and what authorization checks): a body
+                    # naming another account or order is a mistake, not something to override quietly.
+                    raise invalid(path, f"the body gives another value than the path's {value[:40]!r}; send it once")
+                target.pop(field.json_name, None)
                 target[field.name] = scalar
             return
         if field.message_type is None:

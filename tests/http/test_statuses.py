@@ -49,3 +49,10 @@ def test_a_rate_limited_call_says_when_to_retry_in_whole_seconds() -> None:
     response = error_response(status_of_gateway_error(error))
     assert response.status == 429 and response.headers["Retry-After"] == "2"
     assert "Retry-After" not in error_response(status_of_gateway_error(invalid("a", "b"))).headers
+
+
+def test_an_unauthenticated_call_challenges_for_a_bearer_token() -> None:
+    error = GatewayError(Status.UNAUTHENTICATED, Reason.CALLER_UNAUTHENTICATED, "send 'Bearer <token>'")
+    response = error_response(status_of_gateway_error(error))
+    assert response.status == 401 and response.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert "WWW-Authenticate" not in error_response(status_of_gateway_error(invalid("x", "bad"))).headers

@@ -148,3 +148,76 @@ def test_a_response_prints_fields_at_their_default_with_proto_names() -> None:
         binding("PlaceOrder", get="/x"), account_pb2.GetAccountResponse(account=account_pb2.Account())
     )
     assert account["account"]["session_state"] == "SESSION_STATE_UNSPECIFIED"
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (b'{"client_order_id": ' + b"9" * 5000 + b"}", "at most 4300 digits"),  # int() refused it: a 500 before
+        (b"[" * 100_000 + b"]" * 100_000, "too deeply"),  # RecursionError in json.loads
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, "too deeply"),
+    ],
+)
+def test_a_body_python_cannot_read_as_json_is_refused_as_a_bad_body_not_a_server_error(
+    body: bytes, complaint: str
+) -> None:
+    field, problem = refusal(PLACE, {}, [], body)
+    assert field == "body" and complaint in problem
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "complaint"),
+    [
+        ({"client_order_id": {"a": 1}}, "client_order_id", "must be a JSON string"),
+        ({"client_order_id": 7}, "client_order_id", "must be a JSON string"),
+        ({"params": True}, "params", "must be a JSON object (a kite_gateway.v1.OrderParams)"),
+        ({"params": "ZZ"}, "params", "must be a JSON object"),
+        ({"params": {"quantity": {"a": 1}}}, "params.quantity", "must be an integer"),
+        ({"params": {"quantity": "x"}}, "params.quantity", "must be an integer (a JSON number or a string of digits)"),
+        ({"params": {"quantity": True}}, "params.quantity", "must be an integer"),
+        ({"params": {"order_type": ["ORDER_TYPE_LIMIT"]}}, "params.order_type", "must be a OrderType name"),
+        ({"params": {"price": 1.5}}, "params.price", "must be a JSON string (a google.type.Decimal"),
+        ({"params": {"price": [1]}}, "params.price", "must be a JSON string"),
+        ({"params": {"instrument": 1}}, "params.instrument", "must be a JSON object (a kite_gateway.v1.InstrumentRef)"),
+    ],
+)
+def test_a_value_of_the_wrong_json_kind_is_refused_in_words_not_pythons(
+    body: dict[str, Any], field: str, complaint: str
+) -> None:
+    found, problem = refusal(PLACE, {}, [], json.dumps(body).encode())
+    assert found == field and complaint in problem
+    for python in ("object is not iterable", "unhashable", "int()", "bytes-like", "'dict'", "NoneType"):
+        assert python not in problem
+
+
+def test_a_repeated_field_a_timestamp_and_a_query_integer_of_the_wrong_kind_are_refused_in_words() -> None:
+    ltp = binding("GetLtp", post="/v1/accounts/{account_id}/ltp", body="*")
+    field, problem = refusal(ltp, {}, [], b'{"instruments": {"symbol": "NSE:INFY"}}')
+    assert (
+        field == "instruments"
+        and problem == "must be a JSON array (of a JSON object (a kite_gateway.v1.InstrumentRef))"
+    )
+    historical = binding("GetHistoricalData", post="/api/v1/market/historical", body="*")
+    field, problem = refusal(historical, {}, [], b'{"start_time": "2026-13-01T00:00:00Z"}')
+    assert field == "start_time" and "is not an RFC 3339 time" in problem and "%Y" not in problem
+    field, problem = refusal(historical, {}, [], b'{"start_time": {"seconds": 1}}')
+    assert field == "start_time" and problem.startswith("must be an RFC 3339 time")
+    orders = binding("ListOrders", get="/v1/accounts/{account_id}/orders")
+    audit = binding("ListAuditEvents", get="/v1/accounts/{account_id}/auditEvents")
+    field, problem = refusal(audit, {"account_id": "A1"}, [("page_size", "ten")], b"")
+    assert field == "page_size" and "must be an integer" in problem and "int()" not in problem
+    field, problem = refusal(orders, {"account_id": "A1"}, [("", "1")], b"")
+    assert field == "query" and "is not a field path" in problem
+    assert refusal(orders, {"account_id": "A1"}, [("statuses.", "1")], b"")[0] == "statuses."
+
+
+def test_a_body_naming_another_account_or_order_than_the_path_is_refused_not_overridden() -> None:
+    for key in ("account_id", "accountId"):
+        body = json.dumps({key: "ZS0002", "client_order_id": "c-1"}).encode()
+        field, problem = refusal(PLACE, {"account_id": "ZS0001"}, [], body)
+        assert field == "account_id" and "'ZS0001'" in problem
+    same = request_message(PLACE, {"account_id": "ZS0001"}, [], b'{"accountId": "ZS0001", "client_order_id": "c"}')
+    assert isinstance(same, order_pb2.PlaceOrderRequest) and same.account_id == "ZS0001"
+    cancel = binding("CancelOrder", post="/v1/accounts/{account_id}/orders/{order.order_id}:cancel", body="*")
+    body = b'{"order": {"order_id": "222"}}'
+    assert refusal(cancel, {"account_id": "A1", "order.order_id": "111"}, [], body)[0] == "order.order_id"
