@@ -70,7 +70,11 @@ def _parser() -> argparse.ArgumentParser:
         help="trade on the embedded Kite simulator instead of real Kite",
     )
     serve.add_argument("--regular-hours", action="store_true", help="with --paper: trade only in exchange sessions")
-    serve.add_argument("--reset-paper", action="store_true", help="with --paper: start the paper market afresh")
+    serve.add_argument(
+        "--reset-paper",
+        action="store_true",
+        help="with --paper: start the paper market afresh, and the gateway's records of it (database)",
+    )
 
     sim = commands.add_parser(
         "sim",
