@@ -9,6 +9,7 @@ exits 2."""
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -178,6 +179,33 @@ def _channel(args: argparse.Namespace) -> grpc.Channel:
     return grpc.secure_channel(args.address, grpc.ssl_channel_credentials(ca))
 
 
+class _CallDetails(
+    collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,  # type: ignore[misc]
+):
+    pass
+
+
+class _WithMetadata(grpc.StreamStreamClientInterceptor):  # type: ignore[misc]
+    """Adds the caller's metadata (the bearer token) to calls made by code that takes no metadata
+    (the reflection client behind --list)."""
+
+    def __init__(self, metadata: list[tuple[str, str]]) -> None:
+        self.metadata = metadata
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        metadata = [*(details.metadata or ()), *self.metadata]
+        return continuation(
+            _CallDetails(
+                details.method, details.timeout, metadata, details.credentials, details.wait_for_ready,
+                details.compression,
+            ),
+            requests,
+        )  # fmt: skip
+
+
 def _path(method: MethodDescriptor) -> str:
     return f"/{method.containing_service.full_name}/{method.name}"
 
@@ -259,8 +287,9 @@ def _list(args: argparse.Namespace) -> int:
             print(f"{_short(full)}/{method.name}  {method.input_type.name} -> {stream}{method.output_type.name}")
         return 0
     with _channel(args) as channel:  # what the server says it serves (reflection)
+        reflection = grpc.intercept_channel(channel, _WithMetadata(_metadata(args)))
         try:
-            services = ProtoReflectionDescriptorDatabase(channel).get_services()
+            services = ProtoReflectionDescriptorDatabase(reflection).get_services()
         except grpc.RpcError as exc:
             return _failed(exc)
     for name in services:
