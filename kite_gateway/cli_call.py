@@ -90,13 +90,23 @@ def to_json(message: Message, indent: int | None = 2) -> str:
     return json_format.MessageToJson(message, preserving_proto_field_name=True, indent=indent, ensure_ascii=False)
 
 
-def error_json(code: grpc.StatusCode, message: str, details: bytes | None) -> str:
-    """A failed call's status as JSON: the code's name, the message and each decoded detail."""
+def error_json(code: grpc.StatusCode, message: str, details: bytes | None, hint: str = "") -> str:
+    """A failed call's status as JSON: the code's name, the message, each decoded detail, and a hint
+    of what to do when the failure is this program's side of the connection."""
     rendered: dict[str, Any] = {"code": code.name, "message": message}
     if details:
         status = status_pb2.Status.FromString(details)
         rendered["details"] = [_detail(detail) for detail in status.details]
+    if hint:
+        rendered["hint"] = hint
     return json.dumps(rendered, indent=2, ensure_ascii=False)
+
+
+def unreachable_hint(address: str) -> str:
+    return (
+        f"no gateway answered at {address}: start one (`make run`, or `kite-gateway serve --paper`), "
+        "or name where it listens with --address HOST:PORT (and --tls-ca if it serves TLS)"
+    )
 
 
 def _detail(detail: Any) -> dict[str, Any]:
@@ -227,7 +237,7 @@ def _unary(
     try:
         reply = stub(request, metadata=metadata, timeout=args.timeout or UNARY_TIMEOUT)
     except grpc.RpcError as exc:
-        return _failed(exc)
+        return _failed(exc, args.address)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     print(to_json(reply))
@@ -256,7 +266,7 @@ def _stream(
     except grpc.RpcError as exc:
         if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED and args.timeout is not None:
             return 0  # watched for as long as asked
-        return _failed(exc)
+        return _failed(exc, args.address)
     except KeyboardInterrupt:
         replies.cancel()
         return EXIT_INTERRUPTED
@@ -267,10 +277,13 @@ def _serialize(message: Message) -> bytes:
     return message.SerializeToString()
 
 
-def _failed(exc: grpc.RpcError) -> int:
+def _failed(exc: grpc.RpcError, address: str) -> int:
     call: Any = exc  # a failed call is both the error and the call (code, details, trailers)
     details = dict(call.trailing_metadata() or ()).get(STATUS_DETAILS_KEY)
-    print(error_json(call.code(), call.details() or "", details), file=sys.stderr)
+    # UNAVAILABLE without the gateway's details is the connection's, not an answer of the gateway
+    lost = call.code() is grpc.StatusCode.UNAVAILABLE and not details
+    hint = unreachable_hint(address) if lost else ""
+    print(error_json(call.code(), call.details() or "", details, hint), file=sys.stderr)
     return EXIT_FAILED
 
 
@@ -291,7 +304,7 @@ def _list(args: argparse.Namespace) -> int:
         try:
             services = ProtoReflectionDescriptorDatabase(reflection).get_services()
         except grpc.RpcError as exc:
-            return _failed(exc)
+            return _failed(exc, args.address)
     for name in services:
         print(name)
     return 0
