@@ -332,9 +332,9 @@ async def serve(
             raise StartupError(str(exc)) from None
         except SimulatorStateError as exc:
             raise StartupError(
-                f"the paper market's saved state cannot be read back ({exc}); move "
-                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away (or pass --reset-paper) to start the paper "
-                "market afresh"
+                f"the paper market's saved state cannot be read back ({exc}); pass --reset-paper to start the "
+                f"paper market afresh (it keeps {settings.gateway_data_dir / PAPER_STATE_FILE} beside it as "
+                f"{PAPER_STATE_FILE}.before-reset, with the gateway's records of its orders)"
             ) from None
         except OSError as exc:
             raise StartupError(

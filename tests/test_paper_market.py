@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from kite_gateway.app import serve
 from kite_gateway.cli import EXIT_CONFIG, EXIT_STARTUP, main
 from kite_gateway.config import Settings
+from kite_gateway.grpc import StartupError
 from kite_gateway.paper import PAPER_STATE_FILE, start_simulator
 from kite_simulator import set_aside_state
 from tests.simulator.conftest import login, place
@@ -94,3 +96,15 @@ def test_sim_reset_sets_the_state_file_aside_before_the_simulator_starts(tmp_pat
         listen = f"127.0.0.1:{taken.getsockname()[1]}"
         assert main(["sim", "--reset", "--state-file", str(state), "--listen", listen]) == EXIT_STARTUP
     assert not state.exists() and (tmp_path / "sim.json.before-reset").read_text() == "{}"
+
+
+async def test_an_unreadable_paper_state_stops_the_start_saying_to_pass_reset_paper(tmp_path: Path) -> None:
+    settings = paper_settings(tmp_path).model_copy(
+        update={"gateway_listen": "127.0.0.1:0", "gateway_http_listen": "127.0.0.1:0"}
+    )
+    (settings.gateway_data_dir / PAPER_STATE_FILE).write_text("{not json")
+    with pytest.raises(StartupError) as refused:
+        await serve(settings, paper=True)
+    said = str(refused.value)
+    assert PAPER_STATE_FILE in said and "pass --reset-paper" in said
+    assert "move" not in said  # moving the file alone would leave the gateway's records of its orders
