@@ -5,7 +5,7 @@ Validated here: known exchanges only, ranges of at most MAX_CALENDAR_DAYS."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from kite_gateway.errors import invalid
 from kite_wire import IST, TRADING_CALENDAR, MarketStatus, TradingCalendar, TradingDay
@@ -43,5 +43,6 @@ def trading_calendar(
     if last < first:
         raise invalid("end_date", "must not be before start_date")
     if (last - first).days + 1 > MAX_CALENDAR_DAYS:
-        raise invalid("end_date", f"at most {MAX_CALENDAR_DAYS} days from start_date")
+        latest = first + timedelta(days=MAX_CALENDAR_DAYS - 1)
+        raise invalid("end_date", f"at most {MAX_CALENDAR_DAYS} days in all: {latest.isoformat()} at the latest")
     return {exchange: calendar.days(exchange, first, last) for exchange in _exchanges(calendar, wanted, field)}
