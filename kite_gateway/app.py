@@ -63,6 +63,7 @@ from kite_gateway.kite import KiteConnector, KiteOrders, RateLimits
 from kite_gateway.observability import ConnectionStats, StateCollector, StateSources, TickerStats
 from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
 from kite_gateway.storage import (
+    DATABASE_FILE,
     AuditLog,
     CredentialStore,
     Database,
@@ -115,7 +116,7 @@ class App:
         )
         sealer = Sealer(key)  # a malformed key fails here, before anything is opened
         risk_book = RiskBook.load(settings.gateway_risk_file)  # so does a bad risk file
-        database = Database(data_dir / "gateway.db")
+        database = Database(data_dir / DATABASE_FILE)
         await database.open()
         credentials = CredentialStore(database, sealer)
         try:
@@ -331,9 +332,9 @@ async def serve(
             raise StartupError(str(exc)) from None
         except SimulatorStateError as exc:
             raise StartupError(
-                f"the paper market's saved state cannot be read back ({exc}); move "
-                f"{settings.gateway_data_dir / PAPER_STATE_FILE} away (or pass --reset-paper) to start the paper "
-                "market afresh"
+                f"the paper market's saved state cannot be read back ({exc}); pass --reset-paper to start the "
+                f"paper market afresh (it keeps {settings.gateway_data_dir / PAPER_STATE_FILE} beside it as "
+                f"{PAPER_STATE_FILE}.before-reset, with the gateway's records of its orders)"
             ) from None
         except OSError as exc:
             raise StartupError(

@@ -70,7 +70,11 @@ def _parser() -> argparse.ArgumentParser:
         help="trade on the embedded Kite simulator instead of real Kite",
     )
     serve.add_argument("--regular-hours", action="store_true", help="with --paper: trade only in exchange sessions")
-    serve.add_argument("--reset-paper", action="store_true", help="with --paper: start the paper market afresh")
+    serve.add_argument(
+        "--reset-paper",
+        action="store_true",
+        help="with --paper: start the paper market afresh, and the gateway's records of it (database)",
+    )
 
     sim = commands.add_parser(
         "sim",
@@ -165,15 +169,9 @@ def _sim(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print(f"kite-gateway: --speed={args.speed}: must be positive", file=sys.stderr)
         return EXIT_CONFIG
-    if args.reset:
-        if args.state_file is None:
-            print("kite-gateway: --reset needs --state-file (the state to start afresh from)", file=sys.stderr)
-            return EXIT_CONFIG
-        try:
-            set_aside_state(args.state_file)
-        except SimulatorStateError as exc:
-            print(f"kite-gateway: --reset: {exc}", file=sys.stderr)
-            return EXIT_STARTUP
+    if args.reset and args.state_file is None:
+        print("kite-gateway: --reset needs --state-file (the state to start afresh from)", file=sys.stderr)
+        return EXIT_CONFIG
     if args.replay:
         from kite_wire import Recording, RecordingError
 
@@ -182,6 +180,12 @@ def _sim(args: argparse.Namespace) -> int:
         except (OSError, EOFError, RecordingError) as exc:
             print(f"kite-gateway: --replay={args.replay}: cannot read it as a recording: {exc}", file=sys.stderr)
             return EXIT_CONFIG
+    if args.reset:  # last: a command refused for another flag changes nothing
+        try:
+            set_aside_state(args.state_file)
+        except SimulatorStateError as exc:
+            print(f"kite-gateway: --reset: {exc}", file=sys.stderr)
+            return EXIT_STARTUP
     config = SimulatorConfig(
         host=host.strip("[]"),
         port=int(port),

@@ -9,6 +9,7 @@ exits 2."""
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -89,13 +90,23 @@ def to_json(message: Message, indent: int | None = 2) -> str:
     return json_format.MessageToJson(message, preserving_proto_field_name=True, indent=indent, ensure_ascii=False)
 
 
-def error_json(code: grpc.StatusCode, message: str, details: bytes | None) -> str:
-    """A failed call's status as JSON: the code's name, the message and each decoded detail."""
+def error_json(code: grpc.StatusCode, message: str, details: bytes | None, hint: str = "") -> str:
+    """A failed call's status as JSON: the code's name, the message, each decoded detail, and a hint
+    of what to do when the failure is this program's side of the connection."""
     rendered: dict[str, Any] = {"code": code.name, "message": message}
     if details:
         status = status_pb2.Status.FromString(details)
         rendered["details"] = [_detail(detail) for detail in status.details]
+    if hint:
+        rendered["hint"] = hint
     return json.dumps(rendered, indent=2, ensure_ascii=False)
+
+
+def unreachable_hint(address: str) -> str:
+    return (
+        f"no gateway answered at {address}: start one (`make run`, or `kite-gateway serve --paper`), "
+        "or name where it listens with --address HOST:PORT (and --tls-ca if it serves TLS)"
+    )
 
 
 def _detail(detail: Any) -> dict[str, Any]:
@@ -178,6 +189,33 @@ def _channel(args: argparse.Namespace) -> grpc.Channel:
     return grpc.secure_channel(args.address, grpc.ssl_channel_credentials(ca))
 
 
+class _CallDetails(
+    collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,  # type: ignore[misc]
+):
+    pass
+
+
+class _WithMetadata(grpc.StreamStreamClientInterceptor):  # type: ignore[misc]
+    """Adds the caller's metadata (the bearer token) to calls made by code that takes no metadata
+    (the reflection client behind --list)."""
+
+    def __init__(self, metadata: list[tuple[str, str]]) -> None:
+        self.metadata = metadata
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        metadata = [*(details.metadata or ()), *self.metadata]
+        return continuation(
+            _CallDetails(
+                details.method, details.timeout, metadata, details.credentials, details.wait_for_ready,
+                details.compression,
+            ),
+            requests,
+        )  # fmt: skip
+
+
 def _path(method: MethodDescriptor) -> str:
     return f"/{method.containing_service.full_name}/{method.name}"
 
@@ -199,7 +237,7 @@ def _unary(
     try:
         reply = stub(request, metadata=metadata, timeout=args.timeout or UNARY_TIMEOUT)
     except grpc.RpcError as exc:
-        return _failed(exc)
+        return _failed(exc, args.address)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     print(to_json(reply))
@@ -228,7 +266,7 @@ def _stream(
     except grpc.RpcError as exc:
         if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED and args.timeout is not None:
             return 0  # watched for as long as asked
-        return _failed(exc)
+        return _failed(exc, args.address)
     except KeyboardInterrupt:
         replies.cancel()
         return EXIT_INTERRUPTED
@@ -239,10 +277,13 @@ def _serialize(message: Message) -> bytes:
     return message.SerializeToString()
 
 
-def _failed(exc: grpc.RpcError) -> int:
+def _failed(exc: grpc.RpcError, address: str) -> int:
     call: Any = exc  # a failed call is both the error and the call (code, details, trailers)
     details = dict(call.trailing_metadata() or ()).get(STATUS_DETAILS_KEY)
-    print(error_json(call.code(), call.details() or "", details), file=sys.stderr)
+    # UNAVAILABLE without the gateway's details is the connection's, not an answer of the gateway
+    lost = call.code() is grpc.StatusCode.UNAVAILABLE and not details
+    hint = unreachable_hint(address) if lost else ""
+    print(error_json(call.code(), call.details() or "", details, hint), file=sys.stderr)
     return EXIT_FAILED
 
 
@@ -259,10 +300,11 @@ def _list(args: argparse.Namespace) -> int:
             print(f"{_short(full)}/{method.name}  {method.input_type.name} -> {stream}{method.output_type.name}")
         return 0
     with _channel(args) as channel:  # what the server says it serves (reflection)
+        reflection = grpc.intercept_channel(channel, _WithMetadata(_metadata(args)))
         try:
-            services = ProtoReflectionDescriptorDatabase(channel).get_services()
+            services = ProtoReflectionDescriptorDatabase(reflection).get_services()
         except grpc.RpcError as exc:
-            return _failed(exc)
+            return _failed(exc, args.address)
     for name in services:
         print(name)
     return 0

@@ -2,8 +2,10 @@
 of its own (so neither can starve the other), which the gateway then talks to exactly as it would to
 Kite (its endpoints point at it), with the simulator's demo accounts logged in through Kite's real
 login flow. The paper market keeps its state (orders, trades, positions, holdings, funds, GTTs) in
-the data directory, so a restarted gateway finds it as it left it; `reset` starts it afresh (the old
-state is kept beside it as `paper-simulator.json.before-reset`). It trades around the clock unless
+the data directory, so a restarted gateway finds it as it left it; `reset` starts it afresh with the
+gateway's records of it (its database: the idempotency records, order-update log and audit trail of
+the old market's orders), keeping both beside them as `paper-simulator.json.before-reset` and
+`gateway.db.before-reset`. It trades around the clock unless
 `regular_hours`, when the exchanges' sessions and holidays apply as on the real market."""
 
 from __future__ import annotations
@@ -21,22 +23,31 @@ import structlog
 
 from kite_gateway.config import Settings
 from kite_gateway.core.accounts import AccountManager
+from kite_gateway.storage import DATABASE_FILE, set_aside_database
 from kite_simulator import SimulatorConfig, ThreadedSimulator, set_aside_state
 
 log = structlog.get_logger(__name__)
 
 PAPER_STATE_FILE = "paper-simulator.json"
+SET_ASIDE = ".before-reset"
 
 
 async def start_simulator(
     settings: Settings, redirect_url: str, regular_hours: bool = False, reset: bool = False
 ) -> tuple[ThreadedSimulator, Settings]:
-    """Start the simulator on the configured loopback address; return it and the settings aimed at it."""
+    """Start the simulator on the configured loopback address; return it and the settings aimed at it.
+    With `reset` (before the gateway opens its database), the old market and the gateway's records
+    of its orders are set aside: a client_order_id used there is not replayed as an order that is gone."""
     host, _, port = settings.gateway_paper_listen.rpartition(":")
     state_file = settings.gateway_data_dir / PAPER_STATE_FILE
     if reset:
         aside = await asyncio.to_thread(set_aside_state, state_file)
-        log.info("paper.state_reset", state_file=str(state_file), previous=str(aside) if aside else None)
+        database = settings.gateway_data_dir / DATABASE_FILE
+        records = await asyncio.to_thread(set_aside_database, database, SET_ASIDE)
+        log.info(
+            "paper.state_reset", state_file=str(state_file), previous=str(aside) if aside else None,
+            gateway_records=str(records) if records else None,
+        )  # fmt: skip
     config = SimulatorConfig(
         host=host.strip("[]"),
         port=int(port),

@@ -14,10 +14,11 @@ Sources (taken 2026-12-02):
   Replace them with the exchanges' circulars when those are out (NSE usually publishes in December).
 
 Also unconfirmed (`confirmed=False`): the Muhurat session times (the exchanges announce them by a
-circular shortly before Diwali; 18:00-19:00 IST, the 2024 timing, stands in), whether MCX closed for
-the 15 January 2026 municipal elections (its list as reproduced does not include the day, so it is
-modelled open), and the currency segment (CDS, BCD), which is modelled on the equity list: its own
-list, which follows RBI's holidays, was not available.
+circular shortly before Diwali; 18:00-19:00 IST, the 2024 timing, stands in), MCX on the 15 January
+2026 municipal elections (its list as reproduced does not include the day, but the exchanges'
+circulars as reported by geojit.com say its evening session stayed open that day, so it is modelled
+like its other equity holidays: morning closed, evening open), and the currency segment (CDS, BCD),
+which is modelled on the equity list: its own list, which follows RBI's holidays, was not available.
 
 Weekend holidays (Mahashivratri 15 Feb, Id-Ul-Fitr 21 Mar, Independence Day 15 Aug 2026, ...) need
 no entry: weekends are closed anyway."""
@@ -101,6 +102,7 @@ _EQUITY_2027 = tuple(
 
 _MCX_2026 = (
     Holiday(date(2026, 1, 1), "New Year Day", Closure.EVENING),
+    Holiday(date(2026, 1, 15), "Municipal Corporation Election - Maharashtra", Closure.MORNING, confirmed=False),
     Holiday(date(2026, 1, 26), "Republic Day"),
     Holiday(date(2026, 3, 3), "Holi", Closure.MORNING),
     Holiday(date(2026, 3, 31), "Shri Mahavir Jayanti", Closure.MORNING),

@@ -160,7 +160,7 @@ class TradingCalendar:
             elif local < today.opens:
                 upcoming = TradingSession(today.opens, today.closes)
         for offset in range(1, _LOOKAHEAD_DAYS + 1):
-            if upcoming is not None:
+            if upcoming is not None or (date.max - local.date()).days < offset:  # no days after 9999-12-31
                 break
             later = self.trading_day(exchange, local.date() + timedelta(days=offset))
             if later.opens is not None and later.closes is not None:

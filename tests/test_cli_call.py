@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import grpc
 import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from kite_gateway.cli import main
 from kite_gateway.cli_call import CallError, error_json, request_of, resolve, to_json
 
 
@@ -117,3 +119,16 @@ def test_a_detail_of_an_unknown_type_is_shown_raw_rather_than_failing() -> None:
     status = status_pb2.Status(code=9, message="no", details=[unknown])
     shown = json.loads(error_json(grpc.StatusCode.FAILED_PRECONDITION, "no", status.SerializeToString()))
     assert shown["details"] == [{"@type": "type.googleapis.com/example.Unknown", "value": "0801"}]
+
+
+def test_a_call_to_an_address_where_no_gateway_listens_says_to_start_one_or_name_another(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as unused:  # bound, never listening: the connection is refused at once
+        unused.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{unused.getsockname()[1]}"
+        assert main(["call", "--address", address, "AccountService/ListAccounts", "--timeout", "10"]) == 1
+    shown = json.loads(capsys.readouterr().err)
+    assert shown["code"] == "UNAVAILABLE"
+    assert f"no gateway answered at {address}" in shown["hint"] and "make run" in shown["hint"]
+    assert "--address" in shown["hint"]

@@ -9,6 +9,7 @@ import inspect
 import pkgutil
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import kite_gateway_api.v1
 from google.protobuf.descriptor import MethodDescriptor
@@ -68,3 +69,19 @@ def test_the_blocking_client_has_the_async_clients_signatures() -> None:
         != inspect.signature(getattr(AsyncGatewayClient, method_name(rpc))).parameters.keys()
     ]
     assert not differ, differ
+
+
+def test_the_guides_table_of_methods_names_every_rpcs_method_under_its_service() -> None:
+    guide = Path(__file__).resolve().parent.parent / "clients" / "README.md"
+    table = {
+        row.split("|")[1].strip(): set(re.findall(r"`(\w+)`", row.split("|")[2]))
+        for row in guide.read_text().splitlines()
+        if row.startswith("| ") and row.endswith(" |") and row.split("|")[1].strip().endswith("Service")
+    }
+    missing = [
+        f"{rpc.containing_service.name}: {method_name(rpc)}"
+        for rpc in rpcs()
+        if rpc.containing_service.full_name.startswith("kite_gateway.v1.")
+        and method_name(rpc) not in table.get(rpc.containing_service.name, set())
+    ]
+    assert not missing, "clients/README.md's table of methods lacks " + ", ".join(missing)

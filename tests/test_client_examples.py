@@ -62,6 +62,13 @@ def test_the_tick_table_example_prints_live_prices(paper_gateway: GatewayProcess
     assert all(float(row[1]) > 0 for row in rows)
 
 
+@pytest.mark.parametrize("name", ["place_and_track.py", "tick_table.py"])
+def test_an_examples_usage_runs_it_with_the_interpreter_make_run_installs_the_client_into(name: str) -> None:
+    usage = (EXAMPLES / name).read_text().split('"""')[1]
+    commands = [line.strip() for line in usage.splitlines() if f"examples/{name}" in line]
+    assert commands and all(c.startswith(f".venv/bin/python clients/python/examples/{name}") for c in commands)
+
+
 def sh_lines() -> list[str]:
     """The lines of the guide's sh blocks (text blocks hold what runs until Ctrl-C)."""
     lines, in_sh = [], False

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from grpc.aio import AioRpcError, Metadata
 from kite_gateway_client import GatewayCallError
-from kite_gateway_client.retry import RetryPolicy, retry_after
+from kite_gateway_client.retry import RetryPolicy
 
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.grpc.status import trailing_metadata
@@ -21,8 +21,8 @@ def failure(retry_seconds: float | None) -> AioRpcError:
 
 
 def test_the_gateways_retry_info_is_read_from_the_status_details() -> None:
-    assert retry_after(failure(3.0)) == 3.0
-    assert retry_after(failure(None)) == 0.0
+    assert GatewayCallError.from_rpc_error(failure(3.0)).retry_delay == 3.0
+    assert GatewayCallError.from_rpc_error(failure(None)).retry_delay is None
 
 
 async def test_a_retry_waits_at_least_what_the_gateway_asked(monkeypatch: pytest.MonkeyPatch) -> None:

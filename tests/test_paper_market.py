@@ -4,12 +4,15 @@ starts it afresh (keeping the old state beside it), and `--regular-hours` rehear
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
 
-from kite_gateway.cli import EXIT_CONFIG, main
+from kite_gateway.app import serve
+from kite_gateway.cli import EXIT_CONFIG, EXIT_STARTUP, main
 from kite_gateway.config import Settings
+from kite_gateway.grpc import StartupError
 from kite_gateway.paper import PAPER_STATE_FILE, start_simulator
 from kite_simulator import set_aside_state
 from tests.simulator.conftest import login, place
@@ -73,10 +76,35 @@ def test_paper_only_flags_without_paper_or_a_reset_without_a_state_file_are_refu
     assert "need" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("refused", [["--listen", "bad"], ["--speed", "0"], ["--replay", "no-such-recording.kgrec"]])
+def test_a_sim_reset_refused_for_another_flag_leaves_the_saved_state_in_place(
+    refused: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "sim.json"
+    state.write_text("{}")
+    replay = [str(tmp_path / a) if a.endswith(".kgrec") else a for a in refused]
+    assert main(["sim", "--reset", "--state-file", str(state), *replay]) == EXIT_CONFIG
+    assert state.read_text() == "{}" and not (tmp_path / "sim.json.before-reset").exists(), capsys.readouterr().err
+
+
 def test_sim_reset_sets_the_state_file_aside_before_the_simulator_starts(tmp_path: Path) -> None:
     state = tmp_path / "sim.json"
     state.write_text("{}")
-    assert main(["sim", "--reset", "--state-file", str(state), "--listen", "bad"]) == EXIT_CONFIG  # stops at --listen
-    assert state.exists()  # a refused command changes nothing
-    aside = set_aside_state(state)
-    assert aside == tmp_path / "sim.json.before-reset" and aside.read_text() == "{}" and not state.exists()
+    with socket.socket() as taken:  # the simulator's port is taken: it stops right after the reset
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        assert main(["sim", "--reset", "--state-file", str(state), "--listen", listen]) == EXIT_STARTUP
+    assert not state.exists() and (tmp_path / "sim.json.before-reset").read_text() == "{}"
+
+
+async def test_an_unreadable_paper_state_stops_the_start_saying_to_pass_reset_paper(tmp_path: Path) -> None:
+    settings = paper_settings(tmp_path).model_copy(
+        update={"gateway_listen": "127.0.0.1:0", "gateway_http_listen": "127.0.0.1:0"}
+    )
+    (settings.gateway_data_dir / PAPER_STATE_FILE).write_text("{not json")
+    with pytest.raises(StartupError) as refused:
+        await serve(settings, paper=True)
+    said = str(refused.value)
+    assert PAPER_STATE_FILE in said and "pass --reset-paper" in said
+    assert "move" not in said  # moving the file alone would leave the gateway's records of its orders

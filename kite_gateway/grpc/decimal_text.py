@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
 
 from kite_gateway.errors import GatewayError, invalid
+
+M = TypeVar("M", bound=Message)
+DECIMAL_MESSAGE = "google.type.Decimal"
 
 # google.type.Decimal's grammar: sign, digits with an optional point and fraction, an exponent.
 GRAMMAR = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -60,3 +66,35 @@ def format_decimal(value: Decimal) -> str:
             return "0"
     text = f"{value:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def canonical(message: M) -> M:
+    """A copy of a (validated) request with every Decimal in its plain form ("1500.50", "1.5e3" and
+    "01500.5" all "1500.5"), so that what identifies a request (its idempotency fingerprint) is
+    its values, not how they were written."""
+    copy = type(message)()
+    copy.CopyFrom(message)
+    _canonicalize(copy)
+    return copy
+
+
+def _canonicalize(message: Message) -> None:
+    if message.DESCRIPTOR.full_name == DECIMAL_MESSAGE:
+        text: str = message.value  # type: ignore[attr-defined]
+        if text:
+            message.value = format_decimal(Decimal(text))  # type: ignore[attr-defined]
+        return
+    for field, found in message.ListFields():
+        value: Any = found
+        kind = field.message_type
+        if kind is None:
+            continue
+        if kind.GetOptions().map_entry:
+            if kind.fields_by_name["value"].message_type is not None:
+                for entry in value.values():
+                    _canonicalize(entry)
+        elif field.is_repeated:
+            for item in value:
+                _canonicalize(item)
+        else:
+            _canonicalize(value)

@@ -10,6 +10,7 @@ from kite_gateway.core.accounts import AccountManager
 from kite_gateway.core.market import InstrumentMaster
 from kite_gateway.core.orders import GttTriggers, check_client_order_id, fingerprint
 from kite_gateway.grpc.context import audited
+from kite_gateway.grpc.decimal_text import canonical
 from kite_gateway.grpc.gtt_mapping import gtt_order, gtt_pb
 from kite_gateway.kite import KiteCaller
 from kite_gateway.storage import AuditLog
@@ -47,7 +48,9 @@ class GttRpcs:
             self.gtts.admit(request.account_id)
             kite = await self._writable(request.account_id)
             order = gtt_order(request.params, self.master)
-            gtt_id, replayed = await self.gtts.place(kite, request.client_order_id, fingerprint(request.params), order)
+            gtt_id, replayed = await self.gtts.place(
+                kite, request.client_order_id, fingerprint(canonical(request.params)), order
+            )
             return order_pb2.PlaceGttResponse(gtt_id=gtt_id, replayed=replayed)
 
         return await audited(

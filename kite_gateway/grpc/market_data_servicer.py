@@ -55,7 +55,6 @@ INTERVALS = {
     market_data_pb2.CANDLE_INTERVAL_DAY: "day",
 }
 REF_REQUIRED = "required: symbol (EXCHANGE:TRADINGSYMBOL) or instrument_token"
-LAST_STATUS_TIME = datetime(9999, 1, 1, tzinfo=UTC)  # GetMarketStatus.at: later ones find no next session
 
 
 def _heartbeat_seconds(request: Any, field: str = "heartbeat_interval") -> float:
@@ -326,8 +325,6 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
     ) -> market_data_pb2.GetMarketStatusResponse:
         exchanges = [mapping.exchange_text(e, f"exchanges[{i}]") for i, e in enumerate(request.exchanges)]
         at = request.at.ToDatetime(UTC) if request.HasField("at") else self.clock()
-        if at >= LAST_STATUS_TIME:  # the status looks days ahead for the next session, past the last date
-            raise invalid("at", f"out of range: a time before {LAST_STATUS_TIME:%Y-%m-%d}")
         reply = market_data_pb2.GetMarketStatusResponse(
             statuses=[exchange_status_pb(s) for s in market_status(exchanges, at)]
         )

@@ -26,6 +26,7 @@ from kite_gateway.core.orders import (
 )
 from kite_gateway.core.risk import SwitchState
 from kite_gateway.grpc import mapping
+from kite_gateway.grpc.decimal_text import canonical
 from kite_gateway.grpc.status import failure_pb
 from kite_gateway.kite import ChargesRow, MarginRow
 
@@ -79,7 +80,11 @@ def new_order(
 ) -> NewOrder:
     """A new order of a PlaceOrder request (or of a bulk request's leg, `field` "legs[i].")."""
     return NewOrder(
-        account_id, client_order_id, order_params(params, master, f"{field}params"), fingerprint(params), field
+        account_id,
+        client_order_id,
+        order_params(params, master, f"{field}params"),
+        fingerprint(canonical(params)),
+        field,
     )
 
 

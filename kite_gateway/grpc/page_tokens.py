@@ -34,10 +34,12 @@ def decode(token: str, request_digest: str, generation: str, field: str = "page_
     try:
         body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         offset, digest, made_on = int(body["o"]), str(body["f"]), str(body["g"])
-    except (ValueError, KeyError, TypeError):
+        if offset < 0:
+            raise ValueError(offset)
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise invalid(field, "not a page token from this search: pass next_page_token as it was returned") from None
     if digest != request_digest:
         raise invalid(field, "the query or filters changed since this page token was issued: start again without it")
-    if made_on != generation or offset < 0:
+    if made_on != generation:
         raise invalid(field, "the instrument master was refreshed since this page token was issued: start again")
     return offset

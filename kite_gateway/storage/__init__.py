@@ -2,7 +2,7 @@
 
 from kite_gateway.storage.audit import AuditEntry, AuditLog
 from kite_gateway.storage.credentials import CredentialStore, StoredAccount
-from kite_gateway.storage.database import Database, now_text
+from kite_gateway.storage.database import DATABASE_FILE, Database, now_text, set_aside_database
 from kite_gateway.storage.duplicates import DuplicateLog
 from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, IdempotencyStore, Record
 from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, dedupe_key
@@ -10,6 +10,7 @@ from kite_gateway.storage.private_files import FILE_MODE, private_directory
 from kite_gateway.storage.sealing import Sealer, SealingError, load_key
 
 __all__ = [
+    "DATABASE_FILE",
     "FAILED",
     "FILE_MODE",
     "PENDING",
@@ -30,4 +31,5 @@ __all__ = [
     "load_key",
     "now_text",
     "private_directory",
+    "set_aside_database",
 ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,24 @@ from typing import Any
 import aiosqlite
 
 from kite_gateway.storage.migrations import MIGRATIONS
-from kite_gateway.storage.private_files import private_file, tighten_database
+from kite_gateway.storage.private_files import private_file, sqlite_files, tighten_database
+
+DATABASE_FILE = "gateway.db"  # in the data directory
+
+
+def set_aside_database(path: Path, suffix: str) -> Path | None:
+    """Move a closed database and its WAL files to `<name><suffix>` beside it (still openable
+    there), replacing an older one, so the next open starts an empty database; where it went, or
+    None when there was none (blocking: run it on a thread)."""
+    aside = path.with_name(path.name + suffix)
+    if not path.exists():
+        return None
+    for source, target in zip(sqlite_files(path), sqlite_files(aside), strict=True):
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:  # no WAL left: remove an older one that would not match
+            target.unlink(missing_ok=True)
+    return aside
 
 
 def now_text() -> str:

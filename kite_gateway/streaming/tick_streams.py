@@ -30,7 +30,7 @@ from kite_gateway.streaming.ticks import (
     UpstreamState,
 )
 from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit, UpstreamConnection
-from kite_wire import SESSIONS, MarketHours, Tick
+from kite_wire import IST, SESSIONS, MarketHours, Tick
 
 log = structlog.get_logger(__name__)
 
@@ -155,9 +155,21 @@ class AccountTicks:
         if self.state != UpstreamState.CONNECTED or quiet < self.stale_after:
             return
         exchanges = {self.symbols.get(token, ":").split(":")[0] for token in self.fanout.holders}
-        open_now = sorted(e for e in exchanges if e in SESSIONS and self.hours.is_open(e, now))
+        # silent for how long while in session: a feed quiet since yesterday's close is not stale at the open
+        silent = {e: min(quiet, in_session) for e in exchanges if (in_session := self._in_session_for(e, now)) > 0}
+        open_now = sorted(e for e, seconds in silent.items() if seconds >= self.stale_after)
         if open_now:
-            self._on_state(0, UpstreamState.STALE, f"no ticks for {quiet:.0f}s while {', '.join(open_now)} is open")
+            longest = max(silent[e] for e in open_now)
+            self._on_state(0, UpstreamState.STALE, f"no ticks for {longest:.0f}s while {', '.join(open_now)} is open")
+
+    def _in_session_for(self, exchange: str, now: datetime) -> float:
+        """Seconds since `exchange`'s session in progress opened (0 when it is closed or unknown)."""
+        if exchange not in SESSIONS:
+            return 0.0
+        window = self.hours.session(exchange, now.astimezone(IST).date())
+        if window is None or not window[0] <= now < window[1]:
+            return 0.0
+        return (now - window[0]).total_seconds()
 
     @property
     def last_frame(self) -> float:

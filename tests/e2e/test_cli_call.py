@@ -90,3 +90,19 @@ def test_the_token_comes_from_a_flag_or_a_file_when_the_gateway_has_principals(t
         assert by_file.returncode == 0, by_file.stderr
     finally:
         gateway.stop()
+
+
+def test_list_sends_the_token_to_a_gateway_whose_reflection_needs_one(tmp_path: Path) -> None:
+    token = "kgw_test_token_for_listing_services"
+    principals = f'[[principal]]\nname = "ops"\ntoken_sha256 = "{token_digest(token)}"\nread = ["*"]\n'
+    env = {"KITE_GATEWAY_AUTH_PRINCIPALS": principals, "KITE_GATEWAY_AUTH_OPEN_HEALTH": "false"}
+    gateway = GatewayProcess(tmp_path, env=env)
+    try:
+        gateway.wait_serving()
+        refused = call(gateway.address, "--list")
+        assert refused.returncode == 1 and json.loads(refused.stderr)["code"] == "UNAUTHENTICATED"
+        listed = call(gateway.address, "--list", "--token", token)  # as the ready line prints it
+        assert listed.returncode == 0, listed.stderr
+        assert "kite_gateway.v1.OrderService" in listed.stdout.splitlines()
+    finally:
+        gateway.stop()

@@ -89,3 +89,22 @@ async def test_a_bad_calendar_request_is_invalid_argument_naming_the_field(
     code, _reason, _metadata, violations = status_of(caught.value)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert violations and violations[0][0].startswith(field), violations
+
+
+async def test_market_status_at_a_moment_whose_ist_day_is_past_9999_is_invalid_argument_naming_at(
+    stack: Stack,
+) -> None:
+    at = stamp(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))  # the last Timestamp: 1 January 10000 in IST
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.market.GetMarketStatus(market_data_pb2.GetMarketStatusRequest(at=at))
+    code, _reason, _metadata, violations = status_of(caught.value)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and violations[0][0] == "at", (code, violations)
+
+
+async def test_market_status_after_the_last_session_of_the_calendar_has_no_next_session(stack: Stack) -> None:
+    at = stamp(datetime(9999, 12, 31, 12, 0, tzinfo=UTC))  # Friday 31 December 9999, 17:30 IST
+    reply = await stack.market.GetMarketStatus(
+        market_data_pb2.GetMarketStatusRequest(exchanges=[common_pb2.EXCHANGE_NSE], at=at)
+    )
+    (nse,) = reply.statuses
+    assert not nse.open and not nse.HasField("current_session") and not nse.HasField("next_session")

@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.type.decimal_pb2 import Decimal as Decimal_pb
 from kite_gateway_api.v1 import common_pb2, order_pb2
 
 from kite_gateway.grpc.mapping import decimal_pb
@@ -58,6 +59,13 @@ async def test_a_retried_placement_returns_the_first_order_and_places_nothing_ne
     again = await place(stack, "retry-1", market_buy())
     assert again.order_id == first.order_id and again.replayed
     assert len(tagged(stack, "retry-1")) == 1
+
+
+async def test_a_retry_writing_the_same_decimal_another_way_is_a_replay_not_another_order(stack: Stack) -> None:
+    first = await place(stack, "same-value", market_buy(market_protection_percent=Decimal_pb(value="2.50")))
+    again = await place(stack, "same-value", market_buy(market_protection_percent=Decimal_pb(value="2.5")))
+    assert again.replayed and again.order_id == first.order_id
+    assert len(tagged(stack, "same-value")) == 1
 
 
 async def test_reusing_a_client_order_id_for_another_order_is_already_exists(stack: Stack) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from kite_gateway_api.v1 import order_pb2
 
-from kite_gateway.paper import PAPER_STATE_FILE
+from kite_gateway.config import Settings
+from kite_gateway.paper import PAPER_STATE_FILE, start_simulator
 from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import Stack, market_buy, start_stack, stop_stack
 from tests.e2e.test_order_updates import completed, read_until, subscribe, updates, wait_connected
@@ -61,6 +62,31 @@ async def test_after_a_paper_restart_replays_find_their_orders_and_a_new_order_g
         assert [o["status"] for o in stack.kite_orders() if o["order_id"] == first_id] == ["COMPLETE"]
         second_id, _ = await place_and_see_it_complete(stack, "after-restart", after=last)
         assert second_id != first_id
+    finally:
+        await stop_stack(stack)
+        await sim.stop()
+
+
+async def test_after_reset_paper_a_client_order_id_used_before_places_a_new_order_not_a_replay_of_a_vanished_one(
+    tmp_path: Path, sealing_key: bytes
+) -> None:
+    (tmp_path / "data").mkdir()
+    paper = Settings(gateway_data_dir=tmp_path / "data", gateway_paper_listen="127.0.0.1:0")
+    callback = "http://127.0.0.1/kite/login/callback"
+    sim, _ = await start_simulator(paper, callback)
+    stack = await start_stack(tmp_path, sim, sealing_key)
+    try:
+        await place(stack, "try-1")  # the ready line's paper order
+        (first_tag,) = {o["tag"] for o in stack.kite_orders()}
+    finally:
+        await stop_stack(stack)
+        await sim.stop()
+    sim, _ = await start_simulator(paper, callback, reset=True)  # `make run ARGS=--reset-paper`
+    stack = await start_stack(tmp_path, sim, sealing_key)
+    try:
+        again = await place(stack, "try-1")
+        assert not again.replayed  # placed on the fresh market, which has it
+        assert [(o["order_id"], o["tag"]) for o in stack.kite_orders()] == [(again.order_id, first_tag)]
     finally:
         await stop_stack(stack)
         await sim.stop()

@@ -63,3 +63,17 @@ async def test_a_feed_quiet_for_less_than_the_threshold_is_not_stale(ticks: Acco
     hold(ticks, INFY)
     ticks.check_staleness(10.0, datetime(2026, 12, 2, 11, 0, tzinfo=IST))
     assert ticks.state is UpstreamState.CONNECTED
+
+
+async def test_a_feed_silent_since_yesterdays_close_is_not_stale_in_the_first_seconds_of_the_session(
+    ticks: AccountTicks,
+) -> None:
+    hold(ticks, INFY)
+    said: list[str] = []
+    ticks.state_listeners.append(lambda _before, _after, message: said.append(message))
+    overnight = 18 * 3600.0  # the last tick came at yesterday's close
+    ticks.check_staleness(overnight, datetime(2026, 12, 2, 9, 15, 10, tzinfo=IST))  # 10 s into the session
+    assert ticks.state is UpstreamState.CONNECTED
+    ticks.check_staleness(overnight, datetime(2026, 12, 2, 9, 15, 40, tzinfo=IST))  # 40 s in, still silent
+    assert ticks.state is UpstreamState.STALE  # type: ignore[comparison-overlap]  # changed by check_staleness
+    assert said == ["no ticks for 40s while NSE is open"]  # since the open, not since yesterday

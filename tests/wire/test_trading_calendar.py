@@ -116,3 +116,14 @@ def test_the_data_lists_only_weekdays_in_covered_years_once_each_and_marks_2027_
         assert all(d.weekday() < 5 and d.year in COVERED_YEARS for d in days), segment
         assert all(not h.confirmed for h in HOLIDAYS[segment] if h.day.year == 2027)
     assert all(s.opens < s.closes and s.day.year in COVERED_YEARS for s in SPECIAL_SESSIONS)
+
+
+def test_mcx_closes_its_morning_but_trades_its_evening_on_the_15_january_2026_municipal_elections() -> None:
+    # The sources (shared kite-alerts-and-rules §6): NSE and BSE closed; "the MCX evening session
+    # stayed open that day"; MCX's own list as reproduced omits the day, so it stays unconfirmed.
+    election = date(2026, 1, 15)
+    assert not CAL.is_trading_day("NSE", election)
+    mcx = CAL.trading_day("MCX", election)
+    assert mcx.holiday and "morning session closed" in mcx.reason and not mcx.confirmed
+    assert not MarketHours().is_open("MCX", at(election, 10))
+    assert MarketHours().is_open("MCX", at(election, 20))

@@ -1,6 +1,6 @@
 """Place an order and follow it to a final status through the order-update stream.
 
-    python clients/python/examples/place_and_track.py --target 127.0.0.1:50051 [--token-file F]
+    .venv/bin/python clients/python/examples/place_and_track.py --target 127.0.0.1:50051 [--token-file F]
         [--account ZS0001] [--symbol NSE:INFY] [--quantity 1]
 
 Against `make run` (paper trading) it buys one INFY at market and prints each update until the

@@ -1,6 +1,6 @@
 """A live table of ticks: last price, change, volume and best bid/offer per instrument.
 
-    python clients/python/examples/tick_table.py --target 127.0.0.1:50051 [--token-file F]
+    .venv/bin/python clients/python/examples/tick_table.py --target 127.0.0.1:50051 [--token-file F]
         [--account ZS0001] [--seconds 0] NSE:INFY NSE:TCS NSE:RELIANCE
 
 Redraws in place on a terminal (plain lines otherwise); --seconds stops it after that long.

@@ -99,7 +99,7 @@ class MarketDataMethods(Connection):
         call_timeout: float | None = None,
     ) -> market_data_pb2.GetHistoricalDataResponse:
         """Candles from `start` to `end` (aware datetimes). Long ranges are fetched in pieces by the
-        gateway: pass a larger `timeout` than the client's default for years of minute candles."""
+        gateway: pass a larger `call_timeout` than the client's `timeout` for years of minute candles."""
         if request is None:
             request = market_data_pb2.GetHistoricalDataRequest(
                 account_id=account_id,

@@ -46,11 +46,4 @@ class RetryPolicy:
         raise AssertionError("unreachable")
 
 
-def retry_after(error: grpc.aio.AioRpcError | GatewayCallError) -> float:
-    """The gateway's RetryInfo on a failed call, in seconds (0 if it sent none)."""
-    if isinstance(error, grpc.aio.AioRpcError):
-        error = GatewayCallError.from_rpc_error(error)
-    return error.retry_delay or 0.0
-
-
 DEFAULT_RETRY = RetryPolicy()

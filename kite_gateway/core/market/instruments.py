@@ -42,6 +42,7 @@ class InstrumentRef:
 
 
 log = structlog.get_logger(__name__)
+EMPTY_DUMP = "Kite answered an empty instruments dump (it may be regenerating it): retry in a minute"
 
 
 class InstrumentMaster:
@@ -71,8 +72,8 @@ class InstrumentMaster:
 
     async def ensure(self, session: AccountSession) -> None:
         """Download the dump through this account's session when none is loaded or a newer one is out.
-        A failed refresh keeps the loaded master serving and is retried with a growing delay; with no
-        master loaded, the failure is the caller's."""
+        A failed refresh (an empty dump too) keeps the loaded master serving and is retried with a
+        growing delay; with no master loaded, the failure is the caller's."""
         if self._current():
             return
         async with self._lock:
@@ -80,6 +81,8 @@ class InstrumentMaster:
                 return
             try:
                 rows = await KiteMarket(session.active()).instruments()
+                if not rows:  # never a real day's dump (tens of thousands of contracts): one being regenerated
+                    raise GatewayError(Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE, EMPTY_DUMP)
             except GatewayError as exc:
                 if not self.by_symbol:
                     raise

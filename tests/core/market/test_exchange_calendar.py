@@ -44,3 +44,12 @@ def test_a_backwards_or_too_long_range_is_invalid_argument(first: date, last: da
     with pytest.raises(GatewayError) as caught:
         trading_calendar(["NSE"], first, last)
     assert caught.value.code is Status.INVALID_ARGUMENT and "end_date" in str(caught.value)
+
+
+def test_the_longest_range_is_accepted_and_one_day_more_names_the_last_end_date_allowed() -> None:
+    first = date(2026, 1, 1)
+    longest = trading_calendar(["NSE"], first, date(2028, 1, 1))  # 730 days after: 2026 and 2027 have 365
+    assert len(longest["NSE"]) == MAX_CALENDAR_DAYS
+    with pytest.raises(GatewayError) as caught:
+        trading_calendar(["NSE"], first, date(2028, 1, 2))
+    assert "at most 731 days in all" in caught.value.message and "2028-01-01 at the latest" in caught.value.message

@@ -135,3 +135,29 @@ async def test_with_no_master_loaded_a_failed_download_is_the_callers_error() ->
     with pytest.raises(GatewayError) as failed:
         await master.ensure(Session(kite))  # type: ignore[arg-type]
     assert failed.value.code is Status.UNAVAILABLE and not master.by_symbol
+
+
+async def test_an_empty_dump_does_not_replace_the_loaded_master_and_is_retried_with_backoff() -> None:
+    clock, kite = Clock(ist(1, 15, 0)), Kite()
+    master = InstrumentMaster(RefreshSchedule(clock))
+    session: Any = Session(kite)
+    kite.dumps = [[row(256, "NIFTY26DECFUT")], [], [row(512, "NIFTY27MARFUT")]]
+    await master.ensure(session)
+    clock.now = ist(2, 8, 35)
+    await master.ensure(session)  # Kite answers an empty dump (caught while regenerating it)
+    assert listed(master, "NIFTY26DECFUT") and master.schedule.due_at == ist(2, 8, 35) + timedelta(seconds=30)
+    await master.ensure(session)  # not downloaded again on every call
+    assert kite.calls == 2
+    clock.now += timedelta(seconds=30)
+    await master.ensure(session)
+    assert kite.calls == 3 and listed(master, "NIFTY27MARFUT")
+
+
+async def test_with_no_master_loaded_an_empty_dump_is_unavailable_saying_it_will_be_retried() -> None:
+    kite = Kite()
+    kite.dumps = [[]]
+    master = InstrumentMaster(RefreshSchedule(Clock(ist(2, 9, 0))))
+    with pytest.raises(GatewayError) as failed:
+        await master.ensure(Session(kite))  # type: ignore[arg-type]
+    assert failed.value.code is Status.UNAVAILABLE and failed.value.reason is Reason.KITE_UNAVAILABLE
+    assert "empty" in failed.value.message and "retry" in failed.value.message

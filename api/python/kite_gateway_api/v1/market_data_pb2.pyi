@@ -1680,7 +1680,7 @@ class GetTradingCalendarRequest(_message.Message):
 
     @_builtins.property
     def end_date(self) -> _date_pb2.Date:
-        """The last day of the range, inclusive (required; at most 731 days after start_date)."""
+        """The last day of the range, inclusive (required; at most 730 days after start_date: 731 days in all)."""
 
     def __init__(
         self,
