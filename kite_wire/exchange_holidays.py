@@ -14,7 +14,8 @@ Sources (taken 2026-12-02):
   Replace them with the exchanges' circulars when those are out (NSE usually publishes in December).
 
 Also unconfirmed (`confirmed=False`): the Muhurat session times (the exchanges announce them by a
-circular shortly before Diwali; 18:00-19:00 IST, the 2024 timing, stands in), MCX on the 15 January
+circular shortly before Diwali; 13:45-14:45 IST, the latest known timing, 2025's by NSE's circular
+of 2025-09-22, stands in), MCX on the 15 January
 2026 municipal elections (its list as reproduced does not include the day, but the exchanges'
 circulars as reported by geojit.com say its evening session stayed open that day, so it is modelled
 like its other equity holidays: morning closed, evening open), and the currency segment (CDS, BCD),
@@ -148,6 +149,6 @@ SPECIAL_SESSIONS: tuple[SpecialSession, ...] = (
         date(2026, 2, 1), "Union Budget (live trading on a Sunday)", frozenset({"NSE", "BSE", "NFO", "BFO"}),
         time(9, 15), time(15, 30),
     ),
-    SpecialSession(date(2026, 11, 8), _MUHURAT, _ALL, time(18, 0), time(19, 0), confirmed=False),
-    SpecialSession(date(2027, 10, 29), _MUHURAT, _ALL, time(18, 0), time(19, 0), confirmed=False),
+    SpecialSession(date(2026, 11, 8), _MUHURAT, _ALL, time(13, 45), time(14, 45), confirmed=False),
+    SpecialSession(date(2027, 10, 29), _MUHURAT, _ALL, time(13, 45), time(14, 45), confirmed=False),
 )  # fmt: skip

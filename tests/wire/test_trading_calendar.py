@@ -41,7 +41,9 @@ def test_muhurat_trading_on_diwali_sunday_2026_opens_every_exchange_for_its_hour
         day = CAL.trading_day(exchange, sunday)
         assert day.is_trading_day and "Muhurat" in day.reason and not day.confirmed  # the timing is a stand-in
         assert not MarketHours().is_open(exchange, at(sunday, 10))
-        assert MarketHours().is_open(exchange, at(sunday, 18, 30))
+        assert MarketHours().is_open(exchange, at(sunday, 14, 0)) and not MarketHours().is_open(
+            exchange, at(sunday, 15)
+        )
 
 
 def test_the_union_budget_sunday_2026_trades_equity_at_standard_hours_but_not_mcx() -> None:

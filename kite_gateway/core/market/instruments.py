@@ -56,12 +56,18 @@ class InstrumentMaster:
         self._lock = asyncio.Lock()
 
     def load(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Replace the master with a downloaded dump; the next download is after the next dump."""
+        """Replace the master with a downloaded dump; the next download is after the next dump (or
+        soon, when the dump is the one already loaded: see master_schedule)."""
         listings = [instrument_from_row(row) for row in rows]
+        unchanged = bool(self.by_token) and {i.instrument_token for i in listings} == self.by_token.keys()
         self.by_symbol = {listing.symbol: listing for listing in listings}
         self.by_token = {listing.instrument_token: listing for listing in listings}
         self.loaded_at = self.schedule.clock()
-        self.schedule.downloaded()
+        if unchanged:
+            due = self.schedule.unchanged()
+            log.info("instruments.dump_unchanged", next_download=due.isoformat())
+        else:
+            self.schedule.downloaded()
 
     def symbols(self) -> dict[int, str]:
         """instrument_token -> EXCHANGE:TRADINGSYMBOL."""
@@ -79,14 +85,22 @@ class InstrumentMaster:
         async with self._lock:
             if self._current():
                 return
+            if not self.by_symbol and self.schedule.failures and not self.schedule.is_due():
+                raise GatewayError(  # the last download just failed: do not fetch the whole dump on every call
+                    Status.UNAVAILABLE,
+                    Reason.KITE_UNAVAILABLE,
+                    "the instrument master could not be downloaded from Kite yet; the gateway tries again "
+                    f"in {self.schedule.seconds_to_due():.0f} s: retry then",
+                    retry_after=max(self.schedule.seconds_to_due(), 1.0),
+                )
             try:
                 rows = await KiteMarket(session.active()).instruments()
                 if not rows:  # never a real day's dump (tens of thousands of contracts): one being regenerated
                     raise GatewayError(Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE, EMPTY_DUMP)
             except GatewayError as exc:
+                retry_at = self.schedule.failed()
                 if not self.by_symbol:
                     raise
-                retry_at = self.schedule.failed()
                 log.warning(
                     "instruments.refresh_failed", error=exc.message, failures=self.schedule.failures,
                     retry_at=retry_at.isoformat(), serving_from=self.loaded_at.isoformat() if self.loaded_at else "",

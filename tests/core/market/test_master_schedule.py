@@ -161,3 +161,45 @@ async def test_with_no_master_loaded_an_empty_dump_is_unavailable_saying_it_will
         await master.ensure(Session(kite))  # type: ignore[arg-type]
     assert failed.value.code is Status.UNAVAILABLE and failed.value.reason is Reason.KITE_UNAVAILABLE
     assert "empty" in failed.value.message and "retry" in failed.value.message
+
+
+async def test_a_morning_dump_identical_to_yesterdays_is_looked_at_again_until_the_new_one_is_out() -> None:
+    clock, kite = Clock(ist(1, 15, 0)), Kite()
+    master = InstrumentMaster(RefreshSchedule(clock))
+    session: Any = Session(kite)
+    old, new = [row(256, "NIFTY26DECFUT")], [row(256, "NIFTY26DECFUT"), row(512, "NIFTY27MARFUT")]
+    kite.dumps = [old, old, new]
+    await master.ensure(session)
+    clock.now = ist(2, 8, 35)  # a Wednesday, a trading day: Kite still serves yesterday's dump
+    await master.ensure(session)
+    assert kite.calls == 2 and master.schedule.due_at == ist(2, 8, 45)
+    clock.now = ist(2, 8, 45)
+    await master.ensure(session)
+    assert kite.calls == 3 and listed(master, "NIFTY27MARFUT") and master.schedule.due_at == ist(3, 8, 35)
+
+
+async def test_an_unchanged_dump_late_in_the_morning_is_taken_as_todays() -> None:
+    clock, kite = Clock(ist(1, 15, 0)), Kite()
+    master = InstrumentMaster(RefreshSchedule(clock))
+    session: Any = Session(kite)
+    kite.dumps = [[row(256, "NIFTY26DECFUT")], [row(256, "NIFTY26DECFUT")]]
+    await master.ensure(session)
+    clock.now = ist(2, 10, 5)
+    await master.ensure(session)
+    assert master.schedule.due_at == ist(3, 8, 35)
+
+
+async def test_with_no_master_a_failed_download_is_not_repeated_by_every_call_until_the_retry_is_due() -> None:
+    clock, kite = Clock(ist(2, 9, 0)), Kite()
+    kite.dumps = [DOWN, [row(256, "NIFTY26DECFUT")]]
+    master = InstrumentMaster(RefreshSchedule(clock))
+    session: Any = Session(kite)
+    with pytest.raises(GatewayError):
+        await master.ensure(session)
+    with pytest.raises(GatewayError) as waiting:
+        await master.ensure(session)
+    assert kite.calls == 1 and waiting.value.code is Status.UNAVAILABLE and waiting.value.retry_after == 30
+    assert "tries again in 30 s" in waiting.value.message
+    clock.now += timedelta(seconds=30)
+    await master.ensure(session)
+    assert kite.calls == 2 and listed(master, "NIFTY26DECFUT")
