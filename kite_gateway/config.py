@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     gateway_stale_after: float = Field(30.0, gt=0, le=3600, description="seconds of silence that flag a feed stale")
     gateway_record_dir: Path | None = None  # when set, every account's upstream ticker frames are recorded here
     gateway_risk_file: Path | None = None  # TOML risk limits (kite_gateway/core/risk/limits.py)
+    gateway_egress_file: Path | None = None  # TOML egress per account group (kite_gateway/kite/egress.py)
+    gateway_egress_family_size: int = Field(
+        4, ge=1, le=1000, description="accounts that may share one egress IP before the gateway warns"
+    )
     gateway_auth_file: Path | None = None  # TOML principals (kite_gateway/auth/principals.py)
     gateway_auth_principals: SecretStr | None = None  # the same TOML, inline
     gateway_auth_open_health: bool = True  # health and reflection answer callers without a token
