@@ -5,6 +5,7 @@ address this host does not have or a proxy that does not answer, naming the grou
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -53,7 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[Recorder]:
     recorder = Recorder()
-    thread = threading.Thread(target=recorder.serve_forever, daemon=True)
+    thread = threading.Thread(target=recorder.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield recorder
     recorder.shutdown()
@@ -88,7 +89,7 @@ def test_a_source_address_egress_ignores_the_environments_proxy(
 
 def test_writes_go_through_the_proxy_and_reads_straight_to_kite() -> None:
     kite, proxy = Recorder(), Recorder()
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (kite, proxy)]
+    threads = [threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True) for s in (kite, proxy)]
     for thread in threads:
         thread.start()
     try:
@@ -102,6 +103,73 @@ def test_writes_go_through_the_proxy_and_reads_straight_to_kite() -> None:
         for recorder in (kite, proxy):
             recorder.shutdown()
             recorder.server_close()
+
+
+class Socks5(threading.Thread):
+    """A minimal SOCKS5 proxy (no authentication, CONNECT only) that records where it was asked to
+    connect and relays one connection at a time."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.targets: list[tuple[str, int]] = []
+
+    def run(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with client:
+                self._serve(client)
+
+    def _serve(self, client: socket.socket) -> None:
+        _, methods = client.recv(2)
+        client.recv(methods)
+        client.sendall(b"\x05\x00")  # no authentication
+        _, _, _, kind = client.recv(4)
+        if kind == 3:  # a host name (socks5h)
+            host = client.recv(client.recv(1)[0]).decode()
+        else:  # an IPv4 address
+            host = socket.inet_ntoa(client.recv(4))
+        port = int.from_bytes(client.recv(2), "big")
+        self.targets.append((host, port))
+        with socket.create_connection((host, port)) as upstream:
+            client.sendall(b"\x05\x00\x00\x01" + socket.inet_aton("127.0.0.1") + port.to_bytes(2, "big"))
+            ends = {client: upstream, upstream: client}
+            while True:  # relay both ways until the server closes (it answers HTTP/1.0: one request)
+                ready, _, _ = select.select(list(ends), [], [], 5)
+                if not ready:
+                    return
+                for end in ready:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    ends[end].sendall(data)
+
+    def stop(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (closing alone would not)
+        self.listener.close()
+        self.join(timeout=5)
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
+def test_writes_go_through_a_socks_proxy(server: Recorder, scheme: str) -> None:
+    proxy = Socks5()
+    proxy.start()
+    try:
+        session = requests.Session()
+        route_writes(session, Egress("family-c", proxy=f"{scheme}://127.0.0.1:{proxy.port}"))
+        port = server.server_address[1]
+        answer = session.post(f"http://localhost:{port}/orders/regular", data={"quantity": 1}, timeout=5)
+        assert answer.json() == {}
+        session.get(f"http://127.0.0.1:{port}/orders", timeout=5)
+    finally:
+        proxy.stop()
+    expected_host = "localhost" if scheme == "socks5h" else "127.0.0.1"  # socks5h lets the proxy resolve
+    assert proxy.targets == [(expected_host, port)]
+    assert [method for method, _, _ in server.seen] == ["POST", "GET"]
 
 
 def test_the_hosts_default_route_leaves_the_session_as_the_client_made_it() -> None:
