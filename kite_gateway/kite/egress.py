@@ -24,8 +24,10 @@ The map is a TOML file (KITE_GATEWAY_EGRESS_FILE), one table per egress group:
 
 An account listed by id uses that group even when its api_key is listed in another; an id or an
 api_key may be listed in one group only. Accounts in no group, with no [default], use the host's
-default route. Everything is checked when the file is read; `kite_gateway/kite/egress_checks.py`
-checks at start that each address is local and each proxy reachable.
+default route. A login's session exchange, made before its account is known, uses its api_key's
+group. An IPv6 source address reaches Kite only over IPv6 (an IPv4 one only over IPv4).
+Everything is checked when the file is read; `kite_gateway/kite/egress_checks.py` checks at start
+that each address is local and each proxy reachable.
 """
 
 from __future__ import annotations
