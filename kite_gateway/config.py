@@ -26,6 +26,17 @@ def _host_port(value: str) -> str:
     return value
 
 
+def _ip_list(value: str) -> str:
+    import ipaddress
+
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            ipaddress.ip_address(item)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address: give IPs separated by commas, e.g. 127.0.0.2") from None
+    return value
+
+
 def _url(*schemes: str) -> Any:
     def check(value: str) -> str:
         scheme, sep, rest = value.partition("://")
@@ -59,6 +70,8 @@ class Settings(BaseSettings):
     gateway_log_format: Literal["json", "console"] = "json"
     gateway_paper_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8765"
     gateway_paper_seed: int = 1
+    # IPs the paper market's demo app takes order calls from (as Kite's IP whitelist); "" takes any
+    gateway_paper_ip_whitelist: Annotated[str, AfterValidator(_ip_list)] = ""
     gateway_http_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8080"
     gateway_secret_key: SecretStr | None = None
     gateway_secret_key_file: Path | None = None

@@ -37,6 +37,7 @@ async def start_simulator(
     if reset:
         aside = await asyncio.to_thread(set_aside_state, state_file)
         log.info("paper.state_reset", state_file=str(state_file), previous=str(aside) if aside else None)
+    whitelist = frozenset(ip.strip() for ip in settings.gateway_paper_ip_whitelist.split(",") if ip.strip())
     config = SimulatorConfig(
         host=host.strip("[]"),
         port=int(port),
@@ -44,6 +45,7 @@ async def start_simulator(
         always_open=not regular_hours,
         redirect_url=redirect_url,
         state_file=state_file,
+        ip_whitelist={SimulatorConfig.api_key: whitelist} if whitelist else {},
     )
     simulator = ThreadedSimulator(config)
     await simulator.start()

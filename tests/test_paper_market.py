@@ -80,3 +80,15 @@ def test_sim_reset_sets_the_state_file_aside_before_the_simulator_starts(tmp_pat
     assert state.exists()  # a refused command changes nothing
     aside = set_aside_state(state)
     assert aside == tmp_path / "sim.json.before-reset" and aside.read_text() == "{}" and not state.exists()
+
+
+async def test_the_paper_market_whitelists_the_demo_apps_ips_only_when_configured(tmp_path: Path) -> None:
+    for given, expected in (("", {}), ("127.0.0.2, 127.0.0.3", {"sim_api_key": {"127.0.0.2", "127.0.0.3"}})):
+        settings = paper_settings(tmp_path).model_copy(update={"gateway_paper_ip_whitelist": given})
+        simulator, _ = await start_simulator(settings, "http://127.0.0.1/kite/callback")
+        try:
+            assert simulator.call(lambda s=simulator: s.sim.request_rules.ip_whitelist) == expected
+        finally:
+            await simulator.stop()
+    with pytest.raises(ValueError, match="not an IP address"):
+        Settings(gateway_paper_ip_whitelist="127.0.0.2,localhost")
