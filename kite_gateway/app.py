@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -59,8 +59,8 @@ from kite_gateway.http import (
     remove_internal_socket,
     service_bindings,
 )
-from kite_gateway.kite import KiteConnector, KiteOrders, RateLimits
-from kite_gateway.observability import ConnectionStats, StateCollector, StateSources, TickerStats
+from kite_gateway.kite import EgressConfigError, EgressMap, KiteConnector, KiteOrders, RateLimits, check_egresses
+from kite_gateway.observability import ConnectionStats, EgressStats, StateCollector, StateSources, TickerStats
 from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
 from kite_gateway.storage import (
     DATABASE_FILE,
@@ -102,6 +102,7 @@ class App:
     risk: PreTradeRisk
     kill_switches: KillSwitches
     last_prices: LastPrices
+    egresses: EgressMap = field(default_factory=EgressMap)
 
     @classmethod
     async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> App:
@@ -116,6 +117,9 @@ class App:
         )
         sealer = Sealer(key)  # a malformed key fails here, before anything is opened
         risk_book = RiskBook.load(settings.gateway_risk_file)  # so does a bad risk file
+        # and an egress map naming an address this host does not have, or a proxy that does not answer
+        egresses = EgressMap.load(settings.gateway_egress_file, settings.gateway_egress_family_size)
+        await check_egresses(egresses)
         database = Database(data_dir / DATABASE_FILE)
         await database.open()
         credentials = CredentialStore(database, sealer)
@@ -129,7 +133,9 @@ class App:
         kite = KiteConfig.of(settings)
         executor = ThreadPoolExecutor(max_workers=kite.workers, thread_name_prefix="kite")
         limits = RateLimits(kite.rate_limit_per_second, kite.burst_limit)
-        connector = KiteConnector(executor, limits, kite.api_endpoint, kite.request_timeout, kite.max_retries)
+        connector = KiteConnector(
+            executor, limits, kite.api_endpoint, kite.request_timeout, kite.max_retries, egresses
+        )  # the accounts loaded below are each mapped to their egress (and warned about when shared beyond a family)
         clock = now or (lambda: datetime.now(UTC))
         accounts = AccountManager(credentials, connector, kite.login_endpoint, clock)
         await accounts.load()
@@ -187,6 +193,7 @@ class App:
             risk=PreTradeRisk(risk_book, kill_switches),
             kill_switches=kill_switches,
             last_prices=LastPrices(),
+            egresses=egresses,
         )
 
     def servicers(self) -> dict[str, object]:
@@ -261,8 +268,14 @@ class App:
                 order_subscribers=lambda: {a: len(ls) for a, ls in self.order_updates.listeners.items()},
                 order_queues=lambda: {a: self.dispatch.waiting(a) for a in self.dispatch.accounts()},
                 sessions=lambda: {s.account_id: f"SESSION_STATE_{s.state()[0].name}" for s in self.accounts.all()},
+                egresses=self._egress_stats,
             )
         )
+
+    def _egress_stats(self) -> list[EgressStats]:
+        counts = self.egresses.accounts_per_egress((s.account_id, s.api_key) for s in self.accounts.all())
+        size = self.egresses.family_size
+        return [EgressStats(e.name, e.shared_ip, counts[e.name], size) for e in self.egresses.egresses()]
 
     def _active_accounts(self) -> dict[str, bool]:
         return {session.account_id: session.state()[0] is SessionState.ACTIVE for session in self.accounts.all()}
@@ -328,7 +341,7 @@ async def serve(
             http = app.http_endpoints(http_host.strip("[]"), int(http_port), settings.metrics_enabled, api)
             await http.start()
             stack.push_async_callback(http.stop)
-        except (SealingError, RiskConfigError) as exc:
+        except (SealingError, RiskConfigError, EgressConfigError) as exc:
             raise StartupError(str(exc)) from None
         except SimulatorStateError as exc:
             raise StartupError(

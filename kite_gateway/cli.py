@@ -93,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, default=1.0, help="replay this many times faster than real time")
     sim.add_argument("--state-file", type=Path, help="keep the trading state in this file across restarts")
     sim.add_argument("--reset", action="store_true", help="start afresh: set the --state-file's saved state aside")
+    sim.add_argument(
+        "--ip-whitelist",
+        action="append",
+        default=[],
+        metavar="API_KEY=IP[,IP]",
+        help="refuse this app's order calls (place, modify, cancel) from other addresses, as Kite does (repeatable)",
+    )
 
     commands.add_parser(
         "keygen",
@@ -172,6 +179,11 @@ def _sim(args: argparse.Namespace) -> int:
     if args.reset and args.state_file is None:
         print("kite-gateway: --reset needs --state-file (the state to start afresh from)", file=sys.stderr)
         return EXIT_CONFIG
+    whitelist = _ip_whitelist(args.ip_whitelist)
+    if isinstance(whitelist, str):
+        print(f"kite-gateway: --ip-whitelist={whitelist!r}: must be API_KEY=IP[,IP], e.g. sim_api_key=127.0.0.2",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_CONFIG
     if args.replay:
         from kite_wire import Recording, RecordingError
 
@@ -200,6 +212,7 @@ def _sim(args: argparse.Namespace) -> int:
         replay=args.replay,
         replay_speed=args.speed,
         state_file=args.state_file,
+        ip_whitelist=whitelist,
     )
 
     async def run() -> None:
@@ -230,6 +243,23 @@ def _sim(args: argparse.Namespace) -> int:
         print(f"kite-gateway: --state-file={args.state_file}: cannot read it back: {exc}", file=sys.stderr)
         return EXIT_STARTUP
     return 0
+
+
+def _ip_whitelist(values: Sequence[str]) -> dict[str, frozenset[str]] | str:
+    """`--ip-whitelist` values by api_key, or the first malformed value."""
+    import ipaddress
+
+    whitelist: dict[str, frozenset[str]] = {}
+    for value in values:
+        api_key, _, ips = value.partition("=")
+        try:
+            addresses = frozenset(str(ipaddress.ip_address(ip.strip())) for ip in ips.split(","))
+        except ValueError:
+            return value
+        if not api_key:
+            return value
+        whitelist[api_key] = whitelist.get(api_key, frozenset()) | addresses
+    return whitelist
 
 
 def _keygen(_args: argparse.Namespace) -> int:

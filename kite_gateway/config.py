@@ -26,6 +26,17 @@ def _host_port(value: str) -> str:
     return value
 
 
+def _ip_list(value: str) -> str:
+    import ipaddress
+
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            ipaddress.ip_address(item)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address: give IPs separated by commas, e.g. 127.0.0.2") from None
+    return value
+
+
 def _url(*schemes: str) -> Any:
     def check(value: str) -> str:
         scheme, sep, rest = value.partition("://")
@@ -59,6 +70,8 @@ class Settings(BaseSettings):
     gateway_log_format: Literal["json", "console"] = "json"
     gateway_paper_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8765"
     gateway_paper_seed: int = 1
+    # IPs the paper market's demo app takes order calls from (as Kite's IP whitelist); "" takes any
+    gateway_paper_ip_whitelist: Annotated[str, AfterValidator(_ip_list)] = ""
     gateway_http_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8080"
     gateway_secret_key: SecretStr | None = None
     gateway_secret_key_file: Path | None = None
@@ -75,6 +88,10 @@ class Settings(BaseSettings):
     gateway_stale_after: float = Field(30.0, gt=0, le=3600, description="seconds of silence that flag a feed stale")
     gateway_record_dir: Path | None = None  # when set, every account's upstream ticker frames are recorded here
     gateway_risk_file: Path | None = None  # TOML risk limits (kite_gateway/core/risk/limits.py)
+    gateway_egress_file: Path | None = None  # TOML egress per account group (kite_gateway/kite/egress.py)
+    gateway_egress_family_size: int = Field(
+        4, ge=1, le=1000, description="accounts that may share one egress IP before the gateway warns"
+    )
     gateway_auth_file: Path | None = None  # TOML principals (kite_gateway/auth/principals.py)
     gateway_auth_principals: SecretStr | None = None  # the same TOML, inline
     gateway_auth_open_health: bool = True  # health and reflection answer callers without a token

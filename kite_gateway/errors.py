@@ -76,6 +76,7 @@ class Reason(enum.IntEnum):
     GATEWAY_SHUTTING_DOWN = 34
     ORDER_QUEUE_FULL = 35
     MARKET_CLOSED = 36
+    IP_NOT_REGISTERED = 37
 
 
 @dataclass

@@ -48,6 +48,7 @@ async def start_simulator(
             "paper.state_reset", state_file=str(state_file), previous=str(aside) if aside else None,
             gateway_records=str(records) if records else None,
         )  # fmt: skip
+    whitelist = frozenset(ip.strip() for ip in settings.gateway_paper_ip_whitelist.split(",") if ip.strip())
     config = SimulatorConfig(
         host=host.strip("[]"),
         port=int(port),
@@ -55,6 +56,7 @@ async def start_simulator(
         always_open=not regular_hours,
         redirect_url=redirect_url,
         state_file=state_file,
+        ip_whitelist={SimulatorConfig.api_key: whitelist} if whitelist else {},
     )
     simulator = ThreadedSimulator(config)
     await simulator.start()

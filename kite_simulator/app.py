@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -92,6 +93,9 @@ class SimulatorConfig:
     replay: Path | None = None  # a gateway ticker recording to replay as the market
     replay_speed: float = 1.0  # the replay clock runs this many times faster than real time
     state_file: Path | None = None  # keep the trading state here across restarts (paper mode)
+    # By api_key, the IPs its developer account whitelisted: its order calls from other peers are
+    # refused as Kite refuses them. An api_key not listed (the default: none) is not checked.
+    ip_whitelist: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 class Simulator:
@@ -120,7 +124,7 @@ class Simulator:
         self.gtts = GttBook(self.engine)
         self.faults = FaultInjector()
         rate_limiter = RateLimiter(config.rate_limit_scale) if config.rate_limit_scale else None
-        self.request_rules = KiteRequestRules(self.faults, self.sessions, rate_limiter)
+        self.request_rules = KiteRequestRules(self.faults, self.sessions, rate_limiter, config.ip_whitelist)
         self.ticker = TickerHub(self.sessions, self.universe, self.market, self.clock, config.tick_interval)
         self.postbacks = PostbackSender(self.sessions)
         self.engine.listeners += [self.ticker.on_order, self.postbacks.on_order]

@@ -54,6 +54,14 @@ from kite_wire.limits import (
 from kite_wire.market_hours import MarketHours
 from kite_wire.order_rules import AUTO_MARKET_PROTECTION, ORDER_TYPES, PRODUCTS, VALIDITIES, VARIETIES, needs_price
 from kite_wire.recording import Frame, Recording, RecordingError, encode_frame, encode_header
+from kite_wire.static_ip import (
+    IP_NOT_ALLOWED_ERROR_TYPE,
+    IP_NOT_ALLOWED_HTTP_STATUS,
+    WHITELIST_PAGE,
+    ip_checked,
+    ip_not_allowed,
+    refused_ip,
+)
 from kite_wire.ticker_control import (
     ControlError,
     ControlMessage,
@@ -97,6 +105,8 @@ __all__ = [
     "INDICES",
     "INSTRUMENTS_PER_CONNECTION",
     "INTERVAL_MINUTES",
+    "IP_NOT_ALLOWED_ERROR_TYPE",
+    "IP_NOT_ALLOWED_HTTP_STATUS",
     "IST",
     "MARKETS_CLOSED",
     "MESSAGE",
@@ -116,6 +126,7 @@ __all__ = [
     "TRADING_CALENDAR",
     "VALIDITIES",
     "VARIETIES",
+    "WHITELIST_PAGE",
     "ControlError",
     "ControlMessage",
     "DepthEntry",
@@ -148,6 +159,8 @@ __all__ = [
     "format_instruments_csv",
     "frame",
     "instrument_from_row",
+    "ip_checked",
+    "ip_not_allowed",
     "is_market_closed",
     "kite_candle_timestamp",
     "kite_date",
@@ -163,6 +176,7 @@ __all__ = [
     "postback_checksum",
     "rate_class",
     "refine_general",
+    "refused_ip",
     "retryable",
     "session_checksum",
     "split_message",

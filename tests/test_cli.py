@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import grpc
+import pytest
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kite_gateway_api.v1 import account_pb2, account_pb2_grpc, common_pb2, order_pb2, order_pb2_grpc
@@ -86,7 +87,12 @@ def test_sigterm_turns_health_not_serving_then_exits_cleanly(tmp_path: Path) -> 
 def test_logs_are_one_json_object_per_line(gateway_process: GatewayProcess) -> None:
     gateway_process.proc.send_signal(signal.SIGINT)
     gateway_process.proc.wait(timeout=10)
-    lines = [json.loads(line) for line in gateway_process.proc.stderr.read().splitlines()]  # type: ignore[union-attr]
+    lines = []
+    for line in gateway_process.proc.stderr.read().splitlines():  # type: ignore[union-attr]
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            pytest.fail(f"a log line is not JSON: {line!r}")
     started = next(line for line in lines if line["event"] == "gateway.started")
     assert started["event"] == "gateway.started"
     assert started["level"] == "info"
@@ -247,3 +253,17 @@ def test_the_allow_flag_serves_beyond_loopback_without_principals(tmp_path: Path
         assert run_cli("health", "--address", f"127.0.0.1:{port}").returncode == 0
     finally:
         proc.stop()
+
+
+def test_the_simulators_ip_whitelist_flag_takes_ips_per_api_key_and_refuses_anything_else(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kite_gateway.cli import EXIT_CONFIG, _ip_whitelist, main
+
+    assert _ip_whitelist(["sim_api_key=127.0.0.2, 127.0.0.3", "sim_api_key=::1", "other=10.0.0.1"]) == {
+        "sim_api_key": frozenset({"127.0.0.2", "127.0.0.3", "::1"}),
+        "other": frozenset({"10.0.0.1"}),
+    }
+    assert _ip_whitelist(["=127.0.0.2"]) == "=127.0.0.2"
+    assert main(["sim", "--ip-whitelist", "sim_api_key=localhost"]) == EXIT_CONFIG
+    assert "must be API_KEY=IP[,IP]" in capsys.readouterr().err

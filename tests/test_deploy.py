@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from kite_gateway.config import Settings, env_name
+from kite_gateway.kite import EgressMap
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 
@@ -44,7 +45,13 @@ def test_secret_files_are_mounted_where_the_configuration_reads_them() -> None:
     data = manifest("configmap.yaml")["data"]
     mounts = {m["name"]: m["mountPath"] for m in container()["volumeMounts"]}
     secret = yaml.safe_load((DEPLOY / "secret.example.yaml").read_text())["stringData"]
-    for variable in ("KITE_GATEWAY_SECRET_KEY_FILE", "KITE_GATEWAY_AUTH_FILE", "KITE_GATEWAY_RISK_FILE"):
+    files = (
+        "KITE_GATEWAY_SECRET_KEY_FILE",
+        "KITE_GATEWAY_AUTH_FILE",
+        "KITE_GATEWAY_RISK_FILE",
+        "KITE_GATEWAY_EGRESS_FILE",
+    )
+    for variable in files:
         path = Path(data[variable])
         assert str(path.parent) == mounts["secrets"] and path.name in secret, variable
     assert data["KITE_GATEWAY_DATA_DIR"] == mounts["data"]
@@ -57,3 +64,10 @@ def test_one_pod_owns_the_accounts_and_has_resource_limits() -> None:
     assert resources["requests"]["cpu"] and resources["limits"]["memory"]
     grace = int(manifest("configmap.yaml")["data"]["KITE_GATEWAY_SHUTDOWN_GRACE"])
     assert spec["template"]["spec"]["terminationGracePeriodSeconds"] > grace
+
+
+def test_the_example_egress_map_is_one_the_gateway_reads() -> None:
+    secret = yaml.safe_load((DEPLOY / "secret.example.yaml").read_text())["stringData"]
+    assert EgressMap.parse(secret["egress.toml"]).egresses() == EgressMap().egresses()
+    commented = "\n".join(line.removeprefix("# ") for line in secret["egress.toml"].splitlines() if "=" in line)
+    assert EgressMap.parse("[egress.family-a]\n" + commented).egress("", "kitekey_a").name == "family-a"

@@ -108,3 +108,15 @@ async def test_an_unreadable_paper_state_stops_the_start_saying_to_pass_reset_pa
     said = str(refused.value)
     assert PAPER_STATE_FILE in said and "pass --reset-paper" in said
     assert "move" not in said  # moving the file alone would leave the gateway's records of its orders
+
+
+async def test_the_paper_market_whitelists_the_demo_apps_ips_only_when_configured(tmp_path: Path) -> None:
+    for given, expected in (("", {}), ("127.0.0.2, 127.0.0.3", {"sim_api_key": {"127.0.0.2", "127.0.0.3"}})):
+        settings = paper_settings(tmp_path).model_copy(update={"gateway_paper_ip_whitelist": given})
+        simulator, _ = await start_simulator(settings, "http://127.0.0.1/kite/callback")
+        try:
+            assert simulator.call(lambda s=simulator: s.sim.request_rules.ip_whitelist) == expected
+        finally:
+            await simulator.stop()
+    with pytest.raises(ValueError, match="not an IP address"):
+        Settings(gateway_paper_ip_whitelist="127.0.0.2,localhost")

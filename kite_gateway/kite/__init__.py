@@ -1,6 +1,8 @@
 """The Kite adapter: the official `kiteconnect` client per account, off the event loop, rate-limited."""
 
 from kite_gateway.kite.caller import KiteCaller, KiteConnector
+from kite_gateway.kite.egress import Egress, EgressConfigError, EgressMap, SharedEgress
+from kite_gateway.kite.egress_checks import check_egresses
 from kite_gateway.kite.errors import KiteOutcomeUnknown
 from kite_gateway.kite.gtt import SINGLE, TWO_LEG, GttLeg, GttOrder, GttRow, KiteGtt
 from kite_gateway.kite.limits import RateLimits
@@ -41,6 +43,9 @@ __all__ = [
     "ContractNoteOrder",
     "ContractNoteRow",
     "DepthLevel",
+    "Egress",
+    "EgressConfigError",
+    "EgressMap",
     "GttLeg",
     "GttOrder",
     "GttRow",
@@ -70,8 +75,10 @@ __all__ = [
     "Quote",
     "RateLimits",
     "SegmentMargins",
+    "SharedEgress",
     "TradeRow",
     "UserMargins",
+    "check_egresses",
     "order_not_found",
     "preview",
 ]

@@ -1,7 +1,7 @@
 """Calls to Kite for one account: the official client on a bounded executor (never on the event
 loop), behind the app's rate limits, with retries, exponential backoff and full jitter for
-idempotent reads only. Failures come back as GatewayErrors; a refused token is reported so the
-account can be marked NEEDS_LOGIN."""
+idempotent reads only, its writes leaving through the account's egress (kite/egress.py). Failures
+come back as GatewayErrors; a refused token is reported so the account can be marked NEEDS_LOGIN."""
 
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError
-from kite_gateway.kite.errors import from_kite, is_kite_failure, retryable_read
+from kite_gateway.kite.egress import Egress, EgressMap
+from kite_gateway.kite.egress_adapters import POOL, route_writes
+from kite_gateway.kite.errors import EGRESS_NOTE, from_kite, is_kite_failure, retryable_read
 from kite_gateway.kite.limits import EndpointClass, RateLimits
 from kite_gateway.kite.paths import check_call
 from kite_gateway.observability import KITE_ERRORS, KITE_SECONDS, RATE_LIMIT_WAIT
+from kite_wire import refused_ip
 
 log = structlog.get_logger(__name__)
 
@@ -34,15 +37,15 @@ def backoff_delay(attempt: int, draw: Callable[[float, float], float] = random.u
     return draw(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
-def new_client(api_key: str, access_token: str | None, root: str, timeout: float) -> KiteConnect:
-    """The official client, pointed at `root`, with a connection pool sized for concurrent calls."""
-    return KiteConnect(
-        api_key=api_key,
-        access_token=access_token,
-        root=root,
-        timeout=timeout,
-        pool={"pool_connections": 4, "pool_maxsize": 16, "max_retries": 0},
-    )
+def new_client(
+    api_key: str, access_token: str | None, root: str, timeout: float, egress: Egress | None = None
+) -> KiteConnect:
+    """The official client, pointed at `root`, with a connection pool sized for concurrent calls, its
+    writes leaving through `egress` (None: the host's default route)."""
+    client = KiteConnect(api_key=api_key, access_token=access_token, root=root, timeout=timeout, pool=dict(POOL))
+    if egress is not None:
+        route_writes(client.reqsession, egress)
+    return client
 
 
 def _ignore_refusal(_message: str) -> None:
@@ -67,8 +70,10 @@ class KiteCaller:
         *,
         bucket: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        egress: Egress | None = None,
     ) -> None:
         self.account_id = account_id
+        self.egress = egress or Egress()  # the way its writes leave (set on `client` by new_client)
         self.client = client
         self._executor = executor
         self._limits = limits
@@ -109,13 +114,18 @@ class KiteCaller:
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
         except Exception as exc:
             KITE_ERRORS.labels(endpoint.value, type(exc).__name__).inc()
+            setattr(exc, EGRESS_NOTE, self.egress.describe())  # named by an IP refusal (kite/errors.py)
             raise
         finally:
             KITE_SECONDS.labels(endpoint.value, method).observe(time.perf_counter() - started)
 
-    def _failed(self, exc: Exception) -> GatewayError:
-        if isinstance(exc, kite_exceptions.TokenException):
+    def _token_refused(self, exc: Exception) -> None:
+        """Report a refused token (not an IP refusal, whatever error type Kite gives that)."""
+        if isinstance(exc, kite_exceptions.TokenException) and refused_ip(str(exc)) is None:
             self._on_token_refused(str(exc))
+
+    def _failed(self, exc: Exception) -> GatewayError:
+        self._token_refused(exc)
         return from_kite(exc, self.account_id)
 
     async def read(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -141,7 +151,7 @@ class KiteCaller:
         try:
             return await self._once(endpoint, method, *args, **kwargs)
         except kite_exceptions.TokenException as exc:
-            self._on_token_refused(str(exc))
+            self._token_refused(exc)
             raise
 
     async def write_now(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -149,7 +159,7 @@ class KiteCaller:
         try:
             return await self._call(endpoint, method, *args, **kwargs)
         except kite_exceptions.TokenException as exc:
-            self._on_token_refused(str(exc))
+            self._token_refused(exc)
             raise
 
     async def change(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -170,17 +180,21 @@ class KiteCaller:
 
 class KiteConnector:
     """Makes every KiteCaller of the gateway: one executor, one set of the apps' rate limits, one
-    Kite root, timeout and retry budget for all of them."""
+    Kite root, timeout and retry budget for all of them, and the egress map that says which way
+    each account's writes leave."""
 
     def __init__(
         self, executor: ThreadPoolExecutor, limits: RateLimits, api_endpoint: str, request_timeout: float,
-        max_retries: int,
+        max_retries: int, egresses: EgressMap | None = None,
     ) -> None:  # fmt: skip
         self.executor = executor
         self.limits = limits
         self.api_endpoint = api_endpoint
         self.request_timeout = request_timeout
         self.max_retries = max_retries
+        self.egresses = egresses or EgressMap()
+        self._accounts: dict[str, str] = {}  # account_id -> api_key, of every account a caller was made for
+        self._warned: dict[str, int] = {}  # shared IP -> accounts when last warned about
 
     def caller(
         self,
@@ -192,7 +206,31 @@ class KiteConnector:
     ) -> KiteCaller:
         """A caller for an account's token, or (`access_token` None, `account_id` "") for a login
         not yet made: the session exchange, or the check of a token before its account exists."""
-        client = new_client(api_key, access_token, self.api_endpoint, self.request_timeout)
+        egress = self.egresses.egress(account_id, api_key)
+        client = new_client(api_key, access_token, self.api_endpoint, self.request_timeout, egress)
+        if account_id:
+            self._accounts[account_id] = api_key
+            self.warn_if_shared()
         return KiteCaller(
-            account_id, client, self.executor, self.limits, self.max_retries, on_token_refused, bucket=bucket
-        )
+            account_id, client, self.executor, self.limits, self.max_retries, on_token_refused, bucket=bucket,
+            egress=egress,
+        )  # fmt: skip
+
+    def warn_if_shared(self) -> None:
+        """Log `egress.shared_beyond_family` for each IP that more accounts leave from than a family
+        may have (Kite allows sharing an IP only within a family; surveillance looks for more),
+        once per new count."""
+        for shared in self.egresses.sharing(self._accounts.items()):
+            if not shared.over_family_size or self._warned.get(shared.ip) == len(shared.accounts):
+                continue
+            self._warned[shared.ip] = len(shared.accounts)
+            log.warning(
+                "egress.shared_beyond_family",
+                ip=shared.ip,
+                egresses=list(shared.egresses),
+                accounts=list(shared.accounts),
+                family_size=shared.family_size,
+                advice="Kite allows one IP to be shared only by a family (self, spouse, dependent children and "
+                "parents); map the other accounts' developer accounts to egresses of their own, or raise "
+                "KITE_GATEWAY_EGRESS_FAMILY_SIZE if this is one family",
+            )

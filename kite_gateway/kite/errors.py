@@ -11,7 +11,7 @@ import requests
 from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_wire import KiteErrorType
+from kite_wire import WHITELIST_PAGE, KiteErrorType, refused_ip
 from kite_wire import errors as wire
 
 T = TypeVar("T")
@@ -49,6 +49,9 @@ def from_kite(exc: Exception, account_id: str) -> GatewayError:
                 metadata,
                 retry_after=1.0,
             )
+        refused = refused_ip(message)
+        if refused is not None:
+            return _ip_not_registered(exc, account_id, refused, metadata)
         if kind not in _KITE_TYPES:
             return _general(account_id, message, http_status, metadata)
         code, reason = _KITE_TYPES[kind]
@@ -78,6 +81,25 @@ def from_kite(exc: Exception, account_id: str) -> GatewayError:
             retry_after=1.0,
         )
     raise TypeError(f"not a Kite failure: {exc!r}")
+
+
+EGRESS_NOTE = "kite_gateway_egress"  # the attribute KiteCaller sets on a failure: the egress it left through
+
+
+def _ip_not_registered(exc: Exception, account_id: str, refused: str, metadata: dict[str, str]) -> GatewayError:
+    """Kite refused an order call for the IP it came from: what to register, or where to map the account."""
+    egress = str(getattr(exc, EGRESS_NOTE, "") or "the egress the gateway maps it to")
+    seen = f" Kite saw the call come from {refused}." if refused else ""
+    return GatewayError(
+        Status.FAILED_PRECONDITION,
+        Reason.IP_NOT_REGISTERED,
+        f"Kite refused the order call of account {account_id} for the IP it came from: {metadata['kite_message']}."
+        f"{seen} Nothing was placed, and sending it again from the same IP is refused again. The "
+        f"account's order calls leave through {egress}. Register that IP for the account's developer account "
+        f"at {WHITELIST_PAGE}, or map the account to the egress whose IP is registered there "
+        "(KITE_GATEWAY_EGRESS_FILE).",
+        {**metadata, "egress": egress, "refused_ip": refused},
+    )
 
 
 def _general(account_id: str, message: str, http_status: int, metadata: dict[str, str]) -> GatewayError:

@@ -15,7 +15,13 @@ from kite_gateway.observability.metrics import (
     RPC_SENT,
     RPC_STARTED,
 )
-from kite_gateway.observability.state_collector import ConnectionStats, StateCollector, StateSources, TickerStats
+from kite_gateway.observability.state_collector import (
+    ConnectionStats,
+    EgressStats,
+    StateCollector,
+    StateSources,
+    TickerStats,
+)
 
 __all__ = [
     "DUPLICATE_ORDERS",
@@ -31,6 +37,7 @@ __all__ = [
     "RPC_SENT",
     "RPC_STARTED",
     "ConnectionStats",
+    "EgressStats",
     "StateCollector",
     "StateSources",
     "TickerStats",

@@ -1,7 +1,7 @@
 """Metrics read at scrape time (nothing on the hot path): the upstream ticker's connections, ticks
-in and out, subscribers and their queues, order-update subscribers, order queues and each account's
-session state. Each comes from a small provider (a callable) that the composition root wires to the
-part that knows it; this module knows none of them."""
+in and out, subscribers and their queues, order-update subscribers, order queues, each account's
+session state and how many accounts each egress carries. Each comes from a small provider (a
+callable) that the composition root wires to the part that knows it; this module knows none of them."""
 
 from __future__ import annotations
 
@@ -33,14 +33,30 @@ class TickerStats:
 
 
 @dataclass(frozen=True)
+class EgressStats:
+    """One egress: its name, the IP Kite sees its calls come from (as far as the gateway knows), the
+    accounts it carries and how many accounts may share one IP before the gateway warns."""
+
+    name: str
+    ip: str
+    accounts: int
+    family_size: int
+
+
+def _no_egresses() -> Sequence[EgressStats]:
+    return ()
+
+
+@dataclass(frozen=True)
 class StateSources:
     """By account id: ticker stats, open order-update streams, queued placements, and the name of
-    the session state (e.g. SESSION_STATE_ACTIVE)."""
+    the session state (e.g. SESSION_STATE_ACTIVE); and the egresses."""
 
     tickers: Callable[[], Mapping[str, TickerStats]]
     order_subscribers: Callable[[], Mapping[str, int]]
     order_queues: Callable[[], Mapping[str, int]]
     sessions: Callable[[], Mapping[str, str]]
+    egresses: Callable[[], Sequence[EgressStats]] = _no_egresses
 
 
 class StateCollector(Collector):
@@ -98,6 +114,7 @@ class StateCollector(Collector):
         )
         for account_id, state in sorted(self.sources.sessions().items()):
             sessions.add_metric([account_id, state], 1)
+        yield from self._egress_metrics()
         yield from (
             connections,
             uptime,
@@ -110,3 +127,30 @@ class StateCollector(Collector):
             queued,
             sessions,
         )
+
+    def _egress_metrics(self) -> Iterator[Metric]:
+        egresses = self.sources.egresses()
+        if not egresses:
+            return
+        accounts = GaugeMetricFamily(
+            "kite_gateway_egress_accounts",
+            "Accounts whose order calls leave through each egress, and the IP Kite sees them come from.",
+            labels=["egress", "ip"],
+        )
+        per_ip: dict[str, int] = {}
+        for egress in egresses:
+            accounts.add_metric([egress.name, egress.ip], egress.accounts)
+            per_ip[egress.ip] = per_ip.get(egress.ip, 0) + egress.accounts
+        family = GaugeMetricFamily(
+            "kite_gateway_egress_family_size",
+            "Accounts that may share one IP (Kite allows sharing within a family) before the gateway warns.",
+        )
+        family.add_metric([], egresses[0].family_size)
+        beyond = GaugeMetricFamily(
+            "kite_gateway_egress_shared_beyond_family",
+            "1 for an IP that more accounts' order calls leave from than the family size, else 0.",
+            labels=["ip"],
+        )
+        for ip, count in sorted(per_ip.items()):
+            beyond.add_metric([ip], 1 if count > egresses[0].family_size else 0)
+        yield from (accounts, family, beyond)

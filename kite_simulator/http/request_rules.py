@@ -1,11 +1,14 @@
 """What every Kite API request passes before its route: `X-Kite-Version: 3`, the `Authorization:
-token api_key:access_token` session (but for Kite's public endpoints), the per-api_key rate limits,
-and the injected faults; and, with a state file, answers only once their changes are saved."""
+token api_key:access_token` session (but for Kite's public endpoints), the IP whitelist of the order
+endpoints, the per-api_key rate limits, and the injected faults; and, with a state file, answers
+only once their changes are saved."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import ipaddress
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -15,18 +18,38 @@ from kite_simulator.faults import Fault, FaultInjector
 from kite_simulator.http.envelope import SESSION, Handler
 from kite_simulator.ratelimit import RateLimiter
 from kite_simulator.sessions import SessionStore
+from kite_wire import IP_NOT_ALLOWED_ERROR_TYPE, IP_NOT_ALLOWED_HTTP_STATUS, ip_checked, ip_not_allowed
 
 # Endpoints Kite serves without a session: the session exchange and the instrument dumps.
 PUBLIC_ROUTES = frozenset({"/session/token", "/session/refresh_token", "/instruments", "/instruments/{exchange}"})
 
 
-class KiteRequestRules:
-    """The middleware; `rate_limiter` None lets every request through."""
+def peer_address(request: web.Request) -> str:
+    """The address the request came from (an IPv4-mapped IPv6 peer as its IPv4 address)."""
+    remote = request.remote or ""
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
 
-    def __init__(self, faults: FaultInjector, sessions: SessionStore, rate_limiter: RateLimiter | None) -> None:
+
+class KiteRequestRules:
+    """The middleware; `rate_limiter` None lets every request through. `ip_whitelist` holds, by
+    api_key, the addresses its developer account registered: order calls (place, modify, cancel) of
+    an api_key listed there from any other peer address are refused with Kite's error; an api_key not
+    listed is not checked. `order_peers` records (user_id, peer address) of the latest order calls."""
+
+    def __init__(
+        self, faults: FaultInjector, sessions: SessionStore, rate_limiter: RateLimiter | None,
+        ip_whitelist: Mapping[str, Collection[str]] | None = None,
+    ) -> None:  # fmt: skip
         self.faults = faults
         self.sessions = sessions
         self.rate_limiter = rate_limiter
+        self.ip_whitelist = {key: frozenset(ips) for key, ips in (ip_whitelist or {}).items()}
+        self.order_peers: deque[tuple[str, str]] = deque(maxlen=1000)
 
     @web.middleware
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -60,7 +83,9 @@ class KiteRequestRules:
             api_key, _, access_token = credentials.partition(":")
             if scheme != "token" or not api_key or not access_token:
                 raise KiteError("TokenException", "Missing or invalid `Authorization` header.", 403)
-            request[SESSION] = self.sessions.authenticate(api_key, access_token)
+            request[SESSION] = session = self.sessions.authenticate(api_key, access_token)
+            if ip_checked(request.method, path):
+                self._check_ip(api_key, session.user_id, peer_address(request))
         if self.rate_limiter and api_key and not self.rate_limiter.allow(api_key, request.method, path):
             raise too_many_requests()
         response = await handler(request)
@@ -70,6 +95,12 @@ class KiteRequestRules:
                 request.transport.close()
             raise asyncio.CancelledError
         return response
+
+    def _check_ip(self, api_key: str, user_id: str, peer: str) -> None:
+        self.order_peers.append((user_id, peer))
+        allowed = self.ip_whitelist.get(api_key)
+        if allowed is not None and peer not in allowed:
+            raise KiteError(IP_NOT_ALLOWED_ERROR_TYPE, ip_not_allowed(peer), IP_NOT_ALLOWED_HTTP_STATUS)
 
     async def _deliver_late(self, fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
         await request.read()  # what is held is the whole request, readable after its sender has gone

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from kite_gateway.observability.state_collector import ConnectionStats, StateCollector, StateSources, TickerStats
+from kite_gateway.observability.state_collector import (
+    ConnectionStats,
+    EgressStats,
+    StateCollector,
+    StateSources,
+    TickerStats,
+)
 
 
 def scrape(sources: StateSources) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -70,3 +76,20 @@ def test_order_streams_queues_and_session_states_come_from_their_providers() -> 
 def test_an_account_without_a_ticker_exports_no_ticker_series() -> None:
     samples = scrape(sources(sessions={"AB1234": "SESSION_STATE_ACTIVE"}))
     assert not [name for name, _ in samples if name.startswith(("kite_ticker", "kite_ticks", "kite_gateway_tick"))]
+
+
+def test_accounts_per_egress_are_summed_per_ip_against_the_family_size() -> None:
+    egresses = [
+        EgressStats("family-a", "203.0.113.10", 3, 4),
+        EgressStats("family-a2", "203.0.113.10", 2, 4),  # another egress behind the same NAT'd IP
+        EgressStats("default", "the host's default route", 1, 4),
+    ]
+    samples = scrape(sources(egresses=egresses))
+    assert samples[("kite_gateway_egress_accounts", (("egress", "family-a"), ("ip", "203.0.113.10")))] == 3
+    assert samples[("kite_gateway_egress_family_size", ())] == 4
+    assert samples[("kite_gateway_egress_shared_beyond_family", (("ip", "203.0.113.10"),))] == 1
+    assert samples[("kite_gateway_egress_shared_beyond_family", (("ip", "the host's default route"),))] == 0
+
+
+def test_no_egress_source_adds_no_egress_series() -> None:
+    assert not any(name.startswith("kite_gateway_egress") for name, _ in scrape(sources()))

@@ -106,6 +106,14 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     `next_session_opens` says when the exchange opens next by the gateway's trading calendar;
     send it as VARIETY_AMO to queue it for that session, or as a GTT.
     """
+    ERROR_REASON_IP_NOT_REGISTERED: _ErrorReason.ValueType  # 37
+    """FAILED_PRECONDITION: Kite refused the order call (place, modify, cancel) because it came
+    from an IP not registered for the account's developer account. Nothing was placed, and
+    sending it again from the same IP is refused again. The message and metadata (`egress`,
+    `refused_ip`) say which egress the gateway maps the account to: register that egress's
+    public IP at developers.kite.trade -> Profile -> IP Whitelist, or map the account to the
+    egress whose IP is registered (KITE_GATEWAY_EGRESS_FILE).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The error model of the kite-gateway API.
@@ -140,6 +148,7 @@ class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     | NetworkException           | UNAVAILABLE         | KITE_UNAVAILABLE             |
     | DataException              | UNAVAILABLE         | KITE_UNAVAILABLE             |
     | HTTP 429 (any type)        | RESOURCE_EXHAUSTED  | KITE_RATE_LIMITED            |
+    | "IP (...) is not allowed"  | FAILED_PRECONDITION | IP_NOT_REGISTERED            |
     | GeneralException / unknown | see below           | KITE_GENERAL_ERROR           |
 
     Kite's unclassified errors (GeneralException, or a type not in this table) never answer
@@ -234,6 +243,14 @@ ERROR_REASON_MARKET_CLOSED: ErrorReason.ValueType  # 36
 weekend, a holiday, outside trading hours). Nothing was placed. The metadata's
 `next_session_opens` says when the exchange opens next by the gateway's trading calendar;
 send it as VARIETY_AMO to queue it for that session, or as a GTT.
+"""
+ERROR_REASON_IP_NOT_REGISTERED: ErrorReason.ValueType  # 37
+"""FAILED_PRECONDITION: Kite refused the order call (place, modify, cancel) because it came
+from an IP not registered for the account's developer account. Nothing was placed, and
+sending it again from the same IP is refused again. The message and metadata (`egress`,
+`refused_ip`) say which egress the gateway maps the account to: register that egress's
+public IP at developers.kite.trade -> Profile -> IP Whitelist, or map the account to the
+egress whose IP is registered (KITE_GATEWAY_EGRESS_FILE).
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
