@@ -3,7 +3,7 @@
 from kite_gateway.kite.caller import KiteCaller, KiteConnector
 from kite_gateway.kite.errors import KiteOutcomeUnknown
 from kite_gateway.kite.gtt import SINGLE, TWO_LEG, GttLeg, GttOrder, GttRow, KiteGtt
-from kite_gateway.kite.limits import RateLimits
+from kite_gateway.kite.limits import RateLimits, order_spacing
 from kite_gateway.kite.market import Candle, DepthLevel, KiteMarket, Ohlc, OhlcQuote, Quote
 from kite_gateway.kite.orders import (
     BasketMargins,
@@ -73,5 +73,6 @@ __all__ = [
     "TradeRow",
     "UserMargins",
     "order_not_found",
+    "order_spacing",
     "preview",
 ]

@@ -87,8 +87,11 @@ class KiteCaller:
         return str(self.client.access_token or "")
 
     async def acquire(self, endpoint: EndpointClass) -> None:
-        """Wait for room in the app's limiter of this endpoint class, for a `write_now` to follow."""
+        """Wait for room in the app's limiter of this endpoint class, for a `write_now` to follow;
+        an order write (place, modify, cancel) first waits its turn in the account's order pacing."""
         waited = time.perf_counter()
+        if endpoint is EndpointClass.ORDERS and self.account_id:
+            await self._limits.order_pacing(self.account_id).acquire()
         await self._limits.limiter(self._bucket, endpoint).acquire()
         RATE_LIMIT_WAIT.labels(endpoint.value).observe(time.perf_counter() - waited)
 

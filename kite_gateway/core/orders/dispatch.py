@@ -10,8 +10,15 @@ placements are woken to be refused at once), and "orders per minute" counts what
 
 Bounds: at most `depth` placements wait per account (more is RESOURCE_EXHAUSTED before anything is
 sent), and none waits longer than `max_wait` or its caller's deadline (then it is abandoned: nothing
-was sent). Windows are stretched by a margin so that Kite's own clock, a little off from ours,
-never counts more than its cap in one of its seconds or minutes.
+was sent).
+
+Kite counts an account's orders per calendar second of its server clock, at arrival. Placements
+leave evenly spaced, one every (1 + clock_skew) / per_second seconds (110 ms for 10/s and 0.1 s),
+and at most per_minute in any 60 + clock_skew seconds: the orders Kite sees in one of its seconds
+were sent within 1 + (the spread of their delays to Kite) of our clock, whatever the constant offset
+between the clocks, so no second of Kite's holds more than per_second while that spread stays under
+`clock_skew` (kite_gateway/kite/limits.py says it at length). Modifications and cancellations are
+paced with placements in the Kite adapter (OrderPacing) but count in no minute or day cap.
 """
 
 from __future__ import annotations
@@ -25,14 +32,13 @@ from datetime import datetime, time, timedelta
 from typing import TypeVar
 
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite import KiteOrders
+from kite_gateway.kite import KiteOrders, order_spacing
 from kite_gateway.observability import ORDER_QUEUE_REFUSALS
 from kite_wire import IST
 
 T = TypeVar("T")
 
-SECOND_WINDOW = 1.1  # 10 orders in any 1.1 s: Kite's calendar second never sees 11, with 100 ms of skew
-MINUTE_WINDOW = 61.0
+MINUTE = 60.0
 
 
 @dataclass
@@ -75,12 +81,14 @@ class OrderDispatch:
         blocked: Callable[[str], None],
         now: Callable[[], datetime],
         clock: Callable[[], float] | None = None,
+        clock_skew: float = 0.1,
     ) -> None:
         self.depth = depth
         self.max_wait = max_wait
         self.per_second = per_second
         self.per_minute = per_minute
         self.per_day = per_day
+        self.clock_skew = clock_skew  # the spread of delays to Kite's clock the pacing allows for
         self._sent_since = sent_since  # orders already sent since a time (the day count after a restart)
         self._blocked = blocked  # raises while a kill switch blocks the account
         self._now = now
@@ -89,7 +97,10 @@ class OrderDispatch:
 
     def queue(self, account_id: str) -> AccountQueue:
         if account_id not in self._queues:
-            windows = (SendWindow(self.per_second, SECOND_WINDOW), SendWindow(self.per_minute, MINUTE_WINDOW))
+            windows = (
+                SendWindow(1, order_spacing(self.per_second, self.clock_skew)),
+                SendWindow(self.per_minute, MINUTE + self.clock_skew),
+            )
             self._queues[account_id] = AccountQueue(windows)
         return self._queues[account_id]
 
