@@ -6,10 +6,11 @@ account can be marked NEEDS_LOGIN."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -87,21 +88,35 @@ class KiteCaller:
         return str(self.client.access_token or "")
 
     async def acquire(self, endpoint: EndpointClass) -> None:
-        """Wait for room in the app's limiter of this endpoint class, for a `write_now` to follow;
-        an order write (place, modify, cancel) first waits its turn in the account's order pacing."""
+        """Wait for room in the app's limiter of this endpoint class, for a `write_now` to follow."""
         waited = time.perf_counter()
-        if endpoint is EndpointClass.ORDERS and self.account_id:
-            await self._limits.order_pacing(self.account_id).acquire()
         await self._limits.limiter(self._bucket, endpoint).acquire()
         RATE_LIMIT_WAIT.labels(endpoint.value).observe(time.perf_counter() - waited)
+
+    @contextlib.asynccontextmanager
+    async def order_turn(self) -> AsyncIterator[None]:
+        """The account's turn to send an order write (place, modify, cancel): its order pacing, then
+        room in the app's ORDERS limiter. The body runs up to the moment the call leaves."""
+        if not self.account_id:  # a login's caller: no account, no orders
+            await self.acquire(EndpointClass.ORDERS)
+            yield
+            return
+        async with self._limits.order_pacing(self.account_id).turn():
+            await self.acquire(EndpointClass.ORDERS)
+            yield
 
     async def _once(
         self, endpoint: EndpointClass, method: str, *args: Any, before_send: Callable[[], None] | None = None,
         **kwargs: Any,
     ) -> Any:  # fmt: skip
-        await self.acquire(endpoint)
-        if before_send is not None:
-            before_send()  # after any wait for the limiter: the moment of sending
+        if endpoint is EndpointClass.ORDERS:
+            async with self.order_turn():
+                if before_send is not None:
+                    before_send()  # after any wait for the pacing and the limiter: the moment of sending
+        else:
+            await self.acquire(endpoint)
+            if before_send is not None:
+                before_send()
         return await self._call(endpoint, method, *args, **kwargs)
 
     async def _call(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:

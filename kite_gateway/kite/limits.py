@@ -23,7 +23,8 @@ would itself spread the delays.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
@@ -54,11 +55,16 @@ class OrderPacing:
     def delay(self, now: float) -> float:
         return 0.0 if self.last is None else max(0.0, self.last + self.spacing - now)
 
-    async def acquire(self) -> None:
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """The account's turn to send one order write: entered `spacing` after the last one left;
+        the body runs up to the moment the call leaves (held, so no other write of the account
+        slips in between) and counts as sent when it ends without raising (a refusal sent nothing)."""
         async with self.lock:
             wait = self.delay(self.clock())
             if wait > 0:
                 await self.sleep(wait)
+            yield
             self.last = self.clock()
 
 

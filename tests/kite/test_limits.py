@@ -39,27 +39,49 @@ async def test_a_burst_of_order_writes_leaves_one_every_spacing_in_arrival_order
     sent: list[tuple[int, float]] = []
 
     async def write(i: int) -> None:
-        await pacing.acquire()
-        sent.append((i, time.now))
+        async with pacing.turn():
+            sent.append((i, time.now))
 
     await asyncio.gather(*(write(i) for i in range(5)))
     assert [i for i, _ in sent] == [0, 1, 2, 3, 4]
     gaps = [later - earlier for (_, earlier), (_, later) in itertools.pairwise(sent)]
     assert gaps == pytest.approx([0.11] * 4)
     time.now += 5  # idle: the next write leaves at once
-    await pacing.acquire()
+    async with pacing.turn():
+        pass
     assert time.slept == pytest.approx([0.11] * 4)
 
 
+async def test_the_spacing_counts_from_when_a_write_leaves_and_a_refused_one_is_not_counted() -> None:
+    time = FakeTime()
+    pacing = OrderPacing(0.11, clock=time.clock, sleep=time.sleep)
+    async with pacing.turn():
+        time.now += 0.3  # a slow pre-send check (risk, the write-ahead record): the turn is held
+    assert pacing.last == pytest.approx(100.3)
+    with pytest.raises(RuntimeError):
+        async with pacing.turn():
+            time.now += 0.5
+            raise RuntimeError("refused by a kill switch: nothing was sent")
+    assert pacing.last == pytest.approx(100.3) and time.slept == pytest.approx([0.11])  # it waited, then sent nothing
+
+
 class App:
+    """The official client, as far as these writes go."""
+
     api_key = "app_key"
+
+    def modify_order(self, variety: str, order_id: str, **changes: object) -> str:
+        return order_id
+
+    def cancel_order(self, variety: str, order_id: str) -> str:
+        return order_id
 
 
 def caller(executor: ThreadPoolExecutor, account_id: str, limits: RateLimits) -> KiteCaller:
     return KiteCaller(account_id, cast(KiteConnect, App()), executor, limits, 0)
 
 
-async def test_every_order_write_of_an_account_takes_its_pacing_and_reads_do_not() -> None:
+async def test_every_order_turn_of_an_account_takes_its_pacing_and_reads_do_not() -> None:
     limits = RateLimits(1000, 100, orders_per_second=10, clock_skew=0.1)
     time = FakeTime()
     for account_id in ("AB1234", "CD5678"):
@@ -67,9 +89,12 @@ async def test_every_order_write_of_an_account_takes_its_pacing_and_reads_do_not
         pacing.clock, pacing.sleep = time.clock, time.sleep
     with ThreadPoolExecutor(max_workers=1) as executor:
         first, other = caller(executor, "AB1234", limits), caller(executor, "CD5678", limits)
-        await first.acquire(EndpointClass.ORDERS)  # a placement
+        async with first.order_turn():  # a placement
+            pass
         await first.acquire(EndpointClass.OTHER)  # a read: not an order
-        await other.acquire(EndpointClass.ORDERS)  # another account: its own pacing
+        async with other.order_turn():  # another account: its own pacing
+            pass
         assert time.slept == []
-        await first.acquire(EndpointClass.ORDERS)  # a modification or cancellation right after
-    assert time.slept == pytest.approx([0.11])
+        await first.change(EndpointClass.ORDERS, "modify_order", "regular", "1", price=10)  # right after
+        await first.change(EndpointClass.ORDERS, "cancel_order", "regular", "1")
+    assert time.slept == pytest.approx([0.11, 0.11])

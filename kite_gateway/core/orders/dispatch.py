@@ -24,6 +24,7 @@ paced with placements in the Kite adapter (OrderPacing) but count in no minute o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -143,25 +144,28 @@ class OrderDispatch:
             queue.waiting -= 1
             raise
         try:
-            try:
-                await self._wait_turn(kite, queue, min(until, deadline or until), check)
-            finally:
-                queue.waiting -= 1
-            await sending()
-            now = self.clock()
-            for window in queue.windows:
-                window.record(now)
-            queue.day_count += 1
+            async with contextlib.AsyncExitStack() as turn:
+                try:
+                    await self._wait_turn(kite, queue, min(until, deadline or until))
+                    # The account's order pacing (shared with its modifications and cancellations)
+                    # and the app's limiter, held until the call leaves.
+                    await turn.enter_async_context(kite.order_turn())
+                    await check()  # the moment of sending: nothing may have changed since
+                finally:
+                    queue.waiting -= 1
+                await sending()
+                now = self.clock()
+                for window in queue.windows:
+                    window.record(now)
+                queue.day_count += 1
         finally:
             queue.lock.release()
         return await call()
 
-    async def _wait_turn(
-        self, kite: KiteOrders, queue: AccountQueue, until: float, check: Callable[[], Awaitable[None]]
-    ) -> None:
-        """Until every cap has room and the app's order limiter lets one more through; then check.
-        A turn that would come after `until` (the wait limit, or the caller's deadline) is refused
-        at once. (A caller whose deadline passes while it waits is cancelled by gRPC.)"""
+    async def _wait_turn(self, kite: KiteOrders, queue: AccountQueue, until: float) -> None:
+        """Until every cap has room. A turn that would come after `until` (the wait limit, or the
+        caller's deadline) is refused at once. (A caller whose deadline passes while it waits is
+        cancelled by gRPC.)"""
         await self._refresh_day(kite.account_id, queue)
         while True:
             if queue.day_count >= self.per_day:
@@ -179,8 +183,6 @@ class OrderDispatch:
                     await queue.wake.wait()
             except TimeoutError:
                 pass
-        await kite.acquire_order_room()
-        await check()  # the moment of sending: nothing may have changed since
 
     async def _refresh_day(self, account_id: str, queue: AccountQueue) -> None:
         today = self._now().astimezone(IST).date()

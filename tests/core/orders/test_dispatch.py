@@ -4,7 +4,9 @@ cap carried across a restart, and the kill switch looked at before anything leav
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -69,15 +71,17 @@ def test_placements_leave_spaced_by_one_plus_the_skew_over_the_rate() -> None:
 
 
 class FakeKite:
-    """What the dispatch uses of a KiteCaller (through KiteOrders): its account and the app limiter."""
+    """What the dispatch uses of a KiteCaller (through KiteOrders): its account and its order turn."""
 
     account_id = "AB1234"
 
     def __init__(self) -> None:
         self.acquired: list[EndpointClass] = []
 
-    async def acquire(self, endpoint: EndpointClass) -> None:
-        self.acquired.append(endpoint)
+    @contextlib.asynccontextmanager
+    async def order_turn(self) -> AsyncIterator[None]:
+        self.acquired.append(EndpointClass.ORDERS)
+        yield
 
 
 def dispatch(
