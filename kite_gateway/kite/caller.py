@@ -97,12 +97,12 @@ class KiteCaller:
     async def order_turn(self) -> AsyncIterator[None]:
         """The account's turn to send an order write (place, modify, cancel): its order pacing, then
         room in the app's ORDERS limiter. The body runs up to the moment the call leaves."""
-        if not self.account_id:  # a login's caller: no account, no orders
-            await self.acquire(EndpointClass.ORDERS)
-            yield
-            return
-        async with self._limits.order_pacing(self.account_id).turn():
-            await self.acquire(EndpointClass.ORDERS)
+        waited = time.perf_counter()
+        async with contextlib.AsyncExitStack() as turn:
+            if self.account_id:  # (a login's caller has no account, and no orders)
+                await turn.enter_async_context(self._limits.order_pacing(self.account_id).turn())
+            await self._limits.limiter(self._bucket, EndpointClass.ORDERS).acquire()
+            RATE_LIMIT_WAIT.labels(EndpointClass.ORDERS.value).observe(time.perf_counter() - waited)
             yield
 
     async def _once(

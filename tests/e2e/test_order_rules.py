@@ -102,7 +102,9 @@ async def with_algo_ids(tmp_path: Path, sim: ThreadedSimulator, sealing_key: byt
     await stop_stack(running)
 
 
-async def test_an_order_carries_its_own_algo_id_else_its_principals_else_the_gateways(with_algo_ids: Stack) -> None:
+async def test_an_order_or_bulk_leg_carries_its_own_algo_id_else_its_principals_else_the_gateways(
+    with_algo_ids: Stack,
+) -> None:
     stack = with_algo_ids
     await place(stack, "own", market_buy(algo_id="STRATEGY-3"), bearer("desk"))
     await place(stack, "principal", market_buy(), bearer("desk"))
@@ -113,11 +115,22 @@ async def test_an_order_carries_its_own_algo_id_else_its_principals_else_the_gat
         "DESK-ALGO-9",
         "GATEWAY-ALGO-1",
     ]
+    legs = [
+        order_pb2.BulkOrderLeg(account_id=ACCOUNT, client_order_id=c, params=market_buy()) for c in ("leg-0", "leg-1")
+    ]
+    legs[1].params.algo_id = "STRATEGY-4"
+    bulk = await stack.orders.PlaceBulkOrders(order_pb2.PlaceBulkOrdersRequest(legs=legs), metadata=bearer("desk"))
+    assert all(result.WhichOneof("outcome") == "placed" for result in bulk.results)
+    sent = algo_ids(stack)
+    assert [sent[kite_tag(ACCOUNT, c)] for c in ("leg-0", "leg-1")] == ["DESK-ALGO-9", "STRATEGY-4"]
     audit = await stack.orders.ListAuditEvents(
         order_pb2.ListAuditEventsRequest(account_id=ACCOUNT), metadata=bearer("desk")
     )
     recorded = {e.client_order_id: json.loads(e.request_json)["params"].get("algoId") for e in audit.events}
-    assert recorded == {"own": "STRATEGY-3", "principal": "DESK-ALGO-9", "gateway": "GATEWAY-ALGO-1"}
+    assert recorded == {
+        "own": "STRATEGY-3", "principal": "DESK-ALGO-9", "gateway": "GATEWAY-ALGO-1", "leg-0": "DESK-ALGO-9",
+        "leg-1": "STRATEGY-4",
+    }  # fmt: skip
 
 
 async def test_a_retry_under_another_algo_id_is_another_order_and_already_exists(with_algo_ids: Stack) -> None:
