@@ -94,13 +94,14 @@ class KiteCaller:
         RATE_LIMIT_WAIT.labels(endpoint.value).observe(time.perf_counter() - waited)
 
     @contextlib.asynccontextmanager
-    async def order_turn(self) -> AsyncIterator[None]:
-        """The account's turn to send an order write (place, modify, cancel): its order pacing, then
-        room in the app's ORDERS limiter. The body runs up to the moment the call leaves."""
+    async def order_turn(self, weight: int = 1) -> AsyncIterator[None]:
+        """The account's turn to send an order write (place, modify, cancel) Kite counts as `weight`
+        orders: its order pacing, then room in the app's ORDERS limiter. The body runs up to the
+        moment the call leaves."""
         waited = time.perf_counter()
         async with contextlib.AsyncExitStack() as turn:
             if self.account_id:  # (a login's caller has no account, and no orders)
-                await turn.enter_async_context(self._limits.order_pacing(self.account_id).turn())
+                await turn.enter_async_context(self._limits.order_pacing(self.account_id).turn(weight))
             await self._limits.limiter(self._bucket, EndpointClass.ORDERS).acquire()
             RATE_LIMIT_WAIT.labels(EndpointClass.ORDERS.value).observe(time.perf_counter() - waited)
             yield

@@ -52,20 +52,24 @@ class OrderPacing:
     last: float | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def delay(self, now: float) -> float:
-        return 0.0 if self.last is None else max(0.0, self.last + self.spacing - now)
+    def delay(self, now: float, weight: int = 1) -> float:
+        """Seconds until a write counted as `weight` orders may leave (0: now)."""
+        return 0.0 if self.last is None else max(0.0, self.last + weight * self.spacing - now)
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    async def turn(self, weight: int = 1) -> AsyncIterator[None]:
         """The account's turn to send one order write: entered `spacing` after the last one left;
         the body runs up to the moment the call leaves (held, so no other write of the account
-        slips in between) and counts as sent when it ends without raising (a refusal sent nothing)."""
+        slips in between) and counts as sent when it ends without raising (a refusal sent nothing).
+        A write Kite counts as `weight` orders (an autosliced order's children) leaves `weight`
+        spacings after the last and holds the next back as long: then no window shorter than
+        `per_second` spacings holds more than `per_second` orders, whatever the weights."""
         async with self.lock:
-            wait = self.delay(self.clock())
+            wait = self.delay(self.clock(), weight)
             if wait > 0:
                 await self.sleep(wait)
             yield
-            self.last = self.clock()
+            self.last = self.clock() + (weight - 1) * self.spacing
 
 
 class RateLimits:

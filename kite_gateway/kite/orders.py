@@ -177,10 +177,10 @@ class KiteOrders:
 
     # Writes ---------------------------------------------------------------------------------
 
-    def order_turn(self) -> AbstractAsyncContextManager[None]:
-        """The account's turn to send an order (its order pacing and the app's limiter), held until
-        the body ends: then a `place_order_now` follows at once."""
-        return self.caller.order_turn()
+    def order_turn(self, weight: int = 1) -> AbstractAsyncContextManager[None]:
+        """The account's turn to send an order Kite counts as `weight` orders (its order pacing and
+        the app's limiter), held until the body ends: then a `place_order_now` follows at once."""
+        return self.caller.order_turn(weight)
 
     async def place_order_now(self, args: OrderArgs, tag: str) -> str:
         """Place an order at once (`order_turn` took the pacing's turn and the limiter's room): Kite's order id."""

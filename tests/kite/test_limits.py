@@ -8,7 +8,9 @@ import itertools
 from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 from kiteconnect import KiteConnect
 
 from kite_gateway.kite.caller import KiteCaller
@@ -98,3 +100,33 @@ async def test_every_order_turn_of_an_account_takes_its_pacing_and_reads_do_not(
         await first.change(EndpointClass.ORDERS, "modify_order", "regular", "1", price=10)  # right after
         await first.change(EndpointClass.ORDERS, "cancel_order", "regular", "1")
     assert time.slept == pytest.approx([0.11, 0.11])
+
+
+async def test_a_write_kite_counts_as_ten_orders_waits_and_holds_the_next_back_for_ten_spacings() -> None:
+    time = FakeTime()
+    pacing = OrderPacing(0.11, clock=time.clock, sleep=time.sleep)
+    async with pacing.turn():
+        pass
+    async with pacing.turn(weight=10):  # an autosliced order of ten children
+        pass
+    async with pacing.turn():
+        pass
+    assert time.slept == pytest.approx([1.1, 1.1])  # no 1.1 s holds more than ten orders
+
+
+@hypothesis.settings(derandomize=True, max_examples=200, deadline=None)
+@hypothesis.given(
+    weights=st.lists(st.integers(1, 10), min_size=1, max_size=40),
+    pauses=st.lists(st.floats(0, 0.3), min_size=40, max_size=40),
+)
+def test_no_window_shorter_than_ten_spacings_holds_more_than_ten_orders_whatever_the_weights(
+    weights: list[int], pauses: list[float]
+) -> None:
+    pacing, now, sent = OrderPacing(0.11), 0.0, list[float]()
+    for weight, pause in zip(weights, pauses, strict=False):
+        now += pacing.delay(now, weight)
+        sent.extend([now] * weight)
+        pacing.last = now + (weight - 1) * pacing.spacing  # what `turn` records as the write leaves
+        now += pause
+    window = 10 * pacing.spacing - 1e-9
+    assert max(sum(1 for t in sent if start <= t < start + window) for start in sent) <= 10

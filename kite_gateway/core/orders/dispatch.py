@@ -56,8 +56,13 @@ class SendWindow:
             self.sent.popleft()
         return 0.0 if len(self.sent) < self.limit else self.sent[0] + self.seconds - now
 
-    def record(self, now: float) -> None:
-        self.sent.append(now)
+    def record(self, now: float, weight: int = 1) -> None:
+        """One send at `now` that counts as `weight` (in a window of one, it holds the next back
+        for `weight` windows)."""
+        if self.limit == 1:
+            self.sent.append(now + (weight - 1) * self.seconds)
+        else:
+            self.sent.extend([now] * weight)
 
 
 @dataclass
@@ -123,11 +128,13 @@ class OrderDispatch:
         sending: Callable[[], Awaitable[None]],
         call: Callable[[], Awaitable[T]],
         deadline: float | None = None,
+        weight: int = 1,
     ) -> T:
         """Wait for the account's turn, run `check` (kill switch and risk; raises to refuse), then
         `sending` (the write-ahead record and a last synchronous check), count the send, and make
         the call. Nothing is sent when this raises before `call`. `deadline` is the caller's, on
-        `self.clock`: a placement whose turn would come after it is refused at once."""
+        `self.clock`: a placement whose turn would come after it is refused at once. `weight` is
+        how many orders Kite counts the call as (an autosliced order's children)."""
         account_id = kite.account_id
         queue = self.queue(account_id)
         if queue.waiting >= self.depth:
@@ -149,15 +156,15 @@ class OrderDispatch:
                     await self._wait_turn(kite, queue, min(until, deadline or until))
                     # The account's order pacing (shared with its modifications and cancellations)
                     # and the app's limiter, held until the call leaves.
-                    await turn.enter_async_context(kite.order_turn())
+                    await turn.enter_async_context(kite.order_turn(weight))
                     await check()  # the moment of sending: nothing may have changed since
                 finally:
                     queue.waiting -= 1
                 await sending()
                 now = self.clock()
                 for window in queue.windows:
-                    window.record(now)
-                queue.day_count += 1
+                    window.record(now, weight)
+                queue.day_count += weight
         finally:
             queue.lock.release()
         return await call()

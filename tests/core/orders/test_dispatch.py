@@ -64,6 +64,14 @@ def test_without_the_skew_margin_delays_that_differ_put_eleven_in_one_of_kites_s
     assert max(kite_seconds(order_spacing(10, 0.1), 1000.95, delays, 0.0).values()) <= 10
 
 
+def test_a_send_kite_counts_as_ten_orders_holds_the_next_back_for_ten_spacings() -> None:
+    spacing, minute = SendWindow(1, 0.11), SendWindow(400, 60.1)
+    spacing.record(100.0, 10)
+    minute.record(100.0, 10)
+    assert spacing.delay(100.0) == pytest.approx(1.1) and spacing.delay(101.1) == 0
+    assert len(minute.sent) == 10
+
+
 def test_placements_leave_spaced_by_one_plus_the_skew_over_the_rate() -> None:
     target = dispatch(per_second=10)
     assert target.queue("AB1234").windows[0].seconds == pytest.approx(0.11)
@@ -79,7 +87,7 @@ class FakeKite:
         self.acquired: list[EndpointClass] = []
 
     @contextlib.asynccontextmanager
-    async def order_turn(self) -> AsyncIterator[None]:
+    async def order_turn(self, weight: int = 1) -> AsyncIterator[None]:
         self.acquired.append(EndpointClass.ORDERS)
         yield
 

@@ -37,7 +37,7 @@ class FakeOrders:
         self.sent = 0
 
     @contextlib.asynccontextmanager
-    async def order_turn(self) -> AsyncIterator[None]:
+    async def order_turn(self, weight: int = 1) -> AsyncIterator[None]:
         yield
 
     async def place_order_now(self, args: OrderArgs, tag: str) -> str:
