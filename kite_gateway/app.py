@@ -132,7 +132,7 @@ class App:
         await updates.rekey()  # updates stored by an older version, under its de-duplication key
         kite = KiteConfig.of(settings)
         executor = ThreadPoolExecutor(max_workers=kite.workers, thread_name_prefix="kite")
-        limits = RateLimits(kite.rate_limit_per_second, kite.burst_limit)
+        limits = RateLimits(kite.rate_limit_per_second, kite.burst_limit, kite.orders_per_second, kite.order_clock_skew)
         connector = KiteConnector(
             executor, limits, kite.api_endpoint, kite.request_timeout, kite.max_retries, egresses
         )  # the accounts loaded below are each mapped to their egress (and warned about when shared beyond a family)
@@ -161,6 +161,7 @@ class App:
             per_second=settings.gateway_orders_per_second,
             per_minute=settings.gateway_orders_per_minute,
             per_day=settings.gateway_orders_per_day,
+            clock_skew=settings.gateway_order_clock_skew,
             sent_since=idempotency.sent_since,
             blocked=kill_switches.check,
             now=clock,
@@ -216,6 +217,7 @@ class App:
             gtts=GttRpcs(self.accounts, self.instruments, updates, gtts, self.audit),
             order_update_rpcs=OrderUpdateRpcs(self.accounts, self.instruments, updates, replay),
             audit_events=AuditRpcs(self.accounts, self.audit),
+            algo_id=self.settings.gateway_algo_id,
         )  # fmt: skip
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {

@@ -47,6 +47,21 @@ def _url(*schemes: str) -> Any:
     return AfterValidator(check)
 
 
+def _market_protection(value: Decimal) -> Decimal:
+    if value != -1 and not 0 < value <= 100:
+        raise ValueError(
+            "must be -1 (automatic) or a percent above 0 and at most 100: Kite refuses MARKET and SL-M orders "
+            "without market protection (0) since 2026-04-01"
+        )
+    return value
+
+
+def _algo_id(value: str) -> str:
+    if (value and not all(c.isascii() and (c.isalnum() or c in "._-") for c in value)) or len(value) > 64:
+        raise ValueError("must be 1-64 characters of letters, digits and . _ - (the exchange-issued algo ID), or empty")
+    return value
+
+
 class Settings(BaseSettings):
     """Every setting of the gateway. Field names map to `KITE_<NAME>` environment variables."""
 
@@ -75,7 +90,10 @@ class Settings(BaseSettings):
     gateway_http_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8080"
     gateway_secret_key: SecretStr | None = None
     gateway_secret_key_file: Path | None = None
-    gateway_market_protection: Decimal = Field(Decimal(-1), ge=-1, le=100, description="-1 automatic, or percent")
+    gateway_market_protection: Annotated[Decimal, AfterValidator(_market_protection)] = Field(
+        Decimal(-1), description="-1 automatic, or a percent above 0"
+    )
+    gateway_algo_id: Annotated[str, AfterValidator(_algo_id)] = ""  # the algo ID of orders whose principal has none
     gateway_order_quarantine: float = Field(
         120.0, ge=0, le=3600, description="seconds after an unanswered order attempt's timeout before it may be re-sent"
     )
@@ -84,6 +102,9 @@ class Settings(BaseSettings):
     gateway_orders_per_second: int = Field(10, ge=1, le=1000, description="Kite's order cap per user per second")
     gateway_orders_per_minute: int = Field(400, ge=1, le=60_000, description="Kite's order cap per user per minute")
     gateway_orders_per_day: int = Field(5000, ge=1, le=10_000_000, description="Kite's order cap per user per day")
+    gateway_order_clock_skew: float = Field(
+        0.1, ge=0, le=5, description="seconds two orders' delays from the gateway to Kite's clock may differ"
+    )
     gateway_kite_workers: int = Field(32, ge=1, le=256, description="threads calling Kite")
     gateway_stale_after: float = Field(30.0, gt=0, le=3600, description="seconds of silence that flag a feed stale")
     gateway_record_dir: Path | None = None  # when set, every account's upstream ticker frames are recorded here
@@ -104,7 +125,7 @@ class Settings(BaseSettings):
 @dataclass(frozen=True)
 class KiteConfig:
     """What the Kite adapter needs: where Kite is, how long a call may take, how often a read is
-    retried, the apps' rate limits and how many threads call Kite."""
+    retried, the apps' rate limits, each account's order pacing and how many threads call Kite."""
 
     api_endpoint: str
     login_endpoint: str
@@ -113,6 +134,8 @@ class KiteConfig:
     rate_limit_per_second: float
     burst_limit: int
     workers: int
+    orders_per_second: int = 10
+    order_clock_skew: float = 0.1
 
     @classmethod
     def of(cls, settings: Settings) -> KiteConfig:
@@ -124,6 +147,8 @@ class KiteConfig:
             rate_limit_per_second=settings.rate_limit_per_second,
             burst_limit=settings.burst_limit,
             workers=settings.gateway_kite_workers,
+            orders_per_second=settings.gateway_orders_per_second,
+            order_clock_skew=settings.gateway_order_clock_skew,
         )
 
 

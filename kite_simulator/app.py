@@ -69,12 +69,15 @@ DEFAULT_USERS = (
 
 @dataclass(frozen=True)
 class SimulatorConfig:
-    """How the simulator runs. `start` fixes a manual clock (tests move it); None follows real time."""
+    """How the simulator runs. `start` fixes a manual clock (tests move it), or with `clock_runs` a
+    clock that runs at real speed from `start` (tests of timing, in a session whatever the time of
+    day); None follows real time."""
 
     seed: int = 1
     host: str = "127.0.0.1"
     port: int = 0
     start: datetime | None = None
+    clock_runs: bool = False
     always_open: bool = True
     tick_interval: float = 1.0
     step_seconds: float = 1.0
@@ -104,8 +107,10 @@ class Simulator:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config = config or SimulatorConfig()
         recording = Recording(config.replay) if config.replay else None
-        if config.start:
-            self.clock: Clock = ManualClock(config.start)
+        if config.start and config.clock_runs:
+            self.clock: Clock = ScaledClock(config.start)
+        elif config.start:
+            self.clock = ManualClock(config.start)
         elif recording:
             self.clock = ScaledClock(first_frame_time(recording), config.replay_speed)
         else:

@@ -51,6 +51,7 @@ class SimOrder:
     market_protection: Decimal = Decimal(0)
     tag: str | None = None
     auction_number: str | None = None
+    algo_id: str | None = None  # the `algo_id` form field, kept but not shown (Kite's order book has no such key)
     parent_order_id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     exchange_order_id: str | None = None

@@ -4,11 +4,14 @@ Two layers, as Kite has them:
 - requests per second per api_key by endpoint class (the docs' table: quote 1/s, historical 3/s,
   order placement 10/s, all other endpoints 10/s; `/gtt` is "all other"), a sliding second of
   real time;
-- order-count caps per user (Kite's RMS): 10 orders a second, 400 a minute, 5,000 a day, across
-  every variety and segment, on the simulator's clock. Every placement that reaches the RMS
-  counts, including one it rejects (HTTP 400 or a REJECTED order); one refused with 429 does not.
-  Modifications, cancellations and GTTs are not orders here (Kite's notes: they do not count
-  towards the day cap), and neither are the orders a GTT places when it fires.
+- order-count caps per user (Kite's RMS; since SEBI's 2026 rules "a strict 10 orders per second"
+  per client account, whichever app sends them): 10 orders a calendar second, 400 a minute, 5,000
+  a day, across every variety and segment, on the simulator's clock. Every placement that reaches
+  the RMS counts, including one it rejects (HTTP 400 or a REJECTED order); one refused with 429
+  does not. Modifications and cancellations count in the calendar second with placements (the
+  strictest reading of the rule: Kite does not say, and the static-IP rule treats all three as
+  order requests) but not in the minute or the day (Kite's notes: they do not count towards the
+  day cap). GTTs are not orders here, and neither are the orders a GTT places when it fires.
 """
 
 from __future__ import annotations
@@ -110,6 +113,16 @@ class OrderCaps:
         used.in_second += 1
         used.minute.append(now)
         used.in_day += 1
+
+    def count_change(self, user_id: str, now: datetime) -> None:
+        """Count one modification or cancellation in the calendar second of `now`, or raise 429."""
+        used = self.users.setdefault(user_id, UserOrderCount())
+        second = int(now.timestamp())
+        if used.second != second:
+            used.second, used.in_second = second, 0
+        if self.limits.per_second and used.in_second >= self.limits.per_second:
+            raise too_many_orders(f"more than {self.limits.per_second} orders in a second.")
+        used.in_second += 1
 
     # Persistence (paper mode keeps the counts across restarts, as Kite would) -------------------
 

@@ -9,7 +9,9 @@ from kite_wire.checksums import checksums_match, postback_checksum, session_chec
 from kite_wire.errors import (
     AMO_WHILE_OPEN,
     HTTP_STATUS,
+    MARKET_PROTECTION_REQUIRED,
     MARKETS_CLOSED,
+    MCX_IOC_REFUSED,
     NOT_FOUND,
     TOO_MANY_REQUESTS,
     KiteErrorType,
@@ -109,6 +111,8 @@ __all__ = [
     "IP_NOT_ALLOWED_HTTP_STATUS",
     "IST",
     "MARKETS_CLOSED",
+    "MARKET_PROTECTION_REQUIRED",
+    "MCX_IOC_REFUSED",
     "MESSAGE",
     "MODES",
     "NOT_FOUND",

@@ -64,6 +64,15 @@ def retryable(error_type: str, http_status: int) -> bool:
 
 MARKETS_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
 AMO_WHILE_OPEN = "After market orders can be placed only when the market is closed."
+# Since 2026-04-01 (SEBI's retail-algo rules as Zerodha enforces them): a MARKET or SL-M order with
+# market protection 0 is refused with this text (reported by a user, ../shared kite-alerts-and-rules.md
+# section 2); MCX takes no IOC orders from the API (Zerodha's notice; Kite's exact words are not
+# published, so these are ours).
+MARKET_PROTECTION_REQUIRED = (
+    "Market orders without market protection are not allowed via API. Please set market protection or use a "
+    "Limit order."
+)
+MCX_IOC_REFUSED = "IOC orders are not allowed for MCX via API (the exchange's algo segment takes no IOC orders)."
 
 
 def is_market_closed(message: str) -> bool:

@@ -4,11 +4,12 @@ and no messages (each side words its own refusal).
 
 What both check: the words Kite accepts (variety, order type, product, validity); quantity against
 the lot size; prices on the tick grid; which order types carry a price, a trigger and market
-protection; which products an instrument takes; a TTL needs its minutes; iceberg legs; disclosed
-quantity."""
+protection (never 0 since SEBI's 2026 rules); which products an instrument takes; a TTL needs its
+minutes; iceberg legs; disclosed quantity; no IOC on MCX."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
@@ -25,6 +26,15 @@ CARRY_FORWARD_PRODUCT = "NRML"  # derivatives only
 ICEBERG_LEGS = range(2, 11)  # 2 to 10 legs
 AUTO_MARKET_PROTECTION = Decimal(-1)  # Kite picks the band
 MAX_MARKET_PROTECTION = Decimal(100)  # percent
+
+
+# The exchange-issued algo ID sent as `algo_id`: its form is not published, so this is kept loose.
+ALGO_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def algo_id_valid(value: str) -> bool:
+    """1-64 letters, digits and . _ - (an empty algo ID, none at all, is the caller's business)."""
+    return ALGO_ID.fullmatch(value) is not None
 
 
 def lot_of(lot_size: int) -> int:
@@ -52,6 +62,16 @@ def needs_trigger(order_type: str, variety: str) -> bool:
 
 def takes_market_protection(order_type: str) -> bool:
     return order_type in MARKET_ORDER_TYPES
+
+
+def market_protection_missing(order_type: str, protection: Decimal) -> bool:
+    """A MARKET or SL-M order with market protection 0, which Kite refuses from the API since 2026-04-01."""
+    return takes_market_protection(order_type) and protection == 0
+
+
+def ioc_refused(exchange: str, validity: str) -> bool:
+    """MCX takes no IOC orders from algos (the API) since 2026-04-01."""
+    return exchange == "MCX" and validity == "IOC"
 
 
 def delivery_refused(product: str, is_derivative: bool) -> bool:

@@ -62,6 +62,9 @@ def test_an_override_beats_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
         ("max_retries", -1, "greater than or equal to 0"),
         ("gateway_listen", "127.0.0.1:99999", "must be HOST:PORT"),
         ("log_level", "verbose", "'DEBUG', 'INFO'"),
+        ("gateway_market_protection", "0", "Kite refuses MARKET and SL-M orders without market protection"),
+        ("gateway_market_protection", "-0.5", "must be -1 (automatic) or a percent above 0"),
+        ("gateway_algo_id", "algo id!", "the exchange-issued algo ID"),
     ],
 )
 def test_a_bad_value_names_its_flag_and_says_what_is_wrong(field: str, value: object, expected: str) -> None:
@@ -78,4 +81,6 @@ def test_the_kite_adapters_config_is_read_from_the_settings_it_derives_from() ->
     settings = load_settings(api_endpoint="http://127.0.0.1:1", max_retries="5", gateway_kite_workers="4")
     kite = KiteConfig.of(settings)
     assert (kite.api_endpoint, kite.max_retries, kite.workers) == ("http://127.0.0.1:1", 5, 4)
+    paced = KiteConfig.of(load_settings(gateway_orders_per_second="5", gateway_order_clock_skew="0.25"))
+    assert (paced.orders_per_second, paced.order_clock_skew) == (5, 0.25)
     assert (kite.request_timeout, kite.burst_limit) == (settings.request_timeout, settings.burst_limit)

@@ -12,6 +12,7 @@ environment variable:
     read = ["ZS0001", "ZS0002"]   # "*" for every account
     trade = ["ZS0001"]
     admin = false
+    algo_id = "ALGO123"           # optional: the exchange algo ID of its orders that name none
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from kite_gateway.errors import GatewayError, Reason, Status
+from kite_wire import order_rules
 
 EVERY_ACCOUNT = "*"
 
@@ -38,6 +40,7 @@ class Principal:
     read: frozenset[str] = frozenset()
     trade: frozenset[str] = frozenset()
     admin: bool = False
+    algo_id: str = ""  # the algo ID of this principal's orders that name none ("" : the gateway's)
 
     def may_trade(self, account_id: str) -> bool:
         return EVERY_ACCOUNT in self.trade or account_id in self.trade
@@ -121,7 +124,7 @@ class Principals:
         digest = entry.get("token_sha256")
         if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise AuthConfigError(f"{where}: token_sha256 must be 64 lowercase hex digits (kite-gateway token)")
-        unknown = set(entry) - {"name", "token_sha256", "read", "trade", "admin"}
+        unknown = set(entry) - {"name", "token_sha256", "read", "trade", "admin", "algo_id"}
         if unknown:
             raise AuthConfigError(f"{where}: unknown keys {sorted(unknown)}")
         admin = entry.get("admin", False)
@@ -129,7 +132,10 @@ class Principals:
             raise AuthConfigError(f"{where}: admin must be true or false")
         read = _names(entry.get("read", []), where, "read")
         trade = _names(entry.get("trade", []), where, "trade")
-        return digest, Principal(name, read, trade, admin)
+        algo_id = entry.get("algo_id", "")
+        if not isinstance(algo_id, str) or (algo_id and not order_rules.algo_id_valid(algo_id)):
+            raise AuthConfigError(f"{where}: algo_id must be 1-64 letters, digits and . _ - (the exchange's algo ID)")
+        return digest, Principal(name, read, trade, admin, algo_id)
 
     def authenticate(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> Principal:
         """The principal of a call's `authorization: Bearer <token>` metadata."""

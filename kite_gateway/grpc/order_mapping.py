@@ -5,6 +5,7 @@ results and Kite's rows become messages."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypeVar
 
 from kite_gateway_api.v1 import common_pb2, order_pb2
 
@@ -31,6 +32,19 @@ from kite_gateway.grpc.status import failure_pb
 from kite_gateway.kite import ChargesRow, MarginRow
 
 # Requests ---------------------------------------------------------------------------------------
+
+Placing = TypeVar("Placing", order_pb2.PlaceOrderRequest, order_pb2.BulkOrderLeg)
+
+
+def with_algo_id(request: Placing, default: str) -> Placing:
+    """The request as it is sent: its order's own algo ID, else `default` (the principal's or the
+    gateway's), so that the audit trail and the idempotency fingerprint hold the ID Kite gets."""
+    if request.params.algo_id or not default:
+        return request
+    filled = type(request)()
+    filled.CopyFrom(request)
+    filled.params.algo_id = default
+    return filled
 
 
 def order_params(params: order_pb2.OrderParams, master: InstrumentMaster, field: str) -> OrderParams:
@@ -72,6 +86,7 @@ def order_params(params: order_pb2.OrderParams, master: InstrumentMaster, field:
         iceberg_legs=params.iceberg_legs,
         iceberg_quantity=params.iceberg_quantity,
         auction_number=params.auction_number,
+        algo_id=params.algo_id,
     )
 
 

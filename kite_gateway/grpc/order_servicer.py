@@ -43,6 +43,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         gtts: GttRpcs,
         order_update_rpcs: OrderUpdateRpcs,
         audit_events: AuditRpcs,
+        algo_id: str = "",
     ) -> None:
         self.audit = audit
         self.master = master
@@ -53,6 +54,12 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self.gtts = gtts
         self.order_update_rpcs = order_update_rpcs
         self.audit_events = audit_events
+        self.algo_id = algo_id  # KITE_GATEWAY_ALGO_ID: for orders whose request and principal name none
+
+    def _algo_id(self) -> str:
+        """The algo ID of an order that names none: the calling principal's, else the gateway's."""
+        principal = current_principal.get()
+        return (principal.algo_id if principal is not None else "") or self.algo_id
 
     # Placing ----------------------------------------------------------------------------------
 
@@ -72,6 +79,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     async def PlaceOrder(
         self, request: order_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.PlaceOrderResponse:
+        request = order_mapping.with_algo_id(request, self._algo_id())  # audited and fingerprinted as sent
         placed = await audited(
             self.audit,
             context,
@@ -89,7 +97,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     async def PlaceBulkOrders(
         self, request: order_pb2.PlaceBulkOrdersRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.PlaceBulkOrdersResponse:
-        legs = list(request.legs)
+        algo_id = self._algo_id()
+        legs = [order_mapping.with_algo_id(leg, algo_id) for leg in request.legs]
         bulk.check_legs([(leg.account_id, leg.client_order_id) for leg in legs])
 
         async def place(i: int) -> Placed:

@@ -5,7 +5,7 @@ from kite_gateway.kite.egress import Egress, EgressConfigError, EgressMap, Share
 from kite_gateway.kite.egress_checks import check_egresses
 from kite_gateway.kite.errors import KiteOutcomeUnknown
 from kite_gateway.kite.gtt import SINGLE, TWO_LEG, GttLeg, GttOrder, GttRow, KiteGtt
-from kite_gateway.kite.limits import RateLimits
+from kite_gateway.kite.limits import RateLimits, order_spacing
 from kite_gateway.kite.market import Candle, DepthLevel, KiteMarket, Ohlc, OhlcQuote, Quote
 from kite_gateway.kite.orders import (
     BasketMargins,
@@ -80,5 +80,6 @@ __all__ = [
     "UserMargins",
     "check_egresses",
     "order_not_found",
+    "order_spacing",
     "preview",
 ]

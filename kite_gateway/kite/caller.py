@@ -6,10 +6,11 @@ come back as GatewayErrors; a refused token is reported so the account can be ma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -97,13 +98,31 @@ class KiteCaller:
         await self._limits.limiter(self._bucket, endpoint).acquire()
         RATE_LIMIT_WAIT.labels(endpoint.value).observe(time.perf_counter() - waited)
 
+    @contextlib.asynccontextmanager
+    async def order_turn(self, weight: int = 1) -> AsyncIterator[None]:
+        """The account's turn to send an order write (place, modify, cancel) Kite counts as `weight`
+        orders: its order pacing, then room in the app's ORDERS limiter. The body runs up to the
+        moment the call leaves."""
+        waited = time.perf_counter()
+        async with contextlib.AsyncExitStack() as turn:
+            if self.account_id:  # (a login's caller has no account, and no orders)
+                await turn.enter_async_context(self._limits.order_pacing(self.account_id).turn(weight))
+            await self._limits.limiter(self._bucket, EndpointClass.ORDERS).acquire()
+            RATE_LIMIT_WAIT.labels(EndpointClass.ORDERS.value).observe(time.perf_counter() - waited)
+            yield
+
     async def _once(
         self, endpoint: EndpointClass, method: str, *args: Any, before_send: Callable[[], None] | None = None,
         **kwargs: Any,
     ) -> Any:  # fmt: skip
-        await self.acquire(endpoint)
-        if before_send is not None:
-            before_send()  # after any wait for the limiter: the moment of sending
+        if endpoint is EndpointClass.ORDERS:
+            async with self.order_turn():
+                if before_send is not None:
+                    before_send()  # after any wait for the pacing and the limiter: the moment of sending
+        else:
+            await self.acquire(endpoint)
+            if before_send is not None:
+                before_send()
         return await self._call(endpoint, method, *args, **kwargs)
 
     async def _call(self, endpoint: EndpointClass, method: str, *args: Any, **kwargs: Any) -> Any:

@@ -6,6 +6,7 @@ refusal is a GatewayError; a write that may nevertheless have reached Kite raise
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import TypedDict, cast
 
@@ -176,12 +177,13 @@ class KiteOrders:
 
     # Writes ---------------------------------------------------------------------------------
 
-    async def acquire_order_room(self) -> None:
-        """Wait for room in the app's order-placement limiter, for a `place_order_now` to follow."""
-        await self.caller.acquire(EndpointClass.ORDERS)
+    def order_turn(self, weight: int = 1) -> AbstractAsyncContextManager[None]:
+        """The account's turn to send an order Kite counts as `weight` orders (its order pacing and
+        the app's limiter), held until the body ends: then a `place_order_now` follows at once."""
+        return self.caller.order_turn(weight)
 
     async def place_order_now(self, args: OrderArgs, tag: str) -> str:
-        """Place an order at once (`acquire_order_room` took the limiter's room): Kite's order id."""
+        """Place an order at once (`order_turn` took the pacing's turn and the limiter's room): Kite's order id."""
         call = self.caller.write_now(EndpointClass.ORDERS, "place_order", tag=tag, **args)
         return str(await written(call, self.account_id))
 

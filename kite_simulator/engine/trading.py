@@ -122,6 +122,7 @@ class TradingEngine:
             validity_ttl=fields.integer(form, "validity_ttl", 0),
             market_protection=fields.decimal(form, "market_protection"),
             tag=fields.text(form, "tag", required=False) or None,
+            algo_id=fields.text(form, "algo_id", required=False) or None,
             guid=uuid.uuid4().hex[:20],
             order_time=now,
             kite_tags=list(kite_tags),
@@ -177,6 +178,11 @@ class TradingEngine:
 
     # Modify and cancel ------------------------------------------------------------------------
 
+    def _count_change(self, user_id: str, now: datetime) -> None:
+        """A modification or cancellation counts in the user's calendar second (429 beyond)."""
+        if self.order_caps is not None:
+            self.order_caps.count_change(user_id, now)
+
     def _working(self, user_id: str, order_id: str) -> SimOrder:
         order = self.accounts[user_id].orders.get(order_id)
         if order is None:
@@ -186,8 +192,9 @@ class TradingEngine:
         return order
 
     def modify(self, user_id: str, variety: str, order_id: str, form: Mapping[str, str]) -> str:
-        order = self._working(user_id, order_id)
         now = self.clock.now()
+        self._count_change(user_id, now)
+        order = self._working(user_id, order_id)
         if order.modifications >= MAX_MODIFICATIONS:
             raise network_error("Maximum allowed order modifications exceeded.", 400)
         if variety != order.variety:
@@ -227,10 +234,11 @@ class TradingEngine:
         return order.order_id
 
     def cancel(self, user_id: str, variety: str, order_id: str) -> str:
+        now = self.clock.now()
+        self._count_change(user_id, now)
         order = self._working(user_id, order_id)
         if variety != order.variety:
             raise input_error(f"Invalid `variety`: the order is a {order.variety} order.")
-        now = self.clock.now()
         order.transition(st.CANCEL_PENDING, now)
         self._cancel(order, now, "Cancelled by the user.")
         return order.order_id

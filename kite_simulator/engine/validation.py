@@ -1,6 +1,7 @@
 """Kite's synchronous order checks (HTTP 400 InputException): the market is open (or closed, for
 AMOs), quantity against lot size and freeze quantity, product against the instrument, the price and
-trigger each order type needs on the tick grid, market protection, validity, tag, disclosed quantity.
+trigger each order type needs on the tick grid, market protection (never 0), validity (no IOC on MCX),
+tag, disclosed quantity.
 The order is normalised on the way (prices an order type ignores are zeroed, CO orders get product CO)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from decimal import Decimal
 
 from kite_simulator.errors import input_error
 from kite_simulator.orders import SimOrder
-from kite_wire import AMO_WHILE_OPEN, MARKETS_CLOSED, MarketHours
+from kite_wire import AMO_WHILE_OPEN, MARKET_PROTECTION_REQUIRED, MARKETS_CLOSED, MCX_IOC_REFUSED, MarketHours
 from kite_wire import order_rules as rules
 
 
@@ -52,13 +53,12 @@ def validate(order: SimOrder, hours: MarketHours, now: datetime, require_market_
             )
     if rules.takes_market_protection(order.order_type):
         protection = order.market_protection
-        if protection == 0 and require_market_protection:
-            raise input_error(
-                "Market orders without market protection are not allowed via API. Please set market "
-                "protection or use a Limit order."
-            )
+        if rules.market_protection_missing(order.order_type, protection) and require_market_protection:
+            raise input_error(MARKET_PROTECTION_REQUIRED)
         if protection != rules.AUTO_MARKET_PROTECTION and not 0 <= protection <= rules.MAX_MARKET_PROTECTION:
             raise input_error("Invalid `market_protection`: use -1 (automatic) or a percentage up to 100.")
+    if rules.ioc_refused(instrument.exchange, order.validity):
+        raise input_error(MCX_IOC_REFUSED)
     if rules.ttl_missing(order.validity, order.validity_ttl):
         raise input_error("Invalid `validity_ttl`. A TTL order needs its minutes to live.")
     if order.validity != "TTL":

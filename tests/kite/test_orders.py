@@ -44,7 +44,7 @@ class FakeClient:
 
 class SpyLimits(RateLimits):
     def __init__(self) -> None:
-        super().__init__(1000.0, 1000)
+        super().__init__(1000.0, 1000, orders_per_second=1000)
         self.classes: list[EndpointClass] = []
 
     def limiter(self, api_key: str, endpoint: EndpointClass) -> Any:
@@ -74,7 +74,8 @@ ARGS: dict[str, KiteValue] = {
 async def test_each_endpoint_uses_its_rate_class(executor: ThreadPoolExecutor) -> None:
     client = FakeClient({"orders": [], "order_history": [{}], "basket_order_margins": {}})
     kite, limits, _ = adapter(executor, client)
-    await kite.acquire_order_room()
+    async with kite.order_turn():
+        pass
     await kite.modify_order("regular", "1", {"price": 10})
     await kite.cancel_order("regular", "1")
     assert limits.classes == [EndpointClass.ORDERS] * 3
@@ -94,7 +95,7 @@ async def test_placing_sends_the_tag_and_answers_kites_order_id(executor: Thread
     kite, limits, _ = adapter(executor, client)
     assert await kite.place_order_now(ARGS, "kgtag") == "250101000000001"
     assert client.calls == [("place_order", (), {**ARGS, "tag": "kgtag"})]
-    assert limits.classes == []  # the dispatch queue took the room with acquire_order_room
+    assert limits.classes == []  # the dispatch queue took the room with order_turn
 
 
 @pytest.mark.parametrize(

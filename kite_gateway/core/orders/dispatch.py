@@ -10,13 +10,21 @@ placements are woken to be refused at once), and "orders per minute" counts what
 
 Bounds: at most `depth` placements wait per account (more is RESOURCE_EXHAUSTED before anything is
 sent), and none waits longer than `max_wait` or its caller's deadline (then it is abandoned: nothing
-was sent). Windows are stretched by a margin so that Kite's own clock, a little off from ours,
-never counts more than its cap in one of its seconds or minutes.
+was sent).
+
+Kite counts an account's orders per calendar second of its server clock, at arrival. Placements
+leave evenly spaced, one every (1 + clock_skew) / per_second seconds (110 ms for 10/s and 0.1 s),
+and at most per_minute in any 60 + clock_skew seconds: the orders Kite sees in one of its seconds
+were sent within 1 + (the spread of their delays to Kite) of our clock, whatever the constant offset
+between the clocks, so no second of Kite's holds more than per_second while that spread stays under
+`clock_skew` (kite_gateway/kite/limits.py says it at length). Modifications and cancellations are
+paced with placements in the Kite adapter (OrderPacing) but count in no minute or day cap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -25,14 +33,13 @@ from datetime import datetime, time, timedelta
 from typing import TypeVar
 
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite import KiteOrders
+from kite_gateway.kite import KiteOrders, order_spacing
 from kite_gateway.observability import ORDER_QUEUE_REFUSALS
 from kite_wire import IST
 
 T = TypeVar("T")
 
-SECOND_WINDOW = 1.1  # 10 orders in any 1.1 s: Kite's calendar second never sees 11, with 100 ms of skew
-MINUTE_WINDOW = 61.0
+MINUTE = 60.0
 
 
 @dataclass
@@ -49,8 +56,13 @@ class SendWindow:
             self.sent.popleft()
         return 0.0 if len(self.sent) < self.limit else self.sent[0] + self.seconds - now
 
-    def record(self, now: float) -> None:
-        self.sent.append(now)
+    def record(self, now: float, weight: int = 1) -> None:
+        """One send at `now` that counts as `weight` (in a window of one, it holds the next back
+        for `weight` windows)."""
+        if self.limit == 1:
+            self.sent.append(now + (weight - 1) * self.seconds)
+        else:
+            self.sent.extend([now] * weight)
 
 
 @dataclass
@@ -75,12 +87,14 @@ class OrderDispatch:
         blocked: Callable[[str], None],
         now: Callable[[], datetime],
         clock: Callable[[], float] | None = None,
+        clock_skew: float = 0.1,
     ) -> None:
         self.depth = depth
         self.max_wait = max_wait
         self.per_second = per_second
         self.per_minute = per_minute
         self.per_day = per_day
+        self.clock_skew = clock_skew  # the spread of delays to Kite's clock the pacing allows for
         self._sent_since = sent_since  # orders already sent since a time (the day count after a restart)
         self._blocked = blocked  # raises while a kill switch blocks the account
         self._now = now
@@ -89,7 +103,10 @@ class OrderDispatch:
 
     def queue(self, account_id: str) -> AccountQueue:
         if account_id not in self._queues:
-            windows = (SendWindow(self.per_second, SECOND_WINDOW), SendWindow(self.per_minute, MINUTE_WINDOW))
+            windows = (
+                SendWindow(1, order_spacing(self.per_second, self.clock_skew)),
+                SendWindow(self.per_minute, MINUTE + self.clock_skew),
+            )
             self._queues[account_id] = AccountQueue(windows)
         return self._queues[account_id]
 
@@ -111,11 +128,13 @@ class OrderDispatch:
         sending: Callable[[], Awaitable[None]],
         call: Callable[[], Awaitable[T]],
         deadline: float | None = None,
+        weight: int = 1,
     ) -> T:
         """Wait for the account's turn, run `check` (kill switch and risk; raises to refuse), then
         `sending` (the write-ahead record and a last synchronous check), count the send, and make
         the call. Nothing is sent when this raises before `call`. `deadline` is the caller's, on
-        `self.clock`: a placement whose turn would come after it is refused at once."""
+        `self.clock`: a placement whose turn would come after it is refused at once. `weight` is
+        how many orders Kite counts the call as (an autosliced order's children)."""
         account_id = kite.account_id
         queue = self.queue(account_id)
         if queue.waiting >= self.depth:
@@ -132,25 +151,28 @@ class OrderDispatch:
             queue.waiting -= 1
             raise
         try:
-            try:
-                await self._wait_turn(kite, queue, min(until, deadline or until), check)
-            finally:
-                queue.waiting -= 1
-            await sending()
-            now = self.clock()
-            for window in queue.windows:
-                window.record(now)
-            queue.day_count += 1
+            async with contextlib.AsyncExitStack() as turn:
+                try:
+                    await self._wait_turn(kite, queue, min(until, deadline or until))
+                    # The account's order pacing (shared with its modifications and cancellations)
+                    # and the app's limiter, held until the call leaves.
+                    await turn.enter_async_context(kite.order_turn(weight))
+                    await check()  # the moment of sending: nothing may have changed since
+                finally:
+                    queue.waiting -= 1
+                await sending()
+                now = self.clock()
+                for window in queue.windows:
+                    window.record(now, weight)
+                queue.day_count += weight
         finally:
             queue.lock.release()
         return await call()
 
-    async def _wait_turn(
-        self, kite: KiteOrders, queue: AccountQueue, until: float, check: Callable[[], Awaitable[None]]
-    ) -> None:
-        """Until every cap has room and the app's order limiter lets one more through; then check.
-        A turn that would come after `until` (the wait limit, or the caller's deadline) is refused
-        at once. (A caller whose deadline passes while it waits is cancelled by gRPC.)"""
+    async def _wait_turn(self, kite: KiteOrders, queue: AccountQueue, until: float) -> None:
+        """Until every cap has room. A turn that would come after `until` (the wait limit, or the
+        caller's deadline) is refused at once. (A caller whose deadline passes while it waits is
+        cancelled by gRPC.)"""
         await self._refresh_day(kite.account_id, queue)
         while True:
             if queue.day_count >= self.per_day:
@@ -168,8 +190,6 @@ class OrderDispatch:
                     await queue.wake.wait()
             except TimeoutError:
                 pass
-        await kite.acquire_order_room()
-        await check()  # the moment of sending: nothing may have changed since
 
     async def _refresh_day(self, account_id: str, queue: AccountQueue) -> None:
         today = self._now().astimezone(IST).date()

@@ -39,6 +39,7 @@ class OrderParams:
     iceberg_legs: int = 0
     iceberg_quantity: int = 0
     auction_number: str = ""
+    algo_id: str = ""  # the exchange's algo ID sent as Kite's `algo_id` ("" : none; defaults filled in by the caller)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ class OrderActions:
         order_id = await self.accounts.order_id(kite, target)
         last = (await kite.order_history(order_id))[-1]
         listing = self.master.by_token.get(int(last.get("instrument_token") or 0))
-        changes = modify_kwargs(change, listing)
+        changes = modify_kwargs(change, listing, self.market_protection)
         self.risk.check_modification(
             account_id,
             int(change.quantity or last.get("quantity") or 0),

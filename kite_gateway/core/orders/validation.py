@@ -1,7 +1,8 @@
 """Order requests checked before anything reaches Kite, with INVALID_ARGUMENT naming the field:
 quantity against the lot size, prices against the tick size, the fields each order type needs,
-product and variety combinations, market protection. A modification is held to the same lot and
-tick rules as a new order."""
+product and variety combinations, market protection (never 0: Kite refuses it since SEBI's 2026
+rules, and the refusal carries Kite's words), no IOC on MCX, the algo ID's form. A modification is
+held to the same lot and tick rules (and the MCX IOC rule) as a new order."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from kite_gateway.core.market import Listing
 from kite_gateway.core.orders.requests import Modification, OrderParams, Protection
 from kite_gateway.errors import invalid
 from kite_gateway.kite import KiteValue
-from kite_wire import kite_number
+from kite_wire import MARKET_PROTECTION_REQUIRED, MCX_IOC_REFUSED, kite_number
 from kite_wire import order_rules as rules
 
 CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -29,6 +30,17 @@ class Serialisable(Protocol):
 def check_client_order_id(value: str, field: str = "client_order_id") -> None:
     if not CLIENT_ORDER_ID.fullmatch(value):
         raise invalid(field, "required: 1-64 characters of letters, digits and . _ : - (the idempotency key)")
+
+
+def check_algo_id(value: str, field: str = "algo_id") -> None:
+    """An algo ID, when given: 1-64 letters, digits and . _ - (empty: none is sent)."""
+    if value and not rules.algo_id_valid(value):
+        raise invalid(field, "1-64 characters of letters, digits and . _ - (the exchange-issued algo ID)")
+
+
+def _ioc_allowed(exchange: str, validity: str, field: str) -> None:
+    if rules.ioc_refused(exchange, validity):
+        raise invalid(field, f"{MCX_IOC_REFUSED} Use VALIDITY_DAY (or a LIMIT order with a short TTL) on MCX")
 
 
 def fingerprint(params: Serialisable) -> str:
@@ -99,16 +111,25 @@ def order_kwargs(params: OrderParams, default_protection: Decimal, field: str = 
     if rules.takes_market_protection(order_type):
         if params.protection is Protection.PERCENT:
             percent = params.protection_percent
+            if rules.market_protection_missing(order_type, percent):
+                raise invalid(f"{field}.market_protection_percent", f"{MARKET_PROTECTION_REQUIRED} (Kite's words)")
             if not 0 < percent <= rules.MAX_MARKET_PROTECTION:
                 raise invalid(f"{field}.market_protection_percent", "must be above 0 and at most 100")
             kwargs["market_protection"] = kite_number(percent)
+        elif params.protection is Protection.AUTO:
+            kwargs["market_protection"] = -1
         else:
-            kwargs["market_protection"] = (
-                -1 if params.protection is Protection.AUTO else kite_number(default_protection)
-            )
+            if rules.market_protection_missing(order_type, default_protection):
+                raise invalid(
+                    f"{field}.market_protection",
+                    f"{MARKET_PROTECTION_REQUIRED} (Kite's words; the gateway's KITE_GATEWAY_MARKET_PROTECTION is 0): "
+                    "set market_protection_auto or market_protection_percent",
+                )
+            kwargs["market_protection"] = kite_number(default_protection)
     elif params.protection is not None:
         raise invalid(f"{field}.market_protection", f"applies to MARKET and SL-M orders only, not {order_type}")
 
+    _ioc_allowed(listing.exchange, params.validity, f"{field}.validity")
     if params.validity == "TTL":
         if rules.ttl_missing("TTL", params.validity_ttl_minutes):
             raise invalid(f"{field}.validity_ttl_minutes", "required and positive with VALIDITY_TTL")
@@ -134,12 +155,18 @@ def order_kwargs(params: OrderParams, default_protection: Decimal, field: str = 
         kwargs["auction_number"] = params.auction_number
     elif params.auction_number:
         raise invalid(f"{field}.auction_number", "applies to VARIETY_AUCTION only")
+    if params.algo_id:
+        check_algo_id(params.algo_id, f"{field}.algo_id")
+        kwargs["algo_id"] = params.algo_id
     return kwargs
 
 
-def modify_kwargs(change: Modification, listing: Listing | None) -> dict[str, KiteValue]:
+def modify_kwargs(
+    change: Modification, listing: Listing | None, default_protection: Decimal = rules.AUTO_MARKET_PROTECTION
+) -> dict[str, KiteValue]:
     """The official client's modify_order arguments for a valid modification of an order in
-    `listing` (None: its instrument is not in the master, so only positivity is checked)."""
+    `listing` (None: its instrument is not in the master, so only positivity is checked). A change
+    to MARKET or SL-M carries the gateway's market protection, which Kite requires of them."""
     changes: dict[str, KiteValue] = {}
     if change.quantity is not None:
         if listing is None:
@@ -158,7 +185,11 @@ def modify_kwargs(change: Modification, listing: Listing | None) -> dict[str, Ki
         changes[name] = kite_number(value)
     if change.order_type:
         changes["order_type"] = change.order_type
+        if rules.takes_market_protection(change.order_type):
+            changes["market_protection"] = kite_number(default_protection)
     if change.validity:
+        if listing is not None:
+            _ioc_allowed(listing.exchange, change.validity, "validity")
         changes["validity"] = change.validity
     if change.disclosed_quantity is not None:
         changes["disclosed_quantity"] = change.disclosed_quantity

@@ -4,15 +4,20 @@ cap carried across a restart, and the kill switch looked at before anything leav
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
-from kite_gateway.core.orders.dispatch import SECOND_WINDOW, OrderDispatch, SendWindow
+from kite_gateway.core.orders.dispatch import OrderDispatch, SendWindow
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller
-from kite_gateway.kite.limits import EndpointClass
+from kite_gateway.kite.limits import EndpointClass, order_spacing
 from kite_gateway.kite.orders import KiteOrders
 
 
@@ -25,45 +30,76 @@ def test_a_send_window_allows_its_limit_then_says_how_long_to_wait() -> None:
     assert window.delay(101.1) == 0  # the first send has left the window
 
 
-def kite_seconds(window_seconds: float, start: float) -> dict[int, int]:
-    """Send 100 orders as fast as the window allows; Kite receives every other burst of ten 100 ms
-    late (network delay); how many land in each of Kite's calendar seconds."""
-    window, now, landed = SendWindow(10, window_seconds), start, dict[int, int]()
-    for i in range(100):
+def kite_seconds(spacing: float, start: float, delays: list[float], offset: float) -> dict[int, int]:
+    """Send orders as fast as a window of one per `spacing` allows; order i reaches Kite's counter
+    `delays[i]` later, on a clock `offset` ahead of ours: how many land in each of Kite's seconds."""
+    window, now, landed = SendWindow(1, spacing), start, dict[int, int]()
+    for delay in delays:
         now += window.delay(now)
         window.record(now)
-        second = int(now + (0.1 if (i // 10) % 2 == 0 else 0.0))
+        second = math.floor(now + offset + delay)
         landed[second] = landed.get(second, 0) + 1
-        now += 0.004
+        now += 0.001
     return landed
 
 
-@pytest.mark.parametrize("start", [1000.0, 1000.3, 1000.9, 1000.95])
-def test_sends_paced_by_the_window_never_put_eleven_in_one_of_kites_seconds_with_100_ms_of_delay(
-    start: float,
+@hypothesis.settings(derandomize=True, max_examples=300, deadline=None)
+@hypothesis.given(
+    start=st.floats(0, 1),
+    offset=st.floats(-1000, 1000),
+    skew=st.sampled_from([0.0, 0.05, 0.1, 0.25]),
+    spread=st.lists(st.floats(0, 0.999), min_size=30, max_size=60),
+)
+def test_paced_orders_never_put_more_than_ten_in_one_of_kites_seconds_whatever_the_clock_offset(
+    start: float, offset: float, skew: float, spread: list[float]
 ) -> None:
-    assert max(kite_seconds(SECOND_WINDOW, start).values()) <= 10
-    assert max(kite_seconds(1.0, 1000.95).values()) > 10  # an exact one-second window would not do
+    delays = [0.05 + skew * fraction for fraction in spread]  # delays to Kite spread less than `skew`
+    assert max(kite_seconds(order_spacing(10, skew), 1000 + start, delays, offset).values()) <= 10
+
+
+def test_without_the_skew_margin_delays_that_differ_put_eleven_in_one_of_kites_seconds() -> None:
+    delays = [0.09] + [0.0] * 19  # the first reaches Kite 90 ms later than the rest
+    landed = kite_seconds(order_spacing(10, 0.0), 1000.95, delays, 0.0)
+    assert max(landed.values()) == 11  # an exact 100 ms spacing would not do
+    assert max(kite_seconds(order_spacing(10, 0.1), 1000.95, delays, 0.0).values()) <= 10
+
+
+def test_a_send_kite_counts_as_ten_orders_holds_the_next_back_for_ten_spacings() -> None:
+    spacing, minute = SendWindow(1, 0.11), SendWindow(400, 60.1)
+    spacing.record(100.0, 10)
+    minute.record(100.0, 10)
+    assert spacing.delay(100.0) == pytest.approx(1.1) and spacing.delay(101.1) == 0
+    assert len(minute.sent) == 10
+
+
+def test_placements_leave_spaced_by_one_plus_the_skew_over_the_rate() -> None:
+    target = dispatch(per_second=10)
+    assert target.queue("AB1234").windows[0].seconds == pytest.approx(0.11)
+    assert target.queue("AB1234").windows[1].seconds == pytest.approx(60.1)
 
 
 class FakeKite:
-    """What the dispatch uses of a KiteCaller (through KiteOrders): its account and the app limiter."""
+    """What the dispatch uses of a KiteCaller (through KiteOrders): its account and its order turn."""
 
     account_id = "AB1234"
 
     def __init__(self) -> None:
         self.acquired: list[EndpointClass] = []
 
-    async def acquire(self, endpoint: EndpointClass) -> None:
-        self.acquired.append(endpoint)
+    @contextlib.asynccontextmanager
+    async def order_turn(self, weight: int = 1) -> AsyncIterator[None]:
+        self.acquired.append(EndpointClass.ORDERS)
+        yield
 
 
-def dispatch(already_sent_today: int = 0, per_day: int = 5000, blocked: Any = None) -> OrderDispatch:
+def dispatch(
+    already_sent_today: int = 0, per_day: int = 5000, blocked: Any = None, per_second: int = 1000
+) -> OrderDispatch:
     async def sent_since(account_id: str, since: datetime) -> int:
         return already_sent_today
 
     return OrderDispatch(
-        depth=10, max_wait=5, per_second=1000, per_minute=1000, per_day=per_day, sent_since=sent_since,
+        depth=10, max_wait=5, per_second=per_second, per_minute=1000, per_day=per_day, sent_since=sent_since,
         blocked=blocked or (lambda account_id: None), now=lambda: datetime(2026, 12, 1, 5, 0, tzinfo=UTC),
     )  # fmt: skip
 

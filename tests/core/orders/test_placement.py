@@ -4,6 +4,7 @@ outcome is looked up in the book, and while the book does not show it the order 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,8 +36,9 @@ class FakeOrders:
         self.book: list[OrderRow] = []
         self.sent = 0
 
-    async def acquire_order_room(self) -> None:
-        pass
+    @contextlib.asynccontextmanager
+    async def order_turn(self, weight: int = 1) -> AsyncIterator[None]:
+        yield
 
     async def place_order_now(self, args: OrderArgs, tag: str) -> str:
         self.sent += 1

@@ -10,6 +10,7 @@ import pytest
 from kite_gateway.core.orders.requests import Modification, OrderParams, Protection
 from kite_gateway.core.orders.validation import check_client_order_id, modify_kwargs, order_kwargs
 from kite_gateway.errors import GatewayError, Status
+from kite_wire import MARKET_PROTECTION_REQUIRED, MCX_IOC_REFUSED
 from tests.core.orders.listings import future, listing
 
 
@@ -84,3 +85,50 @@ def test_a_client_order_id_is_1_to_64_characters_of_a_small_alphabet() -> None:
     check_client_order_id("a.b_c:d-1")
     for bad in ("", "x" * 65, "has space", "slash/"):
         assert refusal(lambda bad=bad: check_client_order_id(bad)).field_violations[0][0] == "client_order_id"
+
+
+# SEBI's 2026 rules, as Kite enforces them -------------------------------------------------------
+
+
+@pytest.mark.parametrize("order_type", ["MARKET", "SL-M"])
+def test_market_protection_0_is_refused_before_kite_in_kites_words_naming_the_field(order_type: str) -> None:
+    stop = {"trigger_price": Decimal(100)} if order_type == "SL-M" else {}
+    zero = market(order_type=order_type, protection=Protection.PERCENT, protection_percent=Decimal(0), **stop)
+    error = refusal(lambda: order_kwargs(zero, Decimal(-1)))
+    assert error.field_violations[0][0] == "params.market_protection_percent"
+    assert MARKET_PROTECTION_REQUIRED in error.message
+    unset = refusal(lambda: order_kwargs(market(order_type=order_type, **stop), Decimal(0)))
+    assert (
+        unset.field_violations[0][0] == "params.market_protection" and "KITE_GATEWAY_MARKET_PROTECTION" in unset.message
+    )
+    assert order_kwargs(market(order_type=order_type, **stop), Decimal(-1))["market_protection"] == -1
+
+
+def mcx(**overrides: object) -> OrderParams:
+    crude = listing("CRUDEOIL26DECFUT", exchange="MCX", segment="MCX-FUT", instrument_type="FUT", tick_size="1")
+    fields = {"listing": crude, "order_type": "LIMIT", "price": Decimal(5700), "product": "NRML", **overrides}
+    return market(**fields)
+
+
+def test_an_ioc_order_on_mcx_is_refused_before_kite_naming_the_validity() -> None:
+    error = refusal(lambda: order_kwargs(mcx(validity="IOC"), Decimal(-1), "legs[1].params"))
+    assert error.field_violations[0][0] == "legs[1].params.validity" and MCX_IOC_REFUSED in error.message
+    assert order_kwargs(mcx(), Decimal(-1))["validity"] == "DAY"
+    assert order_kwargs(market(validity="IOC"), Decimal(-1))["validity"] == "IOC"  # NSE takes IOC
+
+
+def test_a_modification_to_ioc_on_mcx_is_refused_and_one_to_market_carries_market_protection() -> None:
+    crude = mcx().listing
+    assert refusal(lambda: modify_kwargs(Modification(validity="IOC"), crude)).field_violations[0][0] == "validity"
+    assert modify_kwargs(Modification(order_type="MARKET"), listing(), Decimal("2.5")) == {
+        "order_type": "MARKET",
+        "market_protection": 2.5,
+    }
+
+
+def test_an_algo_id_is_sent_as_kites_algo_id_and_a_malformed_one_is_refused() -> None:
+    assert order_kwargs(market(algo_id="ALGO-7.1"), Decimal(-1))["algo_id"] == "ALGO-7.1"
+    assert "algo_id" not in order_kwargs(market(), Decimal(-1))
+    for bad in ("has space", "x" * 65):
+        error = refusal(lambda bad=bad: order_kwargs(market(algo_id=bad), Decimal(-1)))
+        assert error.field_violations[0][0] == "params.algo_id"

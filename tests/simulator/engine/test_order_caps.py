@@ -1,6 +1,7 @@
 """Kite's per-user order caps (10 a second, 400 a minute, 5,000 a day), answered as Kite answers
-them: HTTP 429, NetworkException, "Too many requests". Rejected placements still count; a 429
-does not; modifications, cancellations and GTTs are not placements."""
+them: HTTP 429, NetworkException, "Too many requests", per user (not per app) and per calendar second
+of the simulator's clock. Rejected placements still count; a 429 does not; modifications and
+cancellations count in the second (not in the minute or the day); GTTs are not orders."""
 
 from __future__ import annotations
 
@@ -93,19 +94,41 @@ def test_the_day_cap_counts_rejected_placements_but_not_refused_ones_and_resets_
         place(login(threaded))
 
 
-def test_modifications_cancellations_and_gtts_are_not_counted_as_placements() -> None:
-    for threaded in running(per_second=2):
+def test_modifications_and_cancellations_count_in_the_calendar_second_with_placements() -> None:
+    for threaded in running(per_second=3):
         kite = login(threaded)
         price = ltp(threaded)
         order_id = place(kite, order_type="LIMIT", price=float(price - 40), product="MIS")
         kite.modify_order(kite.VARIETY_REGULAR, order_id, price=float(price - 41))
+        second = place(kite, order_type="LIMIT", price=float(price - 40), product="MIS")
+        with pytest.raises(NetworkException, match=r"^Too many requests: more than 3 orders in a second") as caught:
+            kite.cancel_order(kite.VARIETY_REGULAR, order_id)
+        assert caught.value.code == 429
+        assert "more than 3 orders in a second" in str(refused(kite))
+        threaded.advance(1)  # the next calendar second of the simulator's clock
+        kite.cancel_order(kite.VARIETY_REGULAR, order_id)
+        kite.cancel_order(kite.VARIETY_REGULAR, second)
+        assert {o["order_id"]: o["status"] for o in kite.orders()} == {order_id: "CANCELLED", second: "CANCELLED"}
+
+
+def test_modifications_cancellations_and_gtts_are_not_counted_in_the_minute_or_the_day() -> None:
+    for threaded in running(per_second=2, per_minute=2, per_day=2):
+        kite = login(threaded)
+        price = ltp(threaded)
+        order_id = place(kite, order_type="LIMIT", price=float(price - 40), product="MIS")
+        for step in range(3):
+            threaded.advance(1)
+            kite.modify_order(kite.VARIETY_REGULAR, order_id, price=float(price - 41 - step))
+        threaded.advance(1)
         kite.cancel_order(kite.VARIETY_REGULAR, order_id)
         trigger = float(price * Decimal("1.01") // Decimal("0.05") * Decimal("0.05"))
         leg = {"transaction_type": "SELL", "quantity": 1, "order_type": "LIMIT", "product": "CNC", "price": trigger}
+        threaded.advance(1)
         for _ in range(3):
             kite.place_gtt(kite.GTT_TYPE_SINGLE, "INFY", "NSE", [trigger], float(price), [leg])
-        place(kite)
-        refused(kite)
+        place(kite)  # the second placement of the minute and the day
+        threaded.advance(1)
+        assert "2 orders in a minute" in str(refused(kite))
 
 
 def test_gtt_writes_are_limited_as_all_other_endpoints_not_as_order_placement() -> None:

@@ -209,7 +209,9 @@ def test_an_order_can_be_modified_25_times_and_no_more(kite: KiteConnect, thread
     price = ltp(threaded) - 40
     order_id = place(kite, order_type="LIMIT", price=float(price), product="MIS")
     for step in range(25):
+        threaded.advance_clock(1)  # modifications count in the 10 orders a second too
         kite.modify_order("regular", order_id, price=float(price - step * Decimal("0.05")))
+    threaded.advance_clock(1)
     with pytest.raises(KiteException, match="Maximum allowed order modifications exceeded"):
         kite.modify_order("regular", order_id, price=float(price))
     assert order(kite, order_id)["modified"] is True
@@ -258,3 +260,14 @@ def test_a_second_account_sees_none_of_the_first_accounts_orders(
     place(kite)
     other = login(threaded, "ZS0002")
     assert other.orders() == [] and other.positions() == {"net": [], "day": []} and other.holdings() == []
+
+
+def test_an_orders_algo_id_is_kept_but_not_shown_in_the_order_book(
+    kite: KiteConnect, threaded: ThreadedSimulator
+) -> None:
+    order_id = place(kite, algo_id="ALGO-7")
+    plain = place(kite)
+    accounts = threaded.sim.engine.accounts
+    kept = threaded.call(lambda: {i: accounts["ZS0001"].orders[i].algo_id for i in (order_id, plain)})
+    assert kept == {order_id: "ALGO-7", plain: None}
+    assert "algo_id" not in order(kite, order_id)  # Kite's order book has no such key

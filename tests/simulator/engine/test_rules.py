@@ -16,6 +16,7 @@ from kite_simulator.errors import KiteError
 from kite_simulator.market import LiveQuote
 from kite_simulator.orders import SimOrder
 from kite_simulator.universe import SimInstrument, build_universe
+from kite_wire import MARKET_PROTECTION_REQUIRED, MCX_IOC_REFUSED
 from kite_wire.market_hours import MarketHours
 from kite_wire.ticker_packets import DepthEntry
 from tests.simulator.conftest import MORNING
@@ -78,12 +79,29 @@ def test_the_instrument_must_be_listed_and_tradable() -> None:
 # Validation ---------------------------------------------------------------------------------
 
 
+def test_an_sl_m_order_with_market_protection_0_is_refused_in_kites_words() -> None:
+    stop: dict[str, Any] = {"order_type": "SL-M", "price": Decimal(0), "trigger_price": Decimal(100)}
+    assert refusal(**stop, market_protection=Decimal(0)) == MARKET_PROTECTION_REQUIRED
+    validate(order(**stop, market_protection=Decimal("2.5")), HOURS, MORNING, require_market_protection=True)
+
+
+def test_an_ioc_order_on_mcx_is_refused_and_a_day_order_or_an_ioc_on_nse_is_not() -> None:
+    crude = UNIVERSE.by_symbol["MCX:CRUDEOIL26DECFUT"]
+    evening = MORNING.replace(hour=19)  # MCX is in session; NSE is not
+    ioc = order(crude, product="NRML", validity="IOC", price=crude.tick_size * 100000)
+    with pytest.raises(KiteError) as caught:
+        validate(ioc, HOURS, evening, require_market_protection=True)
+    assert caught.value.http_status == 400 and caught.value.message == MCX_IOC_REFUSED
+    validate(order(crude, product="NRML", price=crude.tick_size * 100000), HOURS, evening, True)
+    validate(order(validity="IOC"), HOURS, MORNING, require_market_protection=True)
+
+
 def test_a_price_off_the_tick_grid_is_refused_in_kites_words() -> None:
     assert "Kindly enter price in the multiple of tick size" in refusal(price=Decimal("100.03"))
 
 
 def test_a_market_order_needs_market_protection_and_loses_its_price() -> None:
-    assert "without market protection are not allowed" in refusal(order_type="MARKET", price=Decimal(0))
+    assert refusal(order_type="MARKET", price=Decimal(0)) == MARKET_PROTECTION_REQUIRED
     market = order(order_type="MARKET", market_protection=Decimal(-1))
     validate(market, HOURS, MORNING, require_market_protection=True)
     assert market.price == 0

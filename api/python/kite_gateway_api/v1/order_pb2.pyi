@@ -564,6 +564,7 @@ class OrderParams(_message.Message):
     AUCTION_NUMBER_FIELD_NUMBER: _builtins.int
     MARKET_PROTECTION_AUTO_FIELD_NUMBER: _builtins.int
     MARKET_PROTECTION_PERCENT_FIELD_NUMBER: _builtins.int
+    ALGO_ID_FIELD_NUMBER: _builtins.int
     transaction_type: _common_pb2.TransactionType.ValueType
     """Buy or sell."""
     variety: _common_pb2.Variety.ValueType
@@ -590,6 +591,12 @@ class OrderParams(_message.Message):
     """The exchange auction to bid in; required with VARIETY_AUCTION."""
     market_protection_auto: _builtins.bool
     """Let Kite choose the protection band (Kite's -1)."""
+    algo_id: _builtins.str
+    """The exchange-issued algo ID to tag the order with (Kite's `algo_id`; SEBI's 2026 rules).
+    When empty, the calling principal's `algo_id` (principals file) or else the gateway's
+    KITE_GATEWAY_ALGO_ID is used; with neither, none is sent. Part of the idempotency
+    fingerprint and recorded in the audit trail as sent. 1-64 letters, digits and . _ -.
+    """
     @_builtins.property
     def instrument(self) -> _common_pb2.InstrumentRef:
         """The instrument to trade."""
@@ -627,10 +634,11 @@ class OrderParams(_message.Message):
         auction_number: _builtins.str = ...,
         market_protection_auto: _builtins.bool = ...,
         market_protection_percent: _decimal_pb2.Decimal | None = ...,
+        algo_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "market_protection", b"market_protection", "market_protection_auto", b"market_protection_auto", "market_protection_percent", b"market_protection_percent", "price", b"price", "trigger_price", b"trigger_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_number", b"auction_number", "disclosed_quantity", b"disclosed_quantity", "iceberg_legs", b"iceberg_legs", "iceberg_quantity", b"iceberg_quantity", "instrument", b"instrument", "market_protection", b"market_protection", "market_protection_auto", b"market_protection_auto", "market_protection_percent", b"market_protection_percent", "order_type", b"order_type", "price", b"price", "product", b"product", "quantity", b"quantity", "transaction_type", b"transaction_type", "trigger_price", b"trigger_price", "validity", b"validity", "validity_ttl_minutes", b"validity_ttl_minutes", "variety", b"variety"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algo_id", b"algo_id", "auction_number", b"auction_number", "disclosed_quantity", b"disclosed_quantity", "iceberg_legs", b"iceberg_legs", "iceberg_quantity", b"iceberg_quantity", "instrument", b"instrument", "market_protection", b"market_protection", "market_protection_auto", b"market_protection_auto", "market_protection_percent", b"market_protection_percent", "order_type", b"order_type", "price", b"price", "product", b"product", "quantity", b"quantity", "transaction_type", b"transaction_type", "trigger_price", b"trigger_price", "validity", b"validity", "validity_ttl_minutes", b"validity_ttl_minutes", "variety", b"variety"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_market_protection: _TypeAlias = _typing.Literal["market_protection_auto", "market_protection_percent"]  # noqa: Y015
     _WhichOneofArgType_market_protection: _TypeAlias = _typing.Literal["market_protection", b"market_protection"]  # noqa: Y015
