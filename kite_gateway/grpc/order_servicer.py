@@ -82,9 +82,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             lambda: self._place(request.account_id, request.client_order_id, request.params, "", context),
             lambda r: r.order_id,
         )
-        return order_pb2.PlaceOrderResponse(
-            order_id=placed.order_id, client_order_id=placed.client_order_id, replayed=placed.replayed
-        )
+        return order_mapping.placed_pb(placed)
 
     async def PlaceBulkOrders(
         self, request: order_pb2.PlaceBulkOrdersRequest, context: grpc.aio.ServicerContext

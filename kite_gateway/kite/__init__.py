@@ -1,5 +1,6 @@
 """The Kite adapter: the official `kiteconnect` client per account, off the event loop, rate-limited."""
 
+from kite_gateway.kite.autoslice import AUTOSLICE_TAG, Autosliced, SliceOutcome, slice_parent
 from kite_gateway.kite.caller import KiteCaller, KiteConnector
 from kite_gateway.kite.errors import KiteOutcomeUnknown
 from kite_gateway.kite.gtt import SINGLE, TWO_LEG, GttLeg, GttOrder, GttRow, KiteGtt
@@ -32,9 +33,11 @@ from kite_gateway.kite.portfolio import (
 from kite_gateway.kite.user import KiteLogin, KiteUser, MarginSegment, Profile, UserMargins
 
 __all__ = [
+    "AUTOSLICE_TAG",
     "ORDER_ID",
     "SINGLE",
     "TWO_LEG",
+    "Autosliced",
     "BasketMargins",
     "Candle",
     "ChargesRow",
@@ -70,8 +73,10 @@ __all__ = [
     "Quote",
     "RateLimits",
     "SegmentMargins",
+    "SliceOutcome",
     "TradeRow",
     "UserMargins",
     "order_not_found",
     "preview",
+    "slice_parent",
 ]

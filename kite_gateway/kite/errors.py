@@ -33,42 +33,7 @@ _KITE_TYPES: Mapping[str, tuple[Status, Reason]] = {
 def from_kite(exc: Exception, account_id: str) -> GatewayError:
     """A Kite client exception, or a transport failure on the way to Kite, as a GatewayError."""
     if isinstance(exc, kite_exceptions.KiteException):
-        kind = type(exc).__name__
-        http_status = int(getattr(exc, "code", 0) or 0)
-        message = str(exc)
-        if kind == KiteErrorType.GENERAL:
-            # The Python client folds MarginException, HoldingException and UserException into GeneralException.
-            kind = str(wire.refine_general(message))
-        metadata = {"account_id": account_id, "kite_error_type": kind, "kite_message": message,
-                    "kite_http_status": str(http_status)}  # fmt: skip
-        if http_status == wire.TOO_MANY_REQUESTS:
-            return GatewayError(
-                Status.RESOURCE_EXHAUSTED,
-                Reason.KITE_RATE_LIMITED,
-                f"Kite rate limit reached for account {account_id}: {message}. Retry after a second.",
-                metadata,
-                retry_after=1.0,
-            )
-        if kind not in _KITE_TYPES:
-            return _general(account_id, message, http_status, metadata)
-        code, reason = _KITE_TYPES[kind]
-        if kind == KiteErrorType.INPUT and wire.is_market_closed(message):
-            return GatewayError(
-                Status.FAILED_PRECONDITION,
-                Reason.MARKET_CLOSED,
-                f"Kite: {message} The exchange is not in session: nothing was placed. Send it as VARIETY_AMO "
-                "to queue it for the next session, or as a GTT (MarketDataService/GetMarketStatus says when "
-                "each exchange opens).",
-                metadata,
-            )
-        if kind == KiteErrorType.TOKEN:
-            text = (
-                f"Kite refused the access token of account {account_id} ({message}). The account needs a new "
-                "login: AccountService.GetLoginUrl then CompleteLogin, or AddAccount with a fresh token."
-            )
-        else:
-            text = f"Kite: {message}"
-        return GatewayError(code, reason, text, metadata)
+        return kite_refusal(type(exc).__name__, str(exc), int(getattr(exc, "code", 0) or 0), account_id)
     if isinstance(exc, requests.exceptions.RequestException):
         return GatewayError(
             Status.UNAVAILABLE,
@@ -78,6 +43,44 @@ def from_kite(exc: Exception, account_id: str) -> GatewayError:
             retry_after=1.0,
         )
     raise TypeError(f"not a Kite failure: {exc!r}")
+
+
+def kite_refusal(kind: str, message: str, http_status: int, account_id: str) -> GatewayError:
+    """Kite's error (its error_type, message and HTTP status: a raised exception's, or one inside a
+    success payload such as an autoslice child's) as a GatewayError."""
+    if kind == KiteErrorType.GENERAL:
+        # The Python client folds MarginException, HoldingException and UserException into GeneralException.
+        kind = str(wire.refine_general(message))
+    metadata = {"account_id": account_id, "kite_error_type": kind, "kite_message": message,
+                "kite_http_status": str(http_status)}  # fmt: skip
+    if http_status == wire.TOO_MANY_REQUESTS:
+        return GatewayError(
+            Status.RESOURCE_EXHAUSTED,
+            Reason.KITE_RATE_LIMITED,
+            f"Kite rate limit reached for account {account_id}: {message}. Retry after a second.",
+            metadata,
+            retry_after=1.0,
+        )
+    if kind not in _KITE_TYPES:
+        return _general(account_id, message, http_status, metadata)
+    code, reason = _KITE_TYPES[kind]
+    if kind == KiteErrorType.INPUT and wire.is_market_closed(message):
+        return GatewayError(
+            Status.FAILED_PRECONDITION,
+            Reason.MARKET_CLOSED,
+            f"Kite: {message} The exchange is not in session: nothing was placed. Send it as VARIETY_AMO "
+            "to queue it for the next session, or as a GTT (MarketDataService/GetMarketStatus says when "
+            "each exchange opens).",
+            metadata,
+        )
+    if kind == KiteErrorType.TOKEN:
+        text = (
+            f"Kite refused the access token of account {account_id} ({message}). The account needs a new "
+            "login: AccountService.GetLoginUrl then CompleteLogin, or AddAccount with a fresh token."
+        )
+    else:
+        text = f"Kite: {message}"
+    return GatewayError(code, reason, text, metadata)
 
 
 def _general(account_id: str, message: str, http_status: int, metadata: dict[str, str]) -> GatewayError:
@@ -156,6 +159,7 @@ __all__ = [
     "KiteOutcomeUnknown",
     "from_kite",
     "is_kite_failure",
+    "kite_refusal",
     "outcome_unknown",
     "retryable_read",
     "write_failure",
