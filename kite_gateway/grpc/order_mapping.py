@@ -154,6 +154,17 @@ def placed_pb(placed: Placed) -> order_pb2.PlaceOrderResponse:
     )
 
 
+def placed_outcome(placed: Placed) -> str:
+    """A placement as the audit trail's outcome: "ok", and an autoslice's parent and every child."""
+    if not placed.parent_order_id:
+        return "ok"
+    children = ", ".join(
+        child.order_id if child.error is None else f"refused ({child.error.reason_name}: {child.error.message})"
+        for child in placed.children
+    )
+    return f"ok: autosliced, parent order {placed.parent_order_id}, children {children}"
+
+
 def leg_result_pb(result: LegResult) -> order_pb2.BulkOrderLegResult:
     message = order_pb2.BulkOrderLegResult(account_id=result.account_id, client_order_id=result.client_order_id)
     if result.placed is not None:

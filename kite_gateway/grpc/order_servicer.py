@@ -81,6 +81,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             request,
             lambda: self._place(request.account_id, request.client_order_id, request.params, "", context),
             lambda r: r.order_id,
+            outcome_of=order_mapping.placed_outcome,
         )
         return order_mapping.placed_pb(placed)
 
@@ -101,6 +102,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 leg,
                 lambda: self._place(leg.account_id, leg.client_order_id, leg.params, f"legs[{i}].", context),
                 lambda r: r.order_id,
+                outcome_of=order_mapping.placed_outcome,
             )
 
         results = await bulk.place_legs([(leg.account_id, leg.client_order_id) for leg in legs], place)

@@ -77,9 +77,11 @@ class IdempotencyStore:
         )
 
     async def sent_since(self, account_id: str, since: datetime) -> int:
-        """Orders whose last attempt was sent at or after `since` (a floor for today's order count)."""
+        """Orders whose last attempt was sent at or after `since` (a floor for today's order count);
+        an autosliced order counts each of its children, as Kite does."""
         row = await self.database.fetch_one(
-            "SELECT COUNT(*) AS sent FROM idempotency WHERE account_id = ? AND kind = 'order' AND sent_at >= ?",
+            "SELECT COALESCE(SUM(CASE WHEN slices IS NULL THEN 1 ELSE json_array_length(slices, '$.children') END), 0) "
+            "AS sent FROM idempotency WHERE account_id = ? AND kind = 'order' AND sent_at >= ?",
             (account_id, since.isoformat()),
         )
         return int(row["sent"]) if row else 0

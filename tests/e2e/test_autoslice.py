@@ -131,6 +131,12 @@ async def test_a_slice_kite_refuses_after_others_were_placed_is_that_childs_fail
     assert refused.failure.metadata["kite_http_status"] == "429" and refused.failure.retry_info.retry_delay.seconds
     again = await place(stack, "slice-3", params)  # the refusal is replayed too, nothing is re-sent
     assert again.replayed and list(again.children) == list(reply.children) and len(stack.kite_orders()) == 2
+    audit = await stack.orders.ListAuditEvents(
+        order_pb2.ListAuditEventsRequest(account_id=ACCOUNT, client_order_id="slice-3")
+    )
+    placing = [e for e in audit.events if e.action == order_pb2.AUDIT_ACTION_PLACE_ORDER]
+    assert placing and f"parent order {reply.parent_order_id}" in placing[0].outcome
+    assert "refused (KITE_RATE_LIMITED" in placing[0].outcome
 
 
 async def test_a_lost_autoslice_answer_is_reconciled_from_the_book_with_every_child(stack: Stack) -> None:
@@ -181,3 +187,18 @@ async def test_a_quantity_below_two_slices_is_refused_with_kites_error_and_a_ret
     assert stack.kite_orders() == []
     reply = await place(stack, "slice-6", sliced_buy(option, 2 * option.freeze_quantity))  # nothing existed
     assert not reply.replayed and len(reply.children) == 2
+
+
+async def test_a_bulk_leg_may_be_autosliced_and_reports_its_children_like_place_order(stack: Stack) -> None:
+    option = nifty_option(stack)
+    legs = [
+        order_pb2.BulkOrderLeg(account_id=ACCOUNT, client_order_id="bulk-sliced",
+                               params=sliced_buy(option, 2 * option.freeze_quantity)),
+        order_pb2.BulkOrderLeg(account_id=ACCOUNT, client_order_id="bulk-plain", params=market_buy()),
+    ]  # fmt: skip
+    reply = await stack.orders.PlaceBulkOrders(order_pb2.PlaceBulkOrdersRequest(legs=legs))
+    sliced, plain = reply.results
+    assert sliced.placed.parent_order_id and children_ids(sliced.placed) == [
+        o["order_id"] for o in tagged(stack, "bulk-sliced")
+    ]
+    assert len(sliced.placed.children) == 2 and plain.placed.order_id and not plain.placed.children

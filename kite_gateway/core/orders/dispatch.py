@@ -12,6 +12,11 @@ Bounds: at most `depth` placements wait per account (more is RESOURCE_EXHAUSTED 
 sent), and none waits longer than `max_wait` or its caller's deadline (then it is abandoned: nothing
 was sent). Windows are stretched by a margin so that Kite's own clock, a little off from ours,
 never counts more than its cap in one of its seconds or minutes.
+
+An autosliced order is one request that Kite counts as one order per child, and how many children
+it will have is Kite's to decide (at most 10, Kite's cap "to stay within 10 OPS"): it is sent with a
+`weight` of 10 (waiting until the second has room for ten), and once Kite has answered, the room
+its children did not use is given back (`used`).
 """
 
 from __future__ import annotations
@@ -43,14 +48,22 @@ class SendWindow:
     seconds: float
     sent: deque[float] = field(default_factory=deque)
 
-    def delay(self, now: float) -> float:
-        """Seconds until one more send fits (0: now)."""
+    def delay(self, now: float, count: int = 1) -> float:
+        """Seconds until `count` more sends fit (0: now; a count above the limit waits for an empty window)."""
         while self.sent and now - self.sent[0] >= self.seconds:
             self.sent.popleft()
-        return 0.0 if len(self.sent) < self.limit else self.sent[0] + self.seconds - now
+        over = len(self.sent) + min(count, self.limit) - self.limit  # sends that must leave the window first
+        return 0.0 if over <= 0 else self.sent[over - 1] + self.seconds - now
 
-    def record(self, now: float) -> None:
-        self.sent.append(now)
+    def record(self, now: float, count: int = 1) -> None:
+        self.sent.extend([now] * count)
+
+    def give_back(self, at: float, count: int) -> None:
+        """Forget `count` of the sends recorded at `at` (those still in the window)."""
+        for _ in range(count):
+            if at not in self.sent:
+                return
+            self.sent.remove(at)
 
 
 @dataclass
@@ -111,11 +124,15 @@ class OrderDispatch:
         sending: Callable[[], Awaitable[None]],
         call: Callable[[], Awaitable[T]],
         deadline: float | None = None,
+        weight: int = 1,
+        used: Callable[[], int] | None = None,
     ) -> T:
         """Wait for the account's turn, run `check` (kill switch and risk; raises to refuse), then
         `sending` (the write-ahead record and a last synchronous check), count the send, and make
         the call. Nothing is sent when this raises before `call`. `deadline` is the caller's, on
-        `self.clock`: a placement whose turn would come after it is refused at once."""
+        `self.clock`: a placement whose turn would come after it is refused at once. `weight`: the
+        orders Kite may count for this one call; once it has returned, `used()` says how many it
+        did count and the rest is given back (all but one when it raises)."""
         account_id = kite.account_id
         queue = self.queue(account_id)
         if queue.waiting >= self.depth:
@@ -133,20 +150,36 @@ class OrderDispatch:
             raise
         try:
             try:
-                await self._wait_turn(kite, queue, min(until, deadline or until), check)
+                await self._wait_turn(kite, queue, min(until, deadline or until), check, weight)
             finally:
                 queue.waiting -= 1
             await sending()
             now = self.clock()
             for window in queue.windows:
-                window.record(now)
-            queue.day_count += 1
+                window.record(now, weight)
+            queue.day_count += weight
         finally:
             queue.lock.release()
-        return await call()
+        try:
+            result = await call()
+        except BaseException:
+            self._give_back(queue, now, weight - 1)  # refused or unanswered: counted as one order, as Kite would
+            raise
+        self._give_back(queue, now, weight - (used() if used is not None else weight))
+        return result
+
+    @staticmethod
+    def _give_back(queue: AccountQueue, at: float, unused: int) -> None:
+        """Room a weighted send did not use, back to the windows and the day count (and to waiters)."""
+        if unused <= 0:
+            return
+        for window in queue.windows:
+            window.give_back(at, unused)
+        queue.day_count -= unused
+        queue.wake.set()
 
     async def _wait_turn(
-        self, kite: KiteOrders, queue: AccountQueue, until: float, check: Callable[[], Awaitable[None]]
+        self, kite: KiteOrders, queue: AccountQueue, until: float, check: Callable[[], Awaitable[None]], weight: int
     ) -> None:
         """Until every cap has room and the app's order limiter lets one more through; then check.
         A turn that would come after `until` (the wait limit, or the caller's deadline) is refused
@@ -157,7 +190,7 @@ class OrderDispatch:
                 raise self._day_cap(kite.account_id)
             self._blocked(kite.account_id)  # a kill switch engaged while waiting refuses at once
             now = self.clock()
-            delay = max(window.delay(now) for window in queue.windows)
+            delay = max(window.delay(now, weight) for window in queue.windows)
             if delay <= 0:
                 break
             if now + delay > until:

@@ -39,6 +39,7 @@ from kite_gateway.kite import Autosliced, KiteOrders, KiteOutcomeUnknown, KiteVa
 from kite_gateway.observability import ORDER_QUEUE_REFUSALS
 from kite_gateway.storage import FAILED, PENDING, PLACED, IdempotencyStore, Record
 from kite_wire import IST
+from kite_wire import order_rules as rules
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,8 @@ class _Attempt(Generic[K]):
     duplicates: Duplicates | None
     queue: KiteOrders | None = None  # an order waits its turn in this account's dispatch queue
     claim: Claim | None = None  # how found rows become the record's answer (None: the oldest row is)
+    weight: int = 1  # the orders Kite may count for this one request (an autoslice's children)
+    used: Callable[[], int] | None = None  # once answered: the orders Kite did count (None: `weight`)
 
 
 class IdempotentPlacement:
@@ -137,10 +140,13 @@ class IdempotentPlacement:
         Two orders found for its tag go to the duplicate handler. `sliced`: sent with Kite's
         autoslice; the id is its first placed child's, the record's `slices` (`slices()`) hold all."""
 
+        children: list[int] = []  # an autoslice's, once Kite has answered
+
         async def send(kite: KiteOrders, record: Record) -> str:
             if not sliced:
                 return await kite.place_order_now(args, record.tag)  # the dispatch queue took the limiter's room
             answer = await kite.place_autoslice_now(args, record.tag)
+            children.append(len(answer.children))
             first = autoslice.first_placed(answer, kite.account_id)  # none placed: a definite refusal
             await self.store.record_slices(kite.account_id, record.client_order_id, autoslice.encode(answer))
             return first
@@ -164,7 +170,8 @@ class IdempotentPlacement:
 
         handler = duplicates if self.on_duplicates is not None else None
         attempt = _Attempt(kite, submit, find_order_by_tag, check, deadline, handler, queue=kite,
-                           claim=claim if sliced else None)  # fmt: skip
+                           claim=claim if sliced else None, weight=rules.MAX_AUTOSLICES if sliced else 1,
+                           used=(lambda: children[0] if children else 1) if sliced else None)  # fmt: skip
         return await self._run(attempt, client_order_id, "order", fingerprint)
 
     async def slices(self, account_id: str, client_order_id: str) -> Autosliced | None:
@@ -357,7 +364,8 @@ class IdempotentPlacement:
 
         try:
             if attempt.queue is not None:
-                placed = await self.dispatch.send(attempt.queue, checks, sending, submit, attempt.deadline)
+                placed = await self.dispatch.send(attempt.queue, checks, sending, submit, attempt.deadline,
+                                                  attempt.weight, attempt.used)  # fmt: skip
             else:
                 await checks()
                 await sending()

@@ -105,3 +105,49 @@ async def test_a_blocked_account_sends_nothing() -> None:
     with pytest.raises(GatewayError):
         await send(target, kite, log)
     assert log == [] and kite.acquired == [] and target.waiting(kite.account_id) == 0
+
+
+def test_a_send_of_several_orders_waits_until_the_window_has_room_for_all_of_them() -> None:
+    window = SendWindow(10, 1.1)
+    for i in range(3):
+        window.record(100 + i * 0.1)
+    assert window.delay(100.3, 7) == 0
+    assert window.delay(100.3, 8) == pytest.approx(0.8)  # the first send must leave
+    assert window.delay(100.3, 25) == pytest.approx(1.0)  # more than the limit: an empty window
+    window.record(100.3, 7)
+    window.give_back(100.3, 5)
+    assert len(window.sent) == 5 and window.delay(100.3, 5) == 0
+
+
+async def test_an_autoslice_takes_room_for_ten_orders_and_gives_back_what_its_children_did_not_use() -> None:
+    target, kite = dispatch(), FakeKite()
+    target.per_second = 10
+    target._queues.clear()
+
+    async def nothing() -> None:
+        pass
+
+    async def call() -> str:
+        windows = target.queue(kite.account_id).windows
+        assert len(windows[0].sent) == 10  # while Kite slices, nobody else may send this second
+        return "parent"
+
+    orders = KiteOrders(cast(KiteCaller, kite))
+    await target.send(orders, nothing, nothing, call, weight=10, used=lambda: 3)
+    queue = target.queue(kite.account_id)
+    assert [len(w.sent) for w in queue.windows] == [3, 3] and queue.day_count == 3
+
+
+async def test_an_autoslice_kite_refused_counts_as_one_order() -> None:
+    target, kite = dispatch(), FakeKite()
+
+    async def nothing() -> None:
+        pass
+
+    async def refused() -> str:
+        raise GatewayError(Status.INVALID_ARGUMENT, Reason.KITE_INPUT_REJECTED, "too small to slice")
+
+    with pytest.raises(GatewayError):
+        await target.send(KiteOrders(cast(KiteCaller, kite)), nothing, nothing, refused, weight=10, used=lambda: 0)
+    queue = target.queue(kite.account_id)
+    assert [len(w.sent) for w in queue.windows] == [1, 1] and queue.day_count == 1

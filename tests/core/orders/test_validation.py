@@ -84,3 +84,10 @@ def test_a_client_order_id_is_1_to_64_characters_of_a_small_alphabet() -> None:
     check_client_order_id("a.b_c:d-1")
     for bad in ("", "x" * 65, "has space", "slash/"):
         assert refusal(lambda bad=bad: check_client_order_id(bad)).field_violations[0][0] == "client_order_id"
+
+
+def test_autoslice_is_refused_on_an_iceberg_before_kite_and_sent_as_no_form_field_of_the_order() -> None:
+    iceberg = market(variety="iceberg", order_type="LIMIT", price=Decimal(10), quantity=10, iceberg_legs=2,
+                     iceberg_quantity=5, autoslice=True)  # fmt: skip
+    assert refusal(lambda: order_kwargs(iceberg, Decimal(-1))).field_violations[0][0] == "params.autoslice"
+    assert "autoslice" not in order_kwargs(market(autoslice=True), Decimal(-1))  # it picks the client's method
