@@ -40,7 +40,9 @@ def slice_parent(row: Mapping[str, Any]) -> str | None:
 
 def autosliced(data: object, account_id: str) -> Autosliced:
     """Kite's v2 `data` as Autosliced. A success without a parent order id and children says
-    nothing of what Kite placed: KiteOutcomeUnknown, so the order book is read for the tag."""
+    nothing of what Kite placed: KiteOutcomeUnknown, so the order book is read for the tag. (A
+    version of Kite's order docs says an autoslice is answered "in the same format (single order
+    object)", the children only in the book: such an answer is rebuilt from the book this way.)"""
     if not isinstance(data, Mapping) or not data.get("order_id") or not isinstance(data.get("children"), list):
         error = GatewayError(
             Status.UNAVAILABLE,

@@ -596,8 +596,7 @@ class OrderParams(_message.Message):
     freeze quantity is placed as up to 10 child orders of at most the freeze quantity each
     (PlaceOrderResponse.children). Kite refuses (INVALID_ARGUMENT, KITE_INPUT_REJECTED, Kite's
     words) a quantity below two slices or above ten, an iceberg, and an instrument without a
-    freeze quantity. PlaceOrder and bulk legs only: margin previews ignore it. (Field 17 is left
-    for algo_id.)
+    freeze quantity. PlaceOrder and bulk legs only: margin previews ignore it.
     """
     @_builtins.property
     def instrument(self) -> _common_pb2.InstrumentRef:
