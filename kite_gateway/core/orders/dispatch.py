@@ -132,7 +132,8 @@ class OrderDispatch:
         the call. Nothing is sent when this raises before `call`. `deadline` is the caller's, on
         `self.clock`: a placement whose turn would come after it is refused at once. `weight`: the
         orders Kite may count for this one call; once it has returned, `used()` says how many it
-        did count and the rest is given back (all but one when it raises)."""
+        did count and the rest is given back (all but one for a definite refusal; an unknown
+        outcome keeps it all)."""
         account_id = kite.account_id
         queue = self.queue(account_id)
         if queue.waiting >= self.depth:
@@ -162,9 +163,9 @@ class OrderDispatch:
             queue.lock.release()
         try:
             result = await call()
-        except BaseException:
-            self._give_back(queue, now, weight - 1)  # refused or unanswered: counted as one order, as Kite would
-            raise
+        except GatewayError:
+            self._give_back(queue, now, weight - 1)  # a definite refusal: counted as one order, as Kite would
+            raise  # (an unknown outcome keeps the whole weight: Kite may have placed every child)
         self._give_back(queue, now, weight - (used() if used is not None else weight))
         return result
 

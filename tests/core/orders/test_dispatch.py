@@ -12,6 +12,7 @@ import pytest
 from kite_gateway.core.orders.dispatch import SECOND_WINDOW, OrderDispatch, SendWindow
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.errors import KiteOutcomeUnknown
 from kite_gateway.kite.limits import EndpointClass
 from kite_gateway.kite.orders import KiteOrders
 
@@ -151,3 +152,17 @@ async def test_an_autoslice_kite_refused_counts_as_one_order() -> None:
         await target.send(KiteOrders(cast(KiteCaller, kite)), nothing, nothing, refused, weight=10, used=lambda: 0)
     queue = target.queue(kite.account_id)
     assert [len(w.sent) for w in queue.windows] == [1, 1] and queue.day_count == 1
+
+
+async def test_an_autoslice_whose_outcome_is_unknown_keeps_room_for_all_ten() -> None:
+    target, kite = dispatch(), FakeKite()
+
+    async def nothing() -> None:
+        pass
+
+    async def lost() -> str:
+        raise KiteOutcomeUnknown(GatewayError(Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE, "no answer"), "ReadTimeout")
+
+    with pytest.raises(KiteOutcomeUnknown):
+        await target.send(KiteOrders(cast(KiteCaller, kite)), nothing, nothing, lost, weight=10, used=lambda: 0)
+    assert target.queue(kite.account_id).day_count == 10
