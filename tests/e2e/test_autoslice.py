@@ -6,6 +6,7 @@ two slices is refused with Kite's error."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,23 @@ async def duplicate_events(stack: Stack, client_order_id: str) -> list[order_pb2
     return [e for e in audit.events if e.action == order_pb2.AUDIT_ACTION_DUPLICATE_ORDER]
 
 
+async def completed_updates(stack: Stack, order_ids: set[str]) -> dict[str, order_pb2.Order]:
+    """Read the account's order updates from the start until each of `order_ids` is COMPLETE."""
+    seen: dict[str, order_pb2.Order] = {}
+    stream = stack.orders.StreamOrderUpdates(order_pb2.StreamOrderUpdatesRequest(account_id=ACCOUNT, after_sequence=0))
+    try:
+        async with asyncio.timeout(15):
+            async for event in stream:
+                order = event.update.order
+                if event.HasField("update") and order.status == order_pb2.ORDER_STATUS_COMPLETE:
+                    seen[order.order_id] = order
+                if order_ids <= set(seen):
+                    return seen
+    finally:
+        stream.cancel()
+    raise AssertionError("stream ended before every child completed")
+
+
 async def test_an_order_above_the_freeze_quantity_is_placed_as_kite_children_each_listed_as_an_order(
     stack: Stack,
 ) -> None:
@@ -80,6 +98,8 @@ async def test_an_order_above_the_freeze_quantity_is_placed_as_kite_children_eac
     assert all(f"autoslice:{reply.parent_order_id}" in o.tags for o in mine)
     assert await duplicate_events(stack, "slice-1") == []  # siblings are not duplicates of each other
     assert all(o["status"] == "COMPLETE" for o in tagged(stack, "slice-1"))
+    updates = await completed_updates(stack, set(book))  # each child is an order in the order updates too
+    assert {updates[i].client_order_id for i in book} == {"slice-1"}
     # By client_order_id, the history holds every child's states; a cancellation must name one child.
     target = order_pb2.OrderTarget(client_order_id="slice-1")
     history = await stack.orders.GetOrderHistory(order_pb2.GetOrderHistoryRequest(account_id=ACCOUNT, order=target))

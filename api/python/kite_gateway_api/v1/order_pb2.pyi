@@ -946,7 +946,10 @@ class OrderTarget(_message.Message):
     order_id: _builtins.str
     """Kite's order id."""
     client_order_id: _builtins.str
-    """The client_order_id it was placed with through the gateway."""
+    """The client_order_id it was placed with through the gateway. An autosliced one names
+    every child: GetOrderHistory and ListTrades return them all, child after child;
+    ModifyOrder and CancelOrder refuse it (INVALID_ARGUMENT) when it names more than one order.
+    """
     def __init__(
         self,
         *,
