@@ -62,8 +62,8 @@ def reconciled(rows: Sequence[Row], quantity: int, account_id: str) -> Autoslice
     """The autoslice the book shows for a tag (rows oldest first, not empty): the children of the
     oldest parent, and a NOT_FOUND child for any quantity they do not cover."""
     parent = slice_parent(rows[0])
-    if parent is None:  # not sliced at all: the order stands alone
-        return Autosliced(str(rows[0].get("order_id")), (SliceOutcome(order_id=str(rows[0].get("order_id"))),))
+    if parent is None:  # Kite did not slice it: the order stands alone, under no parent
+        return Autosliced("", (SliceOutcome(order_id=str(rows[0].get("order_id"))),))
     mine = [row for row in rows if slice_parent(row) == parent]
     children = [SliceOutcome(order_id=str(row.get("order_id"))) for row in mine]
     missing = quantity - sum(int(row.get("quantity") or 0) for row in mine)

@@ -63,3 +63,8 @@ def test_quantity_the_book_does_not_show_is_one_not_found_child_saying_kite_most
 def test_a_child_is_known_by_its_id_even_without_kites_autoslice_tag() -> None:
     answer = Autosliced("9", (SliceOutcome(order_id="10"),))
     assert belongs(answer, {"order_id": "10", "tags": []}) and not belongs(answer, {"order_id": "11", "tags": []})
+
+
+def test_an_order_the_book_shows_without_kites_autoslice_tag_stands_alone_under_no_parent() -> None:
+    answer = reconciled([{"order_id": "10", "tags": ["kgtag"], "quantity": 65}], 65, "AB1234")
+    assert answer == Autosliced("", (SliceOutcome(order_id="10"),))
