@@ -24,6 +24,7 @@ DELIVERY_PRODUCTS = frozenset({"CNC", "MTF"})  # equity delivery, never for deri
 CARRY_FORWARD_PRODUCT = "NRML"  # derivatives only
 
 ICEBERG_LEGS = range(2, 11)  # 2 to 10 legs
+MAX_AUTOSLICES = 10  # children of one autoslice order, Kite's cap "to stay within 10 OPS"
 AUTO_MARKET_PROTECTION = Decimal(-1)  # Kite picks the band
 MAX_MARKET_PROTECTION = Decimal(100)  # percent
 

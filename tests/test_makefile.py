@@ -21,10 +21,15 @@ INPUTS = (
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
+# make run by hand, not as a sub-make of `make test` (CI): a sub-make prints "Entering directory".
+ALONE = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+
 
 def planned(directory: Path, target: str) -> list[str]:
     """The commands `make TARGET` would run there."""
-    result = subprocess.run(["make", "-n", target], cwd=directory, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["make", "-n", target], cwd=directory, capture_output=True, text=True, timeout=30, env=ALONE
+    )
     assert result.returncode == 0, result.stderr
     return [line.strip() for line in result.stdout.splitlines() if line and not line.startswith("echo ")]
 
@@ -59,7 +64,9 @@ def test_make_run_on_a_fresh_clone_installs_the_runtime_and_buf_but_no_dev_tools
 
 
 def test_make_run_says_what_it_installs_before_each_step() -> None:
-    result = subprocess.run(["make", "-n", "-B", "run"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["make", "-n", "-B", "run"], cwd=ROOT, capture_output=True, text=True, timeout=30, env=ALONE
+    )
     steps = [line for line in result.stdout.splitlines() if line.startswith("echo ")]
     assert len(steps) == 2 and any("buf CLI" in step for step in steps)
 

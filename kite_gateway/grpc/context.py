@@ -33,13 +33,16 @@ async def audited(
     call: Callable[[], Awaitable[T]],
     order_id_of: Callable[[T], str],
     order_id: str = "",
+    outcome_of: Callable[[T], str] | None = None,
 ) -> T:
-    """Run an order action and append it to the audit trail, whatever its outcome."""
+    """Run an order action and append it to the audit trail, whatever its outcome (`outcome_of`
+    describes a success, "ok" by default)."""
     started = time.perf_counter()
     code, outcome = 0, "ok"
     try:
         result = await call()
         order_id = order_id_of(result) or order_id
+        outcome = outcome_of(result) if outcome_of is not None else outcome
         return result
     except GatewayError as exc:
         code, outcome = int(exc.code), exc.message

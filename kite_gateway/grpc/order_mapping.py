@@ -21,6 +21,7 @@ from kite_gateway.core.orders import (
     OrderParams,
     OrderState,
     OrderTarget,
+    Placed,
     Protection,
     check_tradable,
     fingerprint,
@@ -87,6 +88,7 @@ def order_params(params: order_pb2.OrderParams, master: InstrumentMaster, field:
         iceberg_quantity=params.iceberg_quantity,
         auction_number=params.auction_number,
         algo_id=params.algo_id,
+        autoslice=params.autoslice,
     )
 
 
@@ -150,15 +152,38 @@ def orders_pb(account_id: str, states: list[OrderState]) -> list[order_pb2.Order
     return [mapping.order_pb(account_id, state.row, state.client_order_id) for state in states]
 
 
+def placed_pb(placed: Placed) -> order_pb2.PlaceOrderResponse:
+    """A placement's answer; an autoslice's with its parent and every child (placed or refused)."""
+    children = [
+        order_pb2.AutosliceChild(order_id=child.order_id)
+        if child.error is None
+        else order_pb2.AutosliceChild(failure=failure_pb(child.error))
+        for child in placed.children
+    ]
+    return order_pb2.PlaceOrderResponse(
+        order_id=placed.order_id,
+        client_order_id=placed.client_order_id,
+        replayed=placed.replayed,
+        parent_order_id=placed.parent_order_id,
+        children=children,
+    )
+
+
+def placed_outcome(placed: Placed) -> str:
+    """A placement as the audit trail's outcome: "ok", and an autoslice's parent and every child."""
+    if not placed.parent_order_id:
+        return "ok"
+    children = ", ".join(
+        child.order_id if child.error is None else f"refused ({child.error.reason_name}: {child.error.message})"
+        for child in placed.children
+    )
+    return f"ok: autosliced, parent order {placed.parent_order_id}, children {children}"
+
+
 def leg_result_pb(result: LegResult) -> order_pb2.BulkOrderLegResult:
     message = order_pb2.BulkOrderLegResult(account_id=result.account_id, client_order_id=result.client_order_id)
     if result.placed is not None:
-        placed = result.placed
-        message.placed.CopyFrom(
-            order_pb2.PlaceOrderResponse(
-                order_id=placed.order_id, client_order_id=placed.client_order_id, replayed=placed.replayed
-            )
-        )
+        message.placed.CopyFrom(placed_pb(result.placed))
     if result.failure is not None:
         message.failure.CopyFrom(failure_pb(result.failure))
     return message

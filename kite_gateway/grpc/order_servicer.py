@@ -89,10 +89,9 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             request,
             lambda: self._place(request.account_id, request.client_order_id, request.params, "", context),
             lambda r: r.order_id,
+            outcome_of=order_mapping.placed_outcome,
         )
-        return order_pb2.PlaceOrderResponse(
-            order_id=placed.order_id, client_order_id=placed.client_order_id, replayed=placed.replayed
-        )
+        return order_mapping.placed_pb(placed)
 
     async def PlaceBulkOrders(
         self, request: order_pb2.PlaceBulkOrdersRequest, context: grpc.aio.ServicerContext
@@ -112,6 +111,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 leg,
                 lambda: self._place(leg.account_id, leg.client_order_id, leg.params, f"legs[{i}].", context),
                 lambda r: r.order_id,
+                outcome_of=order_mapping.placed_outcome,
             )
 
         results = await bulk.place_legs([(leg.account_id, leg.client_order_id) for leg in legs], place)

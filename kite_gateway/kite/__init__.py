@@ -1,5 +1,6 @@
 """The Kite adapter: the official `kiteconnect` client per account, off the event loop, rate-limited."""
 
+from kite_gateway.kite.autoslice import AUTOSLICE_TAG, Autosliced, SliceOutcome, slice_parent
 from kite_gateway.kite.caller import KiteCaller, KiteConnector
 from kite_gateway.kite.egress import Egress, EgressConfigError, EgressMap, SharedEgress
 from kite_gateway.kite.egress_checks import check_egresses
@@ -34,9 +35,11 @@ from kite_gateway.kite.portfolio import (
 from kite_gateway.kite.user import KiteLogin, KiteUser, MarginSegment, Profile, UserMargins
 
 __all__ = [
+    "AUTOSLICE_TAG",
     "ORDER_ID",
     "SINGLE",
     "TWO_LEG",
+    "Autosliced",
     "BasketMargins",
     "Candle",
     "ChargesRow",
@@ -76,10 +79,12 @@ __all__ = [
     "RateLimits",
     "SegmentMargins",
     "SharedEgress",
+    "SliceOutcome",
     "TradeRow",
     "UserMargins",
     "check_egresses",
     "order_not_found",
     "order_spacing",
     "preview",
+    "slice_parent",
 ]

@@ -33,45 +33,12 @@ _KITE_TYPES: Mapping[str, tuple[Status, Reason]] = {
 def from_kite(exc: Exception, account_id: str) -> GatewayError:
     """A Kite client exception, or a transport failure on the way to Kite, as a GatewayError."""
     if isinstance(exc, kite_exceptions.KiteException):
-        kind = type(exc).__name__
-        http_status = int(getattr(exc, "code", 0) or 0)
-        message = str(exc)
-        if kind == KiteErrorType.GENERAL:
-            # The Python client folds MarginException, HoldingException and UserException into GeneralException.
-            kind = str(wire.refine_general(message))
-        metadata = {"account_id": account_id, "kite_error_type": kind, "kite_message": message,
-                    "kite_http_status": str(http_status)}  # fmt: skip
-        if http_status == wire.TOO_MANY_REQUESTS:
-            return GatewayError(
-                Status.RESOURCE_EXHAUSTED,
-                Reason.KITE_RATE_LIMITED,
-                f"Kite rate limit reached for account {account_id}: {message}. Retry after a second.",
-                metadata,
-                retry_after=1.0,
-            )
+        message, http_status = str(exc), int(getattr(exc, "code", 0) or 0)
+        error = kite_refusal(type(exc).__name__, message, http_status, account_id)
         refused = refused_ip(message)
-        if refused is not None:
-            return _ip_not_registered(exc, account_id, refused, metadata)
-        if kind not in _KITE_TYPES:
-            return _general(account_id, message, http_status, metadata)
-        code, reason = _KITE_TYPES[kind]
-        if kind == KiteErrorType.INPUT and wire.is_market_closed(message):
-            return GatewayError(
-                Status.FAILED_PRECONDITION,
-                Reason.MARKET_CLOSED,
-                f"Kite: {message} The exchange is not in session: nothing was placed. Send it as VARIETY_AMO "
-                "to queue it for the next session, or as a GTT (MarketDataService/GetMarketStatus says when "
-                "each exchange opens).",
-                metadata,
-            )
-        if kind == KiteErrorType.TOKEN:
-            text = (
-                f"Kite refused the access token of account {account_id} ({message}). The account needs a new "
-                "login: AccountService.GetLoginUrl then CompleteLogin, or AddAccount with a fresh token."
-            )
-        else:
-            text = f"Kite: {message}"
-        return GatewayError(code, reason, text, metadata)
+        if refused is not None and error.reason is not Reason.KITE_RATE_LIMITED:
+            return _ip_not_registered(exc, account_id, refused, error.metadata)
+        return error
     if isinstance(exc, requests.exceptions.RequestException):
         return GatewayError(
             Status.UNAVAILABLE,
@@ -100,6 +67,44 @@ def _ip_not_registered(exc: Exception, account_id: str, refused: str, metadata: 
         "(KITE_GATEWAY_EGRESS_FILE).",
         {**metadata, "egress": egress, "refused_ip": refused},
     )
+
+
+def kite_refusal(kind: str, message: str, http_status: int, account_id: str) -> GatewayError:
+    """Kite's error (its error_type, message and HTTP status: a raised exception's, or one inside a
+    success payload such as an autoslice child's) as a GatewayError."""
+    if kind == KiteErrorType.GENERAL:
+        # The Python client folds MarginException, HoldingException and UserException into GeneralException.
+        kind = str(wire.refine_general(message))
+    metadata = {"account_id": account_id, "kite_error_type": kind, "kite_message": message,
+                "kite_http_status": str(http_status)}  # fmt: skip
+    if http_status == wire.TOO_MANY_REQUESTS:
+        return GatewayError(
+            Status.RESOURCE_EXHAUSTED,
+            Reason.KITE_RATE_LIMITED,
+            f"Kite rate limit reached for account {account_id}: {message}. Retry after a second.",
+            metadata,
+            retry_after=1.0,
+        )
+    if kind not in _KITE_TYPES:
+        return _general(account_id, message, http_status, metadata)
+    code, reason = _KITE_TYPES[kind]
+    if kind == KiteErrorType.INPUT and wire.is_market_closed(message):
+        return GatewayError(
+            Status.FAILED_PRECONDITION,
+            Reason.MARKET_CLOSED,
+            f"Kite: {message} The exchange is not in session: nothing was placed. Send it as VARIETY_AMO "
+            "to queue it for the next session, or as a GTT (MarketDataService/GetMarketStatus says when "
+            "each exchange opens).",
+            metadata,
+        )
+    if kind == KiteErrorType.TOKEN:
+        text = (
+            f"Kite refused the access token of account {account_id} ({message}). The account needs a new "
+            "login: AccountService.GetLoginUrl then CompleteLogin, or AddAccount with a fresh token."
+        )
+    else:
+        text = f"Kite: {message}"
+    return GatewayError(code, reason, text, metadata)
 
 
 def _general(account_id: str, message: str, http_status: int, metadata: dict[str, str]) -> GatewayError:
@@ -178,6 +183,7 @@ __all__ = [
     "KiteOutcomeUnknown",
     "from_kite",
     "is_kite_failure",
+    "kite_refusal",
     "outcome_unknown",
     "retryable_read",
     "write_failure",

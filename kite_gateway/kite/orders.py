@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TypedDict, cast
 
 from kite_gateway.errors import GatewayError, Reason, Status
+from kite_gateway.kite.autoslice import Autosliced, autosliced
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.errors import written
 from kite_gateway.kite.limits import EndpointClass
@@ -186,6 +187,13 @@ class KiteOrders:
         """Place an order at once (`order_turn` took the pacing's turn and the limiter's room): Kite's order id."""
         call = self.caller.write_now(EndpointClass.ORDERS, "place_order", tag=tag, **args)
         return str(await written(call, self.account_id))
+
+    async def place_autoslice_now(self, args: OrderArgs, tag: str) -> Autosliced:
+        """Place an order with Kite's `autoslice=true` at once (`order_turn` took the pacing's turn and the
+        limiter's room): the parent order id and every child, placed or refused. One request: once
+        it has left, every slice Kite places is placed."""
+        call = self.caller.write_now(EndpointClass.ORDERS, "place_autoslice_order", tag=tag, **args)
+        return autosliced(await written(call, self.account_id), self.account_id)
 
     async def modify_order(
         self, variety: str, order_id: str, changes: OrderArgs, before_send: Callable[[], None] | None = None

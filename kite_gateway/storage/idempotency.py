@@ -35,6 +35,7 @@ class Record:
     error: str | None
     sent_at: datetime | None  # when the last attempt was sent (None: never sent)
     attempts: int  # attempts sent so far
+    slices: str | None = None  # an autosliced order's parent and children (JSON, core/orders/autoslice.py)
 
 
 class IdempotencyStore:
@@ -69,15 +70,18 @@ class IdempotencyStore:
     async def mark_sent(self, account_id: str, client_order_id: str, at: datetime) -> None:
         """Record, before it leaves, that an attempt is being sent now (the record stays PENDING)."""
         await self.database.execute(
-            "UPDATE idempotency SET state = ?, sent_at = ?, attempts = attempts + 1, error = NULL, updated_at = ? "
+            "UPDATE idempotency SET state = ?, sent_at = ?, attempts = attempts + 1, error = NULL, slices = NULL, "
+            "updated_at = ? "
             "WHERE account_id = ? AND client_order_id = ?",
             (PENDING, at.isoformat(), now_text(), account_id, client_order_id),
         )
 
     async def sent_since(self, account_id: str, since: datetime) -> int:
-        """Orders whose last attempt was sent at or after `since` (a floor for today's order count)."""
+        """Orders whose last attempt was sent at or after `since` (a floor for today's order count);
+        an autosliced order counts each of its children, as Kite does."""
         row = await self.database.fetch_one(
-            "SELECT COUNT(*) AS sent FROM idempotency WHERE account_id = ? AND kind = 'order' AND sent_at >= ?",
+            "SELECT COALESCE(SUM(CASE WHEN slices IS NULL THEN 1 ELSE json_array_length(slices, '$.children') END), 0) "
+            "AS sent FROM idempotency WHERE account_id = ? AND kind = 'order' AND sent_at >= ?",
             (account_id, since.isoformat()),
         )
         return int(row["sent"]) if row else 0
@@ -105,6 +109,13 @@ class IdempotencyStore:
         record = await self.get(account_id, client_order_id)
         assert record is not None
         return record
+
+    async def record_slices(self, account_id: str, client_order_id: str, slices: str) -> None:
+        """Store an autosliced order's parent and children (before the record is settled PLACED)."""
+        await self.database.execute(
+            "UPDATE idempotency SET slices = ?, updated_at = ? WHERE account_id = ? AND client_order_id = ?",
+            (slices, now_text(), account_id, client_order_id),
+        )
 
     async def settle(self, account_id: str, client_order_id: str, state: str, order_id: str | None = None,
                      error: str | None = None) -> None:  # fmt: skip

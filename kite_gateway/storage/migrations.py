@@ -107,4 +107,12 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        5,
+        "autosliced orders: the parent order id and every child of an idempotency record",
+        """
+        -- JSON, written by kite_gateway/core/orders/autoslice.py; NULL for an order that was not sliced.
+        ALTER TABLE idempotency ADD COLUMN slices TEXT;
+        """,
+    ),
 )

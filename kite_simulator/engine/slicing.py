@@ -24,7 +24,7 @@ from kite_simulator.sessions import App
 from kite_wire import VARIETIES, KiteErrorType
 from kite_wire import order_rules as rules
 
-MAX_SLICES = 10
+MAX_SLICES = rules.MAX_AUTOSLICES  # Kite caps slicing at 10 children
 AUTOSLICE_TAG = "autoslice"
 
 

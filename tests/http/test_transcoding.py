@@ -143,7 +143,7 @@ def test_a_field_body_fills_that_field_and_a_response_body_answers_with_that_fie
 
 def test_a_response_prints_fields_at_their_default_with_proto_names() -> None:
     shown = response_json(binding("PlaceOrder", get="/x"), order_pb2.PlaceOrderResponse(order_id="9"))
-    assert shown == {"order_id": "9", "client_order_id": "", "replayed": False}
+    assert shown == {"order_id": "9", "client_order_id": "", "replayed": False, "parent_order_id": "", "children": []}
     account = response_json(
         binding("PlaceOrder", get="/x"), account_pb2.GetAccountResponse(account=account_pb2.Account())
     )

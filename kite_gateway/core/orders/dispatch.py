@@ -19,6 +19,12 @@ were sent within 1 + (the spread of their delays to Kite) of our clock, whatever
 between the clocks, so no second of Kite's holds more than per_second while that spread stays under
 `clock_skew` (kite_gateway/kite/limits.py says it at length). Modifications and cancellations are
 paced with placements in the Kite adapter (OrderPacing) but count in no minute or day cap.
+
+An autosliced order is one request that Kite counts as one order per child, and how many children
+it will have is Kite's to decide (at most 10, Kite's cap "to stay within 10 OPS"): it is sent with a
+`weight` of 10 (waiting until the windows have room for ten), and once Kite has answered, the room
+its children did not use is given back to the windows and the day count (`used`). The adapter's
+pacing keeps the whole weight: the account's next order write waits ten spacings either way.
 """
 
 from __future__ import annotations
@@ -50,11 +56,12 @@ class SendWindow:
     seconds: float
     sent: deque[float] = field(default_factory=deque)
 
-    def delay(self, now: float) -> float:
-        """Seconds until one more send fits (0: now)."""
+    def delay(self, now: float, count: int = 1) -> float:
+        """Seconds until `count` more sends fit (0: now; a count above the limit waits for an empty window)."""
         while self.sent and now - self.sent[0] >= self.seconds:
             self.sent.popleft()
-        return 0.0 if len(self.sent) < self.limit else self.sent[0] + self.seconds - now
+        over = len(self.sent) + min(count, self.limit) - self.limit  # sends that must leave the window first
+        return 0.0 if over <= 0 else self.sent[over - 1] + self.seconds - now
 
     def record(self, now: float, weight: int = 1) -> None:
         """One send at `now` that counts as `weight` (in a window of one, it holds the next back
@@ -63,6 +70,18 @@ class SendWindow:
             self.sent.append(now + (weight - 1) * self.seconds)
         else:
             self.sent.extend([now] * weight)
+
+    def give_back(self, at: float, weight: int, unused: int) -> None:
+        """Forget `unused` of the `weight` sends recorded at `at` (those still in the window)."""
+        if self.limit == 1:
+            held = at + (weight - 1) * self.seconds
+            if held in self.sent:
+                self.sent[self.sent.index(held)] = held - unused * self.seconds
+            return
+        for _ in range(unused):
+            if at not in self.sent:
+                return
+            self.sent.remove(at)
 
 
 @dataclass
@@ -129,12 +148,15 @@ class OrderDispatch:
         call: Callable[[], Awaitable[T]],
         deadline: float | None = None,
         weight: int = 1,
+        used: Callable[[], int] | None = None,
     ) -> T:
         """Wait for the account's turn, run `check` (kill switch and risk; raises to refuse), then
         `sending` (the write-ahead record and a last synchronous check), count the send, and make
         the call. Nothing is sent when this raises before `call`. `deadline` is the caller's, on
-        `self.clock`: a placement whose turn would come after it is refused at once. `weight` is
-        how many orders Kite counts the call as (an autosliced order's children)."""
+        `self.clock`: a placement whose turn would come after it is refused at once. `weight`: the
+        orders Kite may count for this one call; once it has returned, `used()` says how many it
+        did count and the rest is given back (all but one for a definite refusal; an unknown
+        outcome keeps it all)."""
         account_id = kite.account_id
         queue = self.queue(account_id)
         if queue.waiting >= self.depth:
@@ -153,7 +175,7 @@ class OrderDispatch:
         try:
             async with contextlib.AsyncExitStack() as turn:
                 try:
-                    await self._wait_turn(kite, queue, min(until, deadline or until))
+                    await self._wait_turn(kite, queue, min(until, deadline or until), weight)
                     # The account's order pacing (shared with its modifications and cancellations)
                     # and the app's limiter, held until the call leaves.
                     await turn.enter_async_context(kite.order_turn(weight))
@@ -167,9 +189,25 @@ class OrderDispatch:
                 queue.day_count += weight
         finally:
             queue.lock.release()
-        return await call()
+        try:
+            result = await call()
+        except GatewayError:
+            self._give_back(queue, now, weight, weight - 1)  # a definite refusal: counted as one order, as Kite would
+            raise  # (an unknown outcome keeps the whole weight: Kite may have placed every child)
+        self._give_back(queue, now, weight, weight - (used() if used is not None else weight))
+        return result
 
-    async def _wait_turn(self, kite: KiteOrders, queue: AccountQueue, until: float) -> None:
+    @staticmethod
+    def _give_back(queue: AccountQueue, at: float, weight: int, unused: int) -> None:
+        """Room a weighted send did not use, back to the windows and the day count (and to waiters)."""
+        if unused <= 0:
+            return
+        for window in queue.windows:
+            window.give_back(at, weight, unused)
+        queue.day_count -= unused
+        queue.wake.set()
+
+    async def _wait_turn(self, kite: KiteOrders, queue: AccountQueue, until: float, weight: int = 1) -> None:
         """Until every cap has room. A turn that would come after `until` (the wait limit, or the
         caller's deadline) is refused at once. (A caller whose deadline passes while it waits is
         cancelled by gRPC.)"""
@@ -179,7 +217,7 @@ class OrderDispatch:
                 raise self._day_cap(kite.account_id)
             self._blocked(kite.account_id)  # a kill switch engaged while waiting refuses at once
             now = self.clock()
-            delay = max(window.delay(now) for window in queue.windows)
+            delay = max(window.delay(now, weight) for window in queue.windows)
             if delay <= 0:
                 break
             if now + delay > until:

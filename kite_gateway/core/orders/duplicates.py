@@ -8,6 +8,10 @@ is still open it is cancelled at once; either way it is recorded in the audit tr
 (`kite_gateway_duplicate_orders_total`) and reported to order-update subscribers as an update with
 source GATEWAY and `duplicate` set. A duplicate that has already filled is not traded back: that
 would be a new trading decision, which belongs to the caller.
+
+An autosliced order's children all carry its tag: they are the record's own orders, never duplicates
+of each other (kite_gateway/core/orders/autoslice.py). An order of another autoslice parent with that
+tag is a duplicate like any other.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from kite_gateway.core.orders import autoslice
 from kite_gateway.core.orders.status import is_final
 from kite_gateway.errors import GatewayError
 from kite_gateway.kite import KiteOrders
@@ -113,6 +118,8 @@ class DuplicateOrders:
         record = await self.store.by_tag(kite.account_id, tag)
         if record is None or record.kind != "order" or not record.order_id or record.order_id == order_id:
             return
+        if record.slices and autoslice.belongs(autoslice.decode(record.slices), order):
+            return  # a sibling of the autoslice the caller was told of
         if await self.duplicates.known(kite.account_id, order_id):
             return
         self._handling.add(key)

@@ -15,6 +15,10 @@ gave up while it was queued, or a check refused it at the moment of sending).
 
 Two orders found for one tag (an attempt that arrived after the quarantine) are handed to the
 duplicate handler (kite_gateway/core/orders/duplicates.py), which cancels the one the caller was not told of.
+
+An autosliced order (kite_gateway/core/orders/autoslice.py) is one request, one record and one tag for
+all its children: the record stores the parent and every child before it is settled, a retry replays
+them, and a lost answer is rebuilt from the orders of the oldest autoslice parent carrying the tag.
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 
+from kite_gateway.core.orders import autoslice
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.market_closed import with_next_session
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite import KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
+from kite_gateway.kite import Autosliced, KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
 from kite_gateway.observability import ORDER_QUEUE_REFUSALS
 from kite_gateway.storage import FAILED, PENDING, PLACED, IdempotencyStore, Record
 from kite_wire import IST
+from kite_wire import order_rules as rules
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +60,7 @@ Finder = Callable[[K, Record], Awaitable[Sequence[Row]]]  # the record's matchin
 Check = Callable[[], Awaitable[None]]
 OnDuplicates = Callable[[KiteOrders, Sequence[Row]], Awaitable[None]]
 Duplicates = Callable[[Sequence[Row]], Awaitable[None]]
+Claim = Callable[[Record, Sequence[Row]], Awaitable[str]]  # what the book shows, stored: the order id it stands for
 
 
 def tagged(rows: Sequence[OrderRow], tag: str) -> list[OrderRow]:
@@ -91,6 +98,9 @@ class _Attempt(Generic[K]):
     deadline: float | None
     duplicates: Duplicates | None
     queue: KiteOrders | None = None  # an order waits its turn in this account's dispatch queue
+    claim: Claim | None = None  # how found rows become the record's answer (None: the oldest row is)
+    weight: int = 1  # the orders Kite may count for this one request (an autoslice's children)
+    used: Callable[[], int] | None = None  # once answered: the orders Kite did count (None: `weight`)
 
 
 class IdempotentPlacement:
@@ -123,14 +133,32 @@ class IdempotentPlacement:
         args: Mapping[str, KiteValue],
         check: Check | None = None,
         deadline: float | None = None,
+        sliced: bool = False,
     ) -> tuple[str, bool]:
         """(Kite's order id, replayed) for an order with these place_order arguments: it waits its
         turn in the account's dispatch queue; `deadline` is the caller's, on the dispatch clock.
-        Two orders found for its tag go to the duplicate handler."""
+        Two orders found for its tag go to the duplicate handler. `sliced`: sent with Kite's
+        autoslice; the id is its first placed child's, the record's `slices` (`slices()`) hold all."""
+
+        children: list[int] = []  # an autoslice's, once Kite has answered
+
+        async def send(kite: KiteOrders, record: Record) -> str:
+            if not sliced:
+                return await kite.place_order_now(args, record.tag)  # the dispatch queue took the limiter's room
+            answer = await kite.place_autoslice_now(args, record.tag)
+            children.append(len(answer.children))
+            first = autoslice.first_placed(answer, kite.account_id)  # none placed: a definite refusal
+            await self.store.record_slices(kite.account_id, record.client_order_id, autoslice.encode(answer))
+            return first
+
+        async def claim(record: Record, rows: Sequence[Row]) -> str:
+            answer = autoslice.reconciled(rows, int(args.get("quantity") or 0), kite.account_id)
+            await self.store.record_slices(kite.account_id, record.client_order_id, autoslice.encode(answer))
+            return autoslice.first_placed(answer, kite.account_id)
 
         async def submit(kite: KiteOrders, record: Record) -> str:
             try:
-                return await kite.place_order_now(args, record.tag)  # the dispatch queue took the limiter's room
+                return await send(kite, record)
             except GatewayError as exc:
                 if exc.reason is Reason.MARKET_CLOSED:
                     raise with_next_session(exc, str(args.get("exchange", "")), self._now()) from None
@@ -141,8 +169,15 @@ class IdempotentPlacement:
             await self.on_duplicates(kite, rows)
 
         handler = duplicates if self.on_duplicates is not None else None
-        attempt = _Attempt(kite, submit, find_order_by_tag, check, deadline, handler, queue=kite)
+        attempt = _Attempt(kite, submit, find_order_by_tag, check, deadline, handler, queue=kite,
+                           claim=claim if sliced else None, weight=rules.MAX_AUTOSLICES if sliced else 1,
+                           used=(lambda: children[0] if children else 1) if sliced else None)  # fmt: skip
         return await self._run(attempt, client_order_id, "order", fingerprint)
+
+    async def slices(self, account_id: str, client_order_id: str) -> Autosliced | None:
+        """The parent and children of an autosliced order's record (None: it was not sliced)."""
+        record = await self.store.get(account_id, client_order_id)
+        return autoslice.decode(record.slices) if record is not None and record.slices else None
 
     async def place(
         self,
@@ -292,11 +327,14 @@ class IdempotentPlacement:
         if not rows:
             return None
         found = str(rows[0].get("order_id") or rows[0].get("id"))
+        if attempt.claim is not None:
+            found = await attempt.claim(record, rows)
         await self.store.settle(record.account_id, record.client_order_id, PLACED, found)
         log.info("order.reconciled", account_id=record.account_id, client_order_id=record.client_order_id,
                  order_id=found)  # fmt: skip
-        if len(rows) > 1 and attempt.duplicates is not None:
-            await attempt.duplicates(rows[1:])
+        others = [row for row in rows if str(row.get("order_id") or row.get("id")) != found]
+        if others and attempt.duplicates is not None:
+            await attempt.duplicates(others)  # an autoslice's own children are not duplicates of each other
         return found
 
     async def _attempt(self, attempt: _Attempt[K], record: Record, call: _Call) -> str:
@@ -326,7 +364,8 @@ class IdempotentPlacement:
 
         try:
             if attempt.queue is not None:
-                placed = await self.dispatch.send(attempt.queue, checks, sending, submit, attempt.deadline)
+                placed = await self.dispatch.send(attempt.queue, checks, sending, submit, attempt.deadline,
+                                                  attempt.weight, attempt.used)  # fmt: skip
             else:
                 await checks()
                 await sending()

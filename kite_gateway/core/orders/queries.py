@@ -38,15 +38,18 @@ class OrderQueries:
         return await self._named(account_id, list(reversed(rows)))
 
     async def history(self, account_id: str, target: OrderTarget) -> list[OrderState]:
-        """Every state of one order, oldest first."""
+        """Every state of one order, oldest first; of an autosliced client_order_id, every child's
+        states, child after child in slice order."""
         kite = self.accounts.reading(account_id)
-        order_id = await self.accounts.order_id(kite, target)
+        order_ids = await self.accounts.order_ids(kite, target)
         ids = await self.ids.client_ids_by_tag(account_id)
-        return [OrderState(row, ids.get(row.get("tag") or "", "")) for row in await kite.order_history(order_id)]
+        rows = [row for order_id in order_ids for row in await kite.order_history(order_id)]
+        return [OrderState(row, ids.get(row.get("tag") or "", "")) for row in rows]
 
     async def trades(self, account_id: str, target: OrderTarget | None) -> list[TradeRow]:
         """The account's trades today, or one order's (`target`)."""
         kite = self.accounts.reading(account_id)
         if target is None:
             return await kite.trades()
-        return await kite.order_trades(await self.accounts.order_id(kite, target))
+        return [trade for order_id in await self.accounts.order_ids(kite, target)
+                for trade in await kite.order_trades(order_id)]  # fmt: skip

@@ -9,6 +9,7 @@ from enum import Enum
 
 from kite_gateway.core.market import Listing
 from kite_gateway.errors import GatewayError
+from kite_gateway.kite import SliceOutcome
 
 
 class Protection(Enum):
@@ -40,6 +41,7 @@ class OrderParams:
     iceberg_quantity: int = 0
     auction_number: str = ""
     algo_id: str = ""  # the exchange's algo ID sent as Kite's `algo_id` ("" : none; defaults filled in by the caller)
+    autoslice: bool = False  # Kite's autoslice=true: up to 10 child orders of at most the freeze quantity
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,11 @@ class NewOrder:
 
 @dataclass(frozen=True)
 class Placed:
-    order_id: str
+    order_id: str  # an autoslice's first placed child
     client_order_id: str
     replayed: bool
+    parent_order_id: str = ""  # an autoslice's parent (it names no order); "" when not sliced
+    children: tuple[SliceOutcome, ...] = ()  # an autoslice's children, in slice order
 
 
 @dataclass(frozen=True)

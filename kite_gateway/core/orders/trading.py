@@ -52,8 +52,12 @@ class OrderActions:
             kwargs,
             check=admission(self.risk, self.last_prices, kite, kwargs, order.params.listing),
             deadline=None if time_remaining is None else self._clock() + time_remaining,
+            sliced=order.params.autoslice,
         )
-        return Placed(order_id, order.client_order_id, replayed)
+        sliced = await self.placement.slices(kite.account_id, order.client_order_id) if order.params.autoslice else None
+        if sliced is None:
+            return Placed(order_id, order.client_order_id, replayed)
+        return Placed(order_id, order.client_order_id, replayed, sliced.parent_order_id, sliced.children)
 
     async def modify(self, account_id: str, target: OrderTarget, change: Modification) -> str:
         """Modify an open order; its id."""

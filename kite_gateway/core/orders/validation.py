@@ -149,6 +149,10 @@ def order_kwargs(params: OrderParams, default_protection: Decimal, field: str = 
         kwargs["iceberg_quantity"] = params.iceberg_quantity
     elif params.iceberg_legs or params.iceberg_quantity:
         raise invalid(f"{field}.iceberg_legs", "applies to VARIETY_ICEBERG only")
+    if params.autoslice and variety == "iceberg":
+        raise invalid(
+            f"{field}.autoslice", "cannot be combined with VARIETY_ICEBERG (Kite refuses to slice an iceberg)"
+        )
     if variety == "auction":
         if not params.auction_number:
             raise invalid(f"{field}.auction_number", "required for VARIETY_AUCTION")

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from kite_gateway.core.orders.dispatch import OrderDispatch, SendWindow
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller
+from kite_gateway.kite.errors import KiteOutcomeUnknown
 from kite_gateway.kite.limits import EndpointClass, order_spacing
 from kite_gateway.kite.orders import KiteOrders
 
@@ -141,3 +142,69 @@ async def test_a_blocked_account_sends_nothing() -> None:
     with pytest.raises(GatewayError):
         await send(target, kite, log)
     assert log == [] and kite.acquired == [] and target.waiting(kite.account_id) == 0
+
+
+def test_a_send_of_several_orders_waits_until_the_window_has_room_for_all_of_them() -> None:
+    window = SendWindow(10, 1.1)
+    for i in range(3):
+        window.record(100 + i * 0.1)
+    assert window.delay(100.3, 7) == 0
+    assert window.delay(100.3, 8) == pytest.approx(0.8)  # the first send must leave
+    assert window.delay(100.3, 25) == pytest.approx(1.0)  # more than the limit: an empty window
+    window.record(100.3, 7)
+    window.give_back(100.3, 7, 5)
+    assert len(window.sent) == 5 and window.delay(100.3, 5) == 0
+
+
+async def test_an_autoslice_takes_room_for_ten_orders_and_gives_back_what_its_children_did_not_use() -> None:
+    target, kite = dispatch(), FakeKite()
+    target.per_second = 10
+    target._queues.clear()
+
+    async def nothing() -> None:
+        pass
+
+    spacing = order_spacing(10, target.clock_skew)
+    sent_at: list[float] = []
+
+    async def call() -> str:
+        pacing, minute = target.queue(kite.account_id).windows
+        sent_at.append(target.clock())
+        assert pacing.sent[0] == pytest.approx(sent_at[0] + 9 * spacing)  # the next send waits ten spacings
+        assert len(minute.sent) == 10
+        return "parent"
+
+    orders = KiteOrders(cast(KiteCaller, kite))
+    await target.send(orders, nothing, nothing, call, weight=10, used=lambda: 3)
+    pacing, minute = target.queue(kite.account_id).windows
+    assert pacing.sent[0] == pytest.approx(sent_at[0] + 2 * spacing) and len(minute.sent) == 3
+    assert target.queue(kite.account_id).day_count == 3
+
+
+async def test_an_autoslice_kite_refused_counts_as_one_order() -> None:
+    target, kite = dispatch(), FakeKite()
+
+    async def nothing() -> None:
+        pass
+
+    async def refused() -> str:
+        raise GatewayError(Status.INVALID_ARGUMENT, Reason.KITE_INPUT_REJECTED, "too small to slice")
+
+    with pytest.raises(GatewayError):
+        await target.send(KiteOrders(cast(KiteCaller, kite)), nothing, nothing, refused, weight=10, used=lambda: 0)
+    queue = target.queue(kite.account_id)
+    assert [len(w.sent) for w in queue.windows] == [1, 1] and queue.day_count == 1
+
+
+async def test_an_autoslice_whose_outcome_is_unknown_keeps_room_for_all_ten() -> None:
+    target, kite = dispatch(), FakeKite()
+
+    async def nothing() -> None:
+        pass
+
+    async def lost() -> str:
+        raise KiteOutcomeUnknown(GatewayError(Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE, "no answer"), "ReadTimeout")
+
+    with pytest.raises(KiteOutcomeUnknown):
+        await target.send(KiteOrders(cast(KiteCaller, kite)), nothing, nothing, lost, weight=10, used=lambda: 0)
+    assert target.queue(kite.account_id).day_count == 10

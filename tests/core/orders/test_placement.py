@@ -121,3 +121,31 @@ async def test_an_unknown_outcome_not_in_the_book_is_not_resent_until_the_quaran
     assert record is not None and record.state == PENDING and kite.sent == 1
     clock.now += timedelta(seconds=7 + 60)
     assert await place(target, kite) == ("250101000000002", False) and kite.sent == 2
+
+
+class FakeSlicing(FakeOrders):
+    """Kite slices the order into three children and its answer is lost (or carries no children):
+    the book shows the children, each with the tag."""
+
+    async def place_autoslice_now(self, args: OrderArgs, tag: str) -> object:
+        self.sent += 1
+        parent = ["autoslice", "autoslice:250101000000100"]
+        self.book.extend(
+            OrderRow(order_id=f"25010100000010{i}", tag=tag, tags=[tag, *parent], quantity=q, status="COMPLETE")
+            for i, q in ((1, 1800), (2, 1800), (3, 65))
+        )
+        raise KiteOutcomeUnknown(UNAVAILABLE, "unreadable autoslice answer")
+
+
+async def test_a_lost_autoslice_answer_is_rebuilt_from_the_book_and_kept_for_every_retry(
+    store: IdempotencyStore,
+) -> None:
+    target, kite = placement(store, Clock()), FakeSlicing([])
+    sliced_args = {**ARGS, "quantity": 1800 * 2 + 65}
+    first = await target.place_order(cast(KiteOrders, kite), "c-1", "fp", sliced_args, sliced=True)
+    assert first == ("250101000000101", False)
+    again = await target.place_order(cast(KiteOrders, kite), "c-1", "fp", sliced_args, sliced=True)
+    assert again == ("250101000000101", True) and kite.sent == 1
+    kept = await target.slices("AB1234", "c-1")
+    assert kept is not None and kept.parent_order_id == "250101000000100"
+    assert [c.order_id for c in kept.children] == ["250101000000101", "250101000000102", "250101000000103"]

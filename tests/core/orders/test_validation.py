@@ -132,3 +132,10 @@ def test_an_algo_id_is_sent_as_kites_algo_id_and_a_malformed_one_is_refused() ->
     for bad in ("has space", "x" * 65):
         error = refusal(lambda bad=bad: order_kwargs(market(algo_id=bad), Decimal(-1)))
         assert error.field_violations[0][0] == "params.algo_id"
+
+
+def test_autoslice_is_refused_on_an_iceberg_before_kite_and_sent_as_no_form_field_of_the_order() -> None:
+    iceberg = market(variety="iceberg", order_type="LIMIT", price=Decimal(10), quantity=10, iceberg_legs=2,
+                     iceberg_quantity=5, autoslice=True)  # fmt: skip
+    assert refusal(lambda: order_kwargs(iceberg, Decimal(-1))).field_violations[0][0] == "params.autoslice"
+    assert "autoslice" not in order_kwargs(market(autoslice=True), Decimal(-1))  # it picks the client's method

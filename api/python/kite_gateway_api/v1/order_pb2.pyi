@@ -565,6 +565,7 @@ class OrderParams(_message.Message):
     MARKET_PROTECTION_AUTO_FIELD_NUMBER: _builtins.int
     MARKET_PROTECTION_PERCENT_FIELD_NUMBER: _builtins.int
     ALGO_ID_FIELD_NUMBER: _builtins.int
+    AUTOSLICE_FIELD_NUMBER: _builtins.int
     transaction_type: _common_pb2.TransactionType.ValueType
     """Buy or sell."""
     variety: _common_pb2.Variety.ValueType
@@ -596,6 +597,13 @@ class OrderParams(_message.Message):
     When empty, the calling principal's `algo_id` (principals file) or else the gateway's
     KITE_GATEWAY_ALGO_ID is used; with neither, none is sent. Part of the idempotency
     fingerprint and recorded in the audit trail as sent. 1-64 letters, digits and . _ -.
+    """
+    autoslice: _builtins.bool
+    """Ask Kite to slice the order (Kite's `autoslice=true`): a quantity above the instrument's
+    freeze quantity is placed as up to 10 child orders of at most the freeze quantity each
+    (PlaceOrderResponse.children). Kite refuses (INVALID_ARGUMENT, KITE_INPUT_REJECTED, Kite's
+    words) a quantity below two slices or above ten, an iceberg, and an instrument without a
+    freeze quantity. PlaceOrder and bulk legs only: margin previews ignore it.
     """
     @_builtins.property
     def instrument(self) -> _common_pb2.InstrumentRef:
@@ -635,10 +643,11 @@ class OrderParams(_message.Message):
         market_protection_auto: _builtins.bool = ...,
         market_protection_percent: _decimal_pb2.Decimal | None = ...,
         algo_id: _builtins.str = ...,
+        autoslice: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "market_protection", b"market_protection", "market_protection_auto", b"market_protection_auto", "market_protection_percent", b"market_protection_percent", "price", b"price", "trigger_price", b"trigger_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algo_id", b"algo_id", "auction_number", b"auction_number", "disclosed_quantity", b"disclosed_quantity", "iceberg_legs", b"iceberg_legs", "iceberg_quantity", b"iceberg_quantity", "instrument", b"instrument", "market_protection", b"market_protection", "market_protection_auto", b"market_protection_auto", "market_protection_percent", b"market_protection_percent", "order_type", b"order_type", "price", b"price", "product", b"product", "quantity", b"quantity", "transaction_type", b"transaction_type", "trigger_price", b"trigger_price", "validity", b"validity", "validity_ttl_minutes", b"validity_ttl_minutes", "variety", b"variety"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algo_id", b"algo_id", "auction_number", b"auction_number", "autoslice", b"autoslice", "disclosed_quantity", b"disclosed_quantity", "iceberg_legs", b"iceberg_legs", "iceberg_quantity", b"iceberg_quantity", "instrument", b"instrument", "market_protection", b"market_protection", "market_protection_auto", b"market_protection_auto", "market_protection_percent", b"market_protection_percent", "order_type", b"order_type", "price", b"price", "product", b"product", "quantity", b"quantity", "transaction_type", b"transaction_type", "trigger_price", b"trigger_price", "validity", b"validity", "validity_ttl_minutes", b"validity_ttl_minutes", "variety", b"variety"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_market_protection: _TypeAlias = _typing.Literal["market_protection_auto", "market_protection_percent"]  # noqa: Y015
     _WhichOneofArgType_market_protection: _TypeAlias = _typing.Literal["market_protection", b"market_protection"]  # noqa: Y015
@@ -945,7 +954,10 @@ class OrderTarget(_message.Message):
     order_id: _builtins.str
     """Kite's order id."""
     client_order_id: _builtins.str
-    """The client_order_id it was placed with through the gateway."""
+    """The client_order_id it was placed with through the gateway. An autosliced one names
+    every child: GetOrderHistory and ListTrades return them all, child after child;
+    ModifyOrder and CancelOrder refuse it (INVALID_ARGUMENT) when it names more than one order.
+    """
     def __init__(
         self,
         *,
@@ -1003,6 +1015,8 @@ class PlaceOrderResponse(_message.Message):
     ORDER_ID_FIELD_NUMBER: _builtins.int
     CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
+    PARENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    CHILDREN_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     """Kite's order id."""
     client_order_id: _builtins.str
@@ -1011,20 +1025,67 @@ class PlaceOrderResponse(_message.Message):
     """True when this client_order_id had been placed before and this is its first result, not a
     new order.
     """
+    parent_order_id: _builtins.str
+    """An autosliced order (OrderParams.autoslice): Kite's parent order id. It names no order in
+    Kite's book; every child carries the tags "autoslice" and "autoslice:<parent_order_id>" and
+    the gateway's tag. Empty for an order that was not sliced. `order_id` is then the first
+    child Kite placed (an order like any other), so code that reads only `order_id` still finds
+    a real order.
+    """
+    @_builtins.property
+    def children(self) -> _containers.RepeatedCompositeFieldContainer[Global___AutosliceChild]:
+        """An autosliced order's children, one per slice in Kite's order: each a placed order or the
+        error Kite gave that slice. A retry with the same client_order_id replays them all.
+        """
+
     def __init__(
         self,
         *,
         order_id: _builtins.str = ...,
         client_order_id: _builtins.str = ...,
         replayed: _builtins.bool = ...,
+        parent_order_id: _builtins.str = ...,
+        children: _abc.Iterable[Global___AutosliceChild] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_order_id", b"client_order_id", "order_id", b"order_id", "replayed", b"replayed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["children", b"children", "client_order_id", b"client_order_id", "order_id", b"order_id", "parent_order_id", b"parent_order_id", "replayed", b"replayed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PlaceOrderResponse: _TypeAlias = PlaceOrderResponse  # noqa: Y015
+
+@_typing.final
+class AutosliceChild(_message.Message):
+    """One slice of an autosliced order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """Kite placed this slice as its own order (it is in ListOrders and the order updates)."""
+    @_builtins.property
+    def failure(self) -> _errors_pb2.Failure:
+        """Kite refused this slice after placing others: the status PlaceOrder would have answered
+        for it, with Kite's words in `message` and the metadata's kite_message.
+        """
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        failure: _errors_pb2.Failure | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["failure", b"failure", "order_id", b"order_id", "outcome", b"outcome"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failure", b"failure", "order_id", b"order_id", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["order_id", "failure"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___AutosliceChild: _TypeAlias = AutosliceChild  # noqa: Y015
 
 @_typing.final
 class ModifyOrderRequest(_message.Message):
