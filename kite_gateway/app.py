@@ -221,7 +221,7 @@ class App:
         )  # fmt: skip
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {
-            "kite_gateway.v1.AccountService": AccountServicer(self.accounts),
+            "kite_gateway.v1.AccountService": AccountServicer(self.accounts, self.egresses),
             "kite_gateway.v1.OrderService": orders,
             "kite_gateway.v1.PortfolioService": PortfolioServicer(
                 self.accounts, self.instruments, ConsolidatedPortfolio(self.accounts), self.audit

@@ -10,7 +10,7 @@ from kite_gateway_api.v1 import account_pb2, account_pb2_grpc
 from kite_gateway.auth import current_principal
 from kite_gateway.core.accounts import AccountManager, AccountSession, SessionState
 from kite_gateway.grpc.mapping import decimal_pb, exchange_pb, order_type_pb, product_pb
-from kite_gateway.kite import MarginSegment, Profile, SegmentMargins
+from kite_gateway.kite import Egress, EgressMap, MarginSegment, Profile, SegmentMargins, SharedEgress
 
 SESSION_STATES: dict[SessionState, account_pb2.SessionState.ValueType] = {
     SessionState.ACTIVE: account_pb2.SESSION_STATE_ACTIVE,
@@ -27,7 +27,17 @@ def session_state_pb(state: SessionState) -> account_pb2.SessionState.ValueType:
     return SESSION_STATES[state]
 
 
-def account_pb(session: AccountSession) -> account_pb2.Account:
+def egress_pb(egress: Egress, shared: SharedEgress | None) -> account_pb2.AccountEgress:
+    return account_pb2.AccountEgress(
+        name=egress.name,
+        route=egress.describe(),
+        shared_ip=egress.shared_ip,
+        accounts_sharing=list(shared.accounts) if shared is not None else [],
+        beyond_family_size=shared is not None and shared.over_family_size,
+    )
+
+
+def account_pb(session: AccountSession, egress: account_pb2.AccountEgress | None = None) -> account_pb2.Account:
     state, detail = session.state()
     message = account_pb2.Account(
         account_id=session.account_id,
@@ -36,6 +46,7 @@ def account_pb(session: AccountSession) -> account_pb2.Account:
         session_state=session_state_pb(state),
         state_detail=detail,
         paper=session.paper,
+        egress=egress,
     )
     for name, value in (
         ("login_time", session.login_time),
@@ -73,8 +84,16 @@ def profile_pb(profile: Profile) -> account_pb2.Profile:
 
 
 class AccountServicer(account_pb2_grpc.AccountServiceServicer):
-    def __init__(self, accounts: AccountManager) -> None:
+    def __init__(self, accounts: AccountManager, egresses: EgressMap | None = None) -> None:
         self.accounts = accounts
+        self.egresses = egresses or EgressMap()
+
+    def _account_pb(self, session: AccountSession) -> account_pb2.Account:
+        """The account with its egress and the accounts that share its IP."""
+        egress = self.egresses.egress(session.account_id, session.api_key)
+        everyone = [(s.account_id, s.api_key) for s in self.accounts.all()]
+        shared = next((g for g in self.egresses.sharing(everyone) if session.account_id in g.accounts), None)
+        return account_pb(session, egress_pb(egress, shared))
 
     async def GetLoginUrl(
         self, request: account_pb2.GetLoginUrlRequest, context: grpc.aio.ServicerContext
@@ -87,25 +106,25 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
         self, request: account_pb2.CompleteLoginRequest, context: grpc.aio.ServicerContext
     ) -> account_pb2.CompleteLoginResponse:
         session = await self.accounts.complete_login(request.api_key, request.request_token, request.api_secret)
-        return account_pb2.CompleteLoginResponse(account=account_pb(session))
+        return account_pb2.CompleteLoginResponse(account=self._account_pb(session))
 
     async def AddAccount(
         self, request: account_pb2.AddAccountRequest, context: grpc.aio.ServicerContext
     ) -> account_pb2.AddAccountResponse:
         session = await self.accounts.add_account(request.api_key, request.access_token, request.api_secret)
-        return account_pb2.AddAccountResponse(account=account_pb(session))
+        return account_pb2.AddAccountResponse(account=self._account_pb(session))
 
     async def ListAccounts(
         self, request: account_pb2.ListAccountsRequest, context: grpc.aio.ServicerContext
     ) -> account_pb2.ListAccountsResponse:
         caller = current_principal.get()
         visible = [s for s in self.accounts.all() if caller is None or caller.may_read(s.account_id)]
-        return account_pb2.ListAccountsResponse(accounts=[account_pb(s) for s in visible])
+        return account_pb2.ListAccountsResponse(accounts=[self._account_pb(s) for s in visible])
 
     async def GetAccount(
         self, request: account_pb2.GetAccountRequest, context: grpc.aio.ServicerContext
     ) -> account_pb2.GetAccountResponse:
-        return account_pb2.GetAccountResponse(account=account_pb(self.accounts.get(request.account_id)))
+        return account_pb2.GetAccountResponse(account=self._account_pb(self.accounts.get(request.account_id)))
 
     async def RemoveAccount(
         self, request: account_pb2.RemoveAccountRequest, context: grpc.aio.ServicerContext

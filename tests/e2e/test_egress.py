@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from kite_gateway_api.v1 import order_pb2, portfolio_pb2
+from kite_gateway_api.v1 import account_pb2, order_pb2, portfolio_pb2
 from prometheus_client import CollectorRegistry, generate_latest
 
 from kite_gateway.app import App
@@ -104,6 +104,25 @@ async def test_the_accounts_per_egress_are_in_the_metrics(both_registered: Stack
     assert 'kite_gateway_egress_accounts{egress="default",ip="the host\'s default route"} 0.0' in text
     assert "kite_gateway_egress_family_size 4.0" in text
     assert 'kite_gateway_egress_shared_beyond_family{ip="127.0.0.2"} 0.0' in text
+
+
+async def test_each_account_says_which_egress_its_orders_use_and_who_shares_its_ip(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
+) -> None:
+    shared = tmp_path / "shared.toml"
+    shared.write_text('[egress.home]\nsource_address = "127.0.0.2"\naccounts = ["ZS0001", "ZS0002"]\n')
+    stack = await start_stack(tmp_path, sim, sealing_key, gateway_egress_file=shared, gateway_egress_family_size=1)
+    try:
+        listed = await stack.accounts.ListAccounts(account_pb2.ListAccountsRequest())
+        for account in listed.accounts:
+            egress = account.egress
+            assert (egress.name, egress.shared_ip) == (
+                "home",
+                "127.0.0.2",
+            ) and "source address 127.0.0.2" in egress.route
+            assert list(egress.accounts_sharing) == ["ZS0001", "ZS0002"] and egress.beyond_family_size
+    finally:
+        await stop_stack(stack)
 
 
 async def test_a_map_naming_an_address_this_host_lacks_stops_the_start(

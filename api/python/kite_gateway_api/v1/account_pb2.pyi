@@ -97,6 +97,7 @@ class Account(_message.Message):
     TOKEN_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     PAPER_FIELD_NUMBER: _builtins.int
+    EGRESS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """The Kite user id, e.g. "AB1234". Every request names its account by this id."""
     user_name: _builtins.str
@@ -123,6 +124,12 @@ class Account(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the account was added to the gateway."""
 
+    @_builtins.property
+    def egress(self) -> Global___AccountEgress:
+        """How the account's order calls (place, modify, cancel) leave for Kite, whose static-IP rule
+        accepts them only from the IP registered for the app's developer account.
+        """
+
     def __init__(
         self,
         *,
@@ -135,14 +142,61 @@ class Account(_message.Message):
         token_expires_at: _timestamp_pb2.Timestamp | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         paper: _builtins.bool = ...,
+        egress: Global___AccountEgress | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "login_time", b"login_time", "token_expires_at", b"token_expires_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "egress", b"egress", "login_time", b"login_time", "token_expires_at", b"token_expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "api_key", b"api_key", "create_time", b"create_time", "login_time", b"login_time", "paper", b"paper", "session_state", b"session_state", "state_detail", b"state_detail", "token_expires_at", b"token_expires_at", "user_name", b"user_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "api_key", b"api_key", "create_time", b"create_time", "egress", b"egress", "login_time", b"login_time", "paper", b"paper", "session_state", b"session_state", "state_detail", b"state_detail", "token_expires_at", b"token_expires_at", "user_name", b"user_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Account: _TypeAlias = Account  # noqa: Y015
+
+@_typing.final
+class AccountEgress(_message.Message):
+    """The egress an account's order calls use (KITE_GATEWAY_EGRESS_FILE), and who else shares its IP."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ROUTE_FIELD_NUMBER: _builtins.int
+    SHARED_IP_FIELD_NUMBER: _builtins.int
+    ACCOUNTS_SHARING_FIELD_NUMBER: _builtins.int
+    BEYOND_FAMILY_SIZE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The egress group's name ("default" when the account is mapped to none)."""
+    route: _builtins.str
+    """The egress in words, e.g. `egress "family-a" (source address 10.0.1.10, registered IP
+    203.0.113.10)` (proxy credentials are never shown).
+    """
+    shared_ip: _builtins.str
+    """The IP Kite sees the calls come from as far as the gateway knows: the declared registered
+    IP, else the source address, else the proxy's host or the host's default route.
+    """
+    beyond_family_size: _builtins.bool
+    """True when more accounts share the IP than KITE_GATEWAY_EGRESS_FAMILY_SIZE: Kite allows an IP
+    to be shared only within a family, and its surveillance looks for IPs many accounts share.
+    """
+    @_builtins.property
+    def accounts_sharing(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every account of the gateway whose order calls leave from that IP, this one included."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        route: _builtins.str = ...,
+        shared_ip: _builtins.str = ...,
+        accounts_sharing: _abc.Iterable[_builtins.str] | None = ...,
+        beyond_family_size: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts_sharing", b"accounts_sharing", "beyond_family_size", b"beyond_family_size", "name", b"name", "route", b"route", "shared_ip", b"shared_ip"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountEgress: _TypeAlias = AccountEgress  # noqa: Y015
 
 @_typing.final
 class GetLoginUrlRequest(_message.Message):
