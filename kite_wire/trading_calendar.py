@@ -91,6 +91,9 @@ class MarketStatus:
         return self.current is not None
 
 
+_MAX_CACHED_DAYS = 50_000  # seven exchanges over twenty years
+
+
 class TradingCalendar:
     """The exchanges' trading days and sessions, from the holiday data."""
 
@@ -102,13 +105,24 @@ class TradingCalendar:
         self._specials = {
             (e, s.day): s for s in (SPECIAL_SESSIONS if specials is None else specials) for e in s.exchanges
         }
+        self._days: dict[tuple[str, date], TradingDay] = {}
 
     @staticmethod
     def exchanges() -> list[str]:
         return sorted(SESSIONS)
 
     def trading_day(self, exchange: str, day: date) -> TradingDay:
-        """`exchange`'s session on `day` (KeyError for an exchange with no sessions)."""
+        """`exchange`'s session on `day` (KeyError for an exchange with no sessions); computed once
+        per exchange and day (the simulator and the stale-feed check ask for it per tick)."""
+        key = (exchange, day)
+        known = self._days.get(key)
+        if known is None:
+            if len(self._days) >= _MAX_CACHED_DAYS:
+                self._days.clear()
+            known = self._days[key] = self._trading_day(exchange, day)
+        return known
+
+    def _trading_day(self, exchange: str, day: date) -> TradingDay:
         opens, closes = SESSIONS[exchange]
         if exchange == "MCX":
             closes = mcx_close(day)
