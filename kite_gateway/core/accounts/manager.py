@@ -66,6 +66,24 @@ class AccountManager:
             self.sessions[stored.account_id] = self._session(stored)
         self.log.info("accounts.loaded", accounts=sorted(self.sessions))
 
+    async def refresh(self) -> set[str]:
+        """Take in what other replicas stored since (clustered mode: accounts added, logged in again
+        or removed through another replica); returns the account ids whose session changed."""
+        stored = {account.account_id: account for account in await self.credentials.accounts()}
+        changed = {account_id for account_id in self.sessions if account_id not in stored}
+        for account_id in changed:
+            del self.sessions[account_id]
+        for account_id, account in stored.items():
+            session = self.sessions.get(account_id)
+            if session is None or session.login_time != account.login_time or (session.kite is None) != (
+                account.access_token is None
+            ):
+                self.sessions[account_id] = self._session(account)
+                changed.add(account_id)
+        if changed:
+            self.log.info("accounts.refreshed", changed=sorted(changed))
+        return changed
+
     def _session(self, stored: StoredAccount) -> AccountSession:
         session = AccountSession(
             account_id=stored.account_id,

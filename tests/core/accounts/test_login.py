@@ -167,3 +167,22 @@ async def test_the_profile_is_asked_of_kite_once_an_hour(accounts: Accounts) -> 
     session = await accounts.manager.complete_login("app_key", "rt1", "secret")
     assert await accounts.manager.profile(session) == await accounts.manager.profile(session) == PROFILE
     assert [call[0] for call in accounts.kite.calls].count("profile") == 1
+
+
+async def test_a_replica_takes_in_a_login_removal_and_logout_stored_by_another_replica(accounts: Accounts) -> None:
+    other = AccountManager(
+        accounts.credentials, accounts.manager.connector, "https://kite.example", lambda: NOW, accounts.kite.users
+    )
+    await other.load()
+    await accounts.manager.complete_login("app_key", "rt1", "secret")
+    assert await other.refresh() == {"AB1234"}
+    assert other.get("AB1234").active().access_token == "token-for-rt1"
+    assert await other.refresh() == set()  # nothing new: the session (and its caller) is kept
+    accounts.kite.login_time = datetime(2026, 3, 2, 10, 0, tzinfo=IST)
+    await accounts.manager.complete_login("app_key", "rt2")
+    assert await other.refresh() == {"AB1234"}
+    assert other.get("AB1234").active().access_token == "token-for-rt2"
+    await accounts.credentials.forget_token("AB1234")
+    assert await other.refresh() == {"AB1234"} and other.get("AB1234").state()[0] is SessionState.NEEDS_LOGIN
+    await accounts.manager.remove("AB1234", invalidate_token=False)
+    assert await other.refresh() == {"AB1234"} and other.all() == []
