@@ -1,6 +1,10 @@
 """Per-account health: each account appears in grpc.health.v1 as `account/<account_id>`, SERVING
 while its session is active and NOT_SERVING when it needs a login (or Kite keeps failing); an
-account with a ticker connection also as `ticker/<account_id>`, SERVING while it is connected."""
+account with a ticker connection also as `ticker/<account_id>`, SERVING while it is connected.
+
+In clustered mode the gateway also depends on shared services (the database, the bus, its lease
+keeper): each appears as `dependency/<name>`, and while any is down the overall entry ("") and every
+API service turn NOT_SERVING, so a Kubernetes readiness probe takes the replica out of rotation."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from grpc_health.v1 import health, health_pb2
 
 PREFIX = "account/"
 TICKER_PREFIX = "ticker/"
+DEPENDENCY_PREFIX = "dependency/"
 
 
 def _none() -> Mapping[str, bool]:
@@ -21,10 +26,14 @@ def _none() -> Mapping[str, bool]:
 
 @dataclass(frozen=True)
 class HealthSources:
-    """By account id: whether its session is active; whether its ticker upstream is connected."""
+    """By account id: whether its session is active; whether its ticker upstream is connected; by
+    name, whether each shared service the replica needs is reachable (`serving` names the entries
+    that follow them: "" and the API services)."""
 
     accounts: Callable[[], Mapping[str, bool]]
     tickers: Callable[[], Mapping[str, bool]] = field(default=_none)
+    dependencies: Callable[[], Mapping[str, bool]] = field(default=_none)
+    serving: tuple[str, ...] = ()
 
 
 def _status(serving: bool) -> Any:
@@ -37,6 +46,12 @@ async def publish_once(servicer: health.aio.HealthServicer, sources: HealthSourc
     for account_id, connected in sources.tickers().items():
         if account_id in accounts:
             current[TICKER_PREFIX + account_id] = _status(connected)
+    dependencies = sources.dependencies()
+    for name, up in sorted(dependencies.items()):
+        current[DEPENDENCY_PREFIX + name] = _status(up)
+    if dependencies:
+        for name in sources.serving:
+            current[name] = _status(all(dependencies.values()))
     for name, status in current.items():
         await servicer.set(name, status)
     for gone in known - set(current):

@@ -37,3 +37,19 @@ async def test_an_account_gone_turns_its_entries_unknown_and_a_ticker_without_an
     accounts.clear()
     await publish_once(recorder, sources, known)
     assert recorder.entries["account/AB1234"] == recorder.entries["ticker/AB1234"] == UNKNOWN and known == set()
+
+
+async def test_a_replica_whose_database_is_down_turns_every_service_not_serving_until_it_is_back() -> None:
+    recorder, known = Recorder(), set[str]()
+    up = {"database": False, "bus": True}
+    sources = HealthSources(accounts=dict, dependencies=lambda: dict(up), serving=("", "kite_gateway.v1.OrderService"))
+    await publish_once(recorder, sources, known)
+    assert recorder.entries == {
+        "dependency/database": NOT_SERVING,
+        "dependency/bus": SERVING,
+        "": NOT_SERVING,
+        "kite_gateway.v1.OrderService": NOT_SERVING,
+    }
+    up["database"] = True
+    await publish_once(recorder, sources, known)
+    assert recorder.entries[""] == recorder.entries["kite_gateway.v1.OrderService"] == SERVING
