@@ -75,8 +75,10 @@ class AccountManager:
             del self.sessions[account_id]
         for account_id, account in stored.items():
             session = self.sessions.get(account_id)
-            if session is None or session.login_time != account.login_time or (session.kite is None) != (
-                account.access_token is None
+            if (
+                session is None
+                or session.login_time != account.login_time
+                or (session.kite is None) != (account.access_token is None)
             ):
                 self.sessions[account_id] = self._session(account)
                 changed.add(account_id)
