@@ -77,6 +77,7 @@ class Reason(enum.IntEnum):
     ORDER_QUEUE_FULL = 35
     MARKET_CLOSED = 36
     IP_NOT_REGISTERED = 37
+    ACCOUNT_MOVING = 38
 
 
 @dataclass

@@ -9,8 +9,11 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
+from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.storage.database import Database, now_text
+from kite_gateway.storage.leases import FencedOut
 
 PENDING = "pending"  # stored; if sent_at is set an attempt left and Kite's answer is not (yet) known
 PLACED = "placed"  # Kite accepted: order_id known
@@ -38,9 +41,45 @@ class Record:
     slices: str | None = None  # an autosliced order's parent and children (JSON, core/orders/autoslice.py)
 
 
+class Fence(Protocol):
+    """The clustered mode's guard on owner-only writes (kite_gateway/cluster/fencing.py)."""
+
+    def condition(self, account_id: str) -> tuple[str, tuple[Any, ...]]:
+        """A SQL condition (and its parameters) true only while this replica owns the account;
+        raises FencedOut when it knows it does not."""
+        ...
+
+
+# Nothing is sent while a kill switch is stored engaged, wherever it was engaged: the check is in
+# the statement that records the send, so a replica that has not heard of it yet refuses too.
+_NO_KILL_SWITCH = "NOT EXISTS (SELECT 1 FROM kill_switches WHERE engaged = 1 AND account_id IN ('', ?))"
+
+
 class IdempotencyStore:
-    def __init__(self, database: Database) -> None:
+    """The records, in `database`. With a `fence` (the clustered mode), every write that moves a
+    record on (send, settle, reclaim, slices) is made only while this replica owns its account."""
+
+    def __init__(self, database: Database, fence: Fence | None = None) -> None:
         self.database = database
+        self.fence = fence
+
+    async def _update(self, account_id: str, sql: str, params: tuple[Any, ...]) -> int:
+        """Run an UPDATE whose WHERE ends in `account_id = ? AND client_order_id = ?`, fenced."""
+        if self.fence is None:
+            return await self.database.execute(sql, params)
+        condition, extra = self.fence.condition(account_id)
+        changed = await self.database.execute(f"{sql} AND {condition}", (*params, *extra))
+        if not changed:
+            row = await self.database.fetch_one(f"SELECT CASE WHEN {condition} THEN 1 ELSE 0 END", extra)
+            if row is None or not row[0]:
+                raise FencedOut(account_id, "another replica has taken its lease")
+        return changed
+
+    async def _exists(self, account_id: str, client_order_id: object) -> bool:
+        row = await self.database.fetch_one(
+            "SELECT 1 FROM idempotency WHERE account_id = ? AND client_order_id = ?", (account_id, client_order_id)
+        )
+        return row is not None
 
     async def get(self, account_id: str, client_order_id: str) -> Record | None:
         row = await self.database.fetch_one(
@@ -68,13 +107,23 @@ class IdempotencyStore:
         return _record(row) if row else None
 
     async def mark_sent(self, account_id: str, client_order_id: str, at: datetime) -> None:
-        """Record, before it leaves, that an attempt is being sent now (the record stays PENDING)."""
-        await self.database.execute(
+        """Record, before it leaves, that an attempt is being sent now (the record stays PENDING).
+        Refused, with nothing written, while a kill switch of the account or the gateway is stored
+        engaged (KILL_SWITCH_ACTIVE) or, fenced, when this replica does not own the account (FencedOut)."""
+        changed = await self._update(
+            account_id,
             "UPDATE idempotency SET state = ?, sent_at = ?, attempts = attempts + 1, error = NULL, slices = NULL, "
-            "updated_at = ? "
-            "WHERE account_id = ? AND client_order_id = ?",
-            (PENDING, at.isoformat(), now_text(), account_id, client_order_id),
+            f"updated_at = ? WHERE {_NO_KILL_SWITCH} AND account_id = ? AND client_order_id = ?",
+            (PENDING, at.isoformat(), now_text(), account_id, account_id, client_order_id),
         )
+        if not changed and await self._exists(account_id, client_order_id):
+            raise GatewayError(
+                Status.FAILED_PRECONDITION,
+                Reason.KILL_SWITCH_ACTIVE,
+                f"a kill switch is engaged for account {account_id} or the whole gateway (stored, perhaps by another "
+                "replica): nothing was sent; release it with SetKillSwitch to trade again",
+                {"account_id": account_id, "client_order_id": client_order_id},
+            )
 
     async def sent_since(self, account_id: str, since: datetime) -> int:
         """Orders whose last attempt was sent at or after `since` (a floor for today's order count);
@@ -101,10 +150,11 @@ class IdempotencyStore:
 
     async def reclaim(self, account_id: str, client_order_id: str, kind: str, fingerprint: str) -> Record:
         """Reuse a FAILED record (nothing exists at Kite) for other fields."""
-        await self.database.execute(
+        await self._update(
+            account_id,
             "UPDATE idempotency SET kind = ?, fingerprint = ?, updated_at = ? "
-            "WHERE account_id = ? AND client_order_id = ? AND state = ?",
-            (kind, fingerprint, now_text(), account_id, client_order_id, FAILED),
+            "WHERE state = ? AND account_id = ? AND client_order_id = ?",
+            (kind, fingerprint, now_text(), FAILED, account_id, client_order_id),
         )
         record = await self.get(account_id, client_order_id)
         assert record is not None
@@ -112,14 +162,16 @@ class IdempotencyStore:
 
     async def record_slices(self, account_id: str, client_order_id: str, slices: str) -> None:
         """Store an autosliced order's parent and children (before the record is settled PLACED)."""
-        await self.database.execute(
+        await self._update(
+            account_id,
             "UPDATE idempotency SET slices = ?, updated_at = ? WHERE account_id = ? AND client_order_id = ?",
             (slices, now_text(), account_id, client_order_id),
         )
 
     async def settle(self, account_id: str, client_order_id: str, state: str, order_id: str | None = None,
                      error: str | None = None) -> None:  # fmt: skip
-        await self.database.execute(
+        await self._update(
+            account_id,
             "UPDATE idempotency SET state = ?, order_id = ?, error = ?, updated_at = ? "
             "WHERE account_id = ? AND client_order_id = ?",
             (state, order_id, error, now_text(), account_id, client_order_id),

@@ -115,4 +115,24 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         ALTER TABLE idempotency ADD COLUMN slices TEXT;
         """,
     ),
+    (
+        6,
+        "replicas and leases of the clustered mode (times in milliseconds of the database's clock)",
+        """
+        CREATE TABLE replicas (
+            replica_id TEXT PRIMARY KEY,
+            address TEXT NOT NULL,
+            draining INTEGER NOT NULL DEFAULT 0,
+            expires_ms INTEGER NOT NULL
+        );
+        -- One row per lease key (an api_key: Kite's ticker connections are counted per app, so its
+        -- accounts move together); generation is the fencing token, raised at every change of owner.
+        CREATE TABLE leases (
+            lease_key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            expires_ms INTEGER NOT NULL
+        );
+        """,
+    ),
 )

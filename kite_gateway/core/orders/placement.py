@@ -343,8 +343,10 @@ class IdempotentPlacement:
         sent_at = self._now()
 
         async def sending() -> None:
-            call.sending = True
+            # Refused with nothing written when a kill switch is stored engaged (perhaps by another
+            # replica) or, clustered, when this replica no longer owns the account: not sent.
             await self.store.mark_sent(account_id, client_order_id, sent_at)
+            call.sending = True
             try:
                 self._blocked(account_id)  # a kill switch engaged while the record was written
             except GatewayError as exc:

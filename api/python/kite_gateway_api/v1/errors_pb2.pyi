@@ -114,6 +114,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     public IP at developers.kite.trade -> Profile -> IP Whitelist, or map the account to the
     egress whose IP is registered (KITE_GATEWAY_EGRESS_FILE).
     """
+    ERROR_REASON_ACCOUNT_MOVING: _ErrorReason.ValueType  # 38
+    """UNAVAILABLE: in the clustered mode, the account is moving between replicas of the gateway
+    (its owner stopped or was replaced) or its owner cannot be reached right now. Nothing was
+    sent to Kite; RetryInfo says when to retry, with the same client_order_id, on any replica.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The error model of the kite-gateway API.
@@ -251,6 +256,11 @@ sending it again from the same IP is refused again. The message and metadata (`e
 `refused_ip`) say which egress the gateway maps the account to: register that egress's
 public IP at developers.kite.trade -> Profile -> IP Whitelist, or map the account to the
 egress whose IP is registered (KITE_GATEWAY_EGRESS_FILE).
+"""
+ERROR_REASON_ACCOUNT_MOVING: ErrorReason.ValueType  # 38
+"""UNAVAILABLE: in the clustered mode, the account is moving between replicas of the gateway
+(its owner stopped or was replaced) or its owner cannot be reached right now. Nothing was
+sent to Kite; RetryInfo says when to retry, with the same client_order_id, on any replica.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 

@@ -1,0 +1,2 @@
+"""The clustered mode: several replicas over one PostgreSQL database and one NATS server. Leases
+say which replica owns which account (kite_gateway/cluster/lease_keeper.py)."""
