@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kite_gateway.cluster.lease_keeper import LeaseKeeper
-from kite_gateway.storage.leases import FencedOut, LeaseStore
+from kite_gateway.storage import FencedOut, LeaseStore
 
 
 class AccountFence:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import structlog
 
 from kite_gateway.errors import GatewayError
-from kite_gateway.storage.leases import FencedOut, FenceToken, LeaseStore
+from kite_gateway.storage import FencedOut, FenceToken, LeaseStore
 
 log = structlog.get_logger(__name__)
 
