@@ -236,3 +236,23 @@ def test_a_bad_cluster_setting_names_its_variable_and_says_what_is_wrong(
         load_settings()
     assert f"{env_name(field)}={value!r}" in str(caught.value)
     assert expected in str(caught.value)
+
+
+def test_every_setting_has_a_row_in_the_readmes_configuration_table() -> None:
+    import re
+
+    from kite_gateway.config import Settings, env_name
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented: set[str] = set()
+    for row in table.splitlines():
+        if not row.startswith("| `"):
+            continue
+        first, *short = re.findall(r"`([A-Z_]+)`", row.split("|")[1])
+        documented.add(first)
+        for suffix in short:  # `KITE_X_PER_SECOND`, `_PER_MINUTE`: the suffix replaces as many parts
+            parts = first.split("_")
+            documented.add("_".join(parts[: len(parts) - suffix.count("_")]) + suffix)
+    missing = {env_name(name) for name in Settings.model_fields} - documented
+    assert not missing, f"README.md's Configuration table lacks {sorted(missing)}"
