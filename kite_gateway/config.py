@@ -7,13 +7,14 @@ message naming the variable, the flag and what is wrong.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -45,6 +46,57 @@ def _url(*schemes: str) -> Any:
         return value.rstrip("/")
 
     return AfterValidator(check)
+
+
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+CLUSTER_SECRET_MIN_LENGTH = 32
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "[::]", "::"})
+
+
+def _nats_urls(value: str) -> str:
+    urls = [part.strip() for part in value.split(",")]
+    for url in urls:
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme not in NATS_SCHEMES or not rest:
+            raise ValueError(
+                f"{url!r} is not a NATS server URL: give nats:// (or tls://, ws://, wss://) URLs separated by "
+                "commas, e.g. nats://nats.trading.svc:4222"
+            )
+    return ",".join(urls)
+
+
+def _cluster_secret(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < CLUSTER_SECRET_MIN_LENGTH:
+        raise ValueError(
+            f"must be at least {CLUSTER_SECRET_MIN_LENGTH} characters (e.g. the output of `openssl rand -hex 32`), "
+            "the same on every replica: it signs the callers' principals forwarded between replicas"
+        )
+    return value
+
+
+def _replica_id(value: str) -> str:
+    if not value or len(value) > 253 or not all(c.isascii() and (c.isalnum() or c in "._-") for c in value):
+        raise ValueError("must be 1-253 characters of letters, digits and . _ - (in Kubernetes: the pod's name)")
+    return value
+
+
+def _ip(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("must be an IP address, e.g. 10.1.2.3 (in Kubernetes: status.podIP)") from None
+    return value
+
+
+def _lease_ttl(value: float) -> float:
+    if not value > 1:
+        raise ValueError(
+            "must be more than 1 second: the owner renews its leases every ttl/3, and a shorter lease would "
+            "expire between two renewals under ordinary scheduling and database latency"
+        )
+    return value
 
 
 def _market_protection(value: Decimal) -> Decimal:
@@ -121,6 +173,67 @@ class Settings(BaseSettings):
     gateway_tls_key_file: Path | None = None
     gateway_tls_client_ca_file: Path | None = None  # require client certificates signed by this CA (mTLS)
 
+    # The clustered mode (deploy/REPLICAS.md): replicas sharing PostgreSQL (the database URL above),
+    # owning accounts by lease, forwarding owner-bound calls and fanning out through NATS.
+    gateway_nats_url: Annotated[str, AfterValidator(_nats_urls)] | None = None  # NATS servers, comma-separated
+    # signs the principals forwarded between replicas; required with the database or NATS URL; never logged
+    gateway_cluster_secret: Annotated[SecretStr, AfterValidator(_cluster_secret)] | None = None
+    gateway_replica_id: Annotated[str, AfterValidator(_replica_id)] = Field(
+        default_factory=socket.gethostname, description="this replica's name in leases and logs (the pod name)"
+    )
+    gateway_pod_ip: Annotated[str, AfterValidator(_ip)] | None = None  # the pod's IP (downward API status.podIP)
+    # HOST:PORT at which the other replicas reach this one's gRPC listener; see advertise_address()
+    gateway_advertise_address: Annotated[str, AfterValidator(_host_port)] | None = None
+    gateway_lease_ttl: Annotated[float, AfterValidator(_lease_ttl)] = Field(
+        6.0, le=120, description="seconds an account's lease lasts unless its owner renews it (every ttl/3)"
+    )
+    gateway_lease_drain_timeout: float = Field(
+        15.0, ge=0, le=300, description="seconds a stopping replica spends handing its leases to the others"
+    )
+
+    @model_validator(mode="after")
+    def _cluster_settings_agree(self) -> Self:
+        database_url = getattr(self, "gateway_database_url", None)  # the PostgreSQL backend's setting
+        if self.gateway_nats_url is not None and database_url is None:
+            raise ValueError(
+                f"{env_name('gateway_nats_url')} is set without {env_name('gateway_database_url')}: the clustered "
+                "mode keeps its state and leases in PostgreSQL; set both, or neither for the embedded mode"
+            )
+        if (database_url is not None or self.gateway_nats_url is not None) and self.gateway_cluster_secret is None:
+            raise ValueError(
+                f"{env_name('gateway_cluster_secret')} is required with {env_name('gateway_database_url')} or "
+                f"{env_name('gateway_nats_url')}: the same secret of at least {CLUSTER_SECRET_MIN_LENGTH} characters "
+                "on every replica (e.g. `openssl rand -hex 32`), which signs the principals forwarded between replicas"
+            )
+        return self
+
+    @property
+    def clustered(self) -> bool:
+        """Whether this replica runs in the clustered mode: its state in PostgreSQL (the database URL is
+        set), accounts owned by lease, owner-bound calls forwarded. False: the embedded single process
+        (SQLite, in-process fan-out). NATS (`gateway_nats_url`) carries the live fan-out between replicas."""
+        return getattr(self, "gateway_database_url", None) is not None
+
+    @property
+    def lease_renew_interval(self) -> float:
+        """Seconds between two renewals of this replica's leases: a third of the lease's time to live."""
+        return self.gateway_lease_ttl / 3
+
+    def advertise_address(self, bound_port: int | None = None) -> str:
+        """HOST:PORT at which the other replicas reach this one's gRPC listener: the advertise address
+        when set; else the pod IP (or the listen host when it is not a wildcard, or the host name) with
+        the listen port, or `bound_port` when the listener took a free port (`:0`)."""
+        if self.gateway_advertise_address is not None:
+            return self.gateway_advertise_address
+        listen_host, _, listen_port = self.gateway_listen.rpartition(":")
+        port = bound_port if bound_port is not None and listen_port == "0" else int(listen_port)
+        host = self.gateway_pod_ip
+        if host is None:
+            host = listen_host if listen_host not in _WILDCARD_HOSTS else socket.gethostname()
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{port}"
+
 
 @dataclass(frozen=True)
 class KiteConfig:
@@ -161,6 +274,19 @@ def env_name(field: str) -> str:
     return f"KITE_{field.upper()}"
 
 
+def _shown(field: str, value: Any) -> Any:
+    """A rejected value as an error message may show it: a secret's never, a URL's without its password."""
+    info = Settings.model_fields.get(field)
+    if info is not None and "SecretStr" in repr(info.annotation):
+        return "**********"
+    if isinstance(value, str) and "://" in value and "@" in value:
+        scheme, _, rest = value.partition("://")
+        userinfo, _, host = rest.rpartition("@")
+        if ":" in userinfo:
+            return f"{scheme}://{userinfo.partition(':')[0]}:****@{host}"
+    return value
+
+
 def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Read the environment, apply overrides (from CLI flags; None means "not given"), validate.
 
@@ -173,7 +299,10 @@ def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> S
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:  # a rule between settings: its message names them
+                lines.append(f"  {error['msg'].removeprefix('Value error, ')}")
+                continue
+            field = str(error["loc"][0])
             source = flags.get(field, field) if field in given else env_name(field)
-            lines.append(f"  {source}={error.get('input')!r}: {error['msg']}")
+            lines.append(f"  {source}={_shown(field, error.get('input'))!r}: {error['msg']}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,174 @@ def test_the_kite_adapters_config_is_read_from_the_settings_it_derives_from() ->
     paced = KiteConfig.of(load_settings(gateway_orders_per_second="5", gateway_order_clock_skew="0.25"))
     assert (paced.orders_per_second, paced.order_clock_skew) == (5, 0.25)
     assert (kite.request_timeout, kite.burst_limit) == (settings.request_timeout, settings.burst_limit)
+
+
+# The clustered mode's settings (deploy/REPLICAS.md).
+
+SECRET = "0123456789abcdef0123456789abcdef"  # 32 characters, the shortest accepted
+DATABASE = "postgresql://gateway:hunter2@db.trading.svc:5432/gateway"
+
+
+@pytest.fixture
+def with_database_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PostgreSQL backend declares KITE_GATEWAY_DATABASE_URL; until it does, a stand-in with it."""
+    from kite_gateway import config
+
+    if "gateway_database_url" not in config.Settings.model_fields:
+
+        class WithDatabase(config.Settings):
+            gateway_database_url: str | None = None
+
+        monkeypatch.setattr(config, "Settings", WithDatabase)
+
+
+def test_without_cluster_settings_the_gateway_is_the_embedded_single_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    for name in ("KITE_GATEWAY_NATS_URL", "KITE_GATEWAY_REPLICA_ID", "KITE_GATEWAY_POD_IP", "KITE_GATEWAY_LEASE_TTL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.clustered is False
+    assert settings.gateway_nats_url is None and settings.gateway_cluster_secret is None
+    assert settings.gateway_replica_id == socket.gethostname()
+    assert (settings.gateway_lease_ttl, settings.lease_renew_interval) == (6.0, 2.0)
+    assert settings.gateway_lease_drain_timeout == 15.0
+    assert settings.advertise_address() == "127.0.0.1:50051"
+
+
+@pytest.mark.usefixtures("with_database_setting")
+def test_every_cluster_setting_is_read_from_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "KITE_GATEWAY_DATABASE_URL": DATABASE,
+        "KITE_GATEWAY_NATS_URL": "nats://nats-0.nats:4222, nats://nats-1.nats:4222",
+        "KITE_GATEWAY_CLUSTER_SECRET": SECRET,
+        "KITE_GATEWAY_REPLICA_ID": "kite-gateway-7d9f8-abcde",
+        "KITE_GATEWAY_POD_IP": "10.4.0.17",
+        "KITE_GATEWAY_LISTEN": "0.0.0.0:50051",
+        "KITE_GATEWAY_LEASE_TTL": "9",
+        "KITE_GATEWAY_LEASE_DRAIN_TIMEOUT": "20",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.clustered is True
+    assert settings.gateway_nats_url == "nats://nats-0.nats:4222,nats://nats-1.nats:4222"
+    assert settings.gateway_cluster_secret is not None and settings.gateway_cluster_secret.get_secret_value() == SECRET
+    assert settings.gateway_replica_id == "kite-gateway-7d9f8-abcde"
+    assert settings.advertise_address() == "10.4.0.17:50051"
+    assert (settings.gateway_lease_ttl, settings.lease_renew_interval) == (9.0, 3.0)
+    assert settings.gateway_lease_drain_timeout == 20.0
+    assert SECRET not in repr(settings) and SECRET not in str(settings)
+
+
+@pytest.mark.usefixtures("with_database_setting")
+@pytest.mark.parametrize(
+    "given",
+    [{"gateway_database_url": DATABASE}, {"gateway_database_url": DATABASE, "gateway_nats_url": "nats://n:4222"}],
+)
+def test_a_database_or_nats_url_without_the_cluster_secret_stops_the_gateway_naming_the_secret(
+    given: dict[str, Any],
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**given)
+    assert "KITE_GATEWAY_CLUSTER_SECRET is required" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    assert load_settings(gateway_cluster_secret=SECRET, **given).clustered is True
+
+
+def test_a_nats_url_without_the_database_url_is_refused_since_leases_live_in_postgresql() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(gateway_nats_url="nats://n:4222", gateway_cluster_secret=SECRET)
+    assert "KITE_GATEWAY_NATS_URL is set without KITE_GATEWAY_DATABASE_URL" in str(caught.value)
+
+
+def test_a_short_cluster_secret_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(gateway_cluster_secret="short-secret-value")
+    assert "at least 32 characters" in str(caught.value)
+    assert "short-secret-value" not in str(caught.value)
+
+
+def test_a_rejected_urls_password_is_not_shown_in_the_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(api_endpoint="ftp://user:hunter2@kite.example")
+    assert "hunter2" not in str(caught.value) and "ftp://user:****@kite.example" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"gateway_listen": "0.0.0.0:6000", "gateway_pod_ip": "10.1.2.3"}, "10.1.2.3:6000"),
+        ({"gateway_listen": "[::]:50051", "gateway_pod_ip": "fd00::17"}, "[fd00::17]:50051"),
+        ({"gateway_listen": "10.9.9.9:50051"}, "10.9.9.9:50051"),
+        ({"gateway_pod_ip": "10.1.2.3", "gateway_advertise_address": "gw-0.peers:7000"}, "gw-0.peers:7000"),
+    ],
+)
+def test_the_advertise_address_comes_from_the_pod_ip_and_the_listen_port_unless_set(
+    given: dict[str, Any], expected: str
+) -> None:
+    assert load_settings(**given).advertise_address() == expected
+
+
+def test_a_listener_on_a_free_port_advertises_the_port_it_bound() -> None:
+    settings = load_settings(gateway_listen="127.0.0.1:0")
+    assert settings.advertise_address(bound_port=43123) == "127.0.0.1:43123"
+    assert load_settings(gateway_listen="127.0.0.1:50051").advertise_address(bound_port=43123) == "127.0.0.1:50051"
+
+
+def test_a_wildcard_listener_without_a_pod_ip_advertises_the_host_name() -> None:
+    import socket
+
+    assert load_settings(gateway_listen="0.0.0.0:50051").advertise_address() == f"{socket.gethostname()}:50051"
+
+
+def test_a_lease_just_over_a_second_is_renewed_every_third_of_it() -> None:
+    settings = load_settings(gateway_lease_ttl="1.5")
+    assert settings.lease_renew_interval == 0.5
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("gateway_nats_url", "http://nats:4222", "is not a NATS server URL"),
+        ("gateway_nats_url", "nats://a:4222,", "is not a NATS server URL"),
+        ("gateway_replica_id", "pod name", "in Kubernetes: the pod's name"),
+        ("gateway_replica_id", "", "1-253 characters"),
+        ("gateway_pod_ip", "kite-gateway-0", "must be an IP address"),
+        ("gateway_advertise_address", "10.1.2.3", "must be HOST:PORT"),
+        ("gateway_lease_ttl", "1", "must be more than 1 second"),
+        ("gateway_lease_ttl", "0.5", "renews its leases every ttl/3"),
+        ("gateway_lease_ttl", "600", "less than or equal to 120"),
+        ("gateway_lease_drain_timeout", "-1", "greater than or equal to 0"),
+    ],
+)
+def test_a_bad_cluster_setting_names_its_variable_and_says_what_is_wrong(
+    monkeypatch: pytest.MonkeyPatch, field: str, value: str, expected: str
+) -> None:
+    from kite_gateway.config import env_name
+
+    monkeypatch.setenv(env_name(field), value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert f"{env_name(field)}={value!r}" in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_every_setting_has_a_row_in_the_readmes_configuration_table() -> None:
+    import re
+
+    from kite_gateway.config import Settings, env_name
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented: set[str] = set()
+    for row in table.splitlines():
+        if not row.startswith("| `"):
+            continue
+        first, *short = re.findall(r"`([A-Z_]+)`", row.split("|")[1])
+        documented.add(first)
+        for suffix in short:  # `KITE_X_PER_SECOND`, `_PER_MINUTE`: the suffix replaces as many parts
+            parts = first.split("_")
+            documented.add("_".join(parts[: len(parts) - suffix.count("_")]) + suffix)
+    missing = {env_name(name) for name in Settings.model_fields} - documented
+    assert not missing, f"README.md's Configuration table lacks {sorted(missing)}"
