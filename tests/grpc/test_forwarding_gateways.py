@@ -24,9 +24,24 @@ from kite_gateway.grpc.server import Gateway
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY
 from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.storage.idempotency import kite_tag
+from kite_gateway.storage.sealing import Sealer
 from kite_simulator import ThreadedSimulator
-from tests.e2e.conftest import make_settings, market_buy, sealing_key, sim, status_of  # noqa: F401 (fixtures)
+from tests.e2e.conftest import make_settings, market_buy, status_of
 from tests.grpc.forwarding_cluster import PRINCIPALS, SECRET, Cluster, bearer, served, served_of
+from tests.simulator.conftest import regular_hours
+
+
+@pytest.fixture
+def sealing_key() -> bytes:
+    return Sealer.generate_key()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[ThreadedSimulator]:
+    simulator = ThreadedSimulator(regular_hours(tick_interval=0.05))
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
 
 
 @dataclass
@@ -144,7 +159,8 @@ async def test_the_owner_refuses_a_forwarded_order_with_its_own_permission_and_k
     forwarded, direct = refusals
     assert status_of(forwarded)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
     assert forwarded.details() == direct.details()
-    assert dict(forwarded.trailing_metadata())[STATUS_DETAILS_KEY] == dict(direct.trailing_metadata())[STATUS_DETAILS_KEY]
+    details = dict(forwarded.trailing_metadata())[STATUS_DETAILS_KEY]
+    assert details == dict(direct.trailing_metadata())[STATUS_DETAILS_KEY]
     assert at_kite(sim, "ZS0001", "fwd-denied") == at_kite(sim, "ZS0001", "fwd-killed") == []
 
 
