@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Any, NoReturn, Protocol
 
 import grpc
+import structlog
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
@@ -48,6 +49,8 @@ from kite_gateway.grpc.forwarding_routes import LOCAL_METHODS, Route, api_method
 from kite_gateway.grpc.registry import Undecodable
 from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES, check_request
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY, abort, failure_pb
+
+log = structlog.get_logger(__name__)
 
 RETRY_AFTER = 1.0  # seconds: about the time a lease takes to move
 # The ErrorInfo reason of "the account's owner is not reachable right now" (the API has no reason
@@ -142,6 +145,7 @@ def moving(account_id: str, why: str) -> GatewayError:
 
 def _unreachable(account_id: str, address: str, error: grpc.aio.AioRpcError) -> GatewayError:
     detail = (error.details() or error.code().name)[:200]
+    log.warning("forwarding.owner_unreachable", account_id=account_id, owner=address, code=error.code().name)
     return moving(
         account_id,
         f"its owner replica at {address} cannot be reached ({detail}); the cluster moves the account to "
