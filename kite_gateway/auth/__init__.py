@@ -1,20 +1,24 @@
 """Caller authentication (bearer tokens -> principals) and per-account authorization."""
 
-from kite_gateway.auth.policy import authorize, authorize_kill_switch
+from kite_gateway.auth.policy import accounts_named, authorize, authorize_kill_switch
 from kite_gateway.auth.principals import (
     AuthConfigError,
+    Principal,
     Principals,
     anonymous_name,
     current_principal,
     load_principals,
     new_token,
     token_digest,
+    unauthenticated,
     unrestricted,
 )
 
 __all__ = [
     "AuthConfigError",
+    "Principal",
     "Principals",
+    "accounts_named",
     "anonymous_name",
     "authorize",
     "authorize_kill_switch",
@@ -22,5 +26,6 @@ __all__ = [
     "load_principals",
     "new_token",
     "token_digest",
+    "unauthenticated",
     "unrestricted",
 ]

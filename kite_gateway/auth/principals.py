@@ -139,6 +139,11 @@ class Principals:
 
     def authenticate(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> Principal:
         """The principal of a call's `authorization: Bearer <token>` metadata."""
+        return self.identify(metadata)[1]
+
+    def identify(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> tuple[str, Principal]:
+        """The digest of a call's bearer token and its principal (what a replica forwarding the call
+        carries to the account's owner, which looks the principal up again by the digest)."""
         header = next((v for k, v in metadata or () if k == "authorization"), None)
         if header is None:
             raise unauthenticated("no bearer token: send the metadata 'authorization: Bearer <token>'")
@@ -146,10 +151,11 @@ class Principals:
         scheme, _, token = text.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthenticated("the authorization metadata must be 'Bearer <token>'")
-        principal = self.by_digest.get(token_digest(token.strip()))
+        digest = token_digest(token.strip())
+        principal = self.by_digest.get(digest)
         if principal is None:
             raise unauthenticated("the bearer token is not one this gateway knows (revoked or mistyped?)")
-        return principal
+        return digest, principal
 
 
 def unauthenticated(message: str) -> GatewayError:

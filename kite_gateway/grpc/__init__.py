@@ -3,6 +3,9 @@
 from kite_gateway.grpc.account_health import HealthSources, publish
 from kite_gateway.grpc.account_servicer import AccountServicer
 from kite_gateway.grpc.audit_rpcs import AuditRpcs
+from kite_gateway.grpc.forwarded_principal import SERVED_BY
+from kite_gateway.grpc.forwarding import Forwarding, OwnerLookup
+from kite_gateway.grpc.forwarding_routes import LOCAL_METHODS
 from kite_gateway.grpc.gtt_rpcs import GttRpcs
 from kite_gateway.grpc.market_data_servicer import MarketDataServicer
 from kite_gateway.grpc.order_servicer import OrderServicer
@@ -20,16 +23,20 @@ from kite_gateway.grpc.status import STATUS_DETAILS_KEY, rpc_status
 from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
 
 __all__ = [
+    "LOCAL_METHODS",
     "MAX_REQUEST_BYTES",
+    "SERVED_BY",
     "STATUS_DETAILS_KEY",
     "AccountServicer",
     "AuditRpcs",
+    "Forwarding",
     "Gateway",
     "GttRpcs",
     "HealthSources",
     "MarketDataServicer",
     "OrderServicer",
     "OrderUpdateRpcs",
+    "OwnerLookup",
     "PortfolioServicer",
     "ProtoTickEncoding",
     "StartupError",

@@ -1,6 +1,7 @@
 """The four kite_gateway.v1 API services and how they are registered on a server.
 
-Every implemented method is wrapped so that the caller is authenticated first (kite_gateway.auth),
+Every implemented method is wrapped so that the caller is authenticated first (kite_gateway.auth; on
+a call another replica forwarded, the principal it carried: kite_gateway.grpc.forwarded_principal),
 the request is checked against the API's limits (kite_gateway.grpc.request_limits: sizes, id formats,
 ranges) and then authorized; a GatewayError reaches the caller as its status code, message and
 details, and anything unexpected as INTERNAL with an error id to find in the logs (never a stack
@@ -36,6 +37,7 @@ from kite_gateway_api.v1 import (
 from kite_gateway import __version__
 from kite_gateway.auth import Principals, anonymous_name, authorize, current_principal, unrestricted
 from kite_gateway.errors import GatewayError, invalid
+from kite_gateway.grpc.forwarded_principal import forwarded_caller
 from kite_gateway.grpc.request_limits import check_request
 from kite_gateway.grpc.status import abort
 
@@ -124,9 +126,11 @@ def _admit(
 ) -> None:
     """Authenticate the caller, check the request against the API's limits and authorize the call
     (GatewayError if any fails); remember who is calling."""
-    principal = unrestricted(anonymous_name(str(context.peer()))) if principals is None else (
-        principals.authenticate(context.invocation_metadata())
-    )  # fmt: skip
+    principal = forwarded_caller.get()  # another replica forwarded the call and its seal held
+    if principal is None:
+        principal = unrestricted(anonymous_name(str(context.peer()))) if principals is None else (
+            principals.authenticate(context.invocation_metadata())
+        )  # fmt: skip
     if isinstance(request, Undecodable):
         raise invalid(
             "request",

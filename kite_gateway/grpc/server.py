@@ -21,6 +21,7 @@ from kite_gateway import __version__
 from kite_gateway.auth import AuthConfigError, Principals, load_principals
 from kite_gateway.config import Settings
 from kite_gateway.grpc.auth_interceptor import TokenInterceptor
+from kite_gateway.grpc.forwarding import Forwarding
 from kite_gateway.grpc.metrics_interceptor import RpcMetricsInterceptor
 from kite_gateway.grpc.reflection import enable_reflection
 from kite_gateway.grpc.registry import API_SERVICES, register
@@ -52,10 +53,16 @@ class Gateway:
     """A running (or ready to run) gateway server."""
 
     def __init__(
-        self, settings: Settings, servicers: Mapping[str, object] | None = None, internal_socket: Path | None = None
+        self,
+        settings: Settings,
+        servicers: Mapping[str, object] | None = None,
+        internal_socket: Path | None = None,
+        forwarding: Forwarding | None = None,
     ) -> None:
         """`internal_socket`: also serve on this unix socket (mode 0600), for the HTTP/JSON transcoder:
-        the same services, interceptors and authentication as the listening port."""
+        the same services, interceptors and authentication as the listening port. `forwarding`
+        (clustered mode): calls for accounts another replica owns go to that owner (its owner
+        closes it after the gateway has stopped)."""
         self.settings = settings
         self.internal_socket = internal_socket
         self.health = health.aio.HealthServicer()
@@ -67,6 +74,8 @@ class Gateway:
             interceptors.append(RpcMetricsInterceptor())
         if self.principals is not None and not settings.gateway_auth_open_health:
             interceptors.append(TokenInterceptor(self.principals))
+        if forwarding is not None:  # last: it wraps the API handlers themselves
+            interceptors.append(forwarding.interceptor(self.principals))
         self._server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
         self._stopping = False
 

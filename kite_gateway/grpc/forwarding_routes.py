@@ -1,0 +1,71 @@
+"""Where each API method runs in a cluster: on any replica, or on the owner of the account it names.
+
+Derived from the service descriptors, so that a new RPC cannot escape the rule unnoticed (a test
+holds the whole table):
+
+- OWNER: the request names one account (`account_id`): orders and their queries, GTT, the kill
+  switch of an account, Kite reads (quotes, history, instruments, profile, margins, portfolio),
+  the audit trail, the account itself. The owner holds its session, its rate limits, its order
+  sequence and its kill switch; a request whose account_id is empty runs where it arrived (the
+  gateway-wide kill switch, or the servicer's INVALID_ARGUMENT).
+- LOCAL: served on any replica: the live streams and their subscriptions, fed by the cluster's
+  fan-out bus (LOCAL_METHODS), and every method that names no account (listing accounts, logins,
+  adding an account, the market calendar).
+- PER_OWNER: a bulk write (`legs`, PlaceBulkOrders): the legs are split by owner, each part runs on
+  its owner, and the results come back in request order; legs whose account is moving get their
+  own UNAVAILABLE failure, as a failed leg never aborts the others.
+- ONE_OWNER: a multi-account read (`account_ids`, GetConsolidatedPortfolio): forwarded when one
+  other replica owns every account it names, else run where it arrived (any replica reads any
+  account's Kite data with the session it shares).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from google.protobuf.descriptor import MethodDescriptor
+
+from kite_gateway.grpc.registry import API_SERVICES
+
+
+class Route(enum.Enum):
+    LOCAL = "any replica"
+    OWNER = "the account's owner"
+    PER_OWNER = "each leg's owner"
+    ONE_OWNER = "the owner of every account, else any replica"
+
+
+# Served on any replica from the fan-out bus: ticks and order updates reach every replica.
+LOCAL_METHODS: frozenset[str] = frozenset(
+    {
+        "kite_gateway.v1.MarketDataService.StreamTicks",
+        "kite_gateway.v1.MarketDataService.UpdateSubscription",
+        "kite_gateway.v1.MarketDataService.ListSubscriptions",
+        "kite_gateway.v1.OrderService.StreamOrderUpdates",
+    }
+)
+
+
+def route_of(method: MethodDescriptor, local_methods: Iterable[str] = LOCAL_METHODS) -> Route:
+    fields = method.input_type.fields_by_name
+    if method.full_name in frozenset(local_methods):
+        return Route.LOCAL
+    if "account_id" in fields:
+        return Route.OWNER
+    if "legs" in fields:
+        return Route.PER_OWNER
+    if "account_ids" in fields:
+        return Route.ONE_OWNER
+    return Route.LOCAL
+
+
+def api_methods() -> dict[str, MethodDescriptor]:
+    """Every API method by its gRPC path (/package.Service/Method)."""
+    return {f"/{s.full_name}/{method.name}": method for s in API_SERVICES for method in s.descriptor.methods}
+
+
+def routes(local_methods: Iterable[str] = LOCAL_METHODS) -> dict[str, Route]:
+    """The route of every API method, by full name (package.Service.Method)."""
+    local = frozenset(local_methods)
+    return {method.full_name: route_of(method, local) for method in api_methods().values()}
