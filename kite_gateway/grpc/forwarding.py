@@ -53,9 +53,8 @@ from kite_gateway.grpc.status import STATUS_DETAILS_KEY, abort, failure_pb
 log = structlog.get_logger(__name__)
 
 RETRY_AFTER = 1.0  # seconds: about the time a lease takes to move
-# The ErrorInfo reason of "the account's owner is not reachable right now" (the API has no reason
-# of its own for an account between owners; a replica going away is the usual cause).
-MOVING_REASON = Reason.GATEWAY_SHUTTING_DOWN
+# The ErrorInfo reason of "the account's owner is not reachable right now".
+MOVING_REASON = Reason.ACCOUNT_MOVING
 CHANNEL_CLOSE_GRACE = 30.0  # an evicted channel's calls get this long to finish
 
 # Internal channels: answers as large as the owner sends (the entry's caller set no smaller limit

@@ -60,7 +60,9 @@ def database_url(postgres_server: PostgresServer) -> Iterator[str]:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path, live_sim: Simulator, database_url: str, nats_server: object) -> AsyncIterator[Cluster]:
+async def cluster(
+    tmp_path: Path, live_sim: Simulator, database_url: str, nats_server: object
+) -> AsyncIterator[Cluster]:
     running = Cluster(
         tmp_path,
         live_sim.api_url,
