@@ -17,6 +17,7 @@ import pytest
 from kite_gateway.config import Settings
 from kite_gateway.grpc.server import Gateway
 from kite_gateway.storage.sealing import Sealer
+from tests.support.fixtures import postgres_server, postgres_url  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 
