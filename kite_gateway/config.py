@@ -37,6 +37,15 @@ def _ip_list(value: str) -> str:
     return value
 
 
+def _database_url(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    scheme, sep, rest = value.get_secret_value().partition("://")
+    if not sep or scheme not in ("postgresql", "postgres") or not rest:
+        raise ValueError("must be a postgresql:// URL, e.g. postgresql://user:password@host:5432/kite_gateway")
+    return value
+
+
 def _url(*schemes: str) -> Any:
     def check(value: str) -> str:
         scheme, sep, rest = value.partition("://")
@@ -81,6 +90,9 @@ class Settings(BaseSettings):
     # The gateway's own.
     gateway_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:50051"
     gateway_data_dir: Path = Path("./data")
+    # PostgreSQL for the gateway's state (the clustered mode), e.g. postgresql://user:password@host:5432/db;
+    # unset: the embedded SQLite file in the data directory. It carries a password: never logged.
+    gateway_database_url: Annotated[SecretStr | None, AfterValidator(_database_url)] = None
     gateway_shutdown_grace: float = Field(10.0, ge=0, le=300, description="seconds to drain RPCs")
     gateway_log_format: Literal["json", "console"] = "json"
     gateway_paper_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8765"
@@ -152,6 +164,9 @@ class KiteConfig:
         )
 
 
+SECRET_FIELDS = frozenset(name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation))
+
+
 class ConfigError(Exception):
     """The configuration is invalid; the message says which setting and why."""
 
@@ -175,5 +190,6 @@ def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> S
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             source = flags.get(field, field) if field in given else env_name(field)
-            lines.append(f"  {source}={error.get('input')!r}: {error['msg']}")
+            shown = "'<hidden>'" if field in SECRET_FIELDS else repr(error.get("input"))  # a URL's password too
+            lines.append(f"  {source}={shown}: {error['msg']}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from kite_gateway.storage.database import Database
+from kite_gateway.storage.database import Database, DuplicateKey
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class StoredUpdate:
 
 
 KEY_VERSION = "v2|"
+SEQUENCE_ATTEMPTS = 100  # appends racing for one account's next sequence (PostgreSQL's connections) retry
 # What makes an order this order (so an order id Kite, or a restarted simulator, hands out again is
 # never taken for the first order), and what makes a state of it this state.
 IDENTITY_FIELDS = ("order_id", "exchange", "tradingsymbol", "instrument_token", "transaction_type", "product",
@@ -59,19 +60,20 @@ class OrderUpdateLog:
         now = datetime.now(UTC)
         key = key or dedupe_key(order)
         body = json.dumps(order, default=str, sort_keys=True)
-        changed = await self.database.execute(
-            "INSERT OR IGNORE INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, "
-            "payload) SELECT ?, COALESCE(MAX(sequence), 0) + 1, ?, ?, ?, ?, ? FROM order_updates WHERE account_id = ?",
-            (
-                account_id,
-                str(order.get("order_id") or ""),
-                key,
-                source,
-                now.isoformat(),
-                body,
-                account_id,
-            ),
-        )
+        params = (account_id, str(order.get("order_id") or ""), key, source, now.isoformat(), body, account_id)
+        for _ in range(SEQUENCE_ATTEMPTS):
+            try:
+                changed = await self.database.execute(
+                    "INSERT INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, "
+                    "payload) SELECT ?, COALESCE(MAX(sequence), 0) + 1, ?, ?, CAST(? AS BIGINT), ?, ? "
+                    "FROM order_updates WHERE account_id = ? ON CONFLICT (account_id, dedupe_key) DO NOTHING",
+                    params,
+                )
+                break
+            except DuplicateKey:  # another connection stored the account's next sequence first: take the one after
+                continue
+        else:
+            raise RuntimeError(f"could not take the next order-update sequence of {account_id}")
         if not changed:
             return None
         row = await self.database.fetch_one(
@@ -111,11 +113,15 @@ class OrderUpdateLog:
         )
         if not rows:
             return 0
-        await self.database.db.executemany(
-            "UPDATE OR IGNORE order_updates SET dedupe_key = ? WHERE account_id = ? AND sequence = ?",
-            [(dedupe_key(json.loads(r["payload"])), r["account_id"], r["sequence"]) for r in rows],
+        updates = []
+        for r in rows:
+            key = dedupe_key(json.loads(r["payload"]))
+            updates.append((key, r["account_id"], r["sequence"], r["account_id"], key))
+        await self.database.execute_many(
+            "UPDATE order_updates SET dedupe_key = ? WHERE account_id = ? AND sequence = ? "
+            "AND NOT EXISTS (SELECT 1 FROM order_updates WHERE account_id = ? AND dedupe_key = ?)",
+            updates,
         )
-        await self.database.db.commit()
         return len(rows)
 
     async def latest_by_order(self, account_id: str) -> dict[str, str]:
