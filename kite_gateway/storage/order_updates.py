@@ -3,6 +3,7 @@ durable queue every StreamOrderUpdates subscriber reads from, across reconnects 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ class StoredUpdate:
 
 
 KEY_VERSION = "v2|"
-SEQUENCE_ATTEMPTS = 100  # appends racing for one account's next sequence (PostgreSQL's connections) retry
+SEQUENCE_ATTEMPTS = 100  # appends from several processes racing for one account's next sequence retry
 # What makes an order this order (so an order id Kite, or a restarted simulator, hands out again is
 # never taken for the first order), and what makes a state of it this state.
 IDENTITY_FIELDS = ("order_id", "exchange", "tradingsymbol", "instrument_token", "transaction_type", "product",
@@ -51,6 +52,7 @@ def dedupe_key(order: dict[str, Any]) -> str:
 class OrderUpdateLog:
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._appending: dict[str, asyncio.Lock] = {}  # one append at a time per account in this process
 
     async def append(
         self, account_id: str, order: dict[str, Any], source: int, key: str | None = None
@@ -61,19 +63,8 @@ class OrderUpdateLog:
         key = key or dedupe_key(order)
         body = json.dumps(order, default=str, sort_keys=True)
         params = (account_id, str(order.get("order_id") or ""), key, source, now.isoformat(), body, account_id)
-        for _ in range(SEQUENCE_ATTEMPTS):
-            try:
-                changed = await self.database.execute(
-                    "INSERT INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, "
-                    "payload) SELECT ?, COALESCE(MAX(sequence), 0) + 1, ?, ?, CAST(? AS BIGINT), ?, ? "
-                    "FROM order_updates WHERE account_id = ? ON CONFLICT (account_id, dedupe_key) DO NOTHING",
-                    params,
-                )
-                break
-            except DuplicateKey:  # another connection stored the account's next sequence first: take the one after
-                continue
-        else:
-            raise RuntimeError(f"could not take the next order-update sequence of {account_id}")
+        async with self._appending.setdefault(account_id, asyncio.Lock()):
+            changed = await self._insert_next(account_id, params)
         if not changed:
             return None
         row = await self.database.fetch_one(
@@ -82,6 +73,21 @@ class OrderUpdateLog:
         )
         assert row is not None
         return StoredUpdate(account_id, int(row["sequence"]), source, now, order)
+
+    async def _insert_next(self, account_id: str, params: tuple[object, ...]) -> int:
+        """Store an update under the account's next sequence (0: its key was stored before). Another
+        process appending for the account (a stale owner, PostgreSQL) may take a sequence first: retry."""
+        for _ in range(SEQUENCE_ATTEMPTS):
+            try:
+                return await self.database.execute(
+                    "INSERT INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, "
+                    "payload) SELECT ?, COALESCE(MAX(sequence), 0) + 1, ?, ?, CAST(? AS BIGINT), ?, ? "
+                    "FROM order_updates WHERE account_id = ? ON CONFLICT (account_id, dedupe_key) DO NOTHING",
+                    params,
+                )
+            except DuplicateKey:  # another connection stored the account's next sequence first: take the one after
+                continue
+        raise RuntimeError(f"could not take the next order-update sequence of {account_id}")
 
     async def after(self, account_id: str, sequence: int, limit: int = 500) -> list[StoredUpdate]:
         rows = await self.database.fetch_all(

@@ -122,9 +122,9 @@ async def test_execute_many_stores_every_row_or_none(database: Database) -> None
 
 
 async def test_concurrent_appends_to_one_account_get_one_contiguous_sequence(database: Database) -> None:
-    log = OrderUpdateLog(database)
+    log, other = OrderUpdateLog(database), OrderUpdateLog(database)  # other: as another process would
     orders: list[dict[str, Any]] = [{"order_id": str(n), "status": "OPEN"} for n in range(30)]
-    stored = await asyncio.gather(*(log.append("AB1234", order, 1) for order in orders))
+    stored = await asyncio.gather(*((log, other)[n % 2].append("AB1234", order, 1) for n, order in enumerate(orders)))
     assert sorted(s.sequence for s in stored if s is not None) == list(range(1, 31))
     assert [u.sequence for u in await log.after("AB1234", 0)] == list(range(1, 31))
     again = await asyncio.gather(*(log.append("AB1234", order, 2) for order in orders[:5]))
