@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 import structlog
 from google.protobuf import descriptor_pool
 
+from kite_gateway.cluster import Membership
 from kite_gateway.config import KiteConfig, Settings
-from kite_gateway.core.accounts import AccountManager, SessionState
+from kite_gateway.core.accounts import AccountManager, AccountSession, SessionState
 from kite_gateway.core.market import InstrumentMaster, LastPrices
 from kite_gateway.core.order_updates import OrderUpdateReplay
 from kite_gateway.core.orders import (
@@ -35,6 +36,7 @@ from kite_gateway.errors import GatewayError
 from kite_gateway.grpc import (
     AccountServicer,
     AuditRpcs,
+    Forwarding,
     Gateway,
     GttRpcs,
     HealthSources,
@@ -63,16 +65,18 @@ from kite_gateway.kite import EgressConfigError, EgressMap, KiteConnector, KiteO
 from kite_gateway.observability import ConnectionStats, EgressStats, StateCollector, StateSources, TickerStats
 from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
 from kite_gateway.storage import (
-    DATABASE_FILE,
+    POSTGRES_CLOCK,
     AuditLog,
     CredentialStore,
     Database,
     DuplicateLog,
     IdempotencyStore,
+    LeaseStore,
     OrderUpdateLog,
     Sealer,
     SealingError,
     load_key,
+    open_database,
     private_directory,
 )
 from kite_gateway.streaming import OrderUpdates, PostbackIntake, TickStreams, UpstreamState
@@ -103,6 +107,7 @@ class App:
     kill_switches: KillSwitches
     last_prices: LastPrices
     egresses: EgressMap = field(default_factory=EgressMap)
+    membership: Membership | None = None  # the clustered mode's leases, fence and owner lookup
 
     @classmethod
     async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> App:
@@ -120,7 +125,8 @@ class App:
         # and an egress map naming an address this host does not have, or a proxy that does not answer
         egresses = EgressMap.load(settings.gateway_egress_file, settings.gateway_egress_family_size)
         await check_egresses(egresses)
-        database = Database(data_dir / DATABASE_FILE)
+        url = settings.gateway_database_url
+        database = open_database(url.get_secret_value() if url else None, data_dir)
         await database.open()
         credentials = CredentialStore(database, sealer)
         try:
@@ -139,9 +145,29 @@ class App:
         clock = now or (lambda: datetime.now(UTC))
         accounts = AccountManager(credentials, connector, kite.login_endpoint, clock)
         await accounts.load()
-        idempotency = IdempotencyStore(database)
         kill_switches = KillSwitches(database)
         await kill_switches.load()
+        instruments = InstrumentMaster()
+        membership = None
+        if settings.clustered:  # the owner of an account's lease watches it; owner-only writes are fenced
+
+            async def start_owning(sessions: list[AccountSession]) -> None:
+                await _watch(instruments, order_updates, sessions)
+
+            async def stop_owning(account_ids: list[str]) -> None:
+                for account_id in account_ids:
+                    await order_updates.unwatch(account_id)
+
+            membership = Membership(
+                LeaseStore(database, POSTGRES_CLOCK),
+                settings.gateway_replica_id,
+                accounts,
+                kill_switches,
+                ttl=settings.gateway_lease_ttl,
+                start_owning=start_owning,
+                stop_owning=stop_owning,
+            )
+        idempotency = IdempotencyStore(database, membership.fence if membership else None)
         tick_streams = TickStreams(
             settings.websocket_endpoint,
             ProtoTickEncoding(),
@@ -163,14 +189,14 @@ class App:
             per_day=settings.gateway_orders_per_day,
             clock_skew=settings.gateway_order_clock_skew,
             sent_since=idempotency.sent_since,
-            blocked=kill_switches.check,
+            blocked=_blocked(kill_switches, membership),
             now=clock,
         )
         kill_switches.listeners.append(dispatch.poke)
         placement = IdempotentPlacement(
             idempotency,
             dispatch,
-            kill_switches.check,
+            _blocked(kill_switches, membership),
             settings.request_timeout,
             settings.gateway_order_quarantine,
             clock,
@@ -185,7 +211,7 @@ class App:
             executor=executor,
             limits=limits,
             accounts=accounts,
-            instruments=InstrumentMaster(),
+            instruments=instruments,
             placement=placement,
             dispatch=dispatch,
             duplicates=duplicates,
@@ -195,6 +221,7 @@ class App:
             kill_switches=kill_switches,
             last_prices=LastPrices(),
             egresses=egresses,
+            membership=membership,
         )
 
     def servicers(self) -> dict[str, object]:
@@ -233,15 +260,9 @@ class App:
 
     async def watch_order_updates(self) -> None:
         """Start recording the order updates of every active account (and reconcile what happened
-        while the gateway was not running)."""
-        for session in self.accounts.all():
-            if session.state()[0] is not SessionState.ACTIVE:
-                continue
-            try:
-                await self.instruments.ensure(session)
-                await self.order_updates.watch(session, self.instruments.symbols())
-            except GatewayError as exc:
-                log.warning("orders.watch_failed", account_id=session.account_id, error=exc.message)
+        while the gateway was not running); clustered, each owner does it for what it holds."""
+        if self.membership is None:
+            await _watch(self.instruments, self.order_updates, self.accounts.all())
 
     def http_endpoints(
         self, host: str, port: int, metrics: bool = False, api: tuple[list[str], str] | None = None
@@ -260,8 +281,18 @@ class App:
 
     # What health and metrics read at scrape time -----------------------------------------------
 
-    def health_sources(self) -> HealthSources:
-        return HealthSources(accounts=self._active_accounts, tickers=self._connected_tickers)
+    def health_sources(self, serving: tuple[str, ...] = ()) -> HealthSources:
+        """`serving`: the API services, which turn NOT_SERVING (with "") while the clustered mode's
+        database cannot be reached (no lease can be held or taken)."""
+        membership = self.membership
+        if membership is None:
+            return HealthSources(accounts=self._active_accounts, tickers=self._connected_tickers)
+        return HealthSources(
+            accounts=self._active_accounts,
+            tickers=self._connected_tickers,
+            dependencies=lambda: {"database": membership.healthy()},
+            serving=serving,
+        )
 
     def state_collector(self) -> StateCollector:
         return StateCollector(
@@ -300,6 +331,8 @@ class App:
         }
 
     async def close(self) -> None:
+        if self.membership is not None:  # hand the leases off first: stop owning, then release
+            await self.membership.drain()
         self.placement.abandon_queued()  # nothing not yet sent is sent while stopping
         await self.placement.drain(self.settings.request_timeout * 2)
         await self.tick_streams.stop()
@@ -333,7 +366,10 @@ async def serve(
             stack.push_async_callback(app.close)
             socket = internal_socket_path(settings.gateway_data_dir)
             stack.callback(remove_internal_socket, socket, settings.gateway_data_dir)
-            gateway = Gateway(settings, app.servicers(), internal_socket=socket)
+            forwarding = _forwarding(settings, app.membership)
+            gateway = Gateway(settings, app.servicers(), internal_socket=socket, forwarding=forwarding)
+            if forwarding is not None:
+                stack.push_async_callback(forwarding.close)
             refusal = exposure_refusal(
                 http_host, gateway.principals is not None, settings.gateway_allow_unauthenticated
             )
@@ -357,12 +393,59 @@ async def serve(
                 "KITE_GATEWAY_HTTP_LISTEN) for an address in use"
             ) from None
         demo_accounts = await log_in_demo_accounts(simulator, app.accounts) if simulator is not None else None
-        publisher = asyncio.create_task(publish(gateway.health, app.health_sources()))
+        publisher = asyncio.create_task(publish(gateway.health, app.health_sources(tuple(gateway.service_names))))
         stack.callback(publisher.cancel)
         watcher = asyncio.create_task(app.watch_order_updates())
         stack.callback(watcher.cancel)
-        ready = None if demo_accounts is None else _announce_ready(settings, gateway, demo_accounts)
-        await run_until_signalled(gateway, ready)
+        announce = None if demo_accounts is None else _announce_ready(settings, gateway, demo_accounts)
+        await run_until_signalled(gateway, _when_serving(settings, app.membership, announce))
+
+
+def _when_serving(
+    settings: Settings, membership: Membership | None, announce: Callable[[int], None] | None
+) -> Callable[[int], None] | None:
+    """What to do once the server listens: take part in the cluster (reached on the bound port), announce."""
+    if membership is None:
+        return announce
+
+    def ready(port: int) -> None:
+        membership.start(settings.advertise_address(port))
+        if announce is not None:
+            announce(port)
+
+    return ready
+
+
+def _forwarding(settings: Settings, membership: Membership | None) -> Forwarding | None:
+    if membership is None:
+        return None
+    secret = settings.gateway_cluster_secret
+    assert secret is not None  # the settings require it in the clustered mode
+    return Forwarding(membership, secret.get_secret_value().encode(), replica_id=settings.gateway_replica_id)
+
+
+def _blocked(kill_switches: KillSwitches, membership: Membership | None) -> Callable[[str], None]:
+    """What refuses a send at its moment: a kill switch; clustered, also not owning the account."""
+    if membership is None:
+        return kill_switches.check
+    fence = membership.fence
+
+    def blocked(account_id: str) -> None:
+        kill_switches.check(account_id)
+        fence.check(account_id)
+
+    return blocked
+
+
+async def _watch(instruments: InstrumentMaster, order_updates: OrderUpdates, sessions: list[AccountSession]) -> None:
+    for session in sessions:
+        if session.state()[0] is not SessionState.ACTIVE:
+            continue
+        try:
+            await instruments.ensure(session)
+            await order_updates.watch(session, instruments.symbols())
+        except GatewayError as exc:
+            log.warning("orders.watch_failed", account_id=session.account_id, error=exc.message)
 
 
 def _announce_ready(settings: Settings, gateway: Gateway, accounts: list[str]) -> Callable[[int], None]:

@@ -38,6 +38,15 @@ def _ip_list(value: str) -> str:
     return value
 
 
+def _database_url(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    scheme, sep, rest = value.get_secret_value().partition("://")
+    if not sep or scheme not in ("postgresql", "postgres") or not rest:
+        raise ValueError("must be a postgresql:// URL, e.g. postgresql://user:password@host:5432/kite_gateway")
+    return value
+
+
 def _url(*schemes: str) -> Any:
     def check(value: str) -> str:
         scheme, sep, rest = value.partition("://")
@@ -133,6 +142,9 @@ class Settings(BaseSettings):
     # The gateway's own.
     gateway_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:50051"
     gateway_data_dir: Path = Path("./data")
+    # PostgreSQL for the gateway's state (the clustered mode), e.g. postgresql://user:password@host:5432/db;
+    # unset: the embedded SQLite file in the data directory. It carries a password: never logged.
+    gateway_database_url: Annotated[SecretStr | None, AfterValidator(_database_url)] = None
     gateway_shutdown_grace: float = Field(10.0, ge=0, le=300, description="seconds to drain RPCs")
     gateway_log_format: Literal["json", "console"] = "json"
     gateway_paper_listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8765"
@@ -193,7 +205,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _cluster_settings_agree(self) -> Self:
-        database_url = getattr(self, "gateway_database_url", None)  # the PostgreSQL backend's setting
+        database_url = self.gateway_database_url
         if self.gateway_nats_url is not None and database_url is None:
             raise ValueError(
                 f"{env_name('gateway_nats_url')} is set without {env_name('gateway_database_url')}: the clustered "
@@ -212,7 +224,7 @@ class Settings(BaseSettings):
         """Whether this replica runs in the clustered mode: its state in PostgreSQL (the database URL is
         set), accounts owned by lease, owner-bound calls forwarded. False: the embedded single process
         (SQLite, in-process fan-out). NATS (`gateway_nats_url`) carries the live fan-out between replicas."""
-        return getattr(self, "gateway_database_url", None) is not None
+        return self.gateway_database_url is not None
 
     @property
     def lease_renew_interval(self) -> float:

@@ -17,8 +17,15 @@ import pytest
 from kite_gateway.config import Settings
 from kite_gateway.grpc.server import Gateway
 from kite_gateway.storage.sealing import Sealer
+from tests.support.fixtures import SQLITE_ONLY, gateway_database, postgres_server, postgres_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{SQLITE_ONLY}: about the SQLite file itself; keeps SQLite under KITE_GATEWAY_TEST_BACKEND=postgres"
+    )
 
 
 @pytest.fixture

@@ -93,19 +93,6 @@ SECRET = "0123456789abcdef0123456789abcdef"  # 32 characters, the shortest accep
 DATABASE = "postgresql://gateway:hunter2@db.trading.svc:5432/gateway"
 
 
-@pytest.fixture
-def with_database_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The PostgreSQL backend declares KITE_GATEWAY_DATABASE_URL; until it does, a stand-in with it."""
-    from kite_gateway import config
-
-    if "gateway_database_url" not in config.Settings.model_fields:
-
-        class WithDatabase(config.Settings):
-            gateway_database_url: str | None = None
-
-        monkeypatch.setattr(config, "Settings", WithDatabase)
-
-
 def test_without_cluster_settings_the_gateway_is_the_embedded_single_process(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
@@ -120,7 +107,6 @@ def test_without_cluster_settings_the_gateway_is_the_embedded_single_process(mon
     assert settings.advertise_address() == "127.0.0.1:50051"
 
 
-@pytest.mark.usefixtures("with_database_setting")
 def test_every_cluster_setting_is_read_from_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {
         "KITE_GATEWAY_DATABASE_URL": DATABASE,
@@ -145,7 +131,6 @@ def test_every_cluster_setting_is_read_from_its_environment_variable(monkeypatch
     assert SECRET not in repr(settings) and SECRET not in str(settings)
 
 
-@pytest.mark.usefixtures("with_database_setting")
 @pytest.mark.parametrize(
     "given",
     [{"gateway_database_url": DATABASE}, {"gateway_database_url": DATABASE, "gateway_nats_url": "nats://n:4222"}],

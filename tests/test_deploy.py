@@ -69,18 +69,6 @@ def pod_environment() -> dict[str, str]:
     return environment
 
 
-@pytest.fixture
-def with_database_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The PostgreSQL backend declares KITE_GATEWAY_DATABASE_URL; until it does, a stand-in with it."""
-    if "gateway_database_url" not in config.Settings.model_fields:
-
-        class WithDatabase(config.Settings):
-            gateway_database_url: str | None = None
-
-        monkeypatch.setattr(config, "Settings", WithDatabase)
-
-
-@pytest.mark.usefixtures("with_database_setting")
 def test_every_variable_the_pod_gets_is_a_setting_and_together_they_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     environment = pod_environment()
     known = {env_name(name) for name in config.Settings.model_fields}

@@ -1,8 +1,18 @@
-"""The gateway's persistent state: an embedded SQLite database (schema migrations, sealed secrets)."""
+"""The gateway's persistent state: one storage interface over an embedded SQLite database (the default)
+or PostgreSQL (the clustered mode); schema migrations, sealed secrets."""
 
 from kite_gateway.storage.audit import AuditEntry, AuditLog
+from kite_gateway.storage.backend import open_database
 from kite_gateway.storage.credentials import CredentialStore, StoredAccount
-from kite_gateway.storage.database import DATABASE_FILE, Database, now_text, set_aside_database
+from kite_gateway.storage.database import (
+    Database,
+    DatabaseUnavailable,
+    DuplicateKey,
+    Queries,
+    Row,
+    SchemaTooNew,
+    now_text,
+)
 from kite_gateway.storage.duplicates import DuplicateLog
 from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, Fence, IdempotencyStore, Record
 from kite_gateway.storage.leases import (
@@ -15,8 +25,10 @@ from kite_gateway.storage.leases import (
     Replica,
 )
 from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, dedupe_key
+from kite_gateway.storage.postgres import PostgresDatabase
 from kite_gateway.storage.private_files import FILE_MODE, private_directory
 from kite_gateway.storage.sealing import Sealer, SealingError, load_key
+from kite_gateway.storage.sqlite import DATABASE_FILE, SqliteDatabase, set_aside_database
 
 __all__ = [
     "DATABASE_FILE",
@@ -30,6 +42,8 @@ __all__ = [
     "AuditLog",
     "CredentialStore",
     "Database",
+    "DatabaseUnavailable",
+    "DuplicateKey",
     "DuplicateLog",
     "Fence",
     "FenceToken",
@@ -38,15 +52,21 @@ __all__ = [
     "Lease",
     "LeaseStore",
     "OrderUpdateLog",
+    "PostgresDatabase",
+    "Queries",
     "Record",
     "Replica",
+    "Row",
+    "SchemaTooNew",
     "Sealer",
     "SealingError",
+    "SqliteDatabase",
     "StoredAccount",
     "StoredUpdate",
     "dedupe_key",
     "load_key",
     "now_text",
+    "open_database",
     "private_directory",
     "set_aside_database",
 ]

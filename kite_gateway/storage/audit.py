@@ -75,6 +75,7 @@ class AuditLog:
             (time.isoformat(), _cut(principal, MAX_NAME), _cut(account_id, MAX_NAME), action,
              _cut(client_order_id, MAX_NAME), _cut(order_id, MAX_NAME), bounded_request_json(request_json),
              status_code, _cut(outcome, MAX_OUTCOME), latency_ms),
+            returning="event_id",
         )  # fmt: skip
 
     async def query(

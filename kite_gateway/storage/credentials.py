@@ -44,7 +44,7 @@ class CredentialStore:
             self.sealer.unseal(row["value"])
         except SealingError:
             raise SealingError(
-                f"the secret key does not open the credentials stored in {self.database.path}; start with the key "
+                f"the secret key does not open the credentials stored in {self.database.location}; start with the key "
                 "they were sealed with (KITE_GATEWAY_SECRET_KEY or KITE_GATEWAY_SECRET_KEY_FILE)"
             ) from None
 

@@ -1,108 +1,116 @@
-"""The SQLite database: opened once, migrated to the newest schema at start, used through aiosqlite
-(one connection, its own thread, so the event loop never blocks on disk)."""
+"""The storage interface the stores use: one `Database` (SQLite embedded, or PostgreSQL), statements
+in portable SQL with `?` placeholders, rows read as row["name"] or row[0].
+
+SQL the stores write must run on both backends: ON CONFLICT ... DO NOTHING rather than INSERT OR
+IGNORE, no SQLite-only functions (json_*), TEXT compared as TEXT; each backend translates what it
+must (PostgreSQL: `?` into `$1, $2, ...`)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import Iterable
+import abc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import aiosqlite
-
-from kite_gateway.storage.migrations import MIGRATIONS
-from kite_gateway.storage.private_files import private_file, sqlite_files, tighten_database
-
-DATABASE_FILE = "gateway.db"  # in the data directory
-
-
-def set_aside_database(path: Path, suffix: str) -> Path | None:
-    """Move a closed database and its WAL files to `<name><suffix>` beside it (still openable
-    there), replacing an older one, so the next open starts an empty database; where it went, or
-    None when there was none (blocking: run it on a thread)."""
-    aside = path.with_name(path.name + suffix)
-    if not path.exists():
-        return None
-    for source, target in zip(sqlite_files(path), sqlite_files(aside), strict=True):
-        try:
-            os.replace(source, target)
-        except FileNotFoundError:  # no WAL left: remove an older one that would not match
-            target.unlink(missing_ok=True)
-    return aside
+from kite_gateway.errors import GatewayError, Reason, Status
 
 
 def now_text() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class Database:
-    """The gateway's database at `path` (created and migrated on open)."""
+class Row(Protocol):
+    """A result row: by column name or position (sqlite3.Row and asyncpg.Record both are)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: aiosqlite.Connection | None = None
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+    def keys(self) -> Any: ...
+
+
+class DatabaseUnavailable(GatewayError):
+    """The database cannot be reached (a lost connection, a server restarting): UNAVAILABLE, retry later.
+    Whether a write that failed this way took effect is not known."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            Status.UNAVAILABLE,
+            Reason.UNSPECIFIED,
+            f"the gateway's database is unavailable ({detail}); retry shortly",
+            {"dependency": "database"},
+            retry_after=1.0,
+        )
+
+
+class DuplicateKey(Exception):
+    """A statement broke a unique constraint (raised by both backends alike)."""
+
+
+class Queries(abc.ABC):
+    """What runs statements: a database, or one transaction of it."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one statement (committed, outside a transaction); the number of rows it changed."""
+
+    @abc.abstractmethod
+    async def insert(self, sql: str, params: Iterable[Any] = (), *, returning: str) -> int:
+        """Run one INSERT; the new row's integer key, the column `returning` (SQLite: its rowid)."""
+
+    @abc.abstractmethod
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each row of parameters, all or none."""
+
+    @abc.abstractmethod
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
+
+    @abc.abstractmethod
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
+
+
+class Database(Queries):
+    """The gateway's database: opened (and migrated to the newest schema) once, closed at shutdown."""
 
     @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("database not open")
-        return self._db
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where it is, for messages (never a password)."""
 
+    @abc.abstractmethod
     async def open(self) -> None:
-        # Owner-only before SQLite creates it (its -wal and -shm files take the database's mode),
-        # and tightened if an older gateway left any of the three world-readable.
-        await asyncio.to_thread(private_file, self.path)
-        await asyncio.to_thread(tighten_database, self.path)
-        self._db = await aiosqlite.connect(self.path)
-        self._db.row_factory = aiosqlite.Row
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA foreign_keys=ON")
-        await self._db.execute("PRAGMA busy_timeout=5000")
-        await self.migrate()
+        """Connect and migrate to the newest schema (refusing a schema newer than this gateway's)."""
 
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+    @abc.abstractmethod
+    async def close(self) -> None: ...
 
-    async def schema_version(self) -> int:
-        async with self.db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+    @abc.abstractmethod
+    async def schema_version(self) -> int: ...
 
-    async def migrate(self) -> None:
-        """Apply every migration newer than the database's version, each in its own transaction."""
-        current = await self.schema_version()
-        newest = MIGRATIONS[-1][0]
-        if current > newest:
-            raise RuntimeError(
-                f"database {self.path} has schema version {current}, newer than this gateway knows ({newest}); "
-                "run a newer gateway or restore a backup"
-            )
-        for version, _description, sql in MIGRATIONS:
-            if version <= current:
-                continue
-            await self.db.executescript(f"BEGIN; {sql}; PRAGMA user_version = {version}; COMMIT;")
+    @abc.abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Queries]:
+        """`async with database.transaction() as tx:` statements on `tx` commit together, or none
+        does when the block raises. Use only `tx` inside the block."""
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run one statement and commit; returns the number of rows it changed."""
-        cursor = await self.db.execute(sql, tuple(params))
-        await self.db.commit()
-        return cursor.rowcount
+    async def ping(self) -> bool:
+        """True when the database answers now (for health)."""
+        try:
+            await self.fetch_one("SELECT 1")
+        except DatabaseUnavailable:
+            return False
+        return True
 
-    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run one INSERT and commit; returns the new row's id."""
-        cursor = await self.db.execute(sql, tuple(params))
-        await self.db.commit()
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
-    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer gateway than this one."""
 
-    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.db.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+    def __init__(self, location: str, current: int, newest: int) -> None:
+        super().__init__(
+            f"database {location} has schema version {current}, newer than this gateway knows ({newest}); "
+            "run a newer gateway or restore a backup"
+        )
+        self.current = current
+        self.newest = newest

@@ -20,8 +20,8 @@ class DuplicateLog:
     ) -> bool:
         """Store a duplicate; False if it was stored before."""
         changed = await self.database.execute(
-            "INSERT OR IGNORE INTO duplicate_orders (account_id, order_id, client_order_id, kept_order_id, action, "
-            "message, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO duplicate_orders (account_id, order_id, client_order_id, kept_order_id, action, "
+            "message, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (account_id, order_id, client_order_id, kept_order_id, action, message, now_text()),
         )
         return bool(changed)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -128,20 +129,20 @@ class IdempotencyStore:
     async def sent_since(self, account_id: str, since: datetime) -> int:
         """Orders whose last attempt was sent at or after `since` (a floor for today's order count);
         an autosliced order counts each of its children, as Kite does."""
-        row = await self.database.fetch_one(
-            "SELECT COALESCE(SUM(CASE WHEN slices IS NULL THEN 1 ELSE json_array_length(slices, '$.children') END), 0) "
-            "AS sent FROM idempotency WHERE account_id = ? AND kind = 'order' AND sent_at >= ?",
-            (account_id, since.isoformat()),
-        )
-        return int(row["sent"]) if row else 0
+        where = "FROM idempotency WHERE account_id = ? AND kind = 'order' AND sent_at >= ?"
+        params = (account_id, since.isoformat())
+        row = await self.database.fetch_one(f"SELECT COUNT(*) AS sent {where} AND slices IS NULL", params)
+        sliced = await self.database.fetch_all(f"SELECT slices {where} AND slices IS NOT NULL", params)
+        children = sum(len(json.loads(r["slices"]).get("children") or ()) for r in sliced)  # few: sliced orders only
+        return (int(row["sent"]) if row else 0) + children
 
     async def claim(self, account_id: str, client_order_id: str, kind: str, fingerprint: str) -> Record:
         """Store a new PENDING record (or return the existing one untouched)."""
         tag = kite_tag(account_id, client_order_id)
         now = now_text()
         await self.database.execute(
-            "INSERT OR IGNORE INTO idempotency (account_id, client_order_id, kind, fingerprint, tag, state, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO idempotency (account_id, client_order_id, kind, fingerprint, tag, state, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (account_id, client_order_id, kind, fingerprint, tag, PENDING, now, now),
         )
         record = await self.get(account_id, client_order_id)

@@ -3,13 +3,14 @@ durable queue every StreamOrderUpdates subscriber reads from, across reconnects 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from kite_gateway.storage.database import Database
+from kite_gateway.storage.database import Database, DuplicateKey
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class StoredUpdate:
 
 
 KEY_VERSION = "v2|"
+SEQUENCE_ATTEMPTS = 100  # appends from several processes racing for one account's next sequence retry
 # What makes an order this order (so an order id Kite, or a restarted simulator, hands out again is
 # never taken for the first order), and what makes a state of it this state.
 IDENTITY_FIELDS = ("order_id", "exchange", "tradingsymbol", "instrument_token", "transaction_type", "product",
@@ -50,6 +52,7 @@ def dedupe_key(order: dict[str, Any]) -> str:
 class OrderUpdateLog:
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._appending: dict[str, asyncio.Lock] = {}  # one append at a time per account in this process
 
     async def append(
         self, account_id: str, order: dict[str, Any], source: int, key: str | None = None
@@ -59,19 +62,9 @@ class OrderUpdateLog:
         now = datetime.now(UTC)
         key = key or dedupe_key(order)
         body = json.dumps(order, default=str, sort_keys=True)
-        changed = await self.database.execute(
-            "INSERT OR IGNORE INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, "
-            "payload) SELECT ?, COALESCE(MAX(sequence), 0) + 1, ?, ?, ?, ?, ? FROM order_updates WHERE account_id = ?",
-            (
-                account_id,
-                str(order.get("order_id") or ""),
-                key,
-                source,
-                now.isoformat(),
-                body,
-                account_id,
-            ),
-        )
+        params = (account_id, str(order.get("order_id") or ""), key, source, now.isoformat(), body, account_id)
+        async with self._appending.setdefault(account_id, asyncio.Lock()):
+            changed = await self._insert_next(account_id, params)
         if not changed:
             return None
         row = await self.database.fetch_one(
@@ -80,6 +73,21 @@ class OrderUpdateLog:
         )
         assert row is not None
         return StoredUpdate(account_id, int(row["sequence"]), source, now, order)
+
+    async def _insert_next(self, account_id: str, params: tuple[object, ...]) -> int:
+        """Store an update under the account's next sequence (0: its key was stored before). Another
+        process appending for the account (a stale owner, PostgreSQL) may take a sequence first: retry."""
+        for _ in range(SEQUENCE_ATTEMPTS):
+            try:
+                return await self.database.execute(
+                    "INSERT INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, "
+                    "payload) SELECT ?, COALESCE(MAX(sequence), 0) + 1, ?, ?, CAST(? AS BIGINT), ?, ? "
+                    "FROM order_updates WHERE account_id = ? ON CONFLICT (account_id, dedupe_key) DO NOTHING",
+                    params,
+                )
+            except DuplicateKey:  # another connection stored the account's next sequence first: take the one after
+                continue
+        raise RuntimeError(f"could not take the next order-update sequence of {account_id}")
 
     async def after(self, account_id: str, sequence: int, limit: int = 500) -> list[StoredUpdate]:
         rows = await self.database.fetch_all(
@@ -111,11 +119,15 @@ class OrderUpdateLog:
         )
         if not rows:
             return 0
-        await self.database.db.executemany(
-            "UPDATE OR IGNORE order_updates SET dedupe_key = ? WHERE account_id = ? AND sequence = ?",
-            [(dedupe_key(json.loads(r["payload"])), r["account_id"], r["sequence"]) for r in rows],
+        updates = []
+        for r in rows:
+            key = dedupe_key(json.loads(r["payload"]))
+            updates.append((key, r["account_id"], r["sequence"], r["account_id"], key))
+        await self.database.execute_many(
+            "UPDATE order_updates SET dedupe_key = ? WHERE account_id = ? AND sequence = ? "
+            "AND NOT EXISTS (SELECT 1 FROM order_updates WHERE account_id = ? AND dedupe_key = ?)",
+            updates,
         )
-        await self.database.db.commit()
         return len(rows)
 
     async def latest_by_order(self, account_id: str) -> dict[str, str]:

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from kite_gateway.cluster.lease_keeper import LeaseKeeper
-from kite_gateway.storage.database import Database
-from kite_gateway.storage.leases import SQLITE_CLOCK, LeaseStore
+from kite_gateway.storage import SQLITE_CLOCK, Database, LeaseStore, open_database
 
 TTL = 6.0
 KEYS = [f"app{i}" for i in range(7)]
@@ -60,9 +59,10 @@ class Replica:
         )
 
 
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "gateway.db")
+@pytest.fixture(params=("sqlite", "postgres"))
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    url = None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    database = open_database(url, tmp_path)
     await database.open()
     yield database
     await database.close()

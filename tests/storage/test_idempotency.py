@@ -5,9 +5,7 @@ Kite does."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -19,11 +17,8 @@ SLICES = json.dumps({"parent_order_id": "9", "children": [{"order_id": "10"}, {"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[IdempotencyStore]:
-    database = Database(tmp_path / "gateway.db")
-    await database.open()
-    yield IdempotencyStore(database)
-    await database.close()
+def store(database: Database) -> IdempotencyStore:
+    return IdempotencyStore(database)
 
 
 async def test_an_autoslices_children_are_kept_with_its_record(store: IdempotencyStore) -> None:

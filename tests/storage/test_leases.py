@@ -1,19 +1,17 @@
 """Leases with fencing tokens in the database: one owner at a time, a new generation at every
 change of owner, and owner-only writes refused under a stale one (a replica paused past its lease
-cannot record a send), on the database's clock (here a test clock passed to the store)."""
+cannot record a send), on the database's clock (here a test clock passed to the store); on both backends."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kite_gateway.core.risk import KillSwitches
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.storage.database import Database
+from kite_gateway.storage import Database
 from kite_gateway.storage.idempotency import PENDING, IdempotencyStore
 from kite_gateway.storage.leases import SQLITE_CLOCK, FencedOut, FenceToken, LeaseStore
 
@@ -27,14 +25,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.ms
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "gateway.db")
-    await database.open()
-    yield database
-    await database.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ quantities; one change reported by several sources is still stored once."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from kite_gateway.storage.database import Database
@@ -36,19 +35,14 @@ ORDER: dict[str, Any] = {
 
 
 async def test_an_order_id_handed_out_again_for_another_order_is_stored_not_dropped_as_a_duplicate(
-    tmp_path: Path,
+    database: Database,
 ) -> None:
-    database = Database(tmp_path / "gateway.db")
-    await database.open()
-    try:
-        log = OrderUpdateLog(database)
-        assert await log.append("ZS0001", ORDER, 1) is not None
-        again = {**ORDER, "tradingsymbol": "TCS", "instrument_token": 2953217, "order_timestamp": "2026-11-25 09:16:00"}
-        assert await log.append("ZS0001", again, 1) is not None
-        assert await log.append("ZS0001", {**ORDER, "average_price": 1500.50}, 2) is None  # the same change again
-        assert [u.order["tradingsymbol"] for u in await log.after("ZS0001", 0)] == ["INFY", "TCS"]
-    finally:
-        await database.close()
+    log = OrderUpdateLog(database)
+    assert await log.append("ZS0001", ORDER, 1) is not None
+    again = {**ORDER, "tradingsymbol": "TCS", "instrument_token": 2953217, "order_timestamp": "2026-11-25 09:16:00"}
+    assert await log.append("ZS0001", again, 1) is not None
+    assert await log.append("ZS0001", {**ORDER, "average_price": 1500.50}, 2) is None  # the same change again
+    assert [u.order["tradingsymbol"] for u in await log.after("ZS0001", 0)] == ["INFY", "TCS"]
 
 
 def test_every_field_that_tells_two_orders_apart_is_in_the_key() -> None:
@@ -64,19 +58,14 @@ def test_one_change_spelled_differently_by_two_sources_has_one_key() -> None:
 
 
 async def test_updates_stored_under_the_old_key_are_rekeyed_so_their_repeats_are_still_recognised(
-    tmp_path: Path,
+    database: Database,
 ) -> None:
-    database = Database(tmp_path / "gateway.db")
-    await database.open()
-    try:
-        await database.execute(
-            "INSERT INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, payload) "
-            "VALUES ('ZS0001', 1, ?, 'old|key', 1, '2026-11-24T05:00:00+00:00', ?)",
-            (ORDER["order_id"], json.dumps(ORDER)),
-        )
-        log = OrderUpdateLog(database)
-        assert await log.rekey() == 1 and await log.rekey() == 0
-        assert await log.append("ZS0001", ORDER, 2) is None
-        assert await log.latest_by_order("ZS0001") == {ORDER["order_id"]: dedupe_key(ORDER)}
-    finally:
-        await database.close()
+    await database.execute(
+        "INSERT INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, payload) "
+        "VALUES ('ZS0001', 1, ?, 'old|key', 1, '2026-11-24T05:00:00+00:00', ?)",
+        (ORDER["order_id"], json.dumps(ORDER)),
+    )
+    log = OrderUpdateLog(database)
+    assert await log.rekey() == 1 and await log.rekey() == 0
+    assert await log.append("ZS0001", ORDER, 2) is None
+    assert await log.latest_by_order("ZS0001") == {ORDER["order_id"]: dedupe_key(ORDER)}

@@ -37,7 +37,7 @@ from kite_gateway.core.orders.market_closed import with_next_session
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite import Autosliced, KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
 from kite_gateway.observability import ORDER_QUEUE_REFUSALS
-from kite_gateway.storage import FAILED, PENDING, PLACED, IdempotencyStore, Record
+from kite_gateway.storage import FAILED, PENDING, PLACED, DatabaseUnavailable, IdempotencyStore, Record
 from kite_wire import IST
 from kite_wire import order_rules as rules
 
@@ -360,6 +360,8 @@ class IdempotentPlacement:
         async def submit() -> str:
             try:
                 return await attempt.submit(kite, record)
+            except DatabaseUnavailable:  # a write after Kite answered (an autoslice's children): Kite may have it
+                raise
             except GatewayError as exc:  # a definite refusal: nothing exists at Kite
                 await self.store.settle(account_id, client_order_id, FAILED, error=exc.message[:500])
                 raise

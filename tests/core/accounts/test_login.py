@@ -20,8 +20,8 @@ from kite_gateway.kite.caller import KiteCaller, KiteConnector
 from kite_gateway.kite.limits import EndpointClass, RateLimits
 from kite_gateway.kite.user import KiteLogin, MarginSegment, Profile, UserMargins
 from kite_gateway.storage.credentials import CredentialStore
-from kite_gateway.storage.database import Database
 from kite_gateway.storage.sealing import Sealer
+from kite_gateway.storage.sqlite import SqliteDatabase
 from kite_wire.formats import IST
 
 NOW = datetime(2026, 3, 2, 9, 15, tzinfo=IST)
@@ -80,7 +80,7 @@ class Accounts:
 
 @pytest.fixture
 async def accounts(tmp_path: Path) -> AsyncIterator[Accounts]:
-    database = Database(tmp_path / "gateway.db")
+    database = SqliteDatabase(tmp_path / "gateway.db")
     await database.open()
     credentials = CredentialStore(database, Sealer(Sealer.generate_key()))
     limits = RateLimits(1000, 100)

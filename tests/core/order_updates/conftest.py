@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from kite_gateway.core.order_updates import OrderUpdateFeed
-from kite_gateway.storage.database import Database
 from kite_gateway.storage.order_updates import OrderUpdateLog
+from kite_gateway.storage.sqlite import SqliteDatabase
 
 ACCOUNT = "ZS0001"
 
@@ -38,7 +38,7 @@ def order(order_id: str, status: str = "OPEN", **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def feed(tmp_path: Path) -> AsyncIterator[OrderUpdateFeed]:
-    database = Database(tmp_path / "gateway.db")
+    database = SqliteDatabase(tmp_path / "gateway.db")
     await database.open()
     feed = OrderUpdateFeed(OrderUpdateLog(database))
     try:

@@ -10,8 +10,8 @@ from typing import Any
 
 from kite_gateway.core.order_updates import Gap, GapAction, GapReason, OrderUpdateFeed, UpdateSource
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.storage.database import Database
 from kite_gateway.storage.order_updates import OrderUpdateLog
+from kite_gateway.storage.sqlite import SqliteDatabase
 from tests.core.order_updates.conftest import ACCOUNT, order
 
 
@@ -35,7 +35,7 @@ async def test_a_new_update_reaches_every_on_stored_hook_without_its_envelope_an
 
 async def test_an_outage_is_reconciled_when_the_upstream_is_back_and_dated_from_when_it_began(tmp_path: Path) -> None:
     clock = [datetime(2026, 11, 24, 5, 0, tzinfo=UTC)]
-    database = Database(tmp_path / "gateway.db")
+    database = SqliteDatabase(tmp_path / "gateway.db")
     await database.open()
     feed = OrderUpdateFeed(OrderUpdateLog(database), now=lambda: clock[0])
     listener = feed.listen(ACCOUNT)

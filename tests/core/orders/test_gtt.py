@@ -21,8 +21,8 @@ from kite_gateway.core.orders.gtt import GttTriggers, same_trigger
 from kite_gateway.core.orders.placement import IdempotentPlacement
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.gtt import gtt_row
-from kite_gateway.storage.database import Database
 from kite_gateway.storage.idempotency import FAILED, PLACED, IdempotencyStore
+from kite_gateway.storage.sqlite import SqliteDatabase
 from tests.kite.test_gtt import ACCOUNT, KITE_ROW, SELL_ABOVE, FakeKite
 
 NOW = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
@@ -49,7 +49,7 @@ class Setup:
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
-    database = Database(tmp_path / "gateway.db")
+    database = SqliteDatabase(tmp_path / "gateway.db")
     await database.open()
     store, switch = IdempotencyStore(database), KillSwitch()
 

@@ -17,8 +17,8 @@ from kite_gateway.core.orders.placement import IdempotentPlacement
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.errors import KiteOutcomeUnknown
 from kite_gateway.kite.orders import KiteOrders, OrderArgs, OrderRow
-from kite_gateway.storage.database import Database
 from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, IdempotencyStore
+from kite_gateway.storage.sqlite import SqliteDatabase
 
 ARGS: OrderArgs = {"variety": "regular", "exchange": "NSE", "tradingsymbol": "INFY", "quantity": 1}
 UNAVAILABLE = GatewayError(Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE, "Kite could not be reached")
@@ -63,7 +63,7 @@ class Clock:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[IdempotencyStore]:
-    database = Database(tmp_path / "gateway.db")
+    database = SqliteDatabase(tmp_path / "gateway.db")
     await database.open()
     yield IdempotencyStore(database)
     await database.close()
