@@ -26,9 +26,16 @@ from typing import Any
 import structlog
 
 from kite_gateway.cluster.bus import Bus, Subscription
-from kite_gateway.streaming.tick_streams import AccountTicks, TickStreams
-from kite_gateway.streaming.ticks import LEVEL_OF_MODE, UpstreamState
-from kite_gateway.streaming.upstream import Callbacks, Ticker, TickerFactory, UpstreamConnection
+from kite_gateway.streaming import (
+    LEVEL_OF_MODE,
+    AccountTicks,
+    Callbacks,
+    Ticker,
+    TickerFactory,
+    TickStreams,
+    UpstreamConnection,
+    UpstreamState,
+)
 from kite_wire import decode_message
 
 log = structlog.get_logger(__name__)
