@@ -269,7 +269,7 @@ class Bus:
                 try:
                     await self.client.publish(name, payload)
                     self.sent += 1
-                except NatsError as exc:
+                except Exception as exc:  # the sender must outlive any one message (at most once)
                     self.dropped += 1
                     log.debug("bus.publish_failed", subject=name, error=f"{type(exc).__name__}: {exc}"[:200])
             self._idle.set()
