@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 import structlog
 from google.protobuf import descriptor_pool
 
-from kite_gateway.cluster import Membership
+from kite_gateway.cluster import Bus, Membership, TickRelay, UpdateRelay
 from kite_gateway.config import KiteConfig, Settings
 from kite_gateway.core.accounts import AccountManager, AccountSession, SessionState
 from kite_gateway.core.market import InstrumentMaster, LastPrices
-from kite_gateway.core.order_updates import OrderUpdateReplay
+from kite_gateway.core.order_updates import GapReason, OrderUpdateReplay
 from kite_gateway.core.orders import (
     DuplicateOrders,
     GttTriggers,
@@ -79,7 +79,7 @@ from kite_gateway.storage import (
     open_database,
     private_directory,
 )
-from kite_gateway.streaming import OrderUpdates, PostbackIntake, TickStreams, UpstreamState
+from kite_gateway.streaming import AccountTicks, OrderUpdates, PostbackIntake, TickStreams, UpstreamState
 from kite_simulator import SimulatorStateError
 
 log = structlog.get_logger(__name__)
@@ -108,6 +108,8 @@ class App:
     last_prices: LastPrices
     egresses: EgressMap = field(default_factory=EgressMap)
     membership: Membership | None = None  # the clustered mode's leases, fence and owner lookup
+    bus: Bus | None = None  # and its fan-out across replicas (with KITE_GATEWAY_NATS_URL)
+    relays: tuple[TickRelay, UpdateRelay] | None = None
 
     @classmethod
     async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> App:
@@ -152,11 +154,18 @@ class App:
         if settings.clustered:  # the owner of an account's lease watches it; owner-only writes are fenced
 
             async def start_owning(sessions: list[AccountSession]) -> None:
-                await _watch(instruments, order_updates, sessions)
+                for session in sessions:
+                    if tick_relay is not None:  # the ticker moves here; what happened meanwhile is reconciled
+                        order_updates.outage_began(session.account_id, GapReason.GATEWAY_RESTARTED)
+                        await tick_relay.acquired(session.account_id)
+                    await _watch(instruments, order_updates, [session])
 
             async def stop_owning(account_ids: list[str]) -> None:
                 for account_id in account_ids:
-                    await order_updates.unwatch(account_id)
+                    if tick_relay is not None:  # its subscribers here are fed from the new owner
+                        await tick_relay.lost(account_id)
+                    else:
+                        await order_updates.unwatch(account_id)
 
             membership = Membership(
                 LeaseStore(database, POSTGRES_CLOCK),
@@ -176,7 +185,26 @@ class App:
             clock=clock,
         )
         audit = AuditLog(database)
-        order_updates = OrderUpdates(updates, tick_streams)
+        bus, tick_relay, relays = None, None, None
+        if settings.clustered and settings.gateway_nats_url:
+
+            async def open_ticks(account_id: str) -> AccountTicks | None:
+                """The owner opens an account's ticks for subscribers on other replicas."""
+                session = accounts.sessions.get(account_id)
+                if session is None or session.state()[0] is not SessionState.ACTIVE:
+                    return None
+                await instruments.ensure(session)
+                token = session.active().client.access_token
+                return await tick_streams.get(account_id, session.api_key, token, instruments.symbols())
+
+            bus = Bus(settings.gateway_nats_url)
+            await bus.start(wait=settings.request_timeout)
+            tick_relay = TickRelay(bus, tick_streams, settings.gateway_replica_id, open_ticks=open_ticks)
+        order_updates = OrderUpdates(updates, tick_streams, owns=tick_relay.owns if tick_relay else None)
+        if bus is not None and tick_relay is not None:
+            relays = (tick_relay, UpdateRelay(bus, order_updates, settings.gateway_replica_id))
+            for relay in relays:
+                await relay.start()
         duplicates = DuplicateOrders(idempotency, DuplicateLog(database), audit, order_updates.report_duplicate)
         order_updates.on_stored.append(
             lambda account_id, order: duplicates.observe(KiteOrders(accounts.get(account_id).active()), order)
@@ -222,6 +250,8 @@ class App:
             last_prices=LastPrices(),
             egresses=egresses,
             membership=membership,
+            bus=bus,
+            relays=relays,
         )
 
     def servicers(self) -> dict[str, object]:
@@ -290,7 +320,7 @@ class App:
         return HealthSources(
             accounts=self._active_accounts,
             tickers=self._connected_tickers,
-            dependencies=lambda: {"database": membership.healthy()},
+            dependencies=self._dependencies,
             serving=serving,
         )
 
@@ -304,6 +334,12 @@ class App:
                 egresses=self._egress_stats,
             )
         )
+
+    def _dependencies(self) -> dict[str, bool]:
+        found = {"database": self.membership is not None and self.membership.healthy()}
+        if self.bus is not None:
+            found["nats"] = self.bus.healthy()
+        return found
 
     def _egress_stats(self) -> list[EgressStats]:
         counts = self.egresses.accounts_per_egress((s.account_id, s.api_key) for s in self.accounts.all())
@@ -335,9 +371,13 @@ class App:
             await self.membership.drain()
         self.placement.abandon_queued()  # nothing not yet sent is sent while stopping
         await self.placement.drain(self.settings.request_timeout * 2)
+        for relay in self.relays or ():
+            await relay.stop()
         await self.tick_streams.stop()
         await self.order_updates.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.bus is not None:
+            await self.bus.close()
         await self.database.close()
 
 

@@ -76,7 +76,7 @@ class LeaseStore:
         """The clock as SQL, and the parameter it takes (none for the database's own)."""
         if self._now_ms is None:
             return self._clock, ()
-        return "?", (self._now_ms(),)
+        return "CAST(? AS BIGINT)", (self._now_ms(),)
 
     def fence(self, token: FenceToken) -> tuple[str, tuple[Any, ...]]:
         """A condition (and its parameters) true only while `token` is the live lease: AND it

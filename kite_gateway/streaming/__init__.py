@@ -3,11 +3,14 @@
 from kite_gateway.streaming.fanout import Mailbox
 from kite_gateway.streaming.order_streams import OrderUpdates
 from kite_gateway.streaming.postbacks import PostbackIntake
-from kite_gateway.streaming.tick_streams import AccountTicks, ConnectionStats, TickStreams
-from kite_gateway.streaming.ticks import SubscriptionOutcome, TickLevel, UpstreamState
+from kite_gateway.streaming.tick_streams import AccountTicks, ConnectionStats, TickerChoice, TickStreams
+from kite_gateway.streaming.ticks import LEVEL_OF_MODE, SubscriptionOutcome, TickLevel, UpstreamState
+from kite_gateway.streaming.upstream import Callbacks, Ticker, TickerFactory, UpstreamConnection
 
 __all__ = [
+    "LEVEL_OF_MODE",
     "AccountTicks",
+    "Callbacks",
     "ConnectionStats",
     "Mailbox",
     "OrderUpdates",
@@ -15,5 +18,9 @@ __all__ = [
     "SubscriptionOutcome",
     "TickLevel",
     "TickStreams",
+    "Ticker",
+    "TickerChoice",
+    "TickerFactory",
+    "UpstreamConnection",
     "UpstreamState",
 ]

@@ -26,9 +26,14 @@ def order_book(session: AccountSession) -> OrderBook:
 
 
 class OrderUpdates(OrderUpdateFeed):
-    def __init__(self, updates: OrderUpdateLog, tick_streams: TickStreams) -> None:
+    def __init__(
+        self, updates: OrderUpdateLog, tick_streams: TickStreams, owns: Callable[[str], bool] | None = None
+    ) -> None:
         super().__init__(updates)
         self.tick_streams = tick_streams
+        # Whether this replica owns the account (clustered mode): only the owner reconciles its order
+        # book into the log; elsewhere the account's hub mirrors the owner's state. Alone: always.
+        self.owns: Callable[[str], bool] = owns or (lambda _account_id: True)
         self._watched: set[tuple[str, str]] = set()
 
     def watching(self, session: AccountSession) -> bool:
@@ -55,7 +60,7 @@ class OrderUpdates(OrderUpdateFeed):
                 lambda order: self.background(self.ingest(account_id, order, UpdateSource.WEBSOCKET))
             )
             streams.state_listeners.append(lambda before, after, _message: self._on_state(session, before, after))
-            if first:
+            if first and self.owns(account_id):
                 self.outage_began(account_id, GapReason.GATEWAY_RESTARTED)
                 if streams.state == UpstreamState.CONNECTED:
                     self._on_state(session, streams.state, streams.state)
@@ -68,6 +73,8 @@ class OrderUpdates(OrderUpdateFeed):
         await self.tick_streams.drop(account_id)
 
     def _on_state(self, session: AccountSession, before: Any, after: Any) -> None:
+        if not self.owns(session.account_id):
+            return
         if after == UpstreamState.RECONNECTING and before != after:
             self.outage_began(session.account_id, GapReason.UPSTREAM_DISCONNECTED)
         elif after == UpstreamState.CONNECTED:

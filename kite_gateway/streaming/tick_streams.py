@@ -29,10 +29,21 @@ from kite_gateway.streaming.ticks import (
     TickLevel,
     UpstreamState,
 )
-from kite_gateway.streaming.upstream import AccountTicker, Callbacks, OverLimit, UpstreamConnection
+from kite_gateway.streaming.upstream import (
+    AccountTicker,
+    Callbacks,
+    OverLimit,
+    Ticker,
+    TickerFactory,
+    UpstreamConnection,
+)
 from kite_wire import IST, SESSIONS, MarketHours, Tick
 
 log = structlog.get_logger(__name__)
+
+# Which upstream an account gets: given the account and the factory of its Kite connections, the
+# factory to use (the clustered mode's relay answers with the owner's feed on other replicas).
+TickerChoice = Callable[[str, TickerFactory], TickerFactory]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,7 @@ class AccountTicks:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         recorder: FrameRecorder | None = None,
         budget: ConnectionBudget | None = None,
+        choose_ticker: TickerChoice | None = None,
         **connection_options: Any,
     ) -> None:
         self.account_id = account_id
@@ -98,8 +110,15 @@ class AccountTicks:
         self.state = UpstreamState.UNSPECIFIED
         url = f"{websocket_endpoint}?{urlencode({'api_key': api_key, 'access_token': access_token})}"
         self.recorder = recorder
-        callbacks = Callbacks(self._on_ticks, self._on_text, self._on_state, recorder.record if recorder else None)
-        self.ticker = AccountTicker(url, callbacks, api_key, account_id, budget, **connection_options)
+        self.callbacks = Callbacks(self._on_ticks, self._on_text, self._on_state, recorder.record if recorder else None)
+
+        def kite_ticker(callbacks: Callbacks) -> Ticker:
+            return AccountTicker(url, callbacks, api_key, account_id, budget, **connection_options)
+
+        self.kite_ticker: TickerFactory = kite_ticker  # the account's own Kite connections
+        self.remote: dict[int, int] = {}  # token -> level other replicas' subscribers want (on the owner)
+        factory = choose_ticker(account_id, kite_ticker) if choose_ticker is not None else kite_ticker
+        self.ticker: Ticker = factory(self.callbacks)
         self.ticks_in = 0
         self.stale_after = stale_after
         self.clock = clock
@@ -178,6 +197,8 @@ class AccountTicks:
     # Subscriptions ----------------------------------------------------------------------------
 
     async def _apply(self, token: int, before: int, after: int) -> None:
+        extra = self.remote.get(token, -1)  # what other replicas want of it is held upstream too
+        before, after = max(before, extra), max(after, extra)
         if after == before:
             return
         if after < 0:
@@ -229,6 +250,8 @@ class AccountTicks:
         connection; those others hold at a lower level are downgraded."""
         gone, lower = [], {}
         for token, before, after in self.fanout.close(mailbox):
+            extra = self.remote.get(token, -1)
+            before, after = max(before, extra), max(after, extra)
             if after < 0:
                 gone.append(token)
             elif after < before:
@@ -237,6 +260,74 @@ class AccountTicks:
             await self.ticker.unsubscribe(gone)
         if lower:
             await self.ticker.subscribe(lower)
+
+    # The clustered mode -------------------------------------------------------------------------
+
+    def _level(self, token: int) -> int:
+        return max(self.fanout.level(token), self.remote.get(token, -1))
+
+    def wanted(self) -> dict[int, str]:
+        """Every instrument upstream should carry, in the richest mode anyone (here or elsewhere) wants."""
+        return {
+            token: KITE_MODE[TickLevel(level)]
+            for token in self.fanout.holders.keys() | self.remote.keys()
+            if (level := self._level(token)) >= 0
+        }
+
+    async def set_remote_interest(self, levels: dict[int, int]) -> list[int]:
+        """On the account's owner: the instruments (token -> level) subscribers on other replicas
+        want, held upstream beside this replica's own. The tokens that did not fit (OverLimit)."""
+        old, self.remote = self.remote, dict(levels)
+        gone, changed = [], {}
+        for token in old.keys() | levels.keys():
+            local = self.fanout.level(token)
+            before, after = max(local, old.get(token, -1)), max(local, levels.get(token, -1))
+            if after == before:
+                continue
+            if after < 0:
+                gone.append(token)
+            else:
+                changed[token] = KITE_MODE[TickLevel(after)]
+        if gone:
+            await self.ticker.unsubscribe(gone)
+        refused = await self._subscribe_what_fits(changed)
+        for token in refused:
+            self.remote.pop(token, None)  # asked again with the next interest
+        return refused
+
+    async def _subscribe_what_fits(self, wanted: dict[int, str]) -> list[int]:
+        if not wanted:
+            return []
+        try:
+            await self.ticker.subscribe(wanted)
+            return []
+        except OverLimit:
+            pass
+        refused = []
+        for token, mode in wanted.items():
+            try:
+                await self.ticker.subscribe({token: mode})
+            except OverLimit:
+                refused.append(token)
+        log.warning("ticker.over_limit", account_id=self.account_id, refused=len(refused), of=len(wanted))
+        return refused
+
+    async def replace_ticker(
+        self, factory: TickerFactory, message: str, remote: dict[int, int] | None = None
+    ) -> list[int]:
+        """Switch the account's upstream (its ownership moved: Kite's connections here, or the
+        owner's feed over the bus) keeping every subscriber. They are told RECONNECTING with
+        `message`, as for a dropped connection, until the new upstream reports its state. `remote`:
+        what other replicas want (when this replica becomes the owner). The tokens that did not fit."""
+        old = self.ticker
+        self.ticker = factory(self.callbacks)  # subscriptions changed from now on go to the new one
+        self.remote = dict(remote or {})
+        self._on_state(0, UpstreamState.RECONNECTING, message)
+        await old.stop()
+        refused = await self._subscribe_what_fits(self.wanted())
+        for token in refused:
+            self.remote.pop(token, None)
+        return refused
 
     def connections(self) -> list[ConnectionStats]:
         now, wall = time.monotonic(), time.time()
@@ -270,9 +361,11 @@ class TickStreams:
         websocket_endpoint: str,
         encoding: TickEncoding,
         record_dir: Path | None = None,
+        choose_ticker: TickerChoice | None = None,
         **connection_options: Any,
     ) -> None:
         self.websocket_endpoint = websocket_endpoint
+        self.choose_ticker = choose_ticker  # None: every account's own Kite connections
         self.encoding = encoding
         self.record_dir = record_dir
         self.options = connection_options
@@ -295,6 +388,7 @@ class TickStreams:
                 self.encoding,
                 recorder=recorder,
                 budget=self.budget,
+                choose_ticker=self.choose_ticker,
                 **self.options,
             )
             self.accounts[account_id] = current

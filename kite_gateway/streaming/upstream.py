@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
@@ -48,6 +48,32 @@ class Callbacks:
     text: Callable[[dict[str, Any]], None]
     state: Callable[[int, UpstreamState, str], None]  # connection index, state, message
     frame: Callable[[int, bytes | str], None] | None = None  # every frame as received (recording)
+
+
+class Ticker(Protocol):
+    """An account's upstream as its tick hub uses it: Kite's ticker connections (AccountTicker), or
+    in the clustered mode, on a replica that does not own the account, the owner's feed relayed
+    over the cluster bus (kite_gateway.cluster.tick_relay). Either reports through its Callbacks."""
+
+    @property
+    def connections(self) -> Sequence[UpstreamConnection]:
+        """Its Kite connections (none for a relayed feed)."""
+        ...
+
+    async def subscribe(self, wanted: dict[int, str]) -> None:
+        """Subscribe (or change the mode of) instruments; OverLimit when they do not fit."""
+        ...
+
+    async def unsubscribe(self, tokens: list[int]) -> None: ...
+
+    def ensure_connected(self) -> None:
+        """Hold the connection that carries the account's order updates even with no instruments."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+TickerFactory = Callable[[Callbacks], Ticker]  # makes an account's upstream, reporting to the callbacks
 
 
 @dataclass

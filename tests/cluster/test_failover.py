@@ -129,7 +129,7 @@ async def place_with_retries(
     while True:
         try:
             reply = await orders.PlaceOrder(request, timeout=5)
-            return reply.order_id
+            return str(reply.order_id)
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise AssertionError(f"{client_order_id}: {exc.code().name} {exc.details()}") from None

@@ -51,6 +51,10 @@ class OrderUpdateFeed:
         self._tasks: set[asyncio.Task[Any]] = set()
         # Called with each newly stored order (the duplicate-order check).
         self.on_stored: list[OnStored] = []
+        # Called with (account, sequence) once an update is stored, and with each gap marker: the
+        # clustered mode relays them to the listeners on other replicas (kite_gateway.cluster).
+        self.on_appended: list[Callable[[str, int], None]] = []
+        self.on_gap: list[Callable[[str, Gap], None]] = []
 
     async def ingest(self, account_id: str, order: Mapping[str, Any], source: UpdateSource) -> bool:
         """Store an update unless it is a repeat, and wake the account's listeners."""
@@ -58,7 +62,7 @@ class OrderUpdateFeed:
         stored = await self.log.append(account_id, body, int(source))
         if stored is not None:
             ORDER_UPDATES.labels(account_id, str(body.get("status") or "UNKNOWN")).inc()
-            self._wake(account_id)
+            self._stored(account_id, stored.sequence)
             for hook in self.on_stored:
                 self.background(hook(account_id, body))
         return stored is not None
@@ -69,8 +73,9 @@ class OrderUpdateFeed:
         (client_order_id, kept_order_id, duplicate_order_id, action, message: see DuplicateReport)."""
         body = kite_text_times({k: v for k, v in order.items() if k not in ENVELOPE_FIELDS})
         key = f"duplicate|{marker['duplicate_order_id']}"
-        if await self.log.append(account_id, {**body, DUPLICATE: dict(marker)}, int(UpdateSource.GATEWAY), key):
-            self._wake(account_id)
+        stored = await self.log.append(account_id, {**body, DUPLICATE: dict(marker)}, int(UpdateSource.GATEWAY), key)
+        if stored is not None:
+            self._stored(account_id, stored.sequence)
 
     # Gaps -------------------------------------------------------------------------------------
 
@@ -114,6 +119,12 @@ class OrderUpdateFeed:
         self, account_id: str, since: datetime, reason: GapReason, count: int, action: GapAction, message: str
     ) -> None:
         gap = Gap(reason=reason, action=action, reconciled_updates=count, message=message, start=since, end=self._now())
+        self.deliver_gap(account_id, gap)
+        for hook in self.on_gap:
+            hook(account_id, gap)
+
+    def deliver_gap(self, account_id: str, gap: Gap) -> None:
+        """Hand a gap marker to this process's listeners of the account."""
         for listener in self.listeners.get(account_id, ()):
             listener.gaps.append(gap)
             listener.wake.set()
@@ -128,7 +139,13 @@ class OrderUpdateFeed:
     def forget(self, account_id: str, listener: Listener) -> None:
         self.listeners.get(account_id, set()).discard(listener)
 
-    def _wake(self, account_id: str) -> None:
+    def _stored(self, account_id: str, sequence: int) -> None:
+        self.wake(account_id)
+        for hook in self.on_appended:
+            hook(account_id, sequence)
+
+    def wake(self, account_id: str) -> None:
+        """Wake this process's listeners of the account: they re-read the log after their last sequence."""
         for listener in self.listeners.get(account_id, ()):
             listener.wake.set()
 
