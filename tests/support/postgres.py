@@ -119,7 +119,7 @@ class PostgresServer:
             return
         self.port = free_port()
         self.password = secrets.token_hex(16)
-        self.url = f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/postgres?sslmode=disable"
 
     @classmethod
     def from_environment(cls) -> PostgresServer:
