@@ -10,7 +10,8 @@ there), and its caller reaches it through any replica.
   exactly as for a direct call (NOT_FOUND otherwise). An id naming a replica that is no longer in
   the cluster (it left, or its lease time ran out): NOT_FOUND, the stream ended with its replica.
   A holder still in the cluster's table but not reachable: UNAVAILABLE with a RetryInfo (a retry
-  reaches it, or finds it gone). An id not of this form runs here (the servicer answers NOT_FOUND).
+  reaches it, or finds it gone). An id not of this form names no stream (NOT_FOUND): not even the
+  servicer's own id is accepted, so that an id works through every replica or through none.
 - ListSubscriptions: the caller's streams here and on every other live replica (each asked with
   the caller's principal, within PEER_TIMEOUT or the caller's deadline if shorter), merged in order
   of start, with the account's upstream connections as the replica holding them reports them. A
@@ -31,8 +32,9 @@ import structlog
 from google.protobuf.descriptor import MethodDescriptor
 from kite_gateway_api.v1 import market_data_pb2
 
+from kite_gateway.auth import authorize
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.grpc.forwarded_principal import FORWARDED_BY, SERVED_BY
+from kite_gateway.grpc.forwarded_principal import FORWARDED_BY, SERVED_BY, Caller, forwarded_caller
 from kite_gateway.grpc.registry import Undecodable
 
 if TYPE_CHECKING:
@@ -75,6 +77,16 @@ def _ended(account_id: str, subscription_id: str, replica: str) -> GatewayError:
         f"no live subscription {subscription_id!r} on account {account_id}: its stream ended with its replica "
         f"{replica}, which is no longer part of the cluster (open a new StreamTicks)",
         {"account_id": account_id, "replica": replica},
+    )
+
+
+def _unknown(account_id: str, subscription_id: str) -> GatewayError:
+    return GatewayError(
+        Status.NOT_FOUND,
+        Reason.INVALID_FIELD,
+        f"no live subscription {subscription_id!r} on account {account_id}: pass the subscription_id as the "
+        "stream's SubscriptionStarted announced it",
+        {"account_id": account_id},
     )
 
 
@@ -151,6 +163,18 @@ class Subscriptions:
             subscription.subscription_id = qualified(self.replica_id, subscription.subscription_id)
         return listing
 
+    def _admitted(
+        self, method: MethodDescriptor, request: Any, context: grpc.aio.ServicerContext, forwarded: bool
+    ) -> Caller | None:
+        """Authenticate and authorize a call this replica answers itself (the caller to carry on, or
+        None for a call another replica forwarded here, whose principal its seal gave)."""
+        if not forwarded:
+            return self.interceptor._admitted(method, request, context, authorized=True)
+        principal = forwarded_caller.get()
+        if self.interceptor.principals is not None and principal is not None:
+            authorize(principal, method.full_name, request)
+        return None
+
     # UpdateSubscription -------------------------------------------------------------------------
 
     def holder(self, method: MethodDescriptor, local: Local) -> Local:
@@ -161,17 +185,22 @@ class Subscriptions:
                 forwarded = interceptor._opened(method, request, context.invocation_metadata())
             except GatewayError as exc:
                 await self._refuse(context, exc)
-            held = None if isinstance(request, Undecodable) else holder_of(request.subscription_id)
-            if held is None or held[0] == self.replica_id:  # here (the servicer answers NOT_FOUND for a stranger)
+            if isinstance(request, Undecodable):  # the servicer's wrapper says what is wrong with it
                 await context.send_initial_metadata(interceptor.served_by)
-                return await local(request if held is None else _with_id(request, held[1]), context)
-            replica, account = held[0], request.account_id
-            if forwarded:  # another replica believed this one holds it: never forwarded again
-                await self._refuse(context, _not_here(account, request.subscription_id, self.replica_id))
-            try:
-                caller = interceptor._admitted(method, request, context)
+                return await local(request, context)
+            held, account = holder_of(request.subscription_id), request.account_id
+            if held is not None and held[0] == self.replica_id:  # here: NOT_FOUND for another caller's stream
+                await context.send_initial_metadata(interceptor.served_by)
+                return await local(_with_id(request, held[1]), context)
+            try:  # who may not read the account hears so before whether the subscription exists
+                caller = self._admitted(method, request, context, forwarded)
             except GatewayError as exc:
                 await self._refuse(context, exc)
+            if held is None:  # no stream in the cluster has such an id (a servicer's own id is never given out)
+                await self._refuse(context, _unknown(account, request.subscription_id))
+            if caller is None:  # forwarded here by a replica that believed this one holds it: not again
+                await self._refuse(context, _not_here(account, request.subscription_id, self.replica_id))
+            replica = held[0]
             try:
                 address = await interceptor.owners.replica_address(replica)
             except Exception as exc:  # the cluster's table cannot be read: no answer, and never INTERNAL
