@@ -262,3 +262,28 @@ async def test_who_may_not_read_the_account_is_refused_so_before_hearing_whether
     assert stranger.code() is grpc.StatusCode.UNAUTHENTICATED, stranger
     listing = await failure(market(b).ListSubscriptions(LIST, metadata=bearer("ops")))
     assert listing.code() is grpc.StatusCode.PERMISSION_DENIED, listing
+
+
+async def test_while_the_clusters_table_cannot_be_read_updates_and_lists_are_unavailable_not_internal(
+    pair: tuple[Replica, Replica], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = pair
+    stream = open_stream(a)
+    try:
+        subscription = await started(stream)
+
+        async def unreadable() -> dict[str, str]:
+            raise ConnectionRefusedError("the database is restarting")
+
+        monkeypatch.setattr(b.forwarding.owners, "replicas", unreadable)
+        for call in (
+            market(b).UpdateSubscription(update(subscription), metadata=bearer("reader")),
+            market(b).ListSubscriptions(LIST, metadata=bearer("reader")),
+        ):
+            error = await failure(call)
+            assert error.code() is grpc.StatusCode.UNAVAILABLE, error
+            assert retry_delay(error) == 1.0
+            assert "ConnectionRefusedError" in (error.details() or "")
+        assert (await market(a).UpdateSubscription(update(subscription), metadata=bearer("reader"))).statuses
+    finally:
+        stream.cancel()
