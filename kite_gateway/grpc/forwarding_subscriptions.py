@@ -272,7 +272,8 @@ class Subscriptions:
             if silent:
                 log.warning("forwarding.subscriptions_incomplete", account_id=request.account_id, silent=sorted(silent))
                 what = f"the subscriptions on account {request.account_id} cannot all be listed"
-                why = f"did not answer within {timeout:.1f} s (a list without its streams would be wrong)"
+                why = f"could not be reached or did not answer within {timeout:.1f} s (a list without its streams "
+                why += "would be wrong)"
                 await self._refuse(context, _unreachable(what, silent, why, self.retry_after))
             reply = market_data_pb2.ListSubscriptionsResponse(
                 subscriptions=sorted((s for part in merged for s in part.subscriptions), key=_start),
