@@ -33,13 +33,19 @@ class CredentialStore:
         self.sealer = sealer
 
     async def check_key(self) -> None:
-        """Seal a known value under a new database's key; on later starts, prove the key still opens it."""
+        """Seal a known value under a new database's key; on later starts, prove the key still opens it.
+        Replicas starting together on a new database race to seal it: the first one's stands, and the
+        others prove their key against it."""
         row = await self.database.fetch_one("SELECT value FROM meta WHERE name = 'key_check'")
         if row is None:
-            await self.database.execute(
-                "INSERT INTO meta (name, value) VALUES ('key_check', ?)", (self.sealer.seal(KEY_CHECK_PLAINTEXT),)
+            stored = await self.database.execute(
+                "INSERT INTO meta (name, value) VALUES ('key_check', ?) ON CONFLICT (name) DO NOTHING",
+                (self.sealer.seal(KEY_CHECK_PLAINTEXT),),
             )
-            return
+            if stored:
+                return
+            row = await self.database.fetch_one("SELECT value FROM meta WHERE name = 'key_check'")
+            assert row is not None  # another replica stored it first
         try:
             self.sealer.unseal(row["value"])
         except SealingError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -163,6 +163,15 @@ async def place_with_retries(
             if time.monotonic() > deadline:
                 raise AssertionError(f"{client_order_id} was not placed within {seconds}s: {exc.details()}") from None
             await asyncio.sleep(0.2)
+
+
+async def eventually(condition: Callable[[], bool], what: Callable[[], str], within: float = 30.0) -> None:
+    """Poll `condition` until it holds; AssertionError saying `what()` when it does not within `within` s."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what()}")
+        await asyncio.sleep(0.05)
 
 
 def round_robin(cluster: Cluster) -> grpc.aio.Channel:

@@ -8,27 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import asyncpg
 from kite_gateway_api.v1 import order_pb2, order_pb2_grpc
 from kiteconnect import KiteConnect
 
 from kite_simulator import Simulator
-from tests.cluster.conftest import owners, place_with_retries, replica_named, round_robin
+from tests.cluster.conftest import eventually, owners, place_with_retries, replica_named, round_robin
 from tests.cluster.subscribers import OrderUpdateSubscriber
 from tests.support.cluster import Cluster
 
 ACCOUNT = "ZS0001"
-WITHIN = 30.0  # seconds for the slowest condition below (a takeover, then reconciliation)
-
-
-async def eventually(condition: Callable[[], bool], what: Callable[[], str], within: float = WITHIN) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what()}")
-        await asyncio.sleep(0.05)
 
 
 async def newest_sequence(database_url: str, account_id: str) -> int:
