@@ -124,6 +124,7 @@ class TickSubscriber(StreamSubscriber):
     account_id: str = ""
     symbols: tuple[str, ...] = ()
     ticks: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, symbol)
+    states: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, UpstreamState) announced
 
     async def stream(self, channel: grpc.aio.Channel) -> None:
         request = market_data_pb2.StreamTicksRequest(
@@ -133,9 +134,14 @@ class TickSubscriber(StreamSubscriber):
             heartbeat_interval=Duration(seconds=1),
         )
         async for message in market_data_pb2_grpc.MarketDataServiceStub(channel).StreamTicks(request):
-            if message.WhichOneof("event") == "ticks":
-                now = time.monotonic()
+            kind, now = message.WhichOneof("event"), time.monotonic()
+            if kind == "ticks":
                 self.ticks.extend((now, tick.symbol) for tick in message.ticks.ticks)
+            elif kind == "upstream_status":
+                self.states.append((now, int(message.upstream_status.state)))
+
+    def states_between(self, start: float, end: float) -> list[int]:
+        return [state for at, state in self.states if start <= at <= end]
 
     def ticks_since(self, moment: float) -> int:
         return sum(1 for at, _ in self.ticks if at > moment)
