@@ -1,9 +1,9 @@
-"""The cluster's PostgreSQL server stops and starts again (the same server, its data kept): while it
-is down every replica reports NOT_SERVING in grpc.health.v1 (the overall entry "" and
-dependency/database) and PlaceOrder answers UNAVAILABLE, never INTERNAL or UNKNOWN; once it is
-back health turns SERVING again, every lease is held, orders are accepted, and nothing durable
-was lost: an order placed before answers replayed=True with its order id, and each
-client_order_id has exactly one order at Kite."""
+"""The cluster's PostgreSQL server stops (or crashes: SIGKILL) and starts again (the same server, its
+data kept): while it is down every replica reports NOT_SERVING in grpc.health.v1 (the overall entry
+"" and dependency/database) and PlaceOrder answers UNAVAILABLE, never INTERNAL or UNKNOWN; once it is
+back health turns SERVING again, every lease is held, orders are accepted, and nothing durable was
+lost: an order placed before answers replayed=True with its order id, and each client_order_id has
+exactly one order at Kite."""
 
 from __future__ import annotations
 
@@ -83,8 +83,9 @@ async def refused_while_down(cluster: Cluster, client_order_id: str) -> list[tup
     return answers
 
 
+@pytest.mark.parametrize("outage", ["stop", "kill"])
 async def test_a_database_restart_shows_not_serving_refuses_orders_unavailable_and_loses_nothing(
-    cluster_on_own_database: tuple[Cluster, str], own_postgres: PostgresServer, live_sim: Simulator
+    cluster_on_own_database: tuple[Cluster, str], own_postgres: PostgresServer, live_sim: Simulator, outage: str
 ) -> None:
     cluster, url = cluster_on_own_database
     async with round_robin(cluster) as channel:
@@ -92,7 +93,7 @@ async def test_a_database_restart_shows_not_serving_refuses_orders_unavailable_a
         before = {account: await place_with_retries(orders, account, "before") for account in APPS}
         await every_replica_reports(cluster, SERVING)
 
-        await asyncio.to_thread(own_postgres.stop)
+        await asyncio.to_thread(own_postgres.stop if outage == "stop" else own_postgres.kill)
         try:
             answers = await refused_while_down(cluster, "during")  # at once, before anyone noticed
             await every_replica_reports(cluster, NOT_SERVING)
