@@ -67,7 +67,7 @@ GIVE_UP = 60.0
 async def place_once(orders: order_pb2_grpc.OrderServiceStub, account: str, client_order_id: str) -> str:
     request = order_pb2.PlaceOrderRequest(account_id=account, client_order_id=client_order_id, params=market_buy())
     call = orders.PlaceOrder(request, timeout=ATTEMPT_DEADLINE)
-    reply = await call
+    await call
     served = dict(await call.initial_metadata() or ())
     return str(served.get("x-kg-served-by", "?"))
 
@@ -222,7 +222,7 @@ def report(ttl: float, results: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-async def main_async(args: argparse.Namespace) -> None:
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     everything: dict[str, Any] = {"trials": {}, "summary": []}
     with backing_services() as (postgres, nats):
         for ttl in args.ttls:
@@ -230,8 +230,7 @@ async def main_async(args: argparse.Namespace) -> None:
             everything["trials"][str(ttl)] = results
     for ttl in args.ttls:
         everything["summary"].append(report(ttl, everything["trials"][str(ttl)]))
-    if args.json:
-        Path(args.json).write_text(json.dumps(everything, indent=2))
+    return everything
 
 
 def main() -> None:
@@ -239,7 +238,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--ttls", type=float, nargs="+", default=[6.0, 2.0], help="lease times-to-live, seconds")
     parser.add_argument("--json", help="also write every trial's figures to this file")
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    everything = asyncio.run(main_async(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(everything, indent=2))
 
 
 if __name__ == "__main__":
