@@ -6,7 +6,8 @@ rate limits off) with two users, each with its own Kite app; one embedded gatewa
 serve`, SQLite, in-process fan-out) holding the first; a cluster of three replicas (real
 PostgreSQL and NATS, lease ttl 6 s, the production default) holding the second, whose lease one
 replica owns (the owner) and the other two do not. The gateways' client-side rate limits are
-lifted, as in bench/gateway_bench.py, so that both measure work, not throttling.
+lifted, as in bench/gateway_bench.py, and so are Kite's per-user order caps that the gateway paces
+placements to (bench/cluster_support.py ORDER_CAPS_OFF), so that both measure work, not throttling.
 
 Each round measures, embedded first and then clustered, one after the other (never at once):
 
@@ -58,6 +59,7 @@ from kite_gateway_api.v1 import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cluster_support import (
+    ORDER_CAPS_OFF,
     Embedded,
     SimProcess,
     backing_services,
@@ -208,7 +210,7 @@ async def instrument_symbols(sim: SimProcess, count: int) -> list[str]:
     ):
         text = await reply.text()
     rows = [line.split(",") for line in text.splitlines()[1:]]
-    return [f"{row[-1]}:{row[2]}" for row in rows if row[-2] != "INDICES" and row[-1] == "NSE"][:count]
+    return [f"{row[-1]}:{row[2]}" for row in rows if row[-2] != "INDICES"][:count]
 
 
 async def one_round(
@@ -301,9 +303,9 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     embedded: Embedded | None = None
     with backing_services() as (postgres, nats), tempfile.TemporaryDirectory(prefix="kg-bench-cost-") as directory:
         database_url = postgres.new_database()
-        cluster = new_cluster(Path(directory), sim, database_url, nats.url, 3, LEASE_TTL)
+        cluster = new_cluster(Path(directory), sim, database_url, nats.url, 3, LEASE_TTL, ORDER_CAPS_OFF)
         try:
-            embedded = await asyncio.to_thread(Embedded.start, sim)
+            embedded = await asyncio.to_thread(Embedded.start, sim, ORDER_CAPS_OFF)
             await asyncio.to_thread(cluster.start)
             await log_in(sim, embedded.address, [alone])
             await log_in(sim, cluster.replicas[0].address, [clustered])

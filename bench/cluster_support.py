@@ -44,6 +44,14 @@ from tests.support.postgres import PostgresServer  # noqa: E402
 
 # The gateway's own client-side limits lifted, as in bench/gateway_bench.py: measure work, not throttling.
 UNTHROTTLED = {"KITE_RATE_LIMIT_PER_SECOND": "100000", "KITE_BURST_LIMIT": "1000", "KITE_LOG_LEVEL": "WARNING"}
+# Kite's per-user order caps, which the gateway paces placements to (10 a second: sequential orders
+# would wait about 100 ms each for the pacer), lifted for benchmarks that time PlaceOrder itself.
+ORDER_CAPS_OFF = {
+    "KITE_GATEWAY_ORDERS_PER_SECOND": "1000",
+    "KITE_GATEWAY_ORDERS_PER_MINUTE": "60000",
+    "KITE_GATEWAY_ORDERS_PER_DAY": "10000000",
+    "KITE_GATEWAY_ORDER_CLOCK_SKEW": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ class Embedded:
     directory: tempfile.TemporaryDirectory[str]
 
     @classmethod
-    def start(cls, sim: SimProcess) -> Embedded:
+    def start(cls, sim: SimProcess, extra_env: dict[str, str] | None = None) -> Embedded:
         directory = tempfile.TemporaryDirectory(prefix="kg-bench-embedded-")
         port = free_port()
         env = {
@@ -166,6 +174,7 @@ class Embedded:
             "KITE_WEBSOCKET_ENDPOINT": sim.ws_url,
             "KITE_LOGIN_ENDPOINT": sim.api_url,
             "KITE_GATEWAY_SECRET_KEY": Sealer.generate_key().decode(),
+            **(extra_env or {}),
         }
         for name in ("KITE_GATEWAY_DATABASE_URL", "KITE_GATEWAY_NATS_URL"):
             env.pop(name, None)
