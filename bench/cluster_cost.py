@@ -45,7 +45,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import grpc
 from kite_gateway_api.v1 import (
     common_pb2,
@@ -61,8 +60,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cluster_support import (
     ORDER_CAPS_OFF,
     Embedded,
-    SimProcess,
     backing_services,
+    instrument_symbols,
     log_in,
     market_buy,
     new_cluster,
@@ -201,16 +200,6 @@ async def ticks_cluster(owner: str, other: str, account: str, symbols: list[str]
             "counted_per_s": counted / seconds,
         },
     }
-
-
-async def instrument_symbols(sim: SimProcess, count: int) -> list[str]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{sim.api_url}/instruments", headers={"X-Kite-Version": "3"}) as reply,
-    ):
-        text = await reply.text()
-    rows = [line.split(",") for line in text.splitlines()[1:]]
-    return [f"{row[-1]}:{row[2]}" for row in rows if row[-2] != "INDICES"][:count]
 
 
 async def one_round(

@@ -260,6 +260,16 @@ def round_robin(target: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(target, options=[("grpc.lb_policy_name", "round_robin")])
 
 
+async def instrument_symbols(sim: SimProcess, count: int) -> list[str]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{sim.api_url}/instruments", headers={"X-Kite-Version": "3"}) as reply,
+    ):
+        text = await reply.text()
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    return [f"{row[-1]}:{row[2]}" for row in rows if row[-2] != "INDICES"][:count]
+
+
 # --- measuring --------------------------------------------------------------------------------
 
 
