@@ -21,7 +21,7 @@ simulator, the database, NATS and the subscribers run beside them), so adding re
 capacity here; what the 1 / 2 / 3 comparison shows is whether an account costs the same however
 many replicas share the accounts, i.e. whether the cluster's own cost (leases, NATS) grows with it.
 
-    .venv/bin/python bench/accounts_per_replica.py [--accounts 30] [--instruments 50] [--seconds 20]
+    .venv/bin/python bench/accounts_per_replica.py [--accounts 60] [--instruments 50] [--seconds 20]
         [--replicas 1 2 3] [--json out.json]
 """
 
@@ -136,6 +136,10 @@ async def measure(
     return result
 
 
+def _ratio(value: float, reference: float) -> float:
+    return value / reference if reference else float("nan")
+
+
 def _rates(rates: dict[str, float]) -> str:
     return ", ".join(f"{name} {rate * 100:.1f}%" for name, rate in rates.items())
 
@@ -196,12 +200,12 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     for result in results:
         per = result["gateway_streaming_cpu_per_account"]
         per_idle = result["gateway_idle_cpu_per_account"]
-        busy_ratio = per / reference["gateway_streaming_cpu_per_account"]
-        idle_ratio = per_idle / reference["gateway_idle_cpu_per_account"]
+        busy_ratio = _ratio(per, reference["gateway_streaming_cpu_per_account"])
+        idle_ratio = _ratio(per_idle, reference["gateway_idle_cpu_per_account"])
         print(
             f"{result['gateway']}: streaming {per * 1000:.2f} (x{busy_ratio:.2f} "
             f"of embedded), idle {per_idle * 1000:.2f} (x{idle_ratio:.2f}); "
-            f"one core would hold about {1 / per:.0f} streaming accounts; p99 {result['latency_p99_ms']:.1f} ms "
+            f"one core would hold about {_ratio(1, per):.0f} streaming accounts; p99 {result['latency_p99_ms']:.1f} ms "
             f"({'within' if result['latency_p99_ms'] < args.bound_ms else 'OVER'} the bound) at {result['accounts']} "
             f"accounts; replicas' shares of the CPU: "
             + ", ".join(f"{n} {v * 1000:.2f} ms/s per account" for n, v in result["streaming_cpu_per_account"].items())
@@ -211,7 +215,7 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=30)
+    parser.add_argument("--accounts", type=int, default=60)
     parser.add_argument("--instruments", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 3])
