@@ -20,6 +20,7 @@ from kite_gateway.storage import (
     OrderUpdateLog,
     PostgresDatabase,
     Sealer,
+    SealingError,
     SqliteDatabase,
     open_database,
 )
@@ -146,6 +147,15 @@ async def test_credentials_round_trip_sealed_with_their_times_and_paper_flag(dat
     await store.forget_token("AB1234")
     assert (await store.accounts())[0].access_token is None
     assert await store.remove_account("AB1234") and not await store.remove_account("AB1234")
+
+
+async def test_replicas_starting_at_once_on_a_new_database_all_pass_the_key_check(database: Database) -> None:
+    key = Sealer.generate_key()
+    stores = [CredentialStore(database, Sealer(key)) for _ in range(5)]  # as five replicas' first starts would
+    await asyncio.gather(*(store.check_key() for store in stores))
+    assert len(await database.fetch_all("SELECT value FROM meta WHERE name = 'key_check'")) == 1
+    with pytest.raises(SealingError):  # and a replica started with another key is still refused
+        await CredentialStore(database, Sealer(Sealer.generate_key())).check_key()
 
 
 async def test_duplicates_and_kill_switches_are_stored_once_and_survive_a_reload(database: Database) -> None:
