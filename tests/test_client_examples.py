@@ -169,6 +169,7 @@ def test_every_rpc_an_operator_uses_has_a_line_in_the_guide_that_ci_runs() -> No
     assert all(f"kite_gateway.v1.{rpc}" in GUIDE.read_text() for rpc in SHOWN_ONLY)
 
 
+@pytest.mark.sqlite_only  # two paper gateways in turn, each sealing with the key it generates in its own data dir
 def test_every_line_of_the_ops_guide_works_with_buf_curl_and_with_kite_gateway_call(tmp_path: Path) -> None:
     lines = guide_commands()
     assert len(lines) >= 45

@@ -145,7 +145,10 @@ def test_a_database_url_alone_is_one_process_on_postgresql_not_the_clustered_mod
     assert settings.clustered is False and settings.gateway_cluster_secret is None
 
 
-def test_a_nats_url_without_the_database_url_is_refused_since_leases_live_in_postgresql() -> None:
+def test_a_nats_url_without_the_database_url_is_refused_since_leases_live_in_postgresql(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KITE_GATEWAY_DATABASE_URL", raising=False)  # the suite's PostgreSQL run sets it
     with pytest.raises(ConfigError) as caught:
         load_settings(gateway_nats_url="nats://n:4222", gateway_cluster_secret=SECRET)
     assert "KITE_GATEWAY_NATS_URL is set without KITE_GATEWAY_DATABASE_URL" in str(caught.value)

@@ -73,6 +73,12 @@ class Membership:
         hold their streams until they stop)."""
         return {replica.replica_id: replica.address for replica in await self.store.replicas()}
 
+    async def retry_after(self, account_id: str) -> float:
+        """Until the unreachable owner's lease runs out, and a round for another replica to take it."""
+        key = self.lease_key(account_id)
+        left = None if key is None else await self.store.expires_in_ms(key)
+        return max(0.0, (left or 0) / 1000) + self.keeper.ttl / 3
+
     # The keeper's callbacks ---------------------------------------------------------------------
 
     async def _keys(self) -> Collection[str]:

@@ -103,6 +103,11 @@ class OwnerLookup(Protocol):
         """Every live replica's internal gRPC address, by replica id (this one's included)."""
         ...
 
+    async def retry_after(self, account_id: str) -> float:
+        """Seconds until a call for the account can reach a new owner when its owner cannot be
+        reached now (its lease has to run out and be taken)."""
+        ...
+
 
 def _caller_metadata(metadata: Metadata | None) -> list[tuple[str, str | bytes]]:
     """The caller's metadata worth carrying to the owner (not its token, not hop-by-hop keys)."""
@@ -140,24 +145,25 @@ def _unreached(error: grpc.aio.AioRpcError) -> bool:
     return error.code() in _TRANSPORT_CODES
 
 
-def moving(account_id: str, why: str) -> GatewayError:
+def moving(account_id: str, why: str, retry_after: float = RETRY_AFTER) -> GatewayError:
     return GatewayError(
         Status.UNAVAILABLE,
         MOVING_REASON,
-        f"account {account_id}: {why}; retry in {RETRY_AFTER:.0f} s (calls that create something are "
+        f"account {account_id}: {why}; retry in {retry_after:.0f} s (calls that create something are "
         "safe to retry with the same client_order_id)",
         {"account_id": account_id},
-        retry_after=RETRY_AFTER,
+        retry_after=retry_after,
     )
 
 
-def _unreachable(account_id: str, address: str, error: grpc.aio.AioRpcError) -> GatewayError:
+def _unreachable(account_id: str, address: str, error: grpc.aio.AioRpcError, retry_after: float) -> GatewayError:
     detail = (error.details() or error.code().name)[:200]
     log.warning("forwarding.owner_unreachable", account_id=account_id, owner=address, code=error.code().name)
     return moving(
         account_id,
         f"its owner replica at {address} cannot be reached ({detail}); the cluster moves the account to "
         "another replica if that one is gone",
+        retry_after,
     )
 
 
@@ -377,6 +383,13 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             raise
         return reply, await call.initial_metadata(), await call.trailing_metadata()
 
+    async def _wait_for(self, account_id: str) -> float:
+        """The retry delay for an account whose owner was not reached: until its lease can move."""
+        try:
+            return max(RETRY_AFTER, await self.owners.retry_after(account_id))
+        except GatewayError:  # the database is not answering either
+            return RETRY_AFTER
+
     async def _refuse(self, context: grpc.aio.ServicerContext, error: GatewayError) -> NoReturn:
         """End a call this replica answers itself."""
         await context.send_initial_metadata(self.served_by)
@@ -388,7 +401,7 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     ) -> NoReturn:
         """End the call as the owner's failure ended it (or UNAVAILABLE when the owner was not reached)."""
         if _unreached(error):
-            await self._refuse(context, _unreachable(account_id, address, error))
+            await self._refuse(context, _unreachable(account_id, address, error, await self._wait_for(account_id)))
         await context.send_initial_metadata(self._relayed(error.initial_metadata()))
         await context.abort(error.code(), error.details() or "", tuple(_answer_metadata(error.trailing_metadata())))
         raise AssertionError("unreachable: abort raises")
@@ -464,7 +477,7 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 if not relayed:
                     await self._relay_failure(context, exc, address, account)
                 if _unreached(exc):  # the owner went away during the stream: resume elsewhere
-                    await abort(context, _unreachable(account, address, exc))
+                    await abort(context, _unreachable(account, address, exc, await self._wait_for(account)))
                 await context.abort(exc.code(), exc.details() or "", tuple(_answer_metadata(exc.trailing_metadata())))
             finally:
                 call.cancel()
@@ -511,7 +524,10 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 except grpc.aio.AioRpcError as exc:
                     account = legs[indices[0]].account_id
                     unreached = _unreached(exc)
-                    fail(indices, failure_pb(_unreachable(account, address, exc)) if unreached else failure_of(exc))
+                    if unreached:
+                        fail(indices, failure_pb(_unreachable(account, address, exc, await self._wait_for(account))))
+                    else:
+                        fail(indices, failure_of(exc))
                     return
                 served.update(_text(v) for k, v in initial if k == SERVED_BY)
                 place(indices, response_class.FromString(raw).results)

@@ -156,6 +156,14 @@ class LeaseStore:
         for key in keys:
             await self.database.execute("DELETE FROM leases WHERE lease_key = ? AND expires_ms <= 0", (key,))
 
+    async def expires_in_ms(self, key: str) -> int | None:
+        """Milliseconds until `key`'s lease runs out (0 or less: it has; None: never taken)."""
+        now, params = self._now()
+        row = await self.database.fetch_one(
+            f"SELECT expires_ms - {now} FROM leases WHERE lease_key = ?", (*params, key)
+        )
+        return None if row is None else int(row[0])
+
     async def owner_address(self, key: str) -> str | None:
         """Where the live owner of `key` is reached (None: nobody owns it right now)."""
         now, params = self._now()

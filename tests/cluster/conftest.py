@@ -80,7 +80,9 @@ def database_url(postgres_server: PostgresServer) -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def running_cluster(directory: Path, sim: Simulator, database_url: str, nats_url: str) -> AsyncIterator[Cluster]:
+async def running_cluster(
+    directory: Path, sim: Simulator, database_url: str, nats_url: str, lease_ttl: float = LEASE_TTL
+) -> AsyncIterator[Cluster]:
     """Three replicas started, every user logged in, every lease taken; stopped on leaving."""
     running = Cluster(
         directory,
@@ -89,7 +91,7 @@ async def running_cluster(directory: Path, sim: Simulator, database_url: str, na
         database_url,
         nats_url,
         Sealer.generate_key().decode(),
-        lease_ttl=LEASE_TTL,
+        lease_ttl=lease_ttl,
     )
     await asyncio.to_thread(running.start)
     try:

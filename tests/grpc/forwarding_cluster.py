@@ -44,6 +44,7 @@ class Cluster:
     address_of: dict[str, str] = field(default_factory=dict)
     views: dict[str, dict[str, str | None]] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
+    moves_in: float = 1.0  # what the lookup says an unreachable owner's lease has left
 
     def lookup(self, replica: str) -> Lookup:
         return Lookup(self, replica)
@@ -76,6 +77,9 @@ class Lookup:
 
     async def replicas(self) -> dict[str, str]:
         return {name: address for name, address in self.cluster.address_of.items() if name not in self.cluster.gone}
+
+    async def retry_after(self, account_id: str) -> float:
+        return self.cluster.moves_in
 
 
 def served(metadata: object) -> tuple[str | None, str | None]:

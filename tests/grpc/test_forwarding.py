@@ -365,6 +365,18 @@ async def test_a_call_whose_owner_is_gone_is_unavailable_with_a_retry_not_unknow
         assert served(error.initial_metadata()) == ("b", None)
 
 
+async def test_a_call_whose_dead_owner_still_holds_the_lease_is_told_to_retry_when_the_lease_can_move(
+    pair: tuple[Replica, Replica], cluster: Cluster
+) -> None:
+    a, b = pair
+    cluster.moves_in = 6.5  # the dead owner's lease runs out (and is taken) in 6.5 s
+    await a.gateway.stop(0)
+    for _ in range(2):
+        error = await failure(b.account_stub.GetProfile(profile(), metadata=bearer("reader")))
+        assert error.code() is grpc.StatusCode.UNAVAILABLE
+        assert retry_delay(error) == 6.5, "a 1 s hint would spend a client's few retries before the lease moves"
+
+
 async def test_a_forwarded_call_for_an_account_its_receiver_no_longer_owns_is_refused_not_forwarded_again(
     pair: tuple[Replica, Replica], cluster: Cluster
 ) -> None:

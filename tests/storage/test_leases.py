@@ -70,6 +70,13 @@ async def test_a_lease_that_ran_out_but_was_not_taken_is_renewed_by_its_owner(le
     assert await leases.acquire("app", "r2", TTL) is None
 
 
+async def test_the_time_a_lease_has_left_is_read_by_the_database_clock(leases: LeaseStore, clock: Clock) -> None:
+    assert await leases.expires_in_ms("app") is None
+    await leases.acquire("app", "r1", TTL)
+    clock.ms += 2000
+    assert await leases.expires_in_ms("app") == TTL - 2000
+
+
 async def test_a_released_lease_is_taken_at_once(leases: LeaseStore) -> None:
     await leases.acquire("app", "r1", TTL)
     await leases.release(FenceToken("app", "r1", 1))
