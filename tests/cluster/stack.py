@@ -105,9 +105,10 @@ async def sql(database_url: str, statement: str, *args: Any) -> list[asyncpg.Rec
         await connection.close()
 
 
-async def expire_leases(database_url: str) -> None:
-    """Every lease runs out now by the database's clock (its owner was paused past it)."""
-    await sql(database_url, "UPDATE leases SET expires_ms = 0")
+async def expire(database_url: str, replica: str) -> None:
+    """`replica`'s leases and its own row run out now by the database's clock (it was paused past them)."""
+    await sql(database_url, "UPDATE leases SET expires_ms = 0 WHERE owner = $1", replica)
+    await sql(database_url, "UPDATE replicas SET expires_ms = 0 WHERE replica_id = $1", replica)
 
 
 async def until(condition: Callable[[], Any], what: str, seconds: float = 15.0) -> None:

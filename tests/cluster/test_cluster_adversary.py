@@ -5,16 +5,21 @@ the call to Kite, a lease that moved, a kill switch engaged elsewhere, a forged 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
+import grpc
 import pytest
 from kite_gateway_api.v1 import order_pb2
 
 from kite_gateway.storage.idempotency import kite_tag
 from kite_gateway.storage.sealing import Sealer
 from kite_simulator import ThreadedSimulator
-from tests.cluster.stack import Replica, start_replica
+from tests.cluster.stack import Replica, expire, start_replica, until
 from tests.e2e.conftest import market_buy
 from tests.simulator.conftest import regular_hours
 
@@ -66,3 +71,65 @@ async def test_an_order_placed_on_the_replica_without_the_lease_is_placed_once_b
     a, b = pair
     reply = await b.orders.PlaceOrder(place("smoke-1"))
     assert at_kite(sim, "smoke-1") == [reply.order_id]
+
+
+async def wait_sent(replica: Replica, client_order_id: str, account_id: str = "ZS0001") -> None:
+    async def sent() -> bool:
+        record = await replica.runtime.idempotency.get(account_id, client_order_id)
+        return record is not None and record.sent_at is not None
+
+    await until(sent, f"{client_order_id} is recorded as sent")
+
+
+def pause_after_mark_sent(replica: Replica, client_order_id: str) -> threading.Event:
+    """The replica stalls right after the write-ahead record of `client_order_id`, before its call
+    leaves (its one Kite worker is busy: the process was paused, descheduled, or starved), until
+    the returned event is set."""
+    gate = threading.Event()
+    store = replica.runtime.idempotency
+    real = store.mark_sent
+
+    async def mark_sent(account_id: str, cid: str, at: datetime) -> None:
+        await real(account_id, cid, at)
+        if cid == client_order_id:
+            replica.runtime.executor.submit(gate.wait, 30)
+
+    store.mark_sent = mark_sent  # type: ignore[method-assign]
+    return gate
+
+
+async def test_a_stale_owner_stalled_between_its_write_ahead_record_and_the_call_does_not_place_a_second_order(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str
+) -> None:
+    """The owner records the send, then stalls past its lease; the new owner finds the attempt
+    PENDING, waits out the quarantine, does not find it in Kite's book and sends it. When the stale
+    owner resumes, its call must not leave: one client_order_id, one order at Kite."""
+    from kite_gateway.paper import log_in_demo_accounts
+
+    a = await start_replica(tmp_path, sim, sealing_key, postgres_url, "a", gateway_order_quarantine=1.0,
+                            gateway_kite_workers=1)  # fmt: skip
+    b = await start_replica(tmp_path, sim, sealing_key, postgres_url, "b", gateway_order_quarantine=1.0)
+    try:
+        await log_in_demo_accounts(sim, a.runtime.accounts)
+        await a.round()
+        await b.round()
+        await a.orders.PlaceOrder(place("warm-up"))  # instruments and quotes loaded on a
+        gate = pause_after_mark_sent(a, "stale-1")
+        stale = asyncio.ensure_future(a.orders.PlaceOrder(place("stale-1"), timeout=60))
+        try:
+            await wait_sent(a, "stale-1")
+            a.jump(120)  # a was paused past its lease
+            await expire(postgres_url, "a")
+            await b.round()
+            assert b.held()
+            sim.advance_clock(a.runtime.settings.request_timeout + a.runtime.settings.gateway_order_quarantine + 1)
+            retried = await b.orders.PlaceOrder(place("stale-1"), timeout=30)  # the caller's retry, elsewhere
+        finally:
+            gate.set()
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await stale
+        await until(lambda: len(at_kite(sim, "stale-1")) > 1 or a.runtime.placement._running == {}, "a settled")
+        assert at_kite(sim, "stale-1") == [retried.order_id]
+    finally:
+        await b.stop()
+        await a.stop()
