@@ -68,7 +68,7 @@ def at_kite(sim: ThreadedSimulator, client_order_id: str, account_id: str = "ZS0
 async def test_an_order_placed_on_the_replica_without_the_lease_is_placed_once_by_the_owner(
     pair: tuple[Replica, Replica], sim: ThreadedSimulator
 ) -> None:
-    a, b = pair
+    _, b = pair
     reply = await b.orders.PlaceOrder(place("smoke-1"))
     assert at_kite(sim, "smoke-1") == [reply.order_id]
 
@@ -94,7 +94,7 @@ def pause_after_mark_sent(replica: Replica, client_order_id: str) -> threading.E
         if cid == client_order_id:
             replica.runtime.executor.submit(gate.wait, 30)
 
-    store.mark_sent = mark_sent  # type: ignore[method-assign]
+    store.mark_sent = mark_sent  # type: ignore[method-assign,assignment]
     return gate
 
 

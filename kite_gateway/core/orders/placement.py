@@ -35,7 +35,7 @@ from kite_gateway.core.orders import autoslice
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.market_closed import with_next_session
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite import Autosliced, KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
+from kite_gateway.kite import LAST_CHECK, Autosliced, KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
 from kite_gateway.observability import ORDER_QUEUE_REFUSALS
 from kite_gateway.storage import FAILED, PENDING, PLACED, DatabaseUnavailable, IdempotencyStore, Record
 from kite_wire import IST
@@ -358,6 +358,10 @@ class IdempotentPlacement:
                 await attempt.check()
 
         async def submit() -> str:
+            # The same check once more where the call leaves (in Kite's worker thread): a replica that
+            # stalled since the record was written, past its lease, must not send what the new owner
+            # may have sent again after the quarantine.
+            last_check = LAST_CHECK.set(lambda: self._blocked(account_id))
             try:
                 return await attempt.submit(kite, record)
             except DatabaseUnavailable:  # a write after Kite answered (an autoslice's children): Kite may have it
@@ -365,6 +369,8 @@ class IdempotentPlacement:
             except GatewayError as exc:  # a definite refusal: nothing exists at Kite
                 await self.store.settle(account_id, client_order_id, FAILED, error=exc.message[:500])
                 raise
+            finally:
+                LAST_CHECK.reset(last_check)
 
         try:
             if attempt.queue is not None:
