@@ -340,12 +340,12 @@ class IdempotentPlacement:
     async def _attempt(self, attempt: _Attempt[K], record: Record, call: _Call) -> str:
         account_id, client_order_id = record.account_id, record.client_order_id
         kite = attempt.kite
-        sent_at = self._now()
 
         async def sending() -> None:
             # Refused with nothing written when a kill switch is stored engaged (perhaps by another
-            # replica) or, clustered, when this replica no longer owns the account: not sent.
-            await self.store.mark_sent(account_id, client_order_id, sent_at)
+            # replica) or, clustered, when this replica no longer owns the account: not sent. The
+            # send time is now, after any wait for the turn: the quarantine is counted from it.
+            await self.store.mark_sent(account_id, client_order_id, self._now())
             call.sending = True
             try:
                 self._blocked(account_id)  # a kill switch engaged while the record was written
