@@ -133,3 +133,36 @@ async def test_a_stale_owner_stalled_between_its_write_ahead_record_and_the_call
     finally:
         await b.stop()
         await a.stop()
+
+
+async def test_an_order_kite_accepted_is_answered_with_its_id_when_the_owner_lost_the_lease_before_recording_it(
+    pair: tuple[Replica, Replica], sim: ThreadedSimulator, postgres_url: str
+) -> None:
+    """Kite placed the order; before the owner could record that, it stalled past its lease. The
+    caller must not hear "nothing was sent" (it would place the order again under a new id)."""
+    a, b = pair
+    client = a.runtime.accounts.sessions["ZS0001"].active().client
+    real, gate = client.place_order, threading.Event()
+
+    def place_then_stall(*args: object, **kwargs: object) -> object:
+        answer = real(*args, **kwargs)
+        gate.wait(30)
+        return answer
+
+    client.place_order = place_then_stall
+    call = asyncio.ensure_future(a.orders.PlaceOrder(place("late-1"), timeout=60))
+    try:
+        await until(lambda: at_kite(sim, "late-1"), "Kite has the order")
+        a.jump(120)
+        await expire(postgres_url, "a")
+        await b.round()
+        assert b.held()
+    finally:
+        gate.set()
+    try:
+        answer = (await call).order_id
+    except grpc.aio.AioRpcError as exc:
+        answer = f"{exc.code().name}: {exc.details()}"
+    assert answer == at_kite(sim, "late-1")[0]
+    again = await b.orders.PlaceOrder(place("late-1"))
+    assert (again.order_id, again.replayed) == (answer, True) and len(at_kite(sim, "late-1")) == 1
