@@ -37,7 +37,7 @@ from kite_gateway.core.orders.market_closed import with_next_session
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite import LAST_CHECK, Autosliced, KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
 from kite_gateway.observability import ORDER_QUEUE_REFUSALS
-from kite_gateway.storage import FAILED, PENDING, PLACED, DatabaseUnavailable, IdempotencyStore, Record
+from kite_gateway.storage import FAILED, PENDING, PLACED, DatabaseUnavailable, FencedOut, IdempotencyStore, Record
 from kite_wire import IST
 from kite_wire import order_rules as rules
 
@@ -311,6 +311,18 @@ class IdempotentPlacement:
             retry_after=max(1.0, min(wait, 5.0)),
         )
 
+    async def _settle_placed(self, record: Record, order_id: str) -> bool:
+        """Record that Kite has the order; False when this replica lost the account's lease meanwhile
+        (clustered): the order exists all the same, and its new owner finds it in the book by its tag
+        (the record stays PENDING), so the caller is answered with it rather than "nothing was sent"."""
+        try:
+            await self.store.settle(record.account_id, record.client_order_id, PLACED, order_id)
+        except FencedOut:
+            log.warning("order.placed_unrecorded", account_id=record.account_id,
+                        client_order_id=record.client_order_id, order_id=order_id)  # fmt: skip
+            return False
+        return True
+
     async def _reconcile(self, attempt: _Attempt[K], record: Record) -> str | None:
         """The order (or GTT) the book shows for this record, settled as PLACED; None if not there."""
         try:
@@ -329,7 +341,7 @@ class IdempotentPlacement:
         found = str(rows[0].get("order_id") or rows[0].get("id"))
         if attempt.claim is not None:
             found = await attempt.claim(record, rows)
-        await self.store.settle(record.account_id, record.client_order_id, PLACED, found)
+        await self._settle_placed(record, found)
         log.info("order.reconciled", account_id=record.account_id, client_order_id=record.client_order_id,
                  order_id=found)  # fmt: skip
         others = [row for row in rows if str(row.get("order_id") or row.get("id")) != found]
@@ -402,7 +414,8 @@ class IdempotentPlacement:
             safe = self.resend_after(sent)
             assert safe is not None
             raise self._unknown(sent, safe, self._now(), f" (Kite did not answer: {exc.cause})") from None
-        await self.store.settle(account_id, client_order_id, PLACED, placed)
+        if not await self._settle_placed(record, placed):
+            return placed
         if record.sent_at is not None and attempt.duplicates is not None:
             # An earlier attempt was given up on: had it arrived while this one was on its way, its
             # updates came before this order was known; look at the book once now.
