@@ -14,8 +14,10 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kite_gateway_api.v1 import order_pb2
 
+from kite_gateway.grpc.account_health import publish_once
 from kite_gateway.storage.idempotency import kite_tag
 from kite_gateway.storage.sealing import Sealer
 from kite_simulator import ThreadedSimulator
@@ -166,3 +168,30 @@ async def test_an_order_kite_accepted_is_answered_with_its_id_when_the_owner_los
     assert answer == at_kite(sim, "late-1")[0]
     again = await b.orders.PlaceOrder(place("late-1"))
     assert (again.order_id, again.replayed) == (answer, True) and len(at_kite(sim, "late-1")) == 1
+
+
+async def health_of(replica: Replica) -> dict[str, str]:
+    """The overall entry and the order service as a readiness probe reads them, after one publish of
+    the health sources `serve` gives the gateway."""
+    sources = replica.runtime.health_sources(tuple(replica.gateway.service_names))
+    await publish_once(replica.gateway.health, sources, set())
+    stub = health_pb2_grpc.HealthStub(replica.channel)
+    found = {}
+    for name in ("", "kite_gateway.v1.OrderService", "dependency/database"):
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=name))
+        found[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    return found
+
+
+async def test_a_replica_that_cannot_reach_the_database_is_not_ready_and_one_that_can_take_leases_is(
+    pair: tuple[Replica, Replica],
+) -> None:
+    """Readiness (deploy/deployment.yaml probes the overall entry "") means "holding or able to take
+    leases": b holds none but reaches the database (ready); a whose rounds have not reached the
+    database for a lease's time to live is not."""
+    a, b = pair
+    assert await health_of(b) == dict.fromkeys(("", "kite_gateway.v1.OrderService", "dependency/database"), "SERVING")
+    a.jump(a.runtime.settings.gateway_lease_ttl + 1)  # no round reached the database for a ttl
+    assert await health_of(a) == dict.fromkeys(
+        ("", "kite_gateway.v1.OrderService", "dependency/database"), "NOT_SERVING"
+    )
