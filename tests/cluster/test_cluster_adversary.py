@@ -22,7 +22,7 @@ from kite_gateway.storage.idempotency import kite_tag
 from kite_gateway.storage.sealing import Sealer
 from kite_simulator import ThreadedSimulator
 from tests.cluster.stack import Replica, expire, start_replica, until
-from tests.e2e.conftest import market_buy
+from tests.e2e.conftest import market_buy, status_of
 from tests.simulator.conftest import regular_hours
 
 
@@ -195,3 +195,50 @@ async def test_a_replica_that_cannot_reach_the_database_is_not_ready_and_one_tha
     assert await health_of(a) == dict.fromkeys(
         ("", "kite_gateway.v1.OrderService", "dependency/database"), "NOT_SERVING"
     )
+
+
+def engage(account_id: str = "") -> order_pb2.SetKillSwitchRequest:
+    return order_pb2.SetKillSwitchRequest(account_id=account_id, engaged=True, reason="adversary")
+
+
+async def test_a_gateway_wide_kill_switch_engaged_on_a_replica_without_leases_stops_the_owner_before_it_hears_of_it(
+    pair: tuple[Replica, Replica], sim: ThreadedSimulator
+) -> None:
+    """The gateway-wide switch runs where it arrives (b); the owner a has not taken it in (no round
+    yet): its next send is refused by the stored switch, nothing reaches Kite."""
+    a, b = pair
+    await b.orders.SetKillSwitch(engage())
+    assert not a.runtime.kill_switches.state("").engaged  # a has not heard of it
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await a.orders.PlaceOrder(place("after-switch"))
+    assert status_of(refused.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
+    assert at_kite(sim, "after-switch") == []
+
+
+async def test_orders_queued_on_the_owner_are_refused_within_a_lease_round_of_a_gateway_wide_switch_elsewhere(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str
+) -> None:
+    """An order waiting its turn in the owner's queue (Kite's per-minute cap) when the switch is
+    engaged on another replica is refused once the owner's next round takes the switch in, not
+    when its turn would have come."""
+    from kite_gateway.paper import log_in_demo_accounts
+
+    a = await start_replica(tmp_path, sim, sealing_key, postgres_url, "a", gateway_orders_per_minute=1,
+                            gateway_order_queue_wait=600.0)  # fmt: skip
+    b = await start_replica(tmp_path, sim, sealing_key, postgres_url, "b")
+    try:
+        await log_in_demo_accounts(sim, a.runtime.accounts)
+        await a.round()
+        await b.round()
+        await a.orders.PlaceOrder(place("first"))
+        queued = asyncio.ensure_future(a.orders.PlaceOrder(place("queued"), timeout=120))
+        await until(lambda: a.runtime.dispatch.waiting("ZS0001") == 1, "the second order waits for its turn")
+        await b.orders.SetKillSwitch(engage())
+        await a.round()
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await asyncio.wait_for(queued, 10)
+        assert status_of(refused.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
+        assert at_kite(sim, "queued") == []
+    finally:
+        await b.stop()
+        await a.stop()
