@@ -236,7 +236,8 @@ async def test_orders_queued_on_the_owner_are_refused_within_a_lease_round_of_a_
         await b.orders.SetKillSwitch(engage())
         await a.round()
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await asyncio.wait_for(queued, 10)
+            async with asyncio.timeout(10):
+                await queued
         assert status_of(refused.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
         assert at_kite(sim, "queued") == []
     finally:
