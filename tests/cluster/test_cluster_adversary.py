@@ -17,12 +17,15 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kite_gateway_api.v1 import order_pb2
 
+from kite_gateway.auth import load_principals, token_digest
 from kite_gateway.grpc.account_health import publish_once
+from kite_gateway.grpc.forwarded_principal import Caller, PrincipalSeal
 from kite_gateway.storage.idempotency import kite_tag
 from kite_gateway.storage.sealing import Sealer
 from kite_simulator import ThreadedSimulator
-from tests.cluster.stack import Replica, expire, start_replica, until
+from tests.cluster.stack import SECRET, Replica, expire, start_replica, until
 from tests.e2e.conftest import market_buy, status_of
+from tests.grpc.forwarding_cluster import PRINCIPALS, TOKENS, bearer
 from tests.simulator.conftest import regular_hours
 
 
@@ -240,6 +243,43 @@ async def test_orders_queued_on_the_owner_are_refused_within_a_lease_round_of_a_
                 await queued
         assert status_of(refused.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
         assert at_kite(sim, "queued") == []
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the seal signs principal, method, accounts and hop, not the request: a seal seen on the wire "
+    "(replica-to-replica calls are plaintext without TLS, on the public port) is good for any request of that "
+    "method and accounts for MAX_AGE (300 s); sign a digest of the request too",
+)
+async def test_a_forwarding_seal_seen_on_the_wire_cannot_be_replayed_for_another_request(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str
+) -> None:
+    """Replicas reach each other on the public gRPC port, in plaintext unless TLS is configured. A
+    seal observed on one forwarded PlaceOrder of "trader" must not let an outside caller, with no
+    token at all, place a different order as "trader" for the seal's five minutes."""
+    from kite_gateway.paper import log_in_demo_accounts
+
+    a = await start_replica(tmp_path, sim, sealing_key, postgres_url, "a", gateway_auth_principals=PRINCIPALS)
+    b = await start_replica(tmp_path, sim, sealing_key, postgres_url, "b", gateway_auth_principals=PRINCIPALS)
+    try:
+        await log_in_demo_accounts(sim, a.runtime.accounts)
+        await a.round()
+        await b.round()
+        await b.orders.PlaceOrder(place("seen-1"), metadata=bearer("trader"))  # forwarded to a
+        # What b sent to a with that call, as anyone on the path between them saw it:
+        seen = PrincipalSeal(SECRET.encode(), load_principals(None, PRINCIPALS)).metadata(
+            Caller("trader", token_digest(TOKENS["trader"])), "kite_gateway.v1.OrderService.PlaceOrder", ["ZS0001"]
+        )
+        other = order_pb2.PlaceOrderRequest(
+            account_id="ZS0001", client_order_id="replayed-1", params=market_buy(quantity=50)
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await a.orders.PlaceOrder(other, metadata=tuple(seen))
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert at_kite(sim, "replayed-1") == []
     finally:
         await b.stop()
         await a.stop()
