@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,16 @@ class Replica:
 
 
 async def start_replica(
-    tmp_path: Path, sim: ThreadedSimulator, key: bytes, database_url: str, name: str, **overrides: Any
+    tmp_path: Path,
+    sim: ThreadedSimulator,
+    key: bytes,
+    database_url: str,
+    name: str,
+    wall_clock_ahead: float = 0.0,
+    **overrides: Any,
 ) -> Replica:
+    """A replica; `wall_clock_ahead`: its wall clock runs that many seconds ahead of Kite's (and of
+    the other replicas')."""
     settings = make_settings(
         tmp_path / name,
         sim,
@@ -84,7 +93,8 @@ async def start_replica(
         **overrides,
     )
     settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
-    runtime = await App.open(settings, now=sim.clock.now)
+    ahead = timedelta(seconds=wall_clock_ahead)
+    runtime = await App.open(settings, now=lambda: sim.clock.now() + ahead)
     forwarding = _forwarding(settings, runtime.membership)
     gateway = Gateway(settings, runtime.servicers(), forwarding=forwarding)
     await gateway.start()

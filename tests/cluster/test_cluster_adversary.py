@@ -23,6 +23,7 @@ from kite_gateway.grpc.forwarded_principal import Caller, PrincipalSeal
 from kite_gateway.storage.idempotency import kite_tag
 from kite_gateway.storage.sealing import Sealer
 from kite_simulator import ThreadedSimulator
+from kite_simulator.faults import Fault
 from tests.cluster.stack import SECRET, Replica, expire, start_replica, until
 from tests.e2e.conftest import market_buy, status_of
 from tests.grpc.forwarding_cluster import PRINCIPALS, TOKENS, bearer
@@ -283,3 +284,42 @@ async def test_a_forwarding_seal_seen_on_the_wire_cannot_be_replayed_for_another
     finally:
         await b.stop()
         await a.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the quarantine compares the record's sent_at (the sending replica's wall clock) with the deciding "
+    "replica's wall clock: a replica whose clock runs ahead by more than request timeout + quarantine re-sends "
+    "an attempt that may still arrive; leases use the database's clock, the send time does not",
+)
+async def test_a_new_owner_whose_wall_clock_runs_ahead_does_not_resend_an_attempt_still_in_the_network(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str
+) -> None:
+    from kite_gateway.paper import log_in_demo_accounts
+
+    a = await start_replica(tmp_path, sim, sealing_key, postgres_url, "a")
+    b = await start_replica(tmp_path, sim, sealing_key, postgres_url, "b", wall_clock_ahead=300.0)
+    held = None
+    try:
+        await log_in_demo_accounts(sim, a.runtime.accounts)
+        await a.round()
+        await b.round()
+        held = sim.faults.add(Fault("POST", "/orders/*", "hold"))  # a's attempt is stuck in the network
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await a.orders.PlaceOrder(place("skew-1"), timeout=30)
+        assert status_of(unknown.value)[1] == "ORDER_OUTCOME_UNKNOWN"
+        a.jump(120)
+        await expire(postgres_url, "a")
+        await b.round()
+        assert b.held()
+        # a second later by Kite's clock, well inside the quarantine (120 s after the request timeout)
+        with pytest.raises(grpc.aio.AioRpcError) as still:
+            await b.orders.PlaceOrder(place("skew-1"), timeout=30)
+        assert status_of(still.value)[1] == "ORDER_OUTCOME_UNKNOWN"
+    finally:
+        if held is not None:
+            held.release()
+        await until(lambda: held is None or held.held == 0, "the held attempt reached Kite")
+        await b.stop()
+        await a.stop()
+    assert len(at_kite(sim, "skew-1")) == 1
