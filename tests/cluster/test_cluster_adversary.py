@@ -11,11 +11,13 @@ import threading
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
+import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from kite_gateway_api.v1 import order_pb2
+from kite_gateway_api.v1 import account_pb2, order_pb2
 
 from kite_gateway.auth import load_principals, token_digest
 from kite_gateway.grpc.account_health import publish_once
@@ -24,6 +26,7 @@ from kite_gateway.storage.idempotency import kite_tag
 from kite_gateway.storage.sealing import Sealer
 from kite_simulator import ThreadedSimulator
 from kite_simulator.faults import Fault
+from kite_simulator.sessions import App as KiteApp
 from tests.cluster.stack import SECRET, Replica, expire, start_replica, until
 from tests.e2e.conftest import market_buy, status_of
 from tests.grpc.forwarding_cluster import PRINCIPALS, TOKENS, bearer
@@ -323,3 +326,69 @@ async def test_a_new_owner_whose_wall_clock_runs_ahead_does_not_resend_an_attemp
         await b.stop()
         await a.stop()
     assert len(at_kite(sim, "skew-1")) == 1
+
+
+async def test_a_login_completed_on_a_replica_without_the_lease_is_taken_in_by_the_owner_within_a_round(
+    pair: tuple[Replica, Replica], sim: ThreadedSimulator
+) -> None:
+    """Kite's redirect reaches whichever replica the Service picks: b completes the day's new login
+    of accounts a owns; a's next round takes the new session in and watches its order updates with
+    it, and orders go out with the new token. (Kite's clock has not moved: the new login has the
+    same login_time as the one the owner holds, as two logins within one second do.)"""
+    from kite_gateway.paper import log_in_demo_accounts
+
+    a, b = pair
+    before = a.runtime.accounts.sessions["ZS0001"].active().access_token
+    await log_in_demo_accounts(sim, b.runtime.accounts)  # CompleteLogin runs where it arrives
+    fresh = b.runtime.accounts.sessions["ZS0001"].active().access_token
+    assert fresh != before
+    await a.round()
+    session = a.runtime.accounts.sessions["ZS0001"]
+    assert session.active().access_token == fresh
+    await until(lambda: a.runtime.order_updates.watching(session), "a watches the new session's order updates")
+    reply = await b.orders.PlaceOrder(place("after-relogin"))
+    assert at_kite(sim, "after-relogin") == [reply.order_id]
+
+
+async def test_an_account_of_a_new_app_logged_in_on_any_replica_gets_an_owner_within_a_round(
+    tmp_path: Path, sealing_key: bytes, postgres_url: str
+) -> None:
+    """A second Kite app (its own lease: Kite counts ticker connections per app) whose first account
+    logs in on the replica that owns nothing: the api_key's lease is taken by one replica, which
+    watches the account; its orders are placed once."""
+    from kite_gateway.paper import log_in_demo_accounts
+
+    config = regular_hours(tick_interval=0.05, extra_apps=(KiteApp("app_two", "app_two_secret", 2001),))
+    simulator = ThreadedSimulator(config)
+    await simulator.start()
+    a = await start_replica(tmp_path, simulator, sealing_key, postgres_url, "a")
+    b = await start_replica(tmp_path, simulator, sealing_key, postgres_url, "b")
+    try:
+        await log_in_demo_accounts(simulator, a.runtime.accounts)
+        await a.round()
+        await b.round()
+        token = await request_token(simulator, "app_two", "ZS0002")
+        await b.accounts.CompleteLogin(
+            account_pb2.CompleteLoginRequest(api_key="app_two", api_secret="app_two_secret", request_token=token)
+        )
+        for _ in range(2):
+            await a.round()
+            await b.round()
+        holders = [r for r in (a, b) if "app_two" in r.held()]
+        assert [r.name for r in holders] == ["b"]  # a keeps its share of one, b takes the new app
+        session = b.runtime.accounts.sessions["ZS0002"]
+        await until(lambda: b.runtime.order_updates.watching(session), "the new owner watches the account")
+        reply = await a.orders.PlaceOrder(place("new-app-1", "ZS0002"))
+        assert at_kite(simulator, "new-app-1", "ZS0002") == [reply.order_id]
+    finally:
+        await b.stop()
+        await a.stop()
+        await simulator.stop()
+
+
+async def request_token(sim: ThreadedSimulator, api_key: str, user_id: str) -> str:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{sim.login_url(api_key)}&user_id={user_id}", allow_redirects=False) as reply,
+    ):
+        return parse_qs(urlparse(reply.headers["Location"]).query)["request_token"][0]
