@@ -392,3 +392,25 @@ async def request_token(sim: ThreadedSimulator, api_key: str, user_id: str) -> s
         http.get(f"{sim.login_url(api_key)}&user_id={user_id}", allow_redirects=False) as reply,
     ):
         return parse_qs(urlparse(reply.headers["Location"]).query)["request_token"][0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with KITE_GATEWAY_DATABASE_URL but no KITE_GATEWAY_NATS_URL there is no tick relay: a replica "
+    "serving a stream of an account it does not own opens its own ticker connection to Kite (and reconciles its "
+    "order book into the log as if it owned it), so the api_key's 3 connections are counted per replica, not "
+    "cluster-wide; the settings accept this configuration for any number of replicas",
+)
+async def test_without_nats_a_replica_serving_a_stream_of_an_account_it_does_not_own_opens_no_ticker_at_kite(
+    pair: tuple[Replica, Replica],
+) -> None:
+    _, b = pair
+    stream = b.orders.StreamOrderUpdates(order_pb2.StreamOrderUpdatesRequest(account_id="ZS0001"), timeout=30)
+    try:
+        async for event in stream:
+            if event.HasField("replay_complete"):
+                break
+        upstream = {s.account_id for s in b.runtime.tick_streams.stats()}
+    finally:
+        stream.cancel()
+    assert "ZS0001" not in upstream
