@@ -27,10 +27,11 @@ from kite_gateway.storage.sealing import Sealer
 from kite_simulator import ThreadedSimulator
 from kite_simulator.faults import Fault
 from kite_simulator.sessions import App as KiteApp
-from tests.cluster.stack import SECRET, Replica, expire, start_replica, until
+from tests.cluster.stack import SECRET, Replica, expire, sql, start_replica, until
 from tests.e2e.conftest import market_buy, status_of
 from tests.grpc.forwarding_cluster import PRINCIPALS, TOKENS, bearer
 from tests.simulator.conftest import regular_hours
+from tests.support.cluster import free_port
 
 
 @pytest.fixture
@@ -414,3 +415,34 @@ async def test_without_nats_a_replica_serving_a_stream_of_an_account_it_does_not
     finally:
         stream.cancel()
     assert "ZS0001" not in upstream
+
+
+async def test_an_accounts_kill_switch_can_be_engaged_while_the_account_is_moving_between_replicas(
+    pair: tuple[Replica, Replica], sim: ThreadedSimulator, postgres_url: str
+) -> None:
+    """The owner died (its lease ran out, nobody has taken it yet): an emergency stop of the account
+    must not answer "retry later". Stored, it binds whoever takes the lease next."""
+    a, b = pair
+    a.jump(120)
+    await expire(postgres_url, "a")
+    await b.orders.SetKillSwitch(engage("ZS0001"))
+    await b.round()  # b takes the lease: the stored switch holds there
+    assert b.held()
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await b.orders.PlaceOrder(place("after-emergency-stop"))
+    assert status_of(refused.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
+    assert at_kite(sim, "after-emergency-stop") == []
+
+
+async def test_an_accounts_kill_switch_engaged_where_its_owner_cannot_be_reached_stops_the_owner(
+    pair: tuple[Replica, Replica], sim: ThreadedSimulator, postgres_url: str
+) -> None:
+    """b cannot reach the owner a (a network policy, a partition between replicas) while a still
+    reaches the database and Kite: an emergency stop made on b must still stop a's orders."""
+    a, b = pair
+    await sql(postgres_url, "UPDATE replicas SET address = $1 WHERE replica_id = 'a'", f"127.0.0.1:{free_port()}")
+    await b.orders.SetKillSwitch(engage("ZS0001"), timeout=30)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await a.orders.PlaceOrder(place("behind-the-partition"))
+    assert status_of(refused.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
+    assert at_kite(sim, "behind-the-partition") == []
