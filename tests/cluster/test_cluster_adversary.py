@@ -446,3 +446,35 @@ async def test_an_accounts_kill_switch_engaged_where_its_owner_cannot_be_reached
         await a.orders.PlaceOrder(place("behind-the-partition"))
     assert status_of(refused.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
     assert at_kite(sim, "behind-the-partition") == []
+
+
+async def test_an_accounts_kill_switch_engaged_where_its_owner_is_frozen_is_stored_within_the_callers_deadline(
+    pair: tuple[Replica, Replica], sim: ThreadedSimulator, postgres_url: str
+) -> None:
+    """The owner's gRPC server takes the forwarded call and never answers (a frozen process behind a
+    live connection): the switch is stored before the caller's deadline, where it arrived."""
+    a, b = pair
+    never = asyncio.Event()
+
+    async def hang(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        await never.wait()
+        return b""
+
+    class Frozen(grpc.GenericRpcHandler):  # type: ignore[misc]
+        def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+            return grpc.unary_unary_rpc_method_handler(hang)
+
+    frozen = grpc.aio.server()
+    frozen.add_generic_rpc_handlers((Frozen(),))
+    port = frozen.add_insecure_port("127.0.0.1:0")
+    await frozen.start()
+    try:
+        await sql(postgres_url, "UPDATE replicas SET address = $1 WHERE replica_id = 'a'", f"127.0.0.1:{port}")
+        await b.orders.SetKillSwitch(engage("ZS0001"), timeout=10)
+    finally:
+        never.set()
+        await frozen.stop(0)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await a.orders.PlaceOrder(place("behind-the-silence"))
+    assert status_of(refused.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
+    assert at_kite(sim, "behind-the-silence") == []
