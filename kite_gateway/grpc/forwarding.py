@@ -45,7 +45,7 @@ from kite_gateway.grpc.forwarded_principal import (
     forwarded_caller,
     is_forwarded,
 )
-from kite_gateway.grpc.forwarding_routes import LOCAL_METHODS, Route, api_methods, route_of
+from kite_gateway.grpc.forwarding_routes import ANYWHERE_WHEN_UNOWNED, LOCAL_METHODS, Route, api_methods, route_of
 from kite_gateway.grpc.registry import Undecodable
 from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES, check_request
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY, abort, failure_pb
@@ -53,6 +53,9 @@ from kite_gateway.grpc.status import STATUS_DETAILS_KEY, abort, failure_pb
 log = structlog.get_logger(__name__)
 
 RETRY_AFTER = 1.0  # seconds: about the time a lease takes to move
+# Seconds an owner has to answer a call that may run anywhere when it does not (ANYWHERE_WHEN_UNOWNED):
+# an owner cut off silently (packets dropped) must not use up the caller's whole deadline.
+OWNER_FIRST = 3.0
 # The ErrorInfo reason of "the account's owner is not reachable right now".
 MOVING_REASON = Reason.ACCOUNT_MOVING
 CHANNEL_CLOSE_GRACE = 30.0  # an evicted channel's calls get this long to finish
@@ -298,14 +301,19 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return None
         if route is Route.OWNER:
             (account,) = accounts
+            anywhere = method.full_name in ANYWHERE_WHEN_UNOWNED
             if self.owners.local(account):
                 return None
             if forwarded:  # never forwarded twice
+                if anywhere:
+                    return None
                 raise moving(account, f"it moved away from replica {self.forwarding.replica_id} while the call was "
                              "being forwarded to it")  # fmt: skip
             caller = self._admitted(method, request, context)
             address = await self.owners.address(account)
             if address is None:
+                if anywhere:
+                    return None
                 raise moving(account, "it is moving between replicas (its owner is starting or handing it over)")
             return address, caller
         # ONE_OWNER: a read any replica may run, forwarded only when one other replica owns every account.
@@ -347,12 +355,17 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         request: Message,
         context: grpc.aio.ServicerContext,
         caller: Caller,
+        at_most: float | None = None,
     ) -> tuple[bytes, Metadata, Metadata]:
-        """The owner's answer (bytes) and its initial and trailing metadata; AioRpcError as it failed."""
+        """The owner's answer (bytes) and its initial and trailing metadata; AioRpcError as it failed.
+        `at_most`: seconds the owner has, within the caller's deadline."""
+        timeout = context.time_remaining()
+        if at_most is not None:
+            timeout = at_most if timeout is None else min(timeout, at_most)
         call = self.forwarding.channel(address).unary_unary(self._path(method))(
             request.SerializeToString(),
             metadata=self._outgoing(method, request, context, caller),
-            timeout=context.time_remaining(),
+            timeout=timeout,
         )
         try:
             reply = await call
@@ -392,9 +405,19 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 await context.send_initial_metadata(self.served_by)
                 return await local(request, context)
             address, caller = owner
+            anywhere = method.full_name in ANYWHERE_WHEN_UNOWNED
             try:
-                reply, initial, trailing = await self._call_owner(address, method, request, context, caller)
+                reply, initial, trailing = await self._call_owner(
+                    address, method, request, context, caller, OWNER_FIRST if anywhere else None
+                )
             except grpc.aio.AioRpcError as exc:
+                silent = exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED and STATUS_DETAILS_KEY not in dict(
+                    exc.trailing_metadata() or ()
+                )
+                if anywhere and (_unreached(exc) or silent):  # its effect is stored, and binds the owner too
+                    log.warning("forwarding.served_here", method=method.full_name, owner=address, code=exc.code().name)
+                    await context.send_initial_metadata(self.served_by)
+                    return await local(request, context)
                 await self._relay_failure(context, exc, address, accounts_named(request)[0])
             await context.send_initial_metadata(self._relayed(initial))
             context.set_trailing_metadata(tuple(_answer_metadata(trailing)))

@@ -47,6 +47,13 @@ LOCAL_METHODS: frozenset[str] = frozenset(
 )
 
 
+# OWNER methods whose effect is stored and binds every replica (the kill switch: the statement that
+# records a send refuses it while a switch is stored engaged): on the owner when it can be reached,
+# else where they arrive, so that an emergency stop is never told to retry later while its account
+# moves between replicas or its owner is cut off from this replica.
+ANYWHERE_WHEN_UNOWNED: frozenset[str] = frozenset({"kite_gateway.v1.OrderService.SetKillSwitch"})
+
+
 def route_of(method: MethodDescriptor, local_methods: Iterable[str] = LOCAL_METHODS) -> Route:
     fields = method.input_type.fields_by_name
     if method.full_name in frozenset(local_methods):
