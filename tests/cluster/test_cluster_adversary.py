@@ -478,3 +478,35 @@ async def test_an_accounts_kill_switch_engaged_where_its_owner_is_frozen_is_stor
         await a.orders.PlaceOrder(place("behind-the-silence"))
     assert status_of(refused.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
     assert at_kite(sim, "behind-the-silence") == []
+
+
+async def test_orders_queued_on_an_owner_that_loses_the_lease_are_sent_back_at_once_to_retry_on_the_new_owner(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str
+) -> None:
+    """An order waiting its turn (Kite's per-minute cap) on a when a's lease moves to b: nothing is
+    sent by a, and its caller hears UNAVAILABLE (ACCOUNT_MOVING) once a knows, not when its turn
+    would have come a minute later."""
+    from kite_gateway.paper import log_in_demo_accounts
+
+    a = await start_replica(tmp_path, sim, sealing_key, postgres_url, "a", gateway_orders_per_minute=1,
+                            gateway_order_queue_wait=600.0)  # fmt: skip
+    b = await start_replica(tmp_path, sim, sealing_key, postgres_url, "b")
+    try:
+        await log_in_demo_accounts(sim, a.runtime.accounts)
+        await a.round()
+        await b.round()
+        await a.orders.PlaceOrder(place("first"))
+        queued = asyncio.ensure_future(a.orders.PlaceOrder(place("queued-moving"), timeout=120))
+        await until(lambda: a.runtime.dispatch.waiting("ZS0001") == 1, "the second order waits for its turn")
+        await expire(postgres_url, "a")
+        await b.round()
+        await a.round()  # a's renewal is refused: it knows it lost the lease
+        assert b.held() and not a.held()
+        with pytest.raises(grpc.aio.AioRpcError) as moved:
+            async with asyncio.timeout(10):
+                await queued
+        assert status_of(moved.value)[:2] == (grpc.StatusCode.UNAVAILABLE, "ACCOUNT_MOVING")
+        assert at_kite(sim, "queued-moving") == []
+    finally:
+        await b.stop()
+        await a.stop()
