@@ -161,6 +161,7 @@ class App:
                     await _watch(instruments, order_updates, [session])
 
             async def stop_owning(account_ids: list[str]) -> None:
+                dispatch.poke()  # orders queued for them look again: not ours to send, retried on the new owner
                 for account_id in account_ids:
                     if tick_relay is not None:  # its subscribers here are fed from the new owner
                         await tick_relay.lost(account_id)
