@@ -510,3 +510,25 @@ async def test_orders_queued_on_an_owner_that_loses_the_lease_are_sent_back_at_o
     finally:
         await b.stop()
         await a.stop()
+
+
+async def test_an_owner_whose_lease_the_database_ended_early_is_fenced_out_and_forwards_after_its_next_round(
+    pair: tuple[Replica, Replica], sim: ThreadedSimulator, postgres_url: str
+) -> None:
+    """The database's clock jumped ahead (or a's renewal was lost): the lease ran out there while
+    a's own deadline has not, and b took it. a still believes it owns the account: its send is
+    refused by the fence (nothing reaches Kite); after its next round it forwards to b."""
+    a, b = pair
+    await expire(postgres_url, "a")
+    await b.round()
+    assert b.held() and a.held()  # both believe they own it
+    with pytest.raises(grpc.aio.AioRpcError) as fenced:
+        await a.orders.PlaceOrder(place("two-owners"))
+    assert status_of(fenced.value)[:2] == (grpc.StatusCode.UNAVAILABLE, "ACCOUNT_MOVING")
+    assert at_kite(sim, "two-owners") == []
+    await a.round()
+    assert not a.held()
+    call = a.orders.PlaceOrder(place("two-owners"))
+    reply = await call
+    assert dict(await call.initial_metadata())["x-kg-served-by"] == "b"
+    assert at_kite(sim, "two-owners") == [reply.order_id]
