@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -532,3 +534,22 @@ async def test_an_owner_whose_lease_the_database_ended_early_is_fenced_out_and_f
     reply = await call
     assert dict(await call.initial_metadata())["x-kg-served-by"] == "b"
     assert at_kite(sim, "two-owners") == [reply.order_id]
+
+
+async def test_forwarding_headers_forged_by_an_outside_caller_are_refused_even_without_caller_authentication(
+    pair: tuple[Replica, Replica], sim: ThreadedSimulator
+) -> None:
+    """No principals configured (any caller may trade): forwarding headers still need the cluster's
+    signature, so no outside caller can make the owner believe a call was forwarded (and is not to be
+    forwarded again, or comes from someone else)."""
+    a, _ = pair
+    forged = (
+        ("x-kg-forwarded-principal", json.dumps({"at": int(time.time()), "name": "ops", "token_sha256": ""})),
+        ("x-kg-hop", "1"),
+        ("x-kg-forwarded-sig", "0" * 64),
+    )
+    for metadata in (forged, forged[:2], (("x-kg-hop", "7"),)):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await a.orders.PlaceOrder(place("forged-1"), metadata=metadata)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, metadata
+    assert at_kite(sim, "forged-1") == []
