@@ -284,8 +284,8 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         """Whether the call was forwarded to this replica (its seal verified and its principal set)."""
         if not is_forwarded(metadata):
             return False
-        accounts = accounts_named(request) if isinstance(request, Message) else []
-        forwarded_caller.set(self.seal.open(metadata, method.full_name, accounts))
+        accounts, body = (accounts_named(request), _body(request)) if isinstance(request, Message) else ([], b"")
+        forwarded_caller.set(self.seal.open(metadata, method.full_name, accounts, body))
         return True
 
     async def _owner_of(
@@ -342,7 +342,7 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     ) -> list[tuple[str, str | bytes]]:
         return [
             *_caller_metadata(context.invocation_metadata()),
-            *self.seal.metadata(caller, method.full_name, accounts_named(request)),
+            *self.seal.metadata(caller, method.full_name, accounts_named(request), _body(request)),
         ]
 
     def _path(self, method: MethodDescriptor) -> str:
@@ -544,6 +544,12 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         for index, leg in enumerate(request.legs):
             groups.setdefault(owner[leg.account_id], []).append(index)
         return groups, caller
+
+
+def _body(request: Message) -> bytes:
+    """What the seal signs of a request: its deterministic serialization (the same on the entry
+    replica and on the owner, which decoded what the entry sent)."""
+    return request.SerializeToString(deterministic=True)
 
 
 def _text(value: str | bytes) -> str:

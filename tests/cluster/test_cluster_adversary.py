@@ -255,12 +255,6 @@ async def test_orders_queued_on_the_owner_are_refused_within_a_lease_round_of_a_
         await a.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the seal signs principal, method, accounts and hop, not the request: a seal seen on the wire "
-    "(replica-to-replica calls are plaintext without TLS, on the public port) is good for any request of that "
-    "method and accounts for MAX_AGE (300 s); sign a digest of the request too",
-)
 async def test_a_forwarding_seal_seen_on_the_wire_cannot_be_replayed_for_another_request(
     tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str
 ) -> None:
@@ -278,7 +272,10 @@ async def test_a_forwarding_seal_seen_on_the_wire_cannot_be_replayed_for_another
         await b.orders.PlaceOrder(place("seen-1"), metadata=bearer("trader"))  # forwarded to a
         # What b sent to a with that call, as anyone on the path between them saw it:
         seen = PrincipalSeal(SECRET.encode(), load_principals(None, PRINCIPALS)).metadata(
-            Caller("trader", token_digest(TOKENS["trader"])), "kite_gateway.v1.OrderService.PlaceOrder", ["ZS0001"]
+            Caller("trader", token_digest(TOKENS["trader"])),
+            "kite_gateway.v1.OrderService.PlaceOrder",
+            ["ZS0001"],
+            place("seen-1").SerializeToString(deterministic=True),
         )
         other = order_pb2.PlaceOrderRequest(
             account_id="ZS0001", client_order_id="replayed-1", params=market_buy(quantity=50)
