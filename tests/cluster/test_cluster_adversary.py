@@ -550,3 +550,33 @@ async def test_forwarding_headers_forged_by_an_outside_caller_are_refused_even_w
             await a.orders.PlaceOrder(place("forged-1"), metadata=metadata)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, metadata
     assert at_kite(sim, "forged-1") == []
+
+
+async def test_a_forwarded_order_whose_caller_gave_up_while_it_was_being_sent_is_placed_once_when_retried_elsewhere(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str
+) -> None:
+    """The caller reached b, b forwarded to the owner a, a recorded the send and was slow to make
+    it; the caller's deadline passed and it retried on a directly. The attempt under way goes on
+    (its caller's departure does not cut it short) and the retry is answered with its order."""
+    from kite_gateway.paper import log_in_demo_accounts
+
+    a = await start_replica(tmp_path, sim, sealing_key, postgres_url, "a", gateway_kite_workers=1)
+    b = await start_replica(tmp_path, sim, sealing_key, postgres_url, "b")
+    try:
+        await log_in_demo_accounts(sim, a.runtime.accounts)
+        await a.round()
+        await b.round()
+        await a.orders.PlaceOrder(place("warm-up"))
+        gate = pause_after_mark_sent(a, "impatient-1")
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as gave_up:
+                await b.orders.PlaceOrder(place("impatient-1"), timeout=1.5)
+            assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            retry = asyncio.ensure_future(a.orders.PlaceOrder(place("impatient-1"), timeout=30))
+        finally:
+            gate.set()
+        reply = await retry
+        assert at_kite(sim, "impatient-1") == [reply.order_id]
+    finally:
+        await b.stop()
+        await a.stop()
