@@ -580,3 +580,19 @@ async def test_a_forwarded_order_whose_caller_gave_up_while_it_was_being_sent_is
     finally:
         await b.stop()
         await a.stop()
+
+
+async def test_an_account_removed_through_any_replica_is_not_found_on_every_replica_after_a_round(
+    pair: tuple[Replica, Replica], sim: ThreadedSimulator
+) -> None:
+    a, b = pair
+    await b.accounts.RemoveAccount(account_pb2.RemoveAccountRequest(account_id="ZS0001"))  # runs on the owner a
+    await a.round()
+    await b.round()
+    for replica in (a, b):
+        with pytest.raises(grpc.aio.AioRpcError) as gone:
+            await replica.orders.PlaceOrder(place("after-removal"))
+        assert status_of(gone.value)[:2] == (grpc.StatusCode.NOT_FOUND, "ACCOUNT_NOT_FOUND"), replica.name
+    assert at_kite(sim, "after-removal") == []
+    reply = await b.orders.PlaceOrder(place("other-account", "ZS0002"))  # the app's other accounts stay owned
+    assert at_kite(sim, "other-account", "ZS0002") == [reply.order_id]
