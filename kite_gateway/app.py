@@ -369,7 +369,11 @@ class App:
 
     async def close(self) -> None:
         if self.membership is not None:  # hand the leases off first: stop owning, then release
-            await self.membership.drain()
+            try:
+                async with asyncio.timeout(self.settings.gateway_lease_drain_timeout):
+                    await self.membership.drain()
+            except TimeoutError:  # what was not released expires as after a crash
+                log.warning("leases.drain_timed_out", seconds=self.settings.gateway_lease_drain_timeout)
         self.placement.abandon_queued()  # nothing not yet sent is sent while stopping
         await self.placement.drain(self.settings.request_timeout * 2)
         for relay in self.relays or ():

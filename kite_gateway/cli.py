@@ -154,6 +154,14 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"kite-gateway: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.reset_paper and settings.clustered:
+        print(
+            "kite-gateway: --reset-paper sets aside the SQLite database in the data directory, but "
+            "KITE_GATEWAY_DATABASE_URL keeps the gateway's records in PostgreSQL: point it at a fresh database "
+            "instead (or unset it for the embedded paper gateway)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     configure_logging(settings.log_level, settings.gateway_log_format)
     try:
         asyncio.run(serve(settings, paper=args.paper, regular_hours=args.regular_hours, reset_paper=args.reset_paper))

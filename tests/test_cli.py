@@ -59,6 +59,17 @@ def test_every_bad_value_is_reported_at_once(tmp_path: Path) -> None:
         assert f"{name}=" in result.stderr, name
 
 
+def test_resetting_the_paper_market_is_refused_when_the_records_live_in_postgresql(tmp_path: Path) -> None:
+    env = {
+        "KITE_GATEWAY_DATABASE_URL": "postgresql://gateway:hunter2@db.example/kite",
+        "KITE_GATEWAY_CLUSTER_SECRET": "s" * 40,
+    }
+    result = run_cli("serve", "--paper", "--reset-paper", "--data-dir", str(tmp_path), env=env)
+    assert result.returncode == 2
+    assert "--reset-paper sets aside the SQLite database" in result.stderr and "fresh database" in result.stderr
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_flag_overrides_the_environment(tmp_path: Path) -> None:
     proc = GatewayProcess(tmp_path, "--log-level", "INFO", env={"KITE_LOG_LEVEL": "LOUD"})
     try:

@@ -63,6 +63,16 @@ class Membership:
         key = self.lease_key(account_id)
         return None if key is None else await self.store.owner_address(key)
 
+    async def replica_address(self, replica_id: str) -> str | None:
+        """Where a live replica is reached (None: it is not part of the cluster now); read afresh, so
+        that a replica started since the last lease round is found."""
+        return (await self.replicas()).get(replica_id)
+
+    async def replicas(self) -> dict[str, str]:
+        """Every live replica's address by its id, this one's included (draining ones too: they still
+        hold their streams until they stop)."""
+        return {replica.replica_id: replica.address for replica in await self.store.replicas()}
+
     # The keeper's callbacks ---------------------------------------------------------------------
 
     async def _keys(self) -> Collection[str]:

@@ -45,7 +45,15 @@ from kite_gateway.grpc.forwarded_principal import (
     forwarded_caller,
     is_forwarded,
 )
-from kite_gateway.grpc.forwarding_routes import ANYWHERE_WHEN_UNOWNED, LOCAL_METHODS, Route, api_methods, route_of
+from kite_gateway.grpc.forwarding_routes import (
+    ANNOUNCING_METHODS,
+    ANYWHERE_WHEN_UNOWNED,
+    LOCAL_METHODS,
+    Route,
+    api_methods,
+    route_of,
+)
+from kite_gateway.grpc.forwarding_subscriptions import Subscriptions, announced
 from kite_gateway.grpc.registry import Undecodable
 from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES, check_request
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY, abort, failure_pb
@@ -95,6 +103,14 @@ class OwnerLookup(Protocol):
 
     async def address(self, account_id: str) -> str | None:
         """The owner's internal gRPC address (host:port); None while the account is moving or unowned."""
+        ...
+
+    async def replica_address(self, replica_id: str) -> str | None:
+        """A live replica's internal gRPC address; None for one that is not part of the cluster now."""
+        ...
+
+    async def replicas(self) -> dict[str, str]:
+        """Every live replica's internal gRPC address, by replica id (this one's included)."""
         ...
 
 
@@ -256,6 +272,7 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self.methods = {
             path: (method, route_of(method, forwarding.local_methods)) for path, method in api_methods().items()
         }
+        self.subscriptions = Subscriptions(self, RETRY_AFTER)
 
     async def intercept_service(
         self,
@@ -274,6 +291,10 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             )
         if route is Route.PER_OWNER:
             wrapped = self._split(method, handler.unary_unary)
+        elif route is Route.HOLDER:
+            wrapped = self.subscriptions.holder(method, handler.unary_unary)
+        elif route is Route.EVERY_REPLICA:
+            wrapped = self.subscriptions.every_replica(method, handler.unary_unary)
         else:
             wrapped = self._unary(method, route, handler.unary_unary)
         return handler._replace(unary_unary=wrapped, response_serializer=serializer)
@@ -355,11 +376,13 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         request: Message,
         context: grpc.aio.ServicerContext,
         caller: Caller,
+        within: float | None = None,
+        *,
         at_most: float | None = None,
     ) -> tuple[bytes, Metadata, Metadata]:
         """The owner's answer (bytes) and its initial and trailing metadata; AioRpcError as it failed.
-        `at_most`: seconds the owner has, within the caller's deadline."""
-        timeout = context.time_remaining()
+        Within the caller's remaining deadline, or `within` seconds; and at most `at_most` seconds."""
+        timeout = context.time_remaining() if within is None else within
         if at_most is not None:
             timeout = at_most if timeout is None else min(timeout, at_most)
         call = self.forwarding.channel(address).unary_unary(self._path(method))(
@@ -393,6 +416,16 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def _relayed(self, initial: Metadata | None) -> list[tuple[str, str | bytes]]:
         return [*_answer_metadata(initial), (FORWARDED_BY, self.forwarding.replica_id)]
 
+    async def _pass_back(self, context: grpc.aio.ServicerContext, initial: Metadata, trailing: Metadata) -> None:
+        """The owner's answer metadata, on the caller's call."""
+        await context.send_initial_metadata(self._relayed(initial))
+        context.set_trailing_metadata(tuple(_answer_metadata(trailing)))
+
+    @staticmethod
+    def _answered_by_owner(error: grpc.aio.AioRpcError) -> bool:
+        """Whether a failed forwarded call is the other replica's answer (not a transport failure)."""
+        return not _unreached(error)
+
     # -- the wrapped handlers ---------------------------------------------------------------------
 
     def _unary(self, method: MethodDescriptor, route: Route, local: Local) -> Local:
@@ -408,7 +441,7 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             anywhere = method.full_name in ANYWHERE_WHEN_UNOWNED
             try:
                 reply, initial, trailing = await self._call_owner(
-                    address, method, request, context, caller, OWNER_FIRST if anywhere else None
+                    address, method, request, context, caller, at_most=OWNER_FIRST if anywhere else None
                 )
             except grpc.aio.AioRpcError as exc:
                 silent = exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED and STATUS_DETAILS_KEY not in dict(
@@ -419,13 +452,15 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     await context.send_initial_metadata(self.served_by)
                     return await local(request, context)
                 await self._relay_failure(context, exc, address, accounts_named(request)[0])
-            await context.send_initial_metadata(self._relayed(initial))
-            context.set_trailing_metadata(tuple(_answer_metadata(trailing)))
+            await self._pass_back(context, initial, trailing)
             return reply
 
         return unary
 
     def _streaming(self, method: MethodDescriptor, route: Route, local: Local) -> Local:
+        # A tick stream served where it arrived announces an id naming this replica (forwarding_subscriptions).
+        announcing = route is Route.LOCAL and method.full_name in ANNOUNCING_METHODS
+
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 owner = await self._owner_of(method, route, request, context)
@@ -433,7 +468,10 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 await self._refuse(context, exc)
             if owner is None:
                 await context.send_initial_metadata(self.served_by)
+                first = announcing
                 async for item in local(request, context):
+                    if first:
+                        item, first = announced(item, self.forwarding.replica_id), False
                     yield item
                 return
             address, caller = owner

@@ -8,9 +8,14 @@ holds the whole table):
   the audit trail, the account itself. The owner holds its session, its rate limits, its order
   sequence and its kill switch; a request whose account_id is empty runs where it arrived (the
   gateway-wide kill switch, or the servicer's INVALID_ARGUMENT).
-- LOCAL: served on any replica: the live streams and their subscriptions, fed by the cluster's
-  fan-out bus (LOCAL_METHODS), and every method that names no account (listing accounts, logins,
-  adding an account, the market calendar).
+- LOCAL: served on any replica: the live streams, fed by the cluster's fan-out bus (LOCAL_METHODS),
+  and every method that names no account (listing accounts, logins, adding an account, the market
+  calendar). A tick stream's subscription_id names the replica holding it
+  (kite_gateway.grpc.forwarding_subscriptions).
+- HOLDER: a change of a live stream's subscription (UpdateSubscription): run on the replica that
+  holds the stream, which its subscription_id names, wherever the call arrived.
+- EVERY_REPLICA: the caller's subscriptions on an account (ListSubscriptions): every live replica
+  answers for the streams it holds, and the entry merges them.
 - PER_OWNER: a bulk write (`legs`, PlaceBulkOrders): the legs are split by owner, each part runs on
   its owner, and the results come back in request order; legs whose account is moving get their
   own UNAVAILABLE failure, as a failed leg never aborts the others.
@@ -34,6 +39,8 @@ class Route(enum.Enum):
     OWNER = "the account's owner"
     PER_OWNER = "each leg's owner"
     ONE_OWNER = "the owner of every account, else any replica"
+    HOLDER = "the replica holding the stream its subscription_id names"
+    EVERY_REPLICA = "every live replica, merged"
 
 
 # Served on any replica from the fan-out bus: ticks and order updates reach every replica.
@@ -53,11 +60,19 @@ LOCAL_METHODS: frozenset[str] = frozenset(
 # moves between replicas or its owner is cut off from this replica.
 ANYWHERE_WHEN_UNOWNED: frozenset[str] = frozenset({"kite_gateway.v1.OrderService.SetKillSwitch"})
 
+# Of the local methods, those about the tick streams' subscriptions, wherever the streams are held.
+SUBSCRIPTION_ROUTES: dict[str, Route] = {
+    "kite_gateway.v1.MarketDataService.UpdateSubscription": Route.HOLDER,
+    "kite_gateway.v1.MarketDataService.ListSubscriptions": Route.EVERY_REPLICA,
+}
+# Of the local methods, the stream that announces a subscription_id in its first message.
+ANNOUNCING_METHODS: frozenset[str] = frozenset({"kite_gateway.v1.MarketDataService.StreamTicks"})
+
 
 def route_of(method: MethodDescriptor, local_methods: Iterable[str] = LOCAL_METHODS) -> Route:
     fields = method.input_type.fields_by_name
     if method.full_name in frozenset(local_methods):
-        return Route.LOCAL
+        return SUBSCRIPTION_ROUTES.get(method.full_name, Route.LOCAL)
     if "account_id" in fields:
         return Route.OWNER
     if "legs" in fields:

@@ -33,13 +33,14 @@ class CredentialStore:
         self.sealer = sealer
 
     async def check_key(self) -> None:
-        """Seal a known value under a new database's key; on later starts, prove the key still opens it."""
+        """Seal a known value under a new database's key; on later starts, prove the key still opens it.
+        Replicas starting together on a new database each offer theirs; every one checks the one stored."""
+        await self.database.execute(
+            "INSERT INTO meta (name, value) VALUES ('key_check', ?) ON CONFLICT (name) DO NOTHING",
+            (self.sealer.seal(KEY_CHECK_PLAINTEXT),),
+        )
         row = await self.database.fetch_one("SELECT value FROM meta WHERE name = 'key_check'")
-        if row is None:
-            await self.database.execute(
-                "INSERT INTO meta (name, value) VALUES ('key_check', ?)", (self.sealer.seal(KEY_CHECK_PLAINTEXT),)
-            )
-            return
+        assert row is not None
         try:
             self.sealer.unseal(row["value"])
         except SealingError:

@@ -73,7 +73,11 @@ class Queries(abc.ABC):
 
 
 class Database(Queries):
-    """The gateway's database: opened (and migrated to the newest schema) once, closed at shutdown."""
+    """The gateway's database: opened (and migrated to the newest schema) once, closed at shutdown.
+    `available` is what the last statement (or ping) found: False after DatabaseUnavailable, until
+    one succeeds again (for health, which must answer without waiting on the database)."""
+
+    available: bool = True
 
     @property
     @abc.abstractmethod

@@ -173,8 +173,13 @@ class PostgresDatabase(Database):
             if not _lost(error):
                 raise
             await pool.expire_connections()  # the others are likely broken too: reconnect on next use
-            log.warning("database.unavailable", location=self.location, error=_describe(error))
+            if self.available:
+                log.warning("database.unavailable", location=self.location, error=_describe(error))
+            self.available = False
             raise DatabaseUnavailable(_describe(error)) from None
+        if not self.available:
+            log.info("database.available", location=self.location)
+            self.available = True
 
     async def schema_version(self) -> int:
         async with self._connection() as connection:

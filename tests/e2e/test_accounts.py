@@ -126,8 +126,11 @@ async def test_accounts_survive_a_restart_with_their_secrets_sealed(
 ) -> None:
     first = await start_stack(tmp_path, sim, sealing_key)
     token = first.runtime.accounts.get("ZS0001").kite.client.access_token  # type: ignore[union-attr]
+    rows = [tuple(r) for table in ("apps", "accounts") for r in await first.runtime.database.fetch_all(
+        f"SELECT * FROM {table}")]  # fmt: skip
     await stop_stack(first)
-    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("gateway.db*"))
+    assert len(rows) == 3  # the app and two accounts, on either backend
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("gateway.db*")) + repr(rows).encode()
     assert token.encode() not in stored and b"sim_api_secret" not in stored
     second = await start_stack(tmp_path, sim, sealing_key, login=False)
     try:

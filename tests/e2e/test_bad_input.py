@@ -307,6 +307,7 @@ async def test_a_gtt_id_that_is_not_positive_is_invalid_argument(stack: Stack, g
 # Sizes ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # it weighs the database file
 async def test_a_megabyte_auction_number_is_invalid_argument_before_kite_and_storage(stack: Stack) -> None:
     params = market_buy(variety=common_pb2.VARIETY_AUCTION, auction_number=MEGABYTE)
     tripwire = kite_requests(stack)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from kite_gateway_api.v1 import order_pb2
 
 from kite_gateway.config import Settings
@@ -67,6 +68,7 @@ async def test_after_a_paper_restart_replays_find_their_orders_and_a_new_order_g
         await sim.stop()
 
 
+@pytest.mark.sqlite_only  # --reset-paper sets the SQLite file aside
 async def test_after_reset_paper_a_client_order_id_used_before_places_a_new_order_not_a_replay_of_a_vanished_one(
     tmp_path: Path, sealing_key: bytes
 ) -> None:

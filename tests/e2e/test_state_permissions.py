@@ -8,11 +8,15 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from kite_gateway.app import App
 from kite_gateway.config import Settings
 from kite_gateway.streaming.recorder import FrameRecorder
 from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import start_stack, stop_stack
+
+pytestmark = pytest.mark.sqlite_only  # the modes of the SQLite file and its WAL
 
 
 def mode(path: Path) -> int:

@@ -37,11 +37,13 @@ def bearer(name: str) -> tuple[tuple[str, str]]:
 @dataclass
 class Cluster:
     """Accounts' owners (replica names; None: moving) and the replicas' addresses. `views` lets one
-    replica believe something else than the rest (an ownership change it has not seen yet)."""
+    replica believe something else than the rest (an ownership change it has not seen yet); `gone`
+    are replicas no longer in the cluster's table (their lease time ran out)."""
 
     owner_of: dict[str, str | None] = field(default_factory=dict)
     address_of: dict[str, str] = field(default_factory=dict)
     views: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
 
     def lookup(self, replica: str) -> Lookup:
         return Lookup(self, replica)
@@ -68,6 +70,12 @@ class Lookup:
         self.asked.append(account_id)
         owner = self._owner(account_id)
         return None if owner is None else self.cluster.address_of.get(owner)
+
+    async def replica_address(self, replica_id: str) -> str | None:
+        return (await self.replicas()).get(replica_id)
+
+    async def replicas(self) -> dict[str, str]:
+        return {name: address for name, address in self.cluster.address_of.items() if name not in self.cluster.gone}
 
 
 def served(metadata: object) -> tuple[str | None, str | None]:

@@ -62,7 +62,7 @@ EXPECTED_ROUTES = {
     "MarketDataService": {
         "GetQuote": Route.OWNER, "GetLtp": Route.OWNER, "GetOhlc": Route.OWNER, "GetHistoricalData": Route.OWNER,
         "SearchInstruments": Route.OWNER, "GetInstruments": Route.OWNER, "StreamTicks": Route.LOCAL,
-        "UpdateSubscription": Route.LOCAL, "ListSubscriptions": Route.LOCAL, "GetMarketStatus": Route.LOCAL,
+        "UpdateSubscription": Route.HOLDER, "ListSubscriptions": Route.EVERY_REPLICA, "GetMarketStatus": Route.LOCAL,
         "GetTradingCalendar": Route.LOCAL,
     },
 }  # fmt: skip
@@ -495,7 +495,7 @@ async def test_a_local_stream_is_served_where_it_arrives_even_for_an_account_own
     _, b = pair
     stream = b.market_stub.StreamTicks(ticks(), metadata=bearer("reader"))
     first = await stream.read()
-    assert first.started.subscription_id == "b:ZS0001"
+    assert first.started.subscription_id == "b~b:ZS0001"  # the replica holding it, and the servicer's id
     assert await served_of(stream) == ("b", None)
     stream.cancel()
 

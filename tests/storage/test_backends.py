@@ -20,6 +20,7 @@ from kite_gateway.storage import (
     OrderUpdateLog,
     PostgresDatabase,
     Sealer,
+    SealingError,
     SqliteDatabase,
     open_database,
 )
@@ -129,6 +130,15 @@ async def test_concurrent_appends_to_one_account_get_one_contiguous_sequence(dat
     assert [u.sequence for u in await log.after("AB1234", 0)] == list(range(1, 31))
     again = await asyncio.gather(*(log.append("AB1234", order, 2) for order in orders[:5]))
     assert again == [None] * 5 and await log.newest("AB1234") == 30
+
+
+async def test_replicas_starting_together_on_a_new_database_agree_on_one_key_check(database: Database) -> None:
+    key = Sealer.generate_key()
+    stores = [CredentialStore(database, Sealer(key)) for _ in range(3)]
+    await asyncio.gather(*(store.check_key() for store in stores))
+    assert len(await database.fetch_all("SELECT value FROM meta WHERE name = 'key_check'")) == 1
+    with pytest.raises(SealingError, match="does not open the credentials"):
+        await CredentialStore(database, Sealer(Sealer.generate_key())).check_key()
 
 
 async def test_credentials_round_trip_sealed_with_their_times_and_paper_flag(database: Database) -> None:

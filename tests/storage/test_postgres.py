@@ -93,11 +93,11 @@ async def test_a_stopped_server_answers_unavailable_then_the_pool_reconnects_by_
             await database.fetch_one("SELECT value FROM meta WHERE name = 'before'")
         assert caught.value.code is Status.UNAVAILABLE and grpc_code(caught.value.code) is grpc.StatusCode.UNAVAILABLE
         assert caught.value.retry_after is not None and caught.value.metadata == {"dependency": "database"}
-        assert not await database.ping()
+        assert not await database.ping() and not database.available
     finally:
         managed.start()
     row = await database.fetch_one("SELECT value FROM meta WHERE name = 'before'")
-    assert row is not None and row["value"] == "restart" and await database.ping()
+    assert row is not None and row["value"] == "restart" and database.available and await database.ping()
 
 
 async def _wait_for_query(url: str, text: str) -> None:

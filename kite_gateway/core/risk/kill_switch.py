@@ -26,14 +26,23 @@ class KillSwitches:
         self.database = database
         self.states: dict[str, SwitchState] = {}
         self.listeners: list[Callable[[], None]] = []  # told of every change (queued orders look again)
+        # Switches being stored now, and those set since the last reload began: a reload (another
+        # replica's changes) must not undo what this process decided while it read.
+        self._writing: dict[str, int] = {}
+        self._touched: set[str] = set()
 
     async def load(self) -> None:
+        self._touched = set()
         rows = await self.database.fetch_all(
             "SELECT account_id, engaged, reason, principal, updated_at FROM kill_switches"
         )
-        self.states = {
+        loaded = {
             row[0]: SwitchState(row[0], bool(row[1]), row[2], row[3], datetime.fromisoformat(row[4])) for row in rows
         }
+        for account_id in self._writing.keys() | self._touched:
+            if account_id in self.states:
+                loaded[account_id] = self.states[account_id]
+        self.states = loaded
 
     def state(self, account_id: str) -> SwitchState:
         return self.states.get(account_id, SwitchState(account_id))
@@ -42,6 +51,16 @@ class KillSwitches:
         """Store a switch. Engaging takes effect in this process at once, before the write, so
         nothing is sent while it is being stored."""
         updated = now_text()
+        self._writing[account_id] = self._writing.get(account_id, 0) + 1
+        self._touched.add(account_id)
+        try:
+            return await self._set(account_id, engaged, reason, principal, updated)
+        finally:
+            self._writing[account_id] -= 1
+            if not self._writing[account_id]:
+                del self._writing[account_id]
+
+    async def _set(self, account_id: str, engaged: bool, reason: str, principal: str, updated: str) -> SwitchState:
         if engaged:
             self.states[account_id] = SwitchState(account_id, True, reason, principal, datetime.fromisoformat(updated))
             for listener in self.listeners:
