@@ -150,34 +150,6 @@ class App:
         kill_switches = KillSwitches(database)
         await kill_switches.load()
         instruments = InstrumentMaster()
-        membership = None
-        if settings.clustered:  # the owner of an account's lease watches it; owner-only writes are fenced
-
-            async def start_owning(sessions: list[AccountSession]) -> None:
-                for session in sessions:
-                    if tick_relay is not None:  # the ticker moves here; what happened meanwhile is reconciled
-                        order_updates.outage_began(session.account_id, GapReason.GATEWAY_RESTARTED)
-                        await tick_relay.acquired(session.account_id)
-                    await _watch(instruments, order_updates, [session])
-
-            async def stop_owning(account_ids: list[str]) -> None:
-                dispatch.poke()  # orders queued for them look again: not ours to send, retried on the new owner
-                for account_id in account_ids:
-                    if tick_relay is not None:  # its subscribers here are fed from the new owner
-                        await tick_relay.lost(account_id)
-                    else:
-                        await order_updates.unwatch(account_id)
-
-            membership = Membership(
-                LeaseStore(database, POSTGRES_CLOCK),
-                settings.gateway_replica_id,
-                accounts,
-                kill_switches,
-                ttl=settings.gateway_lease_ttl,
-                start_owning=start_owning,
-                stop_owning=stop_owning,
-            )
-        idempotency = IdempotencyStore(database, membership.fence if membership else None)
         tick_streams = TickStreams(
             settings.websocket_endpoint,
             ProtoTickEncoding(),
@@ -186,26 +158,13 @@ class App:
             clock=clock,
         )
         audit = AuditLog(database)
-        bus, tick_relay, relays = None, None, None
-        if settings.clustered and settings.gateway_nats_url:
-
-            async def open_ticks(account_id: str) -> AccountTicks | None:
-                """The owner opens an account's ticks for subscribers on other replicas."""
-                session = accounts.sessions.get(account_id)
-                if session is None or session.state()[0] is not SessionState.ACTIVE:
-                    return None
-                await instruments.ensure(session)
-                token = session.active().client.access_token
-                return await tick_streams.get(account_id, session.api_key, token, instruments.symbols())
-
-            bus = Bus(settings.gateway_nats_url)
-            await bus.start(wait=settings.request_timeout)
-            tick_relay = TickRelay(bus, tick_streams, settings.gateway_replica_id, open_ticks=open_ticks)
-        order_updates = OrderUpdates(updates, tick_streams, owns=tick_relay.owns if tick_relay else None)
-        if bus is not None and tick_relay is not None:
-            relays = (tick_relay, UpdateRelay(bus, order_updates, settings.gateway_replica_id))
-            for relay in relays:
-                await relay.start()
+        if settings.clustered:
+            order_updates, membership, bus, relays = await _join_cluster(
+                settings, database, accounts, kill_switches, instruments, tick_streams, updates
+            )
+        else:
+            order_updates, membership, bus, relays = OrderUpdates(updates, tick_streams), None, None, None
+        idempotency = IdempotencyStore(database, membership.fence if membership else None)
         duplicates = DuplicateOrders(idempotency, DuplicateLog(database), audit, order_updates.report_duplicate)
         order_updates.on_stored.append(
             lambda account_id, order: duplicates.observe(KiteOrders(accounts.get(account_id).active()), order)
@@ -222,6 +181,8 @@ class App:
             now=clock,
         )
         kill_switches.listeners.append(dispatch.poke)
+        if membership is not None:  # a lost lease: orders queued for its accounts look again (retried on the new owner)
+            membership.lost_listeners.append(dispatch.poke)
         placement = IdempotentPlacement(
             idempotency,
             dispatch,
@@ -480,6 +441,59 @@ def _blocked(kill_switches: KillSwitches, membership: Membership | None) -> Call
         fence.check(account_id)
 
     return blocked
+
+
+async def _join_cluster(
+    settings: Settings,
+    database: Database,
+    accounts: AccountManager,
+    kill_switches: KillSwitches,
+    instruments: InstrumentMaster,
+    tick_streams: TickStreams,
+    updates: OrderUpdateLog,
+) -> tuple[OrderUpdates, Membership, Bus, tuple[TickRelay, UpdateRelay]]:
+    """The clustered mode's parts: the bus, the tick and order-update relays over it, and the
+    membership whose leases decide what this replica owns (the owner of an account's lease holds
+    its ticker and watches its order updates; its owner-only writes are fenced)."""
+    assert settings.gateway_nats_url is not None
+
+    async def open_ticks(account_id: str) -> AccountTicks | None:
+        """The owner opens an account's ticks for subscribers on other replicas."""
+        session = accounts.sessions.get(account_id)
+        if session is None or session.state()[0] is not SessionState.ACTIVE:
+            return None
+        await instruments.ensure(session)
+        token = session.active().client.access_token
+        return await tick_streams.get(account_id, session.api_key, token, instruments.symbols())
+
+    bus = Bus(settings.gateway_nats_url)
+    await bus.start(wait=settings.request_timeout)
+    tick_relay = TickRelay(bus, tick_streams, settings.gateway_replica_id, open_ticks=open_ticks)
+    order_updates = OrderUpdates(updates, tick_streams, owns=tick_relay.owns)
+    relays = (tick_relay, UpdateRelay(bus, order_updates, settings.gateway_replica_id))
+    for relay in relays:
+        await relay.start()
+
+    async def start_owning(sessions: list[AccountSession]) -> None:
+        for session in sessions:  # the ticker moves here; what happened meanwhile is reconciled
+            order_updates.outage_began(session.account_id, GapReason.GATEWAY_RESTARTED)
+            await tick_relay.acquired(session.account_id)
+            await _watch(instruments, order_updates, [session])
+
+    async def stop_owning(account_ids: list[str]) -> None:
+        for account_id in account_ids:  # its subscribers here are fed from the new owner
+            await tick_relay.lost(account_id)
+
+    membership = Membership(
+        LeaseStore(database, POSTGRES_CLOCK),
+        settings.gateway_replica_id,
+        accounts,
+        kill_switches,
+        ttl=settings.gateway_lease_ttl,
+        start_owning=start_owning,
+        stop_owning=stop_owning,
+    )
+    return order_updates, membership, bus, relays
 
 
 async def _watch(instruments: InstrumentMaster, order_updates: OrderUpdates, sessions: list[AccountSession]) -> None:

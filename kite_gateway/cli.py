@@ -154,7 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"kite-gateway: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    if args.reset_paper and settings.clustered:
+    if args.reset_paper and settings.gateway_database_url is not None:
         print(
             "kite-gateway: --reset-paper sets aside the SQLite database in the data directory, but "
             "KITE_GATEWAY_DATABASE_URL keeps the gateway's records in PostgreSQL: point it at a fresh database "

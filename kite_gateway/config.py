@@ -211,20 +211,21 @@ class Settings(BaseSettings):
                 f"{env_name('gateway_nats_url')} is set without {env_name('gateway_database_url')}: the clustered "
                 "mode keeps its state and leases in PostgreSQL; set both, or neither for the embedded mode"
             )
-        if (database_url is not None or self.gateway_nats_url is not None) and self.gateway_cluster_secret is None:
+        if self.gateway_nats_url is not None and self.gateway_cluster_secret is None:
             raise ValueError(
-                f"{env_name('gateway_cluster_secret')} is required with {env_name('gateway_database_url')} or "
-                f"{env_name('gateway_nats_url')}: the same secret of at least {CLUSTER_SECRET_MIN_LENGTH} characters "
+                f"{env_name('gateway_cluster_secret')} is required with {env_name('gateway_nats_url')} (the clustered "
+                f"mode): the same secret of at least {CLUSTER_SECRET_MIN_LENGTH} characters "
                 "on every replica (e.g. `openssl rand -hex 32`), which signs the principals forwarded between replicas"
             )
         return self
 
     @property
     def clustered(self) -> bool:
-        """Whether this replica runs in the clustered mode: its state in PostgreSQL (the database URL is
-        set), accounts owned by lease, owner-bound calls forwarded. False: the embedded single process
-        (SQLite, in-process fan-out). NATS (`gateway_nats_url`) carries the live fan-out between replicas."""
-        return self.gateway_database_url is not None
+        """Whether this replica runs in the clustered mode: the database URL (state and leases in
+        PostgreSQL) and the NATS URL (the live fan-out between replicas) both set; accounts owned by
+        lease, owner-bound calls forwarded. Otherwise one process: its state in SQLite or, with only
+        the database URL, in PostgreSQL (then run exactly one replica)."""
+        return self.gateway_database_url is not None and self.gateway_nats_url is not None
 
     @property
     def lease_renew_interval(self) -> float:

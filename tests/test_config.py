@@ -131,18 +131,18 @@ def test_every_cluster_setting_is_read_from_its_environment_variable(monkeypatch
     assert SECRET not in repr(settings) and SECRET not in str(settings)
 
 
-@pytest.mark.parametrize(
-    "given",
-    [{"gateway_database_url": DATABASE}, {"gateway_database_url": DATABASE, "gateway_nats_url": "nats://n:4222"}],
-)
-def test_a_database_or_nats_url_without_the_cluster_secret_stops_the_gateway_naming_the_secret(
-    given: dict[str, Any],
-) -> None:
+def test_the_clustered_mode_without_the_cluster_secret_stops_the_gateway_naming_the_secret() -> None:
+    given: dict[str, Any] = {"gateway_database_url": DATABASE, "gateway_nats_url": "nats://n:4222"}
     with pytest.raises(ConfigError) as caught:
         load_settings(**given)
     assert "KITE_GATEWAY_CLUSTER_SECRET is required" in str(caught.value)
     assert "hunter2" not in str(caught.value)
     assert load_settings(gateway_cluster_secret=SECRET, **given).clustered is True
+
+
+def test_a_database_url_alone_is_one_process_on_postgresql_not_the_clustered_mode() -> None:
+    settings = load_settings(gateway_database_url=DATABASE)
+    assert settings.clustered is False and settings.gateway_cluster_secret is None
 
 
 def test_a_nats_url_without_the_database_url_is_refused_since_leases_live_in_postgresql() -> None:

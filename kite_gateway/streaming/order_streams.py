@@ -66,12 +66,6 @@ class OrderUpdates(OrderUpdateFeed):
                     self._on_state(session, streams.state, streams.state)
         streams.ticker.ensure_connected()
 
-    async def unwatch(self, account_id: str) -> None:
-        """Stop watching the account (clustered mode: its lease moved to another replica); a later
-        `watch` starts afresh, reconciling what happened meanwhile."""
-        self._watched = {key for key in self._watched if key[0] != account_id}
-        await self.tick_streams.drop(account_id)
-
     def _on_state(self, session: AccountSession, before: Any, after: Any) -> None:
         if not self.owns(session.account_id):
             return

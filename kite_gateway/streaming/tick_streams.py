@@ -397,13 +397,6 @@ class TickStreams:
     def find(self, account_id: str) -> AccountTicks | None:
         return self.accounts.get(account_id)
 
-    async def drop(self, account_id: str) -> None:
-        """Close the account's ticker connections and end its subscribers' streams (clustered mode:
-        another replica owns it now)."""
-        streams = self.accounts.pop(account_id, None)
-        if streams is not None:
-            await streams.stop()
-
     def stats(self) -> list[AccountTickStats]:
         """Every account's hub, by account id: connection states and uptimes, ticks in and out, queues."""
         return [self.accounts[account_id].stats() for account_id in sorted(self.accounts)]

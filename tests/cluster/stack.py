@@ -1,5 +1,5 @@
 """Replicas of the clustered mode in one process: each a whole gateway (App, gRPC server with its
-forwarding) over one real PostgreSQL database and one Kite simulator, composed as `serve` composes
+forwarding) over one real PostgreSQL database, one real NATS server and one Kite simulator, composed as `serve` composes
 them, with the lease keeper's rounds driven by the test (no loop: `await replica.round()`), and the
 replica's monotonic clock movable (`replica.jump(seconds)`: it was paused, or its clock jumped)."""
 
@@ -77,6 +77,7 @@ async def start_replica(
     sim: ThreadedSimulator,
     key: bytes,
     database_url: str,
+    nats_url: str,
     name: str,
     wall_clock_ahead: float = 0.0,
     **overrides: Any,
@@ -88,6 +89,7 @@ async def start_replica(
         sim,
         key,
         gateway_database_url=database_url,
+        gateway_nats_url=nats_url,
         gateway_cluster_secret=SECRET,
         gateway_replica_id=name,
         **overrides,
