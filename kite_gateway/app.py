@@ -399,7 +399,7 @@ async def serve(
                 "KITE_GATEWAY_HTTP_LISTEN) for an address in use"
             ) from None
         demo_accounts = await log_in_demo_accounts(simulator, app.accounts) if simulator is not None else None
-        publisher = asyncio.create_task(publish(gateway.health, app.health_sources(tuple(gateway.service_names))))
+        publisher = asyncio.create_task(publish(gateway.health, app.health_sources(("", *gateway.service_names))))
         stack.callback(publisher.cancel)
         watcher = asyncio.create_task(app.watch_order_updates())
         stack.callback(watcher.cancel)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -38,6 +39,7 @@ from kite_gateway import __version__
 from kite_gateway.auth import Principals, anonymous_name, authorize, current_principal, unrestricted
 from kite_gateway.errors import GatewayError, invalid
 from kite_gateway.grpc.forwarded_principal import forwarded_caller
+from kite_gateway.grpc.live_streams import LiveStreams
 from kite_gateway.grpc.request_limits import check_request
 from kite_gateway.grpc.status import abort
 
@@ -144,15 +146,24 @@ def _admit(
 
 
 def _translated(
-    method: MethodDescriptor, handler: Callable[..., Any], principals: Principals | None
+    method: MethodDescriptor,
+    handler: Callable[..., Any],
+    principals: Principals | None,
+    live_streams: LiveStreams | None = None,
 ) -> Callable[..., Any]:
     if inspect.isasyncgenfunction(handler):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 _admit(method, principals, request, context)
-                async for item in handler(request, context):
-                    yield item
+                async with aclosing(handler(request, context)) as items:
+                    if live_streams is None:
+                        async for item in items:
+                            yield item
+                        return
+                    async with aclosing(live_streams.run(items)) as ended_when_stopping:
+                        async for item in ended_when_stopping:
+                            yield item
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
@@ -173,10 +184,15 @@ def _translated(
 
 
 def register(
-    server: grpc.aio.Server, service: ApiService, servicer: object, principals: Principals | None = None
+    server: grpc.aio.Server,
+    service: ApiService,
+    servicer: object,
+    principals: Principals | None = None,
+    live_streams: LiveStreams | None = None,
 ) -> None:
     """Add a servicer for a service: implemented methods with caller authentication (when
-    `principals` are configured) and error translation, the others UNIMPLEMENTED.
+    `principals` are configured) and error translation, the others UNIMPLEMENTED. Its streams are
+    kept in `live_streams` (when given), which ends them when the server stops.
 
     Handlers are built from the service's descriptor. A servicer may name, in `raw_responses`,
     streaming methods that yield already-serialized response bytes (serialize once, send to many).
@@ -189,7 +205,7 @@ def register(
         if getattr(type(servicer), method.name) is getattr(service.servicer_base, method.name):
             behaviour = _unimplemented(method)
         else:
-            behaviour = _translated(method, getattr(servicer, method.name), principals)
+            behaviour = _translated(method, getattr(servicer, method.name), principals, live_streams)
         request = message_factory.GetMessageClass(method.input_type)
         response = message_factory.GetMessageClass(method.output_type)
         make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler

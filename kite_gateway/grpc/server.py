@@ -1,8 +1,9 @@
 """The gateway's gRPC server: the API services, health, reflection, and graceful shutdown.
 
 Shutdown order: health turns NOT_SERVING for every service first (so load balancers and
-Kubernetes stop sending new calls), then the server stops accepting, lets in-flight RPCs finish
-within the grace period, and cancels what is left. What it serves is built and wired by
+Kubernetes stop sending new calls), then its live streams end with UNAVAILABLE (their callers
+resume on another replica: kite_gateway.grpc.live_streams), then the server stops accepting, lets
+in-flight RPCs finish within the grace period, and cancels what is left. What it serves is built and wired by
 kite_gateway.app (`serve`).
 """
 
@@ -22,6 +23,7 @@ from kite_gateway.auth import AuthConfigError, Principals, load_principals
 from kite_gateway.config import Settings
 from kite_gateway.grpc.auth_interceptor import TokenInterceptor
 from kite_gateway.grpc.forwarding import Forwarding
+from kite_gateway.grpc.live_streams import LiveStreams
 from kite_gateway.grpc.metrics_interceptor import RpcMetricsInterceptor
 from kite_gateway.grpc.reflection import enable_reflection
 from kite_gateway.grpc.registry import API_SERVICES, register
@@ -66,6 +68,7 @@ class Gateway:
         self.settings = settings
         self.internal_socket = internal_socket
         self.health = health.aio.HealthServicer()
+        self.live_streams = LiveStreams()
         self.port = 0
         self._servicers = dict(servicers or {})
         self.principals = _principals(settings)
@@ -89,7 +92,7 @@ class Gateway:
         ensure_data_dir(self.settings.gateway_data_dir)
         for service in API_SERVICES:
             servicer = self._servicers.get(service.full_name) or service.servicer_base()
-            register(self._server, service, servicer, self.principals)
+            register(self._server, service, servicer, self.principals, self.live_streams)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         enable_reflection([*self.service_names, health.SERVICE_NAME], self._server)
         try:
@@ -130,6 +133,7 @@ class Gateway:
         grace = self.settings.gateway_shutdown_grace if grace is None else grace
         log.info("gateway.stopping", grace_seconds=grace)
         await self.health.enter_graceful_shutdown()
+        self.live_streams.end_all()  # streams never finish by themselves: their callers resume elsewhere
         await self._server.stop(grace)
         log.info("gateway.stopped")
 

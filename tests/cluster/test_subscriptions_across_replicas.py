@@ -15,12 +15,7 @@ from google.protobuf.duration_pb2 import Duration
 from kite_gateway_api.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc
 
 from kite_gateway.grpc.forwarding_subscriptions import holder_of
-from tests.cluster.test_failover import (  # noqa: F401  # the cluster's fixtures
-    LEASE_TTL,
-    cluster,
-    database_url,
-    live_sim,
-)
+from tests.cluster.conftest import LEASE_TTL
 from tests.support.cluster import Cluster
 
 ACCOUNT = "ZS0001"
@@ -63,7 +58,7 @@ async def retried(call: Any, seconds: float = 30.0) -> Any:
 
 
 async def test_a_stream_on_one_replica_is_changed_and_listed_through_the_others_and_ends_with_its_replica(
-    cluster: Cluster,  # noqa: F811  # the fixture imported above
+    cluster: Cluster,  # the fixture imported above
 ) -> None:
     channels = [grpc.aio.insecure_channel(r.address) for r in cluster.replicas]
     stubs = [market_data_pb2_grpc.MarketDataServiceStub(c) for c in channels]
