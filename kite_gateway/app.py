@@ -181,6 +181,8 @@ class App:
             now=clock,
         )
         kill_switches.listeners.append(dispatch.poke)
+        if membership is not None:  # a lost lease: orders queued for its accounts look again (retried on the new owner)
+            membership.lost_listeners.append(dispatch.poke)
         placement = IdempotentPlacement(
             idempotency,
             dispatch,

@@ -47,6 +47,9 @@ class Membership:
         )
         self.fence = AccountFence(self.keeper, store, self.lease_key)
         self._owned_accounts: dict[str, set[str]] = {}  # lease key -> the accounts started under it
+        # Told when a lease is lost or handed off (after its accounts stopped): orders queued for them
+        # look again, and are sent back to retry on the new owner.
+        self.lost_listeners: list[Callable[[], None]] = []
 
     def lease_key(self, account_id: str) -> str | None:
         session = self.accounts.sessions.get(account_id)
@@ -102,6 +105,8 @@ class Membership:
 
     async def _lost(self, key: str) -> None:
         await self._stop_owning(sorted(self._owned_accounts.pop(key, set())))
+        for listener in self.lost_listeners:
+            listener()
 
     # Lifecycle ----------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ def _none() -> Mapping[str, bool]:
 class HealthSources:
     """By account id: whether its session is active; whether its ticker upstream is connected; by
     name, whether each shared service the replica needs is reachable (`serving` names the entries
-    that follow them: "" and the API services)."""
+    that follow them, the API services; the overall entry "" always does)."""
 
     accounts: Callable[[], Mapping[str, bool]]
     tickers: Callable[[], Mapping[str, bool]] = field(default=_none)
@@ -49,8 +49,8 @@ async def publish_once(servicer: health.aio.HealthServicer, sources: HealthSourc
     dependencies = sources.dependencies()
     for name, up in sorted(dependencies.items()):
         current[DEPENDENCY_PREFIX + name] = _status(up)
-    if dependencies:
-        for name in sources.serving:
+    if dependencies:  # the overall entry (what a readiness probe asks) follows them, named or not
+        for name in dict.fromkeys(("", *sources.serving)):
             current[name] = _status(all(dependencies.values()))
     for name, status in current.items():
         await servicer.set(name, status)

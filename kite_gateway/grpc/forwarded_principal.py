@@ -4,10 +4,14 @@ The replica a caller reached (the entry) authenticates the caller and forwards t
 
     x-kg-forwarded-principal  {"at": <unix seconds>, "name": "<principal>", "token_sha256": "<digest>"}
     x-kg-hop                  1
-    x-kg-forwarded-sig        hex HMAC-SHA256(cluster secret, principal, method, accounts, hop)
+    x-kg-forwarded-sig        hex HMAC-SHA256(cluster secret, principal, method, accounts, hop,
+                              SHA-256 of the request's deterministic serialization)
 
 and without the caller's bearer token. The owner accepts the principal only with a valid signature
-made within MAX_AGE seconds over this very method and these accounts (UNAUTHENTICATED otherwise),
+made within MAX_AGE seconds over this very method, these accounts and this request (UNAUTHENTICATED
+otherwise)
+(a seal seen on the wire opens only for the very request it was made for: replaying it
+changes nothing, since a created thing's client_order_id makes the same request idempotent),
 then looks the principal up by its token's digest in its own configuration, so that what the
 principal may do is the owner's decision exactly as if the caller had come directly. With caller
 authentication off on every replica the principal is the caller's `anonymous@<host>` name, and
@@ -38,7 +42,7 @@ SERVED_BY = "x-kg-served-by"  # response metadata: the replica that ran the call
 FORWARDED_BY = "x-kg-forwarded-by"  # response metadata: the replica that forwarded it, when one did
 FORWARDING_KEYS = frozenset({FORWARDED_PRINCIPAL, FORWARDED_SIGNATURE, HOP})
 MAX_AGE = 300.0  # seconds a seal stays valid (clock skew between replicas, not call length)
-_VERSION = "kg-forward-v1"
+_VERSION = "kg-forward-v2"
 
 # The principal of the call being handled, when another replica forwarded it and its seal held.
 forwarded_caller: ContextVar[Principal | None] = ContextVar("forwarded_caller", default=None)
@@ -91,13 +95,15 @@ class PrincipalSeal:
         digest, principal = self.principals.identify(metadata)
         return Caller(principal.name, digest), principal
 
-    def _signature(self, principal: str, method: str, accounts: Sequence[str], hop: str) -> str:
+    def _signature(self, principal: str, method: str, accounts: Sequence[str], hop: str, body: bytes) -> str:
         assert self.secret is not None
-        payload = "\n".join([_VERSION, principal, method, ",".join(accounts), hop]).encode()
+        digest = hashlib.sha256(body).hexdigest()
+        payload = "\n".join([_VERSION, principal, method, ",".join(accounts), hop, digest]).encode()
         return hmac.new(self.secret, payload, hashlib.sha256).hexdigest()
 
-    def metadata(self, caller: Caller, method: str, accounts: Sequence[str]) -> list[tuple[str, str]]:
-        """The forwarding metadata of a call of `method` (full name) for `accounts`."""
+    def metadata(self, caller: Caller, method: str, accounts: Sequence[str], body: bytes) -> list[tuple[str, str]]:
+        """The forwarding metadata of a call of `method` (full name) for `accounts` whose request
+        serializes (deterministically) to `body`."""
         principal = json.dumps(
             {"at": int(self.clock()), "name": caller.name, "token_sha256": caller.token_sha256},
             separators=(",", ":"),
@@ -106,17 +112,18 @@ class PrincipalSeal:
         )
         sealed = [(FORWARDED_PRINCIPAL, principal), (HOP, "1")]
         if self.secret is not None:
-            sealed.append((FORWARDED_SIGNATURE, self._signature(principal, method, accounts, "1")))
+            sealed.append((FORWARDED_SIGNATURE, self._signature(principal, method, accounts, "1", body)))
         return sealed
 
-    def open(self, metadata: Metadata | None, method: str, accounts: Sequence[str]) -> Principal:
-        """The principal a forwarded call carries; UNAUTHENTICATED unless its seal holds, and
+    def open(self, metadata: Metadata | None, method: str, accounts: Sequence[str], body: bytes) -> Principal:
+        """The principal a forwarded call carries (its request serializing deterministically to
+        `body`); UNAUTHENTICATED unless its seal holds, and
         FAILED_PRECONDITION for a call forwarded more than once."""
         values = _values(metadata)
         principal_text, hop = values.get(FORWARDED_PRINCIPAL, ""), values.get(HOP, "")
         if self.secret is not None:
             signature = values.get(FORWARDED_SIGNATURE, "")
-            expected = self._signature(principal_text, method, accounts, hop)
+            expected = self._signature(principal_text, method, accounts, hop, body)
             if not hmac.compare_digest(signature.encode(), expected.encode()):
                 raise unauthenticated(
                     "the forwarded principal's signature does not hold: only a replica of this cluster, "

@@ -45,7 +45,14 @@ from kite_gateway.grpc.forwarded_principal import (
     forwarded_caller,
     is_forwarded,
 )
-from kite_gateway.grpc.forwarding_routes import ANNOUNCING_METHODS, LOCAL_METHODS, Route, api_methods, route_of
+from kite_gateway.grpc.forwarding_routes import (
+    ANNOUNCING_METHODS,
+    ANYWHERE_WHEN_UNOWNED,
+    LOCAL_METHODS,
+    Route,
+    api_methods,
+    route_of,
+)
 from kite_gateway.grpc.forwarding_subscriptions import Subscriptions, announced
 from kite_gateway.grpc.registry import Undecodable
 from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES, check_request
@@ -54,6 +61,9 @@ from kite_gateway.grpc.status import STATUS_DETAILS_KEY, abort, failure_pb
 log = structlog.get_logger(__name__)
 
 RETRY_AFTER = 1.0  # seconds: about the time a lease takes to move
+# Seconds an owner has to answer a call that may run anywhere when it does not (ANYWHERE_WHEN_UNOWNED):
+# an owner cut off silently (packets dropped) must not use up the caller's whole deadline.
+OWNER_FIRST = 3.0
 # The ErrorInfo reason of "the account's owner is not reachable right now".
 MOVING_REASON = Reason.ACCOUNT_MOVING
 CHANNEL_CLOSE_GRACE = 30.0  # an evicted channel's calls get this long to finish
@@ -301,8 +311,8 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         """Whether the call was forwarded to this replica (its seal verified and its principal set)."""
         if not is_forwarded(metadata):
             return False
-        accounts = accounts_named(request) if isinstance(request, Message) else []
-        forwarded_caller.set(self.seal.open(metadata, method.full_name, accounts))
+        accounts, body = (accounts_named(request), _body(request)) if isinstance(request, Message) else ([], b"")
+        forwarded_caller.set(self.seal.open(metadata, method.full_name, accounts, body))
         return True
 
     async def _owner_of(
@@ -318,14 +328,19 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return None
         if route is Route.OWNER:
             (account,) = accounts
+            anywhere = method.full_name in ANYWHERE_WHEN_UNOWNED
             if self.owners.local(account):
                 return None
             if forwarded:  # never forwarded twice
+                if anywhere:
+                    return None
                 raise moving(account, f"it moved away from replica {self.forwarding.replica_id} while the call was "
                              "being forwarded to it")  # fmt: skip
             caller = self._admitted(method, request, context)
             address = await self.owners.address(account)
             if address is None:
+                if anywhere:
+                    return None
                 raise moving(account, "it is moving between replicas (its owner is starting or handing it over)")
             return address, caller
         # ONE_OWNER: a read any replica may run, forwarded only when one other replica owns every account.
@@ -354,7 +369,7 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     ) -> list[tuple[str, str | bytes]]:
         return [
             *_caller_metadata(context.invocation_metadata()),
-            *self.seal.metadata(caller, method.full_name, accounts_named(request)),
+            *self.seal.metadata(caller, method.full_name, accounts_named(request), _body(request)),
         ]
 
     def _path(self, method: MethodDescriptor) -> str:
@@ -368,13 +383,18 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         context: grpc.aio.ServicerContext,
         caller: Caller,
         within: float | None = None,
+        *,
+        at_most: float | None = None,
     ) -> tuple[bytes, Metadata, Metadata]:
         """The owner's answer (bytes) and its initial and trailing metadata; AioRpcError as it failed.
-        Within the caller's remaining deadline, or `within` seconds."""
+        Within the caller's remaining deadline, or `within` seconds; and at most `at_most` seconds."""
+        timeout = context.time_remaining() if within is None else within
+        if at_most is not None:
+            timeout = at_most if timeout is None else min(timeout, at_most)
         call = self.forwarding.channel(address).unary_unary(self._path(method))(
             request.SerializeToString(),
             metadata=self._outgoing(method, request, context, caller),
-            timeout=context.time_remaining() if within is None else within,
+            timeout=timeout,
         )
         try:
             reply = await call
@@ -431,9 +451,19 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 await context.send_initial_metadata(self.served_by)
                 return await local(request, context)
             address, caller = owner
+            anywhere = method.full_name in ANYWHERE_WHEN_UNOWNED
             try:
-                reply, initial, trailing = await self._call_owner(address, method, request, context, caller)
+                reply, initial, trailing = await self._call_owner(
+                    address, method, request, context, caller, at_most=OWNER_FIRST if anywhere else None
+                )
             except grpc.aio.AioRpcError as exc:
+                silent = exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED and STATUS_DETAILS_KEY not in dict(
+                    exc.trailing_metadata() or ()
+                )
+                if anywhere and (_unreached(exc) or silent):  # its effect is stored, and binds the owner too
+                    log.warning("forwarding.served_here", method=method.full_name, owner=address, code=exc.code().name)
+                    await context.send_initial_metadata(self.served_by)
+                    return await local(request, context)
                 await self._relay_failure(context, exc, address, accounts_named(request)[0])
             await self._pass_back(context, initial, trailing)
             return reply
@@ -568,6 +598,12 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         for index, leg in enumerate(request.legs):
             groups.setdefault(owner[leg.account_id], []).append(index)
         return groups, caller
+
+
+def _body(request: Message) -> bytes:
+    """What the seal signs of a request: its deterministic serialization (the same on the entry
+    replica and on the owner, which decoded what the entry sent)."""
+    return request.SerializeToString(deterministic=True)
 
 
 def _text(value: str | bytes) -> str:

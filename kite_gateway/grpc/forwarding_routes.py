@@ -54,6 +54,12 @@ LOCAL_METHODS: frozenset[str] = frozenset(
 )
 
 
+# OWNER methods whose effect is stored and binds every replica (the kill switch: the statement that
+# records a send refuses it while a switch is stored engaged): on the owner when it can be reached,
+# else where they arrive, so that an emergency stop is never told to retry later while its account
+# moves between replicas or its owner is cut off from this replica.
+ANYWHERE_WHEN_UNOWNED: frozenset[str] = frozenset({"kite_gateway.v1.OrderService.SetKillSwitch"})
+
 # Of the local methods, those about the tick streams' subscriptions, wherever the streams are held.
 SUBSCRIPTION_ROUTES: dict[str, Route] = {
     "kite_gateway.v1.MarketDataService.UpdateSubscription": Route.HOLDER,

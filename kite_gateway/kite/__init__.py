@@ -1,7 +1,7 @@
 """The Kite adapter: the official `kiteconnect` client per account, off the event loop, rate-limited."""
 
 from kite_gateway.kite.autoslice import AUTOSLICE_TAG, Autosliced, SliceOutcome, slice_parent
-from kite_gateway.kite.caller import KiteCaller, KiteConnector
+from kite_gateway.kite.caller import LAST_CHECK, KiteCaller, KiteConnector
 from kite_gateway.kite.egress import Egress, EgressConfigError, EgressMap, SharedEgress
 from kite_gateway.kite.egress_checks import check_egresses
 from kite_gateway.kite.errors import KiteOutcomeUnknown
@@ -36,6 +36,7 @@ from kite_gateway.kite.user import KiteLogin, KiteUser, MarginSegment, Profile, 
 
 __all__ = [
     "AUTOSLICE_TAG",
+    "LAST_CHECK",
     "ORDER_ID",
     "SINGLE",
     "TWO_LEG",

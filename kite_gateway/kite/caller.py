@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -32,6 +33,13 @@ log = structlog.get_logger(__name__)
 BACKOFF_BASE = 0.2
 BACKOFF_CAP = 5.0
 
+# The last check before a call leaves, set by whoever needs one for the calls it makes (order
+# placement: the kill switches and, clustered, the account's lease). It runs in the worker thread
+# right before the request is made, after any wait for a free worker, so a process that stalled
+# after deciding to send (paused, descheduled, its workers all busy) looks again before anything
+# leaves; a GatewayError it raises refuses the call with nothing sent.
+LAST_CHECK: ContextVar[Callable[[], None] | None] = ContextVar("kite_last_check", default=None)
+
 
 def backoff_delay(attempt: int, draw: Callable[[float, float], float] = random.uniform) -> float:
     """Seconds before retry `attempt` (0 for the first): full jitter under an exponential ceiling."""
@@ -47,6 +55,11 @@ def new_client(
     if egress is not None:
         route_writes(client.reqsession, egress)
     return client
+
+
+def _checked(check: Callable[[], None], call: Callable[[], Any]) -> Any:
+    check()
+    return call()
 
 
 def _ignore_refusal(_message: str) -> None:
@@ -129,8 +142,13 @@ class KiteCaller:
         check_call(method, args, kwargs)  # ids go into URLs only in Kite's own forms
         started = time.perf_counter()
         call = functools.partial(getattr(self.client, method), *args, **kwargs)
+        check = LAST_CHECK.get()
+        if check is not None:
+            call = functools.partial(_checked, check, call)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except GatewayError:  # refused by the last check: nothing left
+            raise
         except Exception as exc:
             KITE_ERRORS.labels(endpoint.value, type(exc).__name__).inc()
             setattr(exc, EGRESS_NOTE, self.egress.describe())  # named by an IP refusal (kite/errors.py)

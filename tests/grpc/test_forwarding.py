@@ -395,11 +395,16 @@ async def test_a_forwarded_call_for_an_account_its_receiver_no_longer_owns_is_re
 
 
 def sealed_for(
-    account_id: str = "ZS0001", method: str = GET_PROFILE, secret: bytes = SECRET, **seal: Any
+    account_id: str = "ZS0001",
+    method: str = GET_PROFILE,
+    secret: bytes = SECRET,
+    body: bytes | None = None,
+    **seal: Any,
 ) -> list[tuple[str, str]]:
     principals = Principals.from_toml(PRINCIPALS, "test")
     caller = Caller("reader", token_digest(TOKENS["reader"]))
-    return PrincipalSeal(secret, principals, **seal).metadata(caller, method, [account_id])
+    body = profile().SerializeToString(deterministic=True) if body is None else body
+    return PrincipalSeal(secret, principals, **seal).metadata(caller, method, [account_id], body)
 
 
 @pytest.mark.parametrize(
@@ -409,6 +414,7 @@ def sealed_for(
         pytest.param(lambda: sealed_for(account_id="ZS0002"), id="sealed-for-another-account"),
         pytest.param(lambda: sealed_for(method=f"{ACCOUNT_SERVICE}.GetMargins"), id="sealed-for-another-method"),
         pytest.param(lambda: sealed_for(clock=lambda: time.time() - 1000), id="replayed-later"),
+        pytest.param(lambda: sealed_for(body=b"another request"), id="sealed-for-another-request"),
         pytest.param(lambda: [(k, v) for k, v in sealed_for() if k != FORWARDED_SIGNATURE], id="without-a-signature"),
         pytest.param(
             lambda: [
@@ -443,10 +449,10 @@ async def test_a_call_sealed_as_forwarded_twice_is_refused() -> None:
     metadata = [
         (FORWARDED_PRINCIPAL, principal),
         (HOP, "2"),
-        (FORWARDED_SIGNATURE, seal._signature(principal, GET_PROFILE, ["ZS0001"], "2")),
+        (FORWARDED_SIGNATURE, seal._signature(principal, GET_PROFILE, ["ZS0001"], "2", b"")),
     ]
     with pytest.raises(GatewayError) as caught:
-        seal.open(metadata, GET_PROFILE, ["ZS0001"])
+        seal.open(metadata, GET_PROFILE, ["ZS0001"], b"")
     assert caught.value.code is Status.FAILED_PRECONDITION
     assert "at most once" in caught.value.message
 

@@ -186,7 +186,8 @@ async def test_a_forwarded_update_for_a_stream_its_receiver_does_not_hold_is_not
     try:
         subscription = await started(stream)
         seal = PrincipalSeal(SECRET, Principals.from_toml(PRINCIPALS, "test"))
-        sealed = seal.metadata(Caller("reader", token_digest(TOKENS["reader"])), UPDATE, [ACCOUNT])
+        body = update(subscription).SerializeToString(deterministic=True)  # the seal is for this request
+        sealed = seal.metadata(Caller("reader", token_digest(TOKENS["reader"])), UPDATE, [ACCOUNT], body)
         error = await failure(market(b).UpdateSubscription(update(subscription), metadata=sealed))
         assert error.code() is grpc.StatusCode.NOT_FOUND
         assert "at most once" in (error.details() or "")

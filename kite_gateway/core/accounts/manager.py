@@ -75,10 +75,9 @@ class AccountManager:
             del self.sessions[account_id]
         for account_id, account in stored.items():
             session = self.sessions.get(account_id)
-            if (
-                session is None
-                or session.login_time != account.login_time
-                or (session.kite is None) != (account.access_token is None)
+            held = session.kite.access_token if session is not None and session.kite is not None else ""
+            if (  # a new token counts even with the same login_time (two logins within one second)
+                session is None or session.login_time != account.login_time or held != (account.access_token or "")
             ):
                 self.sessions[account_id] = self._session(account)
                 changed.add(account_id)

@@ -35,9 +35,9 @@ from kite_gateway.core.orders import autoslice
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.market_closed import with_next_session
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite import Autosliced, KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
+from kite_gateway.kite import LAST_CHECK, Autosliced, KiteOrders, KiteOutcomeUnknown, KiteValue, OrderRow
 from kite_gateway.observability import ORDER_QUEUE_REFUSALS
-from kite_gateway.storage import FAILED, PENDING, PLACED, DatabaseUnavailable, IdempotencyStore, Record
+from kite_gateway.storage import FAILED, PENDING, PLACED, DatabaseUnavailable, FencedOut, IdempotencyStore, Record
 from kite_wire import IST
 from kite_wire import order_rules as rules
 
@@ -311,6 +311,18 @@ class IdempotentPlacement:
             retry_after=max(1.0, min(wait, 5.0)),
         )
 
+    async def _settle_placed(self, record: Record, order_id: str) -> bool:
+        """Record that Kite has the order; False when this replica lost the account's lease meanwhile
+        (clustered): the order exists all the same, and its new owner finds it in the book by its tag
+        (the record stays PENDING), so the caller is answered with it rather than "nothing was sent"."""
+        try:
+            await self.store.settle(record.account_id, record.client_order_id, PLACED, order_id)
+        except FencedOut:
+            log.warning("order.placed_unrecorded", account_id=record.account_id,
+                        client_order_id=record.client_order_id, order_id=order_id)  # fmt: skip
+            return False
+        return True
+
     async def _reconcile(self, attempt: _Attempt[K], record: Record) -> str | None:
         """The order (or GTT) the book shows for this record, settled as PLACED; None if not there."""
         try:
@@ -329,7 +341,7 @@ class IdempotentPlacement:
         found = str(rows[0].get("order_id") or rows[0].get("id"))
         if attempt.claim is not None:
             found = await attempt.claim(record, rows)
-        await self.store.settle(record.account_id, record.client_order_id, PLACED, found)
+        await self._settle_placed(record, found)
         log.info("order.reconciled", account_id=record.account_id, client_order_id=record.client_order_id,
                  order_id=found)  # fmt: skip
         others = [row for row in rows if str(row.get("order_id") or row.get("id")) != found]
@@ -340,12 +352,12 @@ class IdempotentPlacement:
     async def _attempt(self, attempt: _Attempt[K], record: Record, call: _Call) -> str:
         account_id, client_order_id = record.account_id, record.client_order_id
         kite = attempt.kite
-        sent_at = self._now()
 
         async def sending() -> None:
             # Refused with nothing written when a kill switch is stored engaged (perhaps by another
-            # replica) or, clustered, when this replica no longer owns the account: not sent.
-            await self.store.mark_sent(account_id, client_order_id, sent_at)
+            # replica) or, clustered, when this replica no longer owns the account: not sent. The
+            # send time is now, after any wait for the turn: the quarantine is counted from it.
+            await self.store.mark_sent(account_id, client_order_id, self._now())
             call.sending = True
             try:
                 self._blocked(account_id)  # a kill switch engaged while the record was written
@@ -358,6 +370,10 @@ class IdempotentPlacement:
                 await attempt.check()
 
         async def submit() -> str:
+            # The same check once more where the call leaves (in Kite's worker thread): a replica that
+            # stalled since the record was written, past its lease, must not send what the new owner
+            # may have sent again after the quarantine.
+            last_check = LAST_CHECK.set(lambda: self._blocked(account_id))
             try:
                 return await attempt.submit(kite, record)
             except DatabaseUnavailable:  # a write after Kite answered (an autoslice's children): Kite may have it
@@ -365,6 +381,8 @@ class IdempotentPlacement:
             except GatewayError as exc:  # a definite refusal: nothing exists at Kite
                 await self.store.settle(account_id, client_order_id, FAILED, error=exc.message[:500])
                 raise
+            finally:
+                LAST_CHECK.reset(last_check)
 
         try:
             if attempt.queue is not None:
@@ -396,7 +414,8 @@ class IdempotentPlacement:
             safe = self.resend_after(sent)
             assert safe is not None
             raise self._unknown(sent, safe, self._now(), f" (Kite did not answer: {exc.cause})") from None
-        await self.store.settle(account_id, client_order_id, PLACED, placed)
+        if not await self._settle_placed(record, placed):
+            return placed
         if record.sent_at is not None and attempt.duplicates is not None:
             # An earlier attempt was given up on: had it arrived while this one was on its way, its
             # updates came before this order was known; look at the book once now.
