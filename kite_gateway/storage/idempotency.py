@@ -107,17 +107,24 @@ class IdempotencyStore:
         )
         return _record(row) if row else None
 
-    async def mark_sent(self, account_id: str, client_order_id: str, at: datetime) -> None:
+    async def mark_sent(self, account_id: str, client_order_id: str, at: datetime, attempts: int | None = None) -> None:
         """Record, before it leaves, that an attempt is being sent now (the record stays PENDING).
-        Refused, with nothing written, while a kill switch of the account or the gateway is stored
-        engaged (KILL_SWITCH_ACTIVE) or, fenced, when this replica does not own the account (FencedOut)."""
+        With `attempts` (the count the sender read), only if no other attempt was recorded since:
+        of two processes that both decided to send one record, one records it and the other is
+        refused. Refused, with nothing written, while a kill switch of the account or the gateway is
+        stored engaged (KILL_SWITCH_ACTIVE) or, fenced, when this replica does not own the account
+        (FencedOut)."""
+        expected, params = ("", ()) if attempts is None else ("attempts = ? AND ", (attempts,))
         changed = await self._update(
             account_id,
             "UPDATE idempotency SET state = ?, sent_at = ?, attempts = attempts + 1, error = NULL, slices = NULL, "
-            f"updated_at = ? WHERE {_NO_KILL_SWITCH} AND account_id = ? AND client_order_id = ?",
-            (PENDING, at.isoformat(), now_text(), account_id, account_id, client_order_id),
+            f"updated_at = ? WHERE {_NO_KILL_SWITCH} AND {expected}account_id = ? AND client_order_id = ?",
+            (PENDING, at.isoformat(), now_text(), account_id, *params, account_id, client_order_id),
         )
-        if not changed and await self._exists(account_id, client_order_id):
+        if changed or not await self._exists(account_id, client_order_id):
+            return
+        engaged = await self.database.fetch_one(f"SELECT 1 WHERE NOT {_NO_KILL_SWITCH}", (account_id,))
+        if engaged is not None:
             raise GatewayError(
                 Status.FAILED_PRECONDITION,
                 Reason.KILL_SWITCH_ACTIVE,
@@ -125,6 +132,15 @@ class IdempotencyStore:
                 "replica): nothing was sent; release it with SetKillSwitch to trade again",
                 {"account_id": account_id, "client_order_id": client_order_id},
             )
+        raise GatewayError(
+            Status.UNAVAILABLE,
+            Reason.ORDER_OUTCOME_UNKNOWN,
+            f"another attempt of client_order_id {client_order_id!r} on account {account_id} was recorded as sent "
+            "at the same moment (by another gateway process): this one was not sent, and the other's outcome is not "
+            "known yet; retry with the same client_order_id",
+            {"account_id": account_id, "client_order_id": client_order_id},
+            retry_after=1.0,
+        )
 
     async def sent_since(self, account_id: str, since: datetime) -> int:
         """Orders whose last attempt was sent at or after `since` (a floor for today's order count);

@@ -106,8 +106,8 @@ def pause_after_mark_sent(replica: Replica, client_order_id: str) -> threading.E
     store = replica.runtime.idempotency
     real = store.mark_sent
 
-    async def mark_sent(account_id: str, cid: str, at: datetime) -> None:
-        await real(account_id, cid, at)
+    async def mark_sent(account_id: str, cid: str, at: datetime, attempts: int | None = None) -> None:
+        await real(account_id, cid, at, attempts)
         if cid == client_order_id:
             replica.runtime.executor.submit(gate.wait, 30)
 
@@ -610,13 +610,7 @@ async def test_an_account_removed_through_any_replica_is_not_found_on_every_repl
     assert at_kite(sim, "other-account", "ZS0002") == [reply.order_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with the database URL alone each process is the embedded single process on PostgreSQL (no lease, no "
-    "fence): nothing stops a second one on the same database (replicas: 3 with the NATS URL missing), and two "
-    "processes placing one client_order_id at once both send it; take a session-long advisory lock at start",
-)
-async def test_a_second_single_process_gateway_on_the_same_database_is_refused_before_it_can_send_an_order(
+async def test_two_gateway_processes_deciding_at_once_to_send_one_client_order_id_send_it_once(
     tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str
 ) -> None:
     from kite_gateway.paper import log_in_demo_accounts
@@ -632,22 +626,29 @@ async def test_a_second_single_process_gateway_on_the_same_database_is_refused_b
             first_store, second_store = first.runtime.idempotency, second.runtime.idempotency
             first_mark, second_mark = first_store.mark_sent, second_store.mark_sent
 
-            async def first_marks(account_id: str, cid: str, at: datetime) -> None:
+            async def first_marks(account_id: str, cid: str, at: datetime, attempts: int | None = None) -> None:
                 await marked.wait()
-                await first_mark(account_id, cid, at)
+                await first_mark(account_id, cid, at, attempts)
 
-            async def second_marks(account_id: str, cid: str, at: datetime) -> None:
-                await second_mark(account_id, cid, at)
+            async def second_marks(account_id: str, cid: str, at: datetime, attempts: int | None = None) -> None:
+                await second_mark(account_id, cid, at, attempts)
                 marked.set()
 
             first_store.mark_sent = first_marks  # type: ignore[method-assign,assignment]
             second_store.mark_sent = second_marks  # type: ignore[method-assign,assignment]
-            await asyncio.gather(
+            answers = await asyncio.gather(
                 first.orders.PlaceOrder(place("split-brain-1"), timeout=30),
                 second.orders.PlaceOrder(place("split-brain-1"), timeout=30),
                 return_exceptions=True,
             )
-            assert len(at_kite(sim, "split-brain-1")) == 1
+            placed = at_kite(sim, "split-brain-1")
+            assert len(placed) == 1
+            refused = answers[0]  # the one that recorded its send second
+            assert isinstance(refused, grpc.aio.AioRpcError), answers
+            assert status_of(refused)[:2] == (grpc.StatusCode.UNAVAILABLE, "ORDER_OUTCOME_UNKNOWN")
+            assert not isinstance(answers[1], BaseException) and answers[1].order_id == placed[0]
+            retried = await first.orders.PlaceOrder(place("split-brain-1"), timeout=30)
+            assert (retried.order_id, retried.replayed) == (placed[0], True)
         finally:
             await stop_stack(second)
     finally:

@@ -357,7 +357,7 @@ class IdempotentPlacement:
             # Refused with nothing written when a kill switch is stored engaged (perhaps by another
             # replica) or, clustered, when this replica no longer owns the account: not sent. The
             # send time is now, after any wait for the turn: the quarantine is counted from it.
-            await self.store.mark_sent(account_id, client_order_id, self._now())
+            await self.store.mark_sent(account_id, client_order_id, self._now(), attempts=record.attempts)
             call.sending = True
             try:
                 self._blocked(account_id)  # a kill switch engaged while the record was written
