@@ -16,7 +16,7 @@ NPM_STAMP := node_modules/.installed
 PROJECTS := pyproject.toml api/python/pyproject.toml clients/python/pyproject.toml
 ARGS ?=
 
-.PHONY: run test lint typecheck gen clean
+.PHONY: run test test-postgres lint typecheck gen clean
 
 $(RUN_STAMP): $(PROJECTS)
 	@echo "==> kite-gateway: creating $(VENV) and installing what running needs (server, API stubs, Python client)"
@@ -39,9 +39,19 @@ $(NPM_STAMP): package.json package-lock.json
 run: $(RUN_STAMP) $(NPM_STAMP)
 	$(BIN)/kite-gateway serve --paper $(ARGS)
 
-## Set up and run every check: lint, types, generated-code freshness, buf, and the test suite.
+# The order path end to end again on the PostgreSQL backend (the whole suite: make test-postgres).
+POSTGRES_TESTS := tests/e2e/test_orders.py tests/e2e/test_order_faults.py tests/e2e/test_order_updates.py \
+	tests/e2e/test_crash.py tests/e2e/test_risk.py tests/e2e/test_accounts.py
+
+## Set up and run every check: lint, types, generated-code freshness, buf, and the test suite
+## (on SQLite, then the order path on PostgreSQL; PostgreSQL and NATS are started by the tests).
 test: $(DEV_STAMP) $(NPM_STAMP) lint typecheck
 	$(BIN)/python -m pytest
+	KITE_GATEWAY_TEST_BACKEND=postgres $(BIN)/python -m pytest $(POSTGRES_TESTS)
+
+## The whole test suite with the gateway's state in PostgreSQL instead of SQLite.
+test-postgres: $(DEV_STAMP) $(NPM_STAMP)
+	KITE_GATEWAY_TEST_BACKEND=postgres $(BIN)/python -m pytest
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -73,6 +73,7 @@ from kite_gateway.storage import (
     IdempotencyStore,
     LeaseStore,
     OrderUpdateLog,
+    PostgresDatabase,
     Sealer,
     SealingError,
     load_key,
@@ -130,6 +131,7 @@ class App:
         url = settings.gateway_database_url
         database = open_database(url.get_secret_value() if url else None, data_dir)
         await database.open()
+        await _claim(database, settings.clustered)
         credentials = CredentialStore(database, sealer)
         try:
             await credentials.check_key()
@@ -441,6 +443,22 @@ def _blocked(kill_switches: KillSwitches, membership: Membership | None) -> Call
         fence.check(account_id)
 
     return blocked
+
+
+async def _claim(database: Database, clustered: bool) -> None:
+    """A database in PostgreSQL is used by the replicas of one cluster or by one process alone."""
+    if not isinstance(database, PostgresDatabase) or await database.claim(shared=clustered):
+        return
+    await database.close()
+    if clustered:
+        raise StartupError(
+            f"{database.location} is used by a gateway running alone (KITE_GATEWAY_DATABASE_URL without "
+            "KITE_GATEWAY_NATS_URL): stop it, or start it with the cluster's NATS URL and secret too"
+        )
+    raise StartupError(
+        f"another gateway process uses {database.location}: with KITE_GATEWAY_DATABASE_URL alone only one may; "
+        "for several replicas give every one KITE_GATEWAY_NATS_URL and KITE_GATEWAY_CLUSTER_SECRET as well"
+    )
 
 
 async def _join_cluster(

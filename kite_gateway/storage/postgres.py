@@ -101,6 +101,10 @@ class _Statements(Queries):
         return list(await self._connection.fetch(numbered(sql), *params))
 
 
+# The advisory lock key of "how this database is used" (claim): any constant the gateway alone uses.
+USE_LOCK = 0x6B6974_6567_77  # "kitegw"
+
+
 class PostgresDatabase(Database):
     """The gateway's database in PostgreSQL at `url` (a postgresql:// URL; it may carry a password,
     so it is never logged: `location` is the URL without it)."""
@@ -120,6 +124,7 @@ class PostgresDatabase(Database):
         self._connect_timeout = connect_timeout
         self._statement_timeout = statement_timeout
         self._pool: asyncpg.Pool | None = None
+        self._claim: asyncpg.Connection | None = None
 
     @property
     def location(self) -> str:
@@ -151,7 +156,23 @@ class PostgresDatabase(Database):
             await self.close()
             raise
 
+    async def claim(self, shared: bool) -> bool:
+        """Hold, while this database is open, the lock saying how it is used: shared by the replicas
+        of one cluster (`shared`), or exclusively by one gateway process alone. False, holding
+        nothing, when the other kind (or, exclusively, any other process) holds it: a start-time
+        guard against a second single process, or a single process beside a cluster, on one database."""
+        connection = await asyncpg.connect(self._url, timeout=self._connect_timeout)
+        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        if await connection.fetchval(f"SELECT {function}($1)", USE_LOCK):
+            self._claim = connection
+            return True
+        await connection.close()
+        return False
+
     async def close(self) -> None:
+        if self._claim is not None:
+            claim, self._claim = self._claim, None
+            claim.terminate()  # its session ends, and its lock with it
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:

@@ -610,43 +610,73 @@ async def test_an_account_removed_through_any_replica_is_not_found_on_every_repl
     assert at_kite(sim, "other-account", "ZS0002") == [reply.order_id]
 
 
-async def test_two_gateway_processes_deciding_at_once_to_send_one_client_order_id_send_it_once(
+async def test_a_second_gateway_running_alone_on_the_same_database_is_refused_at_start(
     tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str
 ) -> None:
-    from kite_gateway.paper import log_in_demo_accounts
+    from kite_gateway.grpc import StartupError
     from tests.e2e.conftest import start_stack, stop_stack
 
     first = await start_stack(tmp_path / "one", sim, sealing_key, login=False, gateway_database_url=postgres_url)
     try:
+        with pytest.raises(StartupError, match="another gateway process uses"):
+            await start_stack(tmp_path / "two", sim, sealing_key, login=False, gateway_database_url=postgres_url)
+    finally:
+        await stop_stack(first)
+    again = await start_stack(tmp_path / "two", sim, sealing_key, login=False, gateway_database_url=postgres_url)
+    await stop_stack(again)  # the first one's lock went with it
+
+
+async def test_two_gateway_processes_deciding_at_once_to_send_one_client_order_id_send_it_once(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kite_gateway.paper import log_in_demo_accounts
+    from kite_gateway.storage import PostgresDatabase
+    from tests.e2e.conftest import start_stack, stop_stack
+
+    async def claimed(_database: PostgresDatabase, shared: bool) -> bool:
+        return True  # as after a PostgreSQL restart, which ends the start-time lock's session
+
+    first = await start_stack(tmp_path / "one", sim, sealing_key, login=False, gateway_database_url=postgres_url)
+    try:
         await log_in_demo_accounts(sim, first.runtime.accounts)
+        monkeypatch.setattr(PostgresDatabase, "claim", claimed)
         second = await start_stack(tmp_path / "two", sim, sealing_key, login=False, gateway_database_url=postgres_url)
         try:
-            # Both read the new record before either records its send (the two processes interleave).
-            marked = asyncio.Event()
+            # Both read the new record before either records its send (the two processes interleave);
+            # the first records its send only once the second's order is placed and settled.
+            marked, first_read = asyncio.Event(), asyncio.Event()
             first_store, second_store = first.runtime.idempotency, second.runtime.idempotency
             first_mark, second_mark = first_store.mark_sent, second_store.mark_sent
 
             async def first_marks(account_id: str, cid: str, at: datetime, attempts: int | None = None) -> None:
+                first_read.set()  # it read the record (attempts included) and is about to record its send
                 await marked.wait()
                 await first_mark(account_id, cid, at, attempts)
 
             async def second_marks(account_id: str, cid: str, at: datetime, attempts: int | None = None) -> None:
+                await first_read.wait()
                 await second_mark(account_id, cid, at, attempts)
-                marked.set()
 
             first_store.mark_sent = first_marks  # type: ignore[method-assign,assignment]
             second_store.mark_sent = second_marks  # type: ignore[method-assign,assignment]
+
+            async def second_places() -> object:
+                try:
+                    return await second.orders.PlaceOrder(place("split-brain-1"), timeout=30)
+                finally:
+                    marked.set()
+
             answers = await asyncio.gather(
-                first.orders.PlaceOrder(place("split-brain-1"), timeout=30),
-                second.orders.PlaceOrder(place("split-brain-1"), timeout=30),
-                return_exceptions=True,
+                first.orders.PlaceOrder(place("split-brain-1"), timeout=30), second_places(), return_exceptions=True
             )
+            record = await second_store.get("ZS0001", "split-brain-1")
+            assert record is not None and record.state == "placed", "the refused sender must leave the record alone"
             placed = at_kite(sim, "split-brain-1")
             assert len(placed) == 1
             refused = answers[0]  # the one that recorded its send second
             assert isinstance(refused, grpc.aio.AioRpcError), answers
             assert status_of(refused)[:2] == (grpc.StatusCode.UNAVAILABLE, "ORDER_OUTCOME_UNKNOWN")
-            assert not isinstance(answers[1], BaseException) and answers[1].order_id == placed[0]
+            assert not isinstance(answers[1], BaseException) and answers[1].order_id == placed[0]  # type: ignore[attr-defined]
             retried = await first.orders.PlaceOrder(place("split-brain-1"), timeout=30)
             assert (retried.order_id, retried.replayed) == (placed[0], True)
         finally:

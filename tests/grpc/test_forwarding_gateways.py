@@ -30,6 +30,10 @@ from tests.e2e.conftest import make_settings, market_buy, status_of
 from tests.grpc.forwarding_cluster import PRINCIPALS, SECRET, Cluster, bearer, served, served_of
 from tests.simulator.conftest import regular_hours
 
+# Two in-process gateways standing for replicas, each alone on a database of its own (the
+# suite's PostgreSQL run would give both one database; tests/cluster runs real clustered replicas).
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 def sealing_key() -> bytes:

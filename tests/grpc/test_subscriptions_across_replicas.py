@@ -29,6 +29,10 @@ from tests.grpc.test_forwarding import retry_delay
 from tests.grpc.test_forwarding_gateways import Replica, start_replica
 from tests.simulator.conftest import regular_hours
 
+# Two in-process gateways standing for replicas, each alone on a database of its own (the
+# suite's PostgreSQL run would give both one database; tests/cluster runs real clustered replicas).
+pytestmark = pytest.mark.sqlite_only
+
 ACCOUNT = "ZS0001"
 UPDATE = "kite_gateway.v1.MarketDataService.UpdateSubscription"
 

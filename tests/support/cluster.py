@@ -132,10 +132,16 @@ class Cluster:
             self.replicas.append(Replica(name, port, self.directory / name, env))
 
     def start(self) -> None:
-        for replica in self.replicas:
-            replica.start()
-        for replica in self.replicas:
-            replica.wait_listening()
+        """Start every replica; if one does not come up, stop the others (none is left behind)."""
+        try:
+            for replica in self.replicas:
+                replica.start()
+            for replica in self.replicas:
+                replica.wait_listening()
+        except BaseException:
+            for replica in self.replicas:
+                replica.kill()
+            raise
 
     def restart(self, replica: Replica) -> None:
         replica.terminate()

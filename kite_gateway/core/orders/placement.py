@@ -357,7 +357,12 @@ class IdempotentPlacement:
             # Refused with nothing written when a kill switch is stored engaged (perhaps by another
             # replica) or, clustered, when this replica no longer owns the account: not sent. The
             # send time is now, after any wait for the turn: the quarantine is counted from it.
-            await self.store.mark_sent(account_id, client_order_id, self._now(), attempts=record.attempts)
+            try:
+                await self.store.mark_sent(account_id, client_order_id, self._now(), attempts=record.attempts)
+            except GatewayError as exc:
+                if exc.reason is Reason.ORDER_OUTCOME_UNKNOWN:  # another process's attempt: the record is its now
+                    call.sending = True  # so this one leaves it as it is
+                raise
             call.sending = True
             try:
                 self._blocked(account_id)  # a kill switch engaged while the record was written
