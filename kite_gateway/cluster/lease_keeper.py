@@ -172,11 +172,7 @@ class LeaseKeeper:
     async def drain(self) -> None:
         """Hand every lease off now (SIGTERM): stop owning, release, and stop counting as alive."""
         self._draining = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.close()  # no round runs beside the hand-off
         async with self._lock:
             for key in list(self._held):
                 try:
