@@ -181,6 +181,7 @@ class App:
             sent_since=idempotency.sent_since,
             blocked=_blocked(kill_switches, membership),
             now=clock,
+            exit_blocked=membership.fence.check if membership else None,  # exits pass kill switches, not the fence
         )
         kill_switches.listeners.append(dispatch.poke)
         if membership is not None:  # a lost lease: orders queued for its accounts look again (retried on the new owner)
@@ -193,6 +194,7 @@ class App:
             settings.gateway_order_quarantine,
             clock,
             duplicates.observe_all,
+            exit_blocked=membership.fence.check if membership else None,
         )
         return cls(
             settings=settings,

@@ -24,6 +24,7 @@ from kite_gateway.storage.leases import (
     LeaseStore,
     Replica,
 )
+from kite_gateway.storage.order_requests import DONE, RUNNING, OrderRequests, StoredRequest
 from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, dedupe_key
 from kite_gateway.storage.postgres import PostgresDatabase
 from kite_gateway.storage.private_files import FILE_MODE, private_directory
@@ -32,11 +33,13 @@ from kite_gateway.storage.sqlite import DATABASE_FILE, SqliteDatabase, set_aside
 
 __all__ = [
     "DATABASE_FILE",
+    "DONE",
     "FAILED",
     "FILE_MODE",
     "PENDING",
     "PLACED",
     "POSTGRES_CLOCK",
+    "RUNNING",
     "SQLITE_CLOCK",
     "AuditEntry",
     "AuditLog",
@@ -51,6 +54,7 @@ __all__ = [
     "IdempotencyStore",
     "Lease",
     "LeaseStore",
+    "OrderRequests",
     "OrderUpdateLog",
     "PostgresDatabase",
     "Queries",
@@ -62,6 +66,7 @@ __all__ = [
     "SealingError",
     "SqliteDatabase",
     "StoredAccount",
+    "StoredRequest",
     "StoredUpdate",
     "dedupe_key",
     "load_key",

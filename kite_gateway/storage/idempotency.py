@@ -107,23 +107,29 @@ class IdempotencyStore:
         )
         return _record(row) if row else None
 
-    async def mark_sent(self, account_id: str, client_order_id: str, at: datetime, attempts: int | None = None) -> None:
+    async def mark_sent(
+        self, account_id: str, client_order_id: str, at: datetime, attempts: int | None = None, exit: bool = False
+    ) -> None:
         """Record, before it leaves, that an attempt is being sent now (the record stays PENDING).
         With `attempts` (the count the sender read), only if no other attempt was recorded since:
         of two processes that both decided to send one record, one records it and the other is
         refused. Refused, with nothing written, while a kill switch of the account or the gateway is
         stored engaged (KILL_SWITCH_ACTIVE) or, fenced, when this replica does not own the account
-        (FencedOut)."""
+        (FencedOut). An `exit` (an order that only reduces a position: a square-off, an unwind) is
+        not refused by a kill switch, which stops new risk, not its reduction; the fence still holds."""
         expected, params = ("", ()) if attempts is None else ("attempts = ? AND ", (attempts,))
+        switch, switch_params = ("", ()) if exit else (f"{_NO_KILL_SWITCH} AND ", (account_id,))
         changed = await self._update(
             account_id,
             "UPDATE idempotency SET state = ?, sent_at = ?, attempts = attempts + 1, error = NULL, slices = NULL, "
-            f"updated_at = ? WHERE {_NO_KILL_SWITCH} AND {expected}account_id = ? AND client_order_id = ?",
-            (PENDING, at.isoformat(), now_text(), account_id, *params, account_id, client_order_id),
+            f"updated_at = ? WHERE {switch}{expected}account_id = ? AND client_order_id = ?",
+            (PENDING, at.isoformat(), now_text(), *switch_params, *params, account_id, client_order_id),
         )
         if changed or not await self._exists(account_id, client_order_id):
             return
-        engaged = await self.database.fetch_one(f"SELECT 1 WHERE NOT {_NO_KILL_SWITCH}", (account_id,))
+        engaged = None
+        if not exit:
+            engaged = await self.database.fetch_one(f"SELECT 1 WHERE NOT {_NO_KILL_SWITCH}", (account_id,))
         if engaged is not None:
             raise GatewayError(
                 Status.FAILED_PRECONDITION,

@@ -138,6 +138,26 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        8,
+        "order requests kept by their caller's id: square-offs, cancel-alls and baskets (their results)",
+        """
+        -- kind: 'square_off', 'cancel_all' or 'basket'; result: JSON written by kite_gateway/core/orders
+        -- (NULL while running). A request id is the caller's idempotency key for the whole request.
+        CREATE TABLE order_requests (
+            kind TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            account_id TEXT NOT NULL DEFAULT '',
+            principal TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            result TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (kind, request_id)
+        );
+        """,
+    ),
 )
 
 

@@ -1,11 +1,15 @@
 """Orders as use cases, over the typed Kite adapter (kite_gateway/kite/orders.py) and free of any
 transport: requests (the use cases' own types), validation before Kite (new orders and
 modifications alike), trading (place, modify, cancel), bulk placement, queries, previews,
-kill-switch actions, and placement that never duplicates (placement, dispatch, duplicates)."""
+kill-switch actions, placement that never duplicates (placement, dispatch, duplicates), and the
+risk-reducing requests: exit orders (sent through kill switches), square-off and cancel-all by scope."""
 
 from kite_gateway.core.orders.accounts import OrderAccounts
+from kite_gateway.core.orders.cancel_all import CancelAll, CancelAllResult
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.duplicates import DuplicateOrders
+from kite_gateway.core.orders.exit_orders import ExitLeg, ExitOrders, exit_client_order_id
+from kite_gateway.core.orders.exit_scope import Audit, ExitScope, Members, RequestOnce, ScopeResolver, StrategyOrders
 from kite_gateway.core.orders.gtt import GttTriggers
 from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
 from kite_gateway.core.orders.placement import IdempotentPlacement
@@ -22,13 +26,21 @@ from kite_gateway.core.orders.requests import (
     Placed,
     Protection,
 )
+from kite_gateway.core.orders.square_off import ExitResult, SquareOffResult, SquareOffs
 from kite_gateway.core.orders.trading import OrderActions
 from kite_gateway.core.orders.validation import CLIENT_ORDER_ID, check_client_order_id, check_tradable, fingerprint
 
 __all__ = [
     "CLIENT_ORDER_ID",
+    "Audit",
+    "CancelAll",
+    "CancelAllResult",
     "Cancellation",
     "DuplicateOrders",
+    "ExitLeg",
+    "ExitOrders",
+    "ExitResult",
+    "ExitScope",
     "Fill",
     "FillCharges",
     "GttTriggers",
@@ -36,6 +48,7 @@ __all__ = [
     "KillSwitchActions",
     "LegResult",
     "MarginPreview",
+    "Members",
     "Modification",
     "NewOrder",
     "OrderAccounts",
@@ -47,7 +60,13 @@ __all__ = [
     "OrderTarget",
     "Placed",
     "Protection",
+    "RequestOnce",
+    "ScopeResolver",
+    "SquareOffResult",
+    "SquareOffs",
+    "StrategyOrders",
     "check_client_order_id",
     "check_tradable",
+    "exit_client_order_id",
     "fingerprint",
 ]

@@ -107,6 +107,7 @@ class OrderDispatch:
         now: Callable[[], datetime],
         clock: Callable[[], float] | None = None,
         clock_skew: float = 0.1,
+        exit_blocked: Callable[[str], None] | None = None,
     ) -> None:
         self.depth = depth
         self.max_wait = max_wait
@@ -116,6 +117,8 @@ class OrderDispatch:
         self.clock_skew = clock_skew  # the spread of delays to Kite's clock the pacing allows for
         self._sent_since = sent_since  # orders already sent since a time (the day count after a restart)
         self._blocked = blocked  # raises while a kill switch blocks the account
+        # raises when not even an exit may be sent (clustered: not the account's owner); None: nothing does
+        self._exit_blocked = exit_blocked or _never
         self._now = now
         self.clock = clock or (lambda: asyncio.get_running_loop().time())
         self._queues: dict[str, AccountQueue] = {}
@@ -149,6 +152,7 @@ class OrderDispatch:
         deadline: float | None = None,
         weight: int = 1,
         used: Callable[[], int] | None = None,
+        exit: bool = False,
     ) -> T:
         """Wait for the account's turn, run `check` (kill switch and risk; raises to refuse), then
         `sending` (the write-ahead record and a last synchronous check), count the send, and make
@@ -156,7 +160,8 @@ class OrderDispatch:
         `self.clock`: a placement whose turn would come after it is refused at once. `weight`: the
         orders Kite may count for this one call; once it has returned, `used()` says how many it
         did count and the rest is given back (all but one for a definite refusal; an unknown
-        outcome keeps it all)."""
+        outcome keeps it all). An `exit` (an order that only reduces a position) is not stopped by a
+        kill switch while it waits (`exit_blocked` instead of `blocked`)."""
         account_id = kite.account_id
         queue = self.queue(account_id)
         if queue.waiting >= self.depth:
@@ -175,7 +180,7 @@ class OrderDispatch:
         try:
             async with contextlib.AsyncExitStack() as turn:
                 try:
-                    await self._wait_turn(kite, queue, min(until, deadline or until), weight)
+                    await self._wait_turn(kite, queue, min(until, deadline or until), weight, exit)
                     # The account's order pacing (shared with its modifications and cancellations)
                     # and the app's limiter, held until the call leaves.
                     await turn.enter_async_context(kite.order_turn(weight))
@@ -207,15 +212,18 @@ class OrderDispatch:
         queue.day_count -= unused
         queue.wake.set()
 
-    async def _wait_turn(self, kite: KiteOrders, queue: AccountQueue, until: float, weight: int = 1) -> None:
+    async def _wait_turn(
+        self, kite: KiteOrders, queue: AccountQueue, until: float, weight: int = 1, exit: bool = False
+    ) -> None:
         """Until every cap has room. A turn that would come after `until` (the wait limit, or the
         caller's deadline) is refused at once. (A caller whose deadline passes while it waits is
         cancelled by gRPC.)"""
         await self._refresh_day(kite.account_id, queue)
+        blocked = self._exit_blocked if exit else self._blocked
         while True:
             if queue.day_count >= self.per_day:
                 raise self._day_cap(kite.account_id)
-            self._blocked(kite.account_id)  # a kill switch engaged while waiting refuses at once
+            blocked(kite.account_id)  # a kill switch engaged while waiting refuses at once (not an exit)
             now = self.clock()
             delay = max(window.delay(now, weight) for window in queue.windows)
             if delay <= 0:
@@ -280,3 +288,7 @@ class OrderDispatch:
             {"orders_per_day": str(self.per_day)},
             max(1.0, (tomorrow - self._now()).total_seconds()),
         )
+
+
+def _never(account_id: str) -> None:
+    """Nothing blocks an exit (one process alone: no fence)."""

@@ -101,6 +101,7 @@ class _Attempt(Generic[K]):
     claim: Claim | None = None  # how found rows become the record's answer (None: the oldest row is)
     weight: int = 1  # the orders Kite may count for this one request (an autoslice's children)
     used: Callable[[], int] | None = None  # once answered: the orders Kite did count (None: `weight`)
+    exit: bool = False  # an order that only reduces a position: sent through a kill switch
 
 
 class IdempotentPlacement:
@@ -113,10 +114,13 @@ class IdempotentPlacement:
         quarantine: float,
         now: Callable[[], datetime],
         on_duplicates: OnDuplicates | None = None,
+        exit_blocked: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.dispatch = dispatch
         self._blocked = blocked  # raises while a kill switch blocks the account (the last check before sending)
+        # what refuses even an exit at its moment (clustered: not owning the account); None: nothing
+        self._exit_blocked = exit_blocked or (lambda account_id: None)
         self.request_timeout = request_timeout
         self.quarantine = quarantine
         self._now = now
@@ -134,11 +138,18 @@ class IdempotentPlacement:
         check: Check | None = None,
         deadline: float | None = None,
         sliced: bool = False,
+        exit: bool = False,
     ) -> tuple[str, bool]:
         """(Kite's order id, replayed) for an order with these place_order arguments: it waits its
         turn in the account's dispatch queue; `deadline` is the caller's, on the dispatch clock.
         Two orders found for its tag go to the duplicate handler. `sliced`: sent with Kite's
-        autoslice; the id is its first placed child's, the record's `slices` (`slices()`) hold all."""
+        autoslice; the id is its first placed child's, the record's `slices` (`slices()`) hold all.
+
+        `exit`: an order that only reduces an existing position (a square-off, a basket's unwind).
+        No kill switch stops it (they stop new risk, not its reduction): not while it waits, not
+        when its send is recorded, not where it leaves. Its `check` must refuse (or shrink) it at
+        the moment of sending unless it reduces a position (kite_gateway/core/orders/exit_orders.py),
+        and its fingerprint must differ from any ordinary order's."""
 
         children: list[int] = []  # an autoslice's, once Kite has answered
 
@@ -171,7 +182,7 @@ class IdempotentPlacement:
         handler = duplicates if self.on_duplicates is not None else None
         attempt = _Attempt(kite, submit, find_order_by_tag, check, deadline, handler, queue=kite,
                            claim=claim if sliced else None, weight=rules.MAX_AUTOSLICES if sliced else 1,
-                           used=(lambda: children[0] if children else 1) if sliced else None)  # fmt: skip
+                           used=(lambda: children[0] if children else 1) if sliced else None, exit=exit)  # fmt: skip
         return await self._run(attempt, client_order_id, "order", fingerprint)
 
     async def slices(self, account_id: str, client_order_id: str) -> Autosliced | None:
@@ -352,20 +363,23 @@ class IdempotentPlacement:
     async def _attempt(self, attempt: _Attempt[K], record: Record, call: _Call) -> str:
         account_id, client_order_id = record.account_id, record.client_order_id
         kite = attempt.kite
+        blocked = self._exit_blocked if attempt.exit else self._blocked
 
         async def sending() -> None:
             # Refused with nothing written when a kill switch is stored engaged (perhaps by another
             # replica) or, clustered, when this replica no longer owns the account: not sent. The
             # send time is now, after any wait for the turn: the quarantine is counted from it.
             try:
-                await self.store.mark_sent(account_id, client_order_id, self._now(), attempts=record.attempts)
+                await self.store.mark_sent(
+                    account_id, client_order_id, self._now(), attempts=record.attempts, exit=attempt.exit
+                )
             except GatewayError as exc:
                 if exc.reason is Reason.ORDER_OUTCOME_UNKNOWN:  # another process's attempt: the record is its now
                     call.sending = True  # so this one leaves it as it is
                 raise
             call.sending = True
             try:
-                self._blocked(account_id)  # a kill switch engaged while the record was written
+                blocked(account_id)  # a kill switch engaged while the record was written (not for an exit)
             except GatewayError as exc:
                 await self.store.settle(account_id, client_order_id, FAILED, error=f"not sent: {exc.message}")
                 raise
@@ -378,7 +392,7 @@ class IdempotentPlacement:
             # The same check once more where the call leaves (in Kite's worker thread): a replica that
             # stalled since the record was written, past its lease, must not send what the new owner
             # may have sent again after the quarantine.
-            last_check = LAST_CHECK.set(lambda: self._blocked(account_id))
+            last_check = LAST_CHECK.set(lambda: blocked(account_id))
             try:
                 return await attempt.submit(kite, record)
             except DatabaseUnavailable:  # a write after Kite answered (an autoslice's children): Kite may have it
@@ -392,7 +406,7 @@ class IdempotentPlacement:
         try:
             if attempt.queue is not None:
                 placed = await self.dispatch.send(attempt.queue, checks, sending, submit, attempt.deadline,
-                                                  attempt.weight, attempt.used)  # fmt: skip
+                                                  attempt.weight, attempt.used, attempt.exit)  # fmt: skip
             else:
                 await checks()
                 await sending()
