@@ -22,6 +22,7 @@ from kite_gateway.core.market import InstrumentMaster, LastPrices
 from kite_gateway.core.order_updates import GapReason, OrderUpdateReplay
 from kite_gateway.core.orders import (
     DuplicateOrders,
+    ExitRequests,
     GttTriggers,
     IdempotentPlacement,
     KillSwitchActions,
@@ -225,6 +226,10 @@ class App:
         order_accounts = OrderAccounts(self.accounts, self.instruments, updates, self.idempotency)
         gtts = GttTriggers(self.placement, self.risk.kill_switches.check)
         replay = OrderUpdateReplay(updates, self.idempotency.client_ids_by_tag, updates.upstream_state)
+        # square-off and cancel-all; account groups and strategies join with members=, strategy_orders=
+        exits = ExitRequests.of(
+            order_accounts, self.placement, self.database, self.audit, self.settings.gateway_market_protection
+        )
         orders = OrderServicer(
             audit=self.audit,
             master=self.instruments,
@@ -241,6 +246,7 @@ class App:
             order_update_rpcs=OrderUpdateRpcs(self.accounts, self.instruments, updates, replay),
             audit_events=AuditRpcs(self.accounts, self.audit),
             algo_id=self.settings.gateway_algo_id,
+            square_offs=exits.square_offs, cancel_all=exits.cancel_all,
         )  # fmt: skip
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {

@@ -37,9 +37,13 @@ _READ_METHODS = {
 _TRADE_METHODS = {
     "OrderService": [
         "PlaceOrder", "ModifyOrder", "CancelOrder", "PlaceGtt", "ModifyGtt", "DeleteGtt", "PlaceBulkOrders",
+        "PlaceBasket", "CancelAllOrders", "SquareOff",
     ],
     "PortfolioService": ["ConvertPosition"],
 }  # fmt: skip
+# Scopes resolved by the servicer (groups, a strategy, an instrument on every account): here only the
+# accounts named are checked; the servicer checks trade access to every account the scope resolves to.
+SCOPED = frozenset({"kite_gateway.v1.OrderService.CancelAllOrders", "kite_gateway.v1.OrderService.SquareOff"})
 _ADMIN_METHODS = {"AccountService": ["GetLoginUrl", "CompleteLogin", "AddAccount", "RemoveAccount"]}
 
 NEEDS: dict[str, Access] = {
@@ -76,7 +80,8 @@ def authorize(principal: Principal, method: str, request: Any) -> None:
             raise denied(principal, f"{short} needs an admin principal; {principal.name!r} is not one")
         return
     accounts = accounts_named(request)
-    if not accounts and "account_ids" in request.DESCRIPTOR.fields_by_name and not principal.reads_everything:
+    every = not accounts and "account_ids" in request.DESCRIPTOR.fields_by_name and method not in SCOPED
+    if every and not principal.reads_everything:
         raise denied(principal, f"{short} without account_ids means every account; name the accounts you may read")
     check = principal.may_read if access is Access.READ else principal.may_trade
     for account_id in accounts:
@@ -92,3 +97,13 @@ def authorize_kill_switch(principal: Principal | None, account_id: str, engaged:
     if (not engaged or not account_id) and principal is not None and not principal.admin:
         what = "releasing a kill switch" if not engaged else "the gateway-wide kill switch"
         raise denied(principal, f"{what} needs an admin principal; {principal.name!r} is not one")
+
+
+def authorize_trade(principal: Principal | None, accounts: list[str], method: str) -> None:
+    """PERMISSION_DENIED unless `principal` may trade every one of `accounts` (a scope's, resolved);
+    `principal` None: authentication is off."""
+    if principal is None:
+        return
+    for account_id in accounts:
+        if not principal.may_trade(account_id):
+            raise denied(principal, f"{principal.name!r} may not trade account {account_id} ({method})", account_id)

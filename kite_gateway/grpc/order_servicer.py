@@ -10,19 +10,22 @@ from collections.abc import AsyncIterator
 import grpc
 from kite_gateway_api.v1 import order_pb2, order_pb2_grpc
 
-from kite_gateway.auth import authorize_kill_switch, current_principal
+from kite_gateway.auth import authorize_kill_switch, authorize_trade, current_principal
 from kite_gateway.core.market import InstrumentMaster
 from kite_gateway.core.orders import (
+    CancelAll,
     KillSwitchActions,
     OrderAccounts,
     OrderActions,
     OrderQueries,
     Placed,
+    SquareOffs,
     bulk,
     check_client_order_id,
     previews,
 )
-from kite_gateway.grpc import mapping, order_mapping
+from kite_gateway.errors import GatewayError, Reason, Status
+from kite_gateway.grpc import exit_mapping, mapping, order_mapping
 from kite_gateway.grpc.audit_rpcs import AuditRpcs
 from kite_gateway.grpc.context import audited, principal_of
 from kite_gateway.grpc.gtt_rpcs import GttRpcs
@@ -44,6 +47,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         order_update_rpcs: OrderUpdateRpcs,
         audit_events: AuditRpcs,
         algo_id: str = "",
+        square_offs: SquareOffs | None = None,
+        cancel_all: CancelAll | None = None,
     ) -> None:
         self.audit = audit
         self.master = master
@@ -55,6 +60,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self.order_update_rpcs = order_update_rpcs
         self.audit_events = audit_events
         self.algo_id = algo_id  # KITE_GATEWAY_ALGO_ID: for orders whose request and principal name none
+        self.square_offs = square_offs
+        self.cancel_all = cancel_all
 
     def _algo_id(self) -> str:
         """The algo ID of an order that names none: the calling principal's, else the gateway's."""
@@ -271,3 +278,41 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         return order_pb2.GetKillSwitchResponse(
             account=order_mapping.kill_switch_pb(account), gateway=order_mapping.kill_switch_pb(gateway)
         )
+
+    # Square-off and cancel-all (kite_gateway/core/orders/square_off.py, cancel_all.py) -----------
+
+    async def SquareOff(
+        self, request: order_pb2.SquareOffRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.SquareOffResponse:
+        if self.square_offs is None:
+            raise _not_configured("SquareOff")
+        scope = exit_mapping.scope(request, self.master)
+        principal = current_principal.get()
+        result = await self.square_offs.square_off(
+            scope, request.reason, request.request_id, principal_of(context), algo_id=self._algo_id(),
+            authorize=lambda accounts: authorize_trade(principal, list(accounts), "SquareOff"),
+        )  # fmt: skip
+        return exit_mapping.square_off_pb(result)
+
+    async def CancelAllOrders(
+        self, request: order_pb2.CancelAllOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.CancelAllOrdersResponse:
+        if self.cancel_all is None:
+            raise _not_configured("CancelAllOrders")
+        scope = exit_mapping.scope(request, self.master)
+        principal = current_principal.get()
+        result = await self.cancel_all.cancel_all(
+            scope, request.reason, request.request_id, principal_of(context),
+            authorize=lambda accounts: authorize_trade(principal, list(accounts), "CancelAllOrders"),
+        )  # fmt: skip
+        return exit_mapping.cancel_all_pb(result)
+
+    async def PlaceBasket(
+        self, request: order_pb2.PlaceBasketRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.PlaceBasketResponse:
+        raise _not_configured("PlaceBasket")
+
+
+def _not_configured(method: str) -> GatewayError:
+    return GatewayError(Status.FAILED_PRECONDITION, Reason.UNSPECIFIED,
+                        f"{method} is not configured on this gateway", {"method": method})  # fmt: skip

@@ -32,7 +32,8 @@ def new_client_order_id() -> str:
 
 class OrderMethods(Connection):
     """Every OrderService RPC. Reads are retried, and so are PlaceOrder, PlaceGtt and
-    PlaceBulkOrders, always with a client_order_id (yours, or a random one kept across the retries)
+    PlaceBulkOrders, PlaceBasket, SquareOff and CancelAllOrders, always with an idempotency key (a
+    client_order_id, basket_id or request_id: yours, or a random one kept across the retries)
     so the gateway acts at most once. ModifyOrder, CancelOrder, ModifyGtt, DeleteGtt and
     SetKillSwitch are not retried: an unknown outcome comes back for you to check. Orders are named
     by Kite's `order_id` or by the `client_order_id` they were placed with. Each method takes the
@@ -250,6 +251,65 @@ class OrderMethods(Connection):
             if not leg.client_order_id:
                 leg.client_order_id = new_client_order_id()
         return await self._call(self.orders.PlaceBulkOrders, request, retried=True, call_timeout=call_timeout)
+
+    async def place_basket(
+        self,
+        account_id: str = "",
+        legs: Sequence[order_pb2.BasketLeg] = (),
+        *,
+        basket_id: str = "",
+        failure_policy: order_pb2.BasketFailurePolicy.ValueType = order_pb2.BASKET_FAILURE_POLICY_UNWIND,
+        preview_only: bool = False,
+        request: order_pb2.PlaceBasketRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> order_pb2.PlaceBasketResponse:
+        """Several legs on one account as one basket (margin preview first, hedge first, the
+        failure policy on a failed leg). A basket_id (yours, or a random one) and a client_order_id
+        per leg make the whole call safe to retry."""
+        if request is None:
+            request = order_pb2.PlaceBasketRequest(
+                account_id=account_id, basket_id=basket_id or new_client_order_id(), legs=legs,
+                failure_policy=failure_policy, preview_only=preview_only,
+            )  # fmt: skip
+        if not request.basket_id:
+            request.basket_id = new_client_order_id()
+        for leg in request.legs:
+            if not leg.client_order_id:
+                leg.client_order_id = new_client_order_id()
+        return await self._call(self.orders.PlaceBasket, request, retried=True, call_timeout=call_timeout)
+
+    async def square_off(
+        self,
+        account_ids: Sequence[str] = (),
+        reason: str = "",
+        *,
+        request_id: str = "",
+        request: order_pb2.SquareOffRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> order_pb2.SquareOffResponse:
+        """Close the open positions of the accounts (or of the scope `request` names: groups, a
+        strategy, an instrument). A request_id (yours, or a random one kept across the retries)
+        makes it safe to retry: the same id never places again."""
+        request = request or order_pb2.SquareOffRequest(account_ids=account_ids, reason=reason)
+        if not request.request_id:
+            request.request_id = request_id or new_client_order_id()
+        return await self._call(self.orders.SquareOff, request, retried=True, call_timeout=call_timeout)
+
+    async def cancel_all_orders(
+        self,
+        account_ids: Sequence[str] = (),
+        reason: str = "",
+        *,
+        request_id: str = "",
+        request: order_pb2.CancelAllOrdersRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> order_pb2.CancelAllOrdersResponse:
+        """Cancel the open orders of the accounts (or of the scope `request` names); safe to retry
+        by its request_id."""
+        request = request or order_pb2.CancelAllOrdersRequest(account_ids=account_ids, reason=reason)
+        if not request.request_id:
+            request.request_id = request_id or new_client_order_id()
+        return await self._call(self.orders.CancelAllOrders, request, retried=True, call_timeout=call_timeout)
 
     async def stream_order_updates(
         self,

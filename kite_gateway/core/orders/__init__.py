@@ -9,6 +9,7 @@ from kite_gateway.core.orders.cancel_all import CancelAll, CancelAllResult
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.duplicates import DuplicateOrders
 from kite_gateway.core.orders.exit_orders import ExitLeg, ExitOrders, exit_client_order_id
+from kite_gateway.core.orders.exit_requests import ExitRequests
 from kite_gateway.core.orders.exit_scope import Audit, ExitScope, Members, RequestOnce, ScopeResolver, StrategyOrders
 from kite_gateway.core.orders.gtt import GttTriggers
 from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
@@ -39,6 +40,7 @@ __all__ = [
     "DuplicateOrders",
     "ExitLeg",
     "ExitOrders",
+    "ExitRequests",
     "ExitResult",
     "ExitScope",
     "Fill",

@@ -17,6 +17,7 @@ from kite_gateway.core.orders.exit_scope import (
     AUDIT_ACTION_CANCEL_ALL_ORDERS,
     AUDIT_ACTION_CANCEL_ORDER,
     Audit,
+    Authorize,
     Codec,
     ExitScope,
     RequestOnce,
@@ -100,9 +101,14 @@ class CancelAll:
         self.once = once
         self.audit = audit
 
-    async def cancel_all(self, scope: ExitScope, reason: str, request_id: str, principal: str) -> CancelAllResult:
-        """Cancel the open orders in `scope`; a retry with `request_id` returns the first result."""
+    async def cancel_all(
+        self, scope: ExitScope, reason: str, request_id: str, principal: str, authorize: Authorize | None = None
+    ) -> CancelAllResult:
+        """Cancel the open orders in `scope`; a retry with `request_id` returns the first result.
+        `authorize` (raises to refuse) is given the accounts the scope resolved to, before anything."""
         resolved = await self.resolver.resolve(scope)
+        if authorize is not None:
+            authorize(resolved.accounts)
         for account_id in resolved.accounts:
             await self.trading(account_id)  # NOT_FOUND for an unknown account, before anything is done
         request = {"request_id": request_id, "reason": reason, "scope": scope.as_json()}

@@ -32,6 +32,8 @@ Members = Callable[[str], Sequence[str]]  # group name -> its account ids (unkno
 # strategy id -> the (account_id, order_id) of every order placed for it
 StrategyOrders = Callable[[str], Awaitable[list[tuple[str, str]]]]
 
+Authorize = Callable[[Sequence[str]], None]  # raises unless the caller may act on these accounts
+
 # kite_gateway.v1.AuditAction of the entries these use cases append (a test holds them equal)
 AUDIT_ACTION_PLACE_ORDER = 1
 AUDIT_ACTION_CANCEL_ORDER = 3

@@ -27,6 +27,7 @@ from kite_gateway.core.orders.exit_scope import (
     AUDIT_ACTION_PLACE_ORDER,
     AUDIT_ACTION_SQUARE_OFF,
     Audit,
+    Authorize,
     Codec,
     ExitScope,
     RequestOnce,
@@ -145,11 +146,20 @@ class SquareOffs:
         self.audit = audit
 
     async def square_off(
-        self, scope: ExitScope, reason: str, request_id: str, principal: str, algo_id: str = ""
+        self,
+        scope: ExitScope,
+        reason: str,
+        request_id: str,
+        principal: str,
+        algo_id: str = "",
+        authorize: Authorize | None = None,
     ) -> SquareOffResult:
         """Close the open positions in `scope` (their open orders cancelled first); a retry with
-        `request_id` returns the first result and never places again. Goes through kill switches."""
+        `request_id` returns the first result and never places again. Goes through kill switches.
+        `authorize` (raises to refuse) is given the accounts the scope resolved to, before anything."""
         resolved = await self.resolver.resolve(scope)
+        if authorize is not None:
+            authorize(resolved.accounts)
         for account_id in resolved.accounts:
             await self.trading(account_id)  # NOT_FOUND for an unknown account, before anything is done
         request = {"request_id": request_id, "reason": reason, "scope": scope.as_json()}

@@ -326,6 +326,12 @@ class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditActi
     """OrderService.SetKillSwitch."""
     AUDIT_ACTION_DUPLICATE_ORDER: _AuditAction.ValueType  # 9
     """The gateway found a duplicate order for a client_order_id (and cancelled it if it could)."""
+    AUDIT_ACTION_SQUARE_OFF: _AuditAction.ValueType  # 10
+    """OrderService.SquareOff (or an automatic exit), one entry per account."""
+    AUDIT_ACTION_CANCEL_ALL_ORDERS: _AuditAction.ValueType  # 11
+    """OrderService.CancelAllOrders, one entry per account."""
+    AUDIT_ACTION_PLACE_BASKET: _AuditAction.ValueType  # 12
+    """OrderService.PlaceBasket."""
 
 class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper):
     """What an audited action was."""
@@ -350,7 +356,73 @@ AUDIT_ACTION_SET_KILL_SWITCH: AuditAction.ValueType  # 8
 """OrderService.SetKillSwitch."""
 AUDIT_ACTION_DUPLICATE_ORDER: AuditAction.ValueType  # 9
 """The gateway found a duplicate order for a client_order_id (and cancelled it if it could)."""
+AUDIT_ACTION_SQUARE_OFF: AuditAction.ValueType  # 10
+"""OrderService.SquareOff (or an automatic exit), one entry per account."""
+AUDIT_ACTION_CANCEL_ALL_ORDERS: AuditAction.ValueType  # 11
+"""OrderService.CancelAllOrders, one entry per account."""
+AUDIT_ACTION_PLACE_BASKET: AuditAction.ValueType  # 12
+"""OrderService.PlaceBasket."""
 Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015
+
+class _BasketFailurePolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BasketFailurePolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BasketFailurePolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BASKET_FAILURE_POLICY_UNSPECIFIED: _BasketFailurePolicy.ValueType  # 0
+    """Not set: answers INVALID_ARGUMENT (the policy must be chosen)."""
+    BASKET_FAILURE_POLICY_BEST_EFFORT: _BasketFailurePolicy.ValueType  # 1
+    """Place every other leg all the same."""
+    BASKET_FAILURE_POLICY_UNWIND: _BasketFailurePolicy.ValueType  # 2
+    """Place no further leg, cancel the legs still open and close what filled with exit orders."""
+
+class BasketFailurePolicy(_BasketFailurePolicy, metaclass=_BasketFailurePolicyEnumTypeWrapper):
+    """What PlaceBasket does when a leg fails."""
+
+BASKET_FAILURE_POLICY_UNSPECIFIED: BasketFailurePolicy.ValueType  # 0
+"""Not set: answers INVALID_ARGUMENT (the policy must be chosen)."""
+BASKET_FAILURE_POLICY_BEST_EFFORT: BasketFailurePolicy.ValueType  # 1
+"""Place every other leg all the same."""
+BASKET_FAILURE_POLICY_UNWIND: BasketFailurePolicy.ValueType  # 2
+"""Place no further leg, cancel the legs still open and close what filled with exit orders."""
+Global___BasketFailurePolicy: _TypeAlias = BasketFailurePolicy  # noqa: Y015
+
+class _BasketLegStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BasketLegStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BasketLegStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BASKET_LEG_STATUS_UNSPECIFIED: _BasketLegStatus.ValueType  # 0
+    """Not known."""
+    BASKET_LEG_STATUS_PLACED: _BasketLegStatus.ValueType  # 1
+    """Placed at Kite."""
+    BASKET_LEG_STATUS_FAILED: _BasketLegStatus.ValueType  # 2
+    """Refused (see failure): nothing of it exists at Kite."""
+    BASKET_LEG_STATUS_NOT_SENT: _BasketLegStatus.ValueType  # 3
+    """Not sent: an earlier leg failed under UNWIND."""
+    BASKET_LEG_STATUS_UNWOUND: _BasketLegStatus.ValueType  # 4
+    """Unwound: what was open cancelled and what filled closed by an exit order."""
+    BASKET_LEG_STATUS_UNWIND_FAILED: _BasketLegStatus.ValueType  # 5
+    """The unwind of this leg failed (see failure): the account may hold it still."""
+
+class BasketLegStatus(_BasketLegStatus, metaclass=_BasketLegStatusEnumTypeWrapper):
+    """What happened to one leg."""
+
+BASKET_LEG_STATUS_UNSPECIFIED: BasketLegStatus.ValueType  # 0
+"""Not known."""
+BASKET_LEG_STATUS_PLACED: BasketLegStatus.ValueType  # 1
+"""Placed at Kite."""
+BASKET_LEG_STATUS_FAILED: BasketLegStatus.ValueType  # 2
+"""Refused (see failure): nothing of it exists at Kite."""
+BASKET_LEG_STATUS_NOT_SENT: BasketLegStatus.ValueType  # 3
+"""Not sent: an earlier leg failed under UNWIND."""
+BASKET_LEG_STATUS_UNWOUND: BasketLegStatus.ValueType  # 4
+"""Unwound: what was open cancelled and what filled closed by an exit order."""
+BASKET_LEG_STATUS_UNWIND_FAILED: BasketLegStatus.ValueType  # 5
+"""The unwind of this leg failed (see failure): the account may hold it still."""
+Global___BasketLegStatus: _TypeAlias = BasketLegStatus  # noqa: Y015
 
 @_typing.final
 class KillSwitch(_message.Message):
@@ -2723,3 +2795,471 @@ class ListAuditEventsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAuditEventsResponse: _TypeAlias = ListAuditEventsResponse  # noqa: Y015
+
+@_typing.final
+class CancelAllOrdersRequest(_message.Message):
+    """Request for OrderService.CancelAllOrders. The scope is every field from account_ids on;
+    at least one must be set.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ACCOUNT_IDS_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
+    STRATEGY_ID_FIELD_NUMBER: _builtins.int
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The caller's idempotency key for the whole request: 1-64 characters of [A-Za-z0-9._:-]."""
+    reason: _builtins.str
+    """Why (kept in the audit trail and logs)."""
+    strategy_id: _builtins.str
+    """A strategy: only the orders placed for it (and, with no account named, its accounts)."""
+    product: _common_pb2.Product.ValueType
+    """Only this product (PRODUCT_UNSPECIFIED: every product)."""
+    @_builtins.property
+    def account_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Accounts in scope."""
+
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Groups of accounts in scope (their members)."""
+
+    @_builtins.property
+    def instrument(self) -> _common_pb2.InstrumentRef:
+        """Only this instrument (alone: on every account)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        account_ids: _abc.Iterable[_builtins.str] | None = ...,
+        groups: _abc.Iterable[_builtins.str] | None = ...,
+        strategy_id: _builtins.str = ...,
+        instrument: _common_pb2.InstrumentRef | None = ...,
+        product: _common_pb2.Product.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_ids", b"account_ids", "groups", b"groups", "instrument", b"instrument", "product", b"product", "reason", b"reason", "request_id", b"request_id", "strategy_id", b"strategy_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAllOrdersRequest: _TypeAlias = CancelAllOrdersRequest  # noqa: Y015
+
+@_typing.final
+class AccountFailure(_message.Message):
+    """An account a scope named whose orders or positions could not be read (nothing was done on it)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account."""
+    message: _builtins.str
+    """Why."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountFailure: _TypeAlias = AccountFailure  # noqa: Y015
+
+@_typing.final
+class CancelAllOrdersResponse(_message.Message):
+    """Response of OrderService.CancelAllOrders."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CANCELLATIONS_FIELD_NUMBER: _builtins.int
+    FAILED_ACCOUNTS_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The request's id."""
+    replayed: _builtins.bool
+    """True when this is the stored result of an earlier call with the same request_id."""
+    @_builtins.property
+    def cancellations(self) -> _containers.RepeatedCompositeFieldContainer[Global___KillSwitchCancellation]:
+        """Every open order in scope, and whether Kite cancelled it."""
+
+    @_builtins.property
+    def failed_accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountFailure]:
+        """Accounts in scope that could not be read."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        cancellations: _abc.Iterable[Global___KillSwitchCancellation] | None = ...,
+        failed_accounts: _abc.Iterable[Global___AccountFailure] | None = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancellations", b"cancellations", "failed_accounts", b"failed_accounts", "replayed", b"replayed", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAllOrdersResponse: _TypeAlias = CancelAllOrdersResponse  # noqa: Y015
+
+@_typing.final
+class SquareOffRequest(_message.Message):
+    """Request for OrderService.SquareOff: the scope as in CancelAllOrdersRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ACCOUNT_IDS_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
+    STRATEGY_ID_FIELD_NUMBER: _builtins.int
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The caller's idempotency key for the whole request: 1-64 characters of [A-Za-z0-9._:-]."""
+    reason: _builtins.str
+    """Why (kept in the audit trail and logs)."""
+    strategy_id: _builtins.str
+    """A strategy: its net filled quantity (from the orders placed for it) is closed."""
+    product: _common_pb2.Product.ValueType
+    """Only this product (PRODUCT_UNSPECIFIED: every product)."""
+    @_builtins.property
+    def account_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Accounts in scope."""
+
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Groups of accounts in scope (their members)."""
+
+    @_builtins.property
+    def instrument(self) -> _common_pb2.InstrumentRef:
+        """Only this instrument (alone: on every account)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        account_ids: _abc.Iterable[_builtins.str] | None = ...,
+        groups: _abc.Iterable[_builtins.str] | None = ...,
+        strategy_id: _builtins.str = ...,
+        instrument: _common_pb2.InstrumentRef | None = ...,
+        product: _common_pb2.Product.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_ids", b"account_ids", "groups", b"groups", "instrument", b"instrument", "product", b"product", "reason", b"reason", "request_id", b"request_id", "strategy_id", b"strategy_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SquareOffRequest: _TypeAlias = SquareOffRequest  # noqa: Y015
+
+@_typing.final
+class SquareOffExit(_message.Message):
+    """One position's exit order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    TRANSACTION_TYPE_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account."""
+    symbol: _builtins.str
+    """The instrument, as `EXCHANGE:TRADINGSYMBOL`."""
+    product: _common_pb2.Product.ValueType
+    """The position's product."""
+    transaction_type: _common_pb2.TransactionType.ValueType
+    """The exit's side (SELL closes a long position)."""
+    quantity: _builtins.int
+    """The quantity it was sent for (at most the net position when it left)."""
+    client_order_id: _builtins.str
+    """The exit's client_order_id (derived from request_id, the account and the position)."""
+    order_id: _builtins.str
+    """Kite's order id, when placed."""
+    @_builtins.property
+    def failure(self) -> _errors_pb2.Failure:
+        """Why it was not placed (unset when placed)."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        symbol: _builtins.str = ...,
+        product: _common_pb2.Product.ValueType = ...,
+        transaction_type: _common_pb2.TransactionType.ValueType = ...,
+        quantity: _builtins.int = ...,
+        client_order_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        failure: _errors_pb2.Failure | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["failure", b"failure"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "client_order_id", b"client_order_id", "failure", b"failure", "order_id", b"order_id", "product", b"product", "quantity", b"quantity", "symbol", b"symbol", "transaction_type", b"transaction_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SquareOffExit: _TypeAlias = SquareOffExit  # noqa: Y015
+
+@_typing.final
+class SquareOffResponse(_message.Message):
+    """Response of OrderService.SquareOff."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    EXITS_FIELD_NUMBER: _builtins.int
+    CANCELLATIONS_FIELD_NUMBER: _builtins.int
+    FAILED_ACCOUNTS_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The request's id."""
+    replayed: _builtins.bool
+    """True when this is the stored result of an earlier call with the same request_id."""
+    @_builtins.property
+    def exits(self) -> _containers.RepeatedCompositeFieldContainer[Global___SquareOffExit]:
+        """One exit per open position in scope."""
+
+    @_builtins.property
+    def cancellations(self) -> _containers.RepeatedCompositeFieldContainer[Global___KillSwitchCancellation]:
+        """The open orders in scope, cancelled before the exits."""
+
+    @_builtins.property
+    def failed_accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountFailure]:
+        """Accounts in scope that could not be read."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        exits: _abc.Iterable[Global___SquareOffExit] | None = ...,
+        cancellations: _abc.Iterable[Global___KillSwitchCancellation] | None = ...,
+        failed_accounts: _abc.Iterable[Global___AccountFailure] | None = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancellations", b"cancellations", "exits", b"exits", "failed_accounts", b"failed_accounts", "replayed", b"replayed", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SquareOffResponse: _TypeAlias = SquareOffResponse  # noqa: Y015
+
+@_typing.final
+class BasketLeg(_message.Message):
+    """One leg of a basket."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    client_order_id: _builtins.str
+    """The leg's idempotency key on the account, as PlaceOrder's."""
+    @_builtins.property
+    def params(self) -> Global___OrderParams:
+        """What to order."""
+
+    def __init__(
+        self,
+        *,
+        client_order_id: _builtins.str = ...,
+        params: Global___OrderParams | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["params", b"params"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_order_id", b"client_order_id", "params", b"params"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BasketLeg: _TypeAlias = BasketLeg  # noqa: Y015
+
+@_typing.final
+class PlaceBasketRequest(_message.Message):
+    """Request for OrderService.PlaceBasket."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    BASKET_ID_FIELD_NUMBER: _builtins.int
+    LEGS_FIELD_NUMBER: _builtins.int
+    FAILURE_POLICY_FIELD_NUMBER: _builtins.int
+    PREVIEW_ONLY_FIELD_NUMBER: _builtins.int
+    CONSIDER_POSITIONS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The Kite user id to trade for."""
+    basket_id: _builtins.str
+    """The caller's idempotency key for the basket: 1-64 characters of [A-Za-z0-9._:-]."""
+    failure_policy: Global___BasketFailurePolicy.ValueType
+    """What to do when a leg fails (required)."""
+    preview_only: _builtins.bool
+    """Only preview the margin: nothing is placed (nor stored)."""
+    consider_positions: _builtins.bool
+    """Net the account's open positions in the margin preview."""
+    @_builtins.property
+    def legs(self) -> _containers.RepeatedCompositeFieldContainer[Global___BasketLeg]:
+        """The legs (1-20); no client_order_id twice."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        basket_id: _builtins.str = ...,
+        legs: _abc.Iterable[Global___BasketLeg] | None = ...,
+        failure_policy: Global___BasketFailurePolicy.ValueType = ...,
+        preview_only: _builtins.bool = ...,
+        consider_positions: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "basket_id", b"basket_id", "consider_positions", b"consider_positions", "failure_policy", b"failure_policy", "legs", b"legs", "preview_only", b"preview_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceBasketRequest: _TypeAlias = PlaceBasketRequest  # noqa: Y015
+
+@_typing.final
+class BasketMarginPreview(_message.Message):
+    """The basket's margin, from Kite's basket margins."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUIRED_FIELD_NUMBER: _builtins.int
+    INITIAL_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    SUFFICIENT_FIELD_NUMBER: _builtins.int
+    sufficient: _builtins.bool
+    """Whether `available` covers `required`."""
+    @_builtins.property
+    def required(self) -> _decimal_pb2.Decimal:
+        """What the basket would block, after netting hedged legs."""
+
+    @_builtins.property
+    def initial(self) -> _decimal_pb2.Decimal:
+        """The basket's margin before netting."""
+
+    @_builtins.property
+    def available(self) -> _decimal_pb2.Decimal:
+        """The account's available margin in the segment (net), when read."""
+
+    def __init__(
+        self,
+        *,
+        required: _decimal_pb2.Decimal | None = ...,
+        initial: _decimal_pb2.Decimal | None = ...,
+        available: _decimal_pb2.Decimal | None = ...,
+        sufficient: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "initial", b"initial", "required", b"required"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "initial", b"initial", "required", b"required", "sufficient", b"sufficient"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BasketMarginPreview: _TypeAlias = BasketMarginPreview  # noqa: Y015
+
+@_typing.final
+class BasketLegResult(_message.Message):
+    """One leg's result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    FILLED_QUANTITY_FIELD_NUMBER: _builtins.int
+    UNWIND_ORDER_ID_FIELD_NUMBER: _builtins.int
+    client_order_id: _builtins.str
+    """The leg's client_order_id."""
+    order_id: _builtins.str
+    """Kite's order id, when placed."""
+    status: Global___BasketLegStatus.ValueType
+    """What happened to it."""
+    sequence: _builtins.int
+    """Its place in the sending order (0 first): hedge-first, BUY legs before SELL legs."""
+    filled_quantity: _builtins.int
+    """The quantity filled when it was unwound."""
+    unwind_order_id: _builtins.str
+    """The exit order that closed what filled, when it was unwound."""
+    @_builtins.property
+    def failure(self) -> _errors_pb2.Failure:
+        """Why it failed (or its unwind did)."""
+
+    def __init__(
+        self,
+        *,
+        client_order_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        status: Global___BasketLegStatus.ValueType = ...,
+        failure: _errors_pb2.Failure | None = ...,
+        sequence: _builtins.int = ...,
+        filled_quantity: _builtins.int = ...,
+        unwind_order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["failure", b"failure"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_order_id", b"client_order_id", "failure", b"failure", "filled_quantity", b"filled_quantity", "order_id", b"order_id", "sequence", b"sequence", "status", b"status", "unwind_order_id", b"unwind_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BasketLegResult: _TypeAlias = BasketLegResult  # noqa: Y015
+
+@_typing.final
+class PlaceBasketResponse(_message.Message):
+    """Response of OrderService.PlaceBasket."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BASKET_ID_FIELD_NUMBER: _builtins.int
+    MARGINS_FIELD_NUMBER: _builtins.int
+    LEGS_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    UNWOUND_FIELD_NUMBER: _builtins.int
+    basket_id: _builtins.str
+    """The basket's id."""
+    replayed: _builtins.bool
+    """True when this is the stored result of an earlier call with the same basket_id."""
+    unwound: _builtins.bool
+    """True when a leg failed under UNWIND and the basket was unwound."""
+    @_builtins.property
+    def margins(self) -> Global___BasketMarginPreview:
+        """The margin preview (read before anything was placed)."""
+
+    @_builtins.property
+    def legs(self) -> _containers.RepeatedCompositeFieldContainer[Global___BasketLegResult]:
+        """One result per leg, in request order (empty for preview_only)."""
+
+    def __init__(
+        self,
+        *,
+        basket_id: _builtins.str = ...,
+        margins: Global___BasketMarginPreview | None = ...,
+        legs: _abc.Iterable[Global___BasketLegResult] | None = ...,
+        replayed: _builtins.bool = ...,
+        unwound: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["margins", b"margins"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basket_id", b"basket_id", "legs", b"legs", "margins", b"margins", "replayed", b"replayed", "unwound", b"unwound"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceBasketResponse: _TypeAlias = PlaceBasketResponse  # noqa: Y015

@@ -133,6 +133,21 @@ class OrderServiceStub:
                 request_serializer=kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchRequest.SerializeToString,
                 response_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchResponse.FromString,
                 _registered_method=True)
+        self.CancelAllOrders = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/CancelAllOrders',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.CancelAllOrdersRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.CancelAllOrdersResponse.FromString,
+                _registered_method=True)
+        self.SquareOff = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/SquareOff',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.SquareOffRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.SquareOffResponse.FromString,
+                _registered_method=True)
+        self.PlaceBasket = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/PlaceBasket',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.PlaceBasketRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.PlaceBasketResponse.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -289,6 +304,44 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelAllOrders(self, request, context):
+        """Cancels every open order in a scope: accounts, groups of accounts, a strategy's orders, an
+        instrument (and product), in any combination (an instrument alone: every account). Goes
+        through engaged kill switches (a cancellation reduces risk). Idempotent by `request_id`: a
+        retry returns the first result and cancels nothing more; the same id with a different scope
+        answers ALREADY_EXISTS. Every cancellation is in the audit trail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SquareOff(self, request, context):
+        """Closes every open net position in a scope (as CancelAllOrders names one): the open orders in
+        scope are cancelled first, then each position gets one opposite MARKET order for its net
+        quantity (a strategy: its own net fills, capped to the position), with the gateway's market
+        protection, autosliced above the freeze limit. These exit orders go through engaged kill
+        switches; each is checked at its moment of sending to reduce the position and never to open
+        or flip one. Idempotent by `request_id`: a retry returns the first result and never places
+        again. Audited per exit, per cancellation and per account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlaceBasket(self, request, context):
+        """Places several legs on one account as one basket. First Kite's basket margin is read and
+        returned; an account that cannot afford it is refused with FAILED_PRECONDITION (required vs
+        available) and nothing is placed, as nothing is with `preview_only`. Legs go hedge first: BUY
+        legs before SELL legs (an option seller's margin falls once its hedge is bought), each side
+        in request order. When a leg fails, `failure_policy` decides: BEST_EFFORT places the others;
+        UNWIND places no further leg, cancels the legs still open and closes what filled with exit
+        orders (which pass kill switches). Idempotent by `basket_id`: the same id returns the stored
+        result and never places twice; the same id with a different body answers ALREADY_EXISTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -381,6 +434,21 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.GetKillSwitch,
                     request_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchRequest.FromString,
                     response_serializer=kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchResponse.SerializeToString,
+            ),
+            'CancelAllOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelAllOrders,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.CancelAllOrdersRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.CancelAllOrdersResponse.SerializeToString,
+            ),
+            'SquareOff': grpc.unary_unary_rpc_method_handler(
+                    servicer.SquareOff,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.SquareOffRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.SquareOffResponse.SerializeToString,
+            ),
+            'PlaceBasket': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceBasket,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.PlaceBasketRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.PlaceBasketResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -878,6 +946,87 @@ class OrderService:
             '/kite_gateway.v1.OrderService/GetKillSwitch',
             kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchRequest.SerializeToString,
             kite__gateway_dot_v1_dot_order__pb2.GetKillSwitchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelAllOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/CancelAllOrders',
+            kite__gateway_dot_v1_dot_order__pb2.CancelAllOrdersRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.CancelAllOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SquareOff(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/SquareOff',
+            kite__gateway_dot_v1_dot_order__pb2.SquareOffRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.SquareOffResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceBasket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/PlaceBasket',
+            kite__gateway_dot_v1_dot_order__pb2.PlaceBasketRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.PlaceBasketResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,6 +102,32 @@ class OrderServiceStub:
     """
     GetKillSwitch: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetKillSwitchRequest, _order_pb2.GetKillSwitchResponse]
     """Reports the kill switches that apply to an account: its own and the gateway-wide one."""
+    CancelAllOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.CancelAllOrdersRequest, _order_pb2.CancelAllOrdersResponse]
+    """Cancels every open order in a scope: accounts, groups of accounts, a strategy's orders, an
+    instrument (and product), in any combination (an instrument alone: every account). Goes
+    through engaged kill switches (a cancellation reduces risk). Idempotent by `request_id`: a
+    retry returns the first result and cancels nothing more; the same id with a different scope
+    answers ALREADY_EXISTS. Every cancellation is in the audit trail.
+    """
+    SquareOff: _grpc.UnaryUnaryMultiCallable[_order_pb2.SquareOffRequest, _order_pb2.SquareOffResponse]
+    """Closes every open net position in a scope (as CancelAllOrders names one): the open orders in
+    scope are cancelled first, then each position gets one opposite MARKET order for its net
+    quantity (a strategy: its own net fills, capped to the position), with the gateway's market
+    protection, autosliced above the freeze limit. These exit orders go through engaged kill
+    switches; each is checked at its moment of sending to reduce the position and never to open
+    or flip one. Idempotent by `request_id`: a retry returns the first result and never places
+    again. Audited per exit, per cancellation and per account.
+    """
+    PlaceBasket: _grpc.UnaryUnaryMultiCallable[_order_pb2.PlaceBasketRequest, _order_pb2.PlaceBasketResponse]
+    """Places several legs on one account as one basket. First Kite's basket margin is read and
+    returned; an account that cannot afford it is refused with FAILED_PRECONDITION (required vs
+    available) and nothing is placed, as nothing is with `preview_only`. Legs go hedge first: BUY
+    legs before SELL legs (an option seller's margin falls once its hedge is bought), each side
+    in request order. When a leg fails, `failure_policy` decides: BEST_EFFORT places the others;
+    UNWIND places no further leg, cancels the legs still open and closes what filled with exit
+    orders (which pass kill switches). Idempotent by `basket_id`: the same id returns the stored
+    result and never places twice; the same id with a different body answers ALREADY_EXISTS.
+    """
 
 @_typing.type_check_only
 class OrderServiceAsyncStub(OrderServiceStub):
@@ -177,6 +203,32 @@ class OrderServiceAsyncStub(OrderServiceStub):
     """
     GetKillSwitch: _aio.UnaryUnaryMultiCallable[_order_pb2.GetKillSwitchRequest, _order_pb2.GetKillSwitchResponse]  # type: ignore[assignment]
     """Reports the kill switches that apply to an account: its own and the gateway-wide one."""
+    CancelAllOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.CancelAllOrdersRequest, _order_pb2.CancelAllOrdersResponse]  # type: ignore[assignment]
+    """Cancels every open order in a scope: accounts, groups of accounts, a strategy's orders, an
+    instrument (and product), in any combination (an instrument alone: every account). Goes
+    through engaged kill switches (a cancellation reduces risk). Idempotent by `request_id`: a
+    retry returns the first result and cancels nothing more; the same id with a different scope
+    answers ALREADY_EXISTS. Every cancellation is in the audit trail.
+    """
+    SquareOff: _aio.UnaryUnaryMultiCallable[_order_pb2.SquareOffRequest, _order_pb2.SquareOffResponse]  # type: ignore[assignment]
+    """Closes every open net position in a scope (as CancelAllOrders names one): the open orders in
+    scope are cancelled first, then each position gets one opposite MARKET order for its net
+    quantity (a strategy: its own net fills, capped to the position), with the gateway's market
+    protection, autosliced above the freeze limit. These exit orders go through engaged kill
+    switches; each is checked at its moment of sending to reduce the position and never to open
+    or flip one. Idempotent by `request_id`: a retry returns the first result and never places
+    again. Audited per exit, per cancellation and per account.
+    """
+    PlaceBasket: _aio.UnaryUnaryMultiCallable[_order_pb2.PlaceBasketRequest, _order_pb2.PlaceBasketResponse]  # type: ignore[assignment]
+    """Places several legs on one account as one basket. First Kite's basket margin is read and
+    returned; an account that cannot afford it is refused with FAILED_PRECONDITION (required vs
+    available) and nothing is placed, as nothing is with `preview_only`. Legs go hedge first: BUY
+    legs before SELL legs (an option seller's margin falls once its hedge is bought), each side
+    in request order. When a leg fails, `failure_policy` decides: BEST_EFFORT places the others;
+    UNWIND places no further leg, cancels the legs still open and closes what filled with exit
+    orders (which pass kill switches). Idempotent by `basket_id`: the same id returns the stored
+    result and never places twice; the same id with a different body answers ALREADY_EXISTS.
+    """
 
 class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
     """Orders, trades, GTT triggers and order updates of Kite accounts.
@@ -357,5 +409,49 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.GetKillSwitchResponse, _abc.Awaitable[_order_pb2.GetKillSwitchResponse]]:
         """Reports the kill switches that apply to an account: its own and the gateway-wide one."""
+
+    @_abc_1.abstractmethod
+    def CancelAllOrders(
+        self,
+        request: _order_pb2.CancelAllOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.CancelAllOrdersResponse, _abc.Awaitable[_order_pb2.CancelAllOrdersResponse]]:
+        """Cancels every open order in a scope: accounts, groups of accounts, a strategy's orders, an
+        instrument (and product), in any combination (an instrument alone: every account). Goes
+        through engaged kill switches (a cancellation reduces risk). Idempotent by `request_id`: a
+        retry returns the first result and cancels nothing more; the same id with a different scope
+        answers ALREADY_EXISTS. Every cancellation is in the audit trail.
+        """
+
+    @_abc_1.abstractmethod
+    def SquareOff(
+        self,
+        request: _order_pb2.SquareOffRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.SquareOffResponse, _abc.Awaitable[_order_pb2.SquareOffResponse]]:
+        """Closes every open net position in a scope (as CancelAllOrders names one): the open orders in
+        scope are cancelled first, then each position gets one opposite MARKET order for its net
+        quantity (a strategy: its own net fills, capped to the position), with the gateway's market
+        protection, autosliced above the freeze limit. These exit orders go through engaged kill
+        switches; each is checked at its moment of sending to reduce the position and never to open
+        or flip one. Idempotent by `request_id`: a retry returns the first result and never places
+        again. Audited per exit, per cancellation and per account.
+        """
+
+    @_abc_1.abstractmethod
+    def PlaceBasket(
+        self,
+        request: _order_pb2.PlaceBasketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.PlaceBasketResponse, _abc.Awaitable[_order_pb2.PlaceBasketResponse]]:
+        """Places several legs on one account as one basket. First Kite's basket margin is read and
+        returned; an account that cannot afford it is refused with FAILED_PRECONDITION (required vs
+        available) and nothing is placed, as nothing is with `preview_only`. Legs go hedge first: BUY
+        legs before SELL legs (an option seller's margin falls once its hedge is bought), each side
+        in request order. When a leg fails, `failure_policy` decides: BEST_EFFORT places the others;
+        UNWIND places no further leg, cancels the legs still open and closes what filled with exit
+        orders (which pass kill switches). Idempotent by `basket_id`: the same id returns the stored
+        result and never places twice; the same id with a different body answers ALREADY_EXISTS.
+        """
 
 def add_OrderServiceServicer_to_server(servicer: OrderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
