@@ -21,6 +21,8 @@ NO_ACCOUNT_ID = {
     "ListAccountsRequest": "lists every account",
     "PlaceBulkOrdersRequest": "each leg names its account",
     "GetConsolidatedPortfolioRequest": "names several accounts in account_ids",
+    "CancelAllOrdersRequest": "a scope: accounts in account_ids, groups, a strategy or an instrument",
+    "SquareOffRequest": "a scope: accounts in account_ids, groups, a strategy or an instrument",
     "GetMarketStatusRequest": "the exchanges' calendar is the same for every account",
     "GetTradingCalendarRequest": "the exchanges' calendar is the same for every account",
 }
@@ -32,6 +34,7 @@ MONEY_MESSAGES = {
     "kite_gateway.v1.LastPrice",
     "kite_gateway.v1.MarginBreakdown",
     "kite_gateway.v1.Charges",
+    "kite_gateway.v1.BasketMarginPreview",  # amounts as google.type.Decimal
 }
 
 

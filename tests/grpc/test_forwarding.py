@@ -53,7 +53,8 @@ EXPECTED_ROUTES = {
         "GetOrderMargins": Route.OWNER, "GetOrderCharges": Route.OWNER, "PlaceGtt": Route.OWNER,
         "ModifyGtt": Route.OWNER, "DeleteGtt": Route.OWNER, "ListGtts": Route.OWNER, "GetGtt": Route.OWNER,
         "PlaceBulkOrders": Route.PER_OWNER, "StreamOrderUpdates": Route.LOCAL, "ListAuditEvents": Route.OWNER,
-        "SetKillSwitch": Route.OWNER, "GetKillSwitch": Route.OWNER,
+        "SetKillSwitch": Route.OWNER, "GetKillSwitch": Route.OWNER, "PlaceBasket": Route.OWNER,
+        "CancelAllOrders": Route.ONE_OWNER, "SquareOff": Route.ONE_OWNER,
     },
     "PortfolioService": {
         "GetPositions": Route.OWNER, "GetHoldings": Route.OWNER, "ConvertPosition": Route.OWNER,

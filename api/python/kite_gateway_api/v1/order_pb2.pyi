@@ -3229,7 +3229,7 @@ class PlaceBasketResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     BASKET_ID_FIELD_NUMBER: _builtins.int
-    MARGINS_FIELD_NUMBER: _builtins.int
+    MARGIN_PREVIEW_FIELD_NUMBER: _builtins.int
     LEGS_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
     UNWOUND_FIELD_NUMBER: _builtins.int
@@ -3240,7 +3240,7 @@ class PlaceBasketResponse(_message.Message):
     unwound: _builtins.bool
     """True when a leg failed under UNWIND and the basket was unwound."""
     @_builtins.property
-    def margins(self) -> Global___BasketMarginPreview:
+    def margin_preview(self) -> Global___BasketMarginPreview:
         """The margin preview (read before anything was placed)."""
 
     @_builtins.property
@@ -3251,14 +3251,14 @@ class PlaceBasketResponse(_message.Message):
         self,
         *,
         basket_id: _builtins.str = ...,
-        margins: Global___BasketMarginPreview | None = ...,
+        margin_preview: Global___BasketMarginPreview | None = ...,
         legs: _abc.Iterable[Global___BasketLegResult] | None = ...,
         replayed: _builtins.bool = ...,
         unwound: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["margins", b"margins"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["margin_preview", b"margin_preview"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["basket_id", b"basket_id", "legs", b"legs", "margins", b"margins", "replayed", b"replayed", "unwound", b"unwound"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basket_id", b"basket_id", "legs", b"legs", "margin_preview", b"margin_preview", "replayed", b"replayed", "unwound", b"unwound"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
