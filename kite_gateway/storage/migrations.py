@@ -138,6 +138,29 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        9,
+        "automatic exits: each rule crossed, once per scope and trading day, and what was done",
+        """
+        -- Written by kite_gateway/core/risk/exits.py; amounts are decimal strings.
+        CREATE TABLE exit_events (
+            event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            trading_day TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            scope_id TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            pnl TEXT NOT NULL,
+            threshold TEXT NOT NULL,
+            peak TEXT NOT NULL,
+            utilisation TEXT NOT NULL,
+            square_off INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (trading_day, scope, scope_id, rule)
+        );
+        """,
+    ),
 )
 
 
