@@ -297,7 +297,7 @@ class ExitWatch:
         pnl = state.book.pnl
         ratio = state.margins.ratio if state.margins is not None else None
         for crossing in rules.evaluate(pnl, ratio if rules.rules.max_margin_utilisation is not None else None):
-            self._background(self._fire(rules, crossing), self._fires)
+            self._background(self._fire(rules, crossing, rules.pnl, rules.peak, rules.utilisation), self._fires)
         told = (pnl, ratio)
         if self.ports.on_pnl is not None and told != state.last_told:
             state.last_told = told
@@ -309,14 +309,17 @@ class ExitWatch:
             scope.new_day(self.trading_day())
             books = {a: s.book for a, s in self.accounts.items()}
             for crossing in scope.evaluate(strategy_pnl(positions, books), None):
-                self._background(self._fire(scope, crossing), self._fires)
+                fire = self._fire(scope, crossing, scope.pnl, scope.peak, None)
+                self._background(fire, self._fires)
 
-    async def _fire(self, scope: ScopeRules, crossing: Crossing) -> None:
+    async def _fire(
+        self, scope: ScopeRules, crossing: Crossing, pnl: Decimal, peak: Decimal | None, used: Decimal | None
+    ) -> None:
+        """Carry out an exit: the values are the scope's when the rule crossed."""
         square_off = scope.rules.square_off
         claimed = await self.events.claim(
-            scope.day, scope.kind, scope.scope_id, crossing.rule.value, crossing.reason, str(scope.pnl),
-            str(crossing.threshold), "" if scope.peak is None else str(scope.peak),
-            "" if scope.utilisation is None else str(scope.utilisation), square_off,
+            scope.day, scope.kind, scope.scope_id, crossing.rule.value, crossing.reason, str(pnl),
+            str(crossing.threshold), "" if peak is None else str(peak), "" if used is None else str(used), square_off,
         )  # fmt: skip
         if claimed is None:
             log.info("exits.already_fired", scope=scope.kind, scope_id=scope.scope_id, rule=crossing.rule.value)
