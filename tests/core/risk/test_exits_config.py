@@ -33,7 +33,8 @@ profit_lock_trail_fraction = "0.25"
 def test_an_account_section_overrides_the_default_key_by_key_and_strategies_stand_alone() -> None:
     book = ExitBook.from_toml(FILE, "risk.toml")
     assert book.margin_refresh_seconds == 5.0
-    assert book.for_account("ZS0001") == ExitRules(Decimal(2000), max_margin_utilisation=Decimal("0.9"), square_off=False)
+    ceiling = Decimal("0.9")
+    assert book.for_account("ZS0001") == ExitRules(Decimal(2000), max_margin_utilisation=ceiling, square_off=False)
     assert book.for_account("ZS0002") == ExitRules(Decimal(5000), max_margin_utilisation=Decimal("0.9"))
     momentum = book.for_strategy("momentum")
     assert momentum is not None and momentum.daily_loss_limit is None
