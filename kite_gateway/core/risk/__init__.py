@@ -3,7 +3,15 @@ automatic exits (P&L marked to live ticks against loss limits, profit locks and 
 
 from kite_gateway.core.risk.checks import OrderIntent, Positions, PreTradeRisk
 from kite_gateway.core.risk.exit_rules import ExitRule
-from kite_gateway.core.risk.exits import ExitEvent, ExitPorts, ExitStatus, ExitWatch, PriceFeed, PriceSink
+from kite_gateway.core.risk.exits import (
+    ExitEvent,
+    ExitPorts,
+    ExitStatus,
+    ExitWatch,
+    PriceFeed,
+    PriceSink,
+    unwatched,
+)
 from kite_gateway.core.risk.exits_config import ExitBook, ExitConfigError, ExitRules
 from kite_gateway.core.risk.kill_switch import GATEWAY, KillSwitches, SwitchState
 from kite_gateway.core.risk.limits import RiskBook, RiskConfigError
@@ -30,4 +38,5 @@ __all__ = [
     "StrategyPosition",
     "SwitchState",
     "Utilisation",
+    "unwatched",
 ]

@@ -114,6 +114,12 @@ class ExitStatus:
     trading_day: date
 
 
+def unwatched(account_id: str, now: datetime) -> ExitStatus:
+    """An account of a gateway running no automatic exits: no rules, not watched."""
+    day = now.astimezone(IST).date()
+    return ExitStatus(ACCOUNT, account_id, ExitRules(), Decimal(0), None, None, {}, [], False, day)
+
+
 def _event(stored: StoredExit) -> ExitEvent:
     return ExitEvent(
         stored.event_id, stored.scope, stored.scope_id, ExitRule(stored.rule), stored.reason, Decimal(stored.pnl),
