@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from kite_gateway.core.portfolio.positions import PositionsView, positions_view
+from kite_gateway.core.portfolio import PositionsView, positions_view
 from kite_gateway.kite import Margins, PositionRow, Positions
 
 ZERO = Decimal(0)
