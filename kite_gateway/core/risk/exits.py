@@ -167,6 +167,7 @@ class ExitWatch:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._fires: set[asyncio.Task[Any]] = set()  # exits being carried out: finished at stop, never cancelled
         self._restored: date | None = None
+        self._activating: dict[str, asyncio.Lock] = {}
 
     def trading_day(self) -> date:
         return self.clock().astimezone(IST).date()
@@ -195,7 +196,10 @@ class ExitWatch:
         """An order update was stored (OrderUpdateFeed.on_stored): after a fill, positions (and,
         at most every margin_refresh_seconds, margins) are read again."""
         state = self.accounts.get(account_id)
-        if state is None:
+        if state is None:  # the first update of an account logged in since the start: watch it from now
+            async with self._activating.setdefault(account_id, asyncio.Lock()):
+                if account_id not in self.accounts:
+                    await self.activate(account_id)
             return
         order_id = str(order.get("order_id") or "")
         filled = int(order.get("filled_quantity") or 0)
@@ -239,9 +243,8 @@ class ExitWatch:
             for p in positions
             if p.account_id == account_id and p.quantity
         }
-        if tokens != state.following:
-            await self.ports.prices.follow(account_id, tokens, self.prices)
-            state.following = tokens
+        await self.ports.prices.follow(account_id, tokens, self.prices)  # also onto a new hub after a login
+        state.following = tokens
 
     async def _read_margins(self, account_id: str, state: _Account) -> None:
         state.margins_read = self.monotonic()
