@@ -19,7 +19,8 @@ def test_an_account_status_carries_its_thresholds_utilisation_and_events() -> No
     event = ExitEvent(7, "account", "ZS0001", ExitRule.PROFIT_LOCK, "lock", Decimal("2999.5"), Decimal(3000),
                       Decimal(4000), None, False, "kill switch of ZS0001 engaged", DAY,
                       datetime(2026, 12, 2, 5, tzinfo=UTC))  # fmt: skip
-    status = ExitStatus("account", "ZS0001", LOCK, Decimal("2999.5"), Decimal(4000), Utilisation(Decimal(1), Decimal(3)),
+    used = Utilisation(Decimal(1), Decimal(3))
+    status = ExitStatus("account", "ZS0001", LOCK, Decimal("2999.5"), Decimal(4000), used,
                         {ExitRule.PROFIT_LOCK: "lock"}, [event], True, DAY)  # fmt: skip
     message = exit_status_pb(status)
     assert message.scope == portfolio_pb2.EXIT_SCOPE_ACCOUNT and message.watching and message.tripped
