@@ -50,8 +50,8 @@ from kite_gateway.grpc import (
     load_caller_principals,
     publish,
     run_until_signalled,
+    tick_price,
 )
-from kite_gateway.grpc.exit_mapping import tick_price
 from kite_gateway.http import (
     HttpEndpoints,
     JsonApi,

@@ -41,3 +41,14 @@ def test_a_strategy_status_has_no_margins_and_an_unarmed_lock_no_peak() -> None:
     message = exit_status_pb(status)
     assert message.scope == portfolio_pb2.EXIT_SCOPE_STRATEGY and not message.tripped
     assert not message.HasField("peak") and not message.HasField("utilisation") and message.pnl.value == "-5"
+
+
+def test_the_exits_audit_action_and_rules_match_the_contracts_numbers() -> None:
+    from kite_gateway_api.v1 import order_pb2
+
+    from kite_gateway.core.risk.exits import AUDIT_ACTION_SET_KILL_SWITCH
+    from kite_gateway.grpc.exit_mapping import RULES
+
+    assert AUDIT_ACTION_SET_KILL_SWITCH == order_pb2.AUDIT_ACTION_SET_KILL_SWITCH
+    assert set(RULES) == set(ExitRule)
+    assert sorted(RULES.values()) == sorted(v for v in portfolio_pb2.ExitRule.values() if v)
