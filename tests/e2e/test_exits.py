@@ -57,7 +57,7 @@ async def exits(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> A
     told: list[ExitEvent] = []
     square_offs: list[str] = []
 
-    async def square_off(scope: str, scope_id: str, reason: str) -> str:
+    async def square_off(scope: str, scope_id: str, reason: str, request_id: str) -> str:
         """Until SquareOffs is wired: market orders against every open position, sent past the kill switch."""
         session = stack.runtime.accounts.get(scope_id)
         positions = await KitePortfolio(session.active()).positions()

@@ -57,8 +57,10 @@ class PriceFeed(Protocol):
     async def stop(self) -> None: ...
 
 
-# (scope kind: "account" or "strategy", scope id, reason) -> what was sent, as text for the record
-SquareOffPort = Callable[[str, str, str], Awaitable[str]]
+# (scope kind: "account" or "strategy", scope id, reason, request id) -> what was sent, as text for
+# the record. The request id (`exits-<event id>`) is the same for every attempt at one exit: the
+# square-off's idempotency key.
+SquareOffPort = Callable[[str, str, str, str], Awaitable[str]]
 StrategyPositions = Callable[[str], Awaitable[Sequence[StrategyPosition]]]
 HaltStrategy = Callable[[str, str], Awaitable[None]]  # (strategy id, reason)
 OnExit = Callable[["ExitEvent"], Awaitable[None] | None]
@@ -336,7 +338,7 @@ class ExitWatch:
         log.warning("exits.crossed", scope=scope.kind, scope_id=scope.scope_id, reason=crossing.reason)
         done = [await self._stop_trading(scope, crossing)]
         if square_off:
-            done.append(await self._square_off(scope, crossing))
+            done.append(await self._square_off(scope, crossing, f"exits-{claimed.event_id}"))
         outcome = "; ".join(done)
         try:
             await self.events.finish(claimed.event_id, outcome)
@@ -374,12 +376,12 @@ class ExitWatch:
                 log.warning("exits.audit_failed", account_id=account_id, error=exc.message)
         return done
 
-    async def _square_off(self, scope: ScopeRules, crossing: Crossing) -> str:
+    async def _square_off(self, scope: ScopeRules, crossing: Crossing, request_id: str) -> str:
         port = self.ports.square_off
         if port is None:
             return "not squared off: no square-off is wired"
         try:
-            return await port(scope.kind, scope.scope_id, f"automatic exit: {crossing.reason}")
+            return await port(scope.kind, scope.scope_id, f"automatic exit: {crossing.reason}", request_id)
         except GatewayError as exc:
             log.warning("exits.square_off_failed", scope=scope.kind, scope_id=scope.scope_id, error=exc.message)
             return f"square-off failed: {exc.message}"

@@ -66,13 +66,13 @@ class FakeFeed:
 
 @dataclass
 class Actions:
-    square_offs: list[tuple[str, str, str]] = field(default_factory=list)
+    square_offs: list[tuple[str, str, str, str]] = field(default_factory=list)
     halts: list[tuple[str, str]] = field(default_factory=list)
     exits: list[ExitEvent] = field(default_factory=list)
     pnl: list[tuple[str, Decimal, Decimal | None]] = field(default_factory=list)
 
-    async def square_off(self, scope: str, scope_id: str, reason: str) -> str:
-        self.square_offs.append((scope, scope_id, reason))
+    async def square_off(self, scope: str, scope_id: str, reason: str, request_id: str) -> str:
+        self.square_offs.append((scope, scope_id, reason, request_id))
         return "2 orders sent"
 
     async def halt(self, strategy_id: str, reason: str) -> None:
@@ -136,7 +136,7 @@ async def test_a_price_crossing_the_daily_loss_limit_engages_the_kill_switch_squ
     assert event.outcome == "kill switch of ZS0001 engaged; 2 orders sent"
     switch = switches.state("ZS0001")
     assert switch.engaged and switch.principal == PRINCIPAL and "daily loss limit" in switch.reason
-    assert [(s, i) for s, i, _ in actions.square_offs] == [("account", "ZS0001")]
+    assert [(s, i, r) for s, i, _, r in actions.square_offs] == [("account", "ZS0001", f"exits-{event.event_id}")]
     stored = await ExitEventLog(database).of_day(event.trading_day)
     assert [(s.rule, s.outcome) for s in stored] == [("daily_loss_limit", event.outcome)]
     audit = await AuditLog(database).query("ZS0001", None, None, "", "", 0, 10)
@@ -227,7 +227,7 @@ async def test_a_strategy_rule_halts_the_strategy_and_squares_off_its_positions(
     watch.prices("ZS0001", {7: Decimal(95)})  # -50: crossed (the account's -150 has no rule)
     await watch.settle()
     assert [h[0] for h in actions.halts] == ["momentum"] and "strategy momentum" in actions.halts[0][1]
-    assert [(s, i) for s, i, _ in actions.square_offs] == [("strategy", "momentum")]
+    assert [(s, i) for s, i, _, _ in actions.square_offs] == [("strategy", "momentum")]
     assert not switches.state("ZS0001").engaged  # a strategy's rule stops the strategy, not the account
     statuses = watch.strategy_statuses("ZS0001")
     assert [(s.scope_id, s.pnl) for s in statuses] == [("momentum", Decimal(-50))]
