@@ -170,6 +170,7 @@ class ExitWatch:
         self._fires: set[asyncio.Task[Any]] = set()  # exits being carried out: finished at stop, never cancelled
         self._restored: date | None = None
         self._activating: dict[str, asyncio.Lock] = {}
+        self._carrying: set[int] = set()  # exits being carried out by this process
 
     def trading_day(self) -> date:
         return self.clock().astimezone(IST).date()
@@ -297,7 +298,13 @@ class ExitWatch:
             return
         self._restored = day
         known = {event.event_id for event in self.fired}
-        self.fired.extend(_event(s) for s in await self.events.of_day(day) if s.event_id not in known)
+        for stored in await self.events.of_day(day):
+            if stored.event_id in known:
+                continue
+            self.fired.append(_event(stored))
+            if not stored.outcome and self._take(stored.event_id):  # claimed, then the process stopped
+                log.warning("exits.resumed", scope=stored.scope, scope_id=stored.scope_id, rule=stored.rule)
+                self._background(self._carry_out(stored), self._fires)
 
     # Rules ------------------------------------------------------------------------------------
 
@@ -326,44 +333,58 @@ class ExitWatch:
     async def _fire(
         self, scope: ScopeRules, crossing: Crossing, pnl: Decimal, peak: Decimal | None, used: Decimal | None
     ) -> None:
-        """Carry out an exit: the values are the scope's when the rule crossed."""
-        square_off = scope.rules.square_off
+        """Claim an exit (the values are the scope's when the rule crossed), then carry it out."""
         claimed = await self.events.claim(
             scope.day, scope.kind, scope.scope_id, crossing.rule.value, crossing.reason, str(pnl),
-            str(crossing.threshold), "" if peak is None else str(peak), "" if used is None else str(used), square_off,
+            str(crossing.threshold), "" if peak is None else str(peak), "" if used is None else str(used),
+            scope.rules.square_off,
         )  # fmt: skip
         if claimed is None:
             log.info("exits.already_fired", scope=scope.kind, scope_id=scope.scope_id, rule=crossing.rule.value)
             return
         log.warning("exits.crossed", scope=scope.kind, scope_id=scope.scope_id, reason=crossing.reason)
-        done = [await self._stop_trading(scope, crossing)]
-        if square_off:
-            done.append(await self._square_off(scope, crossing, f"exits-{claimed.event_id}"))
+        if self._take(claimed.event_id):
+            await self._carry_out(claimed)
+
+    def _take(self, event_id: int) -> bool:
+        """Whether this call is the one to carry the exit out (not already being done here)."""
+        if event_id in self._carrying:
+            return False
+        self._carrying.add(event_id)
+        return True
+
+    async def _carry_out(self, claimed: StoredExit) -> None:
+        """Stop the scope's trading, square off if configured, record what was done, tell on_exit.
+        Also for an exit claimed before a restart but not finished (its outcome empty)."""
+        reason = f"automatic exit: {claimed.reason}"
+        done = [await self._stop_trading(claimed, reason)]
+        if claimed.square_off:
+            done.append(await self._square_off(claimed, reason))
         outcome = "; ".join(done)
         try:
             await self.events.finish(claimed.event_id, outcome)
         except GatewayError as exc:
             log.warning("exits.outcome_not_recorded", event_id=claimed.event_id, error=exc.message)
         event = replace(_event(claimed), outcome=outcome)
-        self.fired.append(event)
+        self.fired = [e for e in self.fired if e.event_id != event.event_id] + [event]
         if self.ports.on_exit is not None:
             told = self.ports.on_exit(event)
             if inspect.isawaitable(told):
                 await told
 
-    async def _stop_trading(self, scope: ScopeRules, crossing: Crossing) -> str:
-        reason = f"automatic exit: {crossing.reason}"
-        request = {"scope": scope.kind, "scope_id": scope.scope_id, "rule": crossing.rule.value, "engaged": True}
-        accounts = [scope.scope_id] if scope.kind == ACCOUNT else self._strategy_accounts(scope.scope_id)
+    async def _stop_trading(self, claimed: StoredExit, reason: str) -> str:
+        kind, scope_id = claimed.scope, claimed.scope_id
+        request = {"scope": kind, "scope_id": scope_id, "rule": claimed.rule, "engaged": True}
+        accounts = [scope_id] if kind == ACCOUNT else self._strategy_accounts(scope_id)
         try:
-            if scope.kind == ACCOUNT:
-                await self.kill_switches.set(scope.scope_id, True, reason, PRINCIPAL)
-                done = f"kill switch of {scope.scope_id} engaged"
+            if kind == ACCOUNT:
+                await self.kill_switches.set(scope_id, True, reason, PRINCIPAL)
+                done = f"kill switch of {scope_id} engaged"
             elif self.ports.halt_strategy is not None:
-                await self.ports.halt_strategy(scope.scope_id, reason)
-                done = f"strategy {scope.scope_id} halted"
+                await self.ports.halt_strategy(scope_id, reason)
+                done = f"strategy {scope_id} halted"
             else:
-                done = f"strategy {scope.scope_id} not halted: no strategy halt is wired"
+                done = f"strategy {scope_id} not halted: no strategy halt is wired"
         except GatewayError as exc:
             done = f"could not stop trading ({exc.message})"
         for account_id in accounts or [""]:
@@ -376,14 +397,14 @@ class ExitWatch:
                 log.warning("exits.audit_failed", account_id=account_id, error=exc.message)
         return done
 
-    async def _square_off(self, scope: ScopeRules, crossing: Crossing, request_id: str) -> str:
+    async def _square_off(self, claimed: StoredExit, reason: str) -> str:
         port = self.ports.square_off
         if port is None:
             return "not squared off: no square-off is wired"
         try:
-            return await port(scope.kind, scope.scope_id, f"automatic exit: {crossing.reason}", request_id)
+            return await port(claimed.scope, claimed.scope_id, reason, f"exits-{claimed.event_id}")
         except GatewayError as exc:
-            log.warning("exits.square_off_failed", scope=scope.kind, scope_id=scope.scope_id, error=exc.message)
+            log.warning("exits.square_off_failed", scope=claimed.scope, scope_id=claimed.scope_id, error=exc.message)
             return f"square-off failed: {exc.message}"
 
     def _strategy_accounts(self, strategy_id: str) -> list[str]:

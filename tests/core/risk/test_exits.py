@@ -29,6 +29,7 @@ from kite_gateway.core.risk import (
 from kite_gateway.core.risk.exits import AUDIT_ACTION_SET_KILL_SWITCH, PRINCIPAL
 from kite_gateway.kite.portfolio import Margins, PositionRow, Positions
 from kite_gateway.storage import AuditLog, ExitEventLog, SqliteDatabase
+from kite_wire import IST
 from tests.core.risk.exit_fakes import margins, row
 
 NOW = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)  # 10:30 in Mumbai
@@ -232,3 +233,23 @@ async def test_a_strategy_rule_halts_the_strategy_and_squares_off_its_positions(
     statuses = watch.strategy_statuses("ZS0001")
     assert [(s.scope_id, s.pnl) for s in statuses] == [("momentum", Decimal(-50))]
     assert [e.outcome for e in actions.exits] == ["strategy momentum halted; 2 orders sent"]
+
+
+async def test_an_exit_claimed_before_a_crash_is_carried_out_when_the_account_is_watched_again(
+    database: SqliteDatabase,
+) -> None:
+    events = ExitEventLog(database)
+    day = NOW.astimezone(IST).date()
+    claimed = await events.claim(day, "account", "ZS0001", "daily_loss_limit", "daily loss limit crossed", "-1200",
+                                 "-1000", "", "", True)  # fmt: skip
+    assert claimed is not None  # ... and the process stopped before doing anything
+    kite, feed, actions = FakeKite({"ZS0001": [row(7, 10, "0", "100")]}), FakeFeed(), Actions()
+    watch, switches = watch_of(database, kite, feed, actions, LOSS_LIMIT)
+    await watch.activate("ZS0001")
+    await watch.activate("ZS0001")  # again (a new login): still carried out once
+    await watch.settle()
+    assert switches.state("ZS0001").engaged
+    assert [r for *_, r in actions.square_offs] == [f"exits-{claimed.event_id}"]
+    assert [e.event_id for e in actions.exits] == [claimed.event_id]
+    (stored,) = await events.of_day(day)
+    assert stored.outcome.startswith("kill switch of ZS0001 engaged")
