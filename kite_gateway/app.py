@@ -172,9 +172,10 @@ class App:
             clock=clock,
         )
         audit = AuditLog(database)
+        exits = _exits(exit_book, accounts, instruments, tick_streams, database, audit, kill_switches, clock)
         if settings.clustered:
             order_updates, membership, bus, relays = await _join_cluster(
-                settings, database, accounts, kill_switches, instruments, tick_streams, updates
+                settings, database, accounts, kill_switches, instruments, tick_streams, updates, exits
             )
         else:
             order_updates, membership, bus, relays = OrderUpdates(updates, tick_streams), None, None, None
@@ -195,7 +196,6 @@ class App:
             now=clock,
         )
         kill_switches.listeners.append(dispatch.poke)
-        exits = _exits(exit_book, accounts, instruments, tick_streams, database, audit, kill_switches, clock)
         if exits is not None:
             order_updates.on_stored.append(exits.order_stored)
         if membership is not None:  # a lost lease: orders queued for its accounts look again (retried on the new owner)
@@ -487,6 +487,7 @@ async def _join_cluster(
     instruments: InstrumentMaster,
     tick_streams: TickStreams,
     updates: OrderUpdateLog,
+    exits: ExitWatch | None = None,
 ) -> tuple[OrderUpdates, Membership, Bus, tuple[TickRelay, UpdateRelay]]:
     """The clustered mode's parts: the bus, the tick and order-update relays over it, and the
     membership whose leases decide what this replica owns (the owner of an account's lease holds
@@ -514,11 +515,13 @@ async def _join_cluster(
         for session in sessions:  # the ticker moves here; what happened meanwhile is reconciled
             order_updates.outage_began(session.account_id, GapReason.GATEWAY_RESTARTED)
             await tick_relay.acquired(session.account_id)
-            await _watch(instruments, order_updates, [session])
+            await _watch(instruments, order_updates, [session], exits)
 
     async def stop_owning(account_ids: list[str]) -> None:
         for account_id in account_ids:  # its subscribers here are fed from the new owner
             await tick_relay.lost(account_id)
+            if exits is not None:  # the new owner watches its exits
+                await exits.deactivate(account_id)
 
     membership = Membership(
         LeaseStore(database, POSTGRES_CLOCK),

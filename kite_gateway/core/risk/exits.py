@@ -195,6 +195,11 @@ class ExitWatch:
         await self._refresh_strategies()
         self._evaluate(account_id)
 
+    async def deactivate(self, account_id: str) -> None:
+        """Stop watching an account (clustered: another replica owns it now and watches it)."""
+        if self.accounts.pop(account_id, None) is not None:
+            await self.ports.prices.follow(account_id, set(), self.prices)
+
     async def order_stored(self, account_id: str, order: Mapping[str, Any]) -> None:
         """An order update was stored (OrderUpdateFeed.on_stored): after a fill, positions (and,
         at most every margin_refresh_seconds, margins) are read again."""

@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -253,3 +253,34 @@ async def test_an_exit_claimed_before_a_crash_is_carried_out_when_the_account_is
     assert [e.event_id for e in actions.exits] == [claimed.event_id]
     (stored,) = await events.of_day(day)
     assert stored.outcome.startswith("kill switch of ZS0001 engaged")
+
+
+async def test_the_next_trading_day_re_arms_a_rule_that_fired(database: SqliteDatabase) -> None:
+    kite, feed, actions = FakeKite({"ZS0001": [row(7, 10, "0", "100")]}), FakeFeed(), Actions()
+    watch, _ = watch_of(database, kite, feed, actions, LOSS_LIMIT)
+    now = [NOW]
+    watch.clock = lambda: now[0]
+    await watch.activate("ZS0001")
+    watch.prices("ZS0001", {7: Decimal(0)})  # -1000
+    await watch.settle()
+    watch.prices("ZS0001", {7: Decimal(-1)})
+    await watch.settle()
+    assert len(actions.exits) == 1
+    now[0] = NOW + timedelta(days=1)
+    watch.prices("ZS0001", {7: Decimal(-2)})  # a new day: positions read again, the rule armed again
+    await watch.settle()
+    watch.prices("ZS0001", {7: Decimal(-3)})
+    await watch.settle()
+    assert [e.trading_day.day for e in actions.exits] == [2, 3]
+
+
+async def test_an_account_another_replica_took_over_is_no_longer_watched(database: SqliteDatabase) -> None:
+    kite, feed, actions = FakeKite({"ZS0001": [row(7, 10, "0", "100")]}), FakeFeed(), Actions()
+    watch, switches = watch_of(database, kite, feed, actions, LOSS_LIMIT)
+    await watch.activate("ZS0001")
+    await watch.deactivate("ZS0001")
+    assert feed.followed["ZS0001"] == set()
+    watch.prices("ZS0001", {7: Decimal(0)})
+    await watch.settle()
+    assert actions.exits == [] and not switches.state("ZS0001").engaged
+    assert not watch.account_status("ZS0001").watching
