@@ -32,7 +32,7 @@ from kite_gateway.core.orders import (
     OrderQueries,
 )
 from kite_gateway.core.portfolio import ConsolidatedPortfolio
-from kite_gateway.core.risk import KillSwitches, PreTradeRisk, RiskBook, RiskConfigError
+from kite_gateway.core.risk import ExitBook, ExitPorts, ExitWatch, KillSwitches, PreTradeRisk, RiskBook, RiskConfigError
 from kite_gateway.errors import GatewayError
 from kite_gateway.grpc import (
     AccountServicer,
@@ -51,6 +51,7 @@ from kite_gateway.grpc import (
     load_caller_principals,
     publish,
     run_until_signalled,
+    tick_price,
 )
 from kite_gateway.http import (
     HttpEndpoints,
@@ -62,7 +63,15 @@ from kite_gateway.http import (
     remove_internal_socket,
     service_bindings,
 )
-from kite_gateway.kite import EgressConfigError, EgressMap, KiteConnector, KiteOrders, RateLimits, check_egresses
+from kite_gateway.kite import (
+    EgressConfigError,
+    EgressMap,
+    KiteConnector,
+    KiteOrders,
+    KitePortfolio,
+    RateLimits,
+    check_egresses,
+)
 from kite_gateway.observability import ConnectionStats, EgressStats, StateCollector, StateSources, TickerStats
 from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
 from kite_gateway.storage import (
@@ -71,6 +80,7 @@ from kite_gateway.storage import (
     CredentialStore,
     Database,
     DuplicateLog,
+    ExitEventLog,
     IdempotencyStore,
     LeaseStore,
     OrderUpdateLog,
@@ -81,7 +91,7 @@ from kite_gateway.storage import (
     open_database,
     private_directory,
 )
-from kite_gateway.streaming import AccountTicks, OrderUpdates, PostbackIntake, TickStreams, UpstreamState
+from kite_gateway.streaming import AccountTicks, OrderUpdates, PostbackIntake, PriceWatch, TickStreams, UpstreamState
 from kite_simulator import SimulatorStateError
 
 log = structlog.get_logger(__name__)
@@ -108,10 +118,13 @@ class App:
     risk: PreTradeRisk
     kill_switches: KillSwitches
     last_prices: LastPrices
+    order_accounts: OrderAccounts
+    exit_requests: ExitRequests  # square-off and cancel-all (and the automatic exits' square-off)
     egresses: EgressMap = field(default_factory=EgressMap)
     membership: Membership | None = None  # the clustered mode's leases, fence and owner lookup
     bus: Bus | None = None  # and its fan-out across replicas (with KITE_GATEWAY_NATS_URL)
     relays: tuple[TickRelay, UpdateRelay] | None = None
+    exits: ExitWatch | None = None  # the automatic exits, when the risk file has [exits] rules
 
     @classmethod
     async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> App:
@@ -126,6 +139,7 @@ class App:
         )
         sealer = Sealer(key)  # a malformed key fails here, before anything is opened
         risk_book = RiskBook.load(settings.gateway_risk_file)  # so does a bad risk file
+        exit_book = ExitBook.load(settings.gateway_risk_file)
         # and an egress map naming an address this host does not have, or a proxy that does not answer
         egresses = EgressMap.load(settings.gateway_egress_file, settings.gateway_egress_family_size)
         await check_egresses(egresses)
@@ -161,9 +175,10 @@ class App:
             clock=clock,
         )
         audit = AuditLog(database)
+        exits = _exits(exit_book, accounts, instruments, tick_streams, database, audit, kill_switches, clock)
         if settings.clustered:
             order_updates, membership, bus, relays = await _join_cluster(
-                settings, database, accounts, kill_switches, instruments, tick_streams, updates
+                settings, database, accounts, kill_switches, instruments, tick_streams, updates, exits
             )
         else:
             order_updates, membership, bus, relays = OrderUpdates(updates, tick_streams), None, None, None
@@ -185,6 +200,8 @@ class App:
             exit_blocked=membership.fence.check if membership else None,  # exits pass kill switches, not the fence
         )
         kill_switches.listeners.append(dispatch.poke)
+        if exits is not None:
+            order_updates.on_stored.append(exits.order_stored)
         if membership is not None:  # a lost lease: orders queued for its accounts look again (retried on the new owner)
             membership.lost_listeners.append(dispatch.poke)
         placement = IdempotentPlacement(
@@ -197,6 +214,11 @@ class App:
             duplicates.observe_all,
             exit_blocked=membership.fence.check if membership else None,
         )
+        # square-off and cancel-all; account groups and strategies join with members=, strategy_orders=
+        order_accounts = OrderAccounts(accounts, instruments, order_updates, idempotency)
+        exit_requests = ExitRequests.of(order_accounts, placement, database, audit, settings.gateway_market_protection)
+        if exits is not None:
+            exits.ports.square_off = exit_requests.automatic_exit
         return cls(
             settings=settings,
             database=database,
@@ -219,17 +241,15 @@ class App:
             membership=membership,
             bus=bus,
             relays=relays,
+            order_accounts=order_accounts,
+            exit_requests=exit_requests,
+            exits=exits,
         )
 
     def servicers(self) -> dict[str, object]:
-        updates = self.order_updates
-        order_accounts = OrderAccounts(self.accounts, self.instruments, updates, self.idempotency)
+        updates, order_accounts, exits = self.order_updates, self.order_accounts, self.exit_requests
         gtts = GttTriggers(self.placement, self.risk.kill_switches.check)
         replay = OrderUpdateReplay(updates, self.idempotency.client_ids_by_tag, updates.upstream_state)
-        # square-off and cancel-all; account groups and strategies join with members=, strategy_orders=
-        exits = ExitRequests.of(
-            order_accounts, self.placement, self.database, self.audit, self.settings.gateway_market_protection
-        )
         orders = OrderServicer(
             audit=self.audit,
             master=self.instruments,
@@ -253,7 +273,7 @@ class App:
             "kite_gateway.v1.AccountService": AccountServicer(self.accounts, self.egresses),
             "kite_gateway.v1.OrderService": orders,
             "kite_gateway.v1.PortfolioService": PortfolioServicer(
-                self.accounts, self.instruments, ConsolidatedPortfolio(self.accounts), self.audit
+                self.accounts, self.instruments, ConsolidatedPortfolio(self.accounts), self.audit, self.exits
             ),
             "kite_gateway.v1.MarketDataService": MarketDataServicer(
                 self.accounts, self.instruments, self.last_prices, self.tick_streams, self.accounts.now
@@ -264,7 +284,7 @@ class App:
         """Start recording the order updates of every active account (and reconcile what happened
         while the gateway was not running); clustered, each owner does it for what it holds."""
         if self.membership is None:
-            await _watch(self.instruments, self.order_updates, self.accounts.all())
+            await _watch(self.instruments, self.order_updates, self.accounts.all(), self.exits)
 
     def http_endpoints(
         self, host: str, port: int, metrics: bool = False, api: tuple[list[str], str] | None = None
@@ -349,6 +369,8 @@ class App:
         await self.placement.drain(self.settings.request_timeout * 2)
         for relay in self.relays or ():
             await relay.stop()
+        if self.exits is not None:
+            await self.exits.stop()
         await self.tick_streams.stop()
         await self.order_updates.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -477,6 +499,7 @@ async def _join_cluster(
     instruments: InstrumentMaster,
     tick_streams: TickStreams,
     updates: OrderUpdateLog,
+    exits: ExitWatch | None = None,
 ) -> tuple[OrderUpdates, Membership, Bus, tuple[TickRelay, UpdateRelay]]:
     """The clustered mode's parts: the bus, the tick and order-update relays over it, and the
     membership whose leases decide what this replica owns (the owner of an account's lease holds
@@ -504,11 +527,13 @@ async def _join_cluster(
         for session in sessions:  # the ticker moves here; what happened meanwhile is reconciled
             order_updates.outage_began(session.account_id, GapReason.GATEWAY_RESTARTED)
             await tick_relay.acquired(session.account_id)
-            await _watch(instruments, order_updates, [session])
+            await _watch(instruments, order_updates, [session], exits)
 
     async def stop_owning(account_ids: list[str]) -> None:
         for account_id in account_ids:  # its subscribers here are fed from the new owner
             await tick_relay.lost(account_id)
+            if exits is not None:  # the new owner watches its exits
+                await exits.deactivate(account_id)
 
     membership = Membership(
         LeaseStore(database, POSTGRES_CLOCK),
@@ -522,15 +547,49 @@ async def _join_cluster(
     return order_updates, membership, bus, relays
 
 
-async def _watch(instruments: InstrumentMaster, order_updates: OrderUpdates, sessions: list[AccountSession]) -> None:
+async def _watch(
+    instruments: InstrumentMaster,
+    order_updates: OrderUpdates,
+    sessions: list[AccountSession],
+    exits: ExitWatch | None = None,
+) -> None:
     for session in sessions:
         if session.state()[0] is not SessionState.ACTIVE:
             continue
         try:
             await instruments.ensure(session)
             await order_updates.watch(session, instruments.symbols())
+            if exits is not None:
+                await exits.activate(session.account_id)
         except GatewayError as exc:
             log.warning("orders.watch_failed", account_id=session.account_id, error=exc.message)
+
+
+def _exits(
+    book: ExitBook,
+    accounts: AccountManager,
+    instruments: InstrumentMaster,
+    tick_streams: TickStreams,
+    database: Database,
+    audit: AuditLog,
+    kill_switches: KillSwitches,
+    clock: Callable[[], datetime],
+) -> ExitWatch | None:
+    """The automatic exits (kite_gateway/core/risk/exits.py), when the risk file has [exits] rules:
+    Kite's positions and margins through each account's session, live prices from its tick hub.
+    The square-off is wired to them in `App.open`; strategy halts and alerts by setting their ports."""
+    if not book.configured:
+        return None
+
+    async def ticks_for(account_id: str) -> AccountTicks | None:
+        return tick_streams.find(account_id)
+
+    ports = ExitPorts(
+        positions=lambda account_id: KitePortfolio(accounts.get(account_id).active()).positions(),
+        margins=lambda account_id: KitePortfolio(accounts.get(account_id).active()).margins(),
+        prices=PriceWatch(ticks_for, lambda token: instruments.by_token.get(token), tick_price),
+    )
+    return ExitWatch(book, ports, ExitEventLog(database), audit, kill_switches, clock)
 
 
 def _announce_ready(settings: Settings, gateway: Gateway, accounts: list[str]) -> Callable[[int], None]:

@@ -336,6 +336,7 @@ def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Mes
             new_product=common_pb2.PRODUCT_CNC,
         ),
         "GetConsolidatedPortfolio": portfolio_pb2.GetConsolidatedPortfolioRequest(account_ids=["ZS0001", "ZS0002"]),
+        "GetExitStatus": portfolio_pb2.GetExitStatusRequest(account_id=account),
         "GetQuote": market_data_pb2.GetQuoteRequest(account_id=account, instruments=refs),
         "GetLtp": market_data_pb2.GetLtpRequest(account_id=account, instruments=refs),
         "GetOhlc": market_data_pb2.GetOhlcRequest(account_id=account, instruments=refs),

@@ -28,7 +28,7 @@ _READ_METHODS = {
         "ListOrders", "GetOrderHistory", "ListTrades", "GetOrderMargins", "GetOrderCharges", "ListGtts", "GetGtt",
         "StreamOrderUpdates", "ListAuditEvents", "GetKillSwitch",
     ],
-    "PortfolioService": ["GetPositions", "GetHoldings", "GetConsolidatedPortfolio"],
+    "PortfolioService": ["GetPositions", "GetHoldings", "GetConsolidatedPortfolio", "GetExitStatus"],
     "MarketDataService": [
         "GetQuote", "GetLtp", "GetOhlc", "GetHistoricalData", "SearchInstruments", "GetInstruments", "StreamTicks",
         "UpdateSubscription", "ListSubscriptions",

@@ -3,6 +3,7 @@
 from kite_gateway.grpc.account_health import HealthSources, publish
 from kite_gateway.grpc.account_servicer import AccountServicer
 from kite_gateway.grpc.audit_rpcs import AuditRpcs
+from kite_gateway.grpc.exit_mapping import tick_price
 from kite_gateway.grpc.forwarded_principal import SERVED_BY
 from kite_gateway.grpc.forwarding import Forwarding, OwnerLookup
 from kite_gateway.grpc.forwarding_routes import LOCAL_METHODS
@@ -45,4 +46,5 @@ __all__ = [
     "publish",
     "rpc_status",
     "run_until_signalled",
+    "tick_price",
 ]

@@ -1,71 +1,101 @@
-"""SquareOff and CancelAllOrders messages to and from the core's scopes and results
-(kite_gateway/core/orders/exit_scope.py, square_off.py, cancel_all.py)."""
+"""The automatic exits as kite_gateway.v1 messages (GetExitStatus), and the last price of a tick
+as the tick hub shares it (the exits' price feed reads the same bytes as StreamTicks)."""
 
 from __future__ import annotations
 
-from kite_gateway_api.v1 import order_pb2
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
 
-from kite_gateway.core.market import InstrumentMaster
-from kite_gateway.core.orders import CancelAllResult, ExitScope, SquareOffResult
-from kite_gateway.errors import invalid
-from kite_gateway.grpc import mapping
-from kite_gateway.grpc.order_mapping import cancellation_pb
-from kite_gateway.grpc.status import failure_pb
+from kite_gateway_api.v1 import market_data_pb2, portfolio_pb2
 
-ScopeRequest = order_pb2.SquareOffRequest | order_pb2.CancelAllOrdersRequest
+from kite_gateway.core.risk import ExitEvent, ExitRule, ExitRules, ExitStatus
+from kite_gateway.grpc.mapping import date_pb, decimal_pb
 
 
-def scope(request: ScopeRequest, master: InstrumentMaster) -> ExitScope:
-    """The request's scope (INVALID_ARGUMENT naming a field that cannot be read)."""
-    if not request.reason.strip():
-        raise invalid("reason", "say why (it is kept in the audit trail)")
-    exchange = tradingsymbol = ""
-    ref = request.instrument
-    kind = ref.WhichOneof("ref")
-    if kind == "symbol":
-        exchange, _, tradingsymbol = ref.symbol.partition(":")
-        if not exchange or not tradingsymbol:
-            raise invalid("instrument.symbol", "EXCHANGE:TRADINGSYMBOL, e.g. NSE:INFY")
-    elif kind == "instrument_token":
-        listing = master.resolve(mapping.instrument_ref(ref), "instrument")
-        exchange, tradingsymbol = listing.exchange, listing.tradingsymbol
-    product = mapping.product_text(request.product, "product") if request.product else ""
-    for i, account_id in enumerate(request.account_ids):
-        if not account_id:
-            raise invalid(f"account_ids[{i}]", "must not be empty")
-    return ExitScope(
-        tuple(request.account_ids), tuple(request.groups), request.strategy_id, exchange, tradingsymbol, product
+def tick_price(entry: bytes) -> tuple[int, Decimal] | None:
+    """(instrument token, last price) of a TickBatch entry made by ProtoTickEncoding.tick (field 1:
+    tag, varint length, Tick bytes); None for anything else."""
+    if not entry or entry[0] != 0x0A:
+        return None
+    length, shift, at = 0, 0, 1
+    while at < len(entry):
+        byte = entry[at]
+        length |= (byte & 0x7F) << shift
+        at += 1
+        if not byte & 0x80:
+            break
+        shift += 7
+    tick = market_data_pb2.Tick.FromString(entry[at : at + length])
+    if not tick.last_price.value:
+        return None
+    return tick.instrument_token, Decimal(tick.last_price.value)
+
+
+RULES = {
+    ExitRule.DAILY_LOSS_LIMIT: portfolio_pb2.EXIT_RULE_DAILY_LOSS_LIMIT,
+    ExitRule.PROFIT_LOCK: portfolio_pb2.EXIT_RULE_PROFIT_LOCK,
+    ExitRule.MARGIN_UTILISATION: portfolio_pb2.EXIT_RULE_MARGIN_UTILISATION,
+}
+RATIO = Decimal("0.000001")  # utilisation to a millionth
+SCOPES = {"account": portfolio_pb2.EXIT_SCOPE_ACCOUNT, "strategy": portfolio_pb2.EXIT_SCOPE_STRATEGY}
+
+
+def _set(message: Any, name: str, value: Decimal | None) -> None:
+    if value is not None:
+        getattr(message, name).CopyFrom(decimal_pb(value))
+
+
+def thresholds_pb(rules: ExitRules) -> portfolio_pb2.ExitThresholds:
+    message = portfolio_pb2.ExitThresholds(square_off=rules.square_off)
+    for name in (
+        "daily_loss_limit", "profit_lock_activate", "profit_lock_trail", "profit_lock_trail_fraction",
+        "max_margin_utilisation",
+    ):  # fmt: skip
+        _set(message, name, getattr(rules, name))
+    return message
+
+
+def exit_event_pb(event: ExitEvent) -> portfolio_pb2.ExitEvent:
+    message = portfolio_pb2.ExitEvent(
+        event_id=event.event_id,
+        scope=SCOPES[event.scope],
+        scope_id=event.scope_id,
+        rule=RULES[event.rule],
+        reason=event.reason,
+        square_off=event.square_off,
+        outcome=event.outcome,
+        trading_day=date_pb(event.trading_day),
     )
+    _set(message, "pnl", event.pnl)
+    _set(message, "threshold", event.threshold)
+    _set(message, "peak", event.peak)
+    _set(message, "utilisation", None if event.utilisation is None else event.utilisation.quantize(RATIO))
+    message.time.FromDatetime(event.at.astimezone(UTC))
+    return message
 
 
-def cancel_all_pb(result: CancelAllResult) -> order_pb2.CancelAllOrdersResponse:
-    return order_pb2.CancelAllOrdersResponse(
-        request_id=result.request_id,
-        cancellations=[cancellation_pb(c) for c in result.cancellations],
-        failed_accounts=[order_pb2.AccountFailure(account_id=a, message=why) for a, why in result.failed_accounts],
-        replayed=result.replayed,
+def exit_status_pb(status: ExitStatus) -> portfolio_pb2.ExitStatus:
+    message = portfolio_pb2.ExitStatus(
+        scope=SCOPES[status.scope],
+        scope_id=status.scope_id,
+        watching=status.watching,
+        thresholds=thresholds_pb(status.rules),
+        tripped=bool(status.crossed),
+        tripped_rules=[RULES[rule] for rule in sorted(status.crossed, key=lambda r: RULES[r])],
+        events=[exit_event_pb(event) for event in status.events],
+        trading_day=date_pb(status.trading_day),
     )
+    _set(message, "pnl", status.pnl)
+    _set(message, "peak", status.peak)
+    if status.utilisation is not None:
+        _set(message, "margin_used", status.utilisation.used)
+        _set(message, "margin_total", status.utilisation.total)
+        _set(message, "utilisation", status.utilisation.ratio.quantize(RATIO))
+    return message
 
 
-def square_off_pb(result: SquareOffResult) -> order_pb2.SquareOffResponse:
-    exits = []
-    for e in result.exits:
-        message = order_pb2.SquareOffExit(
-            account_id=e.account_id,
-            symbol=f"{e.exchange}:{e.tradingsymbol}",
-            product=mapping.product_pb(e.product),
-            transaction_type=mapping.transaction_pb(e.transaction_type),
-            quantity=e.quantity,
-            client_order_id=e.client_order_id,
-            order_id=e.order_id,
-        )
-        if e.error is not None:
-            message.failure.CopyFrom(failure_pb(e.error))
-        exits.append(message)
-    return order_pb2.SquareOffResponse(
-        request_id=result.request_id,
-        exits=exits,
-        cancellations=[cancellation_pb(c) for c in result.cancellations],
-        failed_accounts=[order_pb2.AccountFailure(account_id=a, message=why) for a, why in result.failed_accounts],
-        replayed=result.replayed,
+def exit_status_response(account: ExitStatus, strategies: list[ExitStatus]) -> portfolio_pb2.GetExitStatusResponse:
+    return portfolio_pb2.GetExitStatusResponse(
+        account=exit_status_pb(account), strategies=[exit_status_pb(s) for s in strategies]
     )

@@ -25,7 +25,7 @@ from kite_gateway.core.orders import (
     previews,
 )
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.grpc import exit_mapping, mapping, order_mapping
+from kite_gateway.grpc import mapping, order_mapping, square_off_mapping
 from kite_gateway.grpc.audit_rpcs import AuditRpcs
 from kite_gateway.grpc.context import audited, principal_of
 from kite_gateway.grpc.gtt_rpcs import GttRpcs
@@ -286,26 +286,26 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     ) -> order_pb2.SquareOffResponse:
         if self.square_offs is None:
             raise _not_configured("SquareOff")
-        scope = exit_mapping.scope(request, self.master)
+        scope = square_off_mapping.scope(request, self.master)
         principal = current_principal.get()
         result = await self.square_offs.square_off(
             scope, request.reason, request.request_id, principal_of(context), algo_id=self._algo_id(),
             authorize=lambda accounts: authorize_trade(principal, list(accounts), "SquareOff"),
         )  # fmt: skip
-        return exit_mapping.square_off_pb(result)
+        return square_off_mapping.square_off_pb(result)
 
     async def CancelAllOrders(
         self, request: order_pb2.CancelAllOrdersRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.CancelAllOrdersResponse:
         if self.cancel_all is None:
             raise _not_configured("CancelAllOrders")
-        scope = exit_mapping.scope(request, self.master)
+        scope = square_off_mapping.scope(request, self.master)
         principal = current_principal.get()
         result = await self.cancel_all.cancel_all(
             scope, request.reason, request.request_id, principal_of(context),
             authorize=lambda accounts: authorize_trade(principal, list(accounts), "CancelAllOrders"),
         )  # fmt: skip
-        return exit_mapping.cancel_all_pb(result)
+        return square_off_mapping.cancel_all_pb(result)
 
     async def PlaceBasket(
         self, request: order_pb2.PlaceBasketRequest, context: grpc.aio.ServicerContext

@@ -9,7 +9,9 @@ from kite_gateway_api.v1 import order_pb2, portfolio_pb2, portfolio_pb2_grpc
 from kite_gateway.core.accounts import AccountManager
 from kite_gateway.core.market import InstrumentMaster
 from kite_gateway.core.portfolio import ConsolidatedPortfolio, positions
+from kite_gateway.core.risk import ExitWatch, unwatched
 from kite_gateway.grpc.context import audited
+from kite_gateway.grpc.exit_mapping import exit_status_response
 from kite_gateway.grpc.mapping import instrument_ref
 from kite_gateway.grpc.portfolio_mapping import consolidated_pb, conversion_of, holding_pb, positions_pb, summary_pb
 from kite_gateway.kite import KitePortfolio
@@ -23,11 +25,13 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioServiceServicer):
         master: InstrumentMaster,
         consolidated: ConsolidatedPortfolio,
         audit: AuditLog,
+        exits: ExitWatch | None = None,
     ) -> None:
         self.accounts = accounts
         self.master = master
         self.consolidated = consolidated
         self.audit = audit
+        self.exits = exits  # None: the gateway runs no automatic exits
 
     def _portfolio(self, account_id: str) -> KitePortfolio:
         return KitePortfolio(self.accounts.get(account_id).active())
@@ -72,3 +76,13 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioServiceServicer):
         self, request: portfolio_pb2.GetConsolidatedPortfolioRequest, context: grpc.aio.ServicerContext
     ) -> portfolio_pb2.GetConsolidatedPortfolioResponse:
         return consolidated_pb(await self.consolidated.read(request.account_ids))
+
+    async def GetExitStatus(
+        self, request: portfolio_pb2.GetExitStatusRequest, context: grpc.aio.ServicerContext
+    ) -> portfolio_pb2.GetExitStatusResponse:
+        self.accounts.get(request.account_id)  # INVALID_ARGUMENT without one, NOT_FOUND for an unknown one
+        if self.exits is None:
+            return exit_status_response(unwatched(request.account_id, self.accounts.now()), [])
+        return exit_status_response(
+            self.exits.account_status(request.account_id), self.exits.strategy_statuses(request.account_id)
+        )

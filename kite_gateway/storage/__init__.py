@@ -14,6 +14,7 @@ from kite_gateway.storage.database import (
     now_text,
 )
 from kite_gateway.storage.duplicates import DuplicateLog
+from kite_gateway.storage.exit_events import ExitEventLog, StoredExit
 from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, Fence, IdempotencyStore, Record
 from kite_gateway.storage.leases import (
     POSTGRES_CLOCK,
@@ -48,6 +49,7 @@ __all__ = [
     "DatabaseUnavailable",
     "DuplicateKey",
     "DuplicateLog",
+    "ExitEventLog",
     "Fence",
     "FenceToken",
     "FencedOut",
@@ -66,6 +68,7 @@ __all__ = [
     "SealingError",
     "SqliteDatabase",
     "StoredAccount",
+    "StoredExit",
     "StoredRequest",
     "StoredUpdate",
     "dedupe_key",

@@ -139,7 +139,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         """,
     ),
     (
-        8,
+        7,
         "order requests kept by their caller's id: square-offs, cancel-alls and baskets (their results)",
         """
         -- kind: 'square_off', 'cancel_all' or 'basket'; result: JSON written by kite_gateway/core/orders
@@ -155,6 +155,29 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             PRIMARY KEY (kind, request_id)
+        );
+        """,
+    ),
+    (
+        8,
+        "automatic exits: each rule crossed, once per scope and trading day, and what was done",
+        """
+        -- Written by kite_gateway/core/risk/exits.py; amounts are decimal strings.
+        CREATE TABLE exit_events (
+            event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            trading_day TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            scope_id TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            pnl TEXT NOT NULL,
+            threshold TEXT NOT NULL,
+            peak TEXT NOT NULL,
+            utilisation TEXT NOT NULL,
+            square_off INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (trading_day, scope, scope_id, rule)
         );
         """,
     ),

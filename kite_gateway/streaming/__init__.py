@@ -3,6 +3,7 @@
 from kite_gateway.streaming.fanout import Mailbox
 from kite_gateway.streaming.order_streams import OrderUpdates
 from kite_gateway.streaming.postbacks import PostbackIntake
+from kite_gateway.streaming.price_watch import PriceWatch
 from kite_gateway.streaming.tick_streams import AccountTicks, ConnectionStats, TickerChoice, TickStreams
 from kite_gateway.streaming.ticks import LEVEL_OF_MODE, SubscriptionOutcome, TickLevel, UpstreamState
 from kite_gateway.streaming.upstream import Callbacks, Ticker, TickerFactory, UpstreamConnection
@@ -15,6 +16,7 @@ __all__ = [
     "Mailbox",
     "OrderUpdates",
     "PostbackIntake",
+    "PriceWatch",
     "SubscriptionOutcome",
     "TickLevel",
     "TickStreams",

@@ -58,7 +58,7 @@ EXPECTED_ROUTES = {
     },
     "PortfolioService": {
         "GetPositions": Route.OWNER, "GetHoldings": Route.OWNER, "ConvertPosition": Route.OWNER,
-        "GetConsolidatedPortfolio": Route.ONE_OWNER,
+        "GetConsolidatedPortfolio": Route.ONE_OWNER, "GetExitStatus": Route.OWNER,
     },
     "MarketDataService": {
         "GetQuote": Route.OWNER, "GetLtp": Route.OWNER, "GetOhlc": Route.OWNER, "GetHistoricalData": Route.OWNER,

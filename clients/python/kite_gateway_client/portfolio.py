@@ -35,6 +35,17 @@ class PortfolioMethods(Connection):
         request = request or portfolio_pb2.GetHoldingsRequest(account_id=account_id)
         return await self._call(self.portfolio.GetHoldings, request, retried=True, call_timeout=call_timeout)
 
+    async def get_exit_status(
+        self,
+        account_id: str = "",
+        *,
+        request: portfolio_pb2.GetExitStatusRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> portfolio_pb2.GetExitStatusResponse:
+        """The account's automatic exits: live P&L, thresholds, utilisation, what fired today."""
+        request = request or portfolio_pb2.GetExitStatusRequest(account_id=account_id)
+        return await self._call(self.portfolio.GetExitStatus, request, retried=True, call_timeout=call_timeout)
+
     async def convert_position(
         self,
         account_id: str = "",

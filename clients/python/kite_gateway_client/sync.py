@@ -142,6 +142,7 @@ class GatewayClient:
     get_holdings = blocking(AsyncGatewayClient.get_holdings)
     convert_position = blocking(AsyncGatewayClient.convert_position)
     get_consolidated_portfolio = blocking(AsyncGatewayClient.get_consolidated_portfolio)
+    get_exit_status = blocking(AsyncGatewayClient.get_exit_status)
 
     # MarketDataService
     get_quote = blocking(AsyncGatewayClient.get_quote)

@@ -11,10 +11,12 @@ from decimal import Decimal
 from kite_gateway.core.orders.accounts import OrderAccounts
 from kite_gateway.core.orders.cancel_all import CancelAll
 from kite_gateway.core.orders.exit_orders import ExitOrders
-from kite_gateway.core.orders.exit_scope import Audit, Members, RequestOnce, ScopeResolver, StrategyOrders
+from kite_gateway.core.orders.exit_scope import Audit, ExitScope, Members, RequestOnce, ScopeResolver, StrategyOrders
 from kite_gateway.core.orders.placement import IdempotentPlacement
 from kite_gateway.core.orders.square_off import SquareOffs
 from kite_gateway.storage import AuditLog, Database, OrderRequests
+
+EXITS_PRINCIPAL = "gateway:exits"  # as kite_gateway/core/risk/exits.py  # who the audit trail says squared off
 
 
 def _now() -> datetime:
@@ -52,3 +54,15 @@ class ExitRequests:
             once,
             audited,
         )
+
+    async def automatic_exit(self, scope: str, scope_id: str, reason: str, request_id: str) -> str:
+        """The automatic exits' square-off (kite_gateway/core/risk/exits.py): an account or a
+        strategy closed to flat past the kill switch, idempotent by the exit's request id; a
+        one-line outcome for its exit event."""
+        target = ExitScope(account_ids=(scope_id,)) if scope == "account" else ExitScope(strategy_id=scope_id)
+        result = await self.square_offs.square_off(target, reason, request_id, EXITS_PRINCIPAL)
+        placed = [e.order_id for e in result.exits if e.error is None]
+        failed = [f"{e.exchange}:{e.tradingsymbol}: {e.error.message}" for e in result.exits if e.error is not None]
+        failed += [f"{account_id}: {why}" for account_id, why in result.failed_accounts]
+        outcome = f"squared off: {len(placed)} orders" + (f" ({', '.join(placed)})" if placed else "")
+        return outcome + (f"; failed: {'; '.join(failed)}" if failed else "")

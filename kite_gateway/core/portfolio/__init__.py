@@ -2,6 +2,14 @@
 view across accounts."""
 
 from kite_gateway.core.portfolio.consolidated import AccountResult, Consolidated, ConsolidatedPortfolio
-from kite_gateway.core.portfolio.positions import Conversion, HoldingsSummary, PositionsView
+from kite_gateway.core.portfolio.positions import Conversion, HoldingsSummary, PositionsView, positions_view
 
-__all__ = ["AccountResult", "Consolidated", "ConsolidatedPortfolio", "Conversion", "HoldingsSummary", "PositionsView"]
+__all__ = [
+    "AccountResult",
+    "Consolidated",
+    "ConsolidatedPortfolio",
+    "Conversion",
+    "HoldingsSummary",
+    "PositionsView",
+    "positions_view",
+]

@@ -13,7 +13,8 @@
     [accounts.ZS0001]                     # overrides the default, key by key
     max_order_value = "100000"
 
-A limit that is not set does not apply.
+A limit that is not set does not apply. The automatic exits' `[exits...]` tables live in the same
+file (kite_gateway/core/risk/exits_config.py).
 """
 
 from __future__ import annotations
@@ -97,9 +98,11 @@ class RiskBook:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise RiskConfigError(f"{source}: not valid TOML: {exc}") from None
-        unknown = set(document) - {"default", "accounts"}
+        unknown = set(document) - {"default", "accounts", "exits"}  # exits: kite_gateway/core/risk/exits_config.py
         if unknown:
-            raise RiskConfigError(f"{source}: unknown sections {sorted(unknown)}; use [default] and [accounts.<id>]")
+            raise RiskConfigError(
+                f"{source}: unknown sections {sorted(unknown)}; use [default], [accounts.<id>] and [exits...]"
+            )
         default = _section(document.get("default", {}), f"{source} [default]", RiskLimits())
         accounts = document.get("accounts", {})
         if not isinstance(accounts, Mapping):

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import date_pb2 as _date_pb2
 from google.type import decimal_pb2 as _decimal_pb2
 from kite_gateway_api.v1 import common_pb2 as _common_pb2
 from kite_gateway_api.v1 import errors_pb2 as _errors_pb2
@@ -46,6 +47,58 @@ POSITION_TYPE_DAY: PositionType.ValueType  # 1
 POSITION_TYPE_OVERNIGHT: PositionType.ValueType  # 2
 """The position carried forward."""
 Global___PositionType: _TypeAlias = PositionType  # noqa: Y015
+
+class _ExitScope:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExitScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExitScope.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXIT_SCOPE_UNSPECIFIED: _ExitScope.ValueType  # 0
+    """Not set."""
+    EXIT_SCOPE_ACCOUNT: _ExitScope.ValueType  # 1
+    """An account: its kill switch is engaged when a rule crosses."""
+    EXIT_SCOPE_STRATEGY: _ExitScope.ValueType  # 2
+    """A strategy over every account it trades: it is halted when a rule crosses."""
+
+class ExitScope(_ExitScope, metaclass=_ExitScopeEnumTypeWrapper):
+    """What an automatic exit watches."""
+
+EXIT_SCOPE_UNSPECIFIED: ExitScope.ValueType  # 0
+"""Not set."""
+EXIT_SCOPE_ACCOUNT: ExitScope.ValueType  # 1
+"""An account: its kill switch is engaged when a rule crosses."""
+EXIT_SCOPE_STRATEGY: ExitScope.ValueType  # 2
+"""A strategy over every account it trades: it is halted when a rule crosses."""
+Global___ExitScope: _TypeAlias = ExitScope  # noqa: Y015
+
+class _ExitRule:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExitRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExitRule.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXIT_RULE_UNSPECIFIED: _ExitRule.ValueType  # 0
+    """Not set."""
+    EXIT_RULE_DAILY_LOSS_LIMIT: _ExitRule.ValueType  # 1
+    """The P&L fell to minus the daily loss limit or below."""
+    EXIT_RULE_PROFIT_LOCK: _ExitRule.ValueType  # 2
+    """Once the P&L reached profit_lock_activate, it fell below the peak since minus the trail."""
+    EXIT_RULE_MARGIN_UTILISATION: _ExitRule.ValueType  # 3
+    """Kite's used margin over total margin reached the ceiling."""
+
+class ExitRule(_ExitRule, metaclass=_ExitRuleEnumTypeWrapper):
+    """The rules of the automatic exits."""
+
+EXIT_RULE_UNSPECIFIED: ExitRule.ValueType  # 0
+"""Not set."""
+EXIT_RULE_DAILY_LOSS_LIMIT: ExitRule.ValueType  # 1
+"""The P&L fell to minus the daily loss limit or below."""
+EXIT_RULE_PROFIT_LOCK: ExitRule.ValueType  # 2
+"""Once the P&L reached profit_lock_activate, it fell below the peak since minus the trail."""
+EXIT_RULE_MARGIN_UTILISATION: ExitRule.ValueType  # 3
+"""Kite's used margin over total margin reached the ceiling."""
+Global___ExitRule: _TypeAlias = ExitRule  # noqa: Y015
 
 @_typing.final
 class Position(_message.Message):
@@ -801,3 +854,277 @@ class GetConsolidatedPortfolioResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetConsolidatedPortfolioResponse: _TypeAlias = GetConsolidatedPortfolioResponse  # noqa: Y015
+
+@_typing.final
+class GetExitStatusRequest(_message.Message):
+    """Request for PortfolioService.GetExitStatus."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The Kite user id."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetExitStatusRequest: _TypeAlias = GetExitStatusRequest  # noqa: Y015
+
+@_typing.final
+class ExitThresholds(_message.Message):
+    """One scope's rules, as the risk file's [exits] tables set them (a rule not set does not apply)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAILY_LOSS_LIMIT_FIELD_NUMBER: _builtins.int
+    PROFIT_LOCK_ACTIVATE_FIELD_NUMBER: _builtins.int
+    PROFIT_LOCK_TRAIL_FIELD_NUMBER: _builtins.int
+    PROFIT_LOCK_TRAIL_FRACTION_FIELD_NUMBER: _builtins.int
+    MAX_MARGIN_UTILISATION_FIELD_NUMBER: _builtins.int
+    SQUARE_OFF_FIELD_NUMBER: _builtins.int
+    square_off: _builtins.bool
+    """Whether crossing a rule squares the scope's positions off after stopping its trading."""
+    @_builtins.property
+    def daily_loss_limit(self) -> _decimal_pb2.Decimal:
+        """Exit when the P&L is this much loss or more (rupees); unset: no limit."""
+
+    @_builtins.property
+    def profit_lock_activate(self) -> _decimal_pb2.Decimal:
+        """The profit lock arms once the P&L reaches this; unset: no profit lock."""
+
+    @_builtins.property
+    def profit_lock_trail(self) -> _decimal_pb2.Decimal:
+        """An armed lock crosses below the peak minus this."""
+
+    @_builtins.property
+    def profit_lock_trail_fraction(self) -> _decimal_pb2.Decimal:
+        """An armed lock crosses below the peak times (1 - this fraction)."""
+
+    @_builtins.property
+    def max_margin_utilisation(self) -> _decimal_pb2.Decimal:
+        """Exit when used / total margin reaches this fraction (accounts only)."""
+
+    def __init__(
+        self,
+        *,
+        daily_loss_limit: _decimal_pb2.Decimal | None = ...,
+        profit_lock_activate: _decimal_pb2.Decimal | None = ...,
+        profit_lock_trail: _decimal_pb2.Decimal | None = ...,
+        profit_lock_trail_fraction: _decimal_pb2.Decimal | None = ...,
+        max_margin_utilisation: _decimal_pb2.Decimal | None = ...,
+        square_off: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["daily_loss_limit", b"daily_loss_limit", "max_margin_utilisation", b"max_margin_utilisation", "profit_lock_activate", b"profit_lock_activate", "profit_lock_trail", b"profit_lock_trail", "profit_lock_trail_fraction", b"profit_lock_trail_fraction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["daily_loss_limit", b"daily_loss_limit", "max_margin_utilisation", b"max_margin_utilisation", "profit_lock_activate", b"profit_lock_activate", "profit_lock_trail", b"profit_lock_trail", "profit_lock_trail_fraction", b"profit_lock_trail_fraction", "square_off", b"square_off"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExitThresholds: _TypeAlias = ExitThresholds  # noqa: Y015
+
+@_typing.final
+class ExitEvent(_message.Message):
+    """An automatic exit that fired."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    SCOPE_ID_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    PNL_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    PEAK_FIELD_NUMBER: _builtins.int
+    UTILISATION_FIELD_NUMBER: _builtins.int
+    SQUARE_OFF_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    TRADING_DAY_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.int
+    """The exit events table's id."""
+    scope: Global___ExitScope.ValueType
+    """Account or strategy."""
+    scope_id: _builtins.str
+    """The account id or strategy id."""
+    rule: Global___ExitRule.ValueType
+    """The rule crossed."""
+    reason: _builtins.str
+    """Why, as the kill switch and the audit trail record it."""
+    square_off: _builtins.bool
+    """Whether a square-off was configured."""
+    outcome: _builtins.str
+    """What was done (kill switch or halt, square-off and its orders, or what failed)."""
+    @_builtins.property
+    def pnl(self) -> _decimal_pb2.Decimal:
+        """The P&L when it crossed."""
+
+    @_builtins.property
+    def threshold(self) -> _decimal_pb2.Decimal:
+        """The threshold it crossed (the loss limit as a negative P&L, the lock's floor, the ceiling)."""
+
+    @_builtins.property
+    def peak(self) -> _decimal_pb2.Decimal:
+        """The profit lock's peak then; unset when the lock was not armed."""
+
+    @_builtins.property
+    def utilisation(self) -> _decimal_pb2.Decimal:
+        """Margin utilisation then; unset when not known."""
+
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When it fired."""
+
+    @_builtins.property
+    def trading_day(self) -> _date_pb2.Date:
+        """The trading day (in Mumbai) it counts for: the rules are armed again the next one."""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.int = ...,
+        scope: Global___ExitScope.ValueType = ...,
+        scope_id: _builtins.str = ...,
+        rule: Global___ExitRule.ValueType = ...,
+        reason: _builtins.str = ...,
+        pnl: _decimal_pb2.Decimal | None = ...,
+        threshold: _decimal_pb2.Decimal | None = ...,
+        peak: _decimal_pb2.Decimal | None = ...,
+        utilisation: _decimal_pb2.Decimal | None = ...,
+        square_off: _builtins.bool = ...,
+        outcome: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        trading_day: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["peak", b"peak", "pnl", b"pnl", "threshold", b"threshold", "time", b"time", "trading_day", b"trading_day", "utilisation", b"utilisation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "outcome", b"outcome", "peak", b"peak", "pnl", b"pnl", "reason", b"reason", "rule", b"rule", "scope", b"scope", "scope_id", b"scope_id", "square_off", b"square_off", "threshold", b"threshold", "time", b"time", "trading_day", b"trading_day", "utilisation", b"utilisation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExitEvent: _TypeAlias = ExitEvent  # noqa: Y015
+
+@_typing.final
+class ExitStatus(_message.Message):
+    """One scope's automatic exits now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    SCOPE_ID_FIELD_NUMBER: _builtins.int
+    WATCHING_FIELD_NUMBER: _builtins.int
+    PNL_FIELD_NUMBER: _builtins.int
+    PEAK_FIELD_NUMBER: _builtins.int
+    THRESHOLDS_FIELD_NUMBER: _builtins.int
+    MARGIN_USED_FIELD_NUMBER: _builtins.int
+    MARGIN_TOTAL_FIELD_NUMBER: _builtins.int
+    UTILISATION_FIELD_NUMBER: _builtins.int
+    TRIPPED_FIELD_NUMBER: _builtins.int
+    TRIPPED_RULES_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    TRADING_DAY_FIELD_NUMBER: _builtins.int
+    scope: Global___ExitScope.ValueType
+    """Account or strategy."""
+    scope_id: _builtins.str
+    """The account id or strategy id."""
+    watching: _builtins.bool
+    """Whether the gateway is watching it (an account: logged in and its positions read)."""
+    tripped: _builtins.bool
+    """Whether a rule crossed today."""
+    @_builtins.property
+    def pnl(self) -> _decimal_pb2.Decimal:
+        """The day P&L (realised + unrealised, Kite's convention), marked to live ticks."""
+
+    @_builtins.property
+    def peak(self) -> _decimal_pb2.Decimal:
+        """The highest P&L since the profit lock armed; unset while it is not armed."""
+
+    @_builtins.property
+    def thresholds(self) -> Global___ExitThresholds:
+        """The rules."""
+
+    @_builtins.property
+    def margin_used(self) -> _decimal_pb2.Decimal:
+        """Kite's used margin (accounts; unset until read)."""
+
+    @_builtins.property
+    def margin_total(self) -> _decimal_pb2.Decimal:
+        """Kite's total margin (accounts; unset until read)."""
+
+    @_builtins.property
+    def utilisation(self) -> _decimal_pb2.Decimal:
+        """margin_used / margin_total (unset until read)."""
+
+    @_builtins.property
+    def tripped_rules(self) -> _containers.RepeatedScalarFieldContainer[Global___ExitRule.ValueType]:
+        """The rules crossed today."""
+
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExitEvent]:
+        """The exits fired today, oldest first."""
+
+    @_builtins.property
+    def trading_day(self) -> _date_pb2.Date:
+        """The trading day (in Mumbai) the figures are for."""
+
+    def __init__(
+        self,
+        *,
+        scope: Global___ExitScope.ValueType = ...,
+        scope_id: _builtins.str = ...,
+        watching: _builtins.bool = ...,
+        pnl: _decimal_pb2.Decimal | None = ...,
+        peak: _decimal_pb2.Decimal | None = ...,
+        thresholds: Global___ExitThresholds | None = ...,
+        margin_used: _decimal_pb2.Decimal | None = ...,
+        margin_total: _decimal_pb2.Decimal | None = ...,
+        utilisation: _decimal_pb2.Decimal | None = ...,
+        tripped: _builtins.bool = ...,
+        tripped_rules: _abc.Iterable[Global___ExitRule.ValueType] | None = ...,
+        events: _abc.Iterable[Global___ExitEvent] | None = ...,
+        trading_day: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["margin_total", b"margin_total", "margin_used", b"margin_used", "peak", b"peak", "pnl", b"pnl", "thresholds", b"thresholds", "trading_day", b"trading_day", "utilisation", b"utilisation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "margin_total", b"margin_total", "margin_used", b"margin_used", "peak", b"peak", "pnl", b"pnl", "scope", b"scope", "scope_id", b"scope_id", "thresholds", b"thresholds", "trading_day", b"trading_day", "tripped", b"tripped", "tripped_rules", b"tripped_rules", "utilisation", b"utilisation", "watching", b"watching"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExitStatus: _TypeAlias = ExitStatus  # noqa: Y015
+
+@_typing.final
+class GetExitStatusResponse(_message.Message):
+    """Response of PortfolioService.GetExitStatus."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    STRATEGIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def account(self) -> Global___ExitStatus:
+        """The account."""
+
+    @_builtins.property
+    def strategies(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExitStatus]:
+        """The configured strategies holding positions on the account (P&L over all their accounts), by id."""
+
+    def __init__(
+        self,
+        *,
+        account: Global___ExitStatus | None = ...,
+        strategies: _abc.Iterable[Global___ExitStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "strategies", b"strategies"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetExitStatusResponse: _TypeAlias = GetExitStatusResponse  # noqa: Y015

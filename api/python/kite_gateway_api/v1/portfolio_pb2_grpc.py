@@ -55,6 +55,11 @@ class PortfolioServiceStub:
                 request_serializer=kite__gateway_dot_v1_dot_portfolio__pb2.GetConsolidatedPortfolioRequest.SerializeToString,
                 response_deserializer=kite__gateway_dot_v1_dot_portfolio__pb2.GetConsolidatedPortfolioResponse.FromString,
                 _registered_method=True)
+        self.GetExitStatus = channel.unary_unary(
+                '/kite_gateway.v1.PortfolioService/GetExitStatus',
+                request_serializer=kite__gateway_dot_v1_dot_portfolio__pb2.GetExitStatusRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_portfolio__pb2.GetExitStatusResponse.FromString,
+                _registered_method=True)
 
 
 class PortfolioServiceServicer:
@@ -92,6 +97,16 @@ class PortfolioServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetExitStatus(self, request, context):
+        """Returns the automatic exits of an account, and of the configured strategies holding positions
+        on it: P&L marked to live ticks, the trailing profit lock's peak, the thresholds of the risk
+        file's [exits] tables, margin utilisation, and the exits fired today with their reasons. A
+        gateway running no automatic exits answers no thresholds and watching false.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PortfolioServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +129,11 @@ def add_PortfolioServiceServicer_to_server(servicer, server):
                     servicer.GetConsolidatedPortfolio,
                     request_deserializer=kite__gateway_dot_v1_dot_portfolio__pb2.GetConsolidatedPortfolioRequest.FromString,
                     response_serializer=kite__gateway_dot_v1_dot_portfolio__pb2.GetConsolidatedPortfolioResponse.SerializeToString,
+            ),
+            'GetExitStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExitStatus,
+                    request_deserializer=kite__gateway_dot_v1_dot_portfolio__pb2.GetExitStatusRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_portfolio__pb2.GetExitStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +245,33 @@ class PortfolioService:
             '/kite_gateway.v1.PortfolioService/GetConsolidatedPortfolio',
             kite__gateway_dot_v1_dot_portfolio__pb2.GetConsolidatedPortfolioRequest.SerializeToString,
             kite__gateway_dot_v1_dot_portfolio__pb2.GetConsolidatedPortfolioResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExitStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.PortfolioService/GetExitStatus',
+            kite__gateway_dot_v1_dot_portfolio__pb2.GetExitStatusRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_portfolio__pb2.GetExitStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,12 @@ class PortfolioServiceStub:
     per-instrument exposure summed across accounts. An account that cannot be read (e.g. it
     needs a login) is reported with its failure; the others are still returned.
     """
+    GetExitStatus: _grpc.UnaryUnaryMultiCallable[_portfolio_pb2.GetExitStatusRequest, _portfolio_pb2.GetExitStatusResponse]
+    """Returns the automatic exits of an account, and of the configured strategies holding positions
+    on it: P&L marked to live ticks, the trailing profit lock's peak, the thresholds of the risk
+    file's [exits] tables, margin utilisation, and the exits fired today with their reasons. A
+    gateway running no automatic exits answers no thresholds and watching false.
+    """
 
 @_typing.type_check_only
 class PortfolioServiceAsyncStub(PortfolioServiceStub):
@@ -64,6 +70,12 @@ class PortfolioServiceAsyncStub(PortfolioServiceStub):
     """Returns positions and holdings of several accounts together: per-account totals and
     per-instrument exposure summed across accounts. An account that cannot be read (e.g. it
     needs a login) is reported with its failure; the others are still returned.
+    """
+    GetExitStatus: _aio.UnaryUnaryMultiCallable[_portfolio_pb2.GetExitStatusRequest, _portfolio_pb2.GetExitStatusResponse]  # type: ignore[assignment]
+    """Returns the automatic exits of an account, and of the configured strategies holding positions
+    on it: P&L marked to live ticks, the trailing profit lock's peak, the thresholds of the risk
+    file's [exits] tables, margin utilisation, and the exits fired today with their reasons. A
+    gateway running no automatic exits answers no thresholds and watching false.
     """
 
 class PortfolioServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -104,6 +116,18 @@ class PortfolioServiceServicer(metaclass=_abc_1.ABCMeta):
         """Returns positions and holdings of several accounts together: per-account totals and
         per-instrument exposure summed across accounts. An account that cannot be read (e.g. it
         needs a login) is reported with its failure; the others are still returned.
+        """
+
+    @_abc_1.abstractmethod
+    def GetExitStatus(
+        self,
+        request: _portfolio_pb2.GetExitStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_portfolio_pb2.GetExitStatusResponse, _abc.Awaitable[_portfolio_pb2.GetExitStatusResponse]]:
+        """Returns the automatic exits of an account, and of the configured strategies holding positions
+        on it: P&L marked to live ticks, the trailing profit lock's peak, the thresholds of the risk
+        file's [exits] tables, margin utilisation, and the exits fired today with their reasons. A
+        gateway running no automatic exits answers no thresholds and watching false.
         """
 
 def add_PortfolioServiceServicer_to_server(servicer: PortfolioServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
