@@ -106,8 +106,10 @@ def pause_after_mark_sent(replica: Replica, client_order_id: str) -> threading.E
     store = replica.runtime.idempotency
     real = store.mark_sent
 
-    async def mark_sent(account_id: str, cid: str, at: datetime, attempts: int | None = None) -> None:
-        await real(account_id, cid, at, attempts)
+    async def mark_sent(
+        account_id: str, cid: str, at: datetime, attempts: int | None = None, exit: bool = False
+    ) -> None:
+        await real(account_id, cid, at, attempts, exit)
         if cid == client_order_id:
             replica.runtime.executor.submit(gate.wait, 30)
 
@@ -648,14 +650,18 @@ async def test_two_gateway_processes_deciding_at_once_to_send_one_client_order_i
             first_store, second_store = first.runtime.idempotency, second.runtime.idempotency
             first_mark, second_mark = first_store.mark_sent, second_store.mark_sent
 
-            async def first_marks(account_id: str, cid: str, at: datetime, attempts: int | None = None) -> None:
+            async def first_marks(
+                account_id: str, cid: str, at: datetime, attempts: int | None = None, exit: bool = False
+            ) -> None:
                 first_read.set()  # it read the record (attempts included) and is about to record its send
                 await marked.wait()
-                await first_mark(account_id, cid, at, attempts)
+                await first_mark(account_id, cid, at, attempts, exit)
 
-            async def second_marks(account_id: str, cid: str, at: datetime, attempts: int | None = None) -> None:
+            async def second_marks(
+                account_id: str, cid: str, at: datetime, attempts: int | None = None, exit: bool = False
+            ) -> None:
                 await first_read.wait()
-                await second_mark(account_id, cid, at, attempts)
+                await second_mark(account_id, cid, at, attempts, exit)
 
             first_store.mark_sent = first_marks  # type: ignore[method-assign,assignment]
             second_store.mark_sent = second_marks  # type: ignore[method-assign,assignment]
