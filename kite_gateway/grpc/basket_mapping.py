@@ -5,8 +5,14 @@ from __future__ import annotations
 from kite_gateway_api.v1 import order_pb2
 
 from kite_gateway.core.market import InstrumentMaster
-from kite_gateway.core.orders import BasketLegResult, BasketRequest, BasketResult, LegStatus, Policy
-from kite_gateway.core.orders.validation import check_client_order_id
+from kite_gateway.core.orders import (
+    BasketLegResult,
+    BasketRequest,
+    BasketResult,
+    LegStatus,
+    Policy,
+    check_client_order_id,
+)
 from kite_gateway.grpc import mapping
 from kite_gateway.grpc.order_mapping import new_order, with_algo_id
 from kite_gateway.grpc.status import failure_pb
