@@ -14,11 +14,27 @@ from kite_gateway.core.signals.model import (
     next_states,
     validate,
 )
+from kite_gateway.core.signals.strategies import (
+    Approval,
+    Budget,
+    Sizing,
+    SizingMode,
+    Strategy,
+    StrategyBook,
+    StrategyConfigError,
+)
 
 __all__ = [
+    "Approval",
+    "Budget",
     "Side",
     "Signal",
     "SignalState",
+    "Sizing",
+    "SizingMode",
+    "Strategy",
+    "StrategyBook",
+    "StrategyConfigError",
     "Urgency",
     "UrgencyKind",
     "Validity",
