@@ -14,6 +14,16 @@ from kite_gateway.core.signals.model import (
     next_states,
     validate,
 )
+from kite_gateway.core.signals.sizing import (
+    AccountView,
+    Leg,
+    Skip,
+    limit_price,
+    reference_price,
+    round_to_tick,
+    size_all,
+    size_leg,
+)
 from kite_gateway.core.signals.strategies import (
     Approval,
     Budget,
@@ -25,13 +35,16 @@ from kite_gateway.core.signals.strategies import (
 )
 
 __all__ = [
+    "AccountView",
     "Approval",
     "Budget",
+    "Leg",
     "Side",
     "Signal",
     "SignalState",
     "Sizing",
     "SizingMode",
+    "Skip",
     "Strategy",
     "StrategyBook",
     "StrategyConfigError",
@@ -40,6 +53,11 @@ __all__ = [
     "Validity",
     "can_move",
     "check_move",
+    "limit_price",
     "next_states",
+    "reference_price",
+    "round_to_tick",
+    "size_all",
+    "size_leg",
     "validate",
 ]
