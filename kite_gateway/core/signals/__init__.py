@@ -2,6 +2,7 @@
 configured strategies (strategies), each account's order from a signal (sizing), the strategies'
 day budgets (budget) and the human approval window (approval). Storage and RPCs build on these."""
 
+from kite_gateway.core.signals.budget import Refusal, Usage, check_budget
 from kite_gateway.core.signals.model import (
     Side,
     Signal,
@@ -39,6 +40,7 @@ __all__ = [
     "Approval",
     "Budget",
     "Leg",
+    "Refusal",
     "Side",
     "Signal",
     "SignalState",
@@ -50,8 +52,10 @@ __all__ = [
     "StrategyConfigError",
     "Urgency",
     "UrgencyKind",
+    "Usage",
     "Validity",
     "can_move",
+    "check_budget",
     "check_move",
     "limit_price",
     "next_states",
