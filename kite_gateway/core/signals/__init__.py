@@ -2,6 +2,7 @@
 configured strategies (strategies), each account's order from a signal (sizing), the strategies'
 day budgets (budget) and the human approval window (approval). Storage and RPCs build on these."""
 
+from kite_gateway.core.signals.approval import ApprovalDesk, Clock, Decision, PendingApproval
 from kite_gateway.core.signals.budget import Refusal, Usage, check_budget
 from kite_gateway.core.signals.model import (
     Side,
@@ -38,8 +39,12 @@ from kite_gateway.core.signals.strategies import (
 __all__ = [
     "AccountView",
     "Approval",
+    "ApprovalDesk",
     "Budget",
+    "Clock",
+    "Decision",
     "Leg",
+    "PendingApproval",
     "Refusal",
     "Side",
     "Signal",
