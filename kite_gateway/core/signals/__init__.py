@@ -14,6 +14,7 @@ from kite_gateway.core.signals.model import (
     can_move,
     check_move,
     next_states,
+    routing_outcome,
     validate,
 )
 from kite_gateway.core.signals.sizing import (
@@ -66,6 +67,7 @@ __all__ = [
     "next_states",
     "reference_price",
     "round_to_tick",
+    "routing_outcome",
     "size_all",
     "size_leg",
     "validate",

@@ -182,3 +182,12 @@ def check_move(old: SignalState, new: SignalState) -> None:
         raise GatewayError(Status.FAILED_PRECONDITION, Reason.UNSPECIFIED,
                            f"a signal that is {old.value} cannot become {new.value}",
                            {"state": old.value, "to": new.value})  # fmt: skip
+
+
+def routing_outcome(placed: int, failed: int) -> SignalState:
+    """The state a ROUTING signal ends in, from how many of its orders were placed and how many failed."""
+    if placed < 0 or failed < 0 or placed + failed == 0:
+        raise ValueError("a routed signal has at least one order, placed or failed")
+    if failed == 0:
+        return SignalState.ROUTED
+    return SignalState.PARTIALLY_ROUTED if placed else SignalState.FAILED

@@ -18,6 +18,7 @@ from kite_gateway.core.signals.model import (
     can_move,
     check_move,
     next_states,
+    routing_outcome,
     validate,
 )
 from kite_gateway.errors import GatewayError, Status
@@ -139,3 +140,11 @@ def test_a_forbidden_move_is_a_failed_precondition_naming_both_states() -> None:
     assert caught.value.code is Status.FAILED_PRECONDITION
     assert "ROUTED" in caught.value.message and "ROUTING" in caught.value.message
     check_move(SignalState.RECEIVED, SignalState.ROUTING)
+
+
+def test_routing_ends_routed_partially_routed_or_failed_by_what_was_placed() -> None:
+    assert routing_outcome(3, 0) is SignalState.ROUTED
+    assert routing_outcome(2, 1) is SignalState.PARTIALLY_ROUTED
+    assert routing_outcome(0, 3) is SignalState.FAILED
+    with pytest.raises(ValueError, match="at least one order"):
+        routing_outcome(0, 0)

@@ -216,3 +216,20 @@ def test_the_signal_product_and_validity_override_the_strategy() -> None:
 )  # fmt: skip
 def test_round_to_tick_never_rounds_toward_the_aggressive_side(price: str, side: Side, expected: str) -> None:
     assert round_to_tick(Decimal(price), TICK, side) == Decimal(expected)
+
+
+def test_fixed_sizing_of_a_target_holds_the_fixed_quantity_on_the_targets_side() -> None:
+    strategy = _strategy(Sizing(SizingMode.FIXED, quantity=100, multiplier=None))
+    leg = _leg(size_leg(strategy, _target(-1), AccountView("A", position=25), 25, TICK, LAST))
+    assert (leg.side, leg.quantity) == (Side.SELL, 125)  # 25 long -> 100 short
+
+
+def test_a_target_with_risk_sizing_and_no_stop_skips_rather_than_flattening() -> None:
+    strategy = _strategy(Sizing(SizingMode.RISK, multiplier=None, risk_amount=Decimal(1000)))
+    assert "needs a stop distance" in _skip(
+        size_leg(strategy, _target(2), AccountView("A", position=50), 1, TICK, LAST)
+    )
+
+
+def test_an_instrument_without_a_tick_size_keeps_the_asked_price() -> None:
+    assert round_to_tick(Decimal("10.013"), Decimal(0), Side.BUY) == Decimal("10.013")
