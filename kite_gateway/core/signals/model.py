@@ -43,6 +43,7 @@ from enum import Enum
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 
 SIGNAL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+PRODUCTS = frozenset({"CNC", "MIS", "NRML", "MTF"})
 STRATEGY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -126,6 +127,8 @@ def validate(signal: Signal) -> None:
             raise invalid("side", "required with a quantity: BUY or SELL")
         if signal.quantity is None or signal.quantity <= 0:
             raise invalid("quantity", "must be a whole number above 0")
+    if signal.product and signal.product.upper() not in PRODUCTS:
+        raise invalid("product", f"must be one of {sorted(PRODUCTS)}, or unset for the strategy's product")
     _positive_price(signal.price_hint, "price_hint")
     _positive_price(signal.stop_distance, "stop_distance")
     urgency = signal.urgency

@@ -40,16 +40,16 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from kite_gateway.core.signals.model import STRATEGY_ID
+from kite_gateway.core.signals.model import PRODUCTS, STRATEGY_ID
+from kite_gateway.errors import GatewayError, Reason, Status
 
-PRODUCTS = frozenset({"CNC", "MIS", "NRML", "MTF"})
 DEFAULT_APPROVAL_TIMEOUT = 300
 MAX_APPROVAL_TIMEOUT = 86_400
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -116,6 +116,23 @@ class Strategy:
 
     def sizing_for(self, account_id: str) -> Sizing:
         return self.account_sizing.get(account_id, self.sizing)
+
+    def accounts_of(self, members: Callable[[str], Sequence[str]] | None) -> tuple[str, ...]:
+        """The accounts it trades: those named, then each group's members (group name -> account ids,
+        KeyError when unknown), each once, in that order."""
+        accounts = list(self.accounts)
+        for group in self.groups:
+            try:
+                if members is None:
+                    raise KeyError(group)
+                found = members(group)
+            except KeyError:
+                raise GatewayError(Status.FAILED_PRECONDITION, Reason.ACCOUNT_NOT_FOUND,
+                                   f"strategy {self.id!r} trades account group {group!r}, which is not known: "
+                                   "configure the group or remove it from the strategies file",
+                                   {"strategy_id": self.id, "group": group}) from None  # fmt: skip
+            accounts.extend(a for a in found if a not in accounts)
+        return tuple(accounts)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def test_a_delta_quantity_must_be_positive(quantity: int) -> None:
         ({"signal_id": "x" * 65}, "signal_id"),
         ({"exchange": ""}, "instrument"),
         ({"tradingsymbol": ""}, "instrument"),
+        ({"product": "BO"}, "product"),
         ({"price_hint": Decimal(0)}, "price_hint"),
         ({"price_hint": Decimal("NaN")}, "price_hint"),
         ({"stop_distance": Decimal(-1)}, "stop_distance"),

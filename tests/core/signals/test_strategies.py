@@ -14,9 +14,11 @@ from kite_gateway.core.signals.strategies import (
     Budget,
     Sizing,
     SizingMode,
+    Strategy,
     StrategyBook,
     StrategyConfigError,
 )
+from kite_gateway.errors import GatewayError, Status
 
 FILE = """
 [strategies.momentum]
@@ -178,3 +180,20 @@ def test_an_override_for_an_account_outside_the_list_is_allowed_when_groups_may_
 def test_a_bad_budget_or_approval_names_the_table_and_the_key(table: str, message: str) -> None:
     with pytest.raises(StrategyConfigError, match=r"s\.toml " + message):
         StrategyBook.from_toml(f'[strategies.s]\naccounts = ["A"]\n{table}\n', "s.toml")
+
+
+def test_a_strategy_trades_its_named_accounts_then_its_groups_members_each_once() -> None:
+    strategy = Strategy("s", accounts=("A", "B"), groups=("g1", "g2"))
+    groups = {"g1": ["B", "C"], "g2": ["D", "A"]}
+    assert strategy.accounts_of(groups.__getitem__) == ("A", "B", "C", "D")
+    assert Strategy("s", accounts=("A",)).accounts_of(None) == ("A",)
+
+
+def test_an_unknown_group_is_a_failed_precondition_naming_strategy_and_group() -> None:
+    strategy = Strategy("s", accounts=("A",), groups=("ghost",))
+    nothing: dict[str, list[str]] = {}
+    for members in (nothing.__getitem__, None):
+        with pytest.raises(GatewayError) as caught:
+            strategy.accounts_of(members)
+        assert caught.value.code is Status.FAILED_PRECONDITION
+        assert "strategy 's' trades account group 'ghost', which is not known" in caught.value.message
