@@ -17,12 +17,11 @@ second one.
 
 States, and the only moves between them (`can_move`):
 
-    RECEIVED ─┬─> PENDING_APPROVAL ─┬─> APPROVED ─┬─> ROUTING ─┬─> ROUTED
-              │                     ├─> REJECTED  ├─> REFUSED_BUDGET ├─> PARTIALLY_ROUTED
-              │                     └─> EXPIRED   └─> SKIPPED   └─> FAILED
-              ├─> ROUTING
-              ├─> REFUSED_BUDGET
-              └─> SKIPPED
+    RECEIVED          -> PENDING_APPROVAL | ROUTING | REFUSED_BUDGET | SKIPPED
+    PENDING_APPROVAL  -> APPROVED | REJECTED | EXPIRED
+    APPROVED          -> ROUTING | REFUSED_BUDGET | SKIPPED
+    ROUTING           -> ROUTED | PARTIALLY_ROUTED | FAILED    (routing_outcome)
+    REJECTED, EXPIRED, REFUSED_BUDGET, SKIPPED, ROUTED, PARTIALLY_ROUTED, FAILED: terminal
 
 RECEIVED: stored, sized and budget-checked next. PENDING_APPROVAL: the strategy needs a person to
 approve it before its deadline (kite_gateway/core/signals/approval.py). APPROVED: approved, to be
