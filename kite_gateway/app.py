@@ -324,8 +324,12 @@ class App:
                 order_queues=lambda: {a: self.dispatch.waiting(a) for a in self.dispatch.accounts()},
                 sessions=lambda: {s.account_id: f"SESSION_STATE_{s.state()[0].name}" for s in self.accounts.all()},
                 egresses=self._egress_stats,
+                kill_switches=self._kill_switch_states,
             )
         )
+
+    def _kill_switch_states(self) -> dict[str, bool]:
+        return {s.account_id or "gateway": s.engaged for s in self.kill_switches.states.values()}
 
     def _dependencies(self) -> dict[str, bool]:
         found = {"database": self.membership is not None and self.membership.healthy()}

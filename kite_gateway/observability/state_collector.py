@@ -1,6 +1,6 @@
 """Metrics read at scrape time (nothing on the hot path): the upstream ticker's connections, ticks
 in and out, subscribers and their queues, order-update subscribers, order queues, each account's
-session state and how many accounts each egress carries. Each comes from a small provider (a
+session state, kill switches and how many accounts each egress carries. Each comes from a small provider (a
 callable) that the composition root wires to the part that knows it; this module knows none of them."""
 
 from __future__ import annotations
@@ -47,16 +47,22 @@ def _no_egresses() -> Sequence[EgressStats]:
     return ()
 
 
+def _no_switches() -> Mapping[str, bool]:
+    return {}
+
+
 @dataclass(frozen=True)
 class StateSources:
     """By account id: ticker stats, open order-update streams, queued placements, and the name of
-    the session state (e.g. SESSION_STATE_ACTIVE); and the egresses."""
+    the session state (e.g. SESSION_STATE_ACTIVE); the egresses; and each stored kill switch by
+    scope (an account id, or "gateway" for the gateway-wide one) with whether it is engaged."""
 
     tickers: Callable[[], Mapping[str, TickerStats]]
     order_subscribers: Callable[[], Mapping[str, int]]
     order_queues: Callable[[], Mapping[str, int]]
     sessions: Callable[[], Mapping[str, str]]
     egresses: Callable[[], Sequence[EgressStats]] = _no_egresses
+    kill_switches: Callable[[], Mapping[str, bool]] = _no_switches
 
 
 class StateCollector(Collector):
@@ -114,6 +120,13 @@ class StateCollector(Collector):
         )
         for account_id, state in sorted(self.sources.sessions().items()):
             sessions.add_metric([account_id, state], 1)
+        switches = GaugeMetricFamily(
+            "kite_gateway_kill_switch_engaged",
+            "1 while a kill switch is engaged (new orders refused), 0 once released; by scope (account or gateway).",
+            labels=["scope"],
+        )
+        for scope, engaged in sorted(self.sources.kill_switches().items()):
+            switches.add_metric([scope], 1 if engaged else 0)
         yield from self._egress_metrics()
         yield from (
             connections,
@@ -126,6 +139,7 @@ class StateCollector(Collector):
             order_subscribers,
             queued,
             sessions,
+            switches,
         )
 
     def _egress_metrics(self) -> Iterator[Metric]:

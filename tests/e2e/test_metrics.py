@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import grpc
 import pytest
-from kite_gateway_api.v1 import market_data_pb2, portfolio_pb2
+from kite_gateway_api.v1 import market_data_pb2, order_pb2, portfolio_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from kite_gateway.observability.metrics import REGISTRY
@@ -82,6 +82,18 @@ async def test_rpc_kite_ticker_subscriber_order_and_session_series_are_exported(
     assert value(samples, "kite_gateway_account_session", account_id="ZS0001", state="SESSION_STATE_ACTIVE") == 1
     orders.cancel()
     ticks.cancel()
+
+
+async def test_an_engaged_kill_switch_reads_one_and_a_released_one_zero(observed: tuple[Stack, str]) -> None:
+    stack, url = observed
+    engage = order_pb2.SetKillSwitchRequest(account_id="ZS0001", engaged=True, reason="metrics")
+    await stack.orders.SetKillSwitch(engage)
+    assert value(await scrape(url), "kite_gateway_kill_switch_engaged", scope="ZS0001") == 1
+    await stack.orders.SetKillSwitch(order_pb2.SetKillSwitchRequest(account_id="ZS0001", engaged=False))
+    assert (await scrape(url))[("kite_gateway_kill_switch_engaged", frozenset({("scope", "ZS0001")}))] == 0
+    gateway = order_pb2.SetKillSwitchRequest(engaged=True, reason="metrics")
+    await stack.orders.SetKillSwitch(gateway)
+    assert value(await scrape(url), "kite_gateway_kill_switch_engaged", scope="gateway") == 1
 
 
 async def test_a_stream_the_caller_cancels_is_counted_as_cancelled(observed: tuple[Stack, str]) -> None:

@@ -93,3 +93,14 @@ def test_accounts_per_egress_are_summed_per_ip_against_the_family_size() -> None
 
 def test_no_egress_source_adds_no_egress_series() -> None:
     assert not any(name.startswith("kite_gateway_egress") for name, _ in scrape(sources()))
+
+
+def test_each_stored_kill_switch_is_one_while_engaged_and_zero_once_released() -> None:
+    samples = scrape(sources(kill_switches={"gateway": False, "AB1234": True, "CD5678": False}))
+    assert samples[("kite_gateway_kill_switch_engaged", (("scope", "AB1234"),))] == 1
+    assert samples[("kite_gateway_kill_switch_engaged", (("scope", "CD5678"),))] == 0
+    assert samples[("kite_gateway_kill_switch_engaged", (("scope", "gateway"),))] == 0
+
+
+def test_no_kill_switch_stored_exports_no_kill_switch_series() -> None:
+    assert not [key for key in scrape(sources()) if key[0] == "kite_gateway_kill_switch_engaged"]
