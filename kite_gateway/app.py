@@ -351,8 +351,10 @@ class App:
     def _ticker_stats(self) -> dict[str, TickerStats]:
         return {
             s.account_id: TickerStats(
+                connected=s.state is UpstreamState.CONNECTED,
                 connections=[
-                    ConnectionStats(c.index, f"UPSTREAM_STATE_{c.state.name}", c.uptime) for c in s.connections
+                    ConnectionStats(c.index, f"UPSTREAM_STATE_{c.state.name}", c.uptime, c.reconnects)
+                    for c in s.connections
                 ],
                 ticks_in=s.ticks_in,
                 delivered=s.ticks_delivered,

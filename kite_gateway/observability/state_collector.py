@@ -14,17 +14,20 @@ from prometheus_client.registry import Collector
 
 @dataclass(frozen=True)
 class ConnectionStats:
-    """One upstream ticker connection: its index, its state's name, seconds up (0 while not connected)."""
+    """One upstream ticker connection: its index, its state's name, seconds up (0 while not connected),
+    and how often it has reconnected."""
 
     index: int
     state: str
     uptime: float
+    reconnects: int = 0
 
 
 @dataclass(frozen=True)
 class TickerStats:
-    """One account's live ticks."""
+    """One account's live ticks; `connected`: its feed is up as its subscribers are told it."""
 
+    connected: bool = False
     connections: Sequence[ConnectionStats] = ()
     ticks_in: int = 0
     delivered: int = 0
@@ -79,6 +82,16 @@ class StateCollector(Collector):
             "Seconds since each connected ticker connection came up (0 while it is not connected).",
             labels=[*account, "connection"],
         )
+        # Always one sample per account (0 or 1): kite_ticker_connections has no series for a state no
+        # connection is in, so "connected" would vanish, not read 0, while the feed is down.
+        up = GaugeMetricFamily(
+            "kite_ticker_up",
+            "1 while the account's ticker feed is connected (as its subscribers see it).",
+            labels=account,
+        )
+        reconnects = CounterMetricFamily(
+            "kite_ticker_reconnects", "Reconnects of the account's upstream ticker connections.", labels=account
+        )
         ticks_in = CounterMetricFamily("kite_ticks_received", "Ticks decoded from the upstream.", labels=account)
         ticks_out = CounterMetricFamily("kite_gateway_ticks_sent", "Ticks handed to subscribers.", labels=account)
         conflated = CounterMetricFamily(
@@ -97,6 +110,8 @@ class StateCollector(Collector):
                 uptime.add_metric([account_id, str(connection.index)], connection.uptime)
             for name, count in sorted(states.items()):
                 connections.add_metric([account_id, name], count)
+            up.add_metric([account_id], 1 if stats.connected else 0)
+            reconnects.add_metric([account_id], sum(connection.reconnects for connection in stats.connections))
             ticks_in.add_metric([account_id], stats.ticks_in)
             ticks_out.add_metric([account_id], stats.delivered)
             conflated.add_metric([account_id], stats.conflated)
@@ -130,6 +145,8 @@ class StateCollector(Collector):
         yield from self._egress_metrics()
         yield from (
             connections,
+            up,
+            reconnects,
             uptime,
             ticks_in,
             ticks_out,

@@ -71,6 +71,8 @@ async def test_rpc_kite_ticker_subscriber_order_and_session_series_are_exported(
     assert value(samples, "kite_request_errors_total", error_type="InputException") >= 1
     assert value(samples, "kite_rate_limiter_wait_seconds_count", endpoint_class="orders") >= 1
     assert value(samples, "kite_ticker_connections", account_id="ZS0001", state="UPSTREAM_STATE_CONNECTED") == 1
+    assert value(samples, "kite_ticker_up", account_id="ZS0001") == 1
+    assert ("kite_ticker_reconnects_total", frozenset({("account_id", "ZS0001")})) in samples
     assert value(samples, "kite_ticker_connection_uptime_seconds", account_id="ZS0001", connection="0") > 0
     assert value(samples, "kite_ticks_received_total", account_id="ZS0001") >= 2
     assert value(samples, "kite_gateway_ticks_sent_total", account_id="ZS0001") >= 2

@@ -36,8 +36,9 @@ def test_ticker_connections_are_counted_by_state_with_each_ones_uptime() -> None
         connections=[
             ConnectionStats(0, "UPSTREAM_STATE_CONNECTED", 12.5),
             ConnectionStats(1, "UPSTREAM_STATE_CONNECTED", 3.0),
-            ConnectionStats(2, "UPSTREAM_STATE_RECONNECTING", 0.0),
+            ConnectionStats(2, "UPSTREAM_STATE_RECONNECTING", 0.0, reconnects=4),
         ],
+        connected=True,
         ticks_in=40,
         delivered=70,
         conflated=5,
@@ -49,6 +50,8 @@ def test_ticker_connections_are_counted_by_state_with_each_ones_uptime() -> None
     assert samples[("kite_ticker_connections", (account, ("state", "UPSTREAM_STATE_RECONNECTING")))] == 1
     assert samples[("kite_ticker_connection_uptime_seconds", (account, ("connection", "0")))] == 12.5
     assert samples[("kite_ticks_received_total", (account,))] == 40
+    assert samples[("kite_ticker_up", (account,))] == 1
+    assert samples[("kite_ticker_reconnects_total", (account,))] == 4
     assert samples[("kite_gateway_ticks_sent_total", (account,))] == 70
     assert samples[("kite_gateway_ticks_conflated_total", (account,))] == 5
     assert samples[("kite_gateway_tick_subscribers", (account,))] == 3
@@ -104,3 +107,10 @@ def test_each_stored_kill_switch_is_one_while_engaged_and_zero_once_released() -
 
 def test_no_kill_switch_stored_exports_no_kill_switch_series() -> None:
     assert not [key for key in scrape(sources()) if key[0] == "kite_gateway_kill_switch_engaged"]
+
+
+def test_a_feed_that_is_down_reads_zero_rather_than_losing_its_series() -> None:
+    stats = TickerStats(connections=[ConnectionStats(0, "UPSTREAM_STATE_RECONNECTING", 0.0, reconnects=7)])
+    samples = scrape(sources(tickers={"AB1234": stats}))
+    assert samples[("kite_ticker_up", (("account_id", "AB1234"),))] == 0
+    assert samples[("kite_ticker_reconnects_total", (("account_id", "AB1234"),))] == 7
