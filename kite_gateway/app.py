@@ -325,6 +325,7 @@ class App:
                 sessions=lambda: {s.account_id: f"SESSION_STATE_{s.state()[0].name}" for s in self.accounts.all()},
                 egresses=self._egress_stats,
                 kill_switches=self._kill_switch_states,
+                automatic_exits=lambda: dict(self.exits.carried_out) if self.exits is not None else {},
             )
         )
 

@@ -1,7 +1,8 @@
 """Metrics read at scrape time (nothing on the hot path): the upstream ticker's connections, ticks
 in and out, subscribers and their queues, order-update subscribers, order queues, each account's
-session state, kill switches and how many accounts each egress carries. Each comes from a small provider (a
-callable) that the composition root wires to the part that knows it; this module knows none of them."""
+session state, kill switches, automatic exits and how many accounts each egress carries. Each
+comes from a small provider (a callable) that the composition root wires to the part that knows
+it; this module knows none of them."""
 
 from __future__ import annotations
 
@@ -54,11 +55,16 @@ def _no_switches() -> Mapping[str, bool]:
     return {}
 
 
+def _no_exits() -> Mapping[tuple[str, str], int]:
+    return {}
+
+
 @dataclass(frozen=True)
 class StateSources:
     """By account id: ticker stats, open order-update streams, queued placements, and the name of
     the session state (e.g. SESSION_STATE_ACTIVE); the egresses; and each stored kill switch by
-    scope (an account id, or "gateway" for the gateway-wide one) with whether it is engaged."""
+    scope (an account id, or "gateway" for the gateway-wide one) with whether it is engaged; and
+    the automatic exits this process carried out, by (scope kind, rule)."""
 
     tickers: Callable[[], Mapping[str, TickerStats]]
     order_subscribers: Callable[[], Mapping[str, int]]
@@ -66,6 +72,7 @@ class StateSources:
     sessions: Callable[[], Mapping[str, str]]
     egresses: Callable[[], Sequence[EgressStats]] = _no_egresses
     kill_switches: Callable[[], Mapping[str, bool]] = _no_switches
+    automatic_exits: Callable[[], Mapping[tuple[str, str], int]] = _no_exits
 
 
 class StateCollector(Collector):
@@ -142,6 +149,13 @@ class StateCollector(Collector):
         )
         for scope, engaged in sorted(self.sources.kill_switches().items()):
             switches.add_metric([scope], 1 if engaged else 0)
+        exits = CounterMetricFamily(
+            "kite_gateway_automatic_exits",
+            "Automatic exits carried out (kill switch or halt, then square-off if configured), by scope and rule.",
+            labels=["scope", "rule"],
+        )
+        for (scope, rule), count in sorted(self.sources.automatic_exits().items()):
+            exits.add_metric([scope, rule], count)
         yield from self._egress_metrics()
         yield from (
             connections,
@@ -157,6 +171,7 @@ class StateCollector(Collector):
             queued,
             sessions,
             switches,
+            exits,
         )
 
     def _egress_metrics(self) -> Iterator[Metric]:

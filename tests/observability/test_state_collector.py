@@ -114,3 +114,11 @@ def test_a_feed_that_is_down_reads_zero_rather_than_losing_its_series() -> None:
     samples = scrape(sources(tickers={"AB1234": stats}))
     assert samples[("kite_ticker_up", (("account_id", "AB1234"),))] == 0
     assert samples[("kite_ticker_reconnects_total", (("account_id", "AB1234"),))] == 7
+
+
+def test_automatic_exits_are_counted_by_scope_and_rule() -> None:
+    carried = {("account", "daily_loss_limit"): 2, ("strategy", "profit_lock"): 1}
+    samples = scrape(sources(automatic_exits=carried))
+    total = "kite_gateway_automatic_exits_total"
+    assert samples[(total, (("rule", "daily_loss_limit"), ("scope", "account")))] == 2
+    assert samples[(total, (("rule", "profit_lock"), ("scope", "strategy")))] == 1
