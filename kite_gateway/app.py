@@ -72,7 +72,14 @@ from kite_gateway.kite import (
     RateLimits,
     check_egresses,
 )
-from kite_gateway.observability import ConnectionStats, EgressStats, StateCollector, StateSources, TickerStats
+from kite_gateway.observability import (
+    ConnectionStats,
+    EgressStats,
+    LeaseStats,
+    StateCollector,
+    StateSources,
+    TickerStats,
+)
 from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
 from kite_gateway.storage import (
     POSTGRES_CLOCK,
@@ -326,8 +333,15 @@ class App:
                 egresses=self._egress_stats,
                 kill_switches=self._kill_switch_states,
                 automatic_exits=lambda: dict(self.exits.carried_out) if self.exits is not None else {},
+                leases=self._lease_stats,
             )
         )
+
+    def _lease_stats(self) -> LeaseStats | None:
+        if self.membership is None:
+            return None
+        keys = {session.api_key for session in self.accounts.all()}
+        return LeaseStats(len(self.membership.keeper.held()), len(keys), self.membership.healthy())
 
     def _kill_switch_states(self) -> dict[str, bool]:
         return {s.account_id or "gateway": s.engaged for s in self.kill_switches.states.values()}

@@ -47,6 +47,16 @@ class EgressStats:
     family_size: int
 
 
+@dataclass(frozen=True)
+class LeaseStats:
+    """The clustered mode, on this replica: leases it holds, the lease keys (Kite apps) that some
+    replica should hold, and whether its lease keeper reached the database within a lease ttl."""
+
+    held: int
+    keys: int
+    database_reachable: bool
+
+
 def _no_egresses() -> Sequence[EgressStats]:
     return ()
 
@@ -59,12 +69,16 @@ def _no_exits() -> Mapping[tuple[str, str], int]:
     return {}
 
 
+def _not_clustered() -> LeaseStats | None:
+    return None
+
+
 @dataclass(frozen=True)
 class StateSources:
     """By account id: ticker stats, open order-update streams, queued placements, and the name of
     the session state (e.g. SESSION_STATE_ACTIVE); the egresses; and each stored kill switch by
     scope (an account id, or "gateway" for the gateway-wide one) with whether it is engaged; and
-    the automatic exits this process carried out, by (scope kind, rule)."""
+    the automatic exits this process carried out, by (scope kind, rule); and, clustered, the leases."""
 
     tickers: Callable[[], Mapping[str, TickerStats]]
     order_subscribers: Callable[[], Mapping[str, int]]
@@ -73,6 +87,7 @@ class StateSources:
     egresses: Callable[[], Sequence[EgressStats]] = _no_egresses
     kill_switches: Callable[[], Mapping[str, bool]] = _no_switches
     automatic_exits: Callable[[], Mapping[tuple[str, str], int]] = _no_exits
+    leases: Callable[[], LeaseStats | None] = _not_clustered
 
 
 class StateCollector(Collector):
@@ -157,6 +172,7 @@ class StateCollector(Collector):
         for (scope, rule), count in sorted(self.sources.automatic_exits().items()):
             exits.add_metric([scope, rule], count)
         yield from self._egress_metrics()
+        yield from self._lease_metrics()
         yield from (
             connections,
             up,
@@ -200,3 +216,19 @@ class StateCollector(Collector):
         for ip, count in sorted(per_ip.items()):
             beyond.add_metric([ip], 1 if count > egresses[0].family_size else 0)
         yield from (accounts, family, beyond)
+
+    def _lease_metrics(self) -> Iterator[Metric]:
+        leases = self.sources.leases()
+        if leases is None:
+            return
+        yield GaugeMetricFamily("kite_gateway_leases_held", "Leases (Kite apps) this replica holds.", leases.held)
+        yield GaugeMetricFamily(
+            "kite_gateway_lease_keys",
+            "Lease keys (Kite apps with accounts) that some replica should hold.",
+            leases.keys,
+        )
+        yield GaugeMetricFamily(
+            "kite_gateway_lease_database_reachable",
+            "1 while this replica's lease keeper reached the database within a lease ttl (it can hold leases).",
+            1 if leases.database_reachable else 0,
+        )

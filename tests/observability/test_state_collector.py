@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from kite_gateway.observability.state_collector import (
     ConnectionStats,
     EgressStats,
+    LeaseStats,
     StateCollector,
     StateSources,
     TickerStats,
@@ -122,3 +123,15 @@ def test_automatic_exits_are_counted_by_scope_and_rule() -> None:
     total = "kite_gateway_automatic_exits_total"
     assert samples[(total, (("rule", "daily_loss_limit"), ("scope", "account")))] == 2
     assert samples[(total, (("rule", "profit_lock"), ("scope", "strategy")))] == 1
+
+
+def test_a_clustered_replica_exports_its_leases_the_keys_to_hold_and_whether_it_reaches_the_database() -> None:
+    stats = LeaseStats(held=2, keys=5, database_reachable=False)
+    samples = scrape(sources(leases=stats))
+    assert samples[("kite_gateway_leases_held", ())] == 2
+    assert samples[("kite_gateway_lease_keys", ())] == 5
+    assert samples[("kite_gateway_lease_database_reachable", ())] == 0
+
+
+def test_a_gateway_that_is_not_clustered_exports_no_lease_series() -> None:
+    assert not [key for key in scrape(sources()) if "lease" in key[0]]
