@@ -334,8 +334,16 @@ class App:
                 kill_switches=self._kill_switch_states,
                 automatic_exits=lambda: dict(self.exits.carried_out) if self.exits is not None else {},
                 leases=self._lease_stats,
+                session_expiries=self._session_expiries,
             )
         )
+
+    def _session_expiries(self) -> dict[str, float]:
+        return {
+            s.account_id: s.token_expires_at.timestamp()
+            for s in self.accounts.all()
+            if s.kite is not None and s.token_expires_at is not None
+        }
 
     def _lease_stats(self) -> LeaseStats | None:
         if self.membership is None:

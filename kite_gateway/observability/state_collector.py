@@ -69,6 +69,10 @@ def _no_exits() -> Mapping[tuple[str, str], int]:
     return {}
 
 
+def _no_expiries() -> Mapping[str, float]:
+    return {}
+
+
 def _not_clustered() -> LeaseStats | None:
     return None
 
@@ -78,7 +82,8 @@ class StateSources:
     """By account id: ticker stats, open order-update streams, queued placements, and the name of
     the session state (e.g. SESSION_STATE_ACTIVE); the egresses; and each stored kill switch by
     scope (an account id, or "gateway" for the gateway-wide one) with whether it is engaged; and
-    the automatic exits this process carried out, by (scope kind, rule); and, clustered, the leases."""
+    the automatic exits this process carried out, by (scope kind, rule); when each account's access
+    token expires (Unix seconds, for accounts holding one); and, clustered, the leases."""
 
     tickers: Callable[[], Mapping[str, TickerStats]]
     order_subscribers: Callable[[], Mapping[str, int]]
@@ -88,6 +93,7 @@ class StateSources:
     kill_switches: Callable[[], Mapping[str, bool]] = _no_switches
     automatic_exits: Callable[[], Mapping[tuple[str, str], int]] = _no_exits
     leases: Callable[[], LeaseStats | None] = _not_clustered
+    session_expiries: Callable[[], Mapping[str, float]] = _no_expiries
 
 
 class StateCollector(Collector):
@@ -157,6 +163,13 @@ class StateCollector(Collector):
         )
         for account_id, state in sorted(self.sources.sessions().items()):
             sessions.add_metric([account_id, state], 1)
+        expiries = GaugeMetricFamily(
+            "kite_gateway_session_expiry_timestamp_seconds",
+            "When each account's Kite access token expires (Unix seconds); no series without a token.",
+            labels=account,
+        )
+        for account_id, expires in sorted(self.sources.session_expiries().items()):
+            expiries.add_metric([account_id], expires)
         switches = GaugeMetricFamily(
             "kite_gateway_kill_switch_engaged",
             "1 while a kill switch is engaged (new orders refused), 0 once released; by scope (account or gateway).",
@@ -186,6 +199,7 @@ class StateCollector(Collector):
             order_subscribers,
             queued,
             sessions,
+            expiries,
             switches,
             exits,
         )

@@ -82,6 +82,10 @@ async def test_rpc_kite_ticker_subscriber_order_and_session_series_are_exported(
     assert value(samples, "kite_gateway_order_updates_total", account_id="ZS0001", status="COMPLETE") >= 1
     assert value(samples, "kite_gateway_order_queue_depth", account_id="ZS0001") == 0
     assert value(samples, "kite_gateway_account_session", account_id="ZS0001", state="SESSION_STATE_ACTIVE") == 1
+    session = stack.runtime.accounts.get("ZS0001")
+    assert session.token_expires_at is not None
+    expiry = value(samples, "kite_gateway_session_expiry_timestamp_seconds", account_id="ZS0001")
+    assert expiry == session.token_expires_at.timestamp()
     orders.cancel()
     ticks.cancel()
 

@@ -135,3 +135,8 @@ def test_a_clustered_replica_exports_its_leases_the_keys_to_hold_and_whether_it_
 
 def test_a_gateway_that_is_not_clustered_exports_no_lease_series() -> None:
     assert not [key for key in scrape(sources()) if "lease" in key[0]]
+
+
+def test_each_accounts_token_expiry_is_exported_in_unix_seconds() -> None:
+    samples = scrape(sources(session_expiries={"AB1234": 1_780_000_000.0}))
+    assert samples[("kite_gateway_session_expiry_timestamp_seconds", (("account_id", "AB1234"),))] == 1_780_000_000.0
