@@ -68,6 +68,9 @@ async def test_rpc_kite_ticker_subscriber_order_and_session_series_are_exported(
     assert value(samples, "grpc_server_handling_seconds_count", **rpc) >= 2
     assert value(samples, "grpc_server_msg_sent_total", grpc_method="StreamTicks", grpc_type="server_stream") >= 1
     assert value(samples, "kite_request_duration_seconds_count", endpoint_class="orders", method="place_order") >= 1
+    # the bucket the order-acceptance SLO reads (deploy/prometheus-rule.yaml: le="2.0")
+    place_order = {"grpc_service": "kite_gateway.v1.OrderService", "grpc_method": "PlaceOrder"}
+    assert value(samples, "grpc_server_handling_seconds_bucket", **place_order, le="2.0") >= 1
     assert value(samples, "kite_request_errors_total", error_type="InputException") >= 1
     assert value(samples, "kite_rate_limiter_wait_seconds_count", endpoint_class="orders") >= 1
     assert value(samples, "kite_ticker_connections", account_id="ZS0001", state="UPSTREAM_STATE_CONNECTED") == 1
