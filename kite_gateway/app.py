@@ -73,7 +73,14 @@ from kite_gateway.kite import (
     RateLimits,
     check_egresses,
 )
-from kite_gateway.observability import ConnectionStats, EgressStats, StateCollector, StateSources, TickerStats
+from kite_gateway.observability import (
+    ConnectionStats,
+    EgressStats,
+    LeaseStats,
+    StateCollector,
+    StateSources,
+    TickerStats,
+)
 from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
 from kite_gateway.storage import (
     POSTGRES_CLOCK,
@@ -339,8 +346,28 @@ class App:
                 order_queues=lambda: {a: self.dispatch.waiting(a) for a in self.dispatch.accounts()},
                 sessions=lambda: {s.account_id: f"SESSION_STATE_{s.state()[0].name}" for s in self.accounts.all()},
                 egresses=self._egress_stats,
+                kill_switches=self._kill_switch_states,
+                automatic_exits=lambda: dict(self.exits.carried_out) if self.exits is not None else {},
+                leases=self._lease_stats,
+                session_expiries=self._session_expiries,
             )
         )
+
+    def _session_expiries(self) -> dict[str, float]:
+        return {
+            s.account_id: s.token_expires_at.timestamp()
+            for s in self.accounts.all()
+            if s.kite is not None and s.token_expires_at is not None
+        }
+
+    def _lease_stats(self) -> LeaseStats | None:
+        if self.membership is None:
+            return None
+        keys = {session.api_key for session in self.accounts.all()}
+        return LeaseStats(len(self.membership.keeper.held()), len(keys), self.membership.healthy())
+
+    def _kill_switch_states(self) -> dict[str, bool]:
+        return {s.account_id or "gateway": s.engaged for s in self.kill_switches.states.values()}
 
     def _dependencies(self) -> dict[str, bool]:
         found = {"database": self.membership is not None and self.membership.healthy()}
@@ -362,8 +389,10 @@ class App:
     def _ticker_stats(self) -> dict[str, TickerStats]:
         return {
             s.account_id: TickerStats(
+                connected=s.state is UpstreamState.CONNECTED,
                 connections=[
-                    ConnectionStats(c.index, f"UPSTREAM_STATE_{c.state.name}", c.uptime) for c in s.connections
+                    ConnectionStats(c.index, f"UPSTREAM_STATE_{c.state.name}", c.uptime, c.reconnects)
+                    for c in s.connections
                 ],
                 ticks_in=s.ticks_in,
                 delivered=s.ticks_delivered,

@@ -18,6 +18,7 @@ from kite_gateway.observability.metrics import (
 from kite_gateway.observability.state_collector import (
     ConnectionStats,
     EgressStats,
+    LeaseStats,
     StateCollector,
     StateSources,
     TickerStats,
@@ -38,6 +39,7 @@ __all__ = [
     "RPC_STARTED",
     "ConnectionStats",
     "EgressStats",
+    "LeaseStats",
     "StateCollector",
     "StateSources",
     "TickerStats",

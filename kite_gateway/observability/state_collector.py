@@ -1,7 +1,8 @@
 """Metrics read at scrape time (nothing on the hot path): the upstream ticker's connections, ticks
 in and out, subscribers and their queues, order-update subscribers, order queues, each account's
-session state and how many accounts each egress carries. Each comes from a small provider (a
-callable) that the composition root wires to the part that knows it; this module knows none of them."""
+session state, kill switches, automatic exits and how many accounts each egress carries. Each
+comes from a small provider (a callable) that the composition root wires to the part that knows
+it; this module knows none of them."""
 
 from __future__ import annotations
 
@@ -14,17 +15,20 @@ from prometheus_client.registry import Collector
 
 @dataclass(frozen=True)
 class ConnectionStats:
-    """One upstream ticker connection: its index, its state's name, seconds up (0 while not connected)."""
+    """One upstream ticker connection: its index, its state's name, seconds up (0 while not connected),
+    and how often it has reconnected."""
 
     index: int
     state: str
     uptime: float
+    reconnects: int = 0
 
 
 @dataclass(frozen=True)
 class TickerStats:
-    """One account's live ticks."""
+    """One account's live ticks; `connected`: its feed is up as its subscribers are told it."""
 
+    connected: bool = False
     connections: Sequence[ConnectionStats] = ()
     ticks_in: int = 0
     delivered: int = 0
@@ -43,20 +47,53 @@ class EgressStats:
     family_size: int
 
 
+@dataclass(frozen=True)
+class LeaseStats:
+    """The clustered mode, on this replica: leases it holds, the lease keys (Kite apps) that some
+    replica should hold, and whether its lease keeper reached the database within a lease ttl."""
+
+    held: int
+    keys: int
+    database_reachable: bool
+
+
 def _no_egresses() -> Sequence[EgressStats]:
     return ()
+
+
+def _no_switches() -> Mapping[str, bool]:
+    return {}
+
+
+def _no_exits() -> Mapping[tuple[str, str], int]:
+    return {}
+
+
+def _no_expiries() -> Mapping[str, float]:
+    return {}
+
+
+def _not_clustered() -> LeaseStats | None:
+    return None
 
 
 @dataclass(frozen=True)
 class StateSources:
     """By account id: ticker stats, open order-update streams, queued placements, and the name of
-    the session state (e.g. SESSION_STATE_ACTIVE); and the egresses."""
+    the session state (e.g. SESSION_STATE_ACTIVE); the egresses; and each stored kill switch by
+    scope (an account id, or "gateway" for the gateway-wide one) with whether it is engaged; and
+    the automatic exits this process carried out, by (scope kind, rule); when each account's access
+    token expires (Unix seconds, for accounts holding one); and, clustered, the leases."""
 
     tickers: Callable[[], Mapping[str, TickerStats]]
     order_subscribers: Callable[[], Mapping[str, int]]
     order_queues: Callable[[], Mapping[str, int]]
     sessions: Callable[[], Mapping[str, str]]
     egresses: Callable[[], Sequence[EgressStats]] = _no_egresses
+    kill_switches: Callable[[], Mapping[str, bool]] = _no_switches
+    automatic_exits: Callable[[], Mapping[tuple[str, str], int]] = _no_exits
+    leases: Callable[[], LeaseStats | None] = _not_clustered
+    session_expiries: Callable[[], Mapping[str, float]] = _no_expiries
 
 
 class StateCollector(Collector):
@@ -72,6 +109,16 @@ class StateCollector(Collector):
             "kite_ticker_connection_uptime_seconds",
             "Seconds since each connected ticker connection came up (0 while it is not connected).",
             labels=[*account, "connection"],
+        )
+        # Always one sample per account (0 or 1): kite_ticker_connections has no series for a state no
+        # connection is in, so "connected" would vanish, not read 0, while the feed is down.
+        up = GaugeMetricFamily(
+            "kite_ticker_up",
+            "1 while the account's ticker feed is connected (as its subscribers see it).",
+            labels=account,
+        )
+        reconnects = CounterMetricFamily(
+            "kite_ticker_reconnects", "Reconnects of the account's upstream ticker connections.", labels=account
         )
         ticks_in = CounterMetricFamily("kite_ticks_received", "Ticks decoded from the upstream.", labels=account)
         ticks_out = CounterMetricFamily("kite_gateway_ticks_sent", "Ticks handed to subscribers.", labels=account)
@@ -91,6 +138,8 @@ class StateCollector(Collector):
                 uptime.add_metric([account_id, str(connection.index)], connection.uptime)
             for name, count in sorted(states.items()):
                 connections.add_metric([account_id, name], count)
+            up.add_metric([account_id], 1 if stats.connected else 0)
+            reconnects.add_metric([account_id], sum(connection.reconnects for connection in stats.connections))
             ticks_in.add_metric([account_id], stats.ticks_in)
             ticks_out.add_metric([account_id], stats.delivered)
             conflated.add_metric([account_id], stats.conflated)
@@ -114,9 +163,33 @@ class StateCollector(Collector):
         )
         for account_id, state in sorted(self.sources.sessions().items()):
             sessions.add_metric([account_id, state], 1)
+        expiries = GaugeMetricFamily(
+            "kite_gateway_session_expiry_timestamp_seconds",
+            "When each account's Kite access token expires (Unix seconds); no series without a token.",
+            labels=account,
+        )
+        for account_id, expires in sorted(self.sources.session_expiries().items()):
+            expiries.add_metric([account_id], expires)
+        switches = GaugeMetricFamily(
+            "kite_gateway_kill_switch_engaged",
+            "1 while a kill switch is engaged (new orders refused), 0 once released; by scope (account or gateway).",
+            labels=["scope"],
+        )
+        for scope, engaged in sorted(self.sources.kill_switches().items()):
+            switches.add_metric([scope], 1 if engaged else 0)
+        exits = CounterMetricFamily(
+            "kite_gateway_automatic_exits",
+            "Automatic exits carried out (kill switch or halt, then square-off if configured), by scope and rule.",
+            labels=["scope", "rule"],
+        )
+        for (scope, rule), count in sorted(self.sources.automatic_exits().items()):
+            exits.add_metric([scope, rule], count)
         yield from self._egress_metrics()
+        yield from self._lease_metrics()
         yield from (
             connections,
+            up,
+            reconnects,
             uptime,
             ticks_in,
             ticks_out,
@@ -126,6 +199,9 @@ class StateCollector(Collector):
             order_subscribers,
             queued,
             sessions,
+            expiries,
+            switches,
+            exits,
         )
 
     def _egress_metrics(self) -> Iterator[Metric]:
@@ -154,3 +230,19 @@ class StateCollector(Collector):
         for ip, count in sorted(per_ip.items()):
             beyond.add_metric([ip], 1 if count > egresses[0].family_size else 0)
         yield from (accounts, family, beyond)
+
+    def _lease_metrics(self) -> Iterator[Metric]:
+        leases = self.sources.leases()
+        if leases is None:
+            return
+        yield GaugeMetricFamily("kite_gateway_leases_held", "Leases (Kite apps) this replica holds.", leases.held)
+        yield GaugeMetricFamily(
+            "kite_gateway_lease_keys",
+            "Lease keys (Kite apps with accounts) that some replica should hold.",
+            leases.keys,
+        )
+        yield GaugeMetricFamily(
+            "kite_gateway_lease_database_reachable",
+            "1 while this replica's lease keeper reached the database within a lease ttl (it can hold leases).",
+            1 if leases.database_reachable else 0,
+        )

@@ -218,6 +218,39 @@ async def test_a_replica_that_cannot_reach_the_database_is_not_ready_and_one_tha
     )
 
 
+def lease_series(replica: Replica) -> dict[str, float]:
+    return {
+        sample.name: sample.value
+        for family in replica.runtime.state_collector().collect()
+        for sample in family.samples
+        if "lease" in sample.name
+    }
+
+
+async def test_lease_metrics_show_every_app_held_once_and_a_replica_cut_off_from_the_database(
+    pair: tuple[Replica, Replica],
+) -> None:
+    """What deploy/prometheus-rule.yaml alerts on: the leases held across replicas add up to the
+    lease keys (a holds them all, b none), and a replica whose rounds stopped reaching the database
+    says so."""
+    a, b = pair
+    keys = len({session.api_key for session in a.runtime.accounts.all()})
+    assert keys >= 1
+    assert lease_series(a) == {
+        "kite_gateway_leases_held": keys,
+        "kite_gateway_lease_keys": keys,
+        "kite_gateway_lease_database_reachable": 1,
+    }
+    assert lease_series(b) == {
+        "kite_gateway_leases_held": 0,
+        "kite_gateway_lease_keys": keys,
+        "kite_gateway_lease_database_reachable": 1,
+    }
+    a.jump(a.runtime.settings.gateway_lease_ttl + 1)  # no round reached the database for a ttl
+    after = lease_series(a)
+    assert after["kite_gateway_lease_database_reachable"] == 0 and after["kite_gateway_leases_held"] == 0
+
+
 def engage(account_id: str = "") -> order_pb2.SetKillSwitchRequest:
     return order_pb2.SetKillSwitchRequest(account_id=account_id, engaged=True, reason="adversary")
 

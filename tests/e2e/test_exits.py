@@ -109,6 +109,14 @@ async def test_a_daily_loss_limit_crossed_by_the_market_engages_the_kill_switch_
     (event,) = exits.told
     assert event.rule.value == "daily_loss_limit" and event.pnl <= -LOSS_LIMIT
     assert event.outcome.startswith("kill switch of ZS0001 engaged; squared off: 1 orders")
+    scraped = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in stack.runtime.state_collector().collect()
+        for sample in family.samples
+    }
+    exits_counted = ("kite_gateway_automatic_exits_total", (("rule", "daily_loss_limit"), ("scope", "account")))
+    assert scraped[exits_counted] == 1
+    assert scraped[("kite_gateway_kill_switch_engaged", (("scope", ACCOUNT),))] == 1
 
     audit = await stack.orders.ListAuditEvents(order_pb2.ListAuditEventsRequest(account_id=ACCOUNT))
     exit_entries = [e for e in audit.events if e.principal == "gateway:exits"]

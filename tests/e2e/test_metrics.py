@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import grpc
 import pytest
-from kite_gateway_api.v1 import market_data_pb2, portfolio_pb2
+from kite_gateway_api.v1 import market_data_pb2, order_pb2, portfolio_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from kite_gateway.observability.metrics import REGISTRY
@@ -68,9 +68,14 @@ async def test_rpc_kite_ticker_subscriber_order_and_session_series_are_exported(
     assert value(samples, "grpc_server_handling_seconds_count", **rpc) >= 2
     assert value(samples, "grpc_server_msg_sent_total", grpc_method="StreamTicks", grpc_type="server_stream") >= 1
     assert value(samples, "kite_request_duration_seconds_count", endpoint_class="orders", method="place_order") >= 1
+    # the bucket the order-acceptance SLO reads (deploy/prometheus-rule.yaml: le="2.0")
+    place_order = {"grpc_service": "kite_gateway.v1.OrderService", "grpc_method": "PlaceOrder"}
+    assert value(samples, "grpc_server_handling_seconds_bucket", **place_order, le="2.0") >= 1
     assert value(samples, "kite_request_errors_total", error_type="InputException") >= 1
     assert value(samples, "kite_rate_limiter_wait_seconds_count", endpoint_class="orders") >= 1
     assert value(samples, "kite_ticker_connections", account_id="ZS0001", state="UPSTREAM_STATE_CONNECTED") == 1
+    assert value(samples, "kite_ticker_up", account_id="ZS0001") == 1
+    assert ("kite_ticker_reconnects_total", frozenset({("account_id", "ZS0001")})) in samples
     assert value(samples, "kite_ticker_connection_uptime_seconds", account_id="ZS0001", connection="0") > 0
     assert value(samples, "kite_ticks_received_total", account_id="ZS0001") >= 2
     assert value(samples, "kite_gateway_ticks_sent_total", account_id="ZS0001") >= 2
@@ -80,8 +85,24 @@ async def test_rpc_kite_ticker_subscriber_order_and_session_series_are_exported(
     assert value(samples, "kite_gateway_order_updates_total", account_id="ZS0001", status="COMPLETE") >= 1
     assert value(samples, "kite_gateway_order_queue_depth", account_id="ZS0001") == 0
     assert value(samples, "kite_gateway_account_session", account_id="ZS0001", state="SESSION_STATE_ACTIVE") == 1
+    session = stack.runtime.accounts.get("ZS0001")
+    assert session.token_expires_at is not None
+    expiry = value(samples, "kite_gateway_session_expiry_timestamp_seconds", account_id="ZS0001")
+    assert expiry == session.token_expires_at.timestamp()
     orders.cancel()
     ticks.cancel()
+
+
+async def test_an_engaged_kill_switch_reads_one_and_a_released_one_zero(observed: tuple[Stack, str]) -> None:
+    stack, url = observed
+    engage = order_pb2.SetKillSwitchRequest(account_id="ZS0001", engaged=True, reason="metrics")
+    await stack.orders.SetKillSwitch(engage)
+    assert value(await scrape(url), "kite_gateway_kill_switch_engaged", scope="ZS0001") == 1
+    await stack.orders.SetKillSwitch(order_pb2.SetKillSwitchRequest(account_id="ZS0001", engaged=False))
+    assert (await scrape(url))[("kite_gateway_kill_switch_engaged", frozenset({("scope", "ZS0001")}))] == 0
+    gateway = order_pb2.SetKillSwitchRequest(engaged=True, reason="metrics")
+    await stack.orders.SetKillSwitch(gateway)
+    assert value(await scrape(url), "kite_gateway_kill_switch_engaged", scope="gateway") == 1
 
 
 async def test_a_stream_the_caller_cancels_is_counted_as_cancelled(observed: tuple[Stack, str]) -> None:

@@ -171,6 +171,8 @@ class ExitWatch:
         self._restored: date | None = None
         self._activating: dict[str, asyncio.Lock] = {}
         self._carrying: set[int] = set()  # exits being carried out by this process
+        # Exits this process carried out, by (scope, rule): what metrics count (a scrape reads it).
+        self.carried_out: dict[tuple[str, str], int] = {}
 
     def trading_day(self) -> date:
         return self.clock().astimezone(IST).date()
@@ -371,6 +373,8 @@ class ExitWatch:
         except GatewayError as exc:
             log.warning("exits.outcome_not_recorded", event_id=claimed.event_id, error=exc.message)
         event = replace(_event(claimed), outcome=outcome)
+        key = (event.scope, str(event.rule))
+        self.carried_out[key] = self.carried_out.get(key, 0) + 1
         self.fired = [e for e in self.fired if e.event_id != event.event_id] + [event]
         if self.ports.on_exit is not None:
             told = self.ports.on_exit(event)
