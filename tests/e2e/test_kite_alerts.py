@@ -132,3 +132,12 @@ async def test_a_bad_alert_is_invalid_argument_naming_the_field(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.details().startswith(field), caught.value.details()
     assert stack.sim.on_loop(lambda sim: list(sim.alerts.alerts)) == []  # nothing reached Kite
+
+
+async def test_an_engaged_kill_switch_refuses_a_new_alert_and_kite_never_sees_it(stack: Stack) -> None:
+    await stack.orders.SetKillSwitch(order_pb2.SetKillSwitchRequest(account_id=ACCOUNT, engaged=True, reason="test"))
+    params = condition(order_pb2.KITE_ALERT_OPERATOR_LESS, Decimal(1))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.orders.CreateKiteAlert(order_pb2.CreateKiteAlertRequest(account_id=ACCOUNT, params=params))
+    assert status_of(caught.value)[:2] == (grpc.StatusCode.FAILED_PRECONDITION, "KILL_SWITCH_ACTIVE")
+    assert stack.sim.on_loop(lambda sim: list(sim.alerts.alerts)) == []
