@@ -5,7 +5,7 @@ other endpoints" (like `/gtt`), so every method is paced as EndpointClass.OTHER.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -224,14 +224,19 @@ class KiteAlerts:
     def __init__(self, kite: KiteCaller) -> None:
         self.kite = kite
 
-    async def create_alert(self, spec: AlertSpec) -> AlertRow:
-        """The new alert. Never retried (Kite has no idempotency key for alerts)."""
-        call = self.kite.write(ALERT_RATE_CLASS, "create_alert", **spec.kite_form())
+    async def create_alert(self, spec: AlertSpec, before_send: Callable[[], None] | None = None) -> AlertRow:
+        """The new alert. Never retried (Kite has no idempotency key for alerts). `before_send` runs
+        at the moment of sending (after any wait for the rate limiter) and refuses the call by raising."""
+        call = self.kite.write(ALERT_RATE_CLASS, "create_alert", before_send=before_send, **spec.kite_form())
         return alert_row(await written(call, self.kite.account_id))
 
-    async def modify_alert(self, alert_uuid: str, spec: AlertSpec) -> AlertRow:
+    async def modify_alert(
+        self, alert_uuid: str, spec: AlertSpec, before_send: Callable[[], None] | None = None
+    ) -> AlertRow:
         with self._one(alert_uuid):
-            row = await self.kite.change(ALERT_RATE_CLASS, "modify_alert", alert_uuid, **spec.kite_form())
+            row = await self.kite.change(
+                ALERT_RATE_CLASS, "modify_alert", alert_uuid, before_send=before_send, **spec.kite_form()
+            )
         return alert_row(row)
 
     async def delete_alerts(self, alert_uuids: Sequence[str]) -> None:

@@ -1,5 +1,5 @@
 """Kite's own alerts for an account: created and modified with the kill switch checked (an ATO
-alert places orders when it triggers), the modify checked again at the moment of sending; deleted,
+alert places orders when it triggers), at once and again at the moment of sending; deleted,
 listed and read freely. Kite evaluates the alerts; the gateway only manages them."""
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ class KiteAlertBook:
 
     async def create(self, kite: KiteCaller, spec: AlertSpec) -> AlertRow:
         self._blocked(kite.account_id)
-        return await KiteAlerts(kite).create_alert(spec)
+        return await KiteAlerts(kite).create_alert(spec, before_send=lambda: self._blocked(kite.account_id))
 
     async def modify(self, kite: KiteCaller, alert_uuid: str, spec: AlertSpec) -> AlertRow:
         self._blocked(kite.account_id)
-        return await KiteAlerts(kite).modify_alert(alert_uuid, spec)
+        return await KiteAlerts(kite).modify_alert(alert_uuid, spec, before_send=lambda: self._blocked(kite.account_id))
 
     async def delete(self, kite: KiteCaller, alert_uuids: Sequence[str]) -> None:
         """Delete alerts (never blocked: it takes risk away)."""
