@@ -21,6 +21,7 @@ from kite_gateway.core.accounts import AccountManager, AccountSession, SessionSt
 from kite_gateway.core.market import InstrumentMaster, LastPrices
 from kite_gateway.core.order_updates import GapReason, OrderUpdateReplay
 from kite_gateway.core.orders import (
+    Baskets,
     DuplicateOrders,
     ExitRequests,
     GttTriggers,
@@ -252,14 +253,28 @@ class App:
         updates, order_accounts, exits = self.order_updates, self.order_accounts, self.exit_requests
         gtts = GttTriggers(self.placement, self.risk.kill_switches.check)
         replay = OrderUpdateReplay(updates, self.idempotency.client_ids_by_tag, updates.upstream_state)
+        actions = OrderActions(
+            order_accounts,
+            self.instruments,
+            self.placement,
+            self.risk,
+            self.last_prices,
+            self.settings.gateway_market_protection,
+            self.dispatch.clock,
+        )
+        baskets = Baskets(
+            order_accounts.trading,
+            actions,
+            exits.exits,
+            exits.once,
+            exits.audit,
+            self.settings.gateway_market_protection,
+        )
         orders = OrderServicer(
             audit=self.audit,
             master=self.instruments,
             order_accounts=order_accounts,
-            actions=OrderActions(
-                order_accounts, self.instruments, self.placement, self.risk, self.last_prices,
-                self.settings.gateway_market_protection, self.dispatch.clock,
-            ),
+            actions=actions,
             queries=OrderQueries(order_accounts, self.idempotency, self.duplicates),
             kill_switches=KillSwitchActions(
                 self.risk.kill_switches, order_accounts.account_ids, order_accounts.reading
@@ -271,7 +286,7 @@ class App:
             order_update_rpcs=OrderUpdateRpcs(self.accounts, self.instruments, updates, replay),
             audit_events=AuditRpcs(self.accounts, self.audit),
             algo_id=self.settings.gateway_algo_id,
-            square_offs=exits.square_offs, cancel_all=exits.cancel_all,
+            square_offs=exits.square_offs, cancel_all=exits.cancel_all, baskets=baskets,
         )  # fmt: skip
         # mypy-protobuf marks every rpc abstract; the registry answers those not implemented yet.
         return {

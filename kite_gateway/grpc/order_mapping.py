@@ -34,7 +34,7 @@ from kite_gateway.kite import ChargesRow, MarginRow
 
 # Requests ---------------------------------------------------------------------------------------
 
-Placing = TypeVar("Placing", order_pb2.PlaceOrderRequest, order_pb2.BulkOrderLeg)
+Placing = TypeVar("Placing", order_pb2.PlaceOrderRequest, order_pb2.BulkOrderLeg, order_pb2.BasketLeg)
 
 
 def with_algo_id(request: Placing, default: str) -> Placing:

@@ -13,6 +13,7 @@ from kite_gateway_api.v1 import order_pb2, order_pb2_grpc
 from kite_gateway.auth import authorize_kill_switch, authorize_trade, current_principal
 from kite_gateway.core.market import InstrumentMaster
 from kite_gateway.core.orders import (
+    Baskets,
     CancelAll,
     KillSwitchActions,
     OrderAccounts,
@@ -25,7 +26,7 @@ from kite_gateway.core.orders import (
     previews,
 )
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.grpc import mapping, order_mapping, square_off_mapping
+from kite_gateway.grpc import basket_mapping, mapping, order_mapping, square_off_mapping
 from kite_gateway.grpc.audit_rpcs import AuditRpcs
 from kite_gateway.grpc.context import audited, principal_of
 from kite_gateway.grpc.gtt_rpcs import GttRpcs
@@ -51,6 +52,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         algo_id: str = "",
         square_offs: SquareOffs | None = None,
         cancel_all: CancelAll | None = None,
+        baskets: Baskets | None = None,
     ) -> None:
         self.audit = audit
         self.master = master
@@ -65,6 +67,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self.algo_id = algo_id  # KITE_GATEWAY_ALGO_ID: for orders whose request and principal name none
         self.square_offs = square_offs
         self.cancel_all = cancel_all
+        self.baskets = baskets
 
     def _algo_id(self) -> str:
         """The algo ID of an order that names none: the calling principal's, else the gateway's."""
@@ -345,7 +348,11 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     async def PlaceBasket(
         self, request: order_pb2.PlaceBasketRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.PlaceBasketResponse:
-        raise _not_configured("PlaceBasket")
+        if self.baskets is None:
+            raise _not_configured("PlaceBasket")
+        await self.order_accounts.trading(request.account_id)  # its instruments are loaded to resolve the legs'
+        basket = basket_mapping.basket_request(request, self.master, self._algo_id())
+        return basket_mapping.basket_pb(await self.baskets.place_basket(basket, principal_of(context), self._algo_id()))
 
 
 def _not_configured(method: str) -> GatewayError:

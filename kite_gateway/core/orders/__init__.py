@@ -5,6 +5,15 @@ kill-switch actions, placement that never duplicates (placement, dispatch, dupli
 risk-reducing requests: exit orders (sent through kill switches), square-off and cancel-all by scope."""
 
 from kite_gateway.core.orders.accounts import OrderAccounts
+from kite_gateway.core.orders.basket import (
+    BasketLegResult,
+    BasketMargin,
+    BasketRequest,
+    BasketResult,
+    Baskets,
+    LegStatus,
+    Policy,
+)
 from kite_gateway.core.orders.cancel_all import CancelAll, CancelAllResult
 from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.duplicates import DuplicateOrders
@@ -35,6 +44,11 @@ from kite_gateway.core.orders.validation import CLIENT_ORDER_ID, check_client_or
 __all__ = [
     "CLIENT_ORDER_ID",
     "Audit",
+    "BasketLegResult",
+    "BasketMargin",
+    "BasketRequest",
+    "BasketResult",
+    "Baskets",
     "CancelAll",
     "CancelAllResult",
     "Cancellation",
@@ -51,6 +65,7 @@ __all__ = [
     "KillSwitchActions",
     "KiteAlertBook",
     "LegResult",
+    "LegStatus",
     "MarginPreview",
     "Members",
     "Modification",
@@ -63,6 +78,7 @@ __all__ = [
     "OrderState",
     "OrderTarget",
     "Placed",
+    "Policy",
     "Protection",
     "RequestOnce",
     "ScopeResolver",
