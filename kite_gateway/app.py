@@ -27,6 +27,7 @@ from kite_gateway.core.orders import (
     GttTriggers,
     IdempotentPlacement,
     KillSwitchActions,
+    KiteAlertBook,
     OrderAccounts,
     OrderActions,
     OrderDispatch,
@@ -42,6 +43,7 @@ from kite_gateway.grpc import (
     Gateway,
     GttRpcs,
     HealthSources,
+    KiteAlertRpcs,
     MarketDataServicer,
     OrderServicer,
     OrderUpdateRpcs,
@@ -285,6 +287,9 @@ class App:
                 self.risk.kill_switches, order_accounts.account_ids, order_accounts.reading
             ),
             gtts=GttRpcs(self.accounts, self.instruments, updates, gtts, self.audit),
+            kite_alerts=KiteAlertRpcs(
+                self.accounts, self.instruments, KiteAlertBook(self.risk.kill_switches.check), self.audit
+            ),
             order_update_rpcs=OrderUpdateRpcs(self.accounts, self.instruments, updates, replay),
             audit_events=AuditRpcs(self.accounts, self.audit),
             algo_id=self.settings.gateway_algo_id,

@@ -15,11 +15,13 @@ from pathlib import Path
 from aiohttp import web
 
 from kite_simulator import snapshot
+from kite_simulator.alerts import AlertBook
 from kite_simulator.clock import Clock, ManualClock, ScaledClock
 from kite_simulator.engine import TradingEngine
 from kite_simulator.faults import FaultInjector
 from kite_simulator.gtt import GttBook
 from kite_simulator.http import (
+    AlertRoutes,
     ControlRoutes,
     GttRoutes,
     KiteRequestRules,
@@ -127,6 +129,7 @@ class Simulator:
         self.engine.require_market_protection = config.require_market_protection
         self.engine.order_caps = OrderCaps(config.order_limits) if config.order_limits else None
         self.gtts = GttBook(self.engine)
+        self.alerts = AlertBook(self.engine)
         self.faults = FaultInjector()
         rate_limiter = RateLimiter(config.rate_limit_scale) if config.rate_limit_scale else None
         self.request_rules = KiteRequestRules(self.faults, self.sessions, rate_limiter, config.ip_whitelist)
@@ -147,6 +150,7 @@ class Simulator:
             self.state = StateSaver(config.state_file, lambda: snapshot.dump(self))
             self.engine.listeners.append(lambda _order, _status: self._changed())
             self.gtts.changed = self._changed
+            self.alerts.changed = self._changed
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._stepper: asyncio.Task[None] | None = None
@@ -204,6 +208,7 @@ class Simulator:
             *MarketRoutes(self.universe, self.market, self.engine.quote, self.clock).routes(),
             *MarginRoutes(self.engine).routes(),
             *GttRoutes(self.gtts, self.sessions).routes(),
+            *AlertRoutes(self.alerts, self.sessions).routes(),
         ]
         if self.config.control_api:
             routes += ControlRoutes(self.faults, self.clock, self.advance, self.ticker).routes()
@@ -222,9 +227,10 @@ class Simulator:
             await self.state.stop()
 
     def step(self) -> None:
-        """One matching pass at the clock's time: orders, then GTT triggers."""
+        """One matching pass at the clock's time: orders, then GTT triggers, then alerts."""
         self.engine.match_all()
         self.gtts.check()
+        self.alerts.check()
 
     def advance(self, seconds: float) -> None:
         """Move a manual clock forward, matching at every market step on the way."""

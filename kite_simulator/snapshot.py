@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from kite_simulator.alerts import Alert, Condition
 from kite_simulator.engine import Account
 from kite_simulator.errors import KiteError
 from kite_simulator.gtt import Gtt
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 # Fields holding objects, saved by reference.
-REFERENCES = frozenset({"instrument", "app", "order", "user"})
+REFERENCES = frozenset({"instrument", "app", "order", "user", "lhs", "rhs", "condition"})
 
 
 class SimulatorStateError(Exception):
@@ -109,6 +110,11 @@ def dump(sim: Simulator) -> dict[str, Any]:
             "holdings": [{**_fields(h), "instrument": ref(h.instrument)} for h in account.holdings.values()],
         }
     gtts = [{**_fields(g), "instrument": ref(g.instrument), "app": g.app.api_key} for g in sim.gtts.triggers.values()]
+    alerts = []
+    for alert in sim.alerts.alerts.values():
+        c = alert.condition
+        condition = {**_fields(c), "lhs": ref(c.lhs), "rhs": ref(c.rhs) if c.rhs else None}
+        alerts.append({**_fields(alert), "app": alert.app.api_key, "condition": condition})
     return {
         "format": FORMAT,
         "saved_at": sim.clock.now().isoformat(),
@@ -116,6 +122,7 @@ def dump(sim: Simulator) -> dict[str, Any]:
         "order_caps": engine.order_caps.snapshot() if engine.order_caps else {},
         "accounts": accounts,
         "gtts": gtts,
+        "alerts": alerts,
         "instruments": instruments,
     }
 
@@ -152,6 +159,13 @@ def _restore(sim: Simulator, state: dict[str, Any]) -> None:
     for row in state["gtts"]:
         gtt: Gtt = _build(Gtt, row, instrument=instrument(row["instrument"]), app=sim.sessions.app_of(row["app"]))
         sim.gtts.triggers[gtt.gtt_id] = gtt
+    sim.alerts.alerts.clear()
+    for row in state.get("alerts", []):  # (absent from states saved before alerts existed)
+        saved = row["condition"]
+        rhs = instrument(saved["rhs"]) if saved["rhs"] is not None else None
+        condition: Condition = _build(Condition, saved, lhs=instrument(saved["lhs"]), rhs=rhs)
+        alert: Alert = _build(Alert, row, app=sim.sessions.app_of(row["app"]), condition=condition)
+        sim.alerts.alerts[alert.uuid] = alert
     if engine.order_caps is not None:
         engine.order_caps.restore(state["order_caps"])
     engine.order_ids.restore(int(state["next_ids"]["order"]))

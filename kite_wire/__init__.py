@@ -5,6 +5,24 @@ rate table, the instrument row and CSV, error types, formats, checksums and the 
 The names below are the curated surface; the modules (kite_wire.ticker_packets, kite_wire.limits, ...)
 hold the rest (struct layouts, segment ids, packet lengths)."""
 
+from kite_wire.alerts import (
+    ALERT_ATO,
+    ALERT_DELETED,
+    ALERT_DISABLED,
+    ALERT_ENABLED,
+    ALERT_EXCHANGES,
+    ALERT_SIMPLE,
+    ALERT_STATUSES,
+    ALERT_TYPES,
+    ATTRIBUTES,
+    LAST_TRADED_PRICE,
+    OPERATORS,
+    RHS_CONSTANT,
+    RHS_INSTRUMENT,
+    RHS_TYPES,
+    alert_condition_text,
+    alert_holds,
+)
 from kite_wire.checksums import checksums_match, postback_checksum, session_checksum
 from kite_wire.errors import (
     AMO_WHILE_OPEN,
@@ -96,7 +114,16 @@ from kite_wire.trading_calendar import (
 )
 
 __all__ = [
+    "ALERT_ATO",
+    "ALERT_DELETED",
+    "ALERT_DISABLED",
+    "ALERT_ENABLED",
+    "ALERT_EXCHANGES",
+    "ALERT_SIMPLE",
+    "ALERT_STATUSES",
+    "ALERT_TYPES",
     "AMO_WHILE_OPEN",
+    "ATTRIBUTES",
     "AUTO_MARKET_PROTECTION",
     "CONNECTIONS_PER_API_KEY",
     "DERIVATIVE_TYPES",
@@ -110,12 +137,14 @@ __all__ = [
     "IP_NOT_ALLOWED_ERROR_TYPE",
     "IP_NOT_ALLOWED_HTTP_STATUS",
     "IST",
+    "LAST_TRADED_PRICE",
     "MARKETS_CLOSED",
     "MARKET_PROTECTION_REQUIRED",
     "MCX_IOC_REFUSED",
     "MESSAGE",
     "MODES",
     "NOT_FOUND",
+    "OPERATORS",
     "ORDER",
     "ORDERS_PER_DAY",
     "ORDERS_PER_MINUTE",
@@ -125,6 +154,9 @@ __all__ = [
     "QUOTE_BATCH",
     "QUOTE_BATCH_BY_PATH",
     "RATES_PER_SECOND",
+    "RHS_CONSTANT",
+    "RHS_INSTRUMENT",
+    "RHS_TYPES",
     "SESSIONS",
     "TOO_MANY_REQUESTS",
     "TRADING_CALENDAR",
@@ -150,6 +182,8 @@ __all__ = [
     "TradingDay",
     "TradingSession",
     "Unsubscribe",
+    "alert_condition_text",
+    "alert_holds",
     "checksums_match",
     "csv_row",
     "decode_message",

@@ -260,6 +260,9 @@ def _decimal(text: str) -> Decimal_pb:
     return Decimal_pb(value=text)
 
 
+ALERT_ID = "00000000-0000-0000-0000-000000000000"  # names no alert
+
+
 def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Message]:
     """One valid request per method, for mutations to start from."""
     account = "ZS0001"
@@ -272,6 +275,11 @@ def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Mes
     limit.CopyFrom(market)
     limit.order_type = common_pb2.ORDER_TYPE_LIMIT
     limit.price.CopyFrom(_decimal("1500"))
+    alert = order_pb2.KiteAlertParams(
+        name="fuzz", type=order_pb2.KITE_ALERT_TYPE_SIMPLE, instrument=ref("NSE:INFY"),
+        attribute=order_pb2.KITE_ALERT_ATTRIBUTE_LAST_PRICE, operator=order_pb2.KITE_ALERT_OPERATOR_GREATER_EQUAL,
+        constant=_decimal("100000"),
+    )  # fmt: skip
     gtt = order_pb2.GttParams(
         type=order_pb2.GTT_TYPE_SINGLE,
         instrument=ref("NSE:INFY"),
@@ -310,6 +318,12 @@ def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Mes
         "DeleteGtt": order_pb2.DeleteGttRequest(account_id=account, gtt_id=gtt_id),
         "ListGtts": order_pb2.ListGttsRequest(account_id=account),
         "GetGtt": order_pb2.GetGttRequest(account_id=account, gtt_id=gtt_id),
+        "CreateKiteAlert": order_pb2.CreateKiteAlertRequest(account_id=account, params=alert),
+        "ModifyKiteAlert": order_pb2.ModifyKiteAlertRequest(account_id=account, alert_id=ALERT_ID, params=alert),
+        "DeleteKiteAlerts": order_pb2.DeleteKiteAlertsRequest(account_id=account, alert_ids=[ALERT_ID]),
+        "ListKiteAlerts": order_pb2.ListKiteAlertsRequest(account_id=account),
+        "GetKiteAlert": order_pb2.GetKiteAlertRequest(account_id=account, alert_id=ALERT_ID),
+        "GetKiteAlertHistory": order_pb2.GetKiteAlertHistoryRequest(account_id=account, alert_id=ALERT_ID),
         "PlaceBulkOrders": order_pb2.PlaceBulkOrdersRequest(
             legs=[
                 order_pb2.BulkOrderLeg(account_id=a, client_order_id="fuzz-bulk", params=limit)

@@ -26,7 +26,8 @@ _READ_METHODS = {
     "AccountService": ["GetAccount", "GetProfile", "GetMargins"],
     "OrderService": [
         "ListOrders", "GetOrderHistory", "ListTrades", "GetOrderMargins", "GetOrderCharges", "ListGtts", "GetGtt",
-        "StreamOrderUpdates", "ListAuditEvents", "GetKillSwitch",
+        "ListKiteAlerts", "GetKiteAlert", "GetKiteAlertHistory", "StreamOrderUpdates", "ListAuditEvents",
+        "GetKillSwitch",
     ],
     "PortfolioService": ["GetPositions", "GetHoldings", "GetConsolidatedPortfolio", "GetExitStatus"],
     "MarketDataService": [
@@ -37,7 +38,7 @@ _READ_METHODS = {
 _TRADE_METHODS = {
     "OrderService": [
         "PlaceOrder", "ModifyOrder", "CancelOrder", "PlaceGtt", "ModifyGtt", "DeleteGtt", "PlaceBulkOrders",
-        "PlaceBasket", "CancelAllOrders", "SquareOff",
+        "CreateKiteAlert", "ModifyKiteAlert", "DeleteKiteAlerts", "PlaceBasket", "CancelAllOrders", "SquareOff",
     ],
     "PortfolioService": ["ConvertPosition"],
 }  # fmt: skip

@@ -8,6 +8,7 @@ from kite_gateway.grpc.forwarded_principal import SERVED_BY
 from kite_gateway.grpc.forwarding import Forwarding, OwnerLookup
 from kite_gateway.grpc.forwarding_routes import LOCAL_METHODS
 from kite_gateway.grpc.gtt_rpcs import GttRpcs
+from kite_gateway.grpc.kite_alert_rpcs import KiteAlertRpcs
 from kite_gateway.grpc.market_data_servicer import MarketDataServicer
 from kite_gateway.grpc.order_servicer import OrderServicer
 from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
@@ -34,6 +35,7 @@ __all__ = [
     "Gateway",
     "GttRpcs",
     "HealthSources",
+    "KiteAlertRpcs",
     "MarketDataServicer",
     "OrderServicer",
     "OrderUpdateRpcs",

@@ -1,4 +1,4 @@
-"""OrderService: orders, trades, previews, GTT triggers, bulk placement and the audit trail.
+"""OrderService: orders, trades, previews, GTT triggers, Kite's alerts, bulk placement and the audit trail.
 
 The order RPCs validate the request, call a use case of kite_gateway/core/orders and map its result;
 the GTT, order-update and audit RPCs are handled by kite_gateway/grpc/{gtt,order_update,audit}_rpcs.py."""
@@ -30,6 +30,7 @@ from kite_gateway.grpc import basket_mapping, mapping, order_mapping, square_off
 from kite_gateway.grpc.audit_rpcs import AuditRpcs
 from kite_gateway.grpc.context import audited, principal_of
 from kite_gateway.grpc.gtt_rpcs import GttRpcs
+from kite_gateway.grpc.kite_alert_rpcs import KiteAlertRpcs
 from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
 from kite_gateway.storage import AuditLog
 
@@ -45,6 +46,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         queries: OrderQueries,
         kill_switches: KillSwitchActions,
         gtts: GttRpcs,
+        kite_alerts: KiteAlertRpcs,
         order_update_rpcs: OrderUpdateRpcs,
         audit_events: AuditRpcs,
         algo_id: str = "",
@@ -59,6 +61,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self.queries = queries
         self.kill_switches = kill_switches
         self.gtts = gtts
+        self.kite_alerts = kite_alerts
         self.order_update_rpcs = order_update_rpcs
         self.audit_events = audit_events
         self.algo_id = algo_id  # KITE_GATEWAY_ALGO_ID: for orders whose request and principal name none
@@ -231,6 +234,38 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         self, request: order_pb2.GetGttRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.GetGttResponse:
         return await self.gtts.get(request)
+
+    # Kite's own alerts (kite_gateway/grpc/kite_alert_rpcs.py) ---------------------------------------
+
+    async def CreateKiteAlert(
+        self, request: order_pb2.CreateKiteAlertRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.CreateKiteAlertResponse:
+        return await self.kite_alerts.create(request, context)
+
+    async def ModifyKiteAlert(
+        self, request: order_pb2.ModifyKiteAlertRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.ModifyKiteAlertResponse:
+        return await self.kite_alerts.modify(request, context)
+
+    async def DeleteKiteAlerts(
+        self, request: order_pb2.DeleteKiteAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.DeleteKiteAlertsResponse:
+        return await self.kite_alerts.delete(request, context)
+
+    async def ListKiteAlerts(
+        self, request: order_pb2.ListKiteAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.ListKiteAlertsResponse:
+        return await self.kite_alerts.list(request)
+
+    async def GetKiteAlert(
+        self, request: order_pb2.GetKiteAlertRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.GetKiteAlertResponse:
+        return await self.kite_alerts.get(request)
+
+    async def GetKiteAlertHistory(
+        self, request: order_pb2.GetKiteAlertHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> order_pb2.GetKiteAlertHistoryResponse:
+        return await self.kite_alerts.history(request)
 
     async def StreamOrderUpdates(
         self, request: order_pb2.StreamOrderUpdatesRequest, context: grpc.aio.ServicerContext

@@ -44,6 +44,7 @@ STRING_LIMITS: dict[str, int] = {
     "SearchInstrumentsRequest.query": 200,
     "SearchInstrumentsRequest.segments": 32,
     "InstrumentRef.symbol": 64,
+    "KiteAlertParams.name": 200,
     "OrderTarget.order_id": 32,
     "ListAuditEventsRequest.order_id": 32,
     "ChargeableFill.order_id": 32,
@@ -66,6 +67,8 @@ REPEATED_LIMITS: dict[str, int] = {
     "GetConsolidatedPortfolioRequest.account_ids": 1000,
     "GttParams.trigger_values": 2,
     "GttParams.legs": 2,
+    "KiteAlertParams.basket": 20,
+    "DeleteKiteAlertsRequest.alert_ids": 100,
     "GetLoginUrlRequest.redirect_params": 16,
 }
 
@@ -74,6 +77,11 @@ CREDENTIAL = re.compile(r"[A-Za-z0-9._~+/=-]{1,256}")  # printable ASCII: safe i
 AUCTION_NUMBER = re.compile(r"[0-9]{1,10}")
 _ACCOUNT = (ACCOUNT_ID, "a Kite user id: 1-32 letters and digits, e.g. AB1234", 32)
 _CREDENTIAL = (CREDENTIAL, "1-256 characters of letters, digits and . _ ~ + / = -, as Kite issues them", 256)
+_ALERT_ID = (
+    re.compile(r"[0-9A-Fa-f-]{1,64}"),
+    "a Kite alert id: a UUID, e.g. 550e8400-e29b-41d4-a716-446655440000",
+    64,
+)
 _CLIENT_ORDER_ID = (CLIENT_ORDER_ID, "1-64 characters of letters, digits and . _ : - (the idempotency key)", 64)
 # Fields with a format, by field name (any message) or "Message.field": (pattern, in words, length).
 FORMATS: dict[str, tuple[re.Pattern[str], str, int]] = {
@@ -84,6 +92,8 @@ FORMATS: dict[str, tuple[re.Pattern[str], str, int]] = {
     "access_token": _CREDENTIAL,
     "api_secret": _CREDENTIAL,
     "request_token": _CREDENTIAL,
+    "alert_id": _ALERT_ID,
+    "alert_ids": _ALERT_ID,
     "OrderTarget.order_id": (ORDER_ID, "a Kite order id: digits, e.g. 151220000000000", 32),
     "OrderParams.auction_number": (AUCTION_NUMBER, "Kite's auction number: 1-10 digits", 10),
 }

@@ -1,5 +1,14 @@
 """The Kite adapter: the official `kiteconnect` client per account, off the event loop, rate-limited."""
 
+from kite_gateway.kite.alerts import (
+    AlertHistoryRow,
+    AlertOrderResult,
+    AlertQuote,
+    AlertRow,
+    AlertSpec,
+    BasketOrder,
+    KiteAlerts,
+)
 from kite_gateway.kite.autoslice import AUTOSLICE_TAG, Autosliced, SliceOutcome, slice_parent
 from kite_gateway.kite.caller import LAST_CHECK, KiteCaller, KiteConnector
 from kite_gateway.kite.egress import Egress, EgressConfigError, EgressMap, SharedEgress
@@ -40,8 +49,14 @@ __all__ = [
     "ORDER_ID",
     "SINGLE",
     "TWO_LEG",
+    "AlertHistoryRow",
+    "AlertOrderResult",
+    "AlertQuote",
+    "AlertRow",
+    "AlertSpec",
     "Autosliced",
     "BasketMargins",
+    "BasketOrder",
     "Candle",
     "ChargesRow",
     "ContractNoteOrder",
@@ -54,6 +69,7 @@ __all__ = [
     "GttOrder",
     "GttRow",
     "HoldingRow",
+    "KiteAlerts",
     "KiteCaller",
     "KiteConnector",
     "KiteGtt",

@@ -20,6 +20,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_exceptions
 
 from kite_gateway.errors import GatewayError
+from kite_gateway.kite.client import GatewayKiteConnect
 from kite_gateway.kite.egress import Egress, EgressMap
 from kite_gateway.kite.egress_adapters import POOL, route_writes
 from kite_gateway.kite.errors import EGRESS_NOTE, from_kite, is_kite_failure, retryable_read
@@ -51,7 +52,7 @@ def new_client(
 ) -> KiteConnect:
     """The official client, pointed at `root`, with a connection pool sized for concurrent calls, its
     writes leaving through `egress` (None: the host's default route)."""
-    client = KiteConnect(api_key=api_key, access_token=access_token, root=root, timeout=timeout, pool=dict(POOL))
+    client = GatewayKiteConnect(api_key=api_key, access_token=access_token, root=root, timeout=timeout, pool=dict(POOL))
     if egress is not None:
         route_writes(client.reqsession, egress)
     return client

@@ -15,9 +15,8 @@ import inspect
 import re
 from typing import Any
 
-from kiteconnect import KiteConnect
-
 from kite_gateway.errors import invalid
+from kite_gateway.kite.client import GatewayKiteConnect
 
 # Kite's order ids are digits ("151220000000000"; 15 to 18 of them in practice).
 ORDER_ID = re.compile(r"[0-9]{1,32}")
@@ -27,6 +26,8 @@ INTERVALS = frozenset({"minute", "3minute", "5minute", "10minute", "15minute", "
 SEGMENTS = frozenset({"equity", "commodity"})
 TRANSACTION_TYPES = frozenset({"BUY", "SELL"})
 MAX_ID = 2**63 - 1
+# Kite's alert ids are UUIDs ("f6b8a6d2-..."): hex digits and dashes.
+ALERT_UUID = re.compile(r"[0-9A-Fa-f-]{1,64}")
 
 
 def preview(value: object, most: int = 24) -> str:
@@ -50,6 +51,14 @@ def is_positive_id(value: object) -> bool:
     return isinstance(value, int) and 0 < value <= MAX_ID
 
 
+def is_alert_uuid(value: object) -> bool:
+    return isinstance(value, str) and ALERT_UUID.fullmatch(value) is not None
+
+
+def _alert_uuids(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(is_alert_uuid(v) for v in value)
+
+
 def _token(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**32
 
@@ -69,12 +78,14 @@ PATH_PARAMETERS: dict[str, tuple[Any, str]] = {
     "instrument_token": (_token, "an instrument token (a positive 32-bit integer)"),
     "interval": (_one_of(INTERVALS), f"one of {', '.join(sorted(INTERVALS))}"),
     "transaction_type": (_one_of(TRANSACTION_TYPES), "BUY or SELL"),
+    "alert_uuid": (is_alert_uuid, "a Kite alert id (a UUID)"),
+    "alert_uuids": (_alert_uuids, "Kite alert ids (UUIDs, at least one)"),
 }
 
 
 @functools.cache
 def _signature(method: str) -> inspect.Signature:
-    return inspect.signature(getattr(KiteConnect, method))
+    return inspect.signature(getattr(GatewayKiteConnect, method))
 
 
 def check_call(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

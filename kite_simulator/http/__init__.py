@@ -1,5 +1,5 @@
 """Kite Connect's REST API over HTTP (aiohttp), by area: sessions and the user, orders and the
-portfolio, market data, margins and charges, GTTs; the envelope, the request rules (version header,
+portfolio, market data, margins and charges, GTTs, alerts; the envelope, the request rules (version header,
 auth, rate limits, faults) and durable writes around them; and `/_sim/...`, the simulator's own
 control API (faults, clock, ticker drops), which is not part of Kite's.
 
@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from kite_simulator.http.alert_routes import AlertRoutes
 from kite_simulator.http.control_routes import ControlRoutes
 from kite_simulator.http.envelope import envelope
 from kite_simulator.http.gtt_routes import GttRoutes
@@ -23,6 +24,7 @@ from kite_simulator.http.request_rules import KiteRequestRules, durable_writes
 from kite_simulator.http.session_routes import SessionRoutes
 
 __all__ = [
+    "AlertRoutes",
     "ControlRoutes",
     "GttRoutes",
     "KiteRequestRules",

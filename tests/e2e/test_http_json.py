@@ -387,3 +387,23 @@ def test_serve_without_principals_keeps_the_api_off_a_non_loopback_http_listener
         assert "without caller authentication" in refusal["reason"]
     finally:
         proc.stop()
+
+
+async def test_kite_alerts_are_created_read_and_deleted_on_their_google_style_paths(api: Http) -> None:
+    params = {"name": "http watch", "type": "KITE_ALERT_TYPE_SIMPLE", "instrument": {"symbol": "NSE:INFY"},
+              "attribute": "KITE_ALERT_ATTRIBUTE_LAST_PRICE", "operator": "KITE_ALERT_OPERATOR_GREATER_EQUAL",
+              "constant": {"value": "999999"}}  # fmt: skip
+    made = []
+    for _ in range(2):
+        status, created = await api.call("POST", f"/v1/accounts/{ACCOUNT}/kite-alerts", json={"params": params})
+        assert status == 200 and created["alert"]["status"] == "KITE_ALERT_STATUS_ENABLED", created
+        made.append(created["alert"]["alert_id"])
+    status, got = await api.call("GET", f"/v1/accounts/{ACCOUNT}/kite-alerts/{made[0]}")
+    assert status == 200 and got["alert"]["params"]["constant"] == {"value": "999999"}
+    status, history = await api.call("GET", f"/v1/accounts/{ACCOUNT}/kite-alerts/{made[0]}/history")
+    assert status == 200 and history.get("triggers", []) == []
+    ids = "&".join(f"alert_ids={a}" for a in made)
+    status, deleted = await api.call("DELETE", f"/v1/accounts/{ACCOUNT}/kite-alerts?{ids}")
+    assert status == 200 and deleted["alert_ids"] == made, deleted
+    status, listed = await api.call("GET", f"/v1/accounts/{ACCOUNT}/kite-alerts?status=KITE_ALERT_STATUS_DELETED")
+    assert status == 200 and sorted(a["alert_id"] for a in listed["alerts"]) == sorted(made)

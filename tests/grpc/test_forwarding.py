@@ -52,6 +52,8 @@ EXPECTED_ROUTES = {
         "ListOrders": Route.OWNER, "GetOrderHistory": Route.OWNER, "ListTrades": Route.OWNER,
         "GetOrderMargins": Route.OWNER, "GetOrderCharges": Route.OWNER, "PlaceGtt": Route.OWNER,
         "ModifyGtt": Route.OWNER, "DeleteGtt": Route.OWNER, "ListGtts": Route.OWNER, "GetGtt": Route.OWNER,
+        "CreateKiteAlert": Route.OWNER, "ModifyKiteAlert": Route.OWNER, "DeleteKiteAlerts": Route.OWNER,
+        "ListKiteAlerts": Route.OWNER, "GetKiteAlert": Route.OWNER, "GetKiteAlertHistory": Route.OWNER,
         "PlaceBulkOrders": Route.PER_OWNER, "StreamOrderUpdates": Route.LOCAL, "ListAuditEvents": Route.OWNER,
         "SetKillSwitch": Route.OWNER, "GetKillSwitch": Route.OWNER, "PlaceBasket": Route.OWNER,
         "CancelAllOrders": Route.ONE_OWNER, "SquareOff": Route.ONE_OWNER,

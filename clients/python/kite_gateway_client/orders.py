@@ -236,6 +236,74 @@ class OrderMethods(Connection):
         request = request or order_pb2.GetGttRequest(account_id=account_id, gtt_id=gtt_id)
         return await self._call(self.orders.GetGtt, request, retried=True, call_timeout=call_timeout)
 
+    async def create_kite_alert(
+        self,
+        account_id: str = "",
+        params: order_pb2.KiteAlertParams | None = None,
+        *,
+        request: order_pb2.CreateKiteAlertRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> order_pb2.CreateKiteAlertResponse:
+        """Not retried: Kite has no idempotency key for alerts, so a retry could make a second one."""
+        request = request or order_pb2.CreateKiteAlertRequest(account_id=account_id, params=params)
+        return await self._call(self.orders.CreateKiteAlert, request, retried=False, call_timeout=call_timeout)
+
+    async def modify_kite_alert(
+        self,
+        account_id: str = "",
+        alert_id: str = "",
+        params: order_pb2.KiteAlertParams | None = None,
+        *,
+        request: order_pb2.ModifyKiteAlertRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> order_pb2.ModifyKiteAlertResponse:
+        request = request or order_pb2.ModifyKiteAlertRequest(account_id=account_id, alert_id=alert_id, params=params)
+        return await self._call(self.orders.ModifyKiteAlert, request, retried=False, call_timeout=call_timeout)
+
+    async def delete_kite_alerts(
+        self,
+        account_id: str = "",
+        alert_ids: Iterable[str] = (),
+        *,
+        request: order_pb2.DeleteKiteAlertsRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> order_pb2.DeleteKiteAlertsResponse:
+        request = request or order_pb2.DeleteKiteAlertsRequest(account_id=account_id, alert_ids=alert_ids)
+        return await self._call(self.orders.DeleteKiteAlerts, request, retried=False, call_timeout=call_timeout)
+
+    async def list_kite_alerts(
+        self,
+        account_id: str = "",
+        status: order_pb2.KiteAlertStatus.ValueType = order_pb2.KITE_ALERT_STATUS_UNSPECIFIED,
+        *,
+        request: order_pb2.ListKiteAlertsRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> order_pb2.ListKiteAlertsResponse:
+        request = request or order_pb2.ListKiteAlertsRequest(account_id=account_id, status=status)
+        return await self._call(self.orders.ListKiteAlerts, request, retried=True, call_timeout=call_timeout)
+
+    async def get_kite_alert(
+        self,
+        account_id: str = "",
+        alert_id: str = "",
+        *,
+        request: order_pb2.GetKiteAlertRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> order_pb2.GetKiteAlertResponse:
+        request = request or order_pb2.GetKiteAlertRequest(account_id=account_id, alert_id=alert_id)
+        return await self._call(self.orders.GetKiteAlert, request, retried=True, call_timeout=call_timeout)
+
+    async def get_kite_alert_history(
+        self,
+        account_id: str = "",
+        alert_id: str = "",
+        *,
+        request: order_pb2.GetKiteAlertHistoryRequest | None = None,
+        call_timeout: float | None = None,
+    ) -> order_pb2.GetKiteAlertHistoryResponse:
+        request = request or order_pb2.GetKiteAlertHistoryRequest(account_id=account_id, alert_id=alert_id)
+        return await self._call(self.orders.GetKiteAlertHistory, request, retried=True, call_timeout=call_timeout)
+
     async def place_bulk_orders(
         self,
         legs: Sequence[order_pb2.BulkOrderLeg] = (),

@@ -22,6 +22,7 @@ from kite_gateway.core.orders.exit_requests import ExitRequests
 from kite_gateway.core.orders.exit_scope import Audit, ExitScope, Members, RequestOnce, ScopeResolver, StrategyOrders
 from kite_gateway.core.orders.gtt import GttTriggers
 from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
+from kite_gateway.core.orders.kite_alerts import KiteAlertBook
 from kite_gateway.core.orders.placement import IdempotentPlacement
 from kite_gateway.core.orders.previews import FillCharges, MarginPreview
 from kite_gateway.core.orders.queries import OrderQueries, OrderState
@@ -62,6 +63,7 @@ __all__ = [
     "GttTriggers",
     "IdempotentPlacement",
     "KillSwitchActions",
+    "KiteAlertBook",
     "LegResult",
     "LegStatus",
     "MarginPreview",

@@ -1,5 +1,5 @@
 """Paper mode is consistent across restarts: with a state file the simulator comes back with every
-order, trade, position, holding, fund and GTT as it left them, and ids never repeat, with or
+order, trade, position, holding, fund, GTT and alert as it left them, and ids never repeat, with or
 without saved state."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from kite_simulator import SimulatorConfig
 from kite_simulator.snapshot import SimulatorStateError
 from kite_simulator.threaded import ThreadedSimulator
 from tests.simulator.conftest import MORNING, login, place, regular_hours
+from tests.simulator.http.test_alerts import call, simple
 
 
 def books(kite: KiteConnect) -> dict[str, Any]:
@@ -32,6 +33,10 @@ def books(kite: KiteConnect) -> dict[str, Any]:
         "holdings": kite.holdings(),
         "margins": kite.margins(),
         "gtts": kite.get_gtts(),
+        "alerts": {
+            a["uuid"]: (a, call(kite, "GET", f"/alerts/{a['uuid']}/history")[1]["data"])
+            for a in call(kite, "GET", "/alerts")[1]["data"]
+        },
     }
 
 
@@ -45,10 +50,12 @@ def trade_a_little(threaded: ThreadedSimulator, kite: KiteConnect) -> None:
     trigger = float(price * Decimal("1.01") // Decimal("0.05") * Decimal("0.05"))
     leg = {"transaction_type": "SELL", "quantity": 1, "order_type": "LIMIT", "product": "CNC", "price": trigger}
     kite.place_gtt(kite.GTT_TYPE_SINGLE, "INFY", "NSE", [trigger], float(price), [leg])
+    call(kite, "POST", "/alerts", data=simple("<=", price * 2))  # triggers at the next step
+    call(kite, "POST", "/alerts", data=simple(">=", price * 2))  # never does
     threaded.advance(5)
 
 
-def test_a_restarted_simulator_with_a_state_file_shows_every_order_trade_position_fund_and_gtt(
+def test_a_restarted_simulator_with_a_state_file_shows_every_order_trade_position_fund_gtt_and_alert(
     tmp_path: Path,
 ) -> None:
     config = regular_hours(state_file=tmp_path / "sim.json")
@@ -56,6 +63,7 @@ def test_a_restarted_simulator_with_a_state_file_shows_every_order_trade_positio
         kite = login(first)
         trade_a_little(first, kite)
         before = books(kite)
+        assert sorted(len(history) for _, history in before["alerts"].values()) == [0, 1]  # one triggered
         stopped = first.sim.clock.now()
     with ThreadedSimulator(dataclasses.replace(config, start=stopped)) as second:  # its clock goes on from there
         kite = login(second)

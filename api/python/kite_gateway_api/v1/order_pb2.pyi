@@ -170,6 +170,114 @@ GTT_STATUS_DELETED: GttStatus.ValueType  # 7
 """Deleted by the user."""
 Global___GttStatus: _TypeAlias = GttStatus  # noqa: Y015
 
+class _KiteAlertType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _KiteAlertTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KiteAlertType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    KITE_ALERT_TYPE_UNSPECIFIED: _KiteAlertType.ValueType  # 0
+    """Not set. Requests answer INVALID_ARGUMENT."""
+    KITE_ALERT_TYPE_SIMPLE: _KiteAlertType.ValueType  # 1
+    """A notification only."""
+    KITE_ALERT_TYPE_ATO: _KiteAlertType.ValueType  # 2
+    """Alert Triggers Order: places its basket when it triggers."""
+
+class KiteAlertType(_KiteAlertType, metaclass=_KiteAlertTypeEnumTypeWrapper):
+    """The kind of a Kite alert."""
+
+KITE_ALERT_TYPE_UNSPECIFIED: KiteAlertType.ValueType  # 0
+"""Not set. Requests answer INVALID_ARGUMENT."""
+KITE_ALERT_TYPE_SIMPLE: KiteAlertType.ValueType  # 1
+"""A notification only."""
+KITE_ALERT_TYPE_ATO: KiteAlertType.ValueType  # 2
+"""Alert Triggers Order: places its basket when it triggers."""
+Global___KiteAlertType: _TypeAlias = KiteAlertType  # noqa: Y015
+
+class _KiteAlertOperator:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _KiteAlertOperatorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KiteAlertOperator.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    KITE_ALERT_OPERATOR_UNSPECIFIED: _KiteAlertOperator.ValueType  # 0
+    """Not set. Requests answer INVALID_ARGUMENT."""
+    KITE_ALERT_OPERATOR_LESS_EQUAL: _KiteAlertOperator.ValueType  # 1
+    """<="""
+    KITE_ALERT_OPERATOR_GREATER_EQUAL: _KiteAlertOperator.ValueType  # 2
+    """>="""
+    KITE_ALERT_OPERATOR_LESS: _KiteAlertOperator.ValueType  # 3
+    """<"""
+    KITE_ALERT_OPERATOR_GREATER: _KiteAlertOperator.ValueType  # 4
+    """>"""
+    KITE_ALERT_OPERATOR_EQUAL: _KiteAlertOperator.ValueType  # 5
+    """=="""
+
+class KiteAlertOperator(_KiteAlertOperator, metaclass=_KiteAlertOperatorEnumTypeWrapper):
+    """How an alert compares its left-hand side with its right-hand side."""
+
+KITE_ALERT_OPERATOR_UNSPECIFIED: KiteAlertOperator.ValueType  # 0
+"""Not set. Requests answer INVALID_ARGUMENT."""
+KITE_ALERT_OPERATOR_LESS_EQUAL: KiteAlertOperator.ValueType  # 1
+"""<="""
+KITE_ALERT_OPERATOR_GREATER_EQUAL: KiteAlertOperator.ValueType  # 2
+""">="""
+KITE_ALERT_OPERATOR_LESS: KiteAlertOperator.ValueType  # 3
+"""<"""
+KITE_ALERT_OPERATOR_GREATER: KiteAlertOperator.ValueType  # 4
+""">"""
+KITE_ALERT_OPERATOR_EQUAL: KiteAlertOperator.ValueType  # 5
+"""=="""
+Global___KiteAlertOperator: _TypeAlias = KiteAlertOperator  # noqa: Y015
+
+class _KiteAlertAttribute:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _KiteAlertAttributeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KiteAlertAttribute.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    KITE_ALERT_ATTRIBUTE_UNSPECIFIED: _KiteAlertAttribute.ValueType  # 0
+    """Not set. Requests answer INVALID_ARGUMENT."""
+    KITE_ALERT_ATTRIBUTE_LAST_PRICE: _KiteAlertAttribute.ValueType  # 1
+    """The last traded price (Kite's LastTradedPrice)."""
+
+class KiteAlertAttribute(_KiteAlertAttribute, metaclass=_KiteAlertAttributeEnumTypeWrapper):
+    """What an alert watches of an instrument."""
+
+KITE_ALERT_ATTRIBUTE_UNSPECIFIED: KiteAlertAttribute.ValueType  # 0
+"""Not set. Requests answer INVALID_ARGUMENT."""
+KITE_ALERT_ATTRIBUTE_LAST_PRICE: KiteAlertAttribute.ValueType  # 1
+"""The last traded price (Kite's LastTradedPrice)."""
+Global___KiteAlertAttribute: _TypeAlias = KiteAlertAttribute  # noqa: Y015
+
+class _KiteAlertStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _KiteAlertStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KiteAlertStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    KITE_ALERT_STATUS_UNSPECIFIED: _KiteAlertStatus.ValueType  # 0
+    """Not known."""
+    KITE_ALERT_STATUS_ENABLED: _KiteAlertStatus.ValueType  # 1
+    """Being evaluated."""
+    KITE_ALERT_STATUS_DISABLED: _KiteAlertStatus.ValueType  # 2
+    """Not evaluated (see KiteAlert.disabled_reason)."""
+    KITE_ALERT_STATUS_DELETED: _KiteAlertStatus.ValueType  # 3
+    """Deleted by the user."""
+
+class KiteAlertStatus(_KiteAlertStatus, metaclass=_KiteAlertStatusEnumTypeWrapper):
+    """The status of a Kite alert."""
+
+KITE_ALERT_STATUS_UNSPECIFIED: KiteAlertStatus.ValueType  # 0
+"""Not known."""
+KITE_ALERT_STATUS_ENABLED: KiteAlertStatus.ValueType  # 1
+"""Being evaluated."""
+KITE_ALERT_STATUS_DISABLED: KiteAlertStatus.ValueType  # 2
+"""Not evaluated (see KiteAlert.disabled_reason)."""
+KITE_ALERT_STATUS_DELETED: KiteAlertStatus.ValueType  # 3
+"""Deleted by the user."""
+Global___KiteAlertStatus: _TypeAlias = KiteAlertStatus  # noqa: Y015
+
 class _OrderUpdateSource:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -332,6 +440,12 @@ class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditActi
     """OrderService.CancelAllOrders, one entry per account."""
     AUDIT_ACTION_PLACE_BASKET: _AuditAction.ValueType  # 12
     """OrderService.PlaceBasket."""
+    AUDIT_ACTION_CREATE_KITE_ALERT: _AuditAction.ValueType  # 13
+    """OrderService.CreateKiteAlert."""
+    AUDIT_ACTION_MODIFY_KITE_ALERT: _AuditAction.ValueType  # 14
+    """OrderService.ModifyKiteAlert."""
+    AUDIT_ACTION_DELETE_KITE_ALERTS: _AuditAction.ValueType  # 15
+    """OrderService.DeleteKiteAlerts."""
 
 class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper):
     """What an audited action was."""
@@ -362,6 +476,12 @@ AUDIT_ACTION_CANCEL_ALL_ORDERS: AuditAction.ValueType  # 11
 """OrderService.CancelAllOrders, one entry per account."""
 AUDIT_ACTION_PLACE_BASKET: AuditAction.ValueType  # 12
 """OrderService.PlaceBasket."""
+AUDIT_ACTION_CREATE_KITE_ALERT: AuditAction.ValueType  # 13
+"""OrderService.CreateKiteAlert."""
+AUDIT_ACTION_MODIFY_KITE_ALERT: AuditAction.ValueType  # 14
+"""OrderService.ModifyKiteAlert."""
+AUDIT_ACTION_DELETE_KITE_ALERTS: AuditAction.ValueType  # 15
+"""OrderService.DeleteKiteAlerts."""
 Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015
 
 class _BasketFailurePolicy:
@@ -2281,6 +2401,596 @@ class GetGttResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetGttResponse: _TypeAlias = GetGttResponse  # noqa: Y015
+
+@_typing.final
+class KiteAlertOrder(_message.Message):
+    """An order an ATO alert places when it triggers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    TRANSACTION_TYPE_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    ORDER_TYPE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    TRIGGER_PRICE_FIELD_NUMBER: _builtins.int
+    transaction_type: _common_pb2.TransactionType.ValueType
+    """Buy or sell."""
+    quantity: _builtins.int
+    """Quantity."""
+    product: _common_pb2.Product.ValueType
+    """Product (CNC, MIS or NRML)."""
+    order_type: _common_pb2.OrderType.ValueType
+    """MARKET, LIMIT, SL or SL-M."""
+    @_builtins.property
+    def instrument(self) -> _common_pb2.InstrumentRef:
+        """The instrument traded."""
+
+    @_builtins.property
+    def price(self) -> _decimal_pb2.Decimal:
+        """Limit price (LIMIT and SL)."""
+
+    @_builtins.property
+    def trigger_price(self) -> _decimal_pb2.Decimal:
+        """Trigger price (SL and SL-M)."""
+
+    def __init__(
+        self,
+        *,
+        instrument: _common_pb2.InstrumentRef | None = ...,
+        transaction_type: _common_pb2.TransactionType.ValueType = ...,
+        quantity: _builtins.int = ...,
+        product: _common_pb2.Product.ValueType = ...,
+        order_type: _common_pb2.OrderType.ValueType = ...,
+        price: _decimal_pb2.Decimal | None = ...,
+        trigger_price: _decimal_pb2.Decimal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "price", b"price", "trigger_price", b"trigger_price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "order_type", b"order_type", "price", b"price", "product", b"product", "quantity", b"quantity", "transaction_type", b"transaction_type", "trigger_price", b"trigger_price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KiteAlertOrder: _TypeAlias = KiteAlertOrder  # noqa: Y015
+
+@_typing.final
+class KiteAlertParams(_message.Message):
+    """What an alert watches and, for ATO, what it places."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    ATTRIBUTE_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    CONSTANT_FIELD_NUMBER: _builtins.int
+    RHS_INSTRUMENT_FIELD_NUMBER: _builtins.int
+    RHS_ATTRIBUTE_FIELD_NUMBER: _builtins.int
+    BASKET_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """A name for the alert."""
+    type: Global___KiteAlertType.ValueType
+    """SIMPLE or ATO."""
+    attribute: Global___KiteAlertAttribute.ValueType
+    """What of it is watched."""
+    operator: Global___KiteAlertOperator.ValueType
+    """The comparison."""
+    rhs_attribute: Global___KiteAlertAttribute.ValueType
+    """What of rhs_instrument is compared (with rhs_instrument only)."""
+    @_builtins.property
+    def instrument(self) -> _common_pb2.InstrumentRef:
+        """The instrument watched (left-hand side)."""
+
+    @_builtins.property
+    def constant(self) -> _decimal_pb2.Decimal:
+        """A constant."""
+
+    @_builtins.property
+    def rhs_instrument(self) -> _common_pb2.InstrumentRef:
+        """Another instrument (its `rhs_attribute`)."""
+
+    @_builtins.property
+    def basket(self) -> _containers.RepeatedCompositeFieldContainer[Global___KiteAlertOrder]:
+        """The orders an ATO alert places (1 to 20); empty for SIMPLE."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        type: Global___KiteAlertType.ValueType = ...,
+        instrument: _common_pb2.InstrumentRef | None = ...,
+        attribute: Global___KiteAlertAttribute.ValueType = ...,
+        operator: Global___KiteAlertOperator.ValueType = ...,
+        constant: _decimal_pb2.Decimal | None = ...,
+        rhs_instrument: _common_pb2.InstrumentRef | None = ...,
+        rhs_attribute: Global___KiteAlertAttribute.ValueType = ...,
+        basket: _abc.Iterable[Global___KiteAlertOrder] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["constant", b"constant", "instrument", b"instrument", "rhs", b"rhs", "rhs_instrument", b"rhs_instrument"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "basket", b"basket", "constant", b"constant", "instrument", b"instrument", "name", b"name", "operator", b"operator", "rhs", b"rhs", "rhs_attribute", b"rhs_attribute", "rhs_instrument", b"rhs_instrument", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_rhs: _TypeAlias = _typing.Literal["constant", "rhs_instrument"]  # noqa: Y015
+    _WhichOneofArgType_rhs: _TypeAlias = _typing.Literal["rhs", b"rhs"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_rhs) -> _WhichOneofReturnType_rhs | None: ...
+
+Global___KiteAlertParams: _TypeAlias = KiteAlertParams  # noqa: Y015
+
+@_typing.final
+class KiteAlert(_message.Message):
+    """One of Kite's alerts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DISABLED_REASON_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    TRIGGER_COUNT_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    alert_id: _builtins.str
+    """Kite's alert id (a UUID)."""
+    account_id: _builtins.str
+    """The Kite user id."""
+    status: Global___KiteAlertStatus.ValueType
+    """The status."""
+    disabled_reason: _builtins.str
+    """Why Kite disabled it ("" when it is not disabled)."""
+    trigger_count: _builtins.int
+    """How many times it triggered."""
+    @_builtins.property
+    def params(self) -> Global___KiteAlertParams:
+        """The condition (instruments in `symbol` form) and basket."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        alert_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        status: Global___KiteAlertStatus.ValueType = ...,
+        disabled_reason: _builtins.str = ...,
+        params: Global___KiteAlertParams | None = ...,
+        trigger_count: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "params", b"params", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "alert_id", b"alert_id", "create_time", b"create_time", "disabled_reason", b"disabled_reason", "params", b"params", "status", b"status", "trigger_count", b"trigger_count", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KiteAlert: _TypeAlias = KiteAlert  # noqa: Y015
+
+@_typing.final
+class KiteAlertOrderResult(_message.Message):
+    """What became of one basket order when an ATO alert triggered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order placed, if placement succeeded."""
+    status: _builtins.str
+    """Kite's placement status ("success" or "failed")."""
+    error: _builtins.str
+    """Why placement failed."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "order_id", b"order_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KiteAlertOrderResult: _TypeAlias = KiteAlertOrderResult  # noqa: Y015
+
+@_typing.final
+class KiteAlertQuote(_message.Message):
+    """An instrument's price when an alert triggered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    LAST_PRICE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def instrument(self) -> _common_pb2.InstrumentRef:
+        """The instrument, in `symbol` form."""
+
+    @_builtins.property
+    def last_price(self) -> _decimal_pb2.Decimal:
+        """Its last price then."""
+
+    def __init__(
+        self,
+        *,
+        instrument: _common_pb2.InstrumentRef | None = ...,
+        last_price: _decimal_pb2.Decimal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "last_price", b"last_price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "last_price", b"last_price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KiteAlertQuote: _TypeAlias = KiteAlertQuote  # noqa: Y015
+
+@_typing.final
+class KiteAlertTrigger(_message.Message):
+    """One triggering of an alert."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGER_TIME_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    QUOTES_FIELD_NUMBER: _builtins.int
+    ORDERS_FIELD_NUMBER: _builtins.int
+    condition: _builtins.str
+    """The condition as Kite wrote it, e.g. `LastTradedPrice("NSE:INFY") <= 1400.5`."""
+    @_builtins.property
+    def trigger_time(self) -> _timestamp_pb2.Timestamp:
+        """When it triggered."""
+
+    @_builtins.property
+    def quotes(self) -> _containers.RepeatedCompositeFieldContainer[Global___KiteAlertQuote]:
+        """The prices Kite saw."""
+
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___KiteAlertOrderResult]:
+        """The orders an ATO alert placed."""
+
+    def __init__(
+        self,
+        *,
+        trigger_time: _timestamp_pb2.Timestamp | None = ...,
+        condition: _builtins.str = ...,
+        quotes: _abc.Iterable[Global___KiteAlertQuote] | None = ...,
+        orders: _abc.Iterable[Global___KiteAlertOrderResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["trigger_time", b"trigger_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "orders", b"orders", "quotes", b"quotes", "trigger_time", b"trigger_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KiteAlertTrigger: _TypeAlias = KiteAlertTrigger  # noqa: Y015
+
+@_typing.final
+class CreateKiteAlertRequest(_message.Message):
+    """Request for OrderService.CreateKiteAlert."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The Kite user id."""
+    @_builtins.property
+    def params(self) -> Global___KiteAlertParams:
+        """The alert."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        params: Global___KiteAlertParams | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["params", b"params"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "params", b"params"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateKiteAlertRequest: _TypeAlias = CreateKiteAlertRequest  # noqa: Y015
+
+@_typing.final
+class CreateKiteAlertResponse(_message.Message):
+    """Response of OrderService.CreateKiteAlert."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alert(self) -> Global___KiteAlert:
+        """The alert Kite made."""
+
+    def __init__(
+        self,
+        *,
+        alert: Global___KiteAlert | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateKiteAlertResponse: _TypeAlias = CreateKiteAlertResponse  # noqa: Y015
+
+@_typing.final
+class ModifyKiteAlertRequest(_message.Message):
+    """Request for OrderService.ModifyKiteAlert."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ALERT_ID_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The Kite user id."""
+    alert_id: _builtins.str
+    """The alert to modify."""
+    @_builtins.property
+    def params(self) -> Global___KiteAlertParams:
+        """Its new condition and basket (replacing the old ones whole)."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        alert_id: _builtins.str = ...,
+        params: Global___KiteAlertParams | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["params", b"params"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "alert_id", b"alert_id", "params", b"params"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModifyKiteAlertRequest: _TypeAlias = ModifyKiteAlertRequest  # noqa: Y015
+
+@_typing.final
+class ModifyKiteAlertResponse(_message.Message):
+    """Response of OrderService.ModifyKiteAlert."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alert(self) -> Global___KiteAlert:
+        """The alert as modified."""
+
+    def __init__(
+        self,
+        *,
+        alert: Global___KiteAlert | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModifyKiteAlertResponse: _TypeAlias = ModifyKiteAlertResponse  # noqa: Y015
+
+@_typing.final
+class DeleteKiteAlertsRequest(_message.Message):
+    """Request for OrderService.DeleteKiteAlerts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ALERT_IDS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The Kite user id."""
+    @_builtins.property
+    def alert_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The alerts to delete (at least one)."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        alert_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "alert_ids", b"alert_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteKiteAlertsRequest: _TypeAlias = DeleteKiteAlertsRequest  # noqa: Y015
+
+@_typing.final
+class DeleteKiteAlertsResponse(_message.Message):
+    """Response of OrderService.DeleteKiteAlerts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alert_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The alerts deleted."""
+
+    def __init__(
+        self,
+        *,
+        alert_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_ids", b"alert_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteKiteAlertsResponse: _TypeAlias = DeleteKiteAlertsResponse  # noqa: Y015
+
+@_typing.final
+class ListKiteAlertsRequest(_message.Message):
+    """Request for OrderService.ListKiteAlerts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The Kite user id."""
+    status: Global___KiteAlertStatus.ValueType
+    """Only alerts in this status; all when unset."""
+    page: _builtins.int
+    """The page (from 1); all alerts when 0 and page_size is 0."""
+    page_size: _builtins.int
+    """Alerts per page (Kite's default when 0)."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        status: Global___KiteAlertStatus.ValueType = ...,
+        page: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page", b"page", "page_size", b"page_size", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListKiteAlertsRequest: _TypeAlias = ListKiteAlertsRequest  # noqa: Y015
+
+@_typing.final
+class ListKiteAlertsResponse(_message.Message):
+    """Response of OrderService.ListKiteAlerts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[Global___KiteAlert]:
+        """The alerts, newest first."""
+
+    def __init__(
+        self,
+        *,
+        alerts: _abc.Iterable[Global___KiteAlert] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListKiteAlertsResponse: _TypeAlias = ListKiteAlertsResponse  # noqa: Y015
+
+@_typing.final
+class GetKiteAlertRequest(_message.Message):
+    """Request for OrderService.GetKiteAlert."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ALERT_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The Kite user id."""
+    alert_id: _builtins.str
+    """The alert."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        alert_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "alert_id", b"alert_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetKiteAlertRequest: _TypeAlias = GetKiteAlertRequest  # noqa: Y015
+
+@_typing.final
+class GetKiteAlertResponse(_message.Message):
+    """Response of OrderService.GetKiteAlert."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alert(self) -> Global___KiteAlert:
+        """The alert."""
+
+    def __init__(
+        self,
+        *,
+        alert: Global___KiteAlert | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetKiteAlertResponse: _TypeAlias = GetKiteAlertResponse  # noqa: Y015
+
+@_typing.final
+class GetKiteAlertHistoryRequest(_message.Message):
+    """Request for OrderService.GetKiteAlertHistory."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ALERT_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The Kite user id."""
+    alert_id: _builtins.str
+    """The alert."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        alert_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "alert_id", b"alert_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetKiteAlertHistoryRequest: _TypeAlias = GetKiteAlertHistoryRequest  # noqa: Y015
+
+@_typing.final
+class GetKiteAlertHistoryResponse(_message.Message):
+    """Response of OrderService.GetKiteAlertHistory."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def triggers(self) -> _containers.RepeatedCompositeFieldContainer[Global___KiteAlertTrigger]:
+        """Each time it triggered, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        triggers: _abc.Iterable[Global___KiteAlertTrigger] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["triggers", b"triggers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetKiteAlertHistoryResponse: _TypeAlias = GetKiteAlertHistoryResponse  # noqa: Y015
 
 @_typing.final
 class BulkOrderLeg(_message.Message):

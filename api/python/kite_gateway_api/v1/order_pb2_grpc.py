@@ -108,6 +108,36 @@ class OrderServiceStub:
                 request_serializer=kite__gateway_dot_v1_dot_order__pb2.GetGttRequest.SerializeToString,
                 response_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetGttResponse.FromString,
                 _registered_method=True)
+        self.CreateKiteAlert = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/CreateKiteAlert',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.CreateKiteAlertRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.CreateKiteAlertResponse.FromString,
+                _registered_method=True)
+        self.ModifyKiteAlert = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/ModifyKiteAlert',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.ModifyKiteAlertRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.ModifyKiteAlertResponse.FromString,
+                _registered_method=True)
+        self.DeleteKiteAlerts = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/DeleteKiteAlerts',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.DeleteKiteAlertsRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.DeleteKiteAlertsResponse.FromString,
+                _registered_method=True)
+        self.ListKiteAlerts = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/ListKiteAlerts',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.ListKiteAlertsRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.ListKiteAlertsResponse.FromString,
+                _registered_method=True)
+        self.GetKiteAlert = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/GetKiteAlert',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertResponse.FromString,
+                _registered_method=True)
+        self.GetKiteAlertHistory = channel.unary_unary(
+                '/kite_gateway.v1.OrderService/GetKiteAlertHistory',
+                request_serializer=kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertHistoryRequest.SerializeToString,
+                response_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertHistoryResponse.FromString,
+                _registered_method=True)
         self.PlaceBulkOrders = channel.unary_unary(
                 '/kite_gateway.v1.OrderService/PlaceBulkOrders',
                 request_serializer=kite__gateway_dot_v1_dot_order__pb2.PlaceBulkOrdersRequest.SerializeToString,
@@ -253,6 +283,50 @@ class OrderServiceServicer:
 
     def GetGtt(self, request, context):
         """Returns one GTT trigger.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateKiteAlert(self, request, context):
+        """Creates one of Kite's own alerts: SIMPLE (a notification) or ATO (Alert Triggers Order:
+        places its basket of orders when the condition holds). Kite evaluates it, not the gateway.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ModifyKiteAlert(self, request, context):
+        """Replaces an alert's condition (and basket) whole; a modified alert is enabled again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteKiteAlerts(self, request, context):
+        """Deletes one or more alerts (Kite keeps them, in status DELETED). All or none: an unknown id
+        answers NOT_FOUND and deletes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKiteAlerts(self, request, context):
+        """Lists the account's alerts, newest first, optionally of one status, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKiteAlert(self, request, context):
+        """Returns one alert.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKiteAlertHistory(self, request, context):
+        """Returns the times an alert triggered: the condition, the prices seen and (ATO) the orders placed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -409,6 +483,36 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.GetGtt,
                     request_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetGttRequest.FromString,
                     response_serializer=kite__gateway_dot_v1_dot_order__pb2.GetGttResponse.SerializeToString,
+            ),
+            'CreateKiteAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateKiteAlert,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.CreateKiteAlertRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.CreateKiteAlertResponse.SerializeToString,
+            ),
+            'ModifyKiteAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModifyKiteAlert,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.ModifyKiteAlertRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.ModifyKiteAlertResponse.SerializeToString,
+            ),
+            'DeleteKiteAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteKiteAlerts,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.DeleteKiteAlertsRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.DeleteKiteAlertsResponse.SerializeToString,
+            ),
+            'ListKiteAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKiteAlerts,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.ListKiteAlertsRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.ListKiteAlertsResponse.SerializeToString,
+            ),
+            'GetKiteAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKiteAlert,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertResponse.SerializeToString,
+            ),
+            'GetKiteAlertHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKiteAlertHistory,
+                    request_deserializer=kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertHistoryRequest.FromString,
+                    response_serializer=kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertHistoryResponse.SerializeToString,
             ),
             'PlaceBulkOrders': grpc.unary_unary_rpc_method_handler(
                     servicer.PlaceBulkOrders,
@@ -811,6 +915,168 @@ class OrderService:
             '/kite_gateway.v1.OrderService/GetGtt',
             kite__gateway_dot_v1_dot_order__pb2.GetGttRequest.SerializeToString,
             kite__gateway_dot_v1_dot_order__pb2.GetGttResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateKiteAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/CreateKiteAlert',
+            kite__gateway_dot_v1_dot_order__pb2.CreateKiteAlertRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.CreateKiteAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModifyKiteAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/ModifyKiteAlert',
+            kite__gateway_dot_v1_dot_order__pb2.ModifyKiteAlertRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.ModifyKiteAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteKiteAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/DeleteKiteAlerts',
+            kite__gateway_dot_v1_dot_order__pb2.DeleteKiteAlertsRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.DeleteKiteAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKiteAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/ListKiteAlerts',
+            kite__gateway_dot_v1_dot_order__pb2.ListKiteAlertsRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.ListKiteAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKiteAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/GetKiteAlert',
+            kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKiteAlertHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kite_gateway.v1.OrderService/GetKiteAlertHistory',
+            kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertHistoryRequest.SerializeToString,
+            kite__gateway_dot_v1_dot_order__pb2.GetKiteAlertHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -78,6 +78,22 @@ class OrderServiceStub:
     """Lists the account's GTT triggers."""
     GetGtt: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetGttRequest, _order_pb2.GetGttResponse]
     """Returns one GTT trigger."""
+    CreateKiteAlert: _grpc.UnaryUnaryMultiCallable[_order_pb2.CreateKiteAlertRequest, _order_pb2.CreateKiteAlertResponse]
+    """Creates one of Kite's own alerts: SIMPLE (a notification) or ATO (Alert Triggers Order:
+    places its basket of orders when the condition holds). Kite evaluates it, not the gateway.
+    """
+    ModifyKiteAlert: _grpc.UnaryUnaryMultiCallable[_order_pb2.ModifyKiteAlertRequest, _order_pb2.ModifyKiteAlertResponse]
+    """Replaces an alert's condition (and basket) whole; a modified alert is enabled again."""
+    DeleteKiteAlerts: _grpc.UnaryUnaryMultiCallable[_order_pb2.DeleteKiteAlertsRequest, _order_pb2.DeleteKiteAlertsResponse]
+    """Deletes one or more alerts (Kite keeps them, in status DELETED). All or none: an unknown id
+    answers NOT_FOUND and deletes nothing.
+    """
+    ListKiteAlerts: _grpc.UnaryUnaryMultiCallable[_order_pb2.ListKiteAlertsRequest, _order_pb2.ListKiteAlertsResponse]
+    """Lists the account's alerts, newest first, optionally of one status, a page at a time."""
+    GetKiteAlert: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetKiteAlertRequest, _order_pb2.GetKiteAlertResponse]
+    """Returns one alert."""
+    GetKiteAlertHistory: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetKiteAlertHistoryRequest, _order_pb2.GetKiteAlertHistoryResponse]
+    """Returns the times an alert triggered: the condition, the prices seen and (ATO) the orders placed."""
     PlaceBulkOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.PlaceBulkOrdersRequest, _order_pb2.PlaceBulkOrdersResponse]
     """Places orders in several accounts at once: legs run concurrently across accounts, each
     rate-limited and idempotent like PlaceOrder. Every leg gets its own result; a failed leg
@@ -179,6 +195,22 @@ class OrderServiceAsyncStub(OrderServiceStub):
     """Lists the account's GTT triggers."""
     GetGtt: _aio.UnaryUnaryMultiCallable[_order_pb2.GetGttRequest, _order_pb2.GetGttResponse]  # type: ignore[assignment]
     """Returns one GTT trigger."""
+    CreateKiteAlert: _aio.UnaryUnaryMultiCallable[_order_pb2.CreateKiteAlertRequest, _order_pb2.CreateKiteAlertResponse]  # type: ignore[assignment]
+    """Creates one of Kite's own alerts: SIMPLE (a notification) or ATO (Alert Triggers Order:
+    places its basket of orders when the condition holds). Kite evaluates it, not the gateway.
+    """
+    ModifyKiteAlert: _aio.UnaryUnaryMultiCallable[_order_pb2.ModifyKiteAlertRequest, _order_pb2.ModifyKiteAlertResponse]  # type: ignore[assignment]
+    """Replaces an alert's condition (and basket) whole; a modified alert is enabled again."""
+    DeleteKiteAlerts: _aio.UnaryUnaryMultiCallable[_order_pb2.DeleteKiteAlertsRequest, _order_pb2.DeleteKiteAlertsResponse]  # type: ignore[assignment]
+    """Deletes one or more alerts (Kite keeps them, in status DELETED). All or none: an unknown id
+    answers NOT_FOUND and deletes nothing.
+    """
+    ListKiteAlerts: _aio.UnaryUnaryMultiCallable[_order_pb2.ListKiteAlertsRequest, _order_pb2.ListKiteAlertsResponse]  # type: ignore[assignment]
+    """Lists the account's alerts, newest first, optionally of one status, a page at a time."""
+    GetKiteAlert: _aio.UnaryUnaryMultiCallable[_order_pb2.GetKiteAlertRequest, _order_pb2.GetKiteAlertResponse]  # type: ignore[assignment]
+    """Returns one alert."""
+    GetKiteAlertHistory: _aio.UnaryUnaryMultiCallable[_order_pb2.GetKiteAlertHistoryRequest, _order_pb2.GetKiteAlertHistoryResponse]  # type: ignore[assignment]
+    """Returns the times an alert triggered: the condition, the prices seen and (ATO) the orders placed."""
     PlaceBulkOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.PlaceBulkOrdersRequest, _order_pb2.PlaceBulkOrdersResponse]  # type: ignore[assignment]
     """Places orders in several accounts at once: legs run concurrently across accounts, each
     rate-limited and idempotent like PlaceOrder. Every leg gets its own result; a failed leg
@@ -355,6 +387,58 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.GetGttResponse, _abc.Awaitable[_order_pb2.GetGttResponse]]:
         """Returns one GTT trigger."""
+
+    @_abc_1.abstractmethod
+    def CreateKiteAlert(
+        self,
+        request: _order_pb2.CreateKiteAlertRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.CreateKiteAlertResponse, _abc.Awaitable[_order_pb2.CreateKiteAlertResponse]]:
+        """Creates one of Kite's own alerts: SIMPLE (a notification) or ATO (Alert Triggers Order:
+        places its basket of orders when the condition holds). Kite evaluates it, not the gateway.
+        """
+
+    @_abc_1.abstractmethod
+    def ModifyKiteAlert(
+        self,
+        request: _order_pb2.ModifyKiteAlertRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.ModifyKiteAlertResponse, _abc.Awaitable[_order_pb2.ModifyKiteAlertResponse]]:
+        """Replaces an alert's condition (and basket) whole; a modified alert is enabled again."""
+
+    @_abc_1.abstractmethod
+    def DeleteKiteAlerts(
+        self,
+        request: _order_pb2.DeleteKiteAlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.DeleteKiteAlertsResponse, _abc.Awaitable[_order_pb2.DeleteKiteAlertsResponse]]:
+        """Deletes one or more alerts (Kite keeps them, in status DELETED). All or none: an unknown id
+        answers NOT_FOUND and deletes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ListKiteAlerts(
+        self,
+        request: _order_pb2.ListKiteAlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.ListKiteAlertsResponse, _abc.Awaitable[_order_pb2.ListKiteAlertsResponse]]:
+        """Lists the account's alerts, newest first, optionally of one status, a page at a time."""
+
+    @_abc_1.abstractmethod
+    def GetKiteAlert(
+        self,
+        request: _order_pb2.GetKiteAlertRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.GetKiteAlertResponse, _abc.Awaitable[_order_pb2.GetKiteAlertResponse]]:
+        """Returns one alert."""
+
+    @_abc_1.abstractmethod
+    def GetKiteAlertHistory(
+        self,
+        request: _order_pb2.GetKiteAlertHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.GetKiteAlertHistoryResponse, _abc.Awaitable[_order_pb2.GetKiteAlertHistoryResponse]]:
+        """Returns the times an alert triggered: the condition, the prices seen and (ATO) the orders placed."""
 
     @_abc_1.abstractmethod
     def PlaceBulkOrders(
