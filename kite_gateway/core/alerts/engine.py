@@ -291,8 +291,8 @@ class AlertEngine:
         )
 
     def _drawdown(self, rule: PnlDrawdownRule, event: PnlEvent) -> Alert | None:
-        peak = self._values[rule.id].get(event.scope_id)
-        if peak is None or event.pnl > peak:
+        peak = self._values[rule.id].get(event.scope_id, Decimal(0))  # the day's P&L starts at zero
+        if event.pnl > peak:
             peak = event.pnl
             self._remember(rule, event.scope_id, peak)
         floor = peak - rule.amount

@@ -32,7 +32,7 @@
     kind = "PNL_DRAWDOWN"
     scope = "momentum"
     pnl_of = "strategy"                # or "account" (the default)
-    amount = "5000"                    # fall from the peak P&L
+    amount = "5000"                    # fall from the day's peak P&L (the peak starts at 0)
 
     [[alerts.rules]]
     id = "margin-90"
