@@ -345,23 +345,19 @@ class AlertEngine:
             )
         if rule.expiring_within_minutes is not None:
             within = timedelta(minutes=rule.expiring_within_minutes)
-            expiring = (
-                event.state is SessionStatus.ACTIVE
-                and event.expires_at is not None
-                and event.expires_at - now <= within
-            )
-            if self._edge(rule, f"{account}:expiring", expiring):
-                assert event.expires_at is not None
+            expires_at = event.expires_at if event.state is SessionStatus.ACTIVE else None
+            expiring = expires_at is not None and expires_at - now <= within
+            if self._edge(rule, f"{account}:expiring", expiring) and expires_at is not None:
                 alerts.append(
                     self._alert(
                         rule,
                         account,
                         f"Session of {account} expires soon",
-                        f"The Kite session of account {account} expires at {event.expires_at.isoformat()}. "
+                        f"The Kite session of account {account} expires at {expires_at.isoformat()}. "
                         f"Log in again before then: {event.login_url}",
                         now,
                         account_id=account,
-                        expires_at=event.expires_at.isoformat(),
+                        expires_at=expires_at.isoformat(),
                         login_url=event.login_url,
                     )
                 )

@@ -473,3 +473,23 @@ def test_a_malformed_snapshot_is_refused_with_what_is_wrong(state: dict[str, obj
     engine = AlertEngine([ABOVE, ALL_RULES[1], RATE])
     with pytest.raises(AlertStateError, match=named.replace(".", r"\.")):
         engine.restore(state)
+
+
+def test_a_restored_engine_measures_from_the_first_price_seen_before_the_restart() -> None:
+    rule = PercentMoveRule(id="first", scope="NSE:INFY", percent=Decimal("10"), reference=Reference.FIRST)
+    before = AlertEngine([rule])
+    before.observe(price("2000", close=None))
+    after = AlertEngine([rule])
+    after.restore(json.loads(json.dumps(before.snapshot())))
+    assert fired(after, price("1790", close=None)) == ["first"]
+    assert fired(AlertEngine([rule]), price("1790", close=None)) == [""]  # a fresh engine starts from 1790
+
+
+def test_an_expiring_session_that_needed_a_login_warns_again_near_its_new_expiry() -> None:
+    engine = AlertEngine([SessionRule(id="s", scope="*", expiring_within_minutes=30)])
+    events = [
+        session(SessionStatus.ACTIVE, 10),
+        session(SessionStatus.NEEDS_LOGIN, None, s=600),
+        session(SessionStatus.ACTIVE, 20, s=700),
+    ]
+    assert fired(engine, *events) == ["s", "s", "s"]  # expiring; needs login; a new session, expiring
