@@ -69,6 +69,12 @@ utilisation under the ceiling, the session active again or renewed, the ticker c
 again, the refusals in the window back to at most N). Order and duplicate events are one-off: each
 (order, status) and each duplicate order fires once and never re-arms. The engine (engine.py) keeps
 the arming state.
+
+A rule starts armed, so the first event already past its threshold fires (a price first seen above
+the level, a session first seen expiring). PERCENT_MOVE's `reference = "first"` is the first price
+the engine saw for the instrument; it is part of the engine's snapshot, so a restart keeps it (it is
+never reset: the day's roll-over is the caller's, by a fresh engine). PNL_DRAWDOWN's peak is the
+highest P&L seen, starting at zero as the day's P&L does.
 """
 
 from __future__ import annotations
