@@ -177,6 +177,8 @@ class Signals:
     async def submit(self, signal: Signal, principal: str) -> SignalRecord:
         validate(signal)
         strategy = self.strategy(signal.strategy_id)
+        self.listing(signal.exchange, signal.tradingsymbol)  # an unknown instrument is refused, not stored
+        strategy.accounts_of(self.members)  # so is a strategy with an unknown account group
         body = json.dumps(signal_json(signal), sort_keys=True)
         stored, created = await self.store.claim(signal.strategy_id, signal.signal_id, signal_fingerprint(signal),
                                                  body, principal, SignalState.RECEIVED.value, self.clock())  # fmt: skip

@@ -189,3 +189,15 @@ async def test_a_signal_of_an_unknown_strategy_is_not_found_and_not_stored(store
         await signals.submit(Signal("other", "sig-1", "NFO", "NIFTY26DECFUT", side=Side.BUY, quantity=75), "alice")
     assert unknown.value.code is Status.NOT_FOUND and await store.events_after(0) == []
     assert [r.signal.signal_id for r in await signals.list("mom")] == []
+
+
+async def test_a_signal_naming_an_unknown_instrument_is_refused_before_it_is_stored(store: SignalStore) -> None:
+    signals = _signals(store, _strategy(), FakeBroker(), FakeClock())
+
+    def unknown(exchange: str, tradingsymbol: str) -> Instrument:
+        raise GatewayError(Status.NOT_FOUND, Reason.INSTRUMENT_NOT_FOUND, f"{exchange}:{tradingsymbol} is not listed")
+
+    signals.listing = unknown
+    with pytest.raises(GatewayError) as refused:
+        await signals.submit(BUY_2, "alice")
+    assert refused.value.reason is Reason.INSTRUMENT_NOT_FOUND and await store.events_after(0) == []
