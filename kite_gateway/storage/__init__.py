@@ -30,6 +30,7 @@ from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, ded
 from kite_gateway.storage.postgres import PostgresDatabase
 from kite_gateway.storage.private_files import FILE_MODE, private_directory
 from kite_gateway.storage.sealing import Sealer, SealingError, load_key
+from kite_gateway.storage.signals import SignalEvent, SignalOrder, SignalStore, StoredSignal
 from kite_gateway.storage.sqlite import DATABASE_FILE, SqliteDatabase, set_aside_database
 
 __all__ = [
@@ -66,10 +67,14 @@ __all__ = [
     "SchemaTooNew",
     "Sealer",
     "SealingError",
+    "SignalEvent",
+    "SignalOrder",
+    "SignalStore",
     "SqliteDatabase",
     "StoredAccount",
     "StoredExit",
     "StoredRequest",
+    "StoredSignal",
     "StoredUpdate",
     "dedupe_key",
     "load_key",

@@ -181,6 +181,48 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        9,
+        "strategy signals: each signal and its state, every state change in one sequence, the orders each made",
+        """
+        -- Written by kite_gateway/storage/signals.py; body: the signal as JSON; times in UTC ISO text.
+        CREATE TABLE signals (
+            strategy_id TEXT NOT NULL,
+            signal_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            body TEXT NOT NULL,
+            principal TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            expires_at TEXT,
+            PRIMARY KEY (strategy_id, signal_id)
+        );
+        CREATE INDEX signals_by_state ON signals (state, expires_at);
+        -- sequence: 1, 2, 3, ... over every signal (a stream resumes after the last one it saw).
+        CREATE TABLE signal_events (
+            sequence INTEGER PRIMARY KEY,
+            strategy_id TEXT NOT NULL,
+            signal_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE signal_orders (
+            strategy_id TEXT NOT NULL,
+            signal_id TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            client_order_id TEXT NOT NULL,
+            order_id TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (strategy_id, signal_id, account_id)
+        );
+        CREATE INDEX signal_orders_by_strategy ON signal_orders (strategy_id, order_id);
+        """,
+    ),
 )
 
 

@@ -1,6 +1,7 @@
 """Strategy signals, the pure core: what a signal is and the states it moves through (model), the
 configured strategies (strategies), each account's order from a signal (sizing), the strategies'
-day budgets (budget) and the human approval window (approval). Storage and RPCs build on these."""
+day budgets (budget) and the human approval window (approval); the use case that stores a signal and
+turns it into orders through injected ports (service). The RPCs build on these."""
 
 from kite_gateway.core.signals.approval import ApprovalDesk, Clock, Decision, PendingApproval
 from kite_gateway.core.signals.budget import Refusal, Usage, check_budget
@@ -16,6 +17,19 @@ from kite_gateway.core.signals.model import (
     next_states,
     routing_outcome,
     validate,
+)
+from kite_gateway.core.signals.service import (
+    AccountViewOf,
+    LastPrice,
+    ListingOf,
+    Place,
+    SignalRecord,
+    Signals,
+    UsageOf,
+    signal_client_order_id,
+    signal_fingerprint,
+    signal_from_json,
+    signal_json,
 )
 from kite_gateway.core.signals.sizing import (
     AccountView,
@@ -39,17 +53,23 @@ from kite_gateway.core.signals.strategies import (
 
 __all__ = [
     "AccountView",
+    "AccountViewOf",
     "Approval",
     "ApprovalDesk",
     "Budget",
     "Clock",
     "Decision",
+    "LastPrice",
     "Leg",
+    "ListingOf",
     "PendingApproval",
+    "Place",
     "Refusal",
     "Side",
     "Signal",
+    "SignalRecord",
     "SignalState",
+    "Signals",
     "Sizing",
     "SizingMode",
     "Skip",
@@ -59,6 +79,7 @@ __all__ = [
     "Urgency",
     "UrgencyKind",
     "Usage",
+    "UsageOf",
     "Validity",
     "can_move",
     "check_budget",
@@ -68,6 +89,10 @@ __all__ = [
     "reference_price",
     "round_to_tick",
     "routing_outcome",
+    "signal_client_order_id",
+    "signal_fingerprint",
+    "signal_from_json",
+    "signal_json",
     "size_all",
     "size_leg",
     "validate",

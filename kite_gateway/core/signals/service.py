@@ -1,0 +1,341 @@
+"""The signals use case: a strategy's signal in, each of its accounts' orders out, every step stored.
+
+submit: validate; claim the (strategy_id, signal_id) in the store (a retry gets the stored signal
+back, `replayed`, and nothing is done again; the same id with another body is ALREADY_EXISTS); plan
+it (size every account, check the strategy's budget: REFUSED_BUDGET, or SKIPPED when no account has
+anything to order); then hold it for approval (PENDING_APPROVAL until its deadline) or route it.
+A budget refusal before approval spares a person an approval that could not be routed anyway.
+approve: the plan again (the day's usage may have moved while it waited), then routing.
+
+Routing places one order per leg through the injected `place` port with a client_order_id derived
+from (strategy_id, signal_id, account_id) alone (`signal_client_order_id`), so a retry of the same
+signal on the same account can only reach the order already placed, never a second one. Each order
+is recorded (lineage) before it is sent and after; the signal ends ROUTED, PARTIALLY_ROUTED or
+FAILED (model.routing_outcome).
+
+Everything outside the core comes in as a port (constructor arguments): the strategies, the store,
+placing an order, the instrument, its last price, an account's margin and position, the strategy's
+budget usage, the account groups' members and the clock, so tests run it with fakes and no sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from kite_gateway.core.market import Listing
+from kite_gateway.core.orders import NewOrder, OrderParams
+from kite_gateway.core.signals.approval import ApprovalDesk, Clock, PendingApproval
+from kite_gateway.core.signals.budget import Usage, check_budget
+from kite_gateway.core.signals.model import (
+    Side,
+    Signal,
+    SignalState,
+    Urgency,
+    UrgencyKind,
+    Validity,
+    check_move,
+    routing_outcome,
+    validate,
+)
+from kite_gateway.core.signals.sizing import AccountView, Leg, Skip, size_all
+from kite_gateway.core.signals.strategies import Strategy, StrategyBook
+from kite_gateway.errors import GatewayError, Reason, Status
+from kite_gateway.storage import SignalOrder, SignalStore, StoredSignal
+
+
+class Place(Protocol):
+    """Place one order (OrderActions.place in the gateway); its Kite order id. A GatewayError is
+    that order's failure, not the signal's: the other legs are still placed."""
+
+    async def __call__(self, order: NewOrder) -> str: ...
+
+
+ListingOf = Callable[[str, str], Listing]  # (exchange, tradingsymbol) -> the listing; NOT_FOUND when unknown
+LastPrice = Callable[[Listing], Awaitable[Decimal]]
+AccountViewOf = Callable[[str, Listing], Awaitable[AccountView]]  # account's margin and position in it
+UsageOf = Callable[[str], Awaitable[Usage]]  # strategy id -> its budget usage today
+Members = Callable[[str], Sequence[str]]  # account group -> its account ids (KeyError when unknown)
+
+
+def signal_client_order_id(strategy_id: str, signal_id: str, account_id: str) -> str:
+    """The client_order_id of a signal's order on one account: the same on every retry, 44 characters
+    of [a-z0-9-] (a short hash: the ids themselves may be 64 characters each)."""
+    digest = hashlib.sha256(f"signal|{strategy_id}|{signal_id}|{account_id}".encode()).hexdigest()
+    return f"sig-{digest[:40]}"
+
+
+def signal_json(signal: Signal) -> dict[str, Any]:
+    return {
+        "strategy_id": signal.strategy_id,
+        "signal_id": signal.signal_id,
+        "exchange": signal.exchange,
+        "tradingsymbol": signal.tradingsymbol,
+        "side": signal.side.value if signal.side else None,
+        "quantity": signal.quantity,
+        "target_position": signal.target_position,
+        "price_hint": None if signal.price_hint is None else str(signal.price_hint),
+        "urgency": {
+            "kind": signal.urgency.kind.value,
+            "offset_ticks": signal.urgency.offset_ticks,
+            "price": None if signal.urgency.price is None else str(signal.urgency.price),
+        },
+        "validity": signal.validity.value,
+        "product": signal.product,
+        "stop_distance": None if signal.stop_distance is None else str(signal.stop_distance),
+    }
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def signal_from_json(body: dict[str, Any]) -> Signal:
+    urgency = body["urgency"]
+    return Signal(
+        strategy_id=body["strategy_id"],
+        signal_id=body["signal_id"],
+        exchange=body["exchange"],
+        tradingsymbol=body["tradingsymbol"],
+        side=None if body["side"] is None else Side(body["side"]),
+        quantity=body["quantity"],
+        target_position=body["target_position"],
+        price_hint=_decimal(body["price_hint"]),
+        urgency=Urgency(UrgencyKind(urgency["kind"]), urgency["offset_ticks"], _decimal(urgency["price"])),
+        validity=Validity(body["validity"]),
+        product=body["product"],
+        stop_distance=_decimal(body["stop_distance"]),
+    )
+
+
+def signal_fingerprint(signal: Signal) -> str:
+    """What makes a retry the same signal: all of its fields."""
+    return hashlib.sha256(json.dumps(signal_json(signal), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignalRecord:
+    """A stored signal as the use case answers it: its state, why, and the orders it made."""
+
+    signal: Signal
+    state: SignalState
+    reason: str
+    principal: str
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+    orders: tuple[SignalOrder, ...] = ()
+    replayed: bool = False  # a retry: the signal stored before, nothing done again
+
+
+@dataclass(frozen=True)
+class _Plan:
+    legs: builtins.list[Leg]
+    skips: builtins.list[Skip]
+    listing: Listing
+
+
+class Signals:
+    def __init__(
+        self,
+        book: StrategyBook,
+        store: SignalStore,
+        place: Place,
+        listing: ListingOf,
+        last_price: LastPrice,
+        account_view: AccountViewOf,
+        usage: UsageOf,
+        members: Members | None,
+        clock: Clock,
+    ) -> None:
+        self.book = book
+        self.store = store
+        self.place = place
+        self.listing = listing
+        self.last_price = last_price
+        self.account_view = account_view
+        self.usage = usage
+        self.members = members
+        self.clock = clock
+        self.desk = ApprovalDesk(clock)
+
+    def strategy(self, strategy_id: str) -> Strategy:
+        strategy = self.book.get(strategy_id)
+        if strategy is None:
+            raise GatewayError(Status.NOT_FOUND, Reason.UNSPECIFIED,
+                               f"strategy {strategy_id!r} is not configured: add it to the strategies file",
+                               {"strategy_id": strategy_id})  # fmt: skip
+        return strategy
+
+    async def submit(self, signal: Signal, principal: str) -> SignalRecord:
+        validate(signal)
+        strategy = self.strategy(signal.strategy_id)
+        self.listing(signal.exchange, signal.tradingsymbol)  # an unknown instrument is refused, not stored
+        strategy.accounts_of(self.members)  # so is a strategy with an unknown account group
+        body = json.dumps(signal_json(signal), sort_keys=True)
+        stored, created = await self.store.claim(signal.strategy_id, signal.signal_id, signal_fingerprint(signal),
+                                                 body, principal, SignalState.RECEIVED.value, self.clock())  # fmt: skip
+        if not created:
+            return await self._record(stored, replayed=True)
+        plan = await self._plan(strategy, signal, SignalState.RECEIVED)
+        if plan is None:
+            return await self.get(signal.strategy_id, signal.signal_id)
+        pending = self.desk.open(strategy, signal)
+        if pending is not None:
+            await self._move(signal, SignalState.RECEIVED, SignalState.PENDING_APPROVAL,
+                             f"waiting for approval until {pending.expires_at.isoformat()}",
+                             expires_at=pending.expires_at)  # fmt: skip
+            return await self.get(signal.strategy_id, signal.signal_id)
+        return await self._route(signal, SignalState.RECEIVED, plan)
+
+    async def approve(self, strategy_id: str, signal_id: str, principal: str) -> SignalRecord:
+        stored, pending = await self._pending(strategy_id, signal_id)
+        signal = signal_from_json(json.loads(stored.body))
+        decision = self.desk.approve(pending, SignalState(stored.state))
+        if decision.error is not None:
+            await self.store.move(strategy_id, signal_id, stored.state, decision.state.value, "not decided in time",
+                                  self.clock())  # fmt: skip
+            raise decision.error
+        await self._move(signal, SignalState.PENDING_APPROVAL, SignalState.APPROVED, f"approved by {principal}")
+        plan = await self._plan(self.strategy(strategy_id), signal, SignalState.APPROVED)
+        if plan is None:
+            return await self.get(strategy_id, signal_id)
+        return await self._route(signal, SignalState.APPROVED, plan)
+
+    async def reject(self, strategy_id: str, signal_id: str, principal: str) -> SignalRecord:
+        stored, pending = await self._pending(strategy_id, signal_id)
+        signal = signal_from_json(json.loads(stored.body))
+        decision = self.desk.reject(pending, SignalState(stored.state))
+        if decision.error is not None:
+            await self.store.move(strategy_id, signal_id, stored.state, decision.state.value, "not decided in time",
+                                  self.clock())  # fmt: skip
+            raise decision.error
+        await self._move(signal, SignalState.PENDING_APPROVAL, SignalState.REJECTED, f"rejected by {principal}")
+        return await self.get(strategy_id, signal_id)
+
+    async def expire_due(self) -> builtins.list[str]:
+        """Store EXPIRED every pending signal past its deadline; the "strategy_id/signal_id" of each."""
+        expired = []
+        for stored in await self.store.pending_expired(self.clock()):
+            moved = await self.store.move(stored.strategy_id, stored.signal_id, SignalState.PENDING_APPROVAL.value,
+                                          SignalState.EXPIRED.value, "not decided in time", self.clock())  # fmt: skip
+            if moved is not None:  # else: decided in the meantime
+                expired.append(f"{stored.strategy_id}/{stored.signal_id}")
+        return expired
+
+    async def get(self, strategy_id: str, signal_id: str) -> SignalRecord:
+        stored = await self.store.get(strategy_id, signal_id)
+        if stored is None:
+            raise GatewayError(Status.NOT_FOUND, Reason.UNSPECIFIED,
+                               f"strategy {strategy_id!r} has no signal {signal_id!r}",
+                               {"strategy_id": strategy_id, "signal_id": signal_id})  # fmt: skip
+        return await self._record(stored)
+
+    async def list(self, strategy_id: str, limit: int = 100) -> builtins.list[SignalRecord]:
+        """The strategy's newest signals first (without their orders: get one for those)."""
+        return [self._plain(stored) for stored in await self.store.recent(strategy_id, limit)]
+
+    async def _pending(self, strategy_id: str, signal_id: str) -> tuple[StoredSignal, PendingApproval]:
+        stored = await self.store.get(strategy_id, signal_id)
+        if stored is None:
+            await self.get(strategy_id, signal_id)  # raises NOT_FOUND
+            raise AssertionError
+        expires_at = stored.expires_at or stored.updated_at
+        return stored, PendingApproval(strategy_id, signal_id, stored.created_at, expires_at)
+
+    async def _plan(self, strategy: Strategy, signal: Signal, state: SignalState) -> _Plan | None:
+        """Size every account and check the budget; None when the signal was stored REFUSED_BUDGET or
+        SKIPPED instead."""
+        listing = self.listing(signal.exchange, signal.tradingsymbol)
+        accounts = strategy.accounts_of(self.members)
+        if signal.urgency.kind is UrgencyKind.AT_PRICE or signal.price_hint is not None:
+            last = Decimal(0)  # not needed: the signal names its reference price
+        else:
+            last = await self.last_price(listing)
+        views = await asyncio.gather(*(self._view(account_id, listing) for account_id in accounts))
+        sized: builtins.list[Leg | Skip] = []
+        for view in views:
+            if isinstance(view, Skip):
+                sized.append(view)
+            else:
+                sized.extend(size_all(strategy, signal, [view], listing.lot_size, listing.tick_size, last))
+        legs = [leg for leg in sized if isinstance(leg, Leg)]
+        skips = [skip for skip in sized if isinstance(skip, Skip)]
+        if not legs:
+            why = "; ".join(f"{s.account_id}: {s.reason}" for s in skips) or "the strategy has no accounts"
+            await self._move(signal, state, SignalState.SKIPPED, f"nothing to order ({why})")
+            return None
+        refusal = check_budget(strategy, await self.usage(strategy.id), legs)
+        if refusal is not None:
+            await self._move(signal, state, SignalState.REFUSED_BUDGET, refusal.message)
+            return None
+        return _Plan(legs, skips, listing)
+
+    async def _view(self, account_id: str, listing: Listing) -> AccountView | Skip:
+        try:
+            return await self.account_view(account_id, listing)
+        except GatewayError as exc:
+            return Skip(account_id, f"the account could not be read: {exc.message}")
+
+    async def _route(self, signal: Signal, state: SignalState, plan: _Plan) -> SignalRecord:
+        await self._move(signal, state, SignalState.ROUTING, f"placing {len(plan.legs)} orders")
+        fingerprint = signal_fingerprint(signal)
+        placed = failed = 0
+        notes = []
+        for leg in plan.legs:
+            client_order_id = signal_client_order_id(signal.strategy_id, signal.signal_id, leg.account_id)
+            await self.store.add_order(signal.strategy_id, signal.signal_id, leg.account_id, client_order_id,
+                                       self.clock())  # fmt: skip
+            order = NewOrder(leg.account_id, client_order_id, self._params(leg, plan.listing),
+                             hashlib.sha256(f"{fingerprint}|{leg.account_id}".encode()).hexdigest())  # fmt: skip
+            try:
+                order_id = await self.place(order)
+            except GatewayError as exc:
+                failed += 1
+                notes.append(f"{leg.account_id}: {exc.message}")
+                await self.store.set_order(signal.strategy_id, signal.signal_id, leg.account_id, "", "failed",
+                                           self.clock(), exc.message)  # fmt: skip
+                continue
+            placed += 1
+            await self.store.set_order(signal.strategy_id, signal.signal_id, leg.account_id, order_id, "placed",
+                                       self.clock())  # fmt: skip
+        notes.extend(f"{s.account_id} skipped: {s.reason}" for s in plan.skips)
+        reason = f"{placed} placed, {failed} failed" + (f" ({'; '.join(notes)})" if notes else "")
+        await self._move(signal, SignalState.ROUTING, routing_outcome(placed, failed), reason)
+        return await self.get(signal.strategy_id, signal.signal_id)
+
+    @staticmethod
+    def _params(leg: Leg, listing: Listing) -> OrderParams:
+        return OrderParams(listing=listing, variety="regular", order_type=leg.order_type, product=leg.product,
+                           transaction_type=leg.side.value, validity=leg.validity, quantity=leg.quantity,
+                           price=leg.price)  # fmt: skip
+
+    async def _move(self, signal: Signal, old: SignalState, new: SignalState, reason: str,
+                    expires_at: datetime | None = None) -> None:  # fmt: skip
+        check_move(old, new)
+        moved = await self.store.move(signal.strategy_id, signal.signal_id, old.value, new.value, reason,
+                                      self.clock(), expires_at)  # fmt: skip
+        if moved is None:  # someone moved it first (a decision racing the expiry sweeper)
+            now = await self.store.get(signal.strategy_id, signal.signal_id)
+            check_move(SignalState(now.state) if now else old, new)
+            raise GatewayError(Status.ABORTED, Reason.UNSPECIFIED,
+                               f"signal {signal.signal_id!r} changed while it was being handled; get it again",
+                               {"strategy_id": signal.strategy_id, "signal_id": signal.signal_id})  # fmt: skip
+
+    async def _record(self, stored: StoredSignal, replayed: bool = False) -> SignalRecord:
+        orders = tuple(await self.store.orders_of(stored.strategy_id, stored.signal_id))
+        plain = self._plain(stored)
+        return SignalRecord(plain.signal, plain.state, plain.reason, plain.principal, plain.created_at,
+                            plain.updated_at, plain.expires_at, orders, replayed)  # fmt: skip
+
+    @staticmethod
+    def _plain(stored: StoredSignal) -> SignalRecord:
+        return SignalRecord(signal_from_json(json.loads(stored.body)), SignalState(stored.state), stored.reason,
+                            stored.principal, stored.created_at, stored.updated_at, stored.expires_at)  # fmt: skip

@@ -1,0 +1,203 @@
+"""The signals use case with fake ports and the real SQLite store: a signal sized onto two accounts,
+replayed without a second order, refused by a budget, held for approval then expired or approved and
+routed, an order failing on one account, and the lineage of every order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from kite_gateway.core.orders import NewOrder
+from kite_gateway.core.signals.approval import Clock
+from kite_gateway.core.signals.budget import Usage
+from kite_gateway.core.signals.model import Side, Signal, SignalState
+from kite_gateway.core.signals.service import Signals, signal_client_order_id
+from kite_gateway.core.signals.sizing import AccountView
+from kite_gateway.core.signals.strategies import Approval, Budget, Sizing, SizingMode, Strategy, StrategyBook
+from kite_gateway.errors import GatewayError, Reason, Status
+from kite_gateway.storage import SignalStore, open_database
+from kite_wire.instruments import Instrument
+
+T0 = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
+NIFTY_FUT = Instrument(1, 1, "NIFTY26DECFUT", "NIFTY", "NFO", "NFO-FUT", "FUT", None, Decimal(0), Decimal("0.05"),
+                       75, Decimal("24000"))  # fmt: skip
+BUY_2 = Signal("mom", "sig-1", "NFO", "NIFTY26DECFUT", side=Side.BUY, quantity=150)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class FakeBroker:
+    """Places orders and remembers them by client_order_id, as the gateway's placement does."""
+
+    def __init__(self, failing: frozenset[str] = frozenset()) -> None:
+        self.orders: dict[str, NewOrder] = {}
+        self.calls = 0
+        self.failing = failing
+
+    async def __call__(self, order: NewOrder) -> str:
+        self.calls += 1
+        if order.account_id in self.failing:
+            raise GatewayError(Status.FAILED_PRECONDITION, Reason.UNSPECIFIED, "insufficient margin")
+        self.orders.setdefault(order.client_order_id, order)
+        return f"order-{order.account_id}"
+
+
+def _strategy(**overrides: object) -> Strategy:
+    values: dict[str, object] = {
+        "id": "mom", "accounts": ("ZS0001",), "groups": ("family",), "product": "NRML",
+        "account_sizing": {"ZS0002": Sizing(SizingMode.MULTIPLIER, multiplier=Decimal("0.5"))},
+    }  # fmt: skip
+    values.update(overrides)
+    return Strategy(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SignalStore]:
+    database = open_database(None, tmp_path)
+    await database.open()
+    yield SignalStore(database)
+    await database.close()
+
+
+def _signals(store: SignalStore, strategy: Strategy, broker: FakeBroker, clock: Clock,
+             usage: Usage | None = None) -> Signals:  # fmt: skip
+    async def last_price(listing: Instrument) -> Decimal:
+        return listing.last_price
+
+    async def account_view(account_id: str, listing: Instrument) -> AccountView:
+        return AccountView(account_id, Decimal(1_000_000), 0)
+
+    async def usage_of(strategy_id: str) -> Usage:
+        return usage or Usage()
+
+    return Signals(
+        StrategyBook({strategy.id: strategy}), store, broker, lambda exchange, symbol: NIFTY_FUT, last_price,
+        account_view, usage_of, {"family": ["ZS0002"]}.__getitem__, clock,
+    )  # fmt: skip
+
+
+async def test_a_signal_is_sized_onto_each_account_in_whole_lots_and_routed(store: SignalStore) -> None:
+    broker = FakeBroker()
+    record = await _signals(store, _strategy(), broker, FakeClock()).submit(BUY_2, "alice")
+    assert record.state is SignalState.ROUTED and not record.replayed
+    sent = {o.account_id: (o.params.quantity, o.params.transaction_type, o.params.order_type, o.params.product)
+            for o in broker.orders.values()}  # fmt: skip
+    # ZS0001 at multiplier 1: 150 = 2 lots; ZS0002 at 0.5: 75 = 1 lot
+    assert sent == {"ZS0001": (150, "BUY", "MARKET", "NRML"), "ZS0002": (75, "BUY", "MARKET", "NRML")}
+    assert [(o.account_id, o.client_order_id, o.order_id, o.status) for o in record.orders] == [
+        ("ZS0001", signal_client_order_id("mom", "sig-1", "ZS0001"), "order-ZS0001", "placed"),
+        ("ZS0002", signal_client_order_id("mom", "sig-1", "ZS0002"), "order-ZS0002", "placed"),
+    ]
+    assert await store.orders_of_strategy("mom") == [("ZS0001", "order-ZS0001"), ("ZS0002", "order-ZS0002")]
+    states = [e.state for e in await store.events_after(0)]
+    assert states == ["RECEIVED", "ROUTING", "ROUTED"]
+
+
+async def test_a_replayed_signal_returns_the_stored_one_without_a_second_order(store: SignalStore) -> None:
+    broker = FakeBroker()
+    signals = _signals(store, _strategy(), broker, FakeClock())
+    first = await signals.submit(BUY_2, "alice")
+    again = await signals.submit(BUY_2, "alice")
+    assert again.replayed and again.state is SignalState.ROUTED and again.orders == first.orders
+    assert broker.calls == 2  # one per account, from the first submit only
+    with pytest.raises(GatewayError) as reused:
+        await signals.submit(Signal("mom", "sig-1", "NFO", "NIFTY26DECFUT", side=Side.SELL, quantity=150), "alice")
+    assert reused.value.code is Status.ALREADY_EXISTS and broker.calls == 2
+
+
+async def test_the_client_order_id_is_deterministic_short_and_of_the_allowed_characters() -> None:
+    long_id = "x" * 64
+    one = signal_client_order_id(long_id, long_id, "ZS0001")
+    assert one == signal_client_order_id(long_id, long_id, "ZS0001") and len(one) <= 64
+    assert one != signal_client_order_id(long_id, long_id, "ZS0002")
+    assert all(c.isalnum() or c in "._:-" for c in one)
+
+
+async def test_a_signal_over_the_capital_budget_is_refused_and_places_nothing(store: SignalStore) -> None:
+    broker = FakeBroker()
+    strategy = _strategy(budget=Budget(max_capital=Decimal("5000000")))
+    used = Usage(capital_deployed=Decimal("1000000"))  # + 225 units x 24000 = 5.4M: over 5M
+    record = await _signals(store, strategy, broker, FakeClock(), used).submit(BUY_2, "alice")
+    assert record.state is SignalState.REFUSED_BUDGET and "max_capital" in record.reason
+    assert broker.calls == 0 and record.orders == ()
+
+
+async def test_a_signal_held_for_approval_expires_at_its_deadline_and_cannot_be_approved(store: SignalStore) -> None:
+    clock, broker = FakeClock(), FakeBroker()
+    signals = _signals(store, _strategy(approval=Approval(True, 120)), broker, clock)
+    held = await signals.submit(BUY_2, "alice")
+    assert held.state is SignalState.PENDING_APPROVAL and held.expires_at == T0 + timedelta(seconds=120)
+    clock.now = T0 + timedelta(seconds=119)
+    assert await signals.expire_due() == []
+    clock.now = T0 + timedelta(seconds=120)
+    assert await signals.expire_due() == ["mom/sig-1"]
+    assert (await signals.get("mom", "sig-1")).state is SignalState.EXPIRED
+    with pytest.raises(GatewayError) as late:
+        await signals.approve("mom", "sig-1", "carol")
+    assert late.value.code is Status.FAILED_PRECONDITION and broker.calls == 0
+
+
+async def test_an_approval_after_the_deadline_but_before_the_sweep_expires_the_signal(store: SignalStore) -> None:
+    clock, broker = FakeClock(), FakeBroker()
+    signals = _signals(store, _strategy(approval=Approval(True, 60)), broker, clock)
+    await signals.submit(BUY_2, "alice")
+    clock.now = T0 + timedelta(seconds=61)
+    with pytest.raises(GatewayError) as late:
+        await signals.approve("mom", "sig-1", "carol")
+    assert late.value.code is Status.FAILED_PRECONDITION and "expired" in late.value.message
+    assert (await signals.get("mom", "sig-1")).state is SignalState.EXPIRED and broker.calls == 0
+
+
+async def test_an_approved_signal_is_routed_and_a_rejected_one_never_is(store: SignalStore) -> None:
+    clock, broker = FakeClock(), FakeBroker()
+    signals = _signals(store, _strategy(approval=Approval(True, 120)), broker, clock)
+    await signals.submit(BUY_2, "alice")
+    clock.now = T0 + timedelta(seconds=30)
+    routed = await signals.approve("mom", "sig-1", "carol")
+    assert routed.state is SignalState.ROUTED and broker.calls == 2
+    assert [e.state for e in await store.events_after(0)] == [
+        "RECEIVED", "PENDING_APPROVAL", "APPROVED", "ROUTING", "ROUTED"]  # fmt: skip
+    await signals.submit(Signal("mom", "sig-2", "NFO", "NIFTY26DECFUT", side=Side.SELL, quantity=75), "alice")
+    rejected = await signals.reject("mom", "sig-2", "carol")
+    assert rejected.state is SignalState.REJECTED and rejected.reason == "rejected by carol" and broker.calls == 2
+    with pytest.raises(GatewayError):
+        await signals.approve("mom", "sig-2", "carol")  # decided already
+
+
+async def test_an_order_failing_on_one_account_leaves_the_signal_partially_routed(store: SignalStore) -> None:
+    broker = FakeBroker(failing=frozenset({"ZS0002"}))
+    record = await _signals(store, _strategy(), broker, FakeClock()).submit(BUY_2, "alice")
+    assert record.state is SignalState.PARTIALLY_ROUTED and "insufficient margin" in record.reason
+    assert [(o.account_id, o.status, o.detail) for o in record.orders] == [
+        ("ZS0001", "placed", ""), ("ZS0002", "failed", "insufficient margin")]  # fmt: skip
+    assert await store.orders_of_strategy("mom") == [("ZS0001", "order-ZS0001")]
+
+
+async def test_a_signal_of_an_unknown_strategy_is_not_found_and_not_stored(store: SignalStore) -> None:
+    signals = _signals(store, _strategy(), FakeBroker(), FakeClock())
+    with pytest.raises(GatewayError) as unknown:
+        await signals.submit(Signal("other", "sig-1", "NFO", "NIFTY26DECFUT", side=Side.BUY, quantity=75), "alice")
+    assert unknown.value.code is Status.NOT_FOUND and await store.events_after(0) == []
+    assert [r.signal.signal_id for r in await signals.list("mom")] == []
+
+
+async def test_a_signal_naming_an_unknown_instrument_is_refused_before_it_is_stored(store: SignalStore) -> None:
+    signals = _signals(store, _strategy(), FakeBroker(), FakeClock())
+
+    def unknown(exchange: str, tradingsymbol: str) -> Instrument:
+        raise GatewayError(Status.NOT_FOUND, Reason.INSTRUMENT_NOT_FOUND, f"{exchange}:{tradingsymbol} is not listed")
+
+    signals.listing = unknown
+    with pytest.raises(GatewayError) as refused:
+        await signals.submit(BUY_2, "alice")
+    assert refused.value.reason is Reason.INSTRUMENT_NOT_FOUND and await store.events_after(0) == []
