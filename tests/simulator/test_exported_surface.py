@@ -24,7 +24,7 @@ def test_the_engine_and_http_packages_export_their_building_blocks() -> None:
         "wants_autoslice",
     ]
     assert kite_simulator.http.__all__ == [
-        "ControlRoutes", "GttRoutes", "KiteRequestRules", "MarginRoutes", "MarketRoutes", "OrderRoutes",
+        "AlertRoutes", "ControlRoutes", "GttRoutes", "KiteRequestRules", "MarginRoutes", "MarketRoutes", "OrderRoutes",
         "SessionRoutes", "build_app",
     ]  # fmt: skip
     for package in (kite_simulator.engine, kite_simulator.http):
