@@ -35,6 +35,7 @@ from kite_gateway.core.orders import (
 )
 from kite_gateway.core.portfolio import ConsolidatedPortfolio
 from kite_gateway.core.risk import ExitBook, ExitPorts, ExitWatch, KillSwitches, PreTradeRisk, RiskBook, RiskConfigError
+from kite_gateway.core.signals import SignalFeed, Signals, StrategyBook, StrategyConfigError
 from kite_gateway.errors import GatewayError
 from kite_gateway.grpc import (
     AccountServicer,
@@ -49,6 +50,7 @@ from kite_gateway.grpc import (
     OrderUpdateRpcs,
     PortfolioServicer,
     ProtoTickEncoding,
+    SignalServicer,
     StartupError,
     ensure_data_dir,
     load_caller_principals,
@@ -84,6 +86,7 @@ from kite_gateway.observability import (
     TickerStats,
 )
 from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
+from kite_gateway.signal_ports import SignalPorts
 from kite_gateway.storage import (
     POSTGRES_CLOCK,
     AuditLog,
@@ -97,6 +100,7 @@ from kite_gateway.storage import (
     PostgresDatabase,
     Sealer,
     SealingError,
+    SignalStore,
     load_key,
     open_database,
     private_directory,
@@ -105,6 +109,9 @@ from kite_gateway.streaming import AccountTicks, OrderUpdates, PostbackIntake, P
 from kite_simulator import SimulatorStateError
 
 log = structlog.get_logger(__name__)
+SIGNAL_UPKEEP_EVERY = 1.0  # seconds between expiry sweeps
+SIGNAL_RESUME_ROUNDS = 10  # sweeps between looks for interrupted signals ...
+SIGNAL_RESUME_IDLE = 30.0  # ... left that many seconds without a change
 
 
 @dataclass
@@ -130,6 +137,9 @@ class App:
     last_prices: LastPrices
     order_accounts: OrderAccounts
     exit_requests: ExitRequests  # square-off and cancel-all (and the automatic exits' square-off)
+    actions: OrderActions  # placing, modifying and cancelling: PlaceOrder's path, shared by baskets and signals
+    signals: Signals  # strategy signals to orders (SignalService, the webhook intake)
+    signal_feed: SignalFeed
     egresses: EgressMap = field(default_factory=EgressMap)
     membership: Membership | None = None  # the clustered mode's leases, fence and owner lookup
     bus: Bus | None = None  # and its fan-out across replicas (with KITE_GATEWAY_NATS_URL)
@@ -150,6 +160,7 @@ class App:
         sealer = Sealer(key)  # a malformed key fails here, before anything is opened
         risk_book = RiskBook.load(settings.gateway_risk_file)  # so does a bad risk file
         exit_book = ExitBook.load(settings.gateway_risk_file)
+        strategies = StrategyBook.load(settings.gateway_strategies_file)  # and a bad strategies file
         # and an egress map naming an address this host does not have, or a proxy that does not answer
         egresses = EgressMap.load(settings.gateway_egress_file, settings.gateway_egress_family_size)
         await check_egresses(egresses)
@@ -224,11 +235,25 @@ class App:
             duplicates.observe_all,
             exit_blocked=membership.fence.check if membership else None,
         )
-        # square-off and cancel-all; account groups and strategies join with members=, strategy_orders=
         order_accounts = OrderAccounts(accounts, instruments, order_updates, idempotency)
-        exit_requests = ExitRequests.of(order_accounts, placement, database, audit, settings.gateway_market_protection)
+        signal_store = SignalStore(database)
+        members = strategies.members if strategies.groups else None
+        exit_requests = ExitRequests.of(order_accounts, placement, database, audit, settings.gateway_market_protection,
+                                        members=members, strategy_orders=signal_store.orders_of_strategy)  # fmt: skip
+        risk = PreTradeRisk(risk_book, kill_switches)
+        last_prices = LastPrices()
+        actions = OrderActions(order_accounts, instruments, placement, risk, last_prices,
+                               settings.gateway_market_protection, dispatch.clock)  # fmt: skip
+        ports = SignalPorts(signal_store, accounts, order_accounts, actions, instruments, last_prices, audit, clock,
+                            exits.strategy_pnl_now if exits is not None else None)  # fmt: skip
+        signals = Signals(strategies, signal_store, ports.place, ports.listing, ports.last_price, ports.account_view,
+                          ports.usage, members, clock, ports.halted)  # fmt: skip
+        signal_feed = SignalFeed(signal_store, clock)
+        signals.on_event.append(signal_feed.changed)
         if exits is not None:
             exits.ports.square_off = exit_requests.automatic_exit
+            exits.ports.strategy_positions = ports.positions
+            exits.ports.halt_strategy = ports.halt
         return cls(
             settings=settings,
             database=database,
@@ -244,15 +269,18 @@ class App:
             duplicates=duplicates,
             tick_streams=tick_streams,
             order_updates=order_updates,
-            risk=PreTradeRisk(risk_book, kill_switches),
+            risk=risk,
             kill_switches=kill_switches,
-            last_prices=LastPrices(),
+            last_prices=last_prices,
             egresses=egresses,
             membership=membership,
             bus=bus,
             relays=relays,
             order_accounts=order_accounts,
             exit_requests=exit_requests,
+            actions=actions,
+            signals=signals,
+            signal_feed=signal_feed,
             exits=exits,
         )
 
@@ -260,15 +288,7 @@ class App:
         updates, order_accounts, exits = self.order_updates, self.order_accounts, self.exit_requests
         gtts = GttTriggers(self.placement, self.risk.kill_switches.check)
         replay = OrderUpdateReplay(updates, self.idempotency.client_ids_by_tag, updates.upstream_state)
-        actions = OrderActions(
-            order_accounts,
-            self.instruments,
-            self.placement,
-            self.risk,
-            self.last_prices,
-            self.settings.gateway_market_protection,
-            self.dispatch.clock,
-        )
+        actions = self.actions
         baskets = Baskets(
             order_accounts.trading,
             actions,
@@ -305,7 +325,24 @@ class App:
             "kite_gateway.v1.MarketDataService": MarketDataServicer(
                 self.accounts, self.instruments, self.last_prices, self.tick_streams, self.accounts.now
             ),
+            "kite_gateway.v1.SignalService": SignalServicer(
+                self.signals, self.signal_feed, self.accounts, self.instruments
+            ),
         }
+
+    async def keep_signals(self, every: float = SIGNAL_UPKEEP_EVERY) -> None:
+        """Expire the signals nobody approved in time and carry on those left mid-way (a restart, a
+        caller that gave up, an order whose answer never came), every `every` seconds until cancelled."""
+        rounds = 0
+        while True:
+            await asyncio.sleep(every)
+            rounds += 1
+            try:
+                await self.signals.expire_due()
+                if rounds % SIGNAL_RESUME_ROUNDS == 0:
+                    await self.signals.resume_unfinished(SIGNAL_RESUME_IDLE)
+            except GatewayError as exc:
+                log.warning("signals.upkeep_failed", error=exc.message)
 
     async def watch_order_updates(self) -> None:
         """Start recording the order updates of every active account (and reconcile what happened
@@ -466,7 +503,7 @@ async def serve(
             http = app.http_endpoints(http_host.strip("[]"), int(http_port), settings.metrics_enabled, api)
             await http.start()
             stack.push_async_callback(http.stop)
-        except (SealingError, RiskConfigError, EgressConfigError) as exc:
+        except (SealingError, RiskConfigError, EgressConfigError, StrategyConfigError) as exc:
             raise StartupError(str(exc)) from None
         except SimulatorStateError as exc:
             raise StartupError(
@@ -484,6 +521,8 @@ async def serve(
         stack.callback(publisher.cancel)
         watcher = asyncio.create_task(app.watch_order_updates())
         stack.callback(watcher.cancel)
+        upkeep = asyncio.create_task(app.keep_signals())
+        stack.callback(upkeep.cancel)
         announce = None if demo_accounts is None else _announce_ready(settings, gateway, demo_accounts)
         await run_until_signalled(gateway, _when_serving(settings, app.membership, announce))
 

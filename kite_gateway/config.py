@@ -173,6 +173,8 @@ class Settings(BaseSettings):
     gateway_stale_after: float = Field(30.0, gt=0, le=3600, description="seconds of silence that flag a feed stale")
     gateway_record_dir: Path | None = None  # when set, every account's upstream ticker frames are recorded here
     gateway_risk_file: Path | None = None  # TOML risk limits (kite_gateway/core/risk/limits.py)
+    # TOML strategies and account groups (kite_gateway/core/signals/strategies.py)
+    gateway_strategies_file: Path | None = None
     gateway_egress_file: Path | None = None  # TOML egress per account group (kite_gateway/kite/egress.py)
     gateway_egress_family_size: int = Field(
         4, ge=1, le=1000, description="accounts that may share one egress IP before the gateway warns"

@@ -25,6 +25,11 @@ NO_ACCOUNT_ID = {
     "SquareOffRequest": "a scope: accounts in account_ids, groups, a strategy or an instrument",
     "GetMarketStatusRequest": "the exchanges' calendar is the same for every account",
     "GetTradingCalendarRequest": "the exchanges' calendar is the same for every account",
+    **{
+        f"{name}Request": "a strategy's signals: the strategy names its accounts"
+        for name in ("SubmitSignal", "GetSignal", "ListSignals", "ApproveSignal", "RejectSignal", "StreamSignals")
+    },
+    "ListStrategiesRequest": "lists every strategy the caller may read",
 }
 
 

@@ -1,6 +1,12 @@
 """Caller authentication (bearer tokens -> principals) and per-account authorization."""
 
-from kite_gateway.auth.policy import accounts_named, authorize, authorize_kill_switch, authorize_trade
+from kite_gateway.auth.policy import (
+    accounts_named,
+    authorize,
+    authorize_kill_switch,
+    authorize_read,
+    authorize_trade,
+)
 from kite_gateway.auth.principals import (
     AuthConfigError,
     Principal,
@@ -22,6 +28,7 @@ __all__ = [
     "anonymous_name",
     "authorize",
     "authorize_kill_switch",
+    "authorize_read",
     "authorize_trade",
     "current_principal",
     "load_principals",

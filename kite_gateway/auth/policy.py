@@ -53,6 +53,13 @@ NEEDS: dict[str, Access] = {
     "kite_gateway.v1.MarketDataService.GetTradingCalendar": Access.SIGNED_IN,
     "kite_gateway.v1.OrderService.SetKillSwitch": Access.TRADE_OR_ADMIN,
 }
+# A strategy's accounts are resolved by the servicer, which checks trade access to every one of them
+# (submitting, approving, rejecting) or read access (reading signals and strategies).
+NEEDS.update({
+    f"kite_gateway.v1.SignalService.{m}": Access.SIGNED_IN
+    for m in ("SubmitSignal", "GetSignal", "ListSignals", "ApproveSignal", "RejectSignal", "ListStrategies",
+              "StreamSignals")
+})  # fmt: skip
 for _table, _access in ((_READ_METHODS, Access.READ), (_TRADE_METHODS, Access.TRADE), (_ADMIN_METHODS, Access.ADMIN)):
     for _service, _methods in _table.items():
         NEEDS.update({f"kite_gateway.v1.{_service}.{m}": _access for m in _methods})
@@ -108,3 +115,12 @@ def authorize_trade(principal: Principal | None, accounts: list[str], method: st
     for account_id in accounts:
         if not principal.may_trade(account_id):
             raise denied(principal, f"{principal.name!r} may not trade account {account_id} ({method})", account_id)
+
+
+def authorize_read(principal: Principal | None, accounts: list[str], method: str) -> None:
+    """PERMISSION_DENIED unless `principal` may read every one of `accounts`; None: authentication is off."""
+    if principal is None:
+        return
+    for account_id in accounts:
+        if not principal.may_read(account_id):
+            raise denied(principal, f"{principal.name!r} may not read account {account_id} ({method})", account_id)

@@ -21,6 +21,7 @@ from kite_gateway.grpc.server import (
     load_caller_principals,
     run_until_signalled,
 )
+from kite_gateway.grpc.signal_servicer import SignalServicer
 from kite_gateway.grpc.status import STATUS_DETAILS_KEY, rpc_status
 from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
 
@@ -42,6 +43,7 @@ __all__ = [
     "OwnerLookup",
     "PortfolioServicer",
     "ProtoTickEncoding",
+    "SignalServicer",
     "StartupError",
     "ensure_data_dir",
     "load_caller_principals",

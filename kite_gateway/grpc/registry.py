@@ -1,4 +1,4 @@
-"""The four kite_gateway.v1 API services and how they are registered on a server.
+"""The kite_gateway.v1 API services and how they are registered on a server.
 
 Every implemented method is wrapped so that the caller is authenticated first (kite_gateway.auth; on
 a call another replica forwarded, the principal it carried: kite_gateway.grpc.forwarded_principal),
@@ -33,6 +33,8 @@ from kite_gateway_api.v1 import (
     order_pb2_grpc,
     portfolio_pb2,
     portfolio_pb2_grpc,
+    signal_pb2,
+    signal_pb2_grpc,
 )
 
 from kite_gateway import __version__
@@ -72,6 +74,10 @@ API_SERVICES: tuple[ApiService, ...] = (
     ApiService(
         market_data_pb2.DESCRIPTOR.services_by_name["MarketDataService"],
         market_data_pb2_grpc.MarketDataServiceServicer,
+    ),
+    ApiService(
+        signal_pb2.DESCRIPTOR.services_by_name["SignalService"],
+        signal_pb2_grpc.SignalServiceServicer,
     ),
 )
 

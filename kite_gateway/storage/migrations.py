@@ -223,6 +223,26 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX signal_orders_by_strategy ON signal_orders (strategy_id, order_id);
         """,
     ),
+    (
+        12,
+        "signals: each order's leg as planned (to resume routing after a crash) and its notional; strategy halts",
+        """
+        -- leg: the planned order as JSON (kite_gateway/core/signals/service.py); notional: quantity x
+        -- reference price, exact decimal text (the strategy's capital budget); placed_at: when placed.
+        ALTER TABLE signal_orders ADD COLUMN leg TEXT NOT NULL DEFAULT '';
+        ALTER TABLE signal_orders ADD COLUMN notional TEXT NOT NULL DEFAULT '0';
+        ALTER TABLE signal_orders ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+        CREATE INDEX signal_orders_by_time ON signal_orders (strategy_id, created_at);
+        -- A strategy halted by an automatic exit, for its trading day (its signals are refused).
+        CREATE TABLE strategy_halts (
+            strategy_id TEXT NOT NULL,
+            trading_day TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            halted_at TEXT NOT NULL,
+            PRIMARY KEY (strategy_id, trading_day)
+        );
+        """,
+    ),
 )
 
 

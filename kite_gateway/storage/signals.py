@@ -52,6 +52,9 @@ class SignalOrder:
     order_id: str  # "" until placed
     status: str  # "sending", "placed" or "failed"
     detail: str  # why it failed
+    leg: str = ""  # the planned order as JSON (resuming a signal re-sends exactly this)
+    notional: str = "0"  # quantity x reference price, exact decimal text
+    created_at: datetime | None = None
 
 
 def _text(moment: datetime) -> str:
@@ -83,7 +86,9 @@ def _event(row: Row) -> SignalEvent:
 
 
 def _order(row: Row) -> SignalOrder:
-    return SignalOrder(**{name: row[name] for name in SignalOrder.__dataclass_fields__})
+    values = {name: row[name] for name in SignalOrder.__dataclass_fields__}
+    values["created_at"] = _time(row["created_at"] or None)
+    return SignalOrder(**values)
 
 
 async def _append_event(tx: Queries, strategy_id: str, signal_id: str, state: str, reason: str, now: str) -> None:
@@ -158,8 +163,8 @@ class SignalStore:
             try:
                 async with self.database.transaction() as tx:
                     changed = await tx.execute(
-                        "UPDATE signals SET state = ?, reason = ?, updated_at = ?, expires_at = ? "
-                        "WHERE strategy_id = ? AND signal_id = ? AND state = ?",
+                        "UPDATE signals SET state = ?, reason = ?, updated_at = ?, "
+                        "expires_at = COALESCE(?, expires_at) WHERE strategy_id = ? AND signal_id = ? AND state = ?",
                         (state, reason, stamp, None if expires_at is None else _text(expires_at), strategy_id,
                          signal_id, expected),
                     )  # fmt: skip
@@ -178,6 +183,10 @@ class SignalStore:
         )
         return [_event(row) for row in rows]
 
+    async def newest_sequence(self) -> int:
+        row = await self.database.fetch_one("SELECT COALESCE(MAX(sequence), 0) AS newest FROM signal_events")
+        return int(row["newest"]) if row is not None else 0
+
     async def pending_expired(self, now: datetime) -> list[StoredSignal]:
         """Signals pending approval whose deadline is at or before `now`."""
         rows = await self.database.fetch_all(
@@ -188,12 +197,12 @@ class SignalStore:
         return [_signal(row) for row in rows]
 
     async def add_order(self, strategy_id: str, signal_id: str, account_id: str, client_order_id: str,
-                        now: datetime) -> None:  # fmt: skip
+                        now: datetime, leg: str = "", notional: str = "0") -> None:  # fmt: skip
         """Record an order about to be sent (kept as it is when a retry records it again)."""
         await self.database.execute(
-            "INSERT INTO signal_orders (strategy_id, signal_id, account_id, client_order_id, status, updated_at) "
-            "VALUES (?, ?, ?, ?, 'sending', ?) ON CONFLICT DO NOTHING",
-            (strategy_id, signal_id, account_id, client_order_id, _text(now)),
+            "INSERT INTO signal_orders (strategy_id, signal_id, account_id, client_order_id, status, updated_at, "
+            "leg, notional, created_at) VALUES (?, ?, ?, ?, 'sending', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (strategy_id, signal_id, account_id, client_order_id, _text(now), leg, notional, _text(now)),
         )
 
     async def set_order(self, strategy_id: str, signal_id: str, account_id: str, order_id: str, status: str,
@@ -210,6 +219,42 @@ class SignalStore:
             (strategy_id, signal_id),
         )
         return [_order(row) for row in rows]
+
+    async def usage_since(self, strategy_id: str, since: datetime) -> tuple[int, list[str]]:
+        """The strategy's orders recorded since `since` that were not refused: how many, and the
+        notional of each (exact decimal text), for its day budget."""
+        rows = await self.database.fetch_all(
+            "SELECT notional FROM signal_orders WHERE strategy_id = ? AND created_at >= ? AND status <> 'failed'",
+            (strategy_id, _text(since)),
+        )
+        return len(rows), [row["notional"] for row in rows]
+
+    async def unfinished(self, before: datetime) -> list[StoredSignal]:
+        """Signals left RECEIVED, APPROVED or ROUTING since before `before`: interrupted (a crash, a
+        caller that gave up, an order whose outcome was unknown) and to be resumed."""
+        rows = await self.database.fetch_all(
+            "SELECT * FROM signals WHERE state IN ('RECEIVED', 'APPROVED', 'ROUTING') AND updated_at < ? "
+            "ORDER BY updated_at",
+            (_text(before),),
+        )
+        return [_signal(row) for row in rows]
+
+    async def halt(self, strategy_id: str, trading_day: str, reason: str, now: datetime) -> bool:
+        """Halt the strategy for its trading day; False when it already was."""
+        return bool(
+            await self.database.execute(
+                "INSERT INTO strategy_halts (strategy_id, trading_day, reason, halted_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (strategy_id, trading_day, reason, _text(now)),
+            )
+        )
+
+    async def halted(self, strategy_id: str, trading_day: str) -> str | None:
+        """Why the strategy is halted on that trading day; None when it is not."""
+        row = await self.database.fetch_one(
+            "SELECT reason FROM strategy_halts WHERE strategy_id = ? AND trading_day = ?", (strategy_id, trading_day)
+        )
+        return None if row is None else str(row["reason"])
 
     async def orders_of_strategy(self, strategy_id: str) -> list[tuple[str, str]]:
         """The (account_id, order_id) of every order placed for the strategy: exit_scope's StrategyOrders."""

@@ -68,6 +68,11 @@ EXPECTED_ROUTES = {
         "UpdateSubscription": Route.HOLDER, "ListSubscriptions": Route.EVERY_REPLICA, "GetMarketStatus": Route.LOCAL,
         "GetTradingCalendar": Route.LOCAL,
     },
+    "SignalService": {  # a strategy's legs are placed where their accounts are owned (the fence)
+        "SubmitSignal": Route.LOCAL, "GetSignal": Route.LOCAL, "ListSignals": Route.LOCAL,
+        "ApproveSignal": Route.LOCAL, "RejectSignal": Route.LOCAL, "ListStrategies": Route.LOCAL,
+        "StreamSignals": Route.LOCAL,
+    },
 }  # fmt: skip
 
 

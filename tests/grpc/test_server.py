@@ -24,10 +24,11 @@ API_NAMES = {
     "kite_gateway.v1.OrderService",
     "kite_gateway.v1.PortfolioService",
     "kite_gateway.v1.MarketDataService",
+    "kite_gateway.v1.SignalService",
 }
 
 
-def test_the_four_api_services_are_the_ones_registered() -> None:
+def test_the_api_services_are_the_ones_registered() -> None:
     assert {service.full_name for service in API_SERVICES} == API_NAMES
 
 

@@ -1,4 +1,4 @@
-"""The asyncio client: every RPC of the four services as a typed method (one module per service)."""
+"""The asyncio client: every RPC of the API's services as a typed method (one module per service)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from kite_gateway_client.accounts import AccountMethods
 from kite_gateway_client.market_data import MarketDataMethods
 from kite_gateway_client.orders import OrderMethods, OrderUpdateEvent
 from kite_gateway_client.portfolio import PortfolioMethods
+from kite_gateway_client.signals import SignalMethods
 
 __all__ = ["AsyncGatewayClient", "OrderUpdateEvent"]
 
 
-class AsyncGatewayClient(AccountMethods, OrderMethods, PortfolioMethods, MarketDataMethods):
+class AsyncGatewayClient(AccountMethods, OrderMethods, PortfolioMethods, MarketDataMethods, SignalMethods):
     """A connection to one gateway. Use as `async with AsyncGatewayClient(...) as client:`.
 
     `token`: the bearer token (None when the gateway runs without caller authentication).

@@ -14,6 +14,7 @@ from kite_gateway_api.v1 import (
     market_data_pb2_grpc,
     order_pb2_grpc,
     portfolio_pb2_grpc,
+    signal_pb2_grpc,
 )
 
 from kite_gateway_client.errors import GatewayCallError
@@ -51,6 +52,7 @@ class Connection:
         self.orders = order_pb2_grpc.OrderServiceStub(self.channel)
         self.portfolio = portfolio_pb2_grpc.PortfolioServiceStub(self.channel)
         self.market = market_data_pb2_grpc.MarketDataServiceStub(self.channel)
+        self.signals = signal_pb2_grpc.SignalServiceStub(self.channel)
         self.closed = False
 
     async def close(self) -> None:

@@ -163,3 +163,12 @@ class GatewayClient:
     ticks = streaming(AsyncGatewayClient.ticks)
     update_subscription = blocking(AsyncGatewayClient.update_subscription)
     list_subscriptions = blocking(AsyncGatewayClient.list_subscriptions)
+
+    # SignalService
+    submit_signal = blocking(AsyncGatewayClient.submit_signal)
+    get_signal = blocking(AsyncGatewayClient.get_signal)
+    list_signals = blocking(AsyncGatewayClient.list_signals)
+    approve_signal = blocking(AsyncGatewayClient.approve_signal)
+    reject_signal = blocking(AsyncGatewayClient.reject_signal)
+    list_strategies = blocking(AsyncGatewayClient.list_strategies)
+    stream_signals = streaming(AsyncGatewayClient.stream_signals)

@@ -19,7 +19,15 @@ from kite_gateway.core.orders.dispatch import OrderDispatch
 from kite_gateway.core.orders.duplicates import DuplicateOrders
 from kite_gateway.core.orders.exit_orders import ExitLeg, ExitOrders, exit_client_order_id
 from kite_gateway.core.orders.exit_requests import ExitRequests
-from kite_gateway.core.orders.exit_scope import Audit, ExitScope, Members, RequestOnce, ScopeResolver, StrategyOrders
+from kite_gateway.core.orders.exit_scope import (
+    AUDIT_ACTION_PLACE_ORDER,
+    Audit,
+    ExitScope,
+    Members,
+    RequestOnce,
+    ScopeResolver,
+    StrategyOrders,
+)
 from kite_gateway.core.orders.gtt import GttTriggers
 from kite_gateway.core.orders.kill_switch_actions import KillSwitchActions
 from kite_gateway.core.orders.kite_alerts import KiteAlertBook
@@ -42,6 +50,7 @@ from kite_gateway.core.orders.trading import OrderActions
 from kite_gateway.core.orders.validation import CLIENT_ORDER_ID, check_client_order_id, check_tradable, fingerprint
 
 __all__ = [
+    "AUDIT_ACTION_PLACE_ORDER",
     "CLIENT_ORDER_ID",
     "Audit",
     "BasketLegResult",

@@ -435,6 +435,13 @@ class ExitWatch:
             events, True, day,
         )  # fmt: skip
 
+    def strategy_pnl_now(self, strategy_id: str) -> Decimal | None:
+        """The strategy's P&L as last marked (its own positions at live prices); None: not followed."""
+        positions = self.strategy_positions.get(strategy_id)
+        if positions is None:
+            return None
+        return strategy_pnl(positions, {a: s.book for a, s in self.accounts.items()})
+
     def strategy_statuses(self, account_id: str) -> list[ExitStatus]:
         """The configured strategies holding positions on the account (P&L over all their accounts)."""
         day = self.trading_day()

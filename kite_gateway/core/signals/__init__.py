@@ -18,6 +18,7 @@ from kite_gateway.core.signals.model import (
     routing_outcome,
     validate,
 )
+from kite_gateway.core.signals.positions import strategy_positions
 from kite_gateway.core.signals.service import (
     AccountViewOf,
     LastPrice,
@@ -50,6 +51,7 @@ from kite_gateway.core.signals.strategies import (
     StrategyBook,
     StrategyConfigError,
 )
+from kite_gateway.core.signals.stream import SignalFeed, SignalHeartbeat, SignalsReplayed, StreamEvent
 
 __all__ = [
     "AccountView",
@@ -67,15 +69,19 @@ __all__ = [
     "Refusal",
     "Side",
     "Signal",
+    "SignalFeed",
+    "SignalHeartbeat",
     "SignalRecord",
     "SignalState",
     "Signals",
+    "SignalsReplayed",
     "Sizing",
     "SizingMode",
     "Skip",
     "Strategy",
     "StrategyBook",
     "StrategyConfigError",
+    "StreamEvent",
     "Urgency",
     "UrgencyKind",
     "Usage",
@@ -95,5 +101,6 @@ __all__ = [
     "signal_json",
     "size_all",
     "size_leg",
+    "strategy_positions",
     "validate",
 ]

@@ -25,8 +25,8 @@ import builtins
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -52,10 +52,11 @@ from kite_gateway.storage import SignalOrder, SignalStore, StoredSignal
 
 
 class Place(Protocol):
-    """Place one order (OrderActions.place in the gateway); its Kite order id. A GatewayError is
-    that order's failure, not the signal's: the other legs are still placed."""
+    """Place one order (OrderActions.place in the gateway) for the signal's principal (its audit
+    entry); its Kite order id. A GatewayError is that order's failure, not the signal's: the other
+    legs are still placed (and one whose outcome is unknown is sent again: outcome_unknown)."""
 
-    async def __call__(self, order: NewOrder) -> str: ...
+    async def __call__(self, order: NewOrder, principal: str) -> str: ...
 
 
 ListingOf = Callable[[str, str], Listing]  # (exchange, tradingsymbol) -> the listing; NOT_FOUND when unknown
@@ -63,6 +64,8 @@ LastPrice = Callable[[Listing], Awaitable[Decimal]]
 AccountViewOf = Callable[[str, Listing], Awaitable[AccountView]]  # account's margin and position in it
 UsageOf = Callable[[str], Awaitable[Usage]]  # strategy id -> its budget usage today
 Members = Callable[[str], Sequence[str]]  # account group -> its account ids (KeyError when unknown)
+Halted = Callable[[str], Awaitable[str | None]]  # strategy id -> why it is halted today (None: it is not)
+OnEvent = Callable[[], None]  # a signal changed state (the stream's wake-up)
 
 
 def signal_client_order_id(strategy_id: str, signal_id: str, account_id: str) -> str:
@@ -120,6 +123,28 @@ def signal_fingerprint(signal: Signal) -> str:
     return hashlib.sha256(json.dumps(signal_json(signal), sort_keys=True).encode()).hexdigest()
 
 
+def leg_json(leg: Leg) -> str:
+    return json.dumps({"side": leg.side.value, "quantity": leg.quantity, "order_type": leg.order_type,
+                       "price": str(leg.price), "product": leg.product, "validity": leg.validity,
+                       "capital": str(leg.capital), "reduces_only": leg.reduces_only}, sort_keys=True)  # fmt: skip
+
+
+def leg_from_json(account_id: str, text: str) -> Leg:
+    body = json.loads(text)
+    return Leg(account_id, Side(body["side"]), body["quantity"], body["order_type"], Decimal(body["price"]),
+               body["product"], body["validity"], Decimal(body["capital"]), body["reduces_only"])  # fmt: skip
+
+
+def outcome_unknown(exc: GatewayError) -> bool:
+    """A placement whose outcome is not known yet (an answer that never came, an account moving
+    between replicas, Kite unreachable): the order may exist, so it is neither placed nor failed
+    until a retry with the same client_order_id settles it."""
+    return exc.code in (Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED) or exc.reason is Reason.ORDER_OUTCOME_UNKNOWN
+
+
+_RESUMABLE = (SignalState.RECEIVED, SignalState.APPROVED, SignalState.ROUTING)
+
+
 @dataclass(frozen=True)
 class SignalRecord:
     """A stored signal as the use case answers it: its state, why, and the orders it made."""
@@ -139,7 +164,7 @@ class SignalRecord:
 class _Plan:
     legs: builtins.list[Leg]
     skips: builtins.list[Skip]
-    listing: Listing
+    reference: Decimal  # the price a MARKET leg's notional is counted at
 
 
 class Signals:
@@ -154,6 +179,7 @@ class Signals:
         usage: UsageOf,
         members: Members | None,
         clock: Clock,
+        halted: Halted | None = None,
     ) -> None:
         self.book = book
         self.store = store
@@ -164,7 +190,12 @@ class Signals:
         self.usage = usage
         self.members = members
         self.clock = clock
+        self.halted = halted
         self.desk = ApprovalDesk(clock)
+        self.on_event: list[OnEvent] = []
+        # One handling at a time per signal in this process, shielded from the caller: a caller that
+        # gives up (or a retry arriving meanwhile) never leaves a signal half-routed or routes it twice.
+        self._handling: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     def strategy(self, strategy_id: str) -> Strategy:
         strategy = self.book.get(strategy_id)
@@ -182,18 +213,72 @@ class Signals:
         body = json.dumps(signal_json(signal), sort_keys=True)
         stored, created = await self.store.claim(signal.strategy_id, signal.signal_id, signal_fingerprint(signal),
                                                  body, principal, SignalState.RECEIVED.value, self.clock())  # fmt: skip
-        if not created:
+        self._notify()
+        if created:
+            await self._check_halt(strategy.id, signal, SignalState.RECEIVED)
+        elif SignalState(stored.state) not in _RESUMABLE:
             return await self._record(stored, replayed=True)
-        plan = await self._plan(strategy, signal, SignalState.RECEIVED)
+        await self._handle(signal)  # new, or a retry of one interrupted: carried on from where it stands
+        record = await self.get(signal.strategy_id, signal.signal_id)
+        return record if created else replace(record, replayed=True)
+
+    async def resume_unfinished(self, idle_seconds: float) -> builtins.list[str]:
+        """Carry on every signal left RECEIVED, APPROVED or ROUTING for `idle_seconds` (a gateway that
+        stopped mid-way, a caller that gave up, an order whose outcome was unknown); the
+        "strategy_id/signal_id" of each one finished. One that fails again is left for the next round."""
+        finished = []
+        for stored in await self.store.unfinished(self.clock() - timedelta(seconds=idle_seconds)):
+            signal = signal_from_json(json.loads(stored.body))
+            try:
+                await self._handle(signal)
+            except GatewayError:
+                continue
+            finished.append(f"{stored.strategy_id}/{stored.signal_id}")
+        return finished
+
+    async def _handle(self, signal: Signal) -> None:
+        key = (signal.strategy_id, signal.signal_id)
+        task = self._handling.get(key)
+        if task is None:
+            task = self._handling[key] = asyncio.create_task(self._carry_on(signal))
+            task.add_done_callback(lambda _: self._handling.pop(key, None))
+        await asyncio.shield(task)
+
+    async def _carry_on(self, signal: Signal) -> None:
+        """Take the stored signal one step further, from whatever state it is in, to where it waits
+        (a person's approval) or ends."""
+        stored = await self.store.get(signal.strategy_id, signal.signal_id)
+        assert stored is not None
+        state = SignalState(stored.state)
+        if state is SignalState.ROUTING:
+            await self._send(signal)
+            return
+        if state not in (SignalState.RECEIVED, SignalState.APPROVED):
+            return
+        if await self.store.orders_of(signal.strategy_id, signal.signal_id):  # planned, then interrupted
+            await self._move(signal, state, SignalState.ROUTING, "carrying on the routing planned before")
+            await self._send(signal)
+            return
+        strategy = self.strategy(signal.strategy_id)
+        plan = await self._plan(strategy, signal, state)
         if plan is None:
-            return await self.get(signal.strategy_id, signal.signal_id)
-        pending = self.desk.open(strategy, signal)
-        if pending is not None:
-            await self._move(signal, SignalState.RECEIVED, SignalState.PENDING_APPROVAL,
-                             f"waiting for approval until {pending.expires_at.isoformat()}",
-                             expires_at=pending.expires_at)  # fmt: skip
-            return await self.get(signal.strategy_id, signal.signal_id)
-        return await self._route(signal, SignalState.RECEIVED, plan)
+            return
+        if state is SignalState.RECEIVED:
+            pending = self.desk.open(strategy, signal)
+            if pending is not None:
+                await self._move(signal, SignalState.RECEIVED, SignalState.PENDING_APPROVAL,
+                                 f"waiting for approval until {pending.expires_at.isoformat()}",
+                                 expires_at=pending.expires_at)  # fmt: skip
+                return
+        await self._route(signal, state, plan)
+
+    async def _check_halt(self, strategy_id: str, signal: Signal, state: SignalState) -> None:
+        """A halted strategy's signal ends FAILED at once, with the halt as its reason."""
+        why = None if self.halted is None else await self.halted(strategy_id)
+        if why is None:
+            return
+        await self._move(signal, state, SignalState.ROUTING, "not routed: the strategy is halted")
+        await self._move(signal, SignalState.ROUTING, SignalState.FAILED, f"strategy {strategy_id} is halted: {why}")
 
     async def approve(self, strategy_id: str, signal_id: str, principal: str) -> SignalRecord:
         stored, pending = await self._pending(strategy_id, signal_id)
@@ -202,12 +287,16 @@ class Signals:
         if decision.error is not None:
             await self.store.move(strategy_id, signal_id, stored.state, decision.state.value, "not decided in time",
                                   self.clock())  # fmt: skip
+            self._notify()
             raise decision.error
+        why = None if self.halted is None else await self.halted(strategy_id)
+        if why is not None:
+            raise GatewayError(Status.FAILED_PRECONDITION, Reason.KILL_SWITCH_ACTIVE,
+                               f"strategy {strategy_id} is halted ({why}): its signals cannot be approved today; "
+                               "reject it, or let it expire", {"strategy_id": strategy_id})  # fmt: skip
         await self._move(signal, SignalState.PENDING_APPROVAL, SignalState.APPROVED, f"approved by {principal}")
-        plan = await self._plan(self.strategy(strategy_id), signal, SignalState.APPROVED)
-        if plan is None:
-            return await self.get(strategy_id, signal_id)
-        return await self._route(signal, SignalState.APPROVED, plan)
+        await self._handle(signal)
+        return await self.get(strategy_id, signal_id)
 
     async def reject(self, strategy_id: str, signal_id: str, principal: str) -> SignalRecord:
         stored, pending = await self._pending(strategy_id, signal_id)
@@ -216,6 +305,7 @@ class Signals:
         if decision.error is not None:
             await self.store.move(strategy_id, signal_id, stored.state, decision.state.value, "not decided in time",
                                   self.clock())  # fmt: skip
+            self._notify()
             raise decision.error
         await self._move(signal, SignalState.PENDING_APPROVAL, SignalState.REJECTED, f"rejected by {principal}")
         return await self.get(strategy_id, signal_id)
@@ -228,6 +318,7 @@ class Signals:
                                           SignalState.EXPIRED.value, "not decided in time", self.clock())  # fmt: skip
             if moved is not None:  # else: decided in the meantime
                 expired.append(f"{stored.strategy_id}/{stored.signal_id}")
+                self._notify()
         return expired
 
     async def get(self, strategy_id: str, signal_id: str) -> SignalRecord:
@@ -276,7 +367,7 @@ class Signals:
         if refusal is not None:
             await self._move(signal, state, SignalState.REFUSED_BUDGET, refusal.message)
             return None
-        return _Plan(legs, skips, listing)
+        return _Plan(legs, skips, signal.price_hint or signal.urgency.price or last)
 
     async def _view(self, account_id: str, listing: Listing) -> AccountView | Skip:
         try:
@@ -284,32 +375,53 @@ class Signals:
         except GatewayError as exc:
             return Skip(account_id, f"the account could not be read: {exc.message}")
 
-    async def _route(self, signal: Signal, state: SignalState, plan: _Plan) -> SignalRecord:
-        await self._move(signal, state, SignalState.ROUTING, f"placing {len(plan.legs)} orders")
-        fingerprint = signal_fingerprint(signal)
-        placed = failed = 0
-        notes = []
+    async def _route(self, signal: Signal, state: SignalState, plan: _Plan) -> None:
+        """Record every leg before sending any (so a crash mid-way resumes exactly this plan), then send."""
         for leg in plan.legs:
             client_order_id = signal_client_order_id(signal.strategy_id, signal.signal_id, leg.account_id)
+            notional = leg.quantity * (leg.price or plan.reference)
             await self.store.add_order(signal.strategy_id, signal.signal_id, leg.account_id, client_order_id,
-                                       self.clock())  # fmt: skip
-            order = NewOrder(leg.account_id, client_order_id, self._params(leg, plan.listing),
+                                       self.clock(), leg_json(leg), str(notional))  # fmt: skip
+        skipped = "".join(f"; {s.account_id} skipped: {s.reason}" for s in plan.skips)
+        await self._move(signal, state, SignalState.ROUTING, f"placing {len(plan.legs)} orders{skipped}")
+        await self._send(signal)
+
+    async def _send(self, signal: Signal) -> None:
+        """Send every recorded order not yet settled; end the signal ROUTED, PARTIALLY_ROUTED or
+        FAILED once every one is, else leave it ROUTING and answer UNAVAILABLE (retry the signal)."""
+        listing = self.listing(signal.exchange, signal.tradingsymbol)
+        fingerprint = signal_fingerprint(signal)
+        stored = await self.store.get(signal.strategy_id, signal.signal_id)
+        principal = stored.principal if stored is not None else ""
+        unknown = []
+        for row in await self.store.orders_of(signal.strategy_id, signal.signal_id):
+            if row.status != "sending":
+                continue
+            leg = leg_from_json(row.account_id, row.leg)
+            order = NewOrder(leg.account_id, row.client_order_id, self._params(leg, listing),
                              hashlib.sha256(f"{fingerprint}|{leg.account_id}".encode()).hexdigest())  # fmt: skip
             try:
-                order_id = await self.place(order)
+                order_id = await self.place(order, principal)
             except GatewayError as exc:
-                failed += 1
-                notes.append(f"{leg.account_id}: {exc.message}")
+                if outcome_unknown(exc):
+                    unknown.append(f"{leg.account_id}: {exc.message}")
+                    continue
                 await self.store.set_order(signal.strategy_id, signal.signal_id, leg.account_id, "", "failed",
                                            self.clock(), exc.message)  # fmt: skip
                 continue
-            placed += 1
             await self.store.set_order(signal.strategy_id, signal.signal_id, leg.account_id, order_id, "placed",
                                        self.clock())  # fmt: skip
-        notes.extend(f"{s.account_id} skipped: {s.reason}" for s in plan.skips)
-        reason = f"{placed} placed, {failed} failed" + (f" ({'; '.join(notes)})" if notes else "")
-        await self._move(signal, SignalState.ROUTING, routing_outcome(placed, failed), reason)
-        return await self.get(signal.strategy_id, signal.signal_id)
+        if unknown:
+            raise GatewayError(Status.UNAVAILABLE, Reason.ORDER_OUTCOME_UNKNOWN,
+                               f"signal {signal.signal_id!r} is still routing: the outcome of some orders is not "
+                               f"known yet ({'; '.join(unknown)}); submit it again with the same signal_id to "
+                               "finish (it never places an order twice), or the gateway finishes it shortly",
+                               {"strategy_id": signal.strategy_id, "signal_id": signal.signal_id})  # fmt: skip
+        rows = await self.store.orders_of(signal.strategy_id, signal.signal_id)
+        placed = sum(1 for row in rows if row.status == "placed")
+        failures = [f"{row.account_id}: {row.detail}" for row in rows if row.status == "failed"]
+        reason = f"{placed} placed, {len(failures)} failed" + (f" ({'; '.join(failures)})" if failures else "")
+        await self._move(signal, SignalState.ROUTING, routing_outcome(placed, len(failures)), reason)
 
     @staticmethod
     def _params(leg: Leg, listing: Listing) -> OrderParams:
@@ -322,12 +434,17 @@ class Signals:
         check_move(old, new)
         moved = await self.store.move(signal.strategy_id, signal.signal_id, old.value, new.value, reason,
                                       self.clock(), expires_at)  # fmt: skip
+        self._notify()
         if moved is None:  # someone moved it first (a decision racing the expiry sweeper)
             now = await self.store.get(signal.strategy_id, signal.signal_id)
             check_move(SignalState(now.state) if now else old, new)
             raise GatewayError(Status.ABORTED, Reason.UNSPECIFIED,
                                f"signal {signal.signal_id!r} changed while it was being handled; get it again",
                                {"strategy_id": signal.strategy_id, "signal_id": signal.signal_id})  # fmt: skip
+
+    def _notify(self) -> None:
+        for listener in self.on_event:
+            listener()
 
     async def _record(self, stored: StoredSignal, replayed: bool = False) -> SignalRecord:
         orders = tuple(await self.store.orders_of(stored.strategy_id, stored.signal_id))

@@ -27,13 +27,16 @@ risk file because it says what a strategy trades and how much, not what an accou
     required = true                       # a person approves each signal ...
     timeout_seconds = 120                 # ... within this, or it expires
 
+    [account_groups]                      # the groups strategies, CancelAllOrders and SquareOff name
+    family-a = ["ZS0002", "ZS0003"]
+
 Sizing modes and their keys: "fixed" (`quantity`: that many, whatever the signal's quantity),
 "multiplier" (`multiplier`, a decimal: the signal's quantity times it), "capital_share" (`fraction`
 above 0 and at most 1 of the account's available margin, divided by the price), "risk"
 (`risk_amount` rupees per trade divided by the stop distance: the signal's `stop_distance`, else
 `stop_distance` here). Every mode takes `max_quantity`. Quantities are rounded down to the
 instrument's lot size (an equity's is 1). Amounts are exact decimals: strings like "2500.50" or
-integers. Account groups are named here and resolved where the gateway keeps them.
+integers. A group a strategy names must be defined under [account_groups].
 """
 
 from __future__ import annotations
@@ -138,9 +141,14 @@ class Strategy:
 @dataclass(frozen=True)
 class StrategyBook:
     strategies: Mapping[str, Strategy] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def get(self, strategy_id: str) -> Strategy | None:
         return self.strategies.get(strategy_id)
+
+    def members(self, group: str) -> tuple[str, ...]:
+        """The accounts of an account group; KeyError when it is not defined."""
+        return self.groups[group]
 
     @classmethod
     def from_toml(cls, text: str, source: str) -> StrategyBook:
@@ -148,9 +156,18 @@ class StrategyBook:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise StrategyConfigError(f"{source}: not valid TOML: {exc}") from None
-        unknown = set(document) - {"strategies"}
+        unknown = set(document) - {"strategies", "account_groups"}
         if unknown:
-            raise StrategyConfigError(f"{source}: unknown sections {sorted(unknown)}; use [strategies.<id>]")
+            raise StrategyConfigError(
+                f"{source}: unknown sections {sorted(unknown)}; use [strategies.<id>] and [account_groups]"
+            )
+        groups = {
+            name: _names(f"account group {name!r}", members, f"{source} [account_groups]")
+            for name, members in _table(document.get("account_groups", {}), f"{source} [account_groups]").items()
+        }
+        for name in groups:
+            if not _NAME.fullmatch(name):
+                raise StrategyConfigError(f"{source} [account_groups]: a group name is 1-64 letters, digits and _ . -")
         table = document.get("strategies", {})
         if not isinstance(table, Mapping):
             raise StrategyConfigError(f"{source}: strategies must be tables like [strategies.momentum]")
@@ -160,7 +177,10 @@ class StrategyBook:
             if not STRATEGY_ID.fullmatch(strategy_id):
                 raise StrategyConfigError(f"{where}: a strategy id is 1-64 letters, digits and _ . - ")
             strategies[strategy_id] = _strategy(strategy_id, raw, where)
-        return cls(strategies)
+            missing = [group for group in strategies[strategy_id].groups if group not in groups]
+            if missing:
+                raise StrategyConfigError(f"{where}: groups {missing} are not defined under [account_groups]")
+        return cls(strategies, groups)
 
     @classmethod
     def load(cls, path: Path | None) -> StrategyBook:

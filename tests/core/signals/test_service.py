@@ -4,6 +4,7 @@ routed, an order failing on one account, and the lineage of every order."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,13 +40,20 @@ class FakeClock:
 class FakeBroker:
     """Places orders and remembers them by client_order_id, as the gateway's placement does."""
 
-    def __init__(self, failing: frozenset[str] = frozenset()) -> None:
+    def __init__(self, failing: frozenset[str] = frozenset(), unknown: frozenset[str] = frozenset()) -> None:
         self.orders: dict[str, NewOrder] = {}
         self.calls = 0
         self.failing = failing
+        self.unknown = set(unknown)  # accounts whose next placement's answer never comes
+        self.principals: list[str] = []
 
-    async def __call__(self, order: NewOrder) -> str:
+    async def __call__(self, order: NewOrder, principal: str) -> str:
         self.calls += 1
+        self.principals.append(principal)
+        if order.account_id in self.unknown:
+            self.unknown.discard(order.account_id)
+            self.orders.setdefault(order.client_order_id, order)  # Kite took it; the answer was lost
+            raise GatewayError(Status.UNAVAILABLE, Reason.ORDER_OUTCOME_UNKNOWN, "no answer from Kite")
         if order.account_id in self.failing:
             raise GatewayError(Status.FAILED_PRECONDITION, Reason.UNSPECIFIED, "insufficient margin")
         self.orders.setdefault(order.client_order_id, order)
@@ -70,7 +78,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SignalStore]:
 
 
 def _signals(store: SignalStore, strategy: Strategy, broker: FakeBroker, clock: Clock,
-             usage: Usage | None = None) -> Signals:  # fmt: skip
+             usage: Usage | None = None, halted: str | None = None) -> Signals:  # fmt: skip
     async def last_price(listing: Instrument) -> Decimal:
         return listing.last_price
 
@@ -80,9 +88,12 @@ def _signals(store: SignalStore, strategy: Strategy, broker: FakeBroker, clock: 
     async def usage_of(strategy_id: str) -> Usage:
         return usage or Usage()
 
+    async def halted_of(strategy_id: str) -> str | None:
+        return halted
+
     return Signals(
         StrategyBook({strategy.id: strategy}), store, broker, lambda exchange, symbol: NIFTY_FUT, last_price,
-        account_view, usage_of, {"family": ["ZS0002"]}.__getitem__, clock,
+        account_view, usage_of, {"family": ["ZS0002"]}.__getitem__, clock, halted_of,
     )  # fmt: skip
 
 
@@ -201,3 +212,54 @@ async def test_a_signal_naming_an_unknown_instrument_is_refused_before_it_is_sto
     with pytest.raises(GatewayError) as refused:
         await signals.submit(BUY_2, "alice")
     assert refused.value.reason is Reason.INSTRUMENT_NOT_FOUND and await store.events_after(0) == []
+
+
+async def test_an_order_whose_answer_never_came_leaves_the_signal_routing_and_a_retry_finishes_it_once(
+    store: SignalStore,
+) -> None:
+    broker = FakeBroker(unknown=frozenset({"ZS0002"}))
+    signals = _signals(store, _strategy(), broker, FakeClock())
+    with pytest.raises(GatewayError) as raised:
+        await signals.submit(BUY_2, "alice")
+    assert raised.value.code is Status.UNAVAILABLE and raised.value.reason is Reason.ORDER_OUTCOME_UNKNOWN
+    assert (await signals.get("mom", "sig-1")).state is SignalState.ROUTING
+    retried = await signals.submit(BUY_2, "alice")
+    assert retried.state is SignalState.ROUTED and retried.replayed
+    assert len(broker.orders) == 2  # the retry reached the order Kite took, never a second one
+    assert [o.status for o in retried.orders] == ["placed", "placed"]
+    assert set(broker.principals) == {"alice"}
+
+
+async def test_a_signal_interrupted_after_its_plan_was_stored_is_resumed_by_the_sweeper_with_that_plan(
+    store: SignalStore,
+) -> None:
+    clock = FakeClock()
+    broker = FakeBroker(unknown=frozenset({"ZS0001", "ZS0002"}))
+    signals = _signals(store, _strategy(), broker, clock)
+    with pytest.raises(GatewayError):
+        await signals.submit(BUY_2, "alice")
+    assert await signals.resume_unfinished(30) == []  # not idle long enough yet
+    clock.now += timedelta(seconds=31)
+    assert await signals.resume_unfinished(30) == ["mom/sig-1"]
+    record = await signals.get("mom", "sig-1")
+    assert record.state is SignalState.ROUTED
+    assert sorted(o.params.quantity for o in broker.orders.values()) == [75, 150]  # the stored plan's lots
+
+
+async def test_a_halted_strategys_new_signal_fails_with_the_halt_as_reason_and_places_nothing(
+    store: SignalStore,
+) -> None:
+    broker = FakeBroker()
+    record = await _signals(store, _strategy(), broker, FakeClock(), halted="daily loss 5000 crossed").submit(
+        BUY_2, "alice"
+    )
+    assert record.state is SignalState.FAILED and "halted: daily loss 5000 crossed" in record.reason
+    assert broker.calls == 0
+
+
+async def test_concurrent_submits_of_one_signal_route_it_once(store: SignalStore) -> None:
+    broker = FakeBroker()
+    signals = _signals(store, _strategy(), broker, FakeClock())
+    first, second = await asyncio.gather(signals.submit(BUY_2, "alice"), signals.submit(BUY_2, "alice"))
+    assert {first.replayed, second.replayed} == {False, True}
+    assert broker.calls == 2 and first.state is second.state is SignalState.ROUTED

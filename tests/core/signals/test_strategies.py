@@ -21,6 +21,9 @@ from kite_gateway.core.signals.strategies import (
 from kite_gateway.errors import GatewayError, Status
 
 FILE = """
+[account_groups]
+family-a = ["ZS0004", "ZS0001"]
+
 [strategies.momentum]
 accounts = ["ZS0001", "ZS0002", "ZS0003"]
 groups = ["family-a"]
@@ -159,7 +162,10 @@ def test_an_override_for_an_account_the_strategy_does_not_trade_is_refused() -> 
 
 
 def test_an_override_for_an_account_outside_the_list_is_allowed_when_groups_may_hold_it() -> None:
-    text = '[strategies.s]\ngroups = ["g"]\n[strategies.s.sizing.accounts.B]\nmax_quantity = 5\n'
+    text = (
+        '[account_groups]\ng = ["B"]\n[strategies.s]\ngroups = ["g"]\n'
+        "[strategies.s.sizing.accounts.B]\nmax_quantity = 5\n"
+    )
     strategy = StrategyBook.from_toml(text, "s.toml").get("s")
     assert strategy is not None and strategy.sizing_for("B").max_quantity == 5
 
@@ -197,3 +203,20 @@ def test_an_unknown_group_is_a_failed_precondition_naming_strategy_and_group() -
             strategy.accounts_of(members)
         assert caught.value.code is Status.FAILED_PRECONDITION
         assert "strategy 's' trades account group 'ghost', which is not known" in caught.value.message
+
+
+def test_a_strategy_naming_an_undefined_account_group_is_refused_at_load() -> None:
+    with pytest.raises(StrategyConfigError, match=r"groups \['nope'\] are not defined under \[account_groups\]"):
+        StrategyBook.from_toml('[strategies.s]\ngroups = ["nope"]\n', "s.toml")
+
+
+def test_account_groups_resolve_to_their_members_and_an_unknown_group_is_a_key_error() -> None:
+    book = StrategyBook.from_toml('[account_groups]\nfamily = ["A", "B"]\n', "s.toml")
+    assert book.members("family") == ("A", "B")
+    with pytest.raises(KeyError):
+        book.members("other")
+
+
+def test_an_account_group_listing_an_account_twice_is_refused() -> None:
+    with pytest.raises(StrategyConfigError, match="lists a name twice"):
+        StrategyBook.from_toml('[account_groups]\nfamily = ["A", "A"]\n', "s.toml")
