@@ -121,7 +121,11 @@ class SignalWebhook:
         try:
             return await self.submit(signal, f"webhook:{signal.strategy_id}")
         except BaseException:
-            await self.nonces.release(signal.strategy_id, signal.signal_id)
+            try:
+                await self.nonces.release(signal.strategy_id, signal.signal_id)
+            except GatewayError as exc:  # the database went away too: the sender's retry is refused as a replay
+                log.warning("webhook.nonce_not_released", strategy_id=signal.strategy_id,
+                            signal_id=signal.signal_id, error=exc.message)  # fmt: skip
             raise
 
     async def _purge(self, now: datetime) -> None:

@@ -20,7 +20,7 @@ from kite_gateway.core.accounts import AccountManager
 from kite_gateway.core.signals import Signal, SignalRecord, SignalState, WebhookSecrets, sign
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.http import WEBHOOK_PATH, HttpEndpoints, SignalWebhook
-from kite_gateway.storage import Database, SignalOrder, WebhookNonces, open_database
+from kite_gateway.storage import Database, DatabaseUnavailable, SignalOrder, WebhookNonces, open_database
 from kite_gateway.streaming import PostbackIntake
 
 T0 = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
@@ -252,3 +252,21 @@ async def test_the_http_listener_serves_the_webhook_only_when_given_one(database
             response = await client.post(WEBHOOK_PATH, data=data)
             assert response.status == expected
     assert len(signals.calls) == 1
+
+
+class UnreleasableNonces(WebhookNonces):
+    async def release(self, strategy_id: str, nonce: str) -> None:
+        raise DatabaseUnavailable("connection lost")
+
+
+async def test_a_nonce_that_cannot_be_released_leaves_the_use_cases_answer_as_the_answer(database: Database) -> None:
+    signals = FakeSignals()
+    signals.raises.append(GatewayError(Status.NOT_FOUND, Reason.INSTRUMENT_NOT_FOUND, "no such instrument"))
+    app = web.Application()
+    SignalWebhook(signals.submit, SECRETS.secret_of, UnreleasableNonces(database), Clock()).mount(app)
+    async with TestClient(TestServer(app)) as client:
+        data = json.dumps({**BODY, "secret": SECRET, "timestamp": T0.isoformat()})
+        with structlog.testing.capture_logs() as logs:
+            response = await client.post(WEBHOOK_PATH, data=data)
+        assert response.status == 404 and (await _status(response))["message"] == "no such instrument"
+    assert "webhook.nonce_not_released" in [log["event"] for log in logs]

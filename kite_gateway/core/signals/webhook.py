@@ -61,6 +61,7 @@ MAX_WEBHOOK_BYTES = 16 * 1024  # a TradingView alert's message is at most a few 
 MAX_QUANTITY = 10**9
 MAX_PRICE = Decimal(10) ** 12
 MIN_PRICE_EXPONENT = -8  # at most 8 decimal places
+_SMALLEST_STEP = Decimal(1).scaleb(MIN_PRICE_EXPONENT)
 SIGNAL_FIELDS = frozenset(
     {"strategy_id", "signal_id", "exchange", "tradingsymbol", "symbol", "side", "quantity", "target_position",
      "price_hint", "stop_distance", "urgency", "validity", "product"}
@@ -316,8 +317,7 @@ def _decimal(value: object, name: str) -> Decimal:
         raise invalid(name, 'must be a number or a string like "1500.50"') from None
     if not number.is_finite() or abs(number) >= MAX_PRICE:
         raise invalid(name, f"must be a finite amount below {MAX_PRICE:,}")
-    exponent = number.normalize().as_tuple().exponent  # "1500.5000000000" is 1500.5: one place
-    if isinstance(exponent, int) and exponent < MIN_PRICE_EXPONENT:
+    if number.quantize(_SMALLEST_STEP) != number:  # exact comparison: "1500.5000000000" is 1500.5, one place
         raise invalid(name, f"has more than {-MIN_PRICE_EXPONENT} decimal places")
     return number
 

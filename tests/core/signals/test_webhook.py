@@ -225,10 +225,14 @@ def test_a_price_hint_is_exact_from_the_json_text_never_through_a_float() -> Non
     assert str(signed(raw + '"price_hint": 2500.10}').price_hint) == "2500.10"  # its trailing zero kept
     assert signed(raw + '"price_hint": "1500.05"}').price_hint == Decimal("1500.05")
     assert signed(raw + '"price_hint": 1500}').price_hint == Decimal(1500)
+    assert signed(raw + '"price_hint": 1500.50000000000000}').price_hint == Decimal("1500.5")  # zeros: no places
     assert signed(raw + '"stop_distance": 12.35}').stop_distance == Decimal("12.35")
 
 
-@pytest.mark.parametrize("price", ["abc", "NaN", "Infinity", "1e12", "0.000000001", True, [1], "-5", 0])
+@pytest.mark.parametrize(
+    "price", ["abc", "NaN", "sNaN", "Infinity", "1e12", "0.000000001", "0.100000000000000000000000000000001", True,
+              [1], "-5", 0],
+)  # fmt: skip
 def test_a_price_hint_that_is_not_an_exact_price_above_zero_is_refused_by_name(price: object) -> None:
     assert field_of(refusal(signed, {**BASE, "price_hint": price})) == "price_hint"
 
