@@ -205,6 +205,14 @@ class Settings(BaseSettings):
         15.0, ge=0, le=300, description="seconds a stopping replica spends handing its leases to the others"
     )
 
+    # Strategy signals by webhook (POST /signals/webhook; kite_gateway/core/signals/webhook.py): each
+    # strategy's webhook secret in a TOML file of its own (strategy id = "secret", mode 0600), and how far
+    # a webhook's timestamp may be from the gateway's clock (a replay older than that is refused).
+    gateway_webhook_secrets_file: Path | None = None
+    gateway_webhook_window: float = Field(
+        300.0, ge=1, le=3600, description="seconds a webhook's timestamp may be from the gateway's clock"
+    )
+
     @model_validator(mode="after")
     def _cluster_settings_agree(self) -> Self:
         database_url = self.gateway_database_url

@@ -15,6 +15,7 @@ from kite_gateway.core.accounts import LOGIN_API_KEY_PARAM, AccountManager
 from kite_gateway.errors import GatewayError
 from kite_gateway.http.json_api import MAX_BODY_BYTES, JsonApi
 from kite_gateway.http.openapi_serving import OPENAPI_PATH, openapi_handler
+from kite_gateway.http.signal_webhook import SignalWebhook
 from kite_gateway.observability import REGISTRY
 from kite_gateway.streaming import PostbackIntake
 from kite_wire import checksums_match, postback_checksum
@@ -80,9 +81,11 @@ class HttpEndpoints:
         state: Collector | None = None,
         api: JsonApi | None = None,
         openapi: bytes | None = None,
+        webhook: SignalWebhook | None = None,
     ) -> None:
         """`state`: serve Prometheus metrics at /metrics, with this collector of runtime state.
-        `api`: serve the API as HTTP/JSON; `openapi`: the OpenAPI document to serve."""
+        `api`: serve the API as HTTP/JSON; `openapi`: the OpenAPI document to serve; `webhook`: take
+        strategy signals by webhook at /signals/webhook."""
         self.app = web.Application(client_max_size=MAX_BODY_BYTES)
         self.app[ACCOUNTS] = accounts
         self.postbacks = self.app[POSTBACKS] = postbacks
@@ -97,6 +100,8 @@ class HttpEndpoints:
         self.api = api
         if api is not None:
             api.mount(self.app)
+        if webhook is not None:
+            webhook.mount(self.app)
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 

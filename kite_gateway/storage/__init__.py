@@ -32,6 +32,7 @@ from kite_gateway.storage.private_files import FILE_MODE, private_directory
 from kite_gateway.storage.sealing import Sealer, SealingError, load_key
 from kite_gateway.storage.signals import SignalEvent, SignalOrder, SignalStore, StoredSignal
 from kite_gateway.storage.sqlite import DATABASE_FILE, SqliteDatabase, set_aside_database
+from kite_gateway.storage.webhook_nonces import WebhookNonces
 
 __all__ = [
     "DATABASE_FILE",
@@ -76,6 +77,7 @@ __all__ = [
     "StoredRequest",
     "StoredSignal",
     "StoredUpdate",
+    "WebhookNonces",
     "dedupe_key",
     "load_key",
     "now_text",

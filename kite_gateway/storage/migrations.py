@@ -224,6 +224,21 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         """,
     ),
     (
+        11,
+        "webhook nonces: each (strategy, signal_id) a signal webhook delivered, kept for the replay window",
+        """
+        -- Written by kite_gateway/storage/webhook_nonces.py; seen_at in UTC ISO text (microseconds), purged
+        -- once older than the replay window.
+        CREATE TABLE webhook_nonces (
+            strategy_id TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (strategy_id, nonce)
+        );
+        CREATE INDEX webhook_nonces_by_time ON webhook_nonces (seen_at);
+        """,
+    ),
+    (
         12,
         "signals: each order's leg as planned (to resume routing after a crash) and its notional; strategy halts",
         """

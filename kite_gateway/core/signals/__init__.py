@@ -1,7 +1,8 @@
 """Strategy signals, the pure core: what a signal is and the states it moves through (model), the
 configured strategies (strategies), each account's order from a signal (sizing), the strategies'
 day budgets (budget) and the human approval window (approval); the use case that stores a signal and
-turns it into orders through injected ports (service). The RPCs build on these."""
+turns it into orders through injected ports (service); a webhook's body checked and mapped onto a
+signal (webhook). The RPCs and the webhook route build on these."""
 
 from kite_gateway.core.signals.approval import ApprovalDesk, Clock, Decision, PendingApproval
 from kite_gateway.core.signals.budget import Refusal, Usage, check_budget
@@ -52,8 +53,24 @@ from kite_gateway.core.signals.strategies import (
     StrategyConfigError,
 )
 from kite_gateway.core.signals.stream import SignalFeed, SignalHeartbeat, SignalsReplayed, StreamEvent
+from kite_gateway.core.signals.webhook import (
+    DEFAULT_WINDOW,
+    MAX_WEBHOOK_BYTES,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SecretOf,
+    WebhookConfigError,
+    WebhookSecrets,
+    replayed,
+    sign,
+    verify,
+)
 
 __all__ = [
+    "DEFAULT_WINDOW",
+    "MAX_WEBHOOK_BYTES",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
     "AccountView",
     "AccountViewOf",
     "Approval",
@@ -67,6 +84,7 @@ __all__ = [
     "PendingApproval",
     "Place",
     "Refusal",
+    "SecretOf",
     "Side",
     "Signal",
     "SignalFeed",
@@ -87,14 +105,18 @@ __all__ = [
     "Usage",
     "UsageOf",
     "Validity",
+    "WebhookConfigError",
+    "WebhookSecrets",
     "can_move",
     "check_budget",
     "check_move",
     "limit_price",
     "next_states",
     "reference_price",
+    "replayed",
     "round_to_tick",
     "routing_outcome",
+    "sign",
     "signal_client_order_id",
     "signal_fingerprint",
     "signal_from_json",
@@ -103,4 +125,5 @@ __all__ = [
     "size_leg",
     "strategy_positions",
     "validate",
+    "verify",
 ]
