@@ -35,7 +35,7 @@ class Outlet:
             try:
                 loop.call_soon_threadsafe(self._deliver, event)
             except RuntimeError:  # the loop is closed: the gateway is stopping
-                log.warning("alerts.event_dropped", event=type(event).__name__)
+                log.warning("alerts.event_dropped", kind=type(event).__name__)
             return
         self._deliver(event)
 
@@ -43,7 +43,7 @@ class Outlet:
         try:
             self.emit(event)
         except Exception:  # the alerts must never break what reported the event
-            log.exception("alerts.emit_failed", event=type(event).__name__)
+            log.exception("alerts.emit_failed", kind=type(event).__name__)
 
 
 def _on(loop: asyncio.AbstractEventLoop) -> bool:
