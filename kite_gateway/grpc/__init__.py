@@ -3,7 +3,7 @@
 from kite_gateway.grpc.account_health import HealthSources, publish
 from kite_gateway.grpc.account_servicer import AccountServicer
 from kite_gateway.grpc.audit_rpcs import AuditRpcs
-from kite_gateway.grpc.exit_mapping import tick_price
+from kite_gateway.grpc.exit_mapping import tick_price, tick_quote
 from kite_gateway.grpc.forwarded_principal import SERVED_BY
 from kite_gateway.grpc.forwarding import Forwarding, OwnerLookup
 from kite_gateway.grpc.forwarding_routes import LOCAL_METHODS
@@ -51,4 +51,5 @@ __all__ = [
     "rpc_status",
     "run_until_signalled",
     "tick_price",
+    "tick_quote",
 ]

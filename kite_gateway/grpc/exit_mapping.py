@@ -1,5 +1,6 @@
 """The automatic exits as kite_gateway.v1 messages (GetExitStatus), and the last price of a tick
-as the tick hub shares it (the exits' price feed reads the same bytes as StreamTicks)."""
+(and its quote) as the tick hub shares it (the exits' price feed and the price alerts read the same
+bytes as StreamTicks)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from kite_gateway.core.risk import ExitEvent, ExitRule, ExitRules, ExitStatus
 from kite_gateway.grpc.mapping import date_pb, decimal_pb
 
 
-def tick_price(entry: bytes) -> tuple[int, Decimal] | None:
-    """(instrument token, last price) of a TickBatch entry made by ProtoTickEncoding.tick (field 1:
-    tag, varint length, Tick bytes); None for anything else."""
+def _entry_tick(entry: bytes) -> market_data_pb2.Tick | None:
+    """The Tick of a TickBatch entry made by ProtoTickEncoding.tick (field 1: tag, varint length,
+    Tick bytes); None for anything else."""
     if not entry or entry[0] != 0x0A:
         return None
     length, shift, at = 0, 0, 1
@@ -26,10 +27,25 @@ def tick_price(entry: bytes) -> tuple[int, Decimal] | None:
         if not byte & 0x80:
             break
         shift += 7
-    tick = market_data_pb2.Tick.FromString(entry[at : at + length])
-    if not tick.last_price.value:
+    return market_data_pb2.Tick.FromString(entry[at : at + length])
+
+
+def tick_price(entry: bytes) -> tuple[int, Decimal] | None:
+    """(instrument token, last price) of a TickBatch entry; None for anything else."""
+    tick = _entry_tick(entry)
+    if tick is None or not tick.last_price.value:
         return None
     return tick.instrument_token, Decimal(tick.last_price.value)
+
+
+def tick_quote(entry: bytes) -> tuple[int, Decimal, Decimal | None] | None:
+    """(instrument token, last price, the previous close) of a TickBatch entry (the close is in
+    QUOTE and FULL ticks: None in an LTP tick, or when Kite sent none); None for anything else."""
+    tick = _entry_tick(entry)
+    if tick is None or not tick.last_price.value:
+        return None
+    close = Decimal(tick.ohlc.close.value) if tick.HasField("ohlc") and tick.ohlc.close.value else None
+    return tick.instrument_token, Decimal(tick.last_price.value), close or None
 
 
 RULES = {

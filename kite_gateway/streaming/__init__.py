@@ -4,12 +4,19 @@ from kite_gateway.streaming.fanout import Mailbox
 from kite_gateway.streaming.order_streams import OrderUpdates
 from kite_gateway.streaming.postbacks import PostbackIntake
 from kite_gateway.streaming.price_watch import PriceWatch
-from kite_gateway.streaming.tick_streams import AccountTicks, ConnectionStats, TickerChoice, TickStreams
-from kite_gateway.streaming.ticks import LEVEL_OF_MODE, SubscriptionOutcome, TickLevel, UpstreamState
+from kite_gateway.streaming.tick_streams import (
+    AccountTicks,
+    AccountTickStats,
+    ConnectionStats,
+    TickerChoice,
+    TickStreams,
+)
+from kite_gateway.streaming.ticks import LEVEL_OF_MODE, SubscriptionOutcome, SubscriptionState, TickLevel, UpstreamState
 from kite_gateway.streaming.upstream import Callbacks, Ticker, TickerFactory, UpstreamConnection
 
 __all__ = [
     "LEVEL_OF_MODE",
+    "AccountTickStats",
     "AccountTicks",
     "Callbacks",
     "ConnectionStats",
@@ -18,6 +25,7 @@ __all__ = [
     "PostbackIntake",
     "PriceWatch",
     "SubscriptionOutcome",
+    "SubscriptionState",
     "TickLevel",
     "TickStreams",
     "Ticker",

@@ -70,6 +70,7 @@ class AccountTickStats:
     ticks_delivered: int
     ticks_conflated: int
     queue_depths: list[int]  # per open subscription: instruments with a tick waiting
+    last_tick_at: datetime | None = None  # when the last tick arrived (the hub's clock); None before the first
 
 
 def _connection_stats(connection: UpstreamConnection, now: float, wall: float) -> ConnectionStats:
@@ -124,6 +125,7 @@ class AccountTicks:
         self.clock = clock
         self.hours = MarketHours()
         self.last_tick = time.monotonic()
+        self.last_tick_at: datetime | None = None  # the same moment by `clock` (what the alerts compare)
         self._watchdog = asyncio.create_task(self._watch_staleness())
         self.order_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.state_listeners: list[Callable[[UpstreamState, UpstreamState, str], None]] = []
@@ -134,6 +136,8 @@ class AccountTicks:
         received = time.time_ns()
         self.ticks_in += len(raws)
         self.last_tick = time.monotonic()
+        if raws:
+            self.last_tick_at = self.clock()
         if self.state == UpstreamState.STALE and raws:
             self._on_state(0, UpstreamState.CONNECTED, "ticks are flowing again")
         encode = self.encoding.tick
@@ -342,6 +346,7 @@ class AccountTicks:
             ticks_delivered=self.fanout.delivered_total,
             ticks_conflated=self.fanout.conflated_total,
             queue_depths=[len(m.pending) for m in self.fanout.mailboxes.values()],
+            last_tick_at=self.last_tick_at,
         )
 
     async def stop(self) -> None:

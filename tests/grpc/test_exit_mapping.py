@@ -1,5 +1,6 @@
 """GetExitStatus as messages: decimals exact, rules not set left unset, utilisation to a millionth,
-a strategy's status without margins, an event's trading day and time."""
+a strategy's status without margins, an event's trading day and time; and a hub's tick entries read
+back as prices (the exits) and quotes (the price alerts)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from decimal import Decimal
 from kite_gateway_api.v1 import portfolio_pb2
 
 from kite_gateway.core.risk import ExitEvent, ExitRule, ExitRules, ExitStatus, Utilisation
-from kite_gateway.grpc.exit_mapping import exit_status_pb
+from kite_gateway.grpc.exit_mapping import exit_status_pb, tick_price, tick_quote
+from kite_gateway.grpc.tick_encoding import ProtoTickEncoding
+from kite_gateway.streaming import UpstreamState
+from kite_wire.ticker_packets import Tick
 
 DAY = date(2026, 12, 2)
 LOCK = ExitRules(profit_lock_activate=Decimal(3000), profit_lock_trail_fraction=Decimal("0.25"), square_off=False)
@@ -52,3 +56,14 @@ def test_the_exits_audit_action_and_rules_match_the_contracts_numbers() -> None:
     assert AUDIT_ACTION_SET_KILL_SWITCH == order_pb2.AUDIT_ACTION_SET_KILL_SWITCH
     assert set(RULES) == set(ExitRule)
     assert sorted(RULES.values()) == sorted(v for v in portfolio_pb2.ExitRule.values() if v)
+
+
+def test_a_hub_entry_reads_back_as_its_price_and_at_quote_level_its_close() -> None:
+    encoding, raw = ProtoTickEncoding(), Tick(408065, 150025, "quote", close=148000)
+    quote, ltp = encoding.tick(raw, 1, "NSE:INFY", 0), encoding.tick(raw, 0, "NSE:INFY", 0)
+    assert tick_quote(quote) == (408065, Decimal("1500.25"), Decimal(1480))
+    assert tick_quote(ltp) == (408065, Decimal("1500.25"), None)  # an LTP tick carries no close
+    assert tick_price(quote) == tick_price(ltp) == (408065, Decimal("1500.25"))
+    no_close = encoding.tick(Tick(408065, 150025, "quote"), 1, "NSE:INFY", 0)
+    assert tick_quote(no_close) == (408065, Decimal("1500.25"), None)
+    assert tick_quote(encoding.upstream_status(UpstreamState.CONNECTED, "up", 0)) is None

@@ -16,7 +16,7 @@ from kite_gateway.core.orders.basket import (
 )
 from kite_gateway.core.orders.cancel_all import CancelAll, CancelAllResult
 from kite_gateway.core.orders.dispatch import OrderDispatch
-from kite_gateway.core.orders.duplicates import DuplicateOrders
+from kite_gateway.core.orders.duplicates import DuplicateAction, DuplicateFound, DuplicateOrders
 from kite_gateway.core.orders.exit_orders import ExitLeg, ExitOrders, exit_client_order_id
 from kite_gateway.core.orders.exit_requests import ExitRequests
 from kite_gateway.core.orders.exit_scope import (
@@ -61,6 +61,8 @@ __all__ = [
     "CancelAll",
     "CancelAllResult",
     "Cancellation",
+    "DuplicateAction",
+    "DuplicateFound",
     "DuplicateOrders",
     "ExitLeg",
     "ExitOrders",

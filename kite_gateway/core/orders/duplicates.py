@@ -73,6 +73,7 @@ class DuplicateFound:
 
 # (account_id, the duplicate's order as Kite last reported it, DuplicateFound.marker()) -> stored for subscribers
 Emit = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[None]]
+Found = Callable[[str, DuplicateFound], None]  # (account_id, the duplicate): told at once (alerts), must not block
 
 
 def gateway_tag(order: Mapping[str, Any]) -> str | None:
@@ -90,6 +91,9 @@ class DuplicateOrders:
         self.audit = audit
         self.emit = emit
         self._handling: set[tuple[str, str]] = set()
+        # Told of each duplicate once it is recorded, before the audit entry and the subscribers'
+        # update (a database failing then still leaves the alert).
+        self.listeners: list[Found] = []
 
     async def scan(self, kite: KiteOrders, rows: Sequence[Mapping[str, Any]]) -> None:
         """Look at a book read: every gateway tag on more than one order is checked."""
@@ -166,10 +170,15 @@ class DuplicateOrders:
         DUPLICATE_ORDERS.labels(kite.account_id, f"DUPLICATE_ACTION_{action.name}").inc()
         log.error("order.duplicate", account_id=kite.account_id, client_order_id=record.client_order_id,
                   kept_order_id=kept, duplicate_order_id=order_id, action=int(action), status=status)  # fmt: skip
+        event = DuplicateFound(record.client_order_id, kept, order_id, action, message)
+        for listener in self.listeners:
+            try:
+                listener(kite.account_id, event)
+            except Exception:  # a failing listener must not stop the audit entry or the subscribers' update
+                log.exception("order.duplicate_listener_failed", account_id=kite.account_id)
         await self.audit.append(
             datetime.now(UTC), PRINCIPAL, kite.account_id, AUDIT_ACTION_DUPLICATE_ORDER,
             record.client_order_id, order_id, json.dumps({"kept_order_id": kept, "duplicate_order_id": order_id}),
             code, message, (time.perf_counter() - started) * 1000,
         )  # fmt: skip
-        event = DuplicateFound(record.client_order_id, kept, order_id, action, message)
         await self.emit(kite.account_id, current, event.marker())

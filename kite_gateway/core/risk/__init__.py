@@ -8,6 +8,8 @@ from kite_gateway.core.risk.exits import (
     ExitPorts,
     ExitStatus,
     ExitWatch,
+    OnMark,
+    PnlMark,
     PriceFeed,
     PriceSink,
     unwatched,
@@ -16,6 +18,7 @@ from kite_gateway.core.risk.exits_config import ExitBook, ExitConfigError, ExitR
 from kite_gateway.core.risk.kill_switch import GATEWAY, KillSwitches, SwitchState
 from kite_gateway.core.risk.limits import RiskBook, RiskConfigError
 from kite_gateway.core.risk.pnl import StrategyPosition, Utilisation
+from kite_gateway.core.risk.refusals import Refused
 
 __all__ = [
     "GATEWAY",
@@ -28,11 +31,14 @@ __all__ = [
     "ExitStatus",
     "ExitWatch",
     "KillSwitches",
+    "OnMark",
     "OrderIntent",
+    "PnlMark",
     "Positions",
     "PreTradeRisk",
     "PriceFeed",
     "PriceSink",
+    "Refused",
     "RiskBook",
     "RiskConfigError",
     "StrategyPosition",

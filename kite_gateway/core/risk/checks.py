@@ -1,5 +1,6 @@
 """Pre-trade checks of an order against its account's limits, before anything reaches Kite.
-A refusal is FAILED_PRECONDITION (RISK_LIMIT_BREACHED) naming the limit, its value and the order's."""
+A refusal is FAILED_PRECONDITION (RISK_LIMIT_BREACHED) naming the limit, its value and the order's;
+`refusal_listeners` are told of each (the alerts; a kill switch's refusals are told by KillSwitches)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 from kite_gateway.core.risk.kill_switch import KillSwitches
 from kite_gateway.core.risk.limits import RiskBook, RiskLimits
+from kite_gateway.core.risk.refusals import Refused, tell_refused
 from kite_gateway.errors import GatewayError, Reason, Status
 
 MINUTE = 60.0
@@ -57,6 +59,7 @@ class PreTradeRisk:
         self.kill_switches = kill_switches
         self.clock = clock
         self._recent: dict[str, deque[float]] = {}
+        self.refusal_listeners: list[Refused] = []
 
     async def admit(
         self,
@@ -67,6 +70,18 @@ class PreTradeRisk:
         """Raise unless the order may go to Kite; an admitted order counts towards the per-minute limit.
         `price` and `positions` (Kite calls) are awaited only when a configured limit needs them."""
         self.kill_switches.check(intent.account_id)
+        try:
+            await self._admit(intent, price, positions)
+        except GatewayError as exc:
+            self._refused(intent.account_id, exc)
+            raise
+
+    async def _admit(
+        self,
+        intent: OrderIntent,
+        price: Callable[[], Awaitable[Decimal]],
+        positions: Callable[[], Awaitable[Positions]],
+    ) -> None:
         limits = self.book.for_account(intent.account_id)
         allowed: list[tuple[str, frozenset[str] | None, str]] = [
             ("allowed_exchanges", limits.allowed_exchanges, intent.exchange),
@@ -87,7 +102,16 @@ class PreTradeRisk:
         """The order-size limits for an order as a modification would leave it (price 0: a market
         order, whose value is not re-checked)."""
         intent = OrderIntent(account_id, "", "", "", "", True, quantity, price)
-        self._check_size(intent, self.book.for_account(account_id), "the order's would be")
+        try:
+            self._check_size(intent, self.book.for_account(account_id), "the order's would be")
+        except GatewayError as exc:
+            self._refused(account_id, exc)
+            raise
+
+    def _refused(self, account_id: str, exc: GatewayError) -> None:
+        """Tell the listeners of a breach (not of a Kite call that failed while reading a price)."""
+        if exc.reason is Reason.RISK_LIMIT_BREACHED:
+            tell_refused(self.refusal_listeners, account_id, exc.message)
 
     @staticmethod
     def _check_size(intent: OrderIntent, limits: RiskLimits, text: str) -> None:

@@ -12,7 +12,10 @@ book (kite_gateway/core/risk/exits_config.py) is crossed:
 4. with `square_off = true`, the scope's positions are squared off (a port: SquareOffs);
 5. what was done is recorded on the event, and the event is handed to `on_exit` (alerts).
 
-`on_pnl(account_id, pnl, utilisation)` is told each change of an account's P&L or utilisation.
+`on_pnl(account_id, pnl, utilisation)` is told each change of an account's P&L or utilisation, and
+each of `mark_listeners` (the gateway alerts) each change of a scope's mark: an account's P&L and
+margin utilisation, a strategy's P&L (`PnlMark`). With listeners, margins are read as for a margin
+rule (on activation, after fills, at most every margin_refresh_seconds) even when none is configured.
 """
 
 from __future__ import annotations
@@ -65,6 +68,20 @@ StrategyPositions = Callable[[str], Awaitable[Sequence[StrategyPosition]]]
 HaltStrategy = Callable[[str, str], Awaitable[None]]  # (strategy id, reason)
 OnExit = Callable[["ExitEvent"], Awaitable[None] | None]
 OnPnl = Callable[[str, Decimal, Decimal | None], None]  # (account id, P&L, utilisation or None)
+
+
+@dataclass(frozen=True, slots=True)
+class PnlMark:
+    """A scope's mark-to-market now: its P&L and, for an account whose margins were read, its utilisation."""
+
+    scope: str  # "account" or "strategy"
+    scope_id: str
+    pnl: Decimal
+    utilisation: Utilisation | None
+    at: datetime
+
+
+OnMark = Callable[[PnlMark], None]  # called on the event loop where the tick is handled: quick, never blocking
 
 
 @dataclass
@@ -141,6 +158,7 @@ class _Account:
     following: set[int] = field(default_factory=set)
     filled: dict[str, int] = field(default_factory=dict)  # order_id -> filled quantity seen
     last_told: tuple[Decimal, Decimal | None] | None = None
+    last_marked: tuple[Decimal, Decimal | None] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -173,6 +191,8 @@ class ExitWatch:
         self._carrying: set[int] = set()  # exits being carried out by this process
         # Exits this process carried out, by (scope, rule): what metrics count (a scrape reads it).
         self.carried_out: dict[tuple[str, str], int] = {}
+        self.mark_listeners: list[OnMark] = []
+        self._strategy_marked: dict[str, Decimal] = {}  # strategy id -> the P&L last told
 
     def trading_day(self) -> date:
         return self.clock().astimezone(IST).date()
@@ -192,7 +212,7 @@ class ExitWatch:
                 if event.scope == ACCOUNT and event.scope_id == account_id and event.trading_day == day:
                     rules.crossed[event.rule] = event.reason
         await self._read_positions(account_id, state)
-        if state.rules.rules.max_margin_utilisation is not None or self.ports.on_pnl is not None:
+        if self._wants_margins(state):
             await self._read_margins(account_id, state)
         await self._refresh_strategies()
         self._evaluate(account_id)
@@ -256,6 +276,13 @@ class ExitWatch:
         await self.ports.prices.follow(account_id, tokens, self.prices)  # also onto a new hub after a login
         state.following = tokens
 
+    def _wants_margins(self, state: _Account) -> bool:
+        return (
+            state.rules.rules.max_margin_utilisation is not None
+            or self.ports.on_pnl is not None
+            or bool(self.mark_listeners)
+        )
+
     async def _read_margins(self, account_id: str, state: _Account) -> None:
         state.margins_read = self.monotonic()
         try:
@@ -264,7 +291,7 @@ class ExitWatch:
             log.warning("exits.margins_unreadable", account_id=account_id, error=exc.message)
 
     async def _margins_after_fill(self, account_id: str, state: _Account) -> None:
-        if state.rules.rules.max_margin_utilisation is None and self.ports.on_pnl is None:
+        if not self._wants_margins(state):
             return
         wait = state.margins_read + self.book.margin_refresh_seconds - self.monotonic()
         if wait <= 0:
@@ -327,15 +354,29 @@ class ExitWatch:
         if self.ports.on_pnl is not None and told != state.last_told:
             state.last_told = told
             self.ports.on_pnl(account_id, pnl, ratio)
+        if self.mark_listeners and told != state.last_marked:
+            state.last_marked = told
+            self._mark(PnlMark(ACCOUNT, account_id, pnl, state.margins, self.clock()))
         for strategy_id, positions in self.strategy_positions.items():
             scope = self.strategies.get(strategy_id)
             if scope is None or not any(p.account_id == account_id for p in positions):
                 continue
             scope.new_day(self.trading_day())
             books = {a: s.book for a, s in self.accounts.items()}
-            for crossing in scope.evaluate(strategy_pnl(positions, books), None):
+            marked = strategy_pnl(positions, books)
+            for crossing in scope.evaluate(marked, None):
                 fire = self._fire(scope, crossing, scope.pnl, scope.peak, None)
                 self._background(fire, self._fires)
+            if self.mark_listeners and self._strategy_marked.get(strategy_id) != marked:
+                self._strategy_marked[strategy_id] = marked
+                self._mark(PnlMark(STRATEGY, strategy_id, marked, None, self.clock()))
+
+    def _mark(self, mark: PnlMark) -> None:
+        for listener in self.mark_listeners:
+            try:
+                listener(mark)
+            except Exception:  # a failing listener must not stop the rules being evaluated
+                log.exception("exits.mark_listener_failed", scope=mark.scope, scope_id=mark.scope_id)
 
     async def _fire(
         self, scope: ScopeRules, crossing: Crossing, pnl: Decimal, peak: Decimal | None, used: Decimal | None

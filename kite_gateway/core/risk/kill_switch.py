@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from kite_gateway.core.risk.refusals import Refused, tell_refused
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.storage import Database, now_text
 
@@ -26,6 +27,7 @@ class KillSwitches:
         self.database = database
         self.states: dict[str, SwitchState] = {}
         self.listeners: list[Callable[[], None]] = []  # told of every change (queued orders look again)
+        self.refusal_listeners: list[Refused] = []  # told of every order refused by a switch (alerts)
         # Switches being stored now, and those set since the last reload began: a reload (another
         # replica's changes) must not undo what this process decided while it read.
         self._writing: dict[str, int] = {}
@@ -79,7 +81,8 @@ class KillSwitches:
         return state
 
     def check(self, account_id: str) -> None:
-        """FAILED_PRECONDITION (KILL_SWITCH_ACTIVE) when the account's or the gateway's switch is engaged."""
+        """FAILED_PRECONDITION (KILL_SWITCH_ACTIVE) when the account's or the gateway's switch is engaged
+        (and `refusal_listeners` are told: every call is an order, GTT or alert being refused)."""
         for state in (self.state(GATEWAY), self.state(account_id)):
             if state.engaged:
                 scope = (
@@ -87,7 +90,7 @@ class KillSwitches:
                     if state.account_id == GATEWAY
                     else f"the kill switch of {account_id}"
                 )
-                raise GatewayError(
+                refusal = GatewayError(
                     Status.FAILED_PRECONDITION,
                     Reason.KILL_SWITCH_ACTIVE,
                     f"{scope} is engaged ({state.reason!r}, by {state.principal}): new orders are refused until an "
@@ -97,3 +100,5 @@ class KillSwitches:
                         ("KILL_SWITCH", f"kill-switch:{state.account_id or 'gateway'}", state.reason)
                     ],
                 )
+                tell_refused(self.refusal_listeners, account_id, refusal.message)
+                raise refusal
