@@ -124,6 +124,10 @@ def _values(alert: StoredAlert) -> tuple[object, ...]:
             json.dumps(alert.fields, sort_keys=True), _text(alert.at))  # fmt: skip
 
 
+_SAVE_STATE = (
+    "INSERT INTO alert_engine_state (state_key, state, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (state_key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+)
 _ALERT_COLUMNS = "a.sequence, a.rule_id, a.kind, a.severity, a.scope, a.title, a.message, a.fields, a.at"
 
 
@@ -134,13 +138,21 @@ class AlertStore:
     # --- alerts ----------------------------------------------------------------------------------
 
     async def append(
-        self, alerts: Sequence[NewAlert], deliver_to: Sequence[Sequence[str]] = (), now: datetime | None = None
+        self,
+        alerts: Sequence[NewAlert],
+        deliver_to: Sequence[Sequence[str]] = (),
+        now: datetime | None = None,
+        state: tuple[str, str] | None = None,
     ) -> list[StoredAlert]:
         """Store the alerts under the next sequences, in order, and for each a pending delivery to
-        every sink of `deliver_to[i]` (due `now`, by default the alert's time): all in one
-        transaction, so an alert is never stored without its deliveries. Another connection may take
-        the next sequence first (a replica, PostgreSQL): the whole transaction is tried again."""
+        every sink of `deliver_to[i]` (due `now`, by default the alert's time), and `state` (a
+        (state_key, snapshot JSON) of the engine that fired them, see save_state): all in one
+        transaction, so an alert is never stored without its deliveries, nor the engine's state
+        without the alerts it says were fired. Another connection may take the next sequence first
+        (a replica, PostgreSQL): the whole transaction is tried again."""
         if not alerts:
+            if state is not None:
+                await self.save_state(*state, now or datetime.now(UTC))
             return []
         if deliver_to and len(deliver_to) != len(alerts):
             raise ValueError("deliver_to must name the sinks of every alert, or be empty")
@@ -165,6 +177,8 @@ class AlertStore:
                         "last_error, updated_at) VALUES (?, ?, ?, 0, ?, '', ?)",
                         deliveries,
                     )
+                    if state is not None:
+                        await tx.execute(_SAVE_STATE, (state[0], state[1], _text(now or stored[-1].at)))
                 return stored
             except DuplicateKey:  # another connection stored the next sequence first: take the ones after
                 continue
@@ -217,11 +231,7 @@ class AlertStore:
     # --- the engine's state ----------------------------------------------------------------------
 
     async def save_state(self, state_key: str, state: str, now: datetime) -> None:
-        await self.database.execute(
-            "INSERT INTO alert_engine_state (state_key, state, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (state_key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            (state_key, state, _text(now)),
-        )
+        await self.database.execute(_SAVE_STATE, (state_key, state, _text(now)))
 
     async def load_state(self, state_key: str) -> str | None:
         row = await self.database.fetch_one("SELECT state FROM alert_engine_state WHERE state_key = ?", (state_key,))
