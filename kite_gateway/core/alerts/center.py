@@ -157,7 +157,7 @@ class AlertCenter:
                 self._queue.append(event)
         if full:
             if first_of_burst:
-                log.warning("alerts.queue_full", max_queue=self.max_queue, event=name, dropped=dict(self.dropped))
+                log.warning("alerts.queue_full", max_queue=self.max_queue, event_type=name, dropped=dict(self.dropped))
             return
         self._signal()
 
@@ -242,7 +242,7 @@ class AlertCenter:
                     try:
                         self._unsaved.extend(self.engine.observe(event))
                     except Exception:  # a bug in a rule must not stop the alerts
-                        log.exception("alerts.observe_failed", event=type(event).__name__)
+                        log.exception("alerts.observe_failed", event_type=type(event).__name__)
                 processed += len(events)
                 await self._persist()
 
