@@ -296,6 +296,16 @@ class AlertCenter:
             await self._changed.wait_for(lambda: self._last > sequence)
             return self._last
 
+    async def refresh(self) -> int:
+        """Look at the store's newest sequence and wake the listeners if it moved: for alerts another
+        replica stored (this center only knows its own otherwise). The newest sequence."""
+        last = await self.store.last_sequence()
+        if last > self._last:
+            async with self._changed:
+                self._last = max(self._last, last)
+                self._changed.notify_all()
+        return self._last
+
     # --- rules -----------------------------------------------------------------------------------
 
     def rules(self) -> list[SourcedRule]:

@@ -304,3 +304,14 @@ async def test_a_rule_given_with_decimal_amounts_is_stored_as_text_and_reads_bac
     assert json.loads(stored.body)["level"] == "3000.05"
     again = await started(store, clock)
     assert [r.rule for r in again.rules() if r.source is RuleSource.STORED] == [rule]
+
+
+async def test_a_listener_wakes_on_refresh_for_an_alert_another_replica_stored(store: AlertStore, clock: Clock) -> None:
+    here, there = await started(store, clock), await started(store, clock, state_key="replica-b")
+    waiting = asyncio.create_task(here.wait_beyond(0))
+    there.offer(price("1601"))
+    await there.process_pending()
+    await asyncio.sleep(0)
+    assert not waiting.done()  # only the store knows
+    assert await here.refresh() == 1
+    assert await waiting == 1
