@@ -213,6 +213,33 @@ class Settings(BaseSettings):
         300.0, ge=1, le=3600, description="seconds a webhook's timestamp may be from the gateway's clock"
     )
 
+    # Gateway alerts (kite_gateway/core/alerts): the file of rules and webhook sinks, the bound of the
+    # queue in front of the engine, how often the time-based rules are checked, and webhook delivery.
+    gateway_alerts_file: Path | None = None  # TOML [[alerts.rules]] and [[alerts.sinks]] (core/alerts)
+    gateway_alerts_queue: int = Field(
+        10_000, ge=1, le=1_000_000, description="events waiting for the alert engine; more are dropped and counted"
+    )
+    gateway_alerts_tick_interval: float = Field(
+        5.0, gt=0, le=300, description="seconds between two checks of the rules that fire on time passing"
+    )
+    gateway_alerts_webhook_timeout: float = Field(10.0, gt=0, le=120, description="seconds per webhook POST")
+    gateway_alerts_retry_base: float = Field(
+        2.0, gt=0, le=3600, description="seconds: the first retry of a failed webhook waits up to this, doubling"
+    )
+    gateway_alerts_retry_cap: float = Field(
+        300.0, gt=0, le=86_400, description="seconds: the longest a webhook retry waits"
+    )
+
+    @model_validator(mode="after")
+    def _alert_retries_agree(self) -> Self:
+        if self.gateway_alerts_retry_cap < self.gateway_alerts_retry_base:
+            raise ValueError(
+                f"{env_name('gateway_alerts_retry_cap')} ({self.gateway_alerts_retry_cap}) is below "
+                f"{env_name('gateway_alerts_retry_base')} ({self.gateway_alerts_retry_base}): the cap bounds the "
+                "doubling retries, so it must be at least the first wait"
+            )
+        return self
+
     @model_validator(mode="after")
     def _cluster_settings_agree(self) -> Self:
         database_url = self.gateway_database_url

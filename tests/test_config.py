@@ -244,3 +244,20 @@ def test_every_setting_has_a_row_in_the_readmes_configuration_table() -> None:
             documented.add("_".join(parts[: len(parts) - suffix.count("_")]) + suffix)
     missing = {env_name(name) for name in Settings.model_fields} - documented
     assert not missing, f"README.md's Configuration table lacks {sorted(missing)}"
+
+
+def test_the_alerts_file_setting_is_the_variable_the_alert_rules_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kite_gateway.config import env_name
+    from kite_gateway.core.alerts import ALERTS_FILE_ENV
+
+    assert env_name("gateway_alerts_file") == ALERTS_FILE_ENV
+    monkeypatch.setenv(ALERTS_FILE_ENV, "/etc/kite-gateway/alerts.toml")
+    assert load_settings().gateway_alerts_file == Path("/etc/kite-gateway/alerts.toml")
+
+
+def test_a_webhook_retry_cap_below_its_base_is_refused_naming_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KITE_GATEWAY_ALERTS_RETRY_BASE", "30")
+    monkeypatch.setenv("KITE_GATEWAY_ALERTS_RETRY_CAP", "10")
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert "KITE_GATEWAY_ALERTS_RETRY_CAP (10.0) is below KITE_GATEWAY_ALERTS_RETRY_BASE (30.0)" in str(refused.value)

@@ -1,6 +1,16 @@
 """The gateway's persistent state: one storage interface over an embedded SQLite database (the default)
 or PostgreSQL (the clustered mode); schema migrations, sealed secrets."""
 
+from kite_gateway.storage.alerts import (
+    DEAD,
+    DELIVERED,
+    PENDING_DELIVERY,
+    AlertStore,
+    Delivery,
+    NewAlert,
+    StoredAlert,
+    StoredRule,
+)
 from kite_gateway.storage.audit import AuditEntry, AuditLog
 from kite_gateway.storage.backend import open_database
 from kite_gateway.storage.credentials import CredentialStore, StoredAccount
@@ -36,19 +46,24 @@ from kite_gateway.storage.webhook_nonces import WebhookNonces
 
 __all__ = [
     "DATABASE_FILE",
+    "DEAD",
+    "DELIVERED",
     "DONE",
     "FAILED",
     "FILE_MODE",
     "PENDING",
+    "PENDING_DELIVERY",
     "PLACED",
     "POSTGRES_CLOCK",
     "RUNNING",
     "SQLITE_CLOCK",
+    "AlertStore",
     "AuditEntry",
     "AuditLog",
     "CredentialStore",
     "Database",
     "DatabaseUnavailable",
+    "Delivery",
     "DuplicateKey",
     "DuplicateLog",
     "ExitEventLog",
@@ -58,6 +73,7 @@ __all__ = [
     "IdempotencyStore",
     "Lease",
     "LeaseStore",
+    "NewAlert",
     "OrderRequests",
     "OrderUpdateLog",
     "PostgresDatabase",
@@ -73,8 +89,10 @@ __all__ = [
     "SignalStore",
     "SqliteDatabase",
     "StoredAccount",
+    "StoredAlert",
     "StoredExit",
     "StoredRequest",
+    "StoredRule",
     "StoredSignal",
     "StoredUpdate",
     "WebhookNonces",

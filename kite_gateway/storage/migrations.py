@@ -224,6 +224,51 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         """,
     ),
     (
+        10,
+        "gateway alerts: every alert in one sequence, rules made by RPC, the engine's state, webhook deliveries",
+        """
+        -- Written by kite_gateway/storage/alerts.py; times in UTC ISO text; fields: JSON of strings.
+        -- sequence: 1, 2, 3, ... over every alert (a stream resumes after the last one it saw).
+        CREATE TABLE alerts (
+            sequence INTEGER PRIMARY KEY,
+            rule_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            title TEXT NOT NULL,
+            message TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        -- body: the rule as JSON, in the shape of an [[alerts.rules]] table (rules.rule_from_table).
+        CREATE TABLE alert_rules (
+            rule_id TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            principal TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- state: the engine's snapshot (AlertEngine.snapshot()) as JSON, one per gateway or replica.
+        CREATE TABLE alert_engine_state (
+            state_key TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- state: 'pending', 'delivered' or 'dead'; one row per webhook sink and alert.
+        CREATE TABLE alert_deliveries (
+            sink_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL REFERENCES alerts(sequence),
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (sink_id, sequence)
+        );
+        CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_at);
+        """,
+    ),
+    (
         11,
         "webhook nonces: each (strategy, signal_id) a signal webhook delivered, kept for the replay window",
         """

@@ -1,7 +1,21 @@
-"""Gateway alerts, the pure part: rules (rules.py, loaded from KITE_GATEWAY_ALERTS_FILE), the events
+"""Gateway alerts. The pure part: rules (rules.py, loaded from KITE_GATEWAY_ALERTS_FILE), the events
 the engine is fed (events.py), and the engine that turns them into alerts once per crossing
-(engine.py). No storage, transport or Kite imports here."""
+(engine.py). The use case over it: the center (center.py: events queued, alerts stored, streamed,
+rules changed by RPC) and webhook delivery (sinks.py, delivery.py), storage and HTTP as ports."""
 
+from kite_gateway.core.alerts.center import AlertCenter, AlertCenterStore, RuleSource, Sink, SourcedRule
+from kite_gateway.core.alerts.delivery import (
+    SEQUENCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    DeliveryStore,
+    Poster,
+    WebhookDeliverer,
+    alert_body,
+    backoff,
+    signature,
+    verify,
+)
 from kite_gateway.core.alerts.engine import AlertEngine, AlertStateError, order_alert_status
 from kite_gateway.core.alerts.events import (
     Alert,
@@ -38,19 +52,27 @@ from kite_gateway.core.alerts.rules import (
     Severity,
     TickerRule,
     load_rules,
+    rule_from_table,
     rules_from_document,
     rules_from_toml,
 )
+from kite_gateway.core.alerts.sinks import WebhookSink, load_sinks, sinks_from_document
 
 __all__ = [
     "ALERTS_FILE_ENV",
+    "SEQUENCE_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
     "Alert",
+    "AlertCenter",
+    "AlertCenterStore",
     "AlertConfigError",
     "AlertEngine",
     "AlertEvent",
     "AlertKind",
     "AlertRule",
     "AlertStateError",
+    "DeliveryStore",
     "Direction",
     "DuplicateEvent",
     "DuplicateRule",
@@ -64,20 +86,33 @@ __all__ = [
     "PnlDrawdownRule",
     "PnlEvent",
     "PnlOf",
+    "Poster",
     "PriceCrossRule",
     "PriceEvent",
     "Reference",
     "RiskRefusalEvent",
     "RiskRefusalRateRule",
+    "RuleSource",
     "SessionEvent",
     "SessionRule",
     "SessionStatus",
     "Severity",
+    "Sink",
+    "SourcedRule",
     "TickerEvent",
     "TickerRule",
     "TickerState",
+    "WebhookDeliverer",
+    "WebhookSink",
+    "alert_body",
+    "backoff",
     "load_rules",
+    "load_sinks",
     "order_alert_status",
+    "rule_from_table",
     "rules_from_document",
     "rules_from_toml",
+    "signature",
+    "sinks_from_document",
+    "verify",
 ]

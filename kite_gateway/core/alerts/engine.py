@@ -427,6 +427,20 @@ class AlertEngine:
 
     # --- snapshot --------------------------------------------------------------------------------
 
+    def with_rules(self, rules: Iterable[AlertRule]) -> AlertEngine:
+        """A new engine of `rules` that keeps this one's state: every rule still configured the same
+        way keeps its arming, references and windows; a new rule, or one whose id now has another
+        definition (a new level, say), starts armed. The sessions and tickers seen stay known."""
+        engine = AlertEngine(rules, self.max_keys)
+        kept = {rule.id for rule in engine.rules if self._by_id.get(rule.id) == rule}
+        state = self.snapshot()
+        for table in ("disarmed", "values", "windows"):
+            state[table] = {rule_id: entry for rule_id, entry in state[table].items() if rule_id in kept}
+        engine.restore(state)
+        engine._sessions = dict(self._sessions)
+        engine._tickers = dict(self._tickers)
+        return engine
+
     def snapshot(self) -> dict[str, Any]:
         """The arming state as JSON-able data: disarmed keys, reference prices and peaks (as decimal
         strings), refusal times (ISO 8601)."""

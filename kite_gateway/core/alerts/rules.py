@@ -380,13 +380,15 @@ def rule_from_table(raw: object, where: str) -> AlertRule:
 
 
 def rules_from_document(document: Mapping[str, Any], source: str) -> tuple[AlertRule, ...]:
-    """The rules of a parsed alerts file; ids must be unique."""
+    """The rules of a parsed alerts file; ids must be unique. Its [[alerts.sinks]] are sinks.py's."""
     unknown = set(document) - {"alerts"}
     if unknown:
         raise AlertConfigError(f"{source}: unknown sections {sorted(unknown)}; use [[alerts.rules]]")
     alerts = document.get("alerts", {})
-    if not isinstance(alerts, Mapping) or set(alerts) - {"rules"}:
-        raise AlertConfigError(f"{source}: [alerts] holds only rules, as [[alerts.rules]] tables")
+    if not isinstance(alerts, Mapping) or set(alerts) - {"rules", "sinks"}:
+        raise AlertConfigError(
+            f"{source}: [alerts] holds only rules and sinks, as [[alerts.rules]] and [[alerts.sinks]] tables"
+        )
     tables = alerts.get("rules", [])
     if not isinstance(tables, list):
         raise AlertConfigError(f"{source}: alerts.rules must be [[alerts.rules]] tables")

@@ -493,3 +493,20 @@ def test_an_expiring_session_that_needed_a_login_warns_again_near_its_new_expiry
         session(SessionStatus.ACTIVE, 20, s=700),
     ]
     assert fired(engine, *events) == ["s", "s", "s"]  # expiring; needs login; a new session, expiring
+
+
+# --- rebuilding with other rules -----------------------------------------------------------------
+
+
+def test_an_engine_rebuilt_with_other_rules_keeps_the_unchanged_rules_state_and_resets_a_changed_one() -> None:
+    tcs = PriceCrossRule(id="tcs", scope="NSE:TCS", direction=Direction.ABOVE, level=Decimal("3000"))
+    engine = AlertEngine([ABOVE, tcs])
+    assert fired(engine, price("1601"), price("3001", symbol="TCS")) == ["above", "tcs"]
+    engine.observe(session(SessionStatus.NEEDS_LOGIN))
+    higher = PriceCrossRule(id="tcs", scope="NSE:TCS", direction=Direction.ABOVE, level=Decimal("3000.50"))
+    needs_login = SessionRule(id="session", scope="*", needs_login=True)
+    rebuilt = engine.with_rules([ABOVE, higher, needs_login])
+    assert fired(rebuilt, price("1602")) == [""]  # unchanged: still disarmed
+    assert fired(rebuilt, price("3001", symbol="TCS")) == ["tcs"]  # a new level: armed again
+    assert [a.rule_id for a in rebuilt.tick(T0)] == ["session"]  # the session seen before is still known
+    assert fired(engine, price("1603")) == [""]  # the old engine is left as it was
