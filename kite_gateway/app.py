@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 import structlog
 from google.protobuf import descriptor_pool
 
+from kite_gateway.alerting import Alerting, needs_marks
 from kite_gateway.cluster import Bus, Membership, TickRelay, UpdateRelay
 from kite_gateway.config import KiteConfig, Settings
 from kite_gateway.core.accounts import AccountManager, AccountSession, SessionState
+from kite_gateway.core.alerts import AlertConfigError
 from kite_gateway.core.market import InstrumentMaster, LastPrices
 from kite_gateway.core.order_updates import GapReason, OrderUpdateReplay
 from kite_gateway.core.orders import (
@@ -35,7 +37,14 @@ from kite_gateway.core.orders import (
 )
 from kite_gateway.core.portfolio import ConsolidatedPortfolio
 from kite_gateway.core.risk import ExitBook, ExitPorts, ExitWatch, KillSwitches, PreTradeRisk, RiskBook, RiskConfigError
-from kite_gateway.core.signals import SignalFeed, Signals, StrategyBook, StrategyConfigError
+from kite_gateway.core.signals import (
+    SignalFeed,
+    Signals,
+    StrategyBook,
+    StrategyConfigError,
+    WebhookConfigError,
+    WebhookSecrets,
+)
 from kite_gateway.errors import GatewayError
 from kite_gateway.grpc import (
     AccountServicer,
@@ -62,6 +71,7 @@ from kite_gateway.http import (
     HttpEndpoints,
     JsonApi,
     Router,
+    SignalWebhook,
     exposure_refusal,
     internal_socket_path,
     published_document,
@@ -101,6 +111,7 @@ from kite_gateway.storage import (
     Sealer,
     SealingError,
     SignalStore,
+    WebhookNonces,
     load_key,
     open_database,
     private_directory,
@@ -140,6 +151,8 @@ class App:
     actions: OrderActions  # placing, modifying and cancelling: PlaceOrder's path, shared by baskets and signals
     signals: Signals  # strategy signals to orders (SignalService, the webhook intake)
     signal_feed: SignalFeed
+    alerting: Alerting  # the gateway alerts: rules, their center, webhook sinks and the feeds
+    webhook: SignalWebhook | None = None  # signals by webhook, when strategies have webhook secrets
     egresses: EgressMap = field(default_factory=EgressMap)
     membership: Membership | None = None  # the clustered mode's leases, fence and owner lookup
     bus: Bus | None = None  # and its fan-out across replicas (with KITE_GATEWAY_NATS_URL)
@@ -161,6 +174,9 @@ class App:
         risk_book = RiskBook.load(settings.gateway_risk_file)  # so does a bad risk file
         exit_book = ExitBook.load(settings.gateway_risk_file)
         strategies = StrategyBook.load(settings.gateway_strategies_file)  # and a bad strategies file
+        secrets = await asyncio.to_thread(  # and a webhook secrets file that others may read
+            WebhookSecrets.load, settings.gateway_webhook_secrets_file, strategies.strategies.keys()
+        )
         # and an egress map naming an address this host does not have, or a proxy that does not answer
         egresses = EgressMap.load(settings.gateway_egress_file, settings.gateway_egress_family_size)
         await check_egresses(egresses)
@@ -196,7 +212,9 @@ class App:
             clock=clock,
         )
         audit = AuditLog(database)
-        exits = _exits(exit_book, accounts, instruments, tick_streams, database, audit, kill_switches, clock)
+        alerting = Alerting.build(settings, database, accounts, instruments, tick_streams, clock)
+        marks = needs_marks(alerting.center.file_rules)  # P&L and margin alerts need the exits' marks
+        exits = _exits(exit_book, accounts, instruments, tick_streams, database, audit, kill_switches, clock, marks)
         if settings.clustered:
             order_updates, membership, bus, relays = await _join_cluster(
                 settings, database, accounts, kill_switches, instruments, tick_streams, updates, exits
@@ -250,6 +268,11 @@ class App:
                           ports.usage, members, clock, ports.halted)  # fmt: skip
         signal_feed = SignalFeed(signal_store, clock)
         signals.on_event.append(signal_feed.changed)
+        alerting.hook(order_updates, duplicates, risk, kill_switches, exits, clock)
+        webhook = None
+        if secrets.strategies:
+            webhook = SignalWebhook(signals.submit, secrets.secret_of, WebhookNonces(database), clock,
+                                    settings.gateway_webhook_window)  # fmt: skip
         if exits is not None:
             exits.ports.square_off = exit_requests.automatic_exit
             exits.ports.strategy_positions = ports.positions
@@ -281,6 +304,8 @@ class App:
             actions=actions,
             signals=signals,
             signal_feed=signal_feed,
+            alerting=alerting,
+            webhook=webhook,
             exits=exits,
         )
 
@@ -359,11 +384,13 @@ class App:
         postbacks = PostbackIntake(self.accounts, self.order_updates)
         state = self.state_collector() if metrics else None
         if api is None:
-            return HttpEndpoints(self.accounts, postbacks, host, port, state)
+            return HttpEndpoints(self.accounts, postbacks, host, port, state, webhook=self.webhook)
         names, target = api
         services = [descriptor_pool.Default().FindServiceByName(name) for name in names]
         transcoder = JsonApi(Router(service_bindings(services)), target)
-        return HttpEndpoints(self.accounts, postbacks, host, port, state, transcoder, published_document())
+        return HttpEndpoints(
+            self.accounts, postbacks, host, port, state, transcoder, published_document(), webhook=self.webhook
+        )
 
     # What health and metrics read at scrape time -----------------------------------------------
 
@@ -457,6 +484,7 @@ class App:
             await relay.stop()
         if self.exits is not None:
             await self.exits.stop()
+        await self.alerting.stop()
         await self.tick_streams.stop()
         await self.order_updates.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -503,7 +531,14 @@ async def serve(
             http = app.http_endpoints(http_host.strip("[]"), int(http_port), settings.metrics_enabled, api)
             await http.start()
             stack.push_async_callback(http.stop)
-        except (SealingError, RiskConfigError, EgressConfigError, StrategyConfigError) as exc:
+        except (
+            SealingError,
+            RiskConfigError,
+            EgressConfigError,
+            StrategyConfigError,
+            WebhookConfigError,
+            AlertConfigError,
+        ) as exc:
             raise StartupError(str(exc)) from None
         except SimulatorStateError as exc:
             raise StartupError(
@@ -523,6 +558,7 @@ async def serve(
         stack.callback(watcher.cancel)
         upkeep = asyncio.create_task(app.keep_signals())
         stack.callback(upkeep.cancel)
+        await app.alerting.start()
         announce = None if demo_accounts is None else _announce_ready(settings, gateway, demo_accounts)
         await run_until_signalled(gateway, _when_serving(settings, app.membership, announce))
 
@@ -662,11 +698,13 @@ def _exits(
     audit: AuditLog,
     kill_switches: KillSwitches,
     clock: Callable[[], datetime],
+    marks: bool = False,
 ) -> ExitWatch | None:
-    """The automatic exits (kite_gateway/core/risk/exits.py), when the risk file has [exits] rules:
+    """The automatic exits (kite_gateway/core/risk/exits.py), when the risk file has [exits] rules
+    (or, with `marks`, a watch without rules whose P&L and margin marks feed the alerts):
     Kite's positions and margins through each account's session, live prices from its tick hub.
     The square-off is wired to them in `App.open`; strategy halts and alerts by setting their ports."""
-    if not book.configured:
+    if not book.configured and not marks:
         return None
 
     async def ticks_for(account_id: str) -> AccountTicks | None:

@@ -10,7 +10,7 @@ account's tick hub (prices.py). Wired in kite_gateway/app.py."""
 from kite_gateway.alert_feeds.duplicates import DuplicateAlerts
 from kite_gateway.alert_feeds.orders import OrderAlerts
 from kite_gateway.alert_feeds.outlet import Emit, Outlet
-from kite_gateway.alert_feeds.pnl import PnlAlerts
+from kite_gateway.alert_feeds.pnl import ExitAlerts, PnlAlerts
 from kite_gateway.alert_feeds.polling import DEFAULT_INTERVAL, Sleep
 from kite_gateway.alert_feeds.prices import PriceAlerts, TickQuote, price_instruments
 from kite_gateway.alert_feeds.refusals import RefusalAlerts
@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "DuplicateAlerts",
     "Emit",
+    "ExitAlerts",
     "OrderAlerts",
     "Outlet",
     "PnlAlerts",

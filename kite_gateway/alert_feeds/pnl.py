@@ -8,8 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kite_gateway.alert_feeds.outlet import Emit, Outlet
-from kite_gateway.core.alerts import MarginEvent, PnlEvent, PnlOf
-from kite_gateway.core.risk import PnlMark
+from kite_gateway.core.alerts import AutomaticExitEvent, MarginEvent, PnlEvent, PnlOf
+from kite_gateway.core.risk import ExitEvent, PnlMark
 
 
 class PnlAlerts:
@@ -30,3 +30,14 @@ class PnlAlerts:
             if self._utilisation.get(mark.scope_id) != ratio:
                 self._utilisation[mark.scope_id] = ratio
                 self.emit(MarginEvent(account_id=mark.scope_id, utilisation=ratio, at=mark.at))
+
+
+class ExitAlerts:
+    """Each automatic exit carried out (ExitWatch.exit_listeners) as an AutomaticExitEvent."""
+
+    def __init__(self, emit: Emit) -> None:
+        self.emit = Outlet(emit)
+
+    def carried_out(self, event: ExitEvent) -> None:
+        self.emit(AutomaticExitEvent(event.event_id, event.scope, event.scope_id, event.rule.value,
+                                     event.reason, event.outcome, event.at))  # fmt: skip

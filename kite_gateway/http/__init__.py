@@ -11,6 +11,7 @@ from kite_gateway.http.signal_webhook import WEBHOOK_PATH, Nonces, SignalWebhook
 from kite_gateway.http.statuses import HTTP_STATUS
 from kite_gateway.http.templates import PathTemplate, TemplateError, Variable
 from kite_gateway.http.transcoding import QUERY_ALIASES
+from kite_gateway.http.webhook_poster import AiohttpPoster
 
 __all__ = [
     "HTTP_STATUS",
@@ -18,6 +19,7 @@ __all__ = [
     "OPENAPI_PATH",
     "QUERY_ALIASES",
     "WEBHOOK_PATH",
+    "AiohttpPoster",
     "Binding",
     "BindingError",
     "HttpEndpoints",

@@ -127,6 +127,8 @@ class AlertCenter:
         self.retry_interval = retry_interval
         self.max_keys = max_keys
         self.dropped: dict[str, int] = {}  # events dropped on a full queue, by event type (a metric)
+        # told the rules after each change by RPC (the price feed follows their instruments)
+        self.rule_listeners: list[Callable[[Sequence[AlertRule]], Awaitable[None]]] = []
         self.engine = AlertEngine(self.file_rules, max_keys)
         self._file_ids = {rule.id for rule in self.file_rules}
         self._stored: dict[str, tuple[AlertRule, StoredRule]] = {}
@@ -334,6 +336,7 @@ class AlertCenter:
             self._stored[rule.id] = (rule, stored)
             await self._rebuild()
         log.info("alerts.rule_put", rule_id=rule.id, kind=rule.kind.value, principal=principal)
+        await self._rules_changed()
         return rule
 
     async def delete_rule(self, rule_id: str) -> None:
@@ -347,6 +350,15 @@ class AlertCenter:
             self._stored.pop(rule_id, None)
             await self._rebuild()
         log.info("alerts.rule_deleted", rule_id=rule_id)
+        await self._rules_changed()
+
+    async def _rules_changed(self) -> None:
+        rules = self._all_rules()
+        for listener in self.rule_listeners:
+            try:
+                await listener(rules)
+            except Exception:  # a feed that cannot follow the change is logged, the rule stands
+                log.exception("alerts.rule_listener_failed")
 
     def _refuse_file_rule(self, rule_id: str, done: str) -> None:
         if rule_id in self._file_ids:

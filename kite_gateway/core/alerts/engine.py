@@ -21,6 +21,7 @@ from typing import Any
 from kite_gateway.core.alerts.events import (
     Alert,
     AlertEvent,
+    AutomaticExitEvent,
     DuplicateEvent,
     MarginEvent,
     OrderEvent,
@@ -34,6 +35,7 @@ from kite_gateway.core.alerts.events import (
 )
 from kite_gateway.core.alerts.rules import (
     AlertRule,
+    AutomaticExitRule,
     Direction,
     DuplicateRule,
     MarginUtilisationRule,
@@ -181,7 +183,25 @@ class AlertEngine:
             return found[0] if found else None
         if isinstance(event, RiskRefusalEvent) and isinstance(rule, RiskRefusalRateRule):
             return self._refusal(rule, event)
+        if isinstance(event, AutomaticExitEvent) and isinstance(rule, AutomaticExitRule):
+            return self._exit(rule, event)
         return None
+
+    def _exit(self, rule: AutomaticExitRule, event: AutomaticExitEvent) -> Alert | None:
+        if not self._fire_once(rule, f"exit:{event.event_id}"):
+            return None
+        return self._alert(
+            rule,
+            event.scope_id,
+            f"Automatic exit: {event.scope} {event.scope_id} ({event.rule})",
+            f"The {event.rule} of {event.scope} {event.scope_id} fired: {event.reason}. Done: {event.outcome}. "
+            "New orders stay refused until a person releases the kill switch (SetKillSwitch) or the next day.",
+            event.at,
+            scope=event.scope,
+            scope_id=event.scope_id,
+            rule=event.rule,
+            outcome=event.outcome,
+        )
 
     @staticmethod
     def _alert(rule: AlertRule, scope: str, title: str, message: str, at: datetime, /, **fields: object) -> Alert:

@@ -96,8 +96,33 @@ class RiskRefusalEvent:
     at: datetime
 
 
+@dataclass(frozen=True)
+class AutomaticExitEvent:
+    """An automatic exit fired (kite_gateway/core/risk/exits.py's ExitEvent, as the alerts see it)."""
+
+    event_id: int
+    scope: str  # "account" or "strategy"
+    scope_id: str
+    rule: str  # the exit rule: daily_loss_limit, profit_lock, max_margin_utilisation
+    reason: str
+    outcome: str  # what was done: kill switch, halt, square-off
+    at: datetime
+
+    @property
+    def account_id(self) -> str:
+        return self.scope_id
+
+
 AlertEvent = (
-    PriceEvent | OrderEvent | DuplicateEvent | PnlEvent | MarginEvent | SessionEvent | TickerEvent | RiskRefusalEvent
+    PriceEvent
+    | OrderEvent
+    | DuplicateEvent
+    | PnlEvent
+    | MarginEvent
+    | SessionEvent
+    | TickerEvent
+    | RiskRefusalEvent
+    | AutomaticExitEvent
 )
 
 

@@ -61,6 +61,12 @@
     max_refusals = 5                   # more than 5 ...
     window_seconds = 60                # ... within 60 seconds: unusual trading activity
 
+    [[alerts.rules]]
+    id = "exits"
+    kind = "AUTOMATIC_EXIT"            # an automatic exit fired (risk file [exits]): once per exit
+    scope = "*"                        # an account id, a strategy id, or every one
+    severity = "critical"
+
 Every rule has `enabled` (default true). Firing is edge-triggered so nobody is paged in a loop: a
 rule fires ONCE when its condition starts to hold for a key (an instrument, account, strategy,
 order) and is then disarmed for that key; it re-arms only when the condition clears (the price back
@@ -108,6 +114,7 @@ class AlertKind(StrEnum):
     SESSION = "SESSION"
     TICKER = "TICKER"
     RISK_REFUSAL_RATE = "RISK_REFUSAL_RATE"
+    AUTOMATIC_EXIT = "AUTOMATIC_EXIT"
 
 
 class Severity(StrEnum):
@@ -232,6 +239,15 @@ class RiskRefusalRateRule(AlertRule):
     window_seconds: int = 60
 
 
+@dataclass(frozen=True)
+class AutomaticExitRule(AlertRule):
+    """An automatic exit fired (a daily loss limit, a profit lock, a margin ceiling): the kill
+    switch engaged or the strategy halted, and what the square-off did. Scope: an account id, a
+    strategy id, or "*"."""
+
+    kind: ClassVar[AlertKind] = AlertKind.AUTOMATIC_EXIT
+
+
 # --- loading -------------------------------------------------------------------------------------
 
 
@@ -294,6 +310,7 @@ _KEYS: dict[AlertKind, set[str]] = {
     AlertKind.SESSION: {"expiring_within_minutes", "needs_login"},
     AlertKind.TICKER: {"down", "stale_seconds"},
     AlertKind.RISK_REFUSAL_RATE: {"max_refusals", "window_seconds"},
+    AlertKind.AUTOMATIC_EXIT: set(),
 }
 _INSTRUMENT_KINDS = {AlertKind.PRICE_CROSS, AlertKind.PERCENT_MOVE}
 
@@ -377,6 +394,8 @@ def rule_from_table(raw: object, where: str) -> AlertRule:
                 max_refusals=_whole(raw, "max_refusals", where, required=True, minimum=0) or 0,
                 window_seconds=_whole(raw, "window_seconds", where, required=True) or 1,
             )
+        case AlertKind.AUTOMATIC_EXIT:
+            return AutomaticExitRule(**common)
 
 
 def rules_from_document(document: Mapping[str, Any], source: str) -> tuple[AlertRule, ...]:

@@ -192,6 +192,7 @@ class ExitWatch:
         # Exits this process carried out, by (scope, rule): what metrics count (a scrape reads it).
         self.carried_out: dict[tuple[str, str], int] = {}
         self.mark_listeners: list[OnMark] = []
+        self.exit_listeners: list[Callable[[ExitEvent], None]] = []  # told of each exit carried out (alerts)
         self._strategy_marked: dict[str, Decimal] = {}  # strategy id -> the P&L last told
 
     def trading_day(self) -> date:
@@ -417,6 +418,11 @@ class ExitWatch:
         key = (event.scope, str(event.rule))
         self.carried_out[key] = self.carried_out.get(key, 0) + 1
         self.fired = [e for e in self.fired if e.event_id != event.event_id] + [event]
+        for listener in self.exit_listeners:
+            try:
+                listener(event)
+            except Exception:  # an alert that cannot be raised never stops the exit
+                log.exception("exits.listener_failed", event_id=event.event_id)
         if self.ports.on_exit is not None:
             told = self.ports.on_exit(event)
             if inspect.isawaitable(told):
