@@ -140,8 +140,8 @@ async def alerted(
     monkeypatch.setenv("TEST_ALERT_SECRET", SECRET)
     risk = tmp_path / "risk.toml"
     risk.write_text(f'[exits.default]\ndaily_loss_limit = "{LOSS_LIMIT}"\nsquare_off = true\n')
-    overrides = {"gateway_risk_file": risk, "gateway_alerts_file": alerts_file(tmp_path, sim, receiver.url)}
-    stack = await start_stack(tmp_path, sim, sealing_key, **overrides)
+    alerts = alerts_file(tmp_path, sim, receiver.url)
+    stack = await start_stack(tmp_path, sim, sealing_key, gateway_risk_file=risk, gateway_alerts_file=alerts)
     await stack.runtime.alerting.start()
     yield stack
     if stack not in STOPPED:
