@@ -419,6 +419,7 @@ class App:
                 automatic_exits=lambda: dict(self.exits.carried_out) if self.exits is not None else {},
                 leases=self._lease_stats,
                 session_expiries=self._session_expiries,
+                alerts=lambda: (self.alerting.center.queued, dict(self.alerting.center.dropped)),
             )
         )
 

@@ -73,6 +73,10 @@ def _no_expiries() -> Mapping[str, float]:
     return {}
 
 
+def _no_alerts() -> tuple[int, Mapping[str, int]]:
+    return 0, {}
+
+
 def _not_clustered() -> LeaseStats | None:
     return None
 
@@ -94,6 +98,7 @@ class StateSources:
     automatic_exits: Callable[[], Mapping[tuple[str, str], int]] = _no_exits
     leases: Callable[[], LeaseStats | None] = _not_clustered
     session_expiries: Callable[[], Mapping[str, float]] = _no_expiries
+    alerts: Callable[[], tuple[int, Mapping[str, int]]] = _no_alerts  # (events queued, dropped by event type)
 
 
 class StateCollector(Collector):
@@ -184,6 +189,20 @@ class StateCollector(Collector):
         )
         for (scope, rule), count in sorted(self.sources.automatic_exits().items()):
             exits.add_metric([scope, rule], count)
+        queued_events, dropped_events = self.sources.alerts()
+        alert_queue = GaugeMetricFamily(
+            "kite_gateway_alert_events_queued",
+            "Events waiting for the alert engine (bounded by KITE_GATEWAY_ALERTS_QUEUE).",
+        )
+        alert_queue.add_metric([], queued_events)
+        alert_drops = CounterMetricFamily(
+            "kite_gateway_alert_events_dropped",
+            "Events the alert engine never saw because its queue was full, by event type: alerts may be missing.",
+            labels=["event"],
+        )
+        for event, count in sorted(dropped_events.items()):
+            alert_drops.add_metric([event], count)
+        yield from (alert_queue, alert_drops)
         yield from self._egress_metrics()
         yield from self._lease_metrics()
         yield from (

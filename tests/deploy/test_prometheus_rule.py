@@ -82,6 +82,7 @@ def populated_sources() -> StateSources:
         "automatic_exits": {("account", "daily_loss_limit"): 1},
         "leases": LeaseStats(held=1, keys=1, database_reachable=True),
         "session_expiries": {"AB1234": 1_780_000_000.0},
+        "alerts": (3, {"PriceEvent": 1}),
     }
     assert set(given) == {f.name for f in fields(StateSources)}, "a new provider must be given here"
     return StateSources(**{name: (lambda value=value: value) for name, value in given.items()})

@@ -140,3 +140,10 @@ def test_a_gateway_that_is_not_clustered_exports_no_lease_series() -> None:
 def test_each_accounts_token_expiry_is_exported_in_unix_seconds() -> None:
     samples = scrape(sources(session_expiries={"AB1234": 1_780_000_000.0}))
     assert samples[("kite_gateway_session_expiry_timestamp_seconds", (("account_id", "AB1234"),))] == 1_780_000_000.0
+
+
+def test_alert_events_dropped_on_a_full_queue_are_counted_by_event_type_beside_the_queue_depth() -> None:
+    samples = scrape(sources(alerts=(7, {"PriceEvent": 3, "OrderEvent": 1})))
+    assert samples[("kite_gateway_alert_events_queued", ())] == 7
+    assert samples[("kite_gateway_alert_events_dropped_total", (("event", "PriceEvent"),))] == 3
+    assert samples[("kite_gateway_alert_events_dropped_total", (("event", "OrderEvent"),))] == 1
