@@ -7,6 +7,7 @@ exits."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -90,13 +91,25 @@ class SignalPorts:
                                {"instrument": listing.symbol})  # fmt: skip
         return kite_decimal(prices[listing.symbol])
 
-    async def account_view(self, account_id: str, listing: Listing) -> AccountView:
+    async def account_view(self, account_id: str, listing: Listing, margin: bool, position: bool) -> AccountView:
+        """The account's available margin in the instrument's segment and its net position in it
+        (over all products), each read from Kite only when asked for, both at once."""
         portfolio = KitePortfolio(self.accounts.get(account_id).active())
-        positions = await portfolio.positions()
-        margins = await portfolio.margins()
-        segment = margins.commodity if listing.exchange == "MCX" else margins.equity
-        held = sum(p.quantity for p in positions.net if p.instrument_token == listing.instrument_token)
-        return AccountView(account_id, segment.net if segment.enabled else None, held)
+        available, held = None, 0
+
+        async def read_margin() -> None:
+            nonlocal available
+            margins = await portfolio.margins()
+            segment = margins.commodity if listing.exchange == "MCX" else margins.equity
+            available = segment.net if segment.enabled else None
+
+        async def read_position() -> None:
+            nonlocal held
+            net = (await portfolio.positions()).net
+            held = sum(p.quantity for p in net if p.instrument_token == listing.instrument_token)
+
+        await asyncio.gather(*([read_margin()] if margin else []), *([read_position()] if position else []))
+        return AccountView(account_id, available, held)
 
     async def usage(self, strategy_id: str) -> Usage:
         day_start = datetime.combine(self.clock().astimezone(IST).date(), wall_time(0), IST)

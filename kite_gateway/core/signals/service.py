@@ -46,7 +46,7 @@ from kite_gateway.core.signals.model import (
     validate,
 )
 from kite_gateway.core.signals.sizing import AccountView, Leg, Skip, size_all
-from kite_gateway.core.signals.strategies import Strategy, StrategyBook
+from kite_gateway.core.signals.strategies import SizingMode, Strategy, StrategyBook
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.storage import SignalOrder, SignalStore, StoredSignal
 
@@ -61,7 +61,8 @@ class Place(Protocol):
 
 ListingOf = Callable[[str, str], Listing]  # (exchange, tradingsymbol) -> the listing; NOT_FOUND when unknown
 LastPrice = Callable[[Listing], Awaitable[Decimal]]
-AccountViewOf = Callable[[str, Listing], Awaitable[AccountView]]  # account's margin and position in it
+# (account id, instrument, margin wanted, position wanted) -> what was asked of its margin and position
+AccountViewOf = Callable[[str, Listing, bool, bool], Awaitable[AccountView]]
 UsageOf = Callable[[str], Awaitable[Usage]]  # strategy id -> its budget usage today
 Members = Callable[[str], Sequence[str]]  # account group -> its account ids (KeyError when unknown)
 Halted = Callable[[str], Awaitable[str | None]]  # strategy id -> why it is halted today (None: it is not)
@@ -350,7 +351,13 @@ class Signals:
             last = Decimal(0)  # not needed: the signal names its reference price
         else:
             last = await self.last_price(listing)
-        views = await asyncio.gather(*(self._view(account_id, listing) for account_id in accounts))
+        # Kite is read only for what sizing uses: the margin for a capital share, the position for a
+        # target (the difference to order) or a capital budget (only an order's opening part counts).
+        position = signal.is_target or strategy.budget.max_capital is not None
+        views = await asyncio.gather(*(
+            self._view(account_id, listing, strategy.sizing_for(account_id).mode is SizingMode.CAPITAL_SHARE, position)
+            for account_id in accounts
+        ))  # fmt: skip
         sized: builtins.list[Leg | Skip] = []
         for view in views:
             if isinstance(view, Skip):
@@ -363,15 +370,19 @@ class Signals:
             why = "; ".join(f"{s.account_id}: {s.reason}" for s in skips) or "the strategy has no accounts"
             await self._move(signal, state, SignalState.SKIPPED, f"nothing to order ({why})")
             return None
-        refusal = check_budget(strategy, await self.usage(strategy.id), legs)
+        budget = strategy.budget
+        limited = (budget.max_capital, budget.max_orders_per_day, budget.max_loss_per_day) != (None, None, None)
+        refusal = check_budget(strategy, await self.usage(strategy.id), legs) if limited else None
         if refusal is not None:
             await self._move(signal, state, SignalState.REFUSED_BUDGET, refusal.message)
             return None
         return _Plan(legs, skips, signal.price_hint or signal.urgency.price or last)
 
-    async def _view(self, account_id: str, listing: Listing) -> AccountView | Skip:
+    async def _view(self, account_id: str, listing: Listing, margin: bool, position: bool) -> AccountView | Skip:
+        if not (margin or position):
+            return AccountView(account_id)
         try:
-            return await self.account_view(account_id, listing)
+            return await self.account_view(account_id, listing, margin, position)
         except GatewayError as exc:
             return Skip(account_id, f"the account could not be read: {exc.message}")
 

@@ -78,14 +78,19 @@ async def store(tmp_path: Path) -> AsyncIterator[SignalStore]:
 
 
 def _signals(store: SignalStore, strategy: Strategy, broker: FakeBroker, clock: Clock,
-             usage: Usage | None = None, halted: str | None = None) -> Signals:  # fmt: skip
+             usage: Usage | None = None, halted: str | None = None,
+             reads: list[tuple[str, bool, bool]] | None = None) -> Signals:  # fmt: skip
     async def last_price(listing: Instrument) -> Decimal:
         return listing.last_price
 
-    async def account_view(account_id: str, listing: Instrument) -> AccountView:
+    async def account_view(account_id: str, listing: Instrument, margin: bool, position: bool) -> AccountView:
+        if reads is not None:
+            reads.append((account_id, margin, position))
         return AccountView(account_id, Decimal(1_000_000), 0)
 
     async def usage_of(strategy_id: str) -> Usage:
+        if reads is not None:
+            reads.append((f"usage:{strategy_id}", False, False))
         return usage or Usage()
 
     async def halted_of(strategy_id: str) -> str | None:
@@ -263,3 +268,15 @@ async def test_concurrent_submits_of_one_signal_route_it_once(store: SignalStore
     first, second = await asyncio.gather(signals.submit(BUY_2, "alice"), signals.submit(BUY_2, "alice"))
     assert {first.replayed, second.replayed} == {False, True}
     assert broker.calls == 2 and first.state is second.state is SignalState.ROUTED
+
+
+async def test_kite_is_read_only_for_what_sizing_and_the_budget_use(store: SignalStore) -> None:
+    reads: list[tuple[str, bool, bool]] = []
+    plain = _strategy(account_sizing={})  # multiplier sizing, no budget: nothing to read
+    await _signals(store, plain, FakeBroker(), FakeClock(), reads=reads).submit(BUY_2, "alice")
+    assert reads == []
+    tenth = Sizing(SizingMode.CAPITAL_SHARE, multiplier=None, fraction=Decimal("0.1"))
+    share = _strategy(account_sizing={"ZS0002": tenth}, budget=Budget(max_orders_per_day=10))
+    target = Signal("mom", "sig-2", "NFO", "NIFTY26DECFUT", target_position=150)
+    await _signals(store, share, FakeBroker(), FakeClock(), reads=reads).submit(target, "alice")
+    assert sorted(reads) == [("ZS0001", False, True), ("ZS0002", True, True), ("usage:mom", False, False)]
