@@ -53,7 +53,10 @@ def access_token(ready: dict[str, Any], user_id: str) -> str:
     return str(reply.json()["data"]["access_token"])
 
 
-def start_gateway(ready: dict[str, Any], data_dir: str) -> tuple[subprocess.Popen[str], str]:
+def start_gateway(
+    ready: dict[str, Any], data_dir: str, http_port: int | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """The gateway aimed at the simulator; its HTTP listener (/metrics) on `http_port` when given."""
     port = free_port()
     env = {
         **os.environ,
@@ -74,7 +77,7 @@ def start_gateway(ready: dict[str, Any], data_dir: str) -> tuple[subprocess.Pope
         "--data-dir",
         data_dir,
         "--http-listen",
-        f"127.0.0.1:{free_port()}",
+        f"127.0.0.1:{http_port or free_port()}",
     ]
     proc = subprocess.Popen(command, env=env, text=True)
     address = f"127.0.0.1:{port}"
