@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
-from kite_gateway_api.v1 import account_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2
+from kite_gateway_api.v1 import account_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2, signal_pb2
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -32,7 +32,16 @@ EXIT_INTERRUPTED = 130
 # The API's package: a service named without one (`OrderService`) is looked up here.
 DEFAULT_PACKAGE = "kite_gateway.v1"
 # Importing these registers their descriptors in the default pool (what `resolve` searches).
-KNOWN_FILES = (account_pb2, market_data_pb2, order_pb2, portfolio_pb2, errors_pb2, health_pb2, error_details_pb2)
+KNOWN_FILES = (
+    account_pb2,
+    market_data_pb2,
+    order_pb2,
+    portfolio_pb2,
+    signal_pb2,
+    errors_pb2,
+    health_pb2,
+    error_details_pb2,
+)
 KNOWN_SERVICES = tuple(
     service.full_name for module in KNOWN_FILES for service in module.DESCRIPTOR.services_by_name.values()
 )

@@ -16,6 +16,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
@@ -23,12 +24,36 @@ import structlog
 
 from kite_gateway.config import Settings
 from kite_gateway.core.accounts import AccountManager
-from kite_gateway.storage import DATABASE_FILE, set_aside_database
+from kite_gateway.storage import DATABASE_FILE, private_file, set_aside_database
 from kite_simulator import SimulatorConfig, ThreadedSimulator, set_aside_state
 
 log = structlog.get_logger(__name__)
 
 PAPER_STATE_FILE = "paper-simulator.json"
+PAPER_STRATEGIES_FILE = "paper-strategies.toml"
+# The paper gateway's strategies when none are configured: something for SubmitSignal to trade.
+PAPER_STRATEGIES = """# Written by the paper gateway (kite-gateway serve --paper): KITE_GATEWAY_STRATEGIES_FILE was not
+# set. Edit it, or set KITE_GATEWAY_STRATEGIES_FILE (format: kite_gateway/core/signals/strategies.py).
+
+[account_groups]
+demo-group = ["ZS0002"]
+
+[strategies.demo]                 # ZS0001 by name, ZS0002 through its group, at the signal's quantity
+accounts = ["ZS0001"]
+groups = ["demo-group"]
+product = "MIS"
+
+[strategies.demo.budget]
+max_orders_per_day = 1000
+
+[strategies.demo-approval]        # each signal waits up to 5 minutes for ApproveSignal or RejectSignal
+accounts = ["ZS0001"]
+product = "MIS"
+
+[strategies.demo-approval.approval]
+required = true
+timeout_seconds = 300
+"""
 SET_ASIDE = ".before-reset"
 
 
@@ -69,14 +94,23 @@ async def start_simulator(
         users=simulator.users(),
         hours="exchange sessions" if regular_hours else "around the clock",
     )
-    aimed = settings.model_copy(
-        update={
-            "api_endpoint": simulator.api_url,
-            "websocket_endpoint": simulator.ws_url,
-            "login_endpoint": simulator.api_url,
-        }
-    )
-    return simulator, aimed
+    update: dict[str, object] = {
+        "api_endpoint": simulator.api_url,
+        "websocket_endpoint": simulator.ws_url,
+        "login_endpoint": simulator.api_url,
+    }
+    if settings.gateway_strategies_file is None:
+        update["gateway_strategies_file"] = await asyncio.to_thread(demo_strategies, settings.gateway_data_dir)
+    return simulator, settings.model_copy(update=update)
+
+
+def demo_strategies(data_dir: Path) -> Path:
+    """The paper gateway's strategies file in its data directory, written the first time (owner-only)."""
+    path = data_dir / PAPER_STRATEGIES_FILE
+    if not path.exists():
+        private_file(path)
+        path.write_text(PAPER_STRATEGIES)
+    return path
 
 
 async def log_in_demo_accounts(simulator: ThreadedSimulator, accounts: AccountManager) -> list[str]:

@@ -38,7 +38,7 @@ from kite_gateway.storage.leases import (
 from kite_gateway.storage.order_requests import DONE, RUNNING, OrderRequests, StoredRequest
 from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, dedupe_key
 from kite_gateway.storage.postgres import PostgresDatabase
-from kite_gateway.storage.private_files import FILE_MODE, private_directory
+from kite_gateway.storage.private_files import FILE_MODE, private_directory, private_file
 from kite_gateway.storage.sealing import Sealer, SealingError, load_key
 from kite_gateway.storage.signals import SignalEvent, SignalOrder, SignalStore, StoredSignal
 from kite_gateway.storage.sqlite import DATABASE_FILE, SqliteDatabase, set_aside_database
@@ -101,5 +101,6 @@ __all__ = [
     "now_text",
     "open_database",
     "private_directory",
+    "private_file",
     "set_aside_database",
 ]
