@@ -404,10 +404,9 @@ class Signals:
         fingerprint = signal_fingerprint(signal)
         stored = await self.store.get(signal.strategy_id, signal.signal_id)
         principal = stored.principal if stored is not None else ""
-        unknown = []
-        for row in await self.store.orders_of(signal.strategy_id, signal.signal_id):
-            if row.status != "sending":
-                continue
+        unknown: builtins.list[str] = []
+
+        async def send(row: SignalOrder) -> None:
             leg = leg_from_json(row.account_id, row.leg)
             order = NewOrder(leg.account_id, row.client_order_id, self._params(leg, listing),
                              hashlib.sha256(f"{fingerprint}|{leg.account_id}".encode()).hexdigest())  # fmt: skip
@@ -416,12 +415,16 @@ class Signals:
             except GatewayError as exc:
                 if outcome_unknown(exc):
                     unknown.append(f"{leg.account_id}: {exc.message}")
-                    continue
+                    return
                 await self.store.set_order(signal.strategy_id, signal.signal_id, leg.account_id, "", "failed",
                                            self.clock(), exc.message)  # fmt: skip
-                continue
+                return
             await self.store.set_order(signal.strategy_id, signal.signal_id, leg.account_id, order_id, "placed",
                                        self.clock())  # fmt: skip
+
+        # The accounts' orders go at once: each is its own account's, paced by its own limits.
+        rows = await self.store.orders_of(signal.strategy_id, signal.signal_id)
+        await asyncio.gather(*(send(row) for row in rows if row.status == "sending"))
         if unknown:
             raise GatewayError(Status.UNAVAILABLE, Reason.ORDER_OUTCOME_UNKNOWN,
                                f"signal {signal.signal_id!r} is still routing: the outcome of some orders is not "
