@@ -14,13 +14,13 @@ from datetime import datetime
 from datetime import time as wall_time
 from decimal import Decimal
 
-from kite_gateway.core.accounts import AccountManager, SessionState
+from kite_gateway.core.accounts import AccountManager, AccountSession, SessionState
 from kite_gateway.core.market import InstrumentMaster, InstrumentRef, LastPrices, Listing
 from kite_gateway.core.orders import AUDIT_ACTION_PLACE_ORDER, Audit, NewOrder, OrderAccounts, OrderActions
 from kite_gateway.core.risk import StrategyPosition
 from kite_gateway.core.signals import AccountView, Usage, strategy_positions
 from kite_gateway.errors import GatewayError, Reason, Status
-from kite_gateway.kite import KiteCaller, KiteMarket, KitePortfolio
+from kite_gateway.kite import KiteMarket, KitePortfolio
 from kite_gateway.storage import AuditLog, SignalStore
 from kite_wire import IST, kite_decimal
 
@@ -69,13 +69,16 @@ class SignalPorts:
                                     order_id=placed.order_id, started=started)  # fmt: skip
         return placed.order_id
 
-    def listing(self, exchange: str, tradingsymbol: str) -> Listing:
+    async def listing(self, exchange: str, tradingsymbol: str) -> Listing:
+        """The instrument from the master, downloaded first through a logged-in account if need be
+        (a webhook's or a resumed signal's first instrument; the master refreshes itself daily)."""
+        await self.master.ensure(self._any_session())
         return self.master.resolve(InstrumentRef(symbol=f"{exchange}:{tradingsymbol}"), "instrument")
 
-    def _any_session(self) -> KiteCaller:
+    def _any_session(self) -> AccountSession:
         for session in self.accounts.all():
             if session.state()[0] is SessionState.ACTIVE:
-                return session.active()
+                return session
         raise GatewayError(
             Status.FAILED_PRECONDITION,
             Reason.ACCOUNT_NEEDS_LOGIN,
@@ -83,7 +86,7 @@ class SignalPorts:
         )
 
     async def last_price(self, listing: Listing) -> Decimal:
-        kite = self._any_session()
+        kite = self._any_session().active()
         prices = await self.last_prices.get(KiteMarket(kite), [listing.symbol])
         if listing.symbol not in prices:
             raise GatewayError(Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE,

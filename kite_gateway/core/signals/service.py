@@ -59,7 +59,7 @@ class Place(Protocol):
     async def __call__(self, order: NewOrder, principal: str) -> str: ...
 
 
-ListingOf = Callable[[str, str], Listing]  # (exchange, tradingsymbol) -> the listing; NOT_FOUND when unknown
+ListingOf = Callable[[str, str], Awaitable[Listing]]  # (exchange, tradingsymbol) -> the listing; NOT_FOUND when unknown
 LastPrice = Callable[[Listing], Awaitable[Decimal]]
 # (account id, instrument, margin wanted, position wanted) -> what was asked of its margin and position
 AccountViewOf = Callable[[str, Listing, bool, bool], Awaitable[AccountView]]
@@ -209,7 +209,7 @@ class Signals:
     async def submit(self, signal: Signal, principal: str) -> SignalRecord:
         validate(signal)
         strategy = self.strategy(signal.strategy_id)
-        self.listing(signal.exchange, signal.tradingsymbol)  # an unknown instrument is refused, not stored
+        await self.listing(signal.exchange, signal.tradingsymbol)  # an unknown instrument is refused, not stored
         strategy.accounts_of(self.members)  # so is a strategy with an unknown account group
         body = json.dumps(signal_json(signal), sort_keys=True)
         stored, created = await self.store.claim(signal.strategy_id, signal.signal_id, signal_fingerprint(signal),
@@ -345,7 +345,7 @@ class Signals:
     async def _plan(self, strategy: Strategy, signal: Signal, state: SignalState) -> _Plan | None:
         """Size every account and check the budget; None when the signal was stored REFUSED_BUDGET or
         SKIPPED instead."""
-        listing = self.listing(signal.exchange, signal.tradingsymbol)
+        listing = await self.listing(signal.exchange, signal.tradingsymbol)
         accounts = strategy.accounts_of(self.members)
         if signal.urgency.kind is UrgencyKind.AT_PRICE or signal.price_hint is not None:
             last = Decimal(0)  # not needed: the signal names its reference price
@@ -400,7 +400,7 @@ class Signals:
     async def _send(self, signal: Signal) -> None:
         """Send every recorded order not yet settled; end the signal ROUTED, PARTIALLY_ROUTED or
         FAILED once every one is, else leave it ROUTING and answer UNAVAILABLE (retry the signal)."""
-        listing = self.listing(signal.exchange, signal.tradingsymbol)
+        listing = await self.listing(signal.exchange, signal.tradingsymbol)
         fingerprint = signal_fingerprint(signal)
         stored = await self.store.get(signal.strategy_id, signal.signal_id)
         principal = stored.principal if stored is not None else ""

@@ -83,6 +83,9 @@ def _signals(store: SignalStore, strategy: Strategy, broker: FakeBroker, clock: 
     async def last_price(listing: Instrument) -> Decimal:
         return listing.last_price
 
+    async def listing(exchange: str, tradingsymbol: str) -> Instrument:
+        return NIFTY_FUT
+
     async def account_view(account_id: str, listing: Instrument, margin: bool, position: bool) -> AccountView:
         if reads is not None:
             reads.append((account_id, margin, position))
@@ -97,7 +100,7 @@ def _signals(store: SignalStore, strategy: Strategy, broker: FakeBroker, clock: 
         return halted
 
     return Signals(
-        StrategyBook({strategy.id: strategy}), store, broker, lambda exchange, symbol: NIFTY_FUT, last_price,
+        StrategyBook({strategy.id: strategy}), store, broker, listing, last_price,
         account_view, usage_of, {"family": ["ZS0002"]}.__getitem__, clock, halted_of,
     )  # fmt: skip
 
@@ -210,7 +213,7 @@ async def test_a_signal_of_an_unknown_strategy_is_not_found_and_not_stored(store
 async def test_a_signal_naming_an_unknown_instrument_is_refused_before_it_is_stored(store: SignalStore) -> None:
     signals = _signals(store, _strategy(), FakeBroker(), FakeClock())
 
-    def unknown(exchange: str, tradingsymbol: str) -> Instrument:
+    async def unknown(exchange: str, tradingsymbol: str) -> Instrument:
         raise GatewayError(Status.NOT_FOUND, Reason.INSTRUMENT_NOT_FOUND, f"{exchange}:{tradingsymbol} is not listed")
 
     signals.listing = unknown
