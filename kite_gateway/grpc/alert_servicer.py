@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import grpc
 from kite_gateway_api.v1 import alert_pb2, alert_pb2_grpc, common_pb2
 
-from kite_gateway.core.alerts import ALERTS_FILE_ENV, AlertCenter
+from kite_gateway.core.alerts import ALERTS_FILE_ENV, AlertCenter, RuleSource, SourcedRule
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.grpc import alert_mapping
 from kite_gateway.grpc.context import principal_of
@@ -167,8 +167,10 @@ class AlertServicer(alert_pb2_grpc.AlertServiceServicer):
         if not request.HasField("rule"):
             raise invalid("rule", "required: the rule to create or replace")
         _, table = alert_mapping.rule_of(request.rule)
-        rule = await center.put_rule(table, principal_of(context))
-        record = next(r for r in center.rules() if r.rule.id == rule.id)
+        principal = principal_of(context)
+        rule = await center.put_rule(table, principal)
+        stored = next((r for r in center.rules() if r.rule.id == rule.id), None)  # None: deleted meanwhile
+        record = stored or SourcedRule(rule, RuleSource.STORED, principal)
         return alert_pb2.PutAlertRuleResponse(rule=alert_mapping.record_pb(record))
 
     async def DeleteAlertRule(
