@@ -15,6 +15,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.type.decimal_pb2 import Decimal as DecimalPb
 from kite_gateway_api.v1 import alert_pb2, alert_pb2_grpc
+from kite_gateway_client import AsyncGatewayClient
 
 from kite_gateway.auth import Principal, Principals
 from kite_gateway.auth.principals import token_digest
@@ -52,6 +53,7 @@ class Served:
     center: AlertCenter
     store: AlertStore
     clock: Clock
+    address: str
 
     async def fire(self, symbol: str, last: str) -> None:
         """A price event through the center, processed and stored before this returns."""
@@ -60,12 +62,12 @@ class Served:
         await self.center.process_pending()
 
 
-async def _serve(servicer: AlertServicer) -> tuple[grpc.aio.Server, grpc.aio.Channel]:
+async def _serve(servicer: AlertServicer) -> tuple[grpc.aio.Server, grpc.aio.Channel, str]:
     server = grpc.aio.server()
     register(server, SERVICE, servicer, PRINCIPALS)
-    port = server.add_insecure_port("127.0.0.1:0")
+    address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
     await server.start()
-    return server, grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    return server, grpc.aio.insecure_channel(address), address
 
 
 @pytest.fixture
@@ -76,8 +78,8 @@ async def served(tmp_path: object) -> AsyncIterator[Served]:
     clock = Clock()
     center = AlertCenter(store, [INFY_ABOVE], clock=clock, sinks=[OPS])
     await center.start()
-    server, channel = await _serve(AlertServicer(center, store))
-    yield Served(alert_pb2_grpc.AlertServiceStub(channel), center, store, clock)
+    server, channel, address = await _serve(AlertServicer(center, store))
+    yield Served(alert_pb2_grpc.AlertServiceStub(channel), center, store, clock, address)
     await channel.close()
     await server.stop(0)
     await database.close()
@@ -229,7 +231,7 @@ async def test_dead_letters_name_the_sink_the_attempts_and_the_last_error(served
 
 
 async def test_without_an_alert_center_every_method_is_failed_precondition_naming_the_setting() -> None:
-    server, channel = await _serve(AlertServicer(None))
+    server, channel, _ = await _serve(AlertServicer(None))
     stub = alert_pb2_grpc.AlertServiceStub(channel)
     try:
         calls = [
@@ -249,3 +251,18 @@ async def test_without_an_alert_center_every_method_is_failed_precondition_namin
     finally:
         await channel.close()
         await server.stop(0)
+
+
+async def test_the_client_puts_a_rule_lists_it_and_its_stream_remembers_the_last_sequence(served: Served) -> None:
+    async with AsyncGatewayClient(served.address, token="admin-token") as client:
+        put = await client.put_alert_rule(TCS_BELOW)
+        assert put.rule.rule.rule_id == "tcs-below-3000"
+        await served.fire("TCS", "2999")
+        assert [a.sequence for a in (await client.list_alerts()).alerts] == [1]
+        stream = client.stream_alerts(after_sequence=0)
+        assert (await anext(stream)).alert.sequence == 1
+        assert (await anext(stream)).WhichOneof("event") == "replay_complete"
+        await stream.aclose()
+        assert client.last_alert_sequence == 1
+        await client.delete_alert_rule("tcs-below-3000")
+        assert [r.rule.rule_id for r in (await client.list_alert_rules()).rules] == [INFY_ABOVE.id]
