@@ -23,7 +23,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.date_pb2 import Date
 from google.type.decimal_pb2 import Decimal as Decimal_pb
 from hypothesis import strategies as st
-from kite_gateway_api.v1 import account_pb2, common_pb2, market_data_pb2, order_pb2, portfolio_pb2
+from kite_gateway_api.v1 import account_pb2, alert_pb2, common_pb2, market_data_pb2, order_pb2, portfolio_pb2
 
 INT32_EDGES = (0, 1, -1, 2**31 - 1, -(2**31), 60, 100, 1000)
 UINT32_EDGES = (0, 1, 2**32 - 1, 408065, 2**31)
@@ -387,4 +387,19 @@ def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Mes
             remove=[ref("NSE:INFY")],
         ),
         "ListSubscriptions": market_data_pb2.ListSubscriptionsRequest(account_id=account),
+        "ListAlerts": alert_pb2.ListAlertsRequest(
+            page_size=10, kinds=[alert_pb2.ALERT_KIND_PRICE_CROSS], min_severity=alert_pb2.ALERT_SEVERITY_WARNING
+        ),
+        "StreamAlerts": alert_pb2.StreamAlertsRequest(after_sequence=0, heartbeat_interval=Duration(seconds=5)),
+        "PutAlertRule": alert_pb2.PutAlertRuleRequest(
+            rule=alert_pb2.AlertRule(
+                rule_id="fuzz-rule",
+                scope="NSE:INFY",
+                price_cross=alert_pb2.PriceCrossRule(
+                    direction=alert_pb2.PRICE_CROSS_DIRECTION_ABOVE, level=_decimal("100000")
+                ),
+            )
+        ),
+        "DeleteAlertRule": alert_pb2.DeleteAlertRuleRequest(rule_id="fuzz-rule"),
+        "ListAlertDeadLetters": alert_pb2.ListAlertDeadLettersRequest(sink_id="ops", page_size=10),
     }

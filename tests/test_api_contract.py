@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, FileDescriptor
-from kite_gateway_api.v1 import account_pb2, common_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2
+from kite_gateway_api.v1 import (
+    account_pb2,
+    alert_pb2,
+    common_pb2,
+    errors_pb2,
+    market_data_pb2,
+    order_pb2,
+    portfolio_pb2,
+)
 
 from kite_gateway.grpc.registry import API_SERVICES
 
 FILES: tuple[FileDescriptor, ...] = tuple(
-    module.DESCRIPTOR for module in (account_pb2, common_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2)
+    module.DESCRIPTOR
+    for module in (account_pb2, alert_pb2, common_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2)
 )
 
 # Requests that act on no single account, and why.
@@ -30,6 +39,11 @@ NO_ACCOUNT_ID = {
         for name in ("SubmitSignal", "GetSignal", "ListSignals", "ApproveSignal", "RejectSignal", "StreamSignals")
     },
     "ListStrategiesRequest": "lists every strategy the caller may read",
+    **{
+        f"{name}Request": "the gateway's alerts: gateway-wide, of every account"
+        for name in ("ListAlerts", "StreamAlerts", "ListAlertRules", "PutAlertRule", "DeleteAlertRule")
+    },
+    "ListAlertDeadLettersRequest": "the gateway's webhook deliveries: gateway-wide, of every account",
 }
 
 
@@ -40,6 +54,11 @@ MONEY_MESSAGES = {
     "kite_gateway.v1.MarginBreakdown",
     "kite_gateway.v1.Charges",
     "kite_gateway.v1.BasketMarginPreview",  # amounts as google.type.Decimal
+    # alert rules named after what they watch (price_cross, margin_utilisation, pnl_drawdown), their
+    # levels, amounts and ceilings google.type.Decimal
+    "kite_gateway.v1.PriceCrossRule",
+    "kite_gateway.v1.MarginUtilisationRule",
+    "kite_gateway.v1.PnlDrawdownRule",
 }
 
 

@@ -60,6 +60,13 @@ NEEDS.update({
     for m in ("SubmitSignal", "GetSignal", "ListSignals", "ApproveSignal", "RejectSignal", "ListStrategies",
               "StreamSignals")
 })  # fmt: skip
+# The gateway's alerts are operational data of the whole gateway: any signed-in caller reads them;
+# changing the rules (what pages whom) needs an admin.
+NEEDS.update({
+    f"kite_gateway.v1.AlertService.{m}": Access.SIGNED_IN
+    for m in ("ListAlerts", "StreamAlerts", "ListAlertRules", "ListAlertDeadLetters")
+})  # fmt: skip
+NEEDS.update({f"kite_gateway.v1.AlertService.{m}": Access.ADMIN for m in ("PutAlertRule", "DeleteAlertRule")})
 for _table, _access in ((_READ_METHODS, Access.READ), (_TRADE_METHODS, Access.TRADE), (_ADMIN_METHODS, Access.ADMIN)):
     for _service, _methods in _table.items():
         NEEDS.update({f"kite_gateway.v1.{_service}.{m}": _access for m in _methods})

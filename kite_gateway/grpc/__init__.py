@@ -2,6 +2,7 @@
 
 from kite_gateway.grpc.account_health import HealthSources, publish
 from kite_gateway.grpc.account_servicer import AccountServicer
+from kite_gateway.grpc.alert_servicer import AlertServicer
 from kite_gateway.grpc.audit_rpcs import AuditRpcs
 from kite_gateway.grpc.exit_mapping import tick_price, tick_quote
 from kite_gateway.grpc.forwarded_principal import SERVED_BY
@@ -31,6 +32,7 @@ __all__ = [
     "SERVED_BY",
     "STATUS_DETAILS_KEY",
     "AccountServicer",
+    "AlertServicer",
     "AuditRpcs",
     "Forwarding",
     "Gateway",

@@ -27,6 +27,8 @@ from google.protobuf.message import DecodeError, Message
 from kite_gateway_api.v1 import (
     account_pb2,
     account_pb2_grpc,
+    alert_pb2,
+    alert_pb2_grpc,
     market_data_pb2,
     market_data_pb2_grpc,
     order_pb2,
@@ -78,6 +80,10 @@ API_SERVICES: tuple[ApiService, ...] = (
     ApiService(
         signal_pb2.DESCRIPTOR.services_by_name["SignalService"],
         signal_pb2_grpc.SignalServiceServicer,
+    ),
+    ApiService(
+        alert_pb2.DESCRIPTOR.services_by_name["AlertService"],
+        alert_pb2_grpc.AlertServiceServicer,
     ),
 )
 

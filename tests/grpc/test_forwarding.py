@@ -73,6 +73,10 @@ EXPECTED_ROUTES = {
         "ApproveSignal": Route.LOCAL, "RejectSignal": Route.LOCAL, "ListStrategies": Route.LOCAL,
         "StreamSignals": Route.LOCAL,
     },
+    "AlertService": {  # the gateway's alerts: one store and one sequence, served by any replica
+        "ListAlerts": Route.LOCAL, "StreamAlerts": Route.LOCAL, "ListAlertRules": Route.LOCAL,
+        "PutAlertRule": Route.LOCAL, "DeleteAlertRule": Route.LOCAL, "ListAlertDeadLetters": Route.LOCAL,
+    },
 }  # fmt: skip
 
 

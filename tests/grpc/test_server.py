@@ -25,6 +25,7 @@ API_NAMES = {
     "kite_gateway.v1.PortfolioService",
     "kite_gateway.v1.MarketDataService",
     "kite_gateway.v1.SignalService",
+    "kite_gateway.v1.AlertService",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kite_gateway_client.accounts import AccountMethods
+from kite_gateway_client.alerts import AlertMethods
 from kite_gateway_client.market_data import MarketDataMethods
 from kite_gateway_client.orders import OrderMethods, OrderUpdateEvent
 from kite_gateway_client.portfolio import PortfolioMethods
@@ -11,7 +12,9 @@ from kite_gateway_client.signals import SignalMethods
 __all__ = ["AsyncGatewayClient", "OrderUpdateEvent"]
 
 
-class AsyncGatewayClient(AccountMethods, OrderMethods, PortfolioMethods, MarketDataMethods, SignalMethods):
+class AsyncGatewayClient(
+    AccountMethods, OrderMethods, PortfolioMethods, MarketDataMethods, SignalMethods, AlertMethods
+):
     """A connection to one gateway. Use as `async with AsyncGatewayClient(...) as client:`.
 
     `token`: the bearer token (None when the gateway runs without caller authentication).

@@ -11,6 +11,7 @@ from typing import TypeVar
 import grpc
 from kite_gateway_api.v1 import (
     account_pb2_grpc,
+    alert_pb2_grpc,
     market_data_pb2_grpc,
     order_pb2_grpc,
     portfolio_pb2_grpc,
@@ -53,6 +54,7 @@ class Connection:
         self.portfolio = portfolio_pb2_grpc.PortfolioServiceStub(self.channel)
         self.market = market_data_pb2_grpc.MarketDataServiceStub(self.channel)
         self.signals = signal_pb2_grpc.SignalServiceStub(self.channel)
+        self.alerts = alert_pb2_grpc.AlertServiceStub(self.channel)
         self.closed = False
 
     async def close(self) -> None:

@@ -172,3 +172,11 @@ class GatewayClient:
     reject_signal = blocking(AsyncGatewayClient.reject_signal)
     list_strategies = blocking(AsyncGatewayClient.list_strategies)
     stream_signals = streaming(AsyncGatewayClient.stream_signals)
+
+    # AlertService
+    list_alerts = blocking(AsyncGatewayClient.list_alerts)
+    stream_alerts = streaming(AsyncGatewayClient.stream_alerts)
+    list_alert_rules = blocking(AsyncGatewayClient.list_alert_rules)
+    put_alert_rule = blocking(AsyncGatewayClient.put_alert_rule)
+    delete_alert_rule = blocking(AsyncGatewayClient.delete_alert_rule)
+    list_alert_dead_letters = blocking(AsyncGatewayClient.list_alert_dead_letters)
