@@ -50,6 +50,7 @@ def needs_marks(rules: Sequence[AlertRule]) -> bool:
 @dataclass
 class Alerting:
     center: AlertCenter
+    store: AlertStore
     deliverer: WebhookDeliverer
     poster: AiohttpPoster
     prices: PriceAlerts
@@ -81,7 +82,7 @@ class Alerting:
         prices = PriceAlerts(accounts, instruments, tick_streams, tick_quote, emit, clock)
         tickers = TickerAlerts(tick_streams.stats, emit, clock)
         interval = settings.gateway_alerts_tick_interval
-        alerting = cls(center, deliverer, poster, prices, SessionAlerts(accounts, emit), tickers, interval)
+        alerting = cls(center, store, deliverer, poster, prices, SessionAlerts(accounts, emit), tickers, interval)
         center.rule_listeners.append(alerting._follow)
         return alerting
 

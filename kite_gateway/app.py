@@ -48,6 +48,7 @@ from kite_gateway.core.signals import (
 from kite_gateway.errors import GatewayError
 from kite_gateway.grpc import (
     AccountServicer,
+    AlertServicer,
     AuditRpcs,
     Forwarding,
     Gateway,
@@ -353,6 +354,7 @@ class App:
             "kite_gateway.v1.SignalService": SignalServicer(
                 self.signals, self.signal_feed, self.accounts, self.instruments
             ),
+            "kite_gateway.v1.AlertService": AlertServicer(self.alerting.center, self.alerting.store),
         }
 
     async def keep_signals(self, every: float = SIGNAL_UPKEEP_EVERY) -> None:

@@ -16,6 +16,7 @@ from kite_gateway.core.alerts import (
     AlertConfigError,
     AlertKind,
     AlertRule,
+    AutomaticExitRule,
     DuplicateRule,
     MarginUtilisationRule,
     OrderStatusRule,
@@ -44,6 +45,7 @@ KIND_FIELDS: dict[AlertKind, str] = {
     AlertKind.SESSION: "session",
     AlertKind.TICKER: "ticker",
     AlertKind.RISK_REFUSAL_RATE: "risk_refusal_rate",
+    AlertKind.AUTOMATIC_EXIT: "automatic_exit",
 }
 _KIND_OF_FIELD = {name: kind for kind, name in KIND_FIELDS.items()}
 # The table's keys every rule has, as the proto fields that carry them.
@@ -203,6 +205,8 @@ def _settings_pb(rule: AlertRule) -> Any:
             return alert_pb2.OrderStatusRule(statuses=numbers)
         case DuplicateRule():
             return alert_pb2.DuplicateRule()
+        case AutomaticExitRule():
+            return alert_pb2.AutomaticExitRule()
         case PnlDrawdownRule():
             return alert_pb2.PnlDrawdownRule(
                 pnl_of=_enum_pb("PnlDrawdownRule", "pnl_of", rule.pnl_of.value), amount=decimal_pb(rule.amount)

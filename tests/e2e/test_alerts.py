@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 import pytest
 from aiohttp import web
-from kite_gateway_api.v1 import common_pb2, order_pb2
+from kite_gateway_api.v1 import alert_pb2, alert_pb2_grpc, common_pb2, order_pb2
 
 from kite_gateway.core.alerts.delivery import SEQUENCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from kite_simulator import ThreadedSimulator
@@ -221,5 +221,12 @@ async def test_a_daily_loss_crossed_squares_off_and_every_rule_reaches_the_webho
         again.runtime.alerting.sessions.look()
         await eventually(lambda: "session-2" in receiver.rules(), "a rule made after the restart fired")
         assert max(alert["sequence"] for alert in receiver.received) == len(EVERY_RULE) + 1
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{again.gateway.port}") as channel:
+            listed = await alert_pb2_grpc.AlertServiceStub(channel).ListAlerts(
+                alert_pb2.ListAlertsRequest(after_sequence=0)
+            )
+        assert [a.sequence for a in listed.alerts] == list(range(1, len(EVERY_RULE) + 2))  # no gap, none twice
+        assert [a.rule_id for a in listed.alerts][-1] == "session-2"
+        assert next(a for a in listed.alerts if a.rule_id == "exits").kind == alert_pb2.ALERT_KIND_AUTOMATIC_EXIT
     finally:
         await stop_stack(again)

@@ -43,6 +43,7 @@ EVERY_KIND = [
     rule("session", session=alert_pb2.SessionRule(expiring_within_minutes=30, needs_login=False)),
     rule("ticker", ticker=alert_pb2.TickerRule(down=True, stale_seconds=20)),
     rule("refusals", risk_refusal_rate=alert_pb2.RiskRefusalRateRule(max_refusals=0, window_seconds=60)),
+    rule("exits", automatic_exit=alert_pb2.AutomaticExitRule()),
 ]  # fmt: skip
 
 

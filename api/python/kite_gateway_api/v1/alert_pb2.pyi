@@ -49,6 +49,8 @@ class _AlertKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertKind.V
     """An account's ticker is down or stale."""
     ALERT_KIND_RISK_REFUSAL_RATE: _AlertKind.ValueType  # 9
     """The risk limits refused more orders than allowed within a window."""
+    ALERT_KIND_AUTOMATIC_EXIT: _AlertKind.ValueType  # 10
+    """An automatic exit fired: a kill switch engaged or a strategy halted, and what the square-off did."""
 
 class AlertKind(_AlertKind, metaclass=_AlertKindEnumTypeWrapper):
     """What a rule watches."""
@@ -73,6 +75,8 @@ ALERT_KIND_TICKER: AlertKind.ValueType  # 8
 """An account's ticker is down or stale."""
 ALERT_KIND_RISK_REFUSAL_RATE: AlertKind.ValueType  # 9
 """The risk limits refused more orders than allowed within a window."""
+ALERT_KIND_AUTOMATIC_EXIT: AlertKind.ValueType  # 10
+"""An automatic exit fired: a kill switch engaged or a strategy halted, and what the square-off did."""
 Global___AlertKind: _TypeAlias = AlertKind  # noqa: Y015
 
 class _AlertSeverity:
@@ -608,6 +612,25 @@ class DuplicateRule(_message.Message):
 Global___DuplicateRule: _TypeAlias = DuplicateRule  # noqa: Y015
 
 @_typing.final
+class AutomaticExitRule(_message.Message):
+    """AUTOMATIC_EXIT: an automatic exit of the risk file's [exits] fired (scope: an account id, a
+    strategy id or "*"); once per exit.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AutomaticExitRule: _TypeAlias = AutomaticExitRule  # noqa: Y015
+
+@_typing.final
 class PnlDrawdownRule(_message.Message):
     """PNL_DRAWDOWN: the P&L falls an amount from the day's peak (the peak starts at 0)."""
 
@@ -774,6 +797,7 @@ class AlertRule(_message.Message):
     SESSION_FIELD_NUMBER: _builtins.int
     TICKER_FIELD_NUMBER: _builtins.int
     RISK_REFUSAL_RATE_FIELD_NUMBER: _builtins.int
+    AUTOMATIC_EXIT_FIELD_NUMBER: _builtins.int
     rule_id: _builtins.str
     """Its id, unique across the file's rules and those made by RPC. Required."""
     scope: _builtins.str
@@ -821,6 +845,10 @@ class AlertRule(_message.Message):
     def risk_refusal_rate(self) -> Global___RiskRefusalRateRule:
         """Too many risk refusals in a window."""
 
+    @_builtins.property
+    def automatic_exit(self) -> Global___AutomaticExitRule:
+        """An automatic exit fired."""
+
     def __init__(
         self,
         *,
@@ -837,14 +865,15 @@ class AlertRule(_message.Message):
         session: Global___SessionRule | None = ...,
         ticker: Global___TickerRule | None = ...,
         risk_refusal_rate: Global___RiskRefusalRateRule | None = ...,
+        automatic_exit: Global___AutomaticExitRule | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "definition", b"definition", "duplicate", b"duplicate", "enabled", b"enabled", "margin_utilisation", b"margin_utilisation", "order_status", b"order_status", "percent_move", b"percent_move", "pnl_drawdown", b"pnl_drawdown", "price_cross", b"price_cross", "risk_refusal_rate", b"risk_refusal_rate", "session", b"session", "ticker", b"ticker"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "automatic_exit", b"automatic_exit", "definition", b"definition", "duplicate", b"duplicate", "enabled", b"enabled", "margin_utilisation", b"margin_utilisation", "order_status", b"order_status", "percent_move", b"percent_move", "pnl_drawdown", b"pnl_drawdown", "price_cross", b"price_cross", "risk_refusal_rate", b"risk_refusal_rate", "session", b"session", "ticker", b"ticker"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "definition", b"definition", "duplicate", b"duplicate", "enabled", b"enabled", "margin_utilisation", b"margin_utilisation", "order_status", b"order_status", "percent_move", b"percent_move", "pnl_drawdown", b"pnl_drawdown", "price_cross", b"price_cross", "risk_refusal_rate", b"risk_refusal_rate", "rule_id", b"rule_id", "scope", b"scope", "session", b"session", "severity", b"severity", "ticker", b"ticker"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "automatic_exit", b"automatic_exit", "definition", b"definition", "duplicate", b"duplicate", "enabled", b"enabled", "margin_utilisation", b"margin_utilisation", "order_status", b"order_status", "percent_move", b"percent_move", "pnl_drawdown", b"pnl_drawdown", "price_cross", b"price_cross", "risk_refusal_rate", b"risk_refusal_rate", "rule_id", b"rule_id", "scope", b"scope", "session", b"session", "severity", b"severity", "ticker", b"ticker"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__enabled: _TypeAlias = _typing.Literal["enabled"]  # noqa: Y015
     _WhichOneofArgType__enabled: _TypeAlias = _typing.Literal["_enabled", b"_enabled"]  # noqa: Y015
-    _WhichOneofReturnType_definition: _TypeAlias = _typing.Literal["price_cross", "percent_move", "order_status", "duplicate", "pnl_drawdown", "margin_utilisation", "session", "ticker", "risk_refusal_rate"]  # noqa: Y015
+    _WhichOneofReturnType_definition: _TypeAlias = _typing.Literal["price_cross", "percent_move", "order_status", "duplicate", "pnl_drawdown", "margin_utilisation", "session", "ticker", "risk_refusal_rate", "automatic_exit"]  # noqa: Y015
     _WhichOneofArgType_definition: _TypeAlias = _typing.Literal["definition", b"definition"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__enabled) -> _WhichOneofReturnType__enabled | None: ...
