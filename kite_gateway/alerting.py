@@ -28,7 +28,7 @@ from kite_gateway.alert_feeds import (
 )
 from kite_gateway.config import Settings
 from kite_gateway.core.accounts import AccountManager
-from kite_gateway.core.alerts import AlertCenter, AlertKind, AlertRule, WebhookDeliverer, load_rules, load_sinks
+from kite_gateway.core.alerts import AlertCenter, AlertKind, AlertRule, WebhookDeliverer, WebhookSink
 from kite_gateway.core.market import InstrumentMaster
 from kite_gateway.core.orders import DuplicateOrders
 from kite_gateway.core.risk import ExitWatch, KillSwitches, PreTradeRisk
@@ -68,10 +68,10 @@ class Alerting:
         instruments: InstrumentMaster,
         tick_streams: TickStreams,
         clock: Callable[[], datetime],
+        rules: Sequence[AlertRule],
+        sinks: Sequence[WebhookSink],
     ) -> Alerting:
-        """Raises AlertConfigError for an invalid alerts file (or a sink's missing secret)."""
-        path = settings.gateway_alerts_file
-        rules, sinks = load_rules(path), load_sinks(path)
+        """Over the alerts file's `rules` and `sinks` (load_rules, load_sinks: read before anything opens)."""
         store = AlertStore(database)
         poster = AiohttpPoster(timeout=settings.gateway_alerts_webhook_timeout)
         deliverer = WebhookDeliverer(store, sinks, poster, clock=clock, retry_base=settings.gateway_alerts_retry_base,

@@ -19,7 +19,7 @@ from kite_gateway.alerting import Alerting, needs_marks
 from kite_gateway.cluster import Bus, Membership, TickRelay, UpdateRelay
 from kite_gateway.config import KiteConfig, Settings
 from kite_gateway.core.accounts import AccountManager, AccountSession, SessionState
-from kite_gateway.core.alerts import AlertConfigError
+from kite_gateway.core.alerts import AlertConfigError, load_rules, load_sinks
 from kite_gateway.core.market import InstrumentMaster, LastPrices
 from kite_gateway.core.order_updates import GapReason, OrderUpdateReplay
 from kite_gateway.core.orders import (
@@ -175,6 +175,8 @@ class App:
         risk_book = RiskBook.load(settings.gateway_risk_file)  # so does a bad risk file
         exit_book = ExitBook.load(settings.gateway_risk_file)
         strategies = StrategyBook.load(settings.gateway_strategies_file)  # and a bad strategies file
+        alert_rules = load_rules(settings.gateway_alerts_file)  # and a bad alerts file, or a sink's missing secret
+        alert_sinks = load_sinks(settings.gateway_alerts_file)
         secrets = await asyncio.to_thread(  # and a webhook secrets file that others may read
             WebhookSecrets.load, settings.gateway_webhook_secrets_file, strategies.strategies.keys()
         )
@@ -213,8 +215,9 @@ class App:
             clock=clock,
         )
         audit = AuditLog(database)
-        alerting = Alerting.build(settings, database, accounts, instruments, tick_streams, clock)
-        marks = needs_marks(alerting.center.file_rules)  # P&L and margin alerts need the exits' marks
+        alerting = Alerting.build(settings, database, accounts, instruments, tick_streams, clock, alert_rules,
+                                  alert_sinks)  # fmt: skip
+        marks = needs_marks(alert_rules)  # P&L and margin alerts need the exits' marks
         exits = _exits(exit_book, accounts, instruments, tick_streams, database, audit, kill_switches, clock, marks)
         if settings.clustered:
             order_updates, membership, bus, relays = await _join_cluster(

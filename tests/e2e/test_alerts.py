@@ -19,9 +19,12 @@ import pytest
 from aiohttp import web
 from kite_gateway_api.v1 import alert_pb2, alert_pb2_grpc, common_pb2, order_pb2
 
+from kite_gateway.app import App
+from kite_gateway.core.alerts import AlertConfigError
 from kite_gateway.core.alerts.delivery import SEQUENCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from kite_gateway.storage import DATABASE_FILE
 from kite_simulator import ThreadedSimulator
-from tests.e2e.conftest import Stack, eventually, market_buy, start_stack, stop_stack
+from tests.e2e.conftest import Stack, eventually, make_settings, market_buy, start_stack, stop_stack
 from tests.e2e.test_exits import LOSS_LIMIT, QUANTITY, STEP, SYMBOL, path
 
 ACCOUNT = "ZS0001"
@@ -230,3 +233,15 @@ async def test_a_daily_loss_crossed_squares_off_and_every_rule_reaches_the_webho
         assert next(a for a in listed.alerts if a.rule_id == "exits").kind == alert_pb2.ALERT_KIND_AUTOMATIC_EXIT
     finally:
         await stop_stack(again)
+
+
+async def test_an_alerts_file_whose_sink_secret_is_not_set_refuses_the_start_naming_the_variable(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_ALERT_SECRET", raising=False)
+    alerts = alerts_file(tmp_path, sim, "https://hooks.example.com/x")
+    settings = make_settings(tmp_path, sim, sealing_key, gateway_alerts_file=alerts)
+    settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
+    with pytest.raises(AlertConfigError, match="TEST_ALERT_SECRET"):
+        await App.open(settings, now=sim.clock.now)
+    assert not (settings.gateway_data_dir / DATABASE_FILE).exists()  # refused before anything was opened
