@@ -105,6 +105,11 @@ class Alerting:
             exits.mark_listeners.append(PnlAlerts(emit).marked)
             exits.exit_listeners.append(ExitAlerts(emit).carried_out)
 
+    def owned_by(self, owns: Callable[[str], bool]) -> None:
+        """Clustered: sessions are alerted by their account's owner, prices by one replica."""
+        self.sessions.owns = owns
+        self.prices.owns = owns
+
     async def _follow(self, rules: Sequence[AlertRule]) -> None:
         await self.prices.follow(price_instruments(rules))
 

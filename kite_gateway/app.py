@@ -223,6 +223,7 @@ class App:
             order_updates, membership, bus, relays = await _join_cluster(
                 settings, database, accounts, kill_switches, instruments, tick_streams, updates, exits
             )
+            alerting.owned_by(membership.local)  # each replica alerts about what it owns, not all of them
         else:
             order_updates, membership, bus, relays = OrderUpdates(updates, tick_streams), None, None, None
         idempotency = IdempotencyStore(database, membership.fence if membership else None)

@@ -83,6 +83,9 @@ class PriceAlerts:
         self.wanted: set[str] = set()
         self.held: _Held | None = None
         self._lock = asyncio.Lock()
+        # Clustered: whether this replica owns an account. Only the owner of the first account (by
+        # id) watches prices, so one replica of the cluster raises each price alert.
+        self.owns: Callable[[str], bool] | None = None
         self._warned: set[str] = set()  # what was logged as not followed (once each)
 
     # What it follows --------------------------------------------------------------------------
@@ -109,16 +112,20 @@ class PriceAlerts:
         use is gone: a new login, an expired session), unsubscribe what is no longer wanted."""
         async with self._lock:
             held = self.held
-            if held is not None and (not self.wanted or not self._usable(held)):
+            if held is not None and (not self.wanted or not self._usable(held) or not self._watching()):
                 await self._drop(held)
                 held = self.held = None
-            if not self.wanted:
+            if not self.wanted or not self._watching():
                 return
             if held is None:
                 held = self.held = await self._open()
                 if held is None:
                     return
             await self._subscribe(held)
+
+    def _watching(self) -> bool:
+        ids = sorted(session.account_id for session in self.accounts.all())
+        return self.owns is None or (bool(ids) and self.owns(ids[0]))
 
     # The hub ----------------------------------------------------------------------------------
 

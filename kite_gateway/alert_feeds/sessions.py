@@ -36,6 +36,7 @@ class SessionAlerts:
         self.sleep = sleep
         self.interval = interval
         self.redirect_params = dict(redirect_params or {})
+        self.owns: Callable[[str], bool] | None = None  # clustered: only the accounts this replica owns
 
     async def run(self) -> None:
         await every(self.interval, self.sleep, self.look, "sessions")
@@ -43,7 +44,8 @@ class SessionAlerts:
     def look(self) -> None:
         now = self.clock()
         for session in self.accounts.all():
-            self.emit(self.event(session, now))
+            if self.owns is None or self.owns(session.account_id):
+                self.emit(self.event(session, now))
 
     def event(self, session: AccountSession, now: datetime) -> SessionEvent:
         state, _detail = session.state()

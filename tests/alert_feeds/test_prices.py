@@ -167,3 +167,23 @@ async def test_with_no_active_account_nothing_is_followed_until_one_logs_in(stre
         assert [e["event"] for e in logs].count("alerts.price_unknown_instrument") == 1  # told once
     finally:
         await alerts.stop()
+
+
+async def test_clustered_only_the_owner_of_the_first_account_watches_prices_and_lets_go_when_it_moves(
+    streams: TickStreams,
+) -> None:
+    alerts = alerts_of(streams, Recorder(), "ZS0001", "ZS0002")
+    owned = {"ZS0002"}
+    alerts.owns = owned.__contains__
+    await alerts.follow({"NSE:INFY"})
+    await alerts.look()
+    assert alerts.account_id is None  # another replica owns ZS0001: it watches the prices
+    owned.add("ZS0001")
+    await alerts.look()
+    try:
+        assert alerts.account_id is not None and alerts.following() == {"NSE:INFY"}
+        owned.discard("ZS0001")  # ZS0001's lease moved away
+        await alerts.look()
+        assert alerts.account_id is None
+    finally:
+        await alerts.stop()

@@ -78,3 +78,11 @@ async def test_an_alert_center_that_raises_does_not_end_the_loop() -> None:
     with pytest.raises(asyncio.CancelledError):
         await SessionAlerts(accounts_of(session("ZS0001")), broken, sleep=steps).run()
     assert broken.calls == 2
+
+
+async def test_clustered_a_replica_tells_only_the_sessions_of_the_accounts_it_owns() -> None:
+    recorder = Recorder()
+    alerts = SessionAlerts(accounts_of(session("ZS0001"), session("ZS0002")), recorder)
+    alerts.owns = {"ZS0002"}.__contains__
+    alerts.look()
+    assert [e.account_id for e in recorder.events] == ["ZS0002"]  # type: ignore[union-attr]
