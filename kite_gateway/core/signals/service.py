@@ -242,8 +242,13 @@ class Signals:
         task = self._handling.get(key)
         if task is None:
             task = self._handling[key] = asyncio.create_task(self._carry_on(signal))
-            task.add_done_callback(lambda _: self._handling.pop(key, None))
+            task.add_done_callback(lambda done: self._handled(key, done))
         await asyncio.shield(task)
+
+    def _handled(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        self._handling.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # its callers were told; a caller that gave up leaves it to the sweep
 
     async def _carry_on(self, signal: Signal) -> None:
         """Take the stored signal one step further, from whatever state it is in, to where it waits

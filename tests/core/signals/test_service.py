@@ -283,3 +283,24 @@ async def test_kite_is_read_only_for_what_sizing_and_the_budget_use(store: Signa
     target = Signal("mom", "sig-2", "NFO", "NIFTY26DECFUT", target_position=150)
     await _signals(store, share, FakeBroker(), FakeClock(), reads=reads).submit(target, "alice")
     assert sorted(reads) == [("ZS0001", False, True), ("ZS0002", True, True), ("usage:mom", False, False)]
+
+
+async def test_a_caller_that_gives_up_mid_routing_leaves_the_signal_to_finish_routing_once(store: SignalStore) -> None:
+    gate, sending = asyncio.Event(), asyncio.Event()
+
+    class SlowBroker(FakeBroker):
+        async def __call__(self, order: NewOrder, principal: str) -> str:
+            sending.set()
+            await gate.wait()
+            return await super().__call__(order, principal)
+
+    broker = SlowBroker()
+    signals = _signals(store, _strategy(), broker, FakeClock())
+    caller = asyncio.create_task(signals.submit(BUY_2, "alice"))
+    await sending.wait()  # the first order is on its way to Kite
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    gate.set()
+    retried = await signals.submit(BUY_2, "alice")  # waits for the routing the first caller left running
+    assert retried.state is SignalState.ROUTED and broker.calls == 2
