@@ -1,0 +1,430 @@
+"""SignalService against the paper gateway and its Kite simulator: a signal sized onto each account
+of its strategy (one named, one through an account group) in whole lots of an F&O contract, orders
+Kite holds with the signal's client_order_ids and an audit entry each; a retried signal that never
+places twice; budgets that refuse a signal whole; approval with a deadline on the gateway's clock;
+a signal stream whose sequence has no gaps, resumes and survives a restart; a placement whose
+answer never arrives, finished by a retry; and a caller who may not trade every account."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from kite_gateway_api.v1 import common_pb2, order_pb2, signal_pb2
+
+from kite_gateway.app import SIGNAL_RESUME_IDLE
+from kite_gateway.auth.principals import token_digest
+from kite_gateway.storage.idempotency import kite_tag
+from kite_simulator import Fault, ThreadedSimulator
+from tests.e2e.conftest import Stack, eventually, start_stack, status_of, stop_stack, strategies_file
+
+S = signal_pb2
+FIRST, SECOND = "ZS0001", "ZS0002"
+EQUITY = "NSE:INFY"
+APPROVAL_TIMEOUT = 60  # seconds a gated signal waits for a person
+
+
+@dataclass(frozen=True)
+class Future:
+    """The NFO future the F&O strategy trades: lot size above 1, the cheapest lot (ZS0002 has 2.5 lakh)."""
+
+    symbol: str
+    tradingsymbol: str
+    lot: int
+
+
+def cheapest_future(sim: ThreadedSimulator) -> Future:
+    futures = [i for i in sim.universe if i.exchange == "NFO" and i.instrument_type == "FUT" and i.lot_size > 1]
+    chosen = min(futures, key=lambda i: sim.quote(i.symbol).last_price * i.lot_size)
+    return Future(chosen.symbol, chosen.tradingsymbol, chosen.lot_size)
+
+
+def strategies(future: Future) -> str:
+    """fno: ZS0001 by name at twice the signal's quantity, ZS0002 through group `second` at a fixed
+    2.5 lots, both rounded down to whole lots; once / capped: a budget each; gated: approval; pair:
+    equities on both accounts."""
+    return f"""
+[account_groups]
+second = ["{SECOND}"]
+
+[strategies.fno]
+accounts = ["{FIRST}"]
+groups = ["second"]
+product = "NRML"
+
+[strategies.fno.sizing]
+mode = "multiplier"
+multiplier = "2"
+
+[strategies.fno.sizing.accounts.{SECOND}]
+mode = "fixed"
+quantity = {future.lot * 5 // 2}
+
+[strategies.once]
+accounts = ["{FIRST}"]
+
+[strategies.once.budget]
+max_orders_per_day = 1
+
+[strategies.capped]
+accounts = ["{FIRST}"]
+
+[strategies.capped.budget]
+max_capital = "20000"
+
+[strategies.gated]
+accounts = ["{FIRST}", "{SECOND}"]
+
+[strategies.gated.approval]
+required = true
+timeout_seconds = {APPROVAL_TIMEOUT}
+
+[strategies.pair]
+accounts = ["{FIRST}", "{SECOND}"]
+"""
+
+
+async def start(tmp_path: Path, sim: ThreadedSimulator, key: bytes, **overrides: Any) -> Stack:
+    path = strategies_file(tmp_path, strategies(cheapest_future(sim)))
+    return await start_stack(tmp_path, sim, key, gateway_strategies_file=path, **overrides)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes) -> AsyncIterator[Stack]:
+    running = await start(tmp_path, sim, sealing_key)
+    yield running
+    await stop_stack(running)
+
+
+def signal(strategy_id: str, signal_id: str, quantity: int = 1, symbol: str = EQUITY,
+           side: Any = common_pb2.TRANSACTION_TYPE_BUY) -> S.SubmitSignalRequest:  # fmt: skip
+    return S.SubmitSignalRequest(
+        strategy_id=strategy_id,
+        signal=S.Signal(
+            signal_id=signal_id,
+            instrument=common_pb2.InstrumentRef(symbol=symbol),
+            delta=S.SignalDelta(side=side, quantity=quantity),
+        ),
+    )
+
+
+async def submit(stack: Stack, request: S.SubmitSignalRequest, **call: Any) -> S.SubmitSignalResponse:
+    answer: S.SubmitSignalResponse = await stack.signals.SubmitSignal(request, **call)
+    return answer
+
+
+async def record(stack: Stack, strategy_id: str, signal_id: str) -> S.SignalRecord:
+    answer = await stack.signals.GetSignal(S.GetSignalRequest(strategy_id=strategy_id, signal_id=signal_id))
+    found: S.SignalRecord = answer.record
+    return found
+
+
+def kite_orders_of(stack: Stack, account_id: str, client_order_id: str) -> list[dict[str, Any]]:
+    """The simulator's orders on the account that carry the gateway's tag for this client_order_id."""
+    tag = kite_tag(account_id, client_order_id)
+    return [o for o in stack.kite_orders(account_id) if o["tag"] == tag]
+
+
+def state_name(state: int) -> str:
+    return S.SignalState.Name(state)  # type: ignore[arg-type]
+
+
+# Sizing and routing -------------------------------------------------------------------------------
+
+
+async def test_a_signal_on_an_fno_strategy_orders_whole_lots_sized_per_account_on_the_named_and_the_grouped_account(
+    stack: Stack,
+) -> None:
+    future = cheapest_future(stack.sim)
+    quantity = future.lot + future.lot // 2  # 1.5 lots: ZS0001 doubles it to 3 lots; ZS0002 has 2.5 -> 2
+    answer = await submit(stack, signal("fno", "fno-1", quantity, future.symbol, common_pb2.TRANSACTION_TYPE_SELL))
+    assert not answer.replayed
+    assert state_name(answer.record.state) == "SIGNAL_STATE_ROUTED", answer.record.reason
+    stored = await record(stack, "fno", "fno-1")
+    orders = {o.account_id: o for o in stored.orders}
+    assert set(orders) == {FIRST, SECOND}, "the named account and the group's member each get one order"
+    expected = {FIRST: 3 * future.lot, SECOND: 2 * future.lot}
+    for account_id, units in expected.items():
+        order = orders[account_id]
+        assert order.status == S.SIGNAL_ORDER_STATUS_PLACED and order.order_id, order.detail
+        (at_kite,) = kite_orders_of(stack, account_id, order.client_order_id)
+        assert at_kite["order_id"] == order.order_id
+        assert (at_kite["tradingsymbol"], at_kite["exchange"]) == (future.tradingsymbol, "NFO")
+        assert (at_kite["quantity"], at_kite["product"], at_kite["transaction_type"]) == (units, "NRML", "SELL")
+        listed = await stack.orders.ListOrders(order_pb2.ListOrdersRequest(account_id=account_id))
+        assert [o.client_order_id for o in listed.orders if o.order_id == order.order_id] == [order.client_order_id]
+        audit = await stack.orders.ListAuditEvents(
+            order_pb2.ListAuditEventsRequest(account_id=account_id, client_order_id=order.client_order_id)
+        )
+        (placement,) = [e for e in audit.events if e.action == order_pb2.AUDIT_ACTION_PLACE_ORDER]
+        assert placement.order_id == order.order_id and placement.status_code == 0
+        assert placement.principal == stored.principal and stored.principal
+    assert orders[FIRST].client_order_id != orders[SECOND].client_order_id
+
+
+async def test_a_signal_submitted_again_is_replayed_and_its_id_with_another_quantity_is_already_exists(
+    stack: Stack,
+) -> None:
+    request = signal("pair", "pair-1", 2)
+    first = await submit(stack, request)
+    again = await submit(stack, request)
+    assert not first.replayed and again.replayed
+    assert state_name(again.record.state) == "SIGNAL_STATE_ROUTED"
+    assert [(o.account_id, o.order_id) for o in again.record.orders] == [
+        (o.account_id, o.order_id) for o in first.record.orders
+    ]
+    for order in first.record.orders:
+        assert len(kite_orders_of(stack, order.account_id, order.client_order_id)) == 1
+        assert len(stack.kite_orders(order.account_id)) == 1, "nothing else was placed on the account"
+    with pytest.raises(grpc.aio.AioRpcError) as reused:
+        await submit(stack, signal("pair", "pair-1", 3))
+    assert reused.value.code() == grpc.StatusCode.ALREADY_EXISTS, reused.value.details()
+    assert all(len(stack.kite_orders(a)) == 1 for a in (FIRST, SECOND))
+    assert (await record(stack, "pair", "pair-1")).signal.delta.quantity == 2, "the stored signal is unchanged"
+
+
+# Budgets ------------------------------------------------------------------------------------------
+
+
+async def test_a_strategy_allowed_one_order_a_day_refuses_the_second_signal_and_sends_nothing(stack: Stack) -> None:
+    first = await submit(stack, signal("once", "once-1"))
+    assert state_name(first.record.state) == "SIGNAL_STATE_ROUTED"
+    second = await submit(stack, signal("once", "once-2"))
+    assert state_name(second.record.state) == "SIGNAL_STATE_REFUSED_BUDGET"
+    assert "max_orders_per_day" in second.record.reason
+    assert list(second.record.orders) == []
+    assert len(stack.kite_orders(FIRST)) == 1, "only the first signal's order reached Kite"
+
+
+async def test_a_signal_over_the_strategys_max_capital_is_refused_whole(stack: Stack) -> None:
+    price = stack.sim.quote(EQUITY).last_price
+    quantity = int(20_000 // price) + 1  # one share more than the capital budget pays for
+    refused = await submit(stack, signal("capped", "capped-1", quantity))
+    assert state_name(refused.record.state) == "SIGNAL_STATE_REFUSED_BUDGET"
+    assert "max_capital" in refused.record.reason
+    assert stack.kite_orders(FIRST) == []
+    fits = await submit(stack, signal("capped", "capped-2", quantity - 1))
+    assert state_name(fits.record.state) == "SIGNAL_STATE_ROUTED", fits.record.reason
+
+
+# Approval -----------------------------------------------------------------------------------------
+
+
+async def test_a_gated_signal_waits_for_approval_with_a_deadline_and_approval_routes_it(stack: Stack) -> None:
+    held = await submit(stack, signal("gated", "gated-1"))
+    assert state_name(held.record.state) == "SIGNAL_STATE_PENDING_APPROVAL"
+    deadline = held.record.expires_at.ToDatetime().timestamp() - held.record.created_at.ToDatetime().timestamp()
+    assert deadline == APPROVAL_TIMEOUT
+    assert all(stack.kite_orders(a) == [] for a in (FIRST, SECOND)), "nothing is sent before the approval"
+    approved = await stack.signals.ApproveSignal(S.ApproveSignalRequest(strategy_id="gated", signal_id="gated-1"))
+    assert state_name(approved.record.state) == "SIGNAL_STATE_ROUTED", approved.record.reason
+    for order in approved.record.orders:
+        assert len(kite_orders_of(stack, order.account_id, order.client_order_id)) == 1
+
+
+async def test_approving_a_signal_after_its_deadline_is_failed_precondition_and_the_signal_is_expired(
+    stack: Stack,
+) -> None:
+    await submit(stack, signal("gated", "gated-late"))
+    stack.sim.advance_clock(APPROVAL_TIMEOUT + 1)  # the gateway's clock is the simulator's
+    with pytest.raises(grpc.aio.AioRpcError) as late:
+        await stack.signals.ApproveSignal(S.ApproveSignalRequest(strategy_id="gated", signal_id="gated-late"))
+    assert late.value.code() == grpc.StatusCode.FAILED_PRECONDITION, late.value.details()
+    assert state_name((await record(stack, "gated", "gated-late")).state) == "SIGNAL_STATE_EXPIRED"
+    assert all(stack.kite_orders(a) == [] for a in (FIRST, SECOND))
+
+
+async def test_the_expiry_sweep_expires_a_signal_nobody_decided_on_and_leaves_one_in_time(stack: Stack) -> None:
+    await submit(stack, signal("gated", "gated-old"))
+    stack.sim.advance_clock(APPROVAL_TIMEOUT // 2)
+    await submit(stack, signal("gated", "gated-new"))
+    stack.sim.advance_clock(APPROVAL_TIMEOUT // 2 + 1)  # past the first deadline only
+    assert await stack.runtime.signals.expire_due() == ["gated/gated-old"]
+    assert state_name((await record(stack, "gated", "gated-old")).state) == "SIGNAL_STATE_EXPIRED"
+    assert state_name((await record(stack, "gated", "gated-new")).state) == "SIGNAL_STATE_PENDING_APPROVAL"
+
+
+async def test_rejecting_a_pending_signal_places_nothing_and_it_cannot_be_approved_after(stack: Stack) -> None:
+    await submit(stack, signal("gated", "gated-no"))
+    rejected = await stack.signals.RejectSignal(S.RejectSignalRequest(strategy_id="gated", signal_id="gated-no"))
+    assert state_name(rejected.record.state) == "SIGNAL_STATE_REJECTED"
+    assert list(rejected.record.orders) == []
+    with pytest.raises(grpc.aio.AioRpcError) as approved:
+        await stack.signals.ApproveSignal(S.ApproveSignalRequest(strategy_id="gated", signal_id="gated-no"))
+    assert approved.value.code() == grpc.StatusCode.FAILED_PRECONDITION, approved.value.details()
+    assert all(stack.kite_orders(a) == [] for a in (FIRST, SECOND))
+
+
+# The signal stream --------------------------------------------------------------------------------
+
+
+Seen = list[S.StreamSignalsResponse]
+
+
+async def read_until(stream: Any, done: Callable[[Seen], bool], seconds: float = 15.0) -> Seen:
+    """Messages off the stream (heartbeats left out) until `done` holds of them."""
+    seen: Seen = []
+    async with asyncio.timeout(seconds):
+        async for message in stream:
+            if message.WhichOneof("event") != "heartbeat":
+                seen.append(message)
+            if done(seen):
+                return seen
+    raise AssertionError(f"the stream ended after {seen}")
+
+
+def sequences(seen: Seen) -> list[int]:
+    return [m.signal_event.sequence for m in seen if m.WhichOneof("event") == "signal_event"]
+
+
+def replayed(seen: Seen) -> bool:
+    return any(m.WhichOneof("event") == "replay_complete" for m in seen)
+
+
+async def replay(stack: Stack, after: int) -> tuple[list[int], int]:
+    """Every change after `after` and ReplayComplete's last_sequence."""
+    stream = stack.signals.StreamSignals(S.StreamSignalsRequest(after_sequence=after))
+    try:
+        seen = await read_until(stream, replayed)
+    finally:
+        stream.cancel()
+    assert seen[-1].WhichOneof("event") == "replay_complete", "ReplayComplete comes once, after the replay"
+    return sequences(seen), seen[-1].replay_complete.last_sequence
+
+
+async def test_the_signal_stream_replays_every_change_without_gaps_then_goes_live_and_resumes_mid_way(
+    stack: Stack,
+) -> None:
+    await submit(stack, signal("pair", "stream-1"))
+    await submit(stack, signal("gated", "stream-2"))
+    await submit(stack, signal("once", "stream-3"))
+    stream = stack.signals.StreamSignals(S.StreamSignalsRequest(after_sequence=0))
+    try:
+        seen = await read_until(stream, replayed)
+        replay_sequences, last = sequences(seen), seen[-1].replay_complete.last_sequence
+        assert replay_sequences == list(range(1, last + 1)) and last >= 6, replay_sequences
+        states = [(m.signal_event.signal_id, state_name(m.signal_event.state)) for m in seen[:-1]]
+        assert ("stream-1", "SIGNAL_STATE_ROUTED") in states and ("stream-2", "SIGNAL_STATE_PENDING_APPROVAL") in states
+        await stack.signals.RejectSignal(S.RejectSignalRequest(strategy_id="gated", signal_id="stream-2"))
+        live = await read_until(stream, lambda more: len(more) >= 1)
+        assert [
+            (m.signal_event.sequence, m.signal_event.signal_id, state_name(m.signal_event.state)) for m in live
+        ] == [(last + 1, "stream-2", "SIGNAL_STATE_REJECTED")]
+    finally:
+        stream.cancel()
+    middle = last // 2
+    resumed, resumed_last = await replay(stack, middle)
+    assert resumed == list(range(middle + 1, last + 2)) and resumed_last == last + 1
+
+
+async def test_the_signal_sequence_goes_on_without_a_gap_after_a_gateway_restart(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
+) -> None:
+    first = await start(tmp_path, sim, sealing_key)
+    try:
+        await submit(first, signal("pair", "before-restart"))
+        before, last = await replay(first, 0)
+        assert before == list(range(1, last + 1)) and last > 0
+    finally:
+        await stop_stack(first)
+    second = await start(tmp_path, sim, sealing_key)  # the same data directory
+    try:
+        await submit(second, signal("pair", "after-restart"))
+        after, newest = await replay(second, 0)
+        assert after == list(range(1, newest + 1)) and newest > last, after
+        resumed, _ = await replay(second, last)
+        assert resumed == list(range(last + 1, newest + 1))
+    finally:
+        await stop_stack(second)
+
+
+# Faults the simulator does not make by itself -----------------------------------------------------
+
+
+async def test_a_signal_whose_placement_answer_never_arrives_is_unavailable_and_its_retry_routes_one_order_each(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
+) -> None:
+    stack = await start(tmp_path, sim, sealing_key, request_timeout=0.5)
+    try:
+        held = sim.faults.add(Fault("POST", "/orders/*", "hold"))  # the first placement is stuck on its way
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await submit(stack, signal("pair", "lost-1"))
+        code, reason, metadata, _ = status_of(unknown.value)
+        assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "ORDER_OUTCOME_UNKNOWN"), unknown.value.details()
+        assert metadata["signal_id"] == "lost-1"
+        assert state_name((await record(stack, "pair", "lost-1")).state) == "SIGNAL_STATE_ROUTING"
+        held.release()  # ... and reaches Kite after all, its answer to nobody
+        await eventually(lambda: held.delivered == 1, "the held placement reached Kite")
+        retried = await submit(stack, signal("pair", "lost-1"))
+        assert retried.replayed
+        assert state_name(retried.record.state) == "SIGNAL_STATE_ROUTED", retried.record.reason
+        for order in retried.record.orders:
+            (at_kite,) = kite_orders_of(stack, order.account_id, order.client_order_id)
+            assert at_kite["order_id"] == order.order_id
+        assert [len(stack.kite_orders(a)) for a in (FIRST, SECOND)] == [1, 1]
+    finally:
+        await stop_stack(stack)
+
+
+async def test_an_interrupted_signal_is_finished_by_the_resume_sweep_without_a_second_order(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
+) -> None:
+    stack = await start(tmp_path, sim, sealing_key, request_timeout=0.5)
+    try:
+        held = sim.faults.add(Fault("POST", "/orders/*", "hold"))
+        with pytest.raises(grpc.aio.AioRpcError):
+            await submit(stack, signal("pair", "lost-2"))
+        held.release()
+        await eventually(lambda: held.delivered == 1, "the held placement reached Kite")
+        assert await stack.runtime.signals.resume_unfinished(SIGNAL_RESUME_IDLE) == [], "not idle long enough yet"
+        sim.advance_clock(SIGNAL_RESUME_IDLE + 1)
+        assert await stack.runtime.signals.resume_unfinished(SIGNAL_RESUME_IDLE) == ["pair/lost-2"]  # keep_signals
+        assert state_name((await record(stack, "pair", "lost-2")).state) == "SIGNAL_STATE_ROUTED"
+        assert [len(stack.kite_orders(a)) for a in (FIRST, SECOND)] == [1, 1]
+    finally:
+        await stop_stack(stack)
+
+
+# Authorization ------------------------------------------------------------------------------------
+
+TOKENS = {"trader": "tok-trader-1", "desk": "tok-desk-1"}
+PRINCIPALS = f"""
+[[principal]]
+name = "trader"
+token_sha256 = "{token_digest(TOKENS["trader"])}"
+trade = ["{FIRST}"]
+
+[[principal]]
+name = "desk"
+token_sha256 = "{token_digest(TOKENS["desk"])}"
+trade = ["*"]
+"""
+
+
+def bearer(name: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {TOKENS[name]}"),)
+
+
+async def test_a_caller_who_may_not_trade_one_of_the_strategys_accounts_is_denied_and_nothing_is_stored(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
+) -> None:
+    stack = await start(tmp_path, sim, sealing_key, gateway_auth_principals=PRINCIPALS)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await submit(stack, signal("pair", "denied-1"), metadata=bearer("trader"))
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED, denied.value.details()
+        assert SECOND in (denied.value.details() or "")
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await stack.signals.GetSignal(S.GetSignalRequest(strategy_id="pair", signal_id="denied-1"),
+                                          metadata=bearer("desk"))  # fmt: skip
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        allowed = await submit(stack, signal("once", "allowed-1"), metadata=bearer("trader"))
+        assert state_name(allowed.record.state) == "SIGNAL_STATE_ROUTED" and allowed.record.principal == "trader"
+        assert stack.kite_orders(SECOND) == [] and len(stack.kite_orders(FIRST)) == 1
+    finally:
+        await stop_stack(stack)
