@@ -188,6 +188,24 @@ async def test_a_signal_submitted_again_is_replayed_and_its_id_with_another_quan
     assert (await record(stack, "pair", "pair-1")).signal.delta.quantity == 2, "the stored signal is unchanged"
 
 
+async def test_concurrent_submissions_of_one_signal_place_one_order_per_account(stack: Stack) -> None:
+    answers = await asyncio.gather(*(submit(stack, signal("pair", "burst-1")) for _ in range(6)))
+    assert sum(not a.replayed for a in answers) == 1, "exactly one submission is the original"
+    assert {state_name(a.record.state) for a in answers} == {"SIGNAL_STATE_ROUTED"}
+    assert len({tuple(o.order_id for o in a.record.orders) for a in answers}) == 1
+    assert [len(stack.kite_orders(a)) for a in (FIRST, SECOND)] == [1, 1]
+
+
+async def test_a_signal_on_an_index_is_invalid_argument_and_nothing_is_stored(stack: Stack) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await submit(stack, signal("pair", "index-1", symbol="NSE:NIFTY 50"))
+    code, reason, _, violations = status_of(refused.value)
+    assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD"), refused.value.details()
+    assert violations and violations[0][0] == "instrument" and "index" in violations[0][1], violations
+    listed = await stack.signals.ListSignals(S.ListSignalsRequest(strategy_id="pair"))
+    assert list(listed.records) == []
+
+
 # Budgets ------------------------------------------------------------------------------------------
 
 
@@ -199,6 +217,9 @@ async def test_a_strategy_allowed_one_order_a_day_refuses_the_second_signal_and_
     assert "max_orders_per_day" in second.record.reason
     assert list(second.record.orders) == []
     assert len(stack.kite_orders(FIRST)) == 1, "only the first signal's order reached Kite"
+    listed = await stack.signals.ListStrategies(S.ListStrategiesRequest())
+    (once,) = [s for s in listed.strategies if s.strategy_id == "once"]
+    assert (once.budget.max_orders_per_day, once.budget.orders_today) == (1, 1)
 
 
 async def test_a_signal_over_the_strategys_max_capital_is_refused_whole(stack: Stack) -> None:

@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from kite_gateway.core.market import Listing
-from kite_gateway.core.orders import NewOrder, OrderParams
+from kite_gateway.core.orders import NewOrder, OrderParams, check_tradable
 from kite_gateway.core.signals.approval import ApprovalDesk, Clock, PendingApproval
 from kite_gateway.core.signals.budget import Usage, check_budget
 from kite_gateway.core.signals.model import (
@@ -208,7 +208,8 @@ class Signals:
     async def submit(self, signal: Signal, principal: str) -> SignalRecord:
         validate(signal)
         strategy = self.strategy(signal.strategy_id)
-        self.listing(signal.exchange, signal.tradingsymbol)  # an unknown instrument is refused, not stored
+        listing = self.listing(signal.exchange, signal.tradingsymbol)  # an unknown instrument is refused, not stored
+        check_tradable(listing, "instrument")  # ... and so is an index: no account could order it
         strategy.accounts_of(self.members)  # so is a strategy with an unknown account group
         body = json.dumps(signal_json(signal), sort_keys=True)
         stored, created = await self.store.claim(signal.strategy_id, signal.signal_id, signal_fingerprint(signal),

@@ -214,6 +214,18 @@ async def test_a_signal_naming_an_unknown_instrument_is_refused_before_it_is_sto
     assert refused.value.reason is Reason.INSTRUMENT_NOT_FOUND and await store.events_after(0) == []
 
 
+async def test_a_signal_on_an_index_is_invalid_argument_before_it_is_stored(store: SignalStore) -> None:
+    broker = FakeBroker()
+    signals = _signals(store, _strategy(), broker, FakeClock())
+    index = Instrument(256265, 1001, "NIFTY 50", "NIFTY 50", "NSE", "INDICES", "EQ", None, Decimal(0), Decimal(0), 0,
+                       Decimal("24000"))  # fmt: skip
+    signals.listing = lambda exchange, tradingsymbol: index
+    with pytest.raises(GatewayError) as refused:
+        await signals.submit(Signal("mom", "sig-1", "NSE", "NIFTY 50", side=Side.BUY, quantity=1), "alice")
+    assert refused.value.code is Status.INVALID_ARGUMENT and "index" in refused.value.message
+    assert await store.events_after(0) == [] and broker.calls == 0
+
+
 async def test_an_order_whose_answer_never_came_leaves_the_signal_routing_and_a_retry_finishes_it_once(
     store: SignalStore,
 ) -> None:
