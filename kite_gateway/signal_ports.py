@@ -90,12 +90,16 @@ class SignalPorts:
                                {"instrument": listing.symbol})  # fmt: skip
         return kite_decimal(prices[listing.symbol])
 
-    async def account_view(self, account_id: str, listing: Listing) -> AccountView:
+    async def account_view(self, account_id: str, listing: Listing, product: str) -> AccountView:
+        """The segment's available margin and the net position in the instrument in `product` (a target
+        position is the strategy's product's: a CNC position is not an MIS strategy's to flatten)."""
         portfolio = KitePortfolio(self.accounts.get(account_id).active())
         positions = await portfolio.positions()
         margins = await portfolio.margins()
         segment = margins.commodity if listing.exchange == "MCX" else margins.equity
-        held = sum(p.quantity for p in positions.net if p.instrument_token == listing.instrument_token)
+        held = sum(
+            p.quantity for p in positions.net if p.instrument_token == listing.instrument_token and p.product == product
+        )
         return AccountView(account_id, segment.net if segment.enabled else None, held)
 
     async def usage(self, strategy_id: str) -> Usage:

@@ -21,7 +21,7 @@ from kite_gateway.app import SIGNAL_RESUME_IDLE
 from kite_gateway.auth.principals import token_digest
 from kite_gateway.storage.idempotency import kite_tag
 from kite_simulator import Fault, ThreadedSimulator
-from tests.e2e.conftest import Stack, eventually, start_stack, status_of, stop_stack, strategies_file
+from tests.e2e.conftest import Stack, eventually, market_buy, start_stack, status_of, stop_stack, strategies_file
 
 S = signal_pb2
 FIRST, SECOND = "ZS0001", "ZS0002"
@@ -47,7 +47,7 @@ def cheapest_future(sim: ThreadedSimulator) -> Future:
 def strategies(future: Future) -> str:
     """fno: ZS0001 by name at twice the signal's quantity, ZS0002 through group `second` at a fixed
     2.5 lots, both rounded down to whole lots; once / capped: a budget each; gated: approval; pair:
-    equities on both accounts."""
+    equities on both accounts; holder: MIS positions on ZS0001."""
     return f"""
 [account_groups]
 second = ["{SECOND}"]
@@ -86,6 +86,10 @@ timeout_seconds = {APPROVAL_TIMEOUT}
 
 [strategies.pair]
 accounts = ["{FIRST}", "{SECOND}"]
+
+[strategies.holder]
+accounts = ["{FIRST}"]
+product = "MIS"
 """
 
 
@@ -204,6 +208,42 @@ async def test_a_signal_on_an_index_is_invalid_argument_and_nothing_is_stored(st
     assert violations and violations[0][0] == "instrument" and "index" in violations[0][1], violations
     listed = await stack.signals.ListSignals(S.ListSignalsRequest(strategy_id="pair"))
     assert list(listed.records) == []
+
+
+def target(strategy_id: str, signal_id: str, position: int) -> S.SubmitSignalRequest:
+    request = signal(strategy_id, signal_id)
+    request.signal.target_position = position  # replaces the delta (one of)
+    return request
+
+
+def net_position(stack: Stack, account_id: str, tradingsymbol: str, product: str) -> int:
+    return sum(
+        int(o["filled_quantity"]) * (1 if o["transaction_type"] == "BUY" else -1)
+        for o in stack.kite_orders(account_id)
+        if o["tradingsymbol"] == tradingsymbol and o["product"] == product
+    )
+
+
+async def test_a_target_position_orders_the_difference_from_the_position_in_the_same_product_only(
+    stack: Stack,
+) -> None:
+    cnc = market_buy(EQUITY, 3)  # a CNC position in the instrument the MIS strategy trades
+    await stack.orders.PlaceOrder(order_pb2.PlaceOrderRequest(account_id=FIRST, client_order_id="cnc-3", params=cnc))
+    await eventually(lambda: net_position(stack, FIRST, "INFY", "CNC") == 3, "the CNC buy filled")
+    first = await submit(stack, target("holder", "hold-5", 5))
+    assert state_name(first.record.state) == "SIGNAL_STATE_ROUTED", first.record.reason
+    (order,) = first.record.orders
+    (at_kite,) = kite_orders_of(stack, FIRST, order.client_order_id)
+    assert (at_kite["transaction_type"], at_kite["quantity"], at_kite["product"]) == ("BUY", 5, "MIS")
+    await eventually(lambda: net_position(stack, FIRST, "INFY", "MIS") == 5, "the MIS buy filled")
+    again = await submit(stack, target("holder", "hold-5-again", 5))
+    assert state_name(again.record.state) == "SIGNAL_STATE_SKIPPED", again.record.reason
+    flat = await submit(stack, target("holder", "hold-0", 0))
+    (order,) = flat.record.orders
+    (at_kite,) = kite_orders_of(stack, FIRST, order.client_order_id)
+    assert (at_kite["transaction_type"], at_kite["quantity"], at_kite["product"]) == ("SELL", 5, "MIS")
+    await eventually(lambda: net_position(stack, FIRST, "INFY", "MIS") == 0, "the MIS sell filled")
+    assert net_position(stack, FIRST, "INFY", "CNC") == 3, "the CNC position is not the strategy's to flatten"
 
 
 # Budgets ------------------------------------------------------------------------------------------

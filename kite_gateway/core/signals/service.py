@@ -61,7 +61,8 @@ class Place(Protocol):
 
 ListingOf = Callable[[str, str], Listing]  # (exchange, tradingsymbol) -> the listing; NOT_FOUND when unknown
 LastPrice = Callable[[Listing], Awaitable[Decimal]]
-AccountViewOf = Callable[[str, Listing], Awaitable[AccountView]]  # account's margin and position in it
+# (account, instrument, product) -> the account's margin and its net position in the instrument in that product
+AccountViewOf = Callable[[str, Listing, str], Awaitable[AccountView]]
 UsageOf = Callable[[str], Awaitable[Usage]]  # strategy id -> its budget usage today
 Members = Callable[[str], Sequence[str]]  # account group -> its account ids (KeyError when unknown)
 Halted = Callable[[str], Awaitable[str | None]]  # strategy id -> why it is halted today (None: it is not)
@@ -351,7 +352,8 @@ class Signals:
             last = Decimal(0)  # not needed: the signal names its reference price
         else:
             last = await self.last_price(listing)
-        views = await asyncio.gather(*(self._view(account_id, listing) for account_id in accounts))
+        product = (signal.product or strategy.product).upper()  # a target counts the position in its product only
+        views = await asyncio.gather(*(self._view(account_id, listing, product) for account_id in accounts))
         sized: builtins.list[Leg | Skip] = []
         for view in views:
             if isinstance(view, Skip):
@@ -370,9 +372,9 @@ class Signals:
             return None
         return _Plan(legs, skips, signal.price_hint or signal.urgency.price or last)
 
-    async def _view(self, account_id: str, listing: Listing) -> AccountView | Skip:
+    async def _view(self, account_id: str, listing: Listing, product: str) -> AccountView | Skip:
         try:
-            return await self.account_view(account_id, listing)
+            return await self.account_view(account_id, listing, product)
         except GatewayError as exc:
             return Skip(account_id, f"the account could not be read: {exc.message}")
 

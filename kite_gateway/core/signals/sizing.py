@@ -59,7 +59,7 @@ class AccountView:
 
     account_id: str
     available_margin: Decimal | None = None  # Kite's available margin for the segment (None: not known)
-    position: int = 0  # the net quantity held in the instrument (signed)
+    position: int = 0  # the net quantity held in the instrument in the order's product (signed)
 
 
 def round_to_tick(price: Decimal, tick_size: Decimal, side: Side) -> Decimal:

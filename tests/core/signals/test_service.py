@@ -82,7 +82,7 @@ def _signals(store: SignalStore, strategy: Strategy, broker: FakeBroker, clock: 
     async def last_price(listing: Instrument) -> Decimal:
         return listing.last_price
 
-    async def account_view(account_id: str, listing: Instrument) -> AccountView:
+    async def account_view(account_id: str, listing: Instrument, product: str) -> AccountView:
         return AccountView(account_id, Decimal(1_000_000), 0)
 
     async def usage_of(strategy_id: str) -> Usage:
@@ -224,6 +224,26 @@ async def test_a_signal_on_an_index_is_invalid_argument_before_it_is_stored(stor
         await signals.submit(Signal("mom", "sig-1", "NSE", "NIFTY 50", side=Side.BUY, quantity=1), "alice")
     assert refused.value.code is Status.INVALID_ARGUMENT and "index" in refused.value.message
     assert await store.events_after(0) == [] and broker.calls == 0
+
+
+async def test_a_target_is_sized_from_the_position_in_the_orders_product_not_every_product(
+    store: SignalStore,
+) -> None:
+    broker = FakeBroker()
+    signals = _signals(store, _strategy(groups=()), broker, FakeClock())
+    asked: list[str] = []
+
+    async def account_view(account_id: str, listing: Instrument, product: str) -> AccountView:
+        asked.append(product)
+        return AccountView(account_id, Decimal(1_000_000), 75 if product == "NRML" else 0)
+
+    signals.account_view = account_view
+    held = await signals.submit(Signal("mom", "t-1", "NFO", "NIFTY26DECFUT", target_position=150), "alice")
+    (order,) = broker.orders.values()
+    assert (held.state, order.params.quantity, order.params.product) == (SignalState.ROUTED, 75, "NRML")
+    await signals.submit(Signal("mom", "t-2", "NFO", "NIFTY26DECFUT", target_position=150, product="MIS"), "alice")
+    assert asked == ["NRML", "MIS"]
+    assert [o.params.quantity for o in broker.orders.values()] == [75, 150], "no MIS position: the whole target"
 
 
 async def test_an_order_whose_answer_never_came_leaves_the_signal_routing_and_a_retry_finishes_it_once(
