@@ -19,6 +19,7 @@ from kite_gateway_api.v1 import common_pb2, order_pb2, signal_pb2
 
 from kite_gateway.app import SIGNAL_RESUME_IDLE
 from kite_gateway.auth.principals import token_digest
+from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.storage.idempotency import kite_tag
 from kite_simulator import Fault, ThreadedSimulator
 from tests.e2e.conftest import Stack, eventually, market_buy, start_stack, status_of, stop_stack, strategies_file
@@ -271,6 +272,26 @@ async def test_a_signal_over_the_strategys_max_capital_is_refused_whole(stack: S
     assert stack.kite_orders(FIRST) == []
     fits = await submit(stack, signal("capped", "capped-2", quantity - 1))
     assert state_name(fits.record.state) == "SIGNAL_STATE_ROUTED", fits.record.reason
+
+
+async def test_a_strategys_day_budget_starts_afresh_the_next_trading_day(stack: Stack) -> None:
+    assert state_name((await submit(stack, signal("once", "day-1"))).record.state) == "SIGNAL_STATE_ROUTED"
+    assert state_name((await submit(stack, signal("once", "day-1b"))).record.state) == "SIGNAL_STATE_REFUSED_BUDGET"
+    stack.sim.advance_clock(24 * 3600)  # the next day, 10:30 IST
+    await log_in_demo_accounts(stack.sim, stack.runtime.accounts)  # yesterday's tokens expired at 06:00
+    next_day = await submit(stack, signal("once", "day-2"))
+    assert state_name(next_day.record.state) == "SIGNAL_STATE_ROUTED", next_day.record.reason
+
+
+async def test_concurrent_submissions_to_a_halted_strategy_all_answer_failed_and_place_nothing(stack: Stack) -> None:
+    now = stack.sim.clock.now()
+    await stack.runtime.signals.store.halt("pair", now.date().isoformat(), "daily loss limit crossed", now)
+    answers = await asyncio.gather(*(submit(stack, signal("pair", "halted-1")) for _ in range(6)),
+                                   return_exceptions=True)  # fmt: skip
+    errors = [a for a in answers if isinstance(a, BaseException)]
+    assert errors == [], [(i, e.details()) for i, e in enumerate(answers) if isinstance(e, grpc.aio.AioRpcError)]
+    assert {state_name(a.record.state) for a in answers if not isinstance(a, BaseException)} == {"SIGNAL_STATE_FAILED"}
+    assert [stack.kite_orders(a) for a in (FIRST, SECOND)] == [[], []]
 
 
 # Approval -----------------------------------------------------------------------------------------

@@ -216,9 +216,7 @@ class Signals:
         stored, created = await self.store.claim(signal.strategy_id, signal.signal_id, signal_fingerprint(signal),
                                                  body, principal, SignalState.RECEIVED.value, self.clock())  # fmt: skip
         self._notify()
-        if created:
-            await self._check_halt(strategy.id, signal, SignalState.RECEIVED)
-        elif SignalState(stored.state) not in _RESUMABLE:
+        if not created and SignalState(stored.state) not in _RESUMABLE:
             return await self._record(stored, replayed=True)
         await self._handle(signal)  # new, or a retry of one interrupted: carried on from where it stands
         record = await self.get(signal.strategy_id, signal.signal_id)
@@ -257,6 +255,8 @@ class Signals:
             return
         if state not in (SignalState.RECEIVED, SignalState.APPROVED):
             return
+        if state is SignalState.RECEIVED and await self._check_halt(signal.strategy_id, signal, state):
+            return  # checked here, in the one handling of the signal, so a concurrent retry cannot route it
         if await self.store.orders_of(signal.strategy_id, signal.signal_id):  # planned, then interrupted
             await self._move(signal, state, SignalState.ROUTING, "carrying on the routing planned before")
             await self._send(signal)
@@ -274,13 +274,14 @@ class Signals:
                 return
         await self._route(signal, state, plan)
 
-    async def _check_halt(self, strategy_id: str, signal: Signal, state: SignalState) -> None:
-        """A halted strategy's signal ends FAILED at once, with the halt as its reason."""
+    async def _check_halt(self, strategy_id: str, signal: Signal, state: SignalState) -> bool:
+        """A halted strategy's signal ends FAILED at once, with the halt as its reason; True when it did."""
         why = None if self.halted is None else await self.halted(strategy_id)
         if why is None:
-            return
+            return False
         await self._move(signal, state, SignalState.ROUTING, "not routed: the strategy is halted")
         await self._move(signal, SignalState.ROUTING, SignalState.FAILED, f"strategy {strategy_id} is halted: {why}")
+        return True
 
     async def approve(self, strategy_id: str, signal_id: str, principal: str) -> SignalRecord:
         stored, pending = await self._pending(strategy_id, signal_id)
@@ -421,6 +422,9 @@ class Signals:
                                "finish (it never places an order twice), or the gateway finishes it shortly",
                                {"strategy_id": signal.strategy_id, "signal_id": signal.signal_id})  # fmt: skip
         rows = await self.store.orders_of(signal.strategy_id, signal.signal_id)
+        if not rows:  # stopped between a halt's two moves: nothing was ever to be ordered
+            await self._move(signal, SignalState.ROUTING, SignalState.FAILED, "not routed: no order was recorded")
+            return
         placed = sum(1 for row in rows if row.status == "placed")
         failures = [f"{row.account_id}: {row.detail}" for row in rows if row.status == "failed"]
         reason = f"{placed} placed, {len(failures)} failed" + (f" ({'; '.join(failures)})" if failures else "")

@@ -5,6 +5,7 @@ routed, an order failing on one account, and the lineage of every order."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from kite_gateway.core.orders import NewOrder
 from kite_gateway.core.signals.approval import Clock
 from kite_gateway.core.signals.budget import Usage
 from kite_gateway.core.signals.model import Side, Signal, SignalState
-from kite_gateway.core.signals.service import Signals, signal_client_order_id
+from kite_gateway.core.signals.service import Signals, signal_client_order_id, signal_json
 from kite_gateway.core.signals.sizing import AccountView
 from kite_gateway.core.signals.strategies import Approval, Budget, Sizing, SizingMode, Strategy, StrategyBook
 from kite_gateway.errors import GatewayError, Reason, Status
@@ -295,3 +296,23 @@ async def test_concurrent_submits_of_one_signal_route_it_once(store: SignalStore
     first, second = await asyncio.gather(signals.submit(BUY_2, "alice"), signals.submit(BUY_2, "alice"))
     assert {first.replayed, second.replayed} == {False, True}
     assert broker.calls == 2 and first.state is second.state is SignalState.ROUTED
+
+
+async def test_concurrent_submits_of_a_halted_strategys_signal_all_answer_failed_and_place_nothing(
+    store: SignalStore,
+) -> None:
+    broker = FakeBroker()
+    signals = _signals(store, _strategy(), broker, FakeClock(), halted="daily loss 5000 crossed")
+    records = await asyncio.gather(*(signals.submit(BUY_2, "alice") for _ in range(4)))
+    assert {r.state for r in records} == {SignalState.FAILED} and sum(not r.replayed for r in records) == 1
+    assert broker.calls == 0
+
+
+async def test_a_signal_stopped_between_the_halts_two_moves_is_resumed_to_failed(store: SignalStore) -> None:
+    clock = FakeClock()
+    signals = _signals(store, _strategy(), FakeBroker(), clock)
+    await store.claim("mom", "sig-1", "fp", json.dumps(signal_json(BUY_2)), "alice", "RECEIVED", clock())
+    await store.move("mom", "sig-1", "RECEIVED", "ROUTING", "not routed: the strategy is halted", clock())
+    clock.now += timedelta(seconds=31)
+    assert await signals.resume_unfinished(30) == ["mom/sig-1"]
+    assert (await signals.get("mom", "sig-1")).state is SignalState.FAILED
