@@ -343,6 +343,8 @@ class App:
                     await self.signals.resume_unfinished(SIGNAL_RESUME_IDLE)
             except GatewayError as exc:
                 log.warning("signals.upkeep_failed", error=exc.message)
+            except Exception:  # a bug or a storage failure in one round must not end the sweeps for good
+                log.exception("signals.upkeep_failed")
 
     async def watch_order_updates(self) -> None:
         """Start recording the order updates of every active account (and reconcile what happened

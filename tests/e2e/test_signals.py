@@ -342,6 +342,27 @@ async def test_rejecting_a_pending_signal_places_nothing_and_it_cannot_be_approv
     assert all(stack.kite_orders(a) == [] for a in (FIRST, SECOND))
 
 
+async def test_the_signal_upkeep_goes_on_sweeping_after_a_round_fails_unexpectedly(stack: Stack) -> None:
+    signals = stack.runtime.signals
+    sweep = signals.expire_due
+    rounds: list[int] = []
+
+    async def failing_once() -> list[str]:
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            raise RuntimeError("the database went away for a moment")
+        return await sweep()
+
+    signals.expire_due = failing_once  # type: ignore[method-assign]
+    upkeep = asyncio.create_task(stack.runtime.keep_signals(every=0))
+    try:
+        await eventually(lambda: len(rounds) >= 3 or upkeep.done(), "the upkeep swept again")
+        assert not upkeep.done(), "the upkeep ended on the failed round"
+    finally:
+        upkeep.cancel()
+        await asyncio.gather(upkeep, return_exceptions=True)
+
+
 # The signal stream --------------------------------------------------------------------------------
 
 
