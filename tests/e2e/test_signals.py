@@ -1,24 +1,29 @@
 """SignalService against the paper gateway and its Kite simulator: a signal sized onto each account
 of its strategy (one named, one through an account group) in whole lots of an F&O contract, orders
-Kite holds with the signal's client_order_ids and an audit entry each; a retried signal that never
-places twice; budgets that refuse a signal whole; approval with a deadline on the gateway's clock;
-a signal stream whose sequence has no gaps, resumes and survives a restart; a placement whose
-answer never arrives, finished by a retry; and a caller who may not trade every account."""
+Kite holds with the signal's client_order_ids and an audit entry each; risk, capital-share and
+target-position sizing from what Kite reports; limit urgencies on the tick grid; a retried or
+concurrent signal that never places twice; budgets that refuse a signal whole and start afresh the
+next day; a halted strategy; approval with a deadline on the gateway's clock (the simulator's, moved
+by the test) and the expiry sweep; a signal stream whose sequence has no gaps, resumes and survives
+a restart; a placement whose answer never arrives, finished by a retry or the resume sweep; and a
+caller who may not trade every account."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-from kite_gateway_api.v1 import common_pb2, order_pb2, signal_pb2
+from kite_gateway_api.v1 import account_pb2, common_pb2, order_pb2, signal_pb2
 
 from kite_gateway.app import SIGNAL_RESUME_IDLE
 from kite_gateway.auth.principals import token_digest
+from kite_gateway.grpc.mapping import decimal_pb, from_decimal_pb
 from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.storage.idempotency import kite_tag
 from kite_simulator import Fault, ThreadedSimulator
@@ -27,6 +32,7 @@ from tests.e2e.conftest import Stack, eventually, market_buy, start_stack, statu
 S = signal_pb2
 FIRST, SECOND = "ZS0001", "ZS0002"
 EQUITY = "NSE:INFY"
+TICK = Decimal("0.05")  # INFY's tick size
 APPROVAL_TIMEOUT = 60  # seconds a gated signal waits for a person
 
 
@@ -48,7 +54,8 @@ def cheapest_future(sim: ThreadedSimulator) -> Future:
 def strategies(future: Future) -> str:
     """fno: ZS0001 by name at twice the signal's quantity, ZS0002 through group `second` at a fixed
     2.5 lots, both rounded down to whole lots; once / capped: a budget each; gated: approval; pair:
-    equities on both accounts; holder: MIS positions on ZS0001."""
+    equities on both accounts; holder: MIS positions on ZS0001; sized: risk per trade on ZS0001, a share
+    of Kite's available margin on ZS0002."""
     return f"""
 [account_groups]
 second = ["{SECOND}"]
@@ -91,6 +98,18 @@ accounts = ["{FIRST}", "{SECOND}"]
 [strategies.holder]
 accounts = ["{FIRST}"]
 product = "MIS"
+
+[strategies.sized]
+accounts = ["{FIRST}", "{SECOND}"]
+
+[strategies.sized.sizing]
+mode = "risk"
+risk_amount = "1000"
+stop_distance = "40"
+
+[strategies.sized.sizing.accounts.{SECOND}]
+mode = "capital_share"
+fraction = "0.1"
 """
 
 
@@ -245,6 +264,51 @@ async def test_a_target_position_orders_the_difference_from_the_position_in_the_
     assert (at_kite["transaction_type"], at_kite["quantity"], at_kite["product"]) == ("SELL", 5, "MIS")
     await eventually(lambda: net_position(stack, FIRST, "INFY", "MIS") == 0, "the MIS sell filled")
     assert net_position(stack, FIRST, "INFY", "CNC") == 3, "the CNC position is not the strategy's to flatten"
+
+
+async def test_risk_and_capital_share_sizing_use_the_signals_stop_and_kites_available_margin(stack: Stack) -> None:
+    request = signal("sized", "sized-1")
+    request.signal.price_hint.CopyFrom(decimal_pb(Decimal(1000)))
+    request.signal.stop_distance.CopyFrom(decimal_pb(Decimal(8)))
+    margins = await stack.accounts.GetMargins(account_pb2.GetMarginsRequest(account_id=SECOND))
+    available = from_decimal_pb(margins.equity.net, "net")
+    answer = await submit(stack, request)
+    assert state_name(answer.record.state) == "SIGNAL_STATE_ROUTED", answer.record.reason
+    quantities = {}
+    for order in answer.record.orders:
+        (at_kite,) = kite_orders_of(stack, order.account_id, order.client_order_id)
+        quantities[order.account_id] = at_kite["quantity"]
+    assert quantities == {
+        FIRST: 1000 // 8,  # risk_amount over the signal's stop distance (not the sizing's 40)
+        SECOND: int(available * Decimal("0.1") // 1000),  # a tenth of the margin Kite reports, at the price hint
+    }
+
+
+async def test_limit_urgencies_price_the_orders_on_the_tick_grid_toward_the_passive_side(stack: Stack) -> None:
+    price = stack.sim.quote(EQUITY).last_price
+    hint = (price * Decimal("0.9") / TICK).to_integral_value() * TICK  # on the grid, far from the market: it rests
+    offset = signal("holder", "limit-1")
+    offset.signal.price_hint.CopyFrom(decimal_pb(hint))
+    offset.signal.urgency.limit_offset_ticks = 2
+    at_price = signal("holder", "limit-2", side=common_pb2.TRANSACTION_TYPE_SELL)
+    at_price.signal.urgency.at_price.CopyFrom(decimal_pb(price * Decimal("1.1") + Decimal("0.01")))
+    at_price.signal.validity = common_pb2.VALIDITY_IOC
+    placed = {}
+    for request in (offset, at_price):
+        answer = await submit(stack, request)
+        assert state_name(answer.record.state) == "SIGNAL_STATE_ROUTED", answer.record.reason
+        (order,) = answer.record.orders
+        (placed[request.signal.signal_id],) = kite_orders_of(stack, FIRST, order.client_order_id)
+    below = placed["limit-1"]
+    assert (below["order_type"], below["validity"], Decimal(str(below["price"]))) == (
+        "LIMIT",
+        "DAY",
+        hint - Decimal("0.10"),
+    )
+    above = placed["limit-2"]
+    ceiling = ((price * Decimal("1.1") + Decimal("0.01")) / TICK).to_integral_value(ROUND_CEILING)
+    assert (above["order_type"], above["validity"], above["transaction_type"]) == ("LIMIT", "IOC", "SELL")
+    assert Decimal(str(above["price"])) == ceiling * TICK, "rounded up: never more aggressive than asked"
 
 
 # Budgets ------------------------------------------------------------------------------------------
