@@ -247,7 +247,7 @@ class App:
         ports = SignalPorts(signal_store, accounts, order_accounts, actions, instruments, last_prices, audit, clock,
                             exits.strategy_pnl_now if exits is not None else None)  # fmt: skip
         signals = Signals(strategies, signal_store, ports.place, ports.listing, ports.last_price, ports.account_view,
-                          ports.usage, members, clock, ports.halted)  # fmt: skip
+                          ports.usage, members, clock, ports.halted, ports.ready)  # fmt: skip
         signal_feed = SignalFeed(signal_store, clock)
         signals.on_event.append(signal_feed.changed)
         if exits is not None:

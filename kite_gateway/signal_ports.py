@@ -68,6 +68,20 @@ class SignalPorts:
                                     order_id=placed.order_id, started=started)  # fmt: skip
         return placed.order_id
 
+    async def ready(self) -> None:
+        """The instrument master loaded (or refreshed for the day) through a logged-in account, so that
+        `listing` answers for every intake (the webhook, the resume sweep, an approval after a restart)."""
+        for session in self.accounts.all():
+            if session.state()[0] is SessionState.ACTIVE:
+                await self.master.ensure(session)
+                return
+        if not self.master.by_symbol:
+            raise GatewayError(
+                Status.FAILED_PRECONDITION,
+                Reason.ACCOUNT_NEEDS_LOGIN,
+                "no account is logged in, so the instruments cannot be read: log one in (GetLoginUrl)",
+            )
+
     def listing(self, exchange: str, tradingsymbol: str) -> Listing:
         return self.master.resolve(InstrumentRef(symbol=f"{exchange}:{tradingsymbol}"), "instrument")
 

@@ -510,6 +510,26 @@ async def test_the_signal_sequence_goes_on_without_a_gap_after_a_gateway_restart
         await stop_stack(second)
 
 
+async def test_a_signal_pending_approval_survives_a_restart_and_is_approved_or_expired_after_it(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
+) -> None:
+    first = await start(tmp_path, sim, sealing_key)
+    try:
+        await submit(first, signal("gated", "kept-1"))
+        await submit(first, signal("gated", "kept-2"))
+    finally:
+        await stop_stack(first)
+    second = await start(tmp_path, sim, sealing_key)
+    try:
+        approved = await second.signals.ApproveSignal(S.ApproveSignalRequest(strategy_id="gated", signal_id="kept-1"))
+        assert state_name(approved.record.state) == "SIGNAL_STATE_ROUTED", approved.record.reason
+        assert [len(second.kite_orders(a)) for a in (FIRST, SECOND)] == [1, 1]
+        sim.advance_clock(APPROVAL_TIMEOUT)  # the deadline itself: too late
+        assert await second.runtime.signals.expire_due() == ["gated/kept-2"]
+    finally:
+        await stop_stack(second)
+
+
 # Faults the simulator does not make by itself -----------------------------------------------------
 
 
@@ -557,6 +577,28 @@ async def test_an_interrupted_signal_is_finished_by_the_resume_sweep_without_a_s
         await stop_stack(stack)
 
 
+async def test_a_signal_interrupted_by_a_restart_is_finished_by_the_resume_sweep_after_it(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
+) -> None:
+    first = await start(tmp_path, sim, sealing_key, request_timeout=0.5)
+    held = sim.faults.add(Fault("POST", "/orders/*", "hold"))
+    try:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await submit(first, signal("pair", "lost-3"))
+    finally:
+        await stop_stack(first)
+    held.release()
+    await eventually(lambda: held.delivered == 1, "the held placement reached Kite")
+    second = await start(tmp_path, sim, sealing_key, request_timeout=0.5)
+    try:
+        sim.advance_clock(SIGNAL_RESUME_IDLE + 1)
+        assert await second.runtime.signals.resume_unfinished(SIGNAL_RESUME_IDLE) == ["pair/lost-3"]
+        assert state_name((await record(second, "pair", "lost-3")).state) == "SIGNAL_STATE_ROUTED"
+        assert [len(second.kite_orders(a)) for a in (FIRST, SECOND)] == [1, 1]
+    finally:
+        await stop_stack(second)
+
+
 # Authorization ------------------------------------------------------------------------------------
 
 TOKENS = {"trader": "tok-trader-1", "desk": "tok-desk-1"}
@@ -593,5 +635,15 @@ async def test_a_caller_who_may_not_trade_one_of_the_strategys_accounts_is_denie
         allowed = await submit(stack, signal("once", "allowed-1"), metadata=bearer("trader"))
         assert state_name(allowed.record.state) == "SIGNAL_STATE_ROUTED" and allowed.record.principal == "trader"
         assert stack.kite_orders(SECOND) == [] and len(stack.kite_orders(FIRST)) == 1
+        await submit(stack, signal("pair", "desk-1"), metadata=bearer("desk"))
+        listed = await stack.signals.ListStrategies(S.ListStrategiesRequest(), metadata=bearer("trader"))
+        assert FIRST in {a for s in listed.strategies for a in s.accounts}
+        assert all(set(s.accounts) <= {FIRST} for s in listed.strategies), "only strategies it may read"
+        stream = stack.signals.StreamSignals(S.StreamSignalsRequest(after_sequence=0), metadata=bearer("trader"))
+        try:
+            seen = await read_until(stream, replayed)
+        finally:
+            stream.cancel()
+        assert {m.signal_event.strategy_id for m in seen[:-1]} == {"once"}, "no event of a strategy it may not read"
     finally:
         await stop_stack(stack)

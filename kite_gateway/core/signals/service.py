@@ -67,6 +67,7 @@ UsageOf = Callable[[str], Awaitable[Usage]]  # strategy id -> its budget usage t
 Members = Callable[[str], Sequence[str]]  # account group -> its account ids (KeyError when unknown)
 Halted = Callable[[str], Awaitable[str | None]]  # strategy id -> why it is halted today (None: it is not)
 OnEvent = Callable[[], None]  # a signal changed state (the stream's wake-up)
+Ready = Callable[[], Awaitable[None]]  # load what `listing` needs (the instrument master) before it is asked
 
 
 def signal_client_order_id(strategy_id: str, signal_id: str, account_id: str) -> str:
@@ -181,6 +182,7 @@ class Signals:
         members: Members | None,
         clock: Clock,
         halted: Halted | None = None,
+        ready: Ready | None = None,
     ) -> None:
         self.book = book
         self.store = store
@@ -192,6 +194,7 @@ class Signals:
         self.members = members
         self.clock = clock
         self.halted = halted
+        self.ready = ready
         self.desk = ApprovalDesk(clock)
         self.on_event: list[OnEvent] = []
         # One handling at a time per signal in this process, shielded from the caller: a caller that
@@ -209,6 +212,7 @@ class Signals:
     async def submit(self, signal: Signal, principal: str) -> SignalRecord:
         validate(signal)
         strategy = self.strategy(signal.strategy_id)
+        await self._ready()
         listing = self.listing(signal.exchange, signal.tradingsymbol)  # an unknown instrument is refused, not stored
         check_tradable(listing, "instrument")  # ... and so is an index: no account could order it
         strategy.accounts_of(self.members)  # so is a strategy with an unknown account group
@@ -226,8 +230,14 @@ class Signals:
         """Carry on every signal left RECEIVED, APPROVED or ROUTING for `idle_seconds` (a gateway that
         stopped mid-way, a caller that gave up, an order whose outcome was unknown); the
         "strategy_id/signal_id" of each one finished. One that fails again is left for the next round."""
-        finished = []
-        for stored in await self.store.unfinished(self.clock() - timedelta(seconds=idle_seconds)):
+        finished: builtins.list[str] = []
+        unfinished = await self.store.unfinished(self.clock() - timedelta(seconds=idle_seconds))
+        if unfinished:
+            try:
+                await self._ready()  # after a restart the sweep may come before anything loaded the master
+            except GatewayError:
+                return finished  # nothing can be resumed yet: the next round tries again
+        for stored in unfinished:
             signal = signal_from_json(json.loads(stored.body))
             try:
                 await self._handle(signal)
@@ -235,6 +245,10 @@ class Signals:
                 continue
             finished.append(f"{stored.strategy_id}/{stored.signal_id}")
         return finished
+
+    async def _ready(self) -> None:
+        if self.ready is not None:
+            await self.ready()
 
     async def _handle(self, signal: Signal) -> None:
         key = (signal.strategy_id, signal.signal_id)
@@ -285,6 +299,7 @@ class Signals:
 
     async def approve(self, strategy_id: str, signal_id: str, principal: str) -> SignalRecord:
         stored, pending = await self._pending(strategy_id, signal_id)
+        await self._ready()
         signal = signal_from_json(json.loads(stored.body))
         decision = self.desk.approve(pending, SignalState(stored.state))
         if decision.error is not None:

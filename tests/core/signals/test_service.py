@@ -316,3 +316,26 @@ async def test_a_signal_stopped_between_the_halts_two_moves_is_resumed_to_failed
     clock.now += timedelta(seconds=31)
     assert await signals.resume_unfinished(30) == ["mom/sig-1"]
     assert (await signals.get("mom", "sig-1")).state is SignalState.FAILED
+
+
+async def test_a_submission_and_an_approval_after_a_restart_load_the_instruments_before_resolving_one(
+    store: SignalStore,
+) -> None:
+    loaded: list[bool] = []
+
+    async def ready() -> None:
+        loaded.append(True)
+
+    def listing(exchange: str, tradingsymbol: str) -> Instrument:
+        if not loaded:
+            raise GatewayError(Status.NOT_FOUND, Reason.INSTRUMENT_NOT_FOUND, "not in today's instrument master")
+        return NIFTY_FUT
+
+    clock, broker, gated = FakeClock(), FakeBroker(), _strategy(approval=Approval(True, 60))
+    before = _signals(store, gated, broker, clock)
+    before.listing, before.ready = listing, ready
+    assert (await before.submit(BUY_2, "alice")).state is SignalState.PENDING_APPROVAL
+    loaded.clear()  # a restart: nothing loaded yet
+    after = _signals(store, gated, broker, clock)
+    after.listing, after.ready = listing, ready
+    assert (await after.approve("mom", "sig-1", "bob")).state is SignalState.ROUTED
