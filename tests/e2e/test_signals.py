@@ -311,6 +311,22 @@ async def test_limit_urgencies_price_the_orders_on_the_tick_grid_toward_the_pass
     assert Decimal(str(above["price"])) == ceiling * TICK, "rounded up: never more aggressive than asked"
 
 
+async def test_an_account_whose_kill_switch_is_engaged_fails_its_leg_and_the_other_account_still_trades(
+    stack: Stack,
+) -> None:
+    await stack.orders.SetKillSwitch(order_pb2.SetKillSwitchRequest(account_id=SECOND, engaged=True, reason="desk"))
+    answer = await submit(stack, signal("pair", "switch-1"))
+    assert state_name(answer.record.state) == "SIGNAL_STATE_PARTIALLY_ROUTED", answer.record.reason
+    orders = {o.account_id: o for o in answer.record.orders}
+    assert orders[FIRST].status == S.SIGNAL_ORDER_STATUS_PLACED
+    assert orders[SECOND].status == S.SIGNAL_ORDER_STATUS_FAILED and "kill switch" in orders[SECOND].detail.lower()
+    assert stack.kite_orders(SECOND) == [] and len(stack.kite_orders(FIRST)) == 1
+    again = await submit(stack, signal("pair", "switch-1"))  # a retry does not send the failed leg again
+    assert again.replayed and state_name(again.record.state) == "SIGNAL_STATE_PARTIALLY_ROUTED"
+    listed = await stack.signals.ListSignals(S.ListSignalsRequest(strategy_id="pair"))
+    assert [r.signal.signal_id for r in listed.records] == ["switch-1"] and list(listed.records[0].orders) == []
+
+
 # Budgets ------------------------------------------------------------------------------------------
 
 
