@@ -615,6 +615,32 @@ async def test_a_signal_interrupted_by_a_restart_is_finished_by_the_resume_sweep
         await stop_stack(second)
 
 
+async def settled(stack: Stack, strategy_id: str, signal_id: str, seconds: float = 15.0) -> S.SignalRecord:
+    """The signal once it left RECEIVED and ROUTING (polled: another task carries it on)."""
+    async with asyncio.timeout(seconds):
+        while True:
+            found = await record(stack, strategy_id, signal_id)
+            if found.state not in (S.SIGNAL_STATE_RECEIVED, S.SIGNAL_STATE_ROUTING):
+                return found
+            await asyncio.sleep(0.005)
+
+
+async def test_a_caller_that_gives_up_mid_routing_leaves_the_signal_to_finish_with_one_order_per_account(
+    stack: Stack,
+) -> None:
+    await submit(stack, signal("once", "warm-up"))  # the instrument master is loaded: the next call goes straight on
+    slow = stack.sim.faults.add(Fault("POST", "/orders/*", "delay", times=2, seconds=0.5))
+    with pytest.raises(grpc.aio.AioRpcError) as gave_up:
+        await submit(stack, signal("pair", "impatient-1"), timeout=0.3)
+    assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    finished = await settled(stack, "pair", "impatient-1")
+    assert state_name(finished.state) == "SIGNAL_STATE_ROUTED", finished.reason
+    assert slow.times == 0
+    again = await submit(stack, signal("pair", "impatient-1"))
+    assert again.replayed
+    assert [len(stack.kite_orders(a)) for a in (FIRST, SECOND)] == [2, 1]  # the warm-up's order and this one's
+
+
 # Authorization ------------------------------------------------------------------------------------
 
 TOKENS = {"trader": "tok-trader-1", "desk": "tok-desk-1"}
