@@ -28,6 +28,7 @@ from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.storage.idempotency import kite_tag
 from kite_simulator import Fault, ThreadedSimulator
 from tests.e2e.conftest import Stack, eventually, market_buy, start_stack, status_of, stop_stack, strategies_file
+from tests.e2e.test_order_faults import retry_delay
 
 S = signal_pb2
 FIRST, SECOND = "ZS0001", "ZS0002"
@@ -559,7 +560,7 @@ async def test_a_signal_whose_placement_answer_never_arrives_is_unavailable_and_
             await submit(stack, signal("pair", "lost-1"))
         code, reason, metadata, _ = status_of(unknown.value)
         assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "ORDER_OUTCOME_UNKNOWN"), unknown.value.details()
-        assert metadata["signal_id"] == "lost-1"
+        assert metadata["signal_id"] == "lost-1" and retry_delay(unknown.value) >= 1, "RetryInfo, as PlaceOrder's"
         assert state_name((await record(stack, "pair", "lost-1")).state) == "SIGNAL_STATE_ROUTING"
         held.release()  # ... and reaches Kite after all, its answer to nobody
         await eventually(lambda: held.delivered == 1, "the held placement reached Kite")

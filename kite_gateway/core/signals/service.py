@@ -145,6 +145,7 @@ def outcome_unknown(exc: GatewayError) -> bool:
 
 
 _RESUMABLE = (SignalState.RECEIVED, SignalState.APPROVED, SignalState.ROUTING)
+MIN_RETRY_AFTER = 1.0  # seconds: the least RetryInfo a still-routing signal answers with (as PlaceOrder's)
 
 
 @dataclass(frozen=True)
@@ -412,7 +413,7 @@ class Signals:
         fingerprint = signal_fingerprint(signal)
         stored = await self.store.get(signal.strategy_id, signal.signal_id)
         principal = stored.principal if stored is not None else ""
-        unknown = []
+        unknown, waits = [], []
         for row in await self.store.orders_of(signal.strategy_id, signal.signal_id):
             if row.status != "sending":
                 continue
@@ -424,6 +425,7 @@ class Signals:
             except GatewayError as exc:
                 if outcome_unknown(exc):
                     unknown.append(f"{leg.account_id}: {exc.message}")
+                    waits.append(exc.retry_after or MIN_RETRY_AFTER)
                     continue
                 await self.store.set_order(signal.strategy_id, signal.signal_id, leg.account_id, "", "failed",
                                            self.clock(), exc.message)  # fmt: skip
@@ -435,7 +437,8 @@ class Signals:
                                f"signal {signal.signal_id!r} is still routing: the outcome of some orders is not "
                                f"known yet ({'; '.join(unknown)}); submit it again with the same signal_id to "
                                "finish (it never places an order twice), or the gateway finishes it shortly",
-                               {"strategy_id": signal.strategy_id, "signal_id": signal.signal_id})  # fmt: skip
+                               {"strategy_id": signal.strategy_id, "signal_id": signal.signal_id},
+                               retry_after=max(min(waits), MIN_RETRY_AFTER))  # fmt: skip
         rows = await self.store.orders_of(signal.strategy_id, signal.signal_id)
         if not rows:  # stopped between a halt's two moves: nothing was ever to be ordered
             await self._move(signal, SignalState.ROUTING, SignalState.FAILED, "not routed: no order was recorded")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -339,3 +340,21 @@ async def test_a_submission_and_an_approval_after_a_restart_load_the_instruments
     after = _signals(store, gated, broker, clock)
     after.listing, after.ready = listing, ready
     assert (await after.approve("mom", "sig-1", "bob")).state is SignalState.ROUTED
+
+
+async def test_a_signal_still_routing_answers_unavailable_with_the_soonest_retry_its_orders_asked_for(
+    store: SignalStore,
+) -> None:
+    class SlowBroker(FakeBroker):
+        async def __call__(self, order: NewOrder, principal: str) -> str:
+            wait = 7.0 if order.account_id == "ZS0001" else 3.0
+            raise GatewayError(Status.UNAVAILABLE, Reason.ORDER_OUTCOME_UNKNOWN, "no answer yet", retry_after=wait)
+
+    with pytest.raises(GatewayError) as routing:
+        await _signals(store, _strategy(), SlowBroker(), FakeClock()).submit(BUY_2, "alice")
+    assert (routing.value.reason, routing.value.retry_after) == (Reason.ORDER_OUTCOME_UNKNOWN, 3.0)
+    with pytest.raises(GatewayError) as unsaid:  # an order's error without one: at least a second
+        await _signals(store, _strategy(), FakeBroker(unknown=frozenset({"ZS0001"})), FakeClock()).submit(
+            replace(BUY_2, signal_id="sig-2"), "alice"
+        )
+    assert unsaid.value.retry_after == 1.0
