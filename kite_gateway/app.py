@@ -270,7 +270,7 @@ class App:
         ports = SignalPorts(signal_store, accounts, order_accounts, actions, instruments, last_prices, audit, clock,
                             exits.strategy_pnl_now if exits is not None else None)  # fmt: skip
         signals = Signals(strategies, signal_store, ports.place, ports.listing, ports.last_price, ports.account_view,
-                          ports.usage, members, clock, ports.halted)  # fmt: skip
+                          ports.usage, members, clock, ports.halted, ports.ready)  # fmt: skip
         signal_feed = SignalFeed(signal_store, clock)
         signals.on_event.append(signal_feed.changed)
         alerting.hook(order_updates, duplicates, risk, kill_switches, exits, clock)
@@ -374,6 +374,8 @@ class App:
                     await self.signals.resume_unfinished(SIGNAL_RESUME_IDLE)
             except GatewayError as exc:
                 log.warning("signals.upkeep_failed", error=exc.message)
+            except Exception:  # a bug or a storage failure in one round must not end the sweeps for good
+                log.exception("signals.upkeep_failed")
 
     async def watch_order_updates(self) -> None:
         """Start recording the order updates of every active account (and reconcile what happened

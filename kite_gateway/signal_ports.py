@@ -69,10 +69,21 @@ class SignalPorts:
                                     order_id=placed.order_id, started=started)  # fmt: skip
         return placed.order_id
 
-    async def listing(self, exchange: str, tradingsymbol: str) -> Listing:
-        """The instrument from the master, downloaded first through a logged-in account if need be
-        (a webhook's or a resumed signal's first instrument; the master refreshes itself daily)."""
-        await self.master.ensure(self._any_session())
+    async def ready(self) -> None:
+        """The instrument master loaded (or refreshed for the day) through a logged-in account, so that
+        `listing` answers for every intake (the webhook, the resume sweep, an approval after a restart)."""
+        for session in self.accounts.all():
+            if session.state()[0] is SessionState.ACTIVE:
+                await self.master.ensure(session)
+                return
+        if not self.master.by_symbol:
+            raise GatewayError(
+                Status.FAILED_PRECONDITION,
+                Reason.ACCOUNT_NEEDS_LOGIN,
+                "no account is logged in, so the instruments cannot be read: log one in (GetLoginUrl)",
+            )
+
+    def listing(self, exchange: str, tradingsymbol: str) -> Listing:
         return self.master.resolve(InstrumentRef(symbol=f"{exchange}:{tradingsymbol}"), "instrument")
 
     def _any_session(self) -> AccountSession:
@@ -94,9 +105,12 @@ class SignalPorts:
                                {"instrument": listing.symbol})  # fmt: skip
         return kite_decimal(prices[listing.symbol])
 
-    async def account_view(self, account_id: str, listing: Listing, margin: bool, position: bool) -> AccountView:
-        """The account's available margin in the instrument's segment and its net position in it
-        (over all products), each read from Kite only when asked for, both at once."""
+    async def account_view(
+        self, account_id: str, listing: Listing, product: str, margin: bool, position: bool
+    ) -> AccountView:
+        """The segment's available margin and the net position in the instrument in `product` (a target
+        position is the strategy's product's: a CNC position is not an MIS strategy's to flatten), each
+        read from Kite only when asked for, both at once."""
         portfolio = KitePortfolio(self.accounts.get(account_id).active())
         available, held = None, 0
 
@@ -109,7 +123,9 @@ class SignalPorts:
         async def read_position() -> None:
             nonlocal held
             net = (await portfolio.positions()).net
-            held = sum(p.quantity for p in net if p.instrument_token == listing.instrument_token)
+            held = sum(
+                p.quantity for p in net if p.instrument_token == listing.instrument_token and p.product == product
+            )
 
         await asyncio.gather(*([read_margin()] if margin else []), *([read_position()] if position else []))
         return AccountView(account_id, available, held)

@@ -23,7 +23,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.date_pb2 import Date
 from google.type.decimal_pb2 import Decimal as Decimal_pb
 from hypothesis import strategies as st
-from kite_gateway_api.v1 import account_pb2, alert_pb2, common_pb2, market_data_pb2, order_pb2, portfolio_pb2
+from kite_gateway_api.v1 import (
+    account_pb2,
+    alert_pb2,
+    common_pb2,
+    market_data_pb2,
+    order_pb2,
+    portfolio_pb2,
+    signal_pb2,
+)
 
 INT32_EDGES = (0, 1, -1, 2**31 - 1, -(2**31), 60, 100, 1000)
 UINT32_EDGES = (0, 1, 2**32 - 1, 408065, 2**31)
@@ -58,6 +66,37 @@ NASTY_STRINGS = (
 # google.type.Decimal strings near the edges of the accepted grammar.
 DECIMAL_TEXTS = ("1500", "1573.15", "-0.05", ".5", "5.", "+1", "1e3", "1E-8", "1e-9", "0.000000001", "1" * 21,
                  "9" * 19, "1e308", "-0", "1_000", "١٢٣", "inf", "sNaN")  # fmt: skip
+
+
+# The strategies the fuzzed gateway has (every sizing mode, an account group, a budget, approval), so
+# that SignalService calls get past the strategy lookup; FUZZ_PENDING_SIGNAL waits for approval.
+FUZZ_STRATEGY, FUZZ_GATED_STRATEGY, FUZZ_PENDING_SIGNAL = "fuzz", "fuzz-gated", "fuzz-pending"
+FUZZ_STRATEGIES = f"""
+[account_groups]
+fuzz-group = ["ZS0002"]
+
+[strategies.{FUZZ_STRATEGY}]
+accounts = ["ZS0001"]
+groups = ["fuzz-group"]
+
+[strategies.{FUZZ_STRATEGY}.sizing.accounts.ZS0002]
+mode = "capital_share"
+fraction = "0.01"
+
+[strategies.{FUZZ_STRATEGY}.budget]
+max_capital = "100000"
+
+[strategies.{FUZZ_GATED_STRATEGY}]
+accounts = ["ZS0001"]
+
+[strategies.{FUZZ_GATED_STRATEGY}.sizing]
+mode = "risk"
+risk_amount = "100"
+stop_distance = "10"
+
+[strategies.{FUZZ_GATED_STRATEGY}.approval]
+required = true
+"""
 
 
 @dataclass(frozen=True)
@@ -296,6 +335,13 @@ def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Mes
         quantity=1, average_price=_decimal("1573"),
     )  # fmt: skip
     refs = [ref("NSE:INFY"), common_pb2.InstrumentRef(instrument_token=408065)]
+    signal = signal_pb2.Signal(
+        signal_id="fuzz-sig-1", instrument=ref("NSE:INFY"),
+        delta=signal_pb2.SignalDelta(side=common_pb2.TRANSACTION_TYPE_BUY, quantity=1), price_hint=_decimal("1500"),
+        urgency=signal_pb2.SignalUrgency(limit_offset_ticks=2), validity=common_pb2.VALIDITY_DAY,
+        product=common_pb2.PRODUCT_MIS, stop_distance=_decimal("5"),
+    )  # fmt: skip
+    pending = {"strategy_id": FUZZ_GATED_STRATEGY, "signal_id": FUZZ_PENDING_SIGNAL}
     return {
         "GetLoginUrl": account_pb2.GetLoginUrlRequest(api_key="sim_api_key", redirect_params={"a": "b"}),
         "CompleteLogin": account_pb2.CompleteLoginRequest(api_key="sim_api_key", request_token="abc", api_secret="s"),
@@ -402,4 +448,13 @@ def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Mes
         ),
         "DeleteAlertRule": alert_pb2.DeleteAlertRuleRequest(rule_id="fuzz-rule"),
         "ListAlertDeadLetters": alert_pb2.ListAlertDeadLettersRequest(sink_id="ops", page_size=10),
+        "SubmitSignal": signal_pb2.SubmitSignalRequest(strategy_id=FUZZ_STRATEGY, signal=signal),
+        "GetSignal": signal_pb2.GetSignalRequest(strategy_id=FUZZ_STRATEGY, signal_id="fuzz-sig-1"),
+        "ListSignals": signal_pb2.ListSignalsRequest(strategy_id=FUZZ_STRATEGY, page_size=10),
+        "ApproveSignal": signal_pb2.ApproveSignalRequest(**pending),
+        "RejectSignal": signal_pb2.RejectSignalRequest(**pending),
+        "ListStrategies": signal_pb2.ListStrategiesRequest(),
+        "StreamSignals": signal_pb2.StreamSignalsRequest(
+            after_sequence=0, strategy_ids=[FUZZ_STRATEGY], heartbeat_interval=Duration(seconds=5)
+        ),
     }

@@ -23,6 +23,7 @@ from kite_gateway_api.v1 import (
     order_pb2,
     order_pb2_grpc,
     portfolio_pb2_grpc,
+    signal_pb2_grpc,
 )
 
 from kite_gateway.app import App
@@ -45,6 +46,7 @@ class Stack:
     orders: order_pb2_grpc.OrderServiceStub
     portfolio: portfolio_pb2_grpc.PortfolioServiceStub
     market: market_data_pb2_grpc.MarketDataServiceStub
+    signals: signal_pb2_grpc.SignalServiceStub
 
     def kite_orders(self, user_id: str = "ZS0001") -> list[dict[str, Any]]:
         """The order book as Kite (the simulator) has it."""
@@ -85,12 +87,21 @@ async def start_stack(
         order_pb2_grpc.OrderServiceStub(channel),
         portfolio_pb2_grpc.PortfolioServiceStub(channel),
         market_data_pb2_grpc.MarketDataServiceStub(channel),
+        signal_pb2_grpc.SignalServiceStub(channel),
     )
 
 
 async def stop_stack(stack: Stack) -> None:
     await stack.gateway.stop(0)
     await stack.runtime.close()
+
+
+def strategies_file(tmp_path: Path, text: str) -> Path:
+    """A strategies file (kite_gateway/core/signals/strategies.py) for
+    `start_stack(..., gateway_strategies_file=...)`."""
+    path = tmp_path / "strategies.toml"
+    path.write_text(text)
+    return path
 
 
 @pytest.fixture

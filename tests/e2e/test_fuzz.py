@@ -35,14 +35,25 @@ from kite_gateway_api.v1 import (
     market_data_pb2_grpc,
     order_pb2,
     order_pb2_grpc,
+    signal_pb2,
+    signal_pb2_grpc,
 )
 
 from kite_gateway.grpc.registry import API_SERVICES
 from kite_gateway.paper import log_in_demo_accounts
 from kite_gateway.storage.sealing import Sealer
 from kite_simulator import ThreadedSimulator
-from tests.e2e.conftest import Stack, market_buy, start_stack, stop_stack
-from tests.fuzzing import Known, fuzzed, raw_payloads, ref, templates
+from tests.e2e.conftest import Stack, market_buy, start_stack, stop_stack, strategies_file
+from tests.fuzzing import (
+    FUZZ_GATED_STRATEGY,
+    FUZZ_PENDING_SIGNAL,
+    FUZZ_STRATEGIES,
+    Known,
+    fuzzed,
+    raw_payloads,
+    ref,
+    templates,
+)
 from tests.simulator.conftest import regular_hours
 
 EXAMPLES = int(os.environ.get("KITE_FUZZ_EXAMPLES", "60"))
@@ -68,7 +79,8 @@ class ThreadedStack:
         sim = ThreadedSimulator(regular_hours(tick_interval=0.05))
         await sim.start()
         # Client-side Kite limits lifted: the fuzz measures answers, not throttling.
-        stack = await start_stack(self.tmp_path, sim, Sealer.generate_key(), rate_limit_per_second=100_000.0)
+        stack = await start_stack(self.tmp_path, sim, Sealer.generate_key(), rate_limit_per_second=100_000.0,
+                                  gateway_strategies_file=strategies_file(self.tmp_path, FUZZ_STRATEGIES))  # fmt: skip
         return sim, stack
 
     def run(self, coroutine: Any) -> Any:
@@ -105,6 +117,10 @@ class Fuzzing:
         assert isinstance(template, order_pb2.PlaceGttRequest)
         self.order_id = placed.order_id
         self.gtt_id = order_pb2_grpc.OrderServiceStub(channel).PlaceGtt(template, timeout=30).gtt_id
+        pending = templates("0", 0, "")["SubmitSignal"]
+        assert isinstance(pending, signal_pb2.SubmitSignalRequest)
+        pending.strategy_id, pending.signal.signal_id = FUZZ_GATED_STRATEGY, FUZZ_PENDING_SIGNAL
+        signal_pb2_grpc.SignalServiceStub(channel).SubmitSignal(pending, timeout=30)  # waits for approval
         self.stream: Any = None
         self.subscription_id = ""
         self.refresh()
@@ -123,7 +139,8 @@ class Fuzzing:
         self.templates = templates(self.order_id, self.gtt_id, self.subscription_id)
         self.known = Known(order_ids=(self.order_id, "1/../../portfolio/holdings"), extra={
             "subscription_id": (self.subscription_id,), "api_key": ("sim_api_key",),
-            "client_order_id": ("fuzz-setup", "fuzz-1"),
+            "client_order_id": ("fuzz-setup", "fuzz-1"), "strategy_id": ("fuzz", FUZZ_GATED_STRATEGY),
+            "strategy_ids": ("fuzz", FUZZ_GATED_STRATEGY), "signal_id": ("fuzz-sig-1", FUZZ_PENDING_SIGNAL),
         })  # fmt: skip
 
     def call(self, method: MethodDescriptor, payload: bytes) -> tuple[grpc.StatusCode, str]:

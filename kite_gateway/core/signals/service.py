@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from kite_gateway.core.market import Listing
-from kite_gateway.core.orders import NewOrder, OrderParams
+from kite_gateway.core.orders import NewOrder, OrderParams, check_tradable
 from kite_gateway.core.signals.approval import ApprovalDesk, Clock, PendingApproval
 from kite_gateway.core.signals.budget import Usage, check_budget
 from kite_gateway.core.signals.model import (
@@ -59,14 +59,16 @@ class Place(Protocol):
     async def __call__(self, order: NewOrder, principal: str) -> str: ...
 
 
-ListingOf = Callable[[str, str], Awaitable[Listing]]  # (exchange, tradingsymbol) -> the listing; NOT_FOUND when unknown
+ListingOf = Callable[[str, str], Listing]  # (exchange, tradingsymbol) -> the listing; NOT_FOUND when unknown
 LastPrice = Callable[[Listing], Awaitable[Decimal]]
-# (account id, instrument, margin wanted, position wanted) -> what was asked of its margin and position
-AccountViewOf = Callable[[str, Listing, bool, bool], Awaitable[AccountView]]
+# (account, instrument, product, margin wanted, position wanted) -> what was asked: the segment's
+# available margin, and the net position in the instrument in that product
+AccountViewOf = Callable[[str, Listing, str, bool, bool], Awaitable[AccountView]]
 UsageOf = Callable[[str], Awaitable[Usage]]  # strategy id -> its budget usage today
 Members = Callable[[str], Sequence[str]]  # account group -> its account ids (KeyError when unknown)
 Halted = Callable[[str], Awaitable[str | None]]  # strategy id -> why it is halted today (None: it is not)
 OnEvent = Callable[[], None]  # a signal changed state (the stream's wake-up)
+Ready = Callable[[], Awaitable[None]]  # load what `listing` needs (the instrument master) before it is asked
 
 
 def signal_client_order_id(strategy_id: str, signal_id: str, account_id: str) -> str:
@@ -144,6 +146,7 @@ def outcome_unknown(exc: GatewayError) -> bool:
 
 
 _RESUMABLE = (SignalState.RECEIVED, SignalState.APPROVED, SignalState.ROUTING)
+MIN_RETRY_AFTER = 1.0  # seconds: the least RetryInfo a still-routing signal answers with (as PlaceOrder's)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class Signals:
         members: Members | None,
         clock: Clock,
         halted: Halted | None = None,
+        ready: Ready | None = None,
     ) -> None:
         self.book = book
         self.store = store
@@ -192,6 +196,7 @@ class Signals:
         self.members = members
         self.clock = clock
         self.halted = halted
+        self.ready = ready
         self.desk = ApprovalDesk(clock)
         self.on_event: list[OnEvent] = []
         # One handling at a time per signal in this process, shielded from the caller: a caller that
@@ -209,15 +214,15 @@ class Signals:
     async def submit(self, signal: Signal, principal: str) -> SignalRecord:
         validate(signal)
         strategy = self.strategy(signal.strategy_id)
-        await self.listing(signal.exchange, signal.tradingsymbol)  # an unknown instrument is refused, not stored
+        await self._ready()
+        listing = self.listing(signal.exchange, signal.tradingsymbol)  # an unknown instrument is refused, not stored
+        check_tradable(listing, "instrument")  # ... and so is an index: no account could order it
         strategy.accounts_of(self.members)  # so is a strategy with an unknown account group
         body = json.dumps(signal_json(signal), sort_keys=True)
         stored, created = await self.store.claim(signal.strategy_id, signal.signal_id, signal_fingerprint(signal),
                                                  body, principal, SignalState.RECEIVED.value, self.clock())  # fmt: skip
         self._notify()
-        if created:
-            await self._check_halt(strategy.id, signal, SignalState.RECEIVED)
-        elif SignalState(stored.state) not in _RESUMABLE:
+        if not created and SignalState(stored.state) not in _RESUMABLE:
             return await self._record(stored, replayed=True)
         await self._handle(signal)  # new, or a retry of one interrupted: carried on from where it stands
         record = await self.get(signal.strategy_id, signal.signal_id)
@@ -227,8 +232,14 @@ class Signals:
         """Carry on every signal left RECEIVED, APPROVED or ROUTING for `idle_seconds` (a gateway that
         stopped mid-way, a caller that gave up, an order whose outcome was unknown); the
         "strategy_id/signal_id" of each one finished. One that fails again is left for the next round."""
-        finished = []
-        for stored in await self.store.unfinished(self.clock() - timedelta(seconds=idle_seconds)):
+        finished: builtins.list[str] = []
+        unfinished = await self.store.unfinished(self.clock() - timedelta(seconds=idle_seconds))
+        if unfinished:
+            try:
+                await self._ready()  # after a restart the sweep may come before anything loaded the master
+            except GatewayError:
+                return finished  # nothing can be resumed yet: the next round tries again
+        for stored in unfinished:
             signal = signal_from_json(json.loads(stored.body))
             try:
                 await self._handle(signal)
@@ -236,6 +247,10 @@ class Signals:
                 continue
             finished.append(f"{stored.strategy_id}/{stored.signal_id}")
         return finished
+
+    async def _ready(self) -> None:
+        if self.ready is not None:
+            await self.ready()
 
     async def _handle(self, signal: Signal) -> None:
         key = (signal.strategy_id, signal.signal_id)
@@ -261,6 +276,8 @@ class Signals:
             return
         if state not in (SignalState.RECEIVED, SignalState.APPROVED):
             return
+        if state is SignalState.RECEIVED and await self._check_halt(signal.strategy_id, signal, state):
+            return  # checked here, in the one handling of the signal, so a concurrent retry cannot route it
         if await self.store.orders_of(signal.strategy_id, signal.signal_id):  # planned, then interrupted
             await self._move(signal, state, SignalState.ROUTING, "carrying on the routing planned before")
             await self._send(signal)
@@ -278,16 +295,18 @@ class Signals:
                 return
         await self._route(signal, state, plan)
 
-    async def _check_halt(self, strategy_id: str, signal: Signal, state: SignalState) -> None:
-        """A halted strategy's signal ends FAILED at once, with the halt as its reason."""
+    async def _check_halt(self, strategy_id: str, signal: Signal, state: SignalState) -> bool:
+        """A halted strategy's signal ends FAILED at once, with the halt as its reason; True when it did."""
         why = None if self.halted is None else await self.halted(strategy_id)
         if why is None:
-            return
+            return False
         await self._move(signal, state, SignalState.ROUTING, "not routed: the strategy is halted")
         await self._move(signal, SignalState.ROUTING, SignalState.FAILED, f"strategy {strategy_id} is halted: {why}")
+        return True
 
     async def approve(self, strategy_id: str, signal_id: str, principal: str) -> SignalRecord:
         stored, pending = await self._pending(strategy_id, signal_id)
+        await self._ready()
         signal = signal_from_json(json.loads(stored.body))
         decision = self.desk.approve(pending, SignalState(stored.state))
         if decision.error is not None:
@@ -350,7 +369,7 @@ class Signals:
     async def _plan(self, strategy: Strategy, signal: Signal, state: SignalState) -> _Plan | None:
         """Size every account and check the budget; None when the signal was stored REFUSED_BUDGET or
         SKIPPED instead."""
-        listing = await self.listing(signal.exchange, signal.tradingsymbol)
+        listing = self.listing(signal.exchange, signal.tradingsymbol)
         accounts = strategy.accounts_of(self.members)
         if signal.urgency.kind is UrgencyKind.AT_PRICE or signal.price_hint is not None:
             last = Decimal(0)  # not needed: the signal names its reference price
@@ -359,8 +378,10 @@ class Signals:
         # Kite is read only for what sizing uses: the margin for a capital share, the position for a
         # target (the difference to order) or a capital budget (only an order's opening part counts).
         position = signal.is_target or strategy.budget.max_capital is not None
+        product = (signal.product or strategy.product).upper()  # a target counts the position in its product only
         views = await asyncio.gather(*(
-            self._view(account_id, listing, strategy.sizing_for(account_id).mode is SizingMode.CAPITAL_SHARE, position)
+            self._view(account_id, listing, product, strategy.sizing_for(account_id).mode is SizingMode.CAPITAL_SHARE,
+                       position)
             for account_id in accounts
         ))  # fmt: skip
         sized: builtins.list[Leg | Skip] = []
@@ -383,11 +404,12 @@ class Signals:
             return None
         return _Plan(legs, skips, signal.price_hint or signal.urgency.price or last)
 
-    async def _view(self, account_id: str, listing: Listing, margin: bool, position: bool) -> AccountView | Skip:
+    async def _view(self, account_id: str, listing: Listing, product: str, margin: bool,
+                    position: bool) -> AccountView | Skip:  # fmt: skip
         if not (margin or position):
             return AccountView(account_id)
         try:
-            return await self.account_view(account_id, listing, margin, position)
+            return await self.account_view(account_id, listing, product, margin, position)
         except GatewayError as exc:
             return Skip(account_id, f"the account could not be read: {exc.message}")
 
@@ -405,11 +427,12 @@ class Signals:
     async def _send(self, signal: Signal) -> None:
         """Send every recorded order not yet settled; end the signal ROUTED, PARTIALLY_ROUTED or
         FAILED once every one is, else leave it ROUTING and answer UNAVAILABLE (retry the signal)."""
-        listing = await self.listing(signal.exchange, signal.tradingsymbol)
+        listing = self.listing(signal.exchange, signal.tradingsymbol)
         fingerprint = signal_fingerprint(signal)
         stored = await self.store.get(signal.strategy_id, signal.signal_id)
         principal = stored.principal if stored is not None else ""
         unknown: builtins.list[str] = []
+        waits: builtins.list[float] = []
 
         async def send(row: SignalOrder) -> None:
             leg = leg_from_json(row.account_id, row.leg)
@@ -420,6 +443,7 @@ class Signals:
             except GatewayError as exc:
                 if outcome_unknown(exc):
                     unknown.append(f"{leg.account_id}: {exc.message}")
+                    waits.append(exc.retry_after or MIN_RETRY_AFTER)
                     return
                 await self.store.set_order(signal.strategy_id, signal.signal_id, leg.account_id, "", "failed",
                                            self.clock(), exc.message)  # fmt: skip
@@ -435,8 +459,12 @@ class Signals:
                                f"signal {signal.signal_id!r} is still routing: the outcome of some orders is not "
                                f"known yet ({'; '.join(unknown)}); submit it again with the same signal_id to "
                                "finish (it never places an order twice), or the gateway finishes it shortly",
-                               {"strategy_id": signal.strategy_id, "signal_id": signal.signal_id})  # fmt: skip
+                               {"strategy_id": signal.strategy_id, "signal_id": signal.signal_id},
+                               retry_after=max(min(waits), MIN_RETRY_AFTER))  # fmt: skip
         rows = await self.store.orders_of(signal.strategy_id, signal.signal_id)
+        if not rows:  # stopped between a halt's two moves: nothing was ever to be ordered
+            await self._move(signal, SignalState.ROUTING, SignalState.FAILED, "not routed: no order was recorded")
+            return
         placed = sum(1 for row in rows if row.status == "placed")
         failures = [f"{row.account_id}: {row.detail}" for row in rows if row.status == "failed"]
         reason = f"{placed} placed, {len(failures)} failed" + (f" ({'; '.join(failures)})" if failures else "")

@@ -59,7 +59,7 @@ class AccountView:
 
     account_id: str
     available_margin: Decimal | None = None  # Kite's available margin for the segment (None: not known)
-    position: int = 0  # the net quantity held in the instrument (signed)
+    position: int = 0  # the net quantity held in the instrument in the order's product (signed)
 
 
 def round_to_tick(price: Decimal, tick_size: Decimal, side: Side) -> Decimal:
@@ -159,7 +159,12 @@ def size_leg(
     side = Side.BUY if order > 0 else Side.SELL
     limit = limit_price(signal, side, last_price, tick_size)
     if limit is not None and limit <= 0:
-        return Skip(account_id, f"the limit price {limit} would be at or below 0: use a smaller offset")
+        fix = (
+            "use a smaller offset"
+            if signal.urgency.kind is UrgencyKind.LIMIT_OFFSET
+            else f"price it at {tick_size} or above"
+        )
+        return Skip(account_id, f"the limit price {limit} would be at or below 0: {fix}")
     opening = _opening(account.position, order)
     return Leg(
         account_id=account_id,

@@ -5,7 +5,9 @@ routed, an order failing on one account, and the lineage of every order."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +18,7 @@ from kite_gateway.core.orders import NewOrder
 from kite_gateway.core.signals.approval import Clock
 from kite_gateway.core.signals.budget import Usage
 from kite_gateway.core.signals.model import Side, Signal, SignalState
-from kite_gateway.core.signals.service import Signals, signal_client_order_id
+from kite_gateway.core.signals.service import Signals, signal_client_order_id, signal_json
 from kite_gateway.core.signals.sizing import AccountView
 from kite_gateway.core.signals.strategies import Approval, Budget, Sizing, SizingMode, Strategy, StrategyBook
 from kite_gateway.errors import GatewayError, Reason, Status
@@ -83,10 +85,8 @@ def _signals(store: SignalStore, strategy: Strategy, broker: FakeBroker, clock: 
     async def last_price(listing: Instrument) -> Decimal:
         return listing.last_price
 
-    async def listing(exchange: str, tradingsymbol: str) -> Instrument:
-        return NIFTY_FUT
-
-    async def account_view(account_id: str, listing: Instrument, margin: bool, position: bool) -> AccountView:
+    async def account_view(account_id: str, listing: Instrument, product: str, margin: bool,
+                           position: bool) -> AccountView:  # fmt: skip
         if reads is not None:
             reads.append((account_id, margin, position))
         return AccountView(account_id, Decimal(1_000_000), 0)
@@ -100,7 +100,7 @@ def _signals(store: SignalStore, strategy: Strategy, broker: FakeBroker, clock: 
         return halted
 
     return Signals(
-        StrategyBook({strategy.id: strategy}), store, broker, listing, last_price,
+        StrategyBook({strategy.id: strategy}), store, broker, lambda exchange, symbol: NIFTY_FUT, last_price,
         account_view, usage_of, {"family": ["ZS0002"]}.__getitem__, clock, halted_of,
     )  # fmt: skip
 
@@ -213,13 +213,46 @@ async def test_a_signal_of_an_unknown_strategy_is_not_found_and_not_stored(store
 async def test_a_signal_naming_an_unknown_instrument_is_refused_before_it_is_stored(store: SignalStore) -> None:
     signals = _signals(store, _strategy(), FakeBroker(), FakeClock())
 
-    async def unknown(exchange: str, tradingsymbol: str) -> Instrument:
+    def unknown(exchange: str, tradingsymbol: str) -> Instrument:
         raise GatewayError(Status.NOT_FOUND, Reason.INSTRUMENT_NOT_FOUND, f"{exchange}:{tradingsymbol} is not listed")
 
     signals.listing = unknown
     with pytest.raises(GatewayError) as refused:
         await signals.submit(BUY_2, "alice")
     assert refused.value.reason is Reason.INSTRUMENT_NOT_FOUND and await store.events_after(0) == []
+
+
+async def test_a_signal_on_an_index_is_invalid_argument_before_it_is_stored(store: SignalStore) -> None:
+    broker = FakeBroker()
+    signals = _signals(store, _strategy(), broker, FakeClock())
+    index = Instrument(256265, 1001, "NIFTY 50", "NIFTY 50", "NSE", "INDICES", "EQ", None, Decimal(0), Decimal(0), 0,
+                       Decimal("24000"))  # fmt: skip
+    signals.listing = lambda exchange, tradingsymbol: index
+    with pytest.raises(GatewayError) as refused:
+        await signals.submit(Signal("mom", "sig-1", "NSE", "NIFTY 50", side=Side.BUY, quantity=1), "alice")
+    assert refused.value.code is Status.INVALID_ARGUMENT and "index" in refused.value.message
+    assert await store.events_after(0) == [] and broker.calls == 0
+
+
+async def test_a_target_is_sized_from_the_position_in_the_orders_product_not_every_product(
+    store: SignalStore,
+) -> None:
+    broker = FakeBroker()
+    signals = _signals(store, _strategy(groups=()), broker, FakeClock())
+    asked: list[str] = []
+
+    async def account_view(account_id: str, listing: Instrument, product: str, margin: bool,
+                           position: bool) -> AccountView:  # fmt: skip
+        asked.append(product)
+        return AccountView(account_id, Decimal(1_000_000), 75 if product == "NRML" else 0)
+
+    signals.account_view = account_view
+    held = await signals.submit(Signal("mom", "t-1", "NFO", "NIFTY26DECFUT", target_position=150), "alice")
+    (order,) = broker.orders.values()
+    assert (held.state, order.params.quantity, order.params.product) == (SignalState.ROUTED, 75, "NRML")
+    await signals.submit(Signal("mom", "t-2", "NFO", "NIFTY26DECFUT", target_position=150, product="MIS"), "alice")
+    assert asked == ["NRML", "MIS"]
+    assert [o.params.quantity for o in broker.orders.values()] == [75, 150], "no MIS position: the whole target"
 
 
 async def test_an_order_whose_answer_never_came_leaves_the_signal_routing_and_a_retry_finishes_it_once(
@@ -304,3 +337,64 @@ async def test_a_caller_that_gives_up_mid_routing_leaves_the_signal_to_finish_ro
     gate.set()
     retried = await signals.submit(BUY_2, "alice")  # waits for the routing the first caller left running
     assert retried.state is SignalState.ROUTED and broker.calls == 2
+
+
+async def test_concurrent_submits_of_a_halted_strategys_signal_all_answer_failed_and_place_nothing(
+    store: SignalStore,
+) -> None:
+    broker = FakeBroker()
+    signals = _signals(store, _strategy(), broker, FakeClock(), halted="daily loss 5000 crossed")
+    records = await asyncio.gather(*(signals.submit(BUY_2, "alice") for _ in range(4)))
+    assert {r.state for r in records} == {SignalState.FAILED} and sum(not r.replayed for r in records) == 1
+    assert broker.calls == 0
+
+
+async def test_a_signal_stopped_between_the_halts_two_moves_is_resumed_to_failed(store: SignalStore) -> None:
+    clock = FakeClock()
+    signals = _signals(store, _strategy(), FakeBroker(), clock)
+    await store.claim("mom", "sig-1", "fp", json.dumps(signal_json(BUY_2)), "alice", "RECEIVED", clock())
+    await store.move("mom", "sig-1", "RECEIVED", "ROUTING", "not routed: the strategy is halted", clock())
+    clock.now += timedelta(seconds=31)
+    assert await signals.resume_unfinished(30) == ["mom/sig-1"]
+    assert (await signals.get("mom", "sig-1")).state is SignalState.FAILED
+
+
+async def test_a_submission_and_an_approval_after_a_restart_load_the_instruments_before_resolving_one(
+    store: SignalStore,
+) -> None:
+    loaded: list[bool] = []
+
+    async def ready() -> None:
+        loaded.append(True)
+
+    def listing(exchange: str, tradingsymbol: str) -> Instrument:
+        if not loaded:
+            raise GatewayError(Status.NOT_FOUND, Reason.INSTRUMENT_NOT_FOUND, "not in today's instrument master")
+        return NIFTY_FUT
+
+    clock, broker, gated = FakeClock(), FakeBroker(), _strategy(approval=Approval(True, 60))
+    before = _signals(store, gated, broker, clock)
+    before.listing, before.ready = listing, ready
+    assert (await before.submit(BUY_2, "alice")).state is SignalState.PENDING_APPROVAL
+    loaded.clear()  # a restart: nothing loaded yet
+    after = _signals(store, gated, broker, clock)
+    after.listing, after.ready = listing, ready
+    assert (await after.approve("mom", "sig-1", "bob")).state is SignalState.ROUTED
+
+
+async def test_a_signal_still_routing_answers_unavailable_with_the_soonest_retry_its_orders_asked_for(
+    store: SignalStore,
+) -> None:
+    class SlowBroker(FakeBroker):
+        async def __call__(self, order: NewOrder, principal: str) -> str:
+            wait = 7.0 if order.account_id == "ZS0001" else 3.0
+            raise GatewayError(Status.UNAVAILABLE, Reason.ORDER_OUTCOME_UNKNOWN, "no answer yet", retry_after=wait)
+
+    with pytest.raises(GatewayError) as routing:
+        await _signals(store, _strategy(), SlowBroker(), FakeClock()).submit(BUY_2, "alice")
+    assert (routing.value.reason, routing.value.retry_after) == (Reason.ORDER_OUTCOME_UNKNOWN, 3.0)
+    with pytest.raises(GatewayError) as unsaid:  # an order's error without one: at least a second
+        await _signals(store, _strategy(), FakeBroker(unknown=frozenset({"ZS0001"})), FakeClock()).submit(
+            replace(BUY_2, signal_id="sig-2"), "alice"
+        )
+    assert unsaid.value.retry_after == 1.0

@@ -200,7 +200,15 @@ def test_at_price_is_rounded_to_the_tick_toward_passive_and_sets_the_capital() -
 
 def test_an_offset_that_would_price_at_or_below_zero_skips_the_leg() -> None:
     signal = replace(BUY_10, urgency=Urgency.limit_offset(2000))
-    assert "at or below 0" in _skip(size_leg(_strategy(), signal, AccountView("A"), 1, TICK, LAST))
+    assert "at or below 0: use a smaller offset" in _skip(
+        size_leg(_strategy(), signal, AccountView("A"), 1, TICK, LAST)
+    )
+
+
+def test_an_at_price_under_one_tick_skips_the_leg_saying_the_price_not_an_offset_is_the_trouble() -> None:
+    signal = replace(BUY_10, urgency=Urgency.at_price(Decimal("0.01")))
+    reason = _skip(size_leg(_strategy(), signal, AccountView("A"), 1, TICK, LAST))
+    assert "at or below 0" in reason and "offset" not in reason and "0.05" in reason
 
 
 def test_the_signal_product_and_validity_override_the_strategy() -> None:
