@@ -76,6 +76,11 @@ def reference_price(signal: Signal, last_price: Decimal) -> Decimal:
     return signal.price_hint if signal.price_hint is not None else last_price
 
 
+# The furthest a negative LIMIT_OFFSET may cross its reference price, as a share of it: past that an
+# offset is a typo, not an urgency (the exchanges' own bands are wider for many contracts).
+MAX_CROSS = Decimal("0.05")
+
+
 def limit_price(signal: Signal, side: Side, last_price: Decimal, tick_size: Decimal) -> Decimal | None:
     """The LIMIT price the urgency asks for; None for a MARKET order."""
     urgency = signal.urgency
@@ -165,6 +170,12 @@ def size_leg(
             else f"price it at {tick_size} or above"
         )
         return Skip(account_id, f"the limit price {limit} would be at or below 0: {fix}")
+    if limit is not None and signal.urgency.kind is UrgencyKind.LIMIT_OFFSET:
+        anchor = reference_price(signal, last_price)
+        crossing = (limit - anchor) * side.sign  # how far past the reference it pays (BUY) or gives (SELL)
+        if anchor > 0 and crossing > anchor * MAX_CROSS:
+            return Skip(account_id, f"the limit price {limit} crosses the reference {anchor} by more than "
+                                    f"{MAX_CROSS:.0%}: use a smaller negative offset, or a MARKET urgency")  # fmt: skip
     opening = _opening(account.position, order)
     return Leg(
         account_id=account_id,

@@ -241,3 +241,14 @@ def test_a_target_with_risk_sizing_and_no_stop_skips_rather_than_flattening() ->
 
 def test_an_instrument_without_a_tick_size_keeps_the_asked_price() -> None:
     assert round_to_tick(Decimal("10.013"), Decimal(0), Side.BUY) == Decimal("10.013")
+
+
+def test_a_negative_offset_crossing_the_reference_by_more_than_five_percent_is_skipped_not_sent() -> None:
+    signal = Signal("s", "x", "NSE", "INFY", side=Side.BUY, quantity=1, price_hint=Decimal(100),
+                    urgency=Urgency.limit_offset(-200))  # fmt: skip
+    (skip,) = size_all(Strategy("s", accounts=("A",)), signal, [AccountView("A")], 1, Decimal("0.05"), Decimal(100))
+    assert isinstance(skip, Skip) and "crosses the reference 100 by more than 5%" in skip.reason
+    near = Signal("s", "y", "NSE", "INFY", side=Side.BUY, quantity=1, price_hint=Decimal(100),
+                  urgency=Urgency.limit_offset(-100))  # fmt: skip
+    (leg,) = size_all(Strategy("s", accounts=("A",)), near, [AccountView("A")], 1, Decimal("0.05"), Decimal(100))
+    assert isinstance(leg, Leg) and leg.price == Decimal("105.00")
