@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+import structlog
+
 from kite_gateway.core.market import Listing
 from kite_gateway.core.orders import NewOrder, OrderParams, check_tradable
 from kite_gateway.core.signals.approval import ApprovalDesk, Clock, PendingApproval
@@ -49,6 +51,8 @@ from kite_gateway.core.signals.sizing import AccountView, Leg, Skip, size_all
 from kite_gateway.core.signals.strategies import SizingMode, Strategy, StrategyBook
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.storage import SignalOrder, SignalStore, StoredSignal
+
+log = structlog.get_logger(__name__)
 
 
 class Place(Protocol):
@@ -240,10 +244,12 @@ class Signals:
             except GatewayError:
                 return finished  # nothing can be resumed yet: the next round tries again
         for stored in unfinished:
-            signal = signal_from_json(json.loads(stored.body))
             try:
-                await self._handle(signal)
+                await self._handle(signal_from_json(json.loads(stored.body)))
             except GatewayError:
+                continue
+            except Exception:  # one signal's bug or bad row must not hold up the others
+                log.exception("signals.resume_failed", strategy_id=stored.strategy_id, signal_id=stored.signal_id)
                 continue
             finished.append(f"{stored.strategy_id}/{stored.signal_id}")
         return finished

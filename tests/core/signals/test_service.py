@@ -398,3 +398,14 @@ async def test_a_signal_still_routing_answers_unavailable_with_the_soonest_retry
             replace(BUY_2, signal_id="sig-2"), "alice"
         )
     assert unsaid.value.retry_after == 1.0
+
+
+async def test_a_signal_whose_resume_breaks_does_not_hold_up_the_others_in_the_sweep(store: SignalStore) -> None:
+    clock = FakeClock()
+    signals = _signals(store, _strategy(), FakeBroker(), clock)
+    for signal_id in ("a-1", "a-2"):
+        body = json.dumps(signal_json(replace(BUY_2, signal_id=signal_id)))
+        await store.claim("mom", signal_id, "fp", body, "alice", "RECEIVED", clock())
+    await store.database.execute("UPDATE signals SET body = '{}' WHERE signal_id = 'a-1'")  # a row no code reads
+    clock.now += timedelta(seconds=31)
+    assert await signals.resume_unfinished(30) == ["mom/a-2"]
