@@ -23,9 +23,18 @@ from kite_gateway.app import App
 from kite_gateway.core.alerts import AlertConfigError
 from kite_gateway.core.alerts.delivery import SEQUENCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from kite_gateway.storage import DATABASE_FILE
-from kite_simulator import ThreadedSimulator
-from tests.e2e.conftest import Stack, eventually, make_settings, market_buy, start_stack, stop_stack
+from kite_simulator import Fault, ThreadedSimulator
+from tests.e2e.conftest import (
+    Stack,
+    eventually,
+    make_settings,
+    market_buy,
+    pass_the_quarantine,
+    start_stack,
+    stop_stack,
+)
 from tests.e2e.test_exits import LOSS_LIMIT, QUANTITY, STEP, SYMBOL, path
+from tests.e2e.test_order_faults import resting_buy
 
 ACCOUNT = "ZS0001"
 SECRET = "a-webhook-signing-secret-of-test"
@@ -130,10 +139,32 @@ id = "exits"
 kind = "AUTOMATIC_EXIT"
 scope = "*"
 severity = "critical"
+
+[[alerts.rules]]
+id = "duplicates"
+kind = "DUPLICATE_DETECTED"
+scope = "*"
+
+[[alerts.rules]]
+id = "ticker"
+kind = "TICKER"
+scope = "{ACCOUNT}"
+down = true
 """
     written = tmp_path / "alerts.toml"
     written.write_text(text)
     return written
+
+
+async def start_alerted(tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, receiver: Receiver,
+                        request_timeout: float = 2.0) -> Stack:  # fmt: skip
+    risk = tmp_path / "risk.toml"
+    risk.write_text(f'[exits.default]\ndaily_loss_limit = "{LOSS_LIMIT}"\nsquare_off = true\n')
+    alerts = alerts_file(tmp_path, sim, receiver.url)
+    stack = await start_stack(tmp_path, sim, sealing_key, gateway_risk_file=risk, gateway_alerts_file=alerts,
+                              request_timeout=request_timeout)  # fmt: skip
+    await stack.runtime.alerting.start()
+    return stack
 
 
 @pytest.fixture
@@ -141,11 +172,7 @@ async def alerted(
     tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Stack]:
     monkeypatch.setenv("TEST_ALERT_SECRET", SECRET)
-    risk = tmp_path / "risk.toml"
-    risk.write_text(f'[exits.default]\ndaily_loss_limit = "{LOSS_LIMIT}"\nsquare_off = true\n')
-    alerts = alerts_file(tmp_path, sim, receiver.url)
-    stack = await start_stack(tmp_path, sim, sealing_key, gateway_risk_file=risk, gateway_alerts_file=alerts)
-    await stack.runtime.alerting.start()
+    stack = await start_alerted(tmp_path, sim, sealing_key, receiver)
     yield stack
     if stack not in STOPPED:
         await stop_stack(stack)
@@ -245,3 +272,41 @@ async def test_an_alerts_file_whose_sink_secret_is_not_set_refuses_the_start_nam
     with pytest.raises(AlertConfigError, match="TEST_ALERT_SECRET"):
         await App.open(settings, now=sim.clock.now)
     assert not (settings.gateway_data_dir / DATABASE_FILE).exists()  # refused before anything was opened
+
+
+async def test_a_late_duplicate_and_a_ticker_kept_down_each_reach_the_webhook_once(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_ALERT_SECRET", SECRET)
+    stack = await start_alerted(tmp_path, sim, sealing_key, receiver, request_timeout=0.5)
+    try:
+        # A placement held in the network past the gateway's patience, sent again, then delivered late.
+        params = resting_buy(stack)
+        held = stack.sim.faults.add(Fault("POST", "/orders/*", "hold"))
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stack.orders.PlaceOrder(order_pb2.PlaceOrderRequest(account_id=ACCOUNT, client_order_id="d-1",
+                                                                      params=params))  # fmt: skip
+        pass_the_quarantine(stack)
+        await stack.orders.PlaceOrder(order_pb2.PlaceOrderRequest(account_id=ACCOUNT, client_order_id="d-1",
+                                                                  params=params))  # fmt: skip
+        held.release()
+        await eventually(lambda: "duplicates" in receiver.rules(), "the duplicate was alerted")
+
+        # The ticker dropped and kept from reconnecting (its handshake refused) until the poller sees it down.
+        stack.sim.faults.add(Fault("GET", "/", "error", times=10_000))
+        assert stack.sim.on_loop(lambda s: s.ticker.drop(ACCOUNT)) >= 1
+        tickers = stack.runtime.alerting.tickers
+
+        def seen_down() -> bool:
+            tickers.look()
+            return "ticker" in receiver.rules()
+
+        await eventually(seen_down, "the ticker being down was alerted")
+        for _ in range(3):  # still down at every later round: told once
+            tickers.look()
+        await stack.runtime.alerting.center.process_pending()
+        stack.sim.faults.clear()
+        assert receiver.forged == 0
+        assert receiver.rules().count("duplicates") == 1 and receiver.rules().count("ticker") == 1, receiver.rules()
+    finally:
+        await stop_stack(stack)
