@@ -255,6 +255,17 @@ class AlertStore:
         )
         return None if row is None else _delivery(row)
 
+    async def claim(self, delivery: Delivery, until: datetime) -> bool:
+        """Take a due delivery for one attempt: its next attempt moved to `until`, only if it is still
+        as `due` read it. Of several deliverers (replicas) that read it due, one wins; one that dies
+        mid-attempt leaves it due again at `until`."""
+        changed = await self.database.execute(
+            "UPDATE alert_deliveries SET next_attempt_at = ? "
+            "WHERE sink_id = ? AND sequence = ? AND state = ? AND next_attempt_at = ?",
+            (_text(until), delivery.sink_id, delivery.sequence, PENDING_DELIVERY, _text(delivery.next_attempt_at)),
+        )
+        return bool(changed)
+
     async def mark_delivered(self, sink_id: str, sequence: int, now: datetime) -> None:
         stamp = _text(now)
         await self.database.execute(

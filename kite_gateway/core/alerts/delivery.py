@@ -53,6 +53,7 @@ class DeliveryStore(Protocol):
     """What the deliverer needs of the store (kite_gateway.storage.AlertStore is one)."""
 
     async def due(self, now: datetime, limit: int = 100) -> list[tuple[Delivery, StoredAlert]]: ...
+    async def claim(self, delivery: Delivery, until: datetime) -> bool: ...
     async def mark_delivered(self, sink_id: str, sequence: int, now: datetime) -> None: ...
     async def mark_failed(self, sink_id: str, sequence: int, error: str, next_at: datetime, now: datetime) -> None: ...
     async def mark_dead(self, sink_id: str, sequence: int, error: str, now: datetime) -> None: ...
@@ -105,7 +106,11 @@ class WebhookDeliverer:
         idle_interval: float = 1.0,
         batch: int = 100,
         concurrency: int = 4,
+        claim_seconds: float = 120.0,
     ) -> None:
+        """`claim_seconds`: how long an attempt holds its delivery from other deliverers (replicas on
+        one database): longer than the poster's timeout; a deliverer that dies mid-attempt leaves the
+        delivery to be tried again after it."""
         if retry_base <= 0 or retry_cap < retry_base:
             raise ValueError("retry_base must be above 0 and retry_cap at least retry_base")
         self.store = store
@@ -119,6 +124,7 @@ class WebhookDeliverer:
         self.idle_interval = idle_interval
         self.batch = batch
         self._slots = asyncio.Semaphore(concurrency)
+        self.claim_seconds = claim_seconds
         self._woken = asyncio.Event()
 
     def wake(self) -> None:
@@ -157,6 +163,8 @@ class WebhookDeliverer:
         if sink is None:
             await self._dead(delivery, "the sink is no longer configured", attempts=delivery.attempts)
             return
+        if not await self.store.claim(delivery, self.clock() + timedelta(seconds=self.claim_seconds)):
+            return  # another deliverer took this attempt
         body = alert_body(alert)
         timestamp = str(int(self.clock().timestamp()))
         headers = {

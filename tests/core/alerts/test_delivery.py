@@ -158,3 +158,23 @@ async def test_a_wake_delivers_new_alerts_without_waiting_for_the_idle_poll(stor
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_two_deliverers_on_one_database_post_each_delivery_once(store: AlertStore, clock: Clock) -> None:
+    await store.append([alert(1), alert(2)], deliver_to=[["ops"], ["ops"]], now=T0)
+    first, second = FakePoster(200), FakePoster(200)
+    await asyncio.gather(deliverer(store, first, clock).deliver_due(), deliverer(store, second, clock).deliver_due())
+    sent = sorted(headers[SEQUENCE_HEADER] for _, _, headers in first.posts + second.posts)
+    assert sent == ["1", "2"]  # each replica read both due; each delivery went out once
+
+
+async def test_a_delivery_whose_deliverer_died_mid_attempt_is_tried_again_after_its_claim(
+    store: AlertStore, clock: Clock
+) -> None:
+    await store.append([alert()], deliver_to=[["ops"]], now=T0)
+    [(delivery, _)] = await store.due(T0)
+    assert await store.claim(delivery, T0 + timedelta(seconds=120))  # taken, then the replica died
+    poster = FakePoster(200)
+    assert await deliverer(store, poster, clock).deliver_due() == 0 and poster.posts == []
+    clock.now = T0 + timedelta(seconds=121)
+    assert await deliverer(store, poster, clock).deliver_due() == 1 and len(poster.posts) == 1
