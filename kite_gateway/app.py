@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -273,6 +274,8 @@ class App:
                           ports.usage, members, clock, ports.halted, ports.ready)  # fmt: skip
         signal_feed = SignalFeed(signal_store, clock)
         signals.on_event.append(signal_feed.changed)
+        if bus is not None and membership is not None:
+            await _share_signals(bus, membership, signals)
         alerting.hook(order_updates, duplicates, risk, kill_switches, exits, clock)
         webhook = None
         if secrets.strategies:
@@ -593,6 +596,39 @@ def _forwarding(settings: Settings, membership: Membership | None) -> Forwarding
     secret = settings.gateway_cluster_secret
     assert secret is not None  # the settings require it in the clustered mode
     return Forwarding(membership, secret.get_secret_value().encode(), replica_id=settings.gateway_replica_id)
+
+
+async def _share_signals(bus: Bus, membership: Membership, signals: Signals) -> None:
+    """Clustered: a signal with orders for accounts other replicas own is announced on the bus, and
+    each owner sends its own at once (the resume sweep stays the fallback for a lost message)."""
+    subject = f"{bus.prefix}.signals.elsewhere"
+    signals.owns = membership.local
+
+    def tell(strategy_id: str, signal_id: str) -> None:
+        bus.publish(subject, json.dumps([strategy_id, signal_id]).encode())
+
+    signals.on_elsewhere.append(tell)
+    running: set[asyncio.Task[bool]] = set()
+
+    def told(_subject: str, payload: bytes) -> None:
+        try:
+            strategy_id, signal_id = json.loads(payload)
+        except (ValueError, TypeError):
+            return
+        task = asyncio.create_task(signals.resume_owned(str(strategy_id), str(signal_id)))
+        running.add(task)
+        task.add_done_callback(_finished_resume(running))
+
+    await bus.subscribe(subject, told)
+
+
+def _finished_resume(running: set[asyncio.Task[bool]]) -> Callable[[asyncio.Task[bool]], None]:
+    def done(task: asyncio.Task[bool]) -> None:
+        running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("signals.elsewhere_failed", error=str(task.exception())[:200])
+
+    return done
 
 
 def _blocked(kill_switches: KillSwitches, membership: Membership | None) -> Callable[[str], None]:

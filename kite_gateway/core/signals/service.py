@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
@@ -201,6 +202,10 @@ class Signals:
         self.clock = clock
         self.halted = halted
         self.ready = ready
+        # Clustered: whether this replica owns an account, and who to tell that a signal has orders
+        # left for accounts other replicas own (each owner then sends its own at once: `resume_owned`).
+        self.owns: Callable[[str], bool] | None = None
+        self.on_elsewhere: list[Callable[[str, str], None]] = []
         self.desk = ApprovalDesk(clock)
         self.on_event: list[OnEvent] = []
         # One handling at a time per signal in this process, shielded from the caller: a caller that
@@ -253,6 +258,20 @@ class Signals:
                 continue
             finished.append(f"{stored.strategy_id}/{stored.signal_id}")
         return finished
+
+    async def resume_owned(self, strategy_id: str, signal_id: str) -> bool:
+        """Clustered: carry on a signal another replica left with orders for accounts this one owns
+        (told over the bus); False when it has none of them (nothing done)."""
+        stored = await self.store.get(strategy_id, signal_id)
+        if stored is None or SignalState(stored.state) not in _RESUMABLE:
+            return False
+        rows = await self.store.orders_of(strategy_id, signal_id)
+        if self.owns is None or not any(row.status == "sending" and self.owns(row.account_id) for row in rows):
+            return False
+        await self._ready()
+        with contextlib.suppress(GatewayError):  # others' orders are left to their owners (or the sweep)
+            await self._handle(signal_from_json(json.loads(stored.body)))
+        return True
 
     async def _ready(self) -> None:
         if self.ready is not None:
@@ -461,6 +480,10 @@ class Signals:
         rows = await self.store.orders_of(signal.strategy_id, signal.signal_id)
         await asyncio.gather(*(send(row) for row in rows if row.status == "sending"))
         if unknown:
+            owns = self.owns
+            if owns is not None and any(not owns(row.account_id) for row in rows if row.status == "sending"):
+                for tell in self.on_elsewhere:
+                    tell(signal.strategy_id, signal.signal_id)
             raise GatewayError(Status.UNAVAILABLE, Reason.ORDER_OUTCOME_UNKNOWN,
                                f"signal {signal.signal_id!r} is still routing: the outcome of some orders is not "
                                f"known yet ({'; '.join(unknown)}); submit it again with the same signal_id to "

@@ -409,3 +409,35 @@ async def test_a_signal_whose_resume_breaks_does_not_hold_up_the_others_in_the_s
     await store.database.execute("UPDATE signals SET body = '{}' WHERE signal_id = 'a-1'")  # a row no code reads
     clock.now += timedelta(seconds=31)
     assert await signals.resume_unfinished(30) == ["mom/a-2"]
+
+
+async def test_clustered_a_signal_with_an_account_another_replica_owns_is_finished_by_that_owner_once_told(
+    store: SignalStore,
+) -> None:
+    class FencedBroker(FakeBroker):
+        """One replica's placement: an account it does not own is refused by the lease fence."""
+
+        def __init__(self, owned: str) -> None:
+            super().__init__()
+            self.owned = owned
+
+        async def __call__(self, order: NewOrder, principal: str) -> str:
+            if order.account_id != self.owned:
+                raise GatewayError(Status.UNAVAILABLE, Reason.ACCOUNT_MOVING, "another replica owns it")
+            return await super().__call__(order, principal)
+
+    first_broker, second_broker = FencedBroker("ZS0001"), FencedBroker("ZS0002")
+    first = _signals(store, _strategy(), first_broker, FakeClock())
+    second = _signals(store, _strategy(), second_broker, FakeClock())
+    first.owns, second.owns = {"ZS0001"}.__contains__, {"ZS0002"}.__contains__
+    told: list[tuple[str, str]] = []
+    first.on_elsewhere.append(lambda strategy_id, signal_id: told.append((strategy_id, signal_id)))
+    with pytest.raises(GatewayError) as unfinished:
+        await first.submit(BUY_2, "alice")
+    assert unfinished.value.code is Status.UNAVAILABLE and told == [("mom", "sig-1")]
+    assert not await first.resume_owned("mom", "sig-1")  # what it owns is placed already: nothing to do
+    assert await second.resume_owned("mom", "sig-1")
+    record = await first.get("mom", "sig-1")
+    assert record.state is SignalState.ROUTED
+    assert (len(first_broker.orders), len(second_broker.orders)) == (1, 1)  # each account's order once, by its owner
+    assert not await second.resume_owned("mom", "sig-1")
