@@ -175,10 +175,13 @@ async def test_a_basket_leg_in_an_unknown_instrument_is_not_found_naming_the_leg
 async def test_a_basket_whose_caller_gives_up_mid_leg_finishes_and_its_retry_places_nothing_twice(
     stack: Stack,
 ) -> None:
-    held = stack.sim.faults.add(Fault("POST", "/orders/*", "hold"))
     request = basket("b-gone", leg("b-gone-1", "NSE:INFY", 1, "BUY"), leg("b-gone-2", "NSE:SBIN", 1, "BUY"))
+    # The instruments and the margin read first, so the caller's short deadline ends while a leg is held
+    # (not before the basket began: on a loaded machine the first call's instrument download can take it).
+    await stack.orders.PlaceBasket(basket("", *request.legs, policy=0, preview_only=True))
+    held = stack.sim.faults.add(Fault("POST", "/orders/*", "hold"))
     with pytest.raises(grpc.aio.AioRpcError) as gave_up:
-        await stack.orders.PlaceBasket(request, timeout=0.5)
+        await stack.orders.PlaceBasket(request, timeout=2)
     assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     await eventually(lambda: held.held == 1, "the first leg is stuck on its way to Kite")
     held.release()

@@ -630,9 +630,12 @@ async def test_a_caller_that_gives_up_mid_routing_leaves_the_signal_to_finish_wi
     stack: Stack,
 ) -> None:
     await submit(stack, signal("once", "warm-up"))  # the instrument master is loaded: the next call goes straight on
-    slow = stack.sim.faults.add(Fault("POST", "/orders/*", "delay", times=2, seconds=0.5))
+    # Kite answers each order after 1.6 s (inside the gateway's 2 s request timeout); the caller gives up
+    # after 1 s, time enough on a loaded machine for the signal to be stored and planned, never for its
+    # orders to be answered.
+    slow = stack.sim.faults.add(Fault("POST", "/orders/*", "delay", times=2, seconds=1.6))
     with pytest.raises(grpc.aio.AioRpcError) as gave_up:
-        await submit(stack, signal("pair", "impatient-1"), timeout=0.3)
+        await submit(stack, signal("pair", "impatient-1"), timeout=1.0)
     assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     finished = await settled(stack, "pair", "impatient-1")
     assert state_name(finished.state) == "SIGNAL_STATE_ROUTED", finished.reason
