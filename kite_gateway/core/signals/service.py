@@ -7,11 +7,14 @@ anything to order); then hold it for approval (PENDING_APPROVAL until its deadli
 A budget refusal before approval spares a person an approval that could not be routed anyway.
 approve: the plan again (the day's usage may have moved while it waited), then routing.
 
-Routing places one order per leg through the injected `place` port with a client_order_id derived
-from (strategy_id, signal_id, account_id) alone (`signal_client_order_id`), so a retry of the same
-signal on the same account can only reach the order already placed, never a second one. Each order
-is recorded (lineage) before it is sent and after; the signal ends ROUTED, PARTIALLY_ROUTED or
-FAILED (model.routing_outcome).
+Routing records every leg (its planned order: lineage, and what a resumed signal sends) before any
+is sent, then sends them at once through the injected `place` port, each with a client_order_id
+derived from (strategy_id, signal_id, account_id) alone (`signal_client_order_id`), so a retry of the
+same signal on the same account can only reach the order already placed, never a second one. The
+signal ends ROUTED, PARTIALLY_ROUTED or FAILED (model.routing_outcome); while an order's outcome is
+unknown it stays ROUTING and the caller is told UNAVAILABLE. A signal left mid-way (a crash, a caller
+that gave up) is carried on from its stored state by a retry or by `resume_unfinished`; one handling
+at a time per signal in a process, and the store's compare-and-set moves between processes.
 
 Everything outside the core comes in as a port (constructor arguments): the strategies, the store,
 placing an order, the instrument, its last price, an account's margin and position, the strategy's
