@@ -274,6 +274,7 @@ class App:
                           ports.usage, members, clock, ports.halted, ports.ready)  # fmt: skip
         signal_feed = SignalFeed(signal_store, clock)
         signals.on_event.append(signal_feed.changed)
+        signals.order_book = lambda account_id: order_accounts.reading(account_id).orders()
         if bus is not None and membership is not None:
             await _share_signals(bus, membership, signals)
         alerting.hook(order_updates, duplicates, risk, kill_switches, exits, clock)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from kite_gateway_api.v1 import common_pb2, signal_pb2
 
@@ -123,27 +125,35 @@ def signal_pb(signal: Signal) -> signal_pb2.Signal:
     return message
 
 
-def order_pb(order: SignalOrder) -> signal_pb2.SignalOrder:
-    return signal_pb2.SignalOrder(
+def order_pb(order: SignalOrder, kite_row: Mapping[str, Any] | None = None) -> signal_pb2.SignalOrder:
+    message = signal_pb2.SignalOrder(
         account_id=order.account_id,
         client_order_id=order.client_order_id,
         order_id=order.order_id,
         status=_ORDER_STATUS.get(order.status, signal_pb2.SIGNAL_ORDER_STATUS_UNSPECIFIED),
         detail=order.detail,
     )
+    if kite_row is not None:
+        message.kite_status = str(kite_row.get("status") or "")
+        message.filled_quantity = int(kite_row.get("filled_quantity") or 0)
+        if message.filled_quantity:
+            message.average_price.CopyFrom(decimal_pb(kite_row.get("average_price")))
+    return message
 
 
 def state_pb(state: str) -> signal_pb2.SignalState.ValueType:
     return signal_pb2.SignalState.Value(f"SIGNAL_STATE_{state}")
 
 
-def record_pb(record: SignalRecord) -> signal_pb2.SignalRecord:
+def record_pb(record: SignalRecord, fills: Mapping[str, Mapping[str, Any]] | None = None) -> signal_pb2.SignalRecord:
+    """`fills`: Kite's row of each order by order id (GetSignal's lineage)."""
+    rows = fills or {}
     message = signal_pb2.SignalRecord(
         signal=signal_pb(record.signal),
         state=state_pb(record.state.value),
         reason=record.reason,
         principal=record.principal,
-        orders=[order_pb(order) for order in record.orders],
+        orders=[order_pb(order, rows.get(order.order_id) if order.order_id else None) for order in record.orders],
     )
     message.created_at.FromDatetime(record.created_at)
     message.updated_at.FromDatetime(record.updated_at)

@@ -83,7 +83,8 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
         if not request.signal_id:
             raise invalid("signal_id", "required")
         record = await self.signals.get(request.strategy_id, request.signal_id)
-        return signal_pb2.GetSignalResponse(record=signal_mapping.record_pb(record))
+        fills = await self.signals.fills(record)
+        return signal_pb2.GetSignalResponse(record=signal_mapping.record_pb(record, fills))
 
     async def ListSignals(
         self, request: signal_pb2.ListSignalsRequest, context: grpc.aio.ServicerContext

@@ -693,3 +693,19 @@ async def test_a_caller_who_may_not_trade_one_of_the_strategys_accounts_is_denie
         assert {m.signal_event.strategy_id for m in seen[:-1]} == {"once"}, "no event of a strategy it may not read"
     finally:
         await stop_stack(stack)
+
+
+async def test_get_signal_shows_each_orders_fills_as_kites_order_book_has_them(stack: Stack) -> None:
+    placed = await submit(stack, signal("pair", "lineage-1", quantity=3))
+    assert state_name(placed.record.state) == "SIGNAL_STATE_ROUTED"
+    await stack.sim.advance_async(5)  # a matching pass: the market orders fill
+    await eventually(lambda: all(o["status"] == "COMPLETE" for a in (FIRST, SECOND) for o in stack.kite_orders(a)),
+                     "both orders filled at the simulator")  # fmt: skip
+    lineage = await record(stack, "pair", "lineage-1")
+    kite = {o["order_id"]: o for a in (FIRST, SECOND) for o in stack.kite_orders(a)}
+    for order in lineage.orders:
+        row = kite[order.order_id]
+        assert (order.kite_status, order.filled_quantity) == ("COMPLETE", 3)
+        assert from_decimal_pb(order.average_price, "average_price") == Decimal(str(row["average_price"]))
+    listed = await stack.signals.ListSignals(S.ListSignalsRequest(strategy_id="pair"))
+    assert [r.orders for r in listed.records] == [[]]  # listing leaves the orders (and Kite) out

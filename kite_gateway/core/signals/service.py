@@ -28,7 +28,7 @@ import builtins
 import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -208,6 +208,9 @@ class Signals:
         # Clustered: whether this replica owns an account, and who to tell that a signal has orders
         # left for accounts other replicas own (each owner then sends its own at once: `resume_owned`).
         self.owns: Callable[[str], bool] | None = None
+        # An account's orders as Kite's order book has them (rows with order_id, status,
+        # filled_quantity, average_price): the fills of a signal's orders (`fills`).
+        self.order_book: Callable[[str], Awaitable[Sequence[Mapping[str, Any]]]] | None = None
         self.on_elsewhere: list[Callable[[str, str], None]] = []
         self.desk = ApprovalDesk(clock)
         self.on_event: list[OnEvent] = []
@@ -381,6 +384,25 @@ class Signals:
                                f"strategy {strategy_id!r} has no signal {signal_id!r}",
                                {"strategy_id": strategy_id, "signal_id": signal_id})  # fmt: skip
         return await self._record(stored)
+
+    async def fills(self, record: SignalRecord) -> dict[str, Mapping[str, Any]]:
+        """Kite's row of each placed order of the signal, by order id: its status and fills. An
+        account whose order book cannot be read now is left out (the orders stand; their fills are
+        not known this moment)."""
+        if self.order_book is None:
+            return {}
+        wanted: dict[str, set[str]] = {}
+        for order in record.orders:
+            if order.order_id:
+                wanted.setdefault(order.account_id, set()).add(order.order_id)
+        found: dict[str, Mapping[str, Any]] = {}
+        for account_id, order_ids in sorted(wanted.items()):
+            try:
+                rows = await self.order_book(account_id)
+            except GatewayError:
+                continue
+            found.update({str(row["order_id"]): row for row in rows if str(row.get("order_id")) in order_ids})
+        return found
 
     async def list(self, strategy_id: str, limit: int = 100) -> builtins.list[SignalRecord]:
         """The strategy's newest signals first (without their orders: get one for those)."""

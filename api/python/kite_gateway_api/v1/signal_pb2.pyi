@@ -288,6 +288,9 @@ class SignalOrder(_message.Message):
     ORDER_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    KITE_STATUS_FIELD_NUMBER: _builtins.int
+    FILLED_QUANTITY_FIELD_NUMBER: _builtins.int
+    AVERAGE_PRICE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """The account it is on."""
     client_order_id: _builtins.str
@@ -298,6 +301,16 @@ class SignalOrder(_message.Message):
     """Where it stands."""
     detail: _builtins.str
     """Why it failed."""
+    kite_status: _builtins.str
+    """Kite's status of the order (OPEN, COMPLETE, REJECTED, CANCELLED, ...), read from its order book
+    (GetSignal only; empty when the order book could not be read).
+    """
+    filled_quantity: _builtins.int
+    """What of it filled (GetSignal only)."""
+    @_builtins.property
+    def average_price(self) -> _decimal_pb2.Decimal:
+        """The average price of what filled (GetSignal only; unset before a fill)."""
+
     def __init__(
         self,
         *,
@@ -306,10 +319,13 @@ class SignalOrder(_message.Message):
         order_id: _builtins.str = ...,
         status: Global___SignalOrderStatus.ValueType = ...,
         detail: _builtins.str = ...,
+        kite_status: _builtins.str = ...,
+        filled_quantity: _builtins.int = ...,
+        average_price: _decimal_pb2.Decimal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["average_price", b"average_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "client_order_id", b"client_order_id", "detail", b"detail", "order_id", b"order_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "average_price", b"average_price", "client_order_id", b"client_order_id", "detail", b"detail", "filled_quantity", b"filled_quantity", "kite_status", b"kite_status", "order_id", b"order_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

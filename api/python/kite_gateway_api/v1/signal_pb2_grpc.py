@@ -111,7 +111,8 @@ class SignalServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetSignal(self, request, context):
-        """Reads one signal with its orders (the lineage: signal -> orders -> fills).
+        """Reads one signal with its orders and their fills as Kite's order book has them now (the lineage:
+        signal -> orders -> fills).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -53,7 +53,9 @@ class SignalServiceStub:
     request); one that sizes to nothing on every account is SKIPPED.
     """
     GetSignal: _grpc.UnaryUnaryMultiCallable[_signal_pb2.GetSignalRequest, _signal_pb2.GetSignalResponse]
-    """Reads one signal with its orders (the lineage: signal -> orders -> fills)."""
+    """Reads one signal with its orders and their fills as Kite's order book has them now (the lineage:
+    signal -> orders -> fills).
+    """
     ListSignals: _grpc.UnaryUnaryMultiCallable[_signal_pb2.ListSignalsRequest, _signal_pb2.ListSignalsResponse]
     """Lists a strategy's newest signals first (without their orders: GetSignal has those)."""
     ApproveSignal: _grpc.UnaryUnaryMultiCallable[_signal_pb2.ApproveSignalRequest, _signal_pb2.ApproveSignalResponse]
@@ -95,7 +97,9 @@ class SignalServiceAsyncStub(SignalServiceStub):
     request); one that sizes to nothing on every account is SKIPPED.
     """
     GetSignal: _aio.UnaryUnaryMultiCallable[_signal_pb2.GetSignalRequest, _signal_pb2.GetSignalResponse]  # type: ignore[assignment]
-    """Reads one signal with its orders (the lineage: signal -> orders -> fills)."""
+    """Reads one signal with its orders and their fills as Kite's order book has them now (the lineage:
+    signal -> orders -> fills).
+    """
     ListSignals: _aio.UnaryUnaryMultiCallable[_signal_pb2.ListSignalsRequest, _signal_pb2.ListSignalsResponse]  # type: ignore[assignment]
     """Lists a strategy's newest signals first (without their orders: GetSignal has those)."""
     ApproveSignal: _aio.UnaryUnaryMultiCallable[_signal_pb2.ApproveSignalRequest, _signal_pb2.ApproveSignalResponse]  # type: ignore[assignment]
@@ -146,7 +150,9 @@ class SignalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _signal_pb2.GetSignalRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_signal_pb2.GetSignalResponse, _abc.Awaitable[_signal_pb2.GetSignalResponse]]:
-        """Reads one signal with its orders (the lineage: signal -> orders -> fills)."""
+        """Reads one signal with its orders and their fills as Kite's order book has them now (the lineage:
+        signal -> orders -> fills).
+        """
 
     @_abc_1.abstractmethod
     def ListSignals(
