@@ -21,10 +21,9 @@ from kite_gateway.core.alerts import ALERTS_FILE_ENV, AlertCenter, RuleSource, S
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.grpc import alert_mapping
 from kite_gateway.grpc.context import principal_of
+from kite_gateway.grpc.heartbeats import heartbeat_seconds
 from kite_gateway.storage import Delivery, StoredAlert
 
-DEFAULT_HEARTBEAT = 5.0
-HEARTBEATS = (1.0, 60.0)
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
 SCAN_PAGE = 500  # alerts read from the store at a time
@@ -106,13 +105,7 @@ class AlertServicer(alert_pb2_grpc.AlertServiceServicer):
         self, request: alert_pb2.StreamAlertsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[alert_pb2.StreamAlertsResponse]:
         center = self._center()
-        interval = (
-            request.heartbeat_interval.ToTimedelta().total_seconds()
-            if request.HasField("heartbeat_interval")
-            else DEFAULT_HEARTBEAT
-        )
-        if not HEARTBEATS[0] <= interval <= HEARTBEATS[1]:
-            raise invalid("heartbeat_interval", "1 s to 60 s")
+        interval = heartbeat_seconds(request)
         kinds, min_severity = alert_mapping.kinds_wanted(request.kinds), int(request.min_severity)
         newest = await center.refresh()
         after = request.after_sequence if request.HasField("after_sequence") else None

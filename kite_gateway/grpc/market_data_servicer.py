@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 import grpc
 from kite_gateway_api.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc
@@ -27,6 +27,7 @@ from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.grpc import mapping, page_tokens
 from kite_gateway.grpc.calendar_mapping import calendar_pb, exchange_status_pb
 from kite_gateway.grpc.context import principal_of
+from kite_gateway.grpc.heartbeats import heartbeat_seconds
 from kite_gateway.grpc.mapping import instrument_ref
 from kite_gateway.grpc.market_mapping import (
     candle_pb,
@@ -42,7 +43,6 @@ from kite_gateway.kite import KiteMarket
 from kite_gateway.streaming import AccountTicks, Mailbox, TickStreams
 
 MAX_INSTRUMENTS = 5000
-DEFAULT_HEARTBEAT = 5.0
 MAX_STREAM_INSTRUMENTS = 3000
 INTERVALS = {
     market_data_pb2.CANDLE_INTERVAL_MINUTE: "minute",
@@ -55,14 +55,6 @@ INTERVALS = {
     market_data_pb2.CANDLE_INTERVAL_DAY: "day",
 }
 REF_REQUIRED = "required: symbol (EXCHANGE:TRADINGSYMBOL) or instrument_token"
-
-
-def _heartbeat_seconds(request: Any, field: str = "heartbeat_interval") -> float:
-    """The request's heartbeat interval (5 s when unset; an explicit 0 is out of range)."""
-    seconds = getattr(request, field).ToTimedelta().total_seconds() if request.HasField(field) else DEFAULT_HEARTBEAT
-    if not 1 <= seconds <= 60:
-        raise invalid(field, "1 s to 60 s")
-    return float(seconds)
 
 
 def _heartbeat(streams: AccountTicks) -> bytes:
@@ -238,7 +230,7 @@ class MarketDataServicer(market_data_pb2_grpc.MarketDataServiceServicer):
         session = self.accounts.get(request.account_id)
         kite = session.active()
         await self.master.ensure(session)
-        interval = _heartbeat_seconds(request)
+        interval = heartbeat_seconds(request)
         level = level_of(request.mode or market_data_pb2.TICK_MODE_QUOTE)
         wanted = self._listings(request.instruments, "instruments")
         streams = await self.tick_streams.get(

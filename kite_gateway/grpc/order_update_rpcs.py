@@ -20,12 +20,9 @@ from kite_gateway.core.order_updates import (
     OrderUpdateReplay,
     ReplayComplete,
 )
-from kite_gateway.errors import invalid
 from kite_gateway.grpc import mapping
+from kite_gateway.grpc.heartbeats import heartbeat_seconds
 from kite_gateway.streaming import OrderUpdates
-
-DEFAULT_HEARTBEAT = 5.0
-HEARTBEATS = (1.0, 60.0)  # the seconds a caller may ask for
 
 
 def duplicate_pb(report: DuplicateReport) -> order_pb2.DuplicateOrder:
@@ -102,13 +99,7 @@ class OrderUpdateRpcs:
         session = self.accounts.get(request.account_id)
         session.active()
         await self.master.ensure(session)
-        interval = (
-            request.heartbeat_interval.ToTimedelta().total_seconds()
-            if request.HasField("heartbeat_interval")
-            else DEFAULT_HEARTBEAT
-        )
-        if not HEARTBEATS[0] <= interval <= HEARTBEATS[1]:
-            raise invalid("heartbeat_interval", "1 s to 60 s")
+        interval = heartbeat_seconds(request)
         after = request.after_sequence if request.HasField("after_sequence") else None
         symbols = self.master.symbols()
 

@@ -16,9 +16,8 @@ from kite_gateway.core.signals import SignalFeed, SignalHeartbeat, Signals, Sign
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.grpc import signal_mapping
 from kite_gateway.grpc.context import principal_of
+from kite_gateway.grpc.heartbeats import heartbeat_seconds
 
-DEFAULT_HEARTBEAT = 5.0
-HEARTBEATS = (1.0, 60.0)
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
 
@@ -128,13 +127,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
     async def StreamSignals(
         self, request: signal_pb2.StreamSignalsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[signal_pb2.StreamSignalsResponse]:
-        interval = (
-            request.heartbeat_interval.ToTimedelta().total_seconds()
-            if request.HasField("heartbeat_interval")
-            else DEFAULT_HEARTBEAT
-        )
-        if not HEARTBEATS[0] <= interval <= HEARTBEATS[1]:
-            raise invalid("heartbeat_interval", "1 s to 60 s")
+        interval = heartbeat_seconds(request)
         for strategy_id in request.strategy_ids:
             self._reading(strategy_id, "StreamSignals")
         wanted = set(request.strategy_ids) or None
