@@ -25,6 +25,7 @@ from kite_gateway.storage.database import (
 )
 from kite_gateway.storage.duplicates import DuplicateLog
 from kite_gateway.storage.exit_events import ExitEventLog, StoredExit
+from kite_gateway.storage.fills import FillLog, FillQuery
 from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, Fence, IdempotencyStore, Record
 from kite_gateway.storage.leases import (
     POSTGRES_CLOCK,
@@ -70,6 +71,8 @@ __all__ = [
     "Fence",
     "FenceToken",
     "FencedOut",
+    "FillLog",
+    "FillQuery",
     "IdempotencyStore",
     "Lease",
     "LeaseStore",

@@ -303,6 +303,69 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        13,
+        "the fill log: fills (Kite's trades) per account across days, each executed order's charges, gaps",
+        """
+        -- Written by kite_gateway/storage/fills.py. Amounts are exact decimal text; filled_at is UTC ISO
+        -- text (microseconds), trade_date the fill's IST date (YYYY-MM-DD). A trade is the same trade
+        -- whichever source reported it (the order's trades after an update, or the day's trades at a
+        -- reconciliation): (account_id, exchange, order_id, trade_id).
+        CREATE TABLE fills (
+            account_id TEXT NOT NULL,
+            exchange TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            trade_id TEXT NOT NULL,
+            tradingsymbol TEXT NOT NULL,
+            instrument_token INTEGER NOT NULL,
+            instrument_type TEXT NOT NULL,
+            side TEXT NOT NULL,
+            product TEXT NOT NULL,
+            quantity INTEGER NOT NULL,
+            price TEXT NOT NULL,
+            multiplier TEXT NOT NULL,
+            filled_at TEXT NOT NULL,
+            trade_date TEXT NOT NULL,
+            source TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, exchange, order_id, trade_id)
+        );
+        CREATE INDEX fills_by_date ON fills (account_id, trade_date, filled_at);
+        CREATE INDEX fills_by_time ON fills (filled_at);
+        -- The charges of an executed order, for `quantity` filled units (a later fill makes them stale).
+        CREATE TABLE order_charges (
+            account_id TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            trade_date TEXT NOT NULL,
+            quantity INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            brokerage TEXT NOT NULL,
+            transaction_tax TEXT NOT NULL,
+            transaction_tax_type TEXT NOT NULL,
+            exchange_turnover_charge TEXT NOT NULL,
+            sebi_turnover_charge TEXT NOT NULL,
+            stamp_duty TEXT NOT NULL,
+            gst TEXT NOT NULL,
+            dp TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, order_id)
+        );
+        CREATE INDEX order_charges_by_date ON order_charges (account_id, trade_date);
+        -- Days the log may miss fills in (inclusive IST dates), and until when each account was watched.
+        CREATE TABLE fill_gaps (
+            account_id TEXT NOT NULL,
+            start_date TEXT NOT NULL,
+            end_date TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, start_date)
+        );
+        CREATE TABLE fill_watch (
+            account_id TEXT PRIMARY KEY,
+            watched_at TEXT NOT NULL
+        );
+        """,
+    ),
 )
 
 
