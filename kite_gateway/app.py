@@ -37,6 +37,8 @@ from kite_gateway.core.orders import (
     OrderQueries,
 )
 from kite_gateway.core.portfolio import ConsolidatedPortfolio
+from kite_gateway.core.reports.recorder import FillRecorder
+from kite_gateway.core.reports.service import Reports
 from kite_gateway.core.risk import ExitBook, ExitPorts, ExitWatch, KillSwitches, PreTradeRisk, RiskBook, RiskConfigError
 from kite_gateway.core.signals import (
     SignalFeed,
@@ -61,6 +63,7 @@ from kite_gateway.grpc import (
     OrderUpdateRpcs,
     PortfolioServicer,
     ProtoTickEncoding,
+    ReportServicer,
     SignalServicer,
     StartupError,
     ensure_data_dir,
@@ -98,6 +101,7 @@ from kite_gateway.observability import (
     TickerStats,
 )
 from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_accounts, ready_line, start_simulator
+from kite_gateway.report_ports import KiteTrades, ReportPrices, StoredDay
 from kite_gateway.signal_ports import SignalPorts
 from kite_gateway.storage import (
     POSTGRES_CLOCK,
@@ -106,6 +110,7 @@ from kite_gateway.storage import (
     Database,
     DuplicateLog,
     ExitEventLog,
+    FillLog,
     IdempotencyStore,
     LeaseStore,
     OrderUpdateLog,
@@ -120,11 +125,13 @@ from kite_gateway.storage import (
 )
 from kite_gateway.streaming import AccountTicks, OrderUpdates, PostbackIntake, PriceWatch, TickStreams, UpstreamState
 from kite_simulator import SimulatorStateError
+from kite_wire import IST
 
 log = structlog.get_logger(__name__)
 SIGNAL_UPKEEP_EVERY = 1.0  # seconds between expiry sweeps
 SIGNAL_RESUME_ROUNDS = 10  # sweeps between looks for interrupted signals ...
 SIGNAL_RESUME_IDLE = 30.0  # ... left that many seconds without a change
+FILL_RECONCILE_EVERY = 300.0  # seconds between reconciliations of the fill log with Kite's trades
 
 
 @dataclass
@@ -160,6 +167,8 @@ class App:
     bus: Bus | None = None  # and its fan-out across replicas (with KITE_GATEWAY_NATS_URL)
     relays: tuple[TickRelay, UpdateRelay] | None = None
     exits: ExitWatch | None = None  # the automatic exits, when the risk file has [exits] rules
+    fill_recorder: FillRecorder | None = None  # the fill log's keeper (reports read the log)
+    reports: Reports | None = None
 
     @classmethod
     async def open(cls, settings: Settings, paper: bool = False, now: Callable[[], datetime] | None = None) -> App:
@@ -194,7 +203,8 @@ class App:
         except Exception:
             await database.close()
             raise
-        updates = OrderUpdateLog(database)
+        clock = now or (lambda: datetime.now(UTC))
+        updates = OrderUpdateLog(database, clock)
         await updates.rekey()  # updates stored by an older version, under its de-duplication key
         kite = KiteConfig.of(settings)
         executor = ThreadPoolExecutor(max_workers=kite.workers, thread_name_prefix="kite")
@@ -202,7 +212,6 @@ class App:
         connector = KiteConnector(
             executor, limits, kite.api_endpoint, kite.request_timeout, kite.max_retries, egresses
         )  # the accounts loaded below are each mapped to their egress (and warned about when shared beyond a family)
-        clock = now or (lambda: datetime.now(UTC))
         accounts = AccountManager(credentials, connector, kite.login_endpoint, clock)
         await accounts.load()
         kill_switches = KillSwitches(database)
@@ -282,6 +291,15 @@ class App:
         if secrets.strategies:
             webhook = SignalWebhook(signals.submit, secrets.secret_of, WebhookNonces(database), clock,
                                     settings.gateway_webhook_window)  # fmt: skip
+        fill_log = FillLog(database)
+        fill_recorder = FillRecorder(fill_log, KiteTrades(accounts), clock)
+        order_updates.on_stored.append(fill_recorder.order_updated)
+        order_updates.on_gap.append(lambda account_id, _gap: order_updates.background(
+            _reconcile_fills(fill_recorder, account_id)))  # fmt: skip
+        today = lambda: clock().astimezone(IST).date()  # noqa: E731
+        reports = Reports(fill_log, lambda: [s.account_id for s in accounts.all()], members,
+                          ReportPrices(accounts, instruments, today), StoredDay(updates, audit, alerting.store),
+                          clock)  # fmt: skip
         if exits is not None:
             exits.ports.square_off = exit_requests.automatic_exit
             exits.ports.strategy_positions = ports.positions
@@ -316,6 +334,8 @@ class App:
             alerting=alerting,
             webhook=webhook,
             exits=exits,
+            fill_recorder=fill_recorder,
+            reports=reports,
         )
 
     def servicers(self) -> dict[str, object]:
@@ -363,6 +383,7 @@ class App:
                 self.signals, self.signal_feed, self.accounts, self.instruments
             ),
             "kite_gateway.v1.AlertService": AlertServicer(self.alerting.center, self.alerting.store),
+            "kite_gateway.v1.ReportService": ReportServicer(self.reports) if self.reports else None,  # type: ignore[abstract]
         }
 
     async def keep_signals(self, every: float = SIGNAL_UPKEEP_EVERY) -> None:
@@ -380,6 +401,25 @@ class App:
                 log.warning("signals.upkeep_failed", error=exc.message)
             except Exception:  # a bug or a storage failure in one round must not end the sweeps for good
                 log.exception("signals.upkeep_failed")
+
+    async def keep_fills(self, every: float = FILL_RECONCILE_EVERY) -> None:
+        """Reconcile the fill log of every logged-in account this replica owns with Kite's trades,
+        every `every` seconds until cancelled (a trade whose update was missed is stored, and the
+        accounts' watch marks advance, so a gateway that stops leaves a gap marker, not a silent hole)."""
+        while True:
+            await asyncio.sleep(every)
+            await self.reconcile_fills()
+
+    async def reconcile_fills(self) -> None:
+        recorder = self.fill_recorder
+        if recorder is None:
+            return
+        for session in self.accounts.all():
+            if session.state()[0] is not SessionState.ACTIVE:
+                continue
+            if self.membership is not None and not self.membership.local(session.account_id):
+                continue
+            await _reconcile_fills(recorder, session.account_id)
 
     async def watch_order_updates(self) -> None:
         """Start recording the order updates of every active account (and reconcile what happened
@@ -571,6 +611,8 @@ async def serve(
         stack.callback(watcher.cancel)
         upkeep = asyncio.create_task(app.keep_signals())
         stack.callback(upkeep.cancel)
+        fill_upkeep = asyncio.create_task(app.keep_fills())
+        stack.callback(fill_upkeep.cancel)
         await app.alerting.start()
         announce = None if demo_accounts is None else _announce_ready(settings, gateway, demo_accounts)
         await run_until_signalled(gateway, _when_serving(settings, app.membership, announce))
@@ -630,6 +672,16 @@ def _finished_resume(running: set[asyncio.Task[bool]]) -> Callable[[asyncio.Task
             log.warning("signals.elsewhere_failed", error=str(task.exception())[:200])
 
     return done
+
+
+async def _reconcile_fills(recorder: FillRecorder, account_id: str) -> None:
+    """One account's fill reconciliation; a failure is logged (the mark stays, the next round retries)."""
+    try:
+        await recorder.reconcile(account_id)
+    except GatewayError as exc:
+        log.warning("fills.reconcile_failed", account_id=account_id, error=exc.message)
+    except Exception:  # a bug or a storage failure must not end the keeper for good
+        log.exception("fills.reconcile_failed", account_id=account_id)
 
 
 def _blocked(kill_switches: KillSwitches, membership: Membership | None) -> Callable[[str], None]:

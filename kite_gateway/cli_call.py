@@ -23,7 +23,15 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
-from kite_gateway_api.v1 import account_pb2, errors_pb2, market_data_pb2, order_pb2, portfolio_pb2, signal_pb2
+from kite_gateway_api.v1 import (
+    account_pb2,
+    errors_pb2,
+    market_data_pb2,
+    order_pb2,
+    portfolio_pb2,
+    report_pb2,
+    signal_pb2,
+)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -38,6 +46,7 @@ KNOWN_FILES = (
     order_pb2,
     portfolio_pb2,
     signal_pb2,
+    report_pb2,
     errors_pb2,
     health_pb2,
     error_details_pb2,

@@ -30,6 +30,7 @@ from kite_gateway_api.v1 import (
     market_data_pb2,
     order_pb2,
     portfolio_pb2,
+    report_pb2,
     signal_pb2,
 )
 
@@ -305,6 +306,7 @@ ALERT_ID = "00000000-0000-0000-0000-000000000000"  # names no alert
 def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Message]:
     """One valid request per method, for mutations to start from."""
     account = "ZS0001"
+    days = report_pb2.DateRange(start=Date(year=2026, month=1, day=1), end=Date(year=2026, month=12, day=31))
     market = order_pb2.OrderParams(
         instrument=ref("NSE:INFY"), transaction_type=common_pb2.TRANSACTION_TYPE_BUY,
         variety=common_pb2.VARIETY_REGULAR, order_type=common_pb2.ORDER_TYPE_MARKET, product=common_pb2.PRODUCT_CNC,
@@ -456,5 +458,22 @@ def templates(order_id: str, gtt_id: int, subscription_id: str) -> dict[str, Mes
         "ListStrategies": signal_pb2.ListStrategiesRequest(),
         "StreamSignals": signal_pb2.StreamSignalsRequest(
             after_sequence=0, strategy_ids=[FUZZ_STRATEGY], heartbeat_interval=Duration(seconds=5)
+        ),
+        "GetTradebook": report_pb2.GetTradebookRequest(
+            scope=report_pb2.ReportScope(account_ids=[account]),
+            dates=days,
+            symbol="NSE:INFY",
+            page_size=10,
+            transaction_type=common_pb2.TRANSACTION_TYPE_BUY,
+            segment=report_pb2.REPORT_SEGMENT_EQUITY,
+        ),
+        "GetPnlStatement": report_pb2.GetPnlStatementRequest(
+            scope=report_pb2.ReportScope(account_ids=[account]), dates=days
+        ),
+        "GetTaxPnl": report_pb2.GetTaxPnlRequest(
+            scope=report_pb2.ReportScope(account_ids=[account]), financial_year=2026
+        ),
+        "GetDailyReport": report_pb2.GetDailyReportRequest(
+            scope=report_pb2.ReportScope(account_ids=[account]), date=Date(year=2026, month=12, day=3)
         ),
     }

@@ -40,6 +40,10 @@ NO_ACCOUNT_ID = {
     },
     "ListStrategiesRequest": "lists every strategy the caller may read",
     **{
+        f"{name}Request": "a report's scope: accounts, a group, or every account the caller may read"
+        for name in ("GetTradebook", "GetPnlStatement", "GetTaxPnl", "GetDailyReport")
+    },
+    **{
         f"{name}Request": "the gateway's alerts: gateway-wide, of every account"
         for name in ("ListAlerts", "StreamAlerts", "ListAlertRules", "PutAlertRule", "DeleteAlertRule")
     },

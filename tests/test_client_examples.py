@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kite_gateway_api.v1 import account_pb2, market_data_pb2, order_pb2, portfolio_pb2, signal_pb2
+from kite_gateway_api.v1 import account_pb2, market_data_pb2, order_pb2, portfolio_pb2, report_pb2, signal_pb2
 
 from tests.conftest import GatewayProcess, free_port
 
@@ -158,6 +158,7 @@ def test_every_rpc_an_operator_uses_has_a_line_in_the_guide_that_ci_runs() -> No
             (order_pb2, "OrderService"),
             (portfolio_pb2, "PortfolioService"),
             (signal_pb2, "SignalService"),
+            (report_pb2, "ReportService"),
         )
     ]
     rpcs = [(f"{service.name}/{method.name}", service.full_name) for service in services for method in service.methods]

@@ -67,6 +67,12 @@ NEEDS.update({
     for m in ("ListAlerts", "StreamAlerts", "ListAlertRules", "ListAlertDeadLetters")
 })  # fmt: skip
 NEEDS.update({f"kite_gateway.v1.AlertService.{m}": Access.ADMIN for m in ("PutAlertRule", "DeleteAlertRule")})
+# A report's scope (accounts, a group, or every readable account) is resolved by the servicer, which
+# checks read access to every account it resolves to.
+NEEDS.update({
+    f"kite_gateway.v1.ReportService.{m}": Access.SIGNED_IN
+    for m in ("GetTradebook", "GetPnlStatement", "GetTaxPnl", "GetDailyReport")
+})  # fmt: skip
 for _table, _access in ((_READ_METHODS, Access.READ), (_TRADE_METHODS, Access.TRADE), (_ADMIN_METHODS, Access.ADMIN)):
     for _service, _methods in _table.items():
         NEEDS.update({f"kite_gateway.v1.{_service}.{m}": _access for m in _methods})

@@ -14,6 +14,7 @@ from kite_gateway.grpc.market_data_servicer import MarketDataServicer
 from kite_gateway.grpc.order_servicer import OrderServicer
 from kite_gateway.grpc.order_update_rpcs import OrderUpdateRpcs
 from kite_gateway.grpc.portfolio_servicer import PortfolioServicer
+from kite_gateway.grpc.report_servicer import ReportServicer
 from kite_gateway.grpc.request_limits import MAX_REQUEST_BYTES
 from kite_gateway.grpc.server import (
     Gateway,
@@ -45,6 +46,7 @@ __all__ = [
     "OwnerLookup",
     "PortfolioServicer",
     "ProtoTickEncoding",
+    "ReportServicer",
     "SignalServicer",
     "StartupError",
     "ensure_data_dir",

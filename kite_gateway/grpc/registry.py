@@ -35,6 +35,8 @@ from kite_gateway_api.v1 import (
     order_pb2_grpc,
     portfolio_pb2,
     portfolio_pb2_grpc,
+    report_pb2,
+    report_pb2_grpc,
     signal_pb2,
     signal_pb2_grpc,
 )
@@ -84,6 +86,10 @@ API_SERVICES: tuple[ApiService, ...] = (
     ApiService(
         alert_pb2.DESCRIPTOR.services_by_name["AlertService"],
         alert_pb2_grpc.AlertServiceServicer,
+    ),
+    ApiService(
+        report_pb2.DESCRIPTOR.services_by_name["ReportService"],
+        report_pb2_grpc.ReportServiceServicer,
     ),
 )
 

@@ -192,6 +192,14 @@ class AlertStore:
         )
         return [_alert(row) for row in rows]
 
+    async def between(self, start: datetime, end: datetime, limit: int = 10000) -> list[StoredAlert]:
+        """The alerts fired within [start, end), oldest first (at most `limit`)."""
+        rows = await self.database.fetch_all(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts a WHERE a.at >= ? AND a.at < ? ORDER BY a.sequence LIMIT ?",
+            (_text(start), _text(end), limit),
+        )
+        return [_alert(row) for row in rows]
+
     async def get(self, sequence: int) -> StoredAlert | None:
         row = await self.database.fetch_one(f"SELECT {_ALERT_COLUMNS} FROM alerts a WHERE a.sequence = ?", (sequence,))
         return None if row is None else _alert(row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -50,8 +51,9 @@ def dedupe_key(order: dict[str, Any]) -> str:
 
 
 class OrderUpdateLog:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.database = database
+        self.clock = clock  # when an update is received (the gateway's clock: the simulator's in tests)
         self._appending: dict[str, asyncio.Lock] = {}  # one append at a time per account in this process
 
     async def append(
@@ -59,7 +61,7 @@ class OrderUpdateLog:
     ) -> StoredUpdate | None:
         """Store an update; None when the same change was stored before (`key`, by default its
         dedupe_key, says what "the same" is)."""
-        now = datetime.now(UTC)
+        now = self.clock().astimezone(UTC)  # UTC text, so that times compare as text
         key = key or dedupe_key(order)
         body = json.dumps(order, default=str, sort_keys=True)
         params = (account_id, str(order.get("order_id") or ""), key, source, now.isoformat(), body, account_id)
@@ -104,6 +106,19 @@ class OrderUpdateLog:
             )
             for r in rows
         ]
+
+    async def received_between(self, account_id: str, start: datetime, end: datetime) -> list[StoredUpdate]:
+        """The account's updates received within [start, end), oldest first."""
+        rows = await self.database.fetch_all(
+            "SELECT * FROM order_updates WHERE account_id = ? AND received_at >= ? AND received_at < ? "
+            "ORDER BY sequence",
+            (account_id, start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()),
+        )
+        return [
+            StoredUpdate(account_id, int(r["sequence"]), int(r["source"]), datetime.fromisoformat(r["received_at"]),
+                         json.loads(r["payload"]))
+            for r in rows
+        ]  # fmt: skip
 
     async def newest(self, account_id: str) -> int:
         row = await self.database.fetch_one(

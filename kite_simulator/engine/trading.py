@@ -373,7 +373,9 @@ class TradingEngine:
         return views.order_history(self.accounts[user_id], order_id)
 
     def trades_json(self, user_id: str, order_id: str | None = None) -> list[dict[str, Any]]:
-        return views.trades(self.accounts[user_id], order_id)
+        """An order's trades, or (as Kite's /trades) every trade of the current IST day."""
+        today = None if order_id is not None else self.clock.now().astimezone(IST).date()
+        return views.trades(self.accounts[user_id], order_id, today)
 
     def positions_json(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
         return views.positions(self.accounts[user_id], self.quote)

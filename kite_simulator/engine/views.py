@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from kite_simulator.engine.accounts import Account
 from kite_simulator.engine.rms import QuoteOf, utilised
 from kite_simulator.errors import input_error
 from kite_simulator.portfolio import segment_funds
+from kite_wire import IST
 
 
 def orders(account: Account) -> list[dict[str, Any]]:
@@ -21,10 +23,15 @@ def order_history(account: Account, order_id: str) -> list[dict[str, Any]]:
     return list(order.history)
 
 
-def trades(account: Account, order_id: str | None = None) -> list[dict[str, Any]]:
+def trades(account: Account, order_id: str | None = None, day: date | None = None) -> list[dict[str, Any]]:
+    """The account's trades, of one order or (`day`) of one IST day."""
     if order_id is not None and order_id not in account.orders:
         raise input_error(f"Invalid `order_id`: {order_id} is not an order of this account.")
-    return [t.to_json() for t in account.trades if order_id is None or t.order.order_id == order_id]
+    return [
+        t.to_json()
+        for t in account.trades
+        if (order_id is None or t.order.order_id == order_id) and (day is None or t.at.astimezone(IST).date() == day)
+    ]
 
 
 def positions(account: Account, quote_of: QuoteOf) -> dict[str, list[dict[str, Any]]]:

@@ -77,6 +77,10 @@ EXPECTED_ROUTES = {
         "ListAlerts": Route.LOCAL, "StreamAlerts": Route.LOCAL, "ListAlertRules": Route.LOCAL,
         "PutAlertRule": Route.LOCAL, "DeleteAlertRule": Route.LOCAL, "ListAlertDeadLetters": Route.LOCAL,
     },
+    "ReportService": {  # the fill log is one store every replica reads
+        "GetTradebook": Route.LOCAL, "GetPnlStatement": Route.LOCAL, "GetTaxPnl": Route.LOCAL,
+        "GetDailyReport": Route.LOCAL,
+    },
 }  # fmt: skip
 
 

@@ -26,6 +26,7 @@ API_NAMES = {
     "kite_gateway.v1.MarketDataService",
     "kite_gateway.v1.SignalService",
     "kite_gateway.v1.AlertService",
+    "kite_gateway.v1.ReportService",
 }
 
 

@@ -7,13 +7,14 @@ from kite_gateway_client.alerts import AlertMethods
 from kite_gateway_client.market_data import MarketDataMethods
 from kite_gateway_client.orders import OrderMethods, OrderUpdateEvent
 from kite_gateway_client.portfolio import PortfolioMethods
+from kite_gateway_client.reports import ReportMethods
 from kite_gateway_client.signals import SignalMethods
 
 __all__ = ["AsyncGatewayClient", "OrderUpdateEvent"]
 
 
 class AsyncGatewayClient(
-    AccountMethods, OrderMethods, PortfolioMethods, MarketDataMethods, SignalMethods, AlertMethods
+    AccountMethods, OrderMethods, PortfolioMethods, MarketDataMethods, SignalMethods, AlertMethods, ReportMethods
 ):
     """A connection to one gateway. Use as `async with AsyncGatewayClient(...) as client:`.
 

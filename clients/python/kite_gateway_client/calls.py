@@ -15,6 +15,7 @@ from kite_gateway_api.v1 import (
     market_data_pb2_grpc,
     order_pb2_grpc,
     portfolio_pb2_grpc,
+    report_pb2_grpc,
     signal_pb2_grpc,
 )
 
@@ -55,6 +56,7 @@ class Connection:
         self.market = market_data_pb2_grpc.MarketDataServiceStub(self.channel)
         self.signals = signal_pb2_grpc.SignalServiceStub(self.channel)
         self.alerts = alert_pb2_grpc.AlertServiceStub(self.channel)
+        self.reports = report_pb2_grpc.ReportServiceStub(self.channel)
         self.closed = False
 
     async def close(self) -> None:

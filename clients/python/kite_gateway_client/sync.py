@@ -180,3 +180,9 @@ class GatewayClient:
     put_alert_rule = blocking(AsyncGatewayClient.put_alert_rule)
     delete_alert_rule = blocking(AsyncGatewayClient.delete_alert_rule)
     list_alert_dead_letters = blocking(AsyncGatewayClient.list_alert_dead_letters)
+
+    # ReportService
+    get_tradebook = blocking(AsyncGatewayClient.get_tradebook)
+    get_pnl_statement = blocking(AsyncGatewayClient.get_pnl_statement)
+    get_tax_pnl = blocking(AsyncGatewayClient.get_tax_pnl)
+    get_daily_report = blocking(AsyncGatewayClient.get_daily_report)

@@ -160,9 +160,9 @@ def _account(
 
     day_realised: dict[date, Decimal] = defaultdict(Decimal)
     day_charges: dict[date, Decimal] = defaultdict(Decimal)
-    for lot in closed:
-        line(line_key(lot.closed), lot.closed.segment).realised += lot.pnl
-        day_realised[lot.closed_on] += lot.pnl
+    for done in closed:
+        line(line_key(done.closed), done.closed.segment).realised += done.pnl
+        day_realised[done.closed_on] += done.pnl
     for f in fills:
         entry = line(line_key(f), f.segment)
         if f.side.sign > 0:
@@ -174,10 +174,10 @@ def _account(
         entry = line(key, segment)
         entry.charges = entry.charges + charged.charges
         day_charges[charged.trade_date] += charged.charges.total
-    for (_, key, day), charged in extra.items():
+    for (_, key, day), dp in extra.items():
         entry = lines.get(key) or line(key, Segment.EQUITY)
-        entry.charges = entry.charges + charged
-        day_charges[day] += charged.total
+        entry.charges = entry.charges + dp
+        day_charges[day] += dp.total
     for lot in still_open:
         if is_unmatched_sell(lot):
             continue
@@ -238,8 +238,5 @@ def open_mark_symbols(fills: Iterable[Fill], end: date) -> set[str]:
     """The `EXCHANGE:SYMBOL`s to price for the lots open at `end`."""
     book = match(f for f in fills if f.trade_date <= end)
     return {
-        symbol
-        for lot in book.open
-        if not is_unmatched_sell(lot)
-        for symbol in mark_symbols(line_key(lot.fill))[:1]
+        symbol for lot in book.open if not is_unmatched_sell(lot) for symbol in mark_symbols(line_key(lot.fill))[:1]
     }
