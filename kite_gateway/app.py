@@ -111,16 +111,17 @@ from kite_gateway.storage import (
     LeaseStore,
     OrderUpdateLog,
     PostgresDatabase,
+    Retention,
     Sealer,
     SealingError,
     SignalStore,
     WebhookNonces,
+    keep_pruning,
     load_key,
     open_database,
     private_directory,
-    retention,
+    retention_windows,
 )
-from kite_gateway.storage.retention import Retention, keep_pruning
 from kite_gateway.streaming import AccountTicks, OrderUpdates, PostbackIntake, PriceWatch, TickStreams, UpstreamState
 from kite_simulator import SimulatorStateError
 
@@ -589,11 +590,11 @@ async def serve(
 
 def retention_of(settings: Settings, database: Database) -> Retention:
     """The retention windows the settings give, over the gateway's database."""
-    windows = {
-        retention.ORDER_UPDATES: settings.gateway_retention_order_updates_days,
-        retention.AUDIT: settings.gateway_retention_audit_days,
-        retention.FILLS: settings.gateway_retention_fills_days,
-    }
+    windows = retention_windows(
+        settings.gateway_retention_order_updates_days,
+        settings.gateway_retention_audit_days,
+        settings.gateway_retention_fills_days,
+    )
     return Retention(database, windows)
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kite_gateway.storage.account_data import AccountData
+from kite_gateway.storage import AccountData
 
 EXIT_REFUSED = 1
 EXIT_CONFIG = 2
@@ -95,7 +95,7 @@ def erase_account(args: argparse.Namespace) -> int:
 
 
 async def _refuse_open_orders(data: AccountData, account_id: str) -> None:
-    from kite_gateway.core.orders.status import is_final
+    from kite_gateway.core.orders import is_final
 
     statuses = await data.order_statuses(account_id)
     still_open = {order_id: status for order_id, status in statuses.items() if not is_final(status)}

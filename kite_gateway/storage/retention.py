@@ -1,7 +1,7 @@
 """Retention: rows older than their table's window are deleted, oldest first, in bounded batches.
 
-Which tables are pruned, and by which time column, is data (RULES): a table a later migration adds
-(fills) is listed already and skipped while the schema does not have it. Each batch is one DELETE of
+Which tables are pruned, and by which time column, is data (RETENTION_RULES): a table a later
+migration adds (fills) is listed already and skipped while the schema does not have it. Each batch is one DELETE of
 at most about `batch` rows, committed on its own, so that no run holds a long lock; the batch's
 bound is the time of its `batch`-th oldest row (no key needed, only the indexed time column), so
 rows sharing that exact time go with it. Two processes pruning one database at once (replicas
@@ -41,7 +41,7 @@ ORDER_UPDATES = "order_updates"
 AUDIT = "audit"
 FILLS = "fills"
 
-RULES: tuple[RetentionRule, ...] = (
+RETENTION_RULES: tuple[RetentionRule, ...] = (
     RetentionRule(
         ORDER_UPDATES,
         "received_at",
@@ -51,6 +51,11 @@ RULES: tuple[RetentionRule, ...] = (
     RetentionRule(AUDIT, "time"),
     RetentionRule(FILLS, "filled_at"),  # migration 13 adds it; skipped where the schema has not got it yet
 )
+
+
+def retention_windows(order_updates: int, audit: int, fills: int) -> dict[str, int]:
+    """The windows (days; 0: forever) of RETENTION_RULES' tables, by table."""
+    return {ORDER_UPDATES: order_updates, AUDIT: audit, FILLS: fills}
 
 
 def _text(moment: datetime) -> str:
@@ -65,7 +70,7 @@ class Retention:
         self,
         database: Database,
         windows: Mapping[str, int],
-        rules: tuple[RetentionRule, ...] = RULES,
+        rules: tuple[RetentionRule, ...] = RETENTION_RULES,
         batch: int = BATCH,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
