@@ -3238,7 +3238,9 @@ class OrderUpdateGap(_message.Message):
     """In words."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
-        """When the gap began (as far as the gateway knows)."""
+        """When the gap began (as far as the gateway knows). For RETENTION_EXCEEDED the pruned updates'
+        times are gone with them: start_time and end_time are the oldest kept update's receive time.
+        """
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:
