@@ -93,6 +93,7 @@ from kite_gateway.kite import (
     check_egresses,
 )
 from kite_gateway.observability import (
+    RETENTION_PRUNED,
     ConnectionStats,
     EgressStats,
     LeaseStats,
@@ -115,13 +116,16 @@ from kite_gateway.storage import (
     LeaseStore,
     OrderUpdateLog,
     PostgresDatabase,
+    Retention,
     Sealer,
     SealingError,
     SignalStore,
     WebhookNonces,
+    keep_pruning,
     load_key,
     open_database,
     private_directory,
+    retention_windows,
 )
 from kite_gateway.streaming import AccountTicks, OrderUpdates, PostbackIntake, PriceWatch, TickStreams, UpstreamState
 from kite_simulator import SimulatorStateError
@@ -421,6 +425,12 @@ class App:
                 continue
             await _reconcile_fills(recorder, session.account_id)
 
+    async def keep_retention(self) -> None:
+        """Prune what is older than its retention window (KITE_GATEWAY_RETENTION_*_DAYS) every
+        KITE_GATEWAY_RETENTION_INTERVAL seconds until cancelled, counting the rows in a metric."""
+        await keep_pruning(retention_of(self.settings, self.database), self.settings.gateway_retention_interval,
+                           count_pruned)  # fmt: skip
+
     async def watch_order_updates(self) -> None:
         """Start recording the order updates of every active account (and reconcile what happened
         while the gateway was not running); clustered, each owner does it for what it holds."""
@@ -613,9 +623,27 @@ async def serve(
         stack.callback(upkeep.cancel)
         fill_upkeep = asyncio.create_task(app.keep_fills())
         stack.callback(fill_upkeep.cancel)
+
+        pruning = asyncio.create_task(app.keep_retention())
+        stack.callback(pruning.cancel)
         await app.alerting.start()
         announce = None if demo_accounts is None else _announce_ready(settings, gateway, demo_accounts)
         await run_until_signalled(gateway, _when_serving(settings, app.membership, announce))
+
+
+def retention_of(settings: Settings, database: Database) -> Retention:
+    """The retention windows the settings give, over the gateway's database."""
+    windows = retention_windows(
+        settings.gateway_retention_order_updates_days,
+        settings.gateway_retention_audit_days,
+        settings.gateway_retention_fills_days,
+    )
+    return Retention(database, windows)
+
+
+def count_pruned(pruned: dict[str, int]) -> None:
+    for table, rows in pruned.items():
+        RETENTION_PRUNED.labels(table).inc(rows)
 
 
 def _when_serving(

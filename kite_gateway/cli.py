@@ -1,5 +1,6 @@
 """The `kite-gateway` command: `serve` runs the gateway, `health` probes a running one, `call` calls
-one RPC with a JSON body (kite_gateway.cli_call)."""
+one RPC with a JSON body (kite_gateway.cli_call), `export-account` and `erase-account` read out or
+delete one account's stored data (kite_gateway.cli_accounts)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kite_gateway import __version__, cli_call
+from kite_gateway import __version__, cli_accounts, cli_call
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
@@ -119,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--token-file", type=Path, help="a file holding a bearer token (when health needs one)")
 
     cli_call.add_parser(commands)
+    cli_accounts.add_parsers(commands)
 
     token = commands.add_parser(
         "token",
@@ -325,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "keygen": _keygen,
         "token": _token,
         "call": cli_call.call,
+        "export-account": cli_accounts.export_account,
+        "erase-account": cli_accounts.erase_account,
     }
     return commands[args.command](args)
 

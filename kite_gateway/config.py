@@ -230,6 +230,19 @@ class Settings(BaseSettings):
         300.0, gt=0, le=86_400, description="seconds: the longest a webhook retry waits"
     )
 
+    # Data retention (kite_gateway/storage/retention.py): days each kind of record is kept, 0 for ever,
+    # and how often the gateway prunes what is older. A broker's records are kept for years (SEBI).
+    gateway_retention_order_updates_days: int = Field(
+        90, ge=0, le=36_500, description="days order updates are kept for StreamOrderUpdates resumes (0: forever)"
+    )
+    gateway_retention_audit_days: int = Field(
+        2922, ge=0, le=36_500, description="days audit entries are kept (default 8 years; 0: forever)"
+    )
+    gateway_retention_fills_days: int = Field(
+        2922, ge=0, le=36_500, description="days fills are kept (default 8 years; 0: forever)"
+    )
+    gateway_retention_interval: float = Field(3600.0, ge=1, le=86_400, description="seconds between two pruning rounds")
+
     @model_validator(mode="after")
     def _alert_retries_agree(self) -> Self:
         if self.gateway_alerts_retry_cap < self.gateway_alerts_retry_base:

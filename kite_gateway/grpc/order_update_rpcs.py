@@ -52,6 +52,7 @@ def gap_pb(event: Gap) -> order_pb2.OrderUpdateGap:
         reason=order_pb2.GapReason.Value(f"GAP_REASON_{event.reason.name}"),
         action=order_pb2.GapAction.Value(f"GAP_ACTION_{event.action.name}"),
         reconciled_updates=event.reconciled_updates,
+        oldest_available_sequence=event.oldest_available_sequence,
         message=event.message,
     )
     gap.start_time.FromDatetime(event.start)

@@ -74,3 +74,9 @@ ORDER_QUEUE_REFUSALS = Counter(
     ["account_id", "why"],
     registry=REGISTRY,
 )
+RETENTION_PRUNED = Counter(
+    "kite_gateway_retention_pruned_rows_total",
+    "Rows deleted because they were older than their table's retention window, by table.",
+    ["table"],
+    registry=REGISTRY,
+)

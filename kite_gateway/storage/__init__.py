@@ -1,6 +1,7 @@
 """The gateway's persistent state: one storage interface over an embedded SQLite database (the default)
 or PostgreSQL (the clustered mode); schema migrations, sealed secrets."""
 
+from kite_gateway.storage.account_data import ACCOUNT_TABLES, AccountData, AccountTable
 from kite_gateway.storage.alerts import (
     DEAD,
     DELIVERED,
@@ -40,12 +41,14 @@ from kite_gateway.storage.order_requests import DONE, RUNNING, OrderRequests, St
 from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, dedupe_key
 from kite_gateway.storage.postgres import PostgresDatabase
 from kite_gateway.storage.private_files import FILE_MODE, private_directory, private_file
+from kite_gateway.storage.retention import RETENTION_RULES, Retention, RetentionRule, keep_pruning, retention_windows
 from kite_gateway.storage.sealing import Sealer, SealingError, load_key
 from kite_gateway.storage.signals import SignalEvent, SignalOrder, SignalStore, StoredSignal
 from kite_gateway.storage.sqlite import DATABASE_FILE, SqliteDatabase, set_aside_database
 from kite_gateway.storage.webhook_nonces import WebhookNonces
 
 __all__ = [
+    "ACCOUNT_TABLES",
     "DATABASE_FILE",
     "DEAD",
     "DELIVERED",
@@ -56,8 +59,11 @@ __all__ = [
     "PENDING_DELIVERY",
     "PLACED",
     "POSTGRES_CLOCK",
+    "RETENTION_RULES",
     "RUNNING",
     "SQLITE_CLOCK",
+    "AccountData",
+    "AccountTable",
     "AlertStore",
     "AuditEntry",
     "AuditLog",
@@ -83,6 +89,8 @@ __all__ = [
     "Queries",
     "Record",
     "Replica",
+    "Retention",
+    "RetentionRule",
     "Row",
     "SchemaTooNew",
     "Sealer",
@@ -100,10 +108,12 @@ __all__ = [
     "StoredUpdate",
     "WebhookNonces",
     "dedupe_key",
+    "keep_pruning",
     "load_key",
     "now_text",
     "open_database",
     "private_directory",
     "private_file",
+    "retention_windows",
     "set_aside_database",
 ]

@@ -99,6 +99,11 @@ class Database(Queries):
         """`async with database.transaction() as tx:` statements on `tx` commit together, or none
         does when the block raises. Use only `tx` inside the block."""
 
+    async def tables(self) -> set[str]:
+        """The names of the tables the schema has now (for code that must work before and after a
+        migration adds one: retention, export and erasure)."""
+        raise NotImplementedError
+
     async def ping(self) -> bool:
         """True when the database answers now (for health)."""
         try:

@@ -366,6 +366,15 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        14,
+        "retention: indexes on the time columns the retention windows prune by",
+        """
+        -- kite_gateway/storage/retention.py deletes rows older than each window, oldest first, in batches.
+        CREATE INDEX order_updates_by_time ON order_updates (received_at);
+        CREATE INDEX audit_by_time ON audit (time);
+        """,
+    ),
 )
 
 

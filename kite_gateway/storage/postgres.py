@@ -206,6 +206,10 @@ class PostgresDatabase(Database):
         async with self._connection() as connection:
             return await _version(connection)
 
+    async def tables(self) -> set[str]:
+        rows = await self.fetch_all("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return {str(row["tablename"]) for row in rows}
+
     async def migrate(self) -> None:
         """Apply every migration newer than the database's version, in one transaction under an
         advisory lock: a replica starting meanwhile waits, then finds the schema migrated."""

@@ -130,6 +130,10 @@ class SqliteDatabase(Database):
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    async def tables(self) -> set[str]:
+        rows = await self.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {str(row["name"]) for row in rows}
+
     async def migrate(self) -> None:
         """Apply every migration newer than the database's version, each in its own transaction."""
         current = await self.schema_version()

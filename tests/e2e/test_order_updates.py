@@ -203,3 +203,38 @@ async def test_orders_placed_before_the_gateway_watched_the_account_are_recovere
     assert gap.reconciled_updates >= 1
     recovered = [u for u in updates(seen) if u.order.order_id == elsewhere]
     assert recovered and {u.source for u in recovered} == {order_pb2.ORDER_UPDATE_SOURCE_RECONCILIATION}
+
+
+async def test_resuming_from_a_sequence_the_retention_window_pruned_gets_a_retention_gap_then_the_rest_then_live(
+    stack: Stack,
+) -> None:
+    # Fault: the subscriber comes back after its resume point was pruned (KITE_GATEWAY_RETENTION_ORDER_UPDATES_DAYS).
+    from datetime import UTC, datetime, timedelta
+
+    from kite_gateway.storage.retention import ORDER_UPDATES, Retention
+
+    first = subscribe(stack)
+    await read_until(first, lambda seen: any(e.WhichOneof("event") == "heartbeat" for e in seen))
+    await wait_connected(stack)
+    for n in range(2):
+        await place(stack, f"old-{n}")
+    stored = updates(await read_until(first, completed(2)))
+    first.cancel()
+    newest = stored[-1].sequence
+    later = datetime.now(UTC) + timedelta(days=91)  # 91 days on: all but the account's newest update are pruned
+    pruned = await Retention(stack.runtime.database, {ORDER_UPDATES: 90}, now=lambda: later).prune()
+    assert pruned == {ORDER_UPDATES: newest - 1}
+    second = subscribe(stack, after=1)
+    try:
+        events = await read_until(second, lambda s: any(e.WhichOneof("event") == "replay_complete" for e in s))
+        gap = events[0].gap
+        assert events[0].WhichOneof("event") == "gap"
+        assert (gap.reason, gap.action) == (order_pb2.GAP_REASON_RETENTION_EXCEEDED, order_pb2.GAP_ACTION_NONE)
+        assert gap.oldest_available_sequence == newest and f"updates 2 to {newest - 1}" in gap.message
+        assert [u.sequence for u in updates(events)] == [newest]
+        assert events[-1].replay_complete.last_sequence == newest
+        live_id = await place(stack, "after-pruning")
+        live = updates(await read_until(second, completed(1)))
+        assert {u.order.order_id for u in live} == {live_id} and live[0].sequence == newest + 1
+    finally:
+        second.cancel()

@@ -33,6 +33,7 @@ class GapReason(IntEnum):
     UNSPECIFIED = 0
     UPSTREAM_DISCONNECTED = 1  # the account's ticker connection was down
     GATEWAY_RESTARTED = 2  # the gateway was not watching the account (started, or restarted)
+    RETENTION_EXCEEDED = 3  # the resume point is older than the oldest update kept (the rest were pruned)
 
 
 class GapAction(IntEnum):
@@ -79,7 +80,9 @@ class OrderUpdate:
 
 @dataclass(frozen=True)
 class Gap:
-    """Updates may have been missed between `start` and `end`, and what was done about it."""
+    """Updates may have been missed between `start` and `end`, and what was done about it. For
+    RETENTION_EXCEEDED, the updates between the resume point and `oldest_available_sequence` were
+    pruned (their times are gone with them: `start` and `end` are the oldest kept update's)."""
 
     reason: GapReason
     action: GapAction
@@ -87,6 +90,7 @@ class Gap:
     message: str
     start: datetime
     end: datetime
+    oldest_available_sequence: int = 0  # RETENTION_EXCEEDED: the oldest sequence kept (the replay goes on from it)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """One subscriber's stream of an account's order updates: the stored updates after its resume
-point, then ReplayComplete (once, also when nothing was replayed, so the caller always knows where
-to resume), then live updates as they are stored, gap markers when the feed reports one, and a
-Heartbeat whenever nothing else was sent for an interval."""
+point (first a RETENTION_EXCEEDED gap marker when the oldest of them were pruned), then
+ReplayComplete (once, also when nothing was replayed, so the caller always knows where to resume),
+then live updates as they are stored, gap markers when the feed reports one, and a Heartbeat
+whenever nothing else was sent for an interval."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from datetime import UTC, datetime
 from kite_gateway.core.order_updates.events import (
     DuplicateReport,
     Event,
+    Gap,
+    GapAction,
+    GapReason,
     Heartbeat,
     OrderUpdate,
     ReplayComplete,
@@ -72,6 +76,8 @@ class OrderUpdateReplay:
                 listener.wake.clear()
                 rows = await self.feed.log.after(account_id, last)
                 for row in rows:
+                    if row.sequence > last + 1:  # the updates in between were pruned (retention)
+                        yield retention_gap(last, row)
                     tag = row.order.get("tag") or ""
                     if tag and tag not in client_ids:
                         client_ids = await self.client_ids(account_id)
@@ -91,6 +97,22 @@ class OrderUpdateReplay:
                     yield Heartbeat(server_time=self._now(), upstream_state=self.upstream_state(account_id))
         finally:
             self.feed.forget(account_id, listener)
+
+
+def retention_gap(after: int, oldest: StoredUpdate) -> Gap:
+    """The marker of a resume after `after` when the oldest update kept is `oldest` (those in between
+    were pruned by the retention window): nothing can be recovered, the caller reads the order book."""
+    return Gap(
+        reason=GapReason.RETENTION_EXCEEDED,
+        action=GapAction.NONE,
+        reconciled_updates=0,
+        message=f"updates {after + 1} to {oldest.sequence - 1} are older than the gateway keeps "
+        f"(KITE_GATEWAY_RETENTION_ORDER_UPDATES_DAYS); the replay goes on from {oldest.sequence}: read the "
+        "order book (ListOrders) for the orders' current states",
+        start=oldest.received_at,
+        end=oldest.received_at,
+        oldest_available_sequence=oldest.sequence,
+    )
 
 
 def update_of(row: StoredUpdate, client_order_id: str) -> OrderUpdate:

@@ -46,6 +46,7 @@ from kite_gateway.core.orders.requests import (
     Protection,
 )
 from kite_gateway.core.orders.square_off import ExitResult, SquareOffResult, SquareOffs
+from kite_gateway.core.orders.status import is_final
 from kite_gateway.core.orders.trading import OrderActions
 from kite_gateway.core.orders.validation import CLIENT_ORDER_ID, check_client_order_id, check_tradable, fingerprint
 
@@ -100,4 +101,5 @@ __all__ = [
     "check_tradable",
     "exit_client_order_id",
     "fingerprint",
+    "is_final",
 ]

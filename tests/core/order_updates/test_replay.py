@@ -243,3 +243,63 @@ async def test_the_stream_listens_before_it_starts_the_live_feed_and_stops_liste
     assert listening_at_start == [1] and len(feed.listeners[ACCOUNT]) == 1
     await events.aclose()
     assert not feed.listeners[ACCOUNT]
+
+
+# Resuming from a pruned sequence (retention: kite_gateway/storage/retention.py).
+
+
+async def prune_through(feed: OrderUpdateFeed, sequence: int) -> None:
+    """What the retention window does: the account's updates up to `sequence` deleted."""
+    await feed.log.database.execute(
+        "DELETE FROM order_updates WHERE account_id = ? AND sequence <= ?", (ACCOUNT, sequence)
+    )
+
+
+async def test_resuming_from_a_pruned_sequence_says_retention_exceeded_up_to_the_oldest_kept_then_replays_and_goes_live(
+    feed: OrderUpdateFeed,
+) -> None:
+    await store(feed, "OPEN", "OPEN", "OPEN", "COMPLETE", "COMPLETE")
+    await prune_through(feed, 3)
+    events = replay(feed).events(ACCOUNT, after=1, heartbeat_every=60)
+    try:
+        seen = await until_replay_complete(events)
+        await feed.ingest(ACCOUNT, order("6", "OPEN"), UpdateSource.WEBSOCKET)
+        live = await next_event(events)
+    finally:
+        await events.aclose()
+    gap, *rest = seen
+    assert isinstance(gap, Gap)
+    assert (gap.reason, gap.action, gap.oldest_available_sequence) == (
+        GapReason.RETENTION_EXCEEDED,
+        GapAction.NONE,
+        4,
+    )
+    assert "updates 2 to 3" in gap.message and gap.reconciled_updates == 0
+    assert [e.sequence for e in rest if isinstance(e, OrderUpdate)] == [4, 5]
+    assert rest[-1] == ReplayComplete(last_sequence=5)
+    assert isinstance(live, OrderUpdate) and live.sequence == 6
+
+
+async def test_resuming_from_zero_after_pruning_marks_the_gap_from_the_first_sequence(feed: OrderUpdateFeed) -> None:
+    await store(feed, "OPEN", "OPEN", "COMPLETE")
+    await prune_through(feed, 2)
+    events = replay(feed).events(ACCOUNT, after=0, heartbeat_every=60)
+    try:
+        seen = await until_replay_complete(events)
+    finally:
+        await events.aclose()
+    assert isinstance(seen[0], Gap) and seen[0].oldest_available_sequence == 3
+    assert "updates 1 to 2" in seen[0].message
+    assert [e.sequence for e in seen if isinstance(e, OrderUpdate)] == [3]
+
+
+async def test_resuming_right_before_the_oldest_kept_update_is_no_gap(feed: OrderUpdateFeed) -> None:
+    await store(feed, "OPEN", "OPEN", "COMPLETE")
+    await prune_through(feed, 2)
+    events = replay(feed).events(ACCOUNT, after=2, heartbeat_every=60)
+    try:
+        seen = await until_replay_complete(events)
+    finally:
+        await events.aclose()
+    assert not any(isinstance(e, Gap) for e in seen)
+    assert [e.sequence for e in seen if isinstance(e, OrderUpdate)] == [3]

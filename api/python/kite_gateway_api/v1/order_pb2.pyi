@@ -446,6 +446,12 @@ class _AuditActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditActi
     """OrderService.ModifyKiteAlert."""
     AUDIT_ACTION_DELETE_KITE_ALERTS: _AuditAction.ValueType  # 15
     """OrderService.DeleteKiteAlerts."""
+    AUDIT_ACTION_EXPORT_ACCOUNT: _AuditAction.ValueType  # 16
+    """`kite-gateway export-account`: the account's stored data written to a file (the counts per table)."""
+    AUDIT_ACTION_ERASE_ACCOUNT: _AuditAction.ValueType  # 17
+    """`kite-gateway erase-account`: every row of the account deleted (the counts per table); this
+    entry is kept as the proof of the erasure.
+    """
 
 class AuditAction(_AuditAction, metaclass=_AuditActionEnumTypeWrapper):
     """What an audited action was."""
@@ -482,6 +488,12 @@ AUDIT_ACTION_MODIFY_KITE_ALERT: AuditAction.ValueType  # 14
 """OrderService.ModifyKiteAlert."""
 AUDIT_ACTION_DELETE_KITE_ALERTS: AuditAction.ValueType  # 15
 """OrderService.DeleteKiteAlerts."""
+AUDIT_ACTION_EXPORT_ACCOUNT: AuditAction.ValueType  # 16
+"""`kite-gateway export-account`: the account's stored data written to a file (the counts per table)."""
+AUDIT_ACTION_ERASE_ACCOUNT: AuditAction.ValueType  # 17
+"""`kite-gateway erase-account`: every row of the account deleted (the counts per table); this
+entry is kept as the proof of the erasure.
+"""
 Global___AuditAction: _TypeAlias = AuditAction  # noqa: Y015
 
 class _BasketFailurePolicy:
@@ -3226,7 +3238,9 @@ class OrderUpdateGap(_message.Message):
     """In words."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
-        """When the gap began (as far as the gateway knows)."""
+        """When the gap began (as far as the gateway knows). For RETENTION_EXCEEDED the pruned updates'
+        times are gone with them: start_time and end_time are the oldest kept update's receive time.
+        """
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:
