@@ -88,7 +88,9 @@ def _one_order(order_fills: Sequence[Fill]) -> Fill:
     return first
 
 
-def itemise(order_fills: Sequence[Fill], *, intraday: bool | None = None, rates: RateTable | None = None) -> ChargeLines:
+def itemise(
+    order_fills: Sequence[Fill], *, intraday: bool | None = None, rates: RateTable | None = None
+) -> ChargeLines:
     """The estimated charges of one executed order (all its fills) at the rates of its trade date.
     `intraday` matters for equity only; None means by product (MIS intraday, else delivery)."""
     first = _one_order(order_fills)
