@@ -40,7 +40,6 @@ from kite_gateway.core.reports.model import NO_CHARGES, ZERO, Charges, Fill, Ord
 RULES_PACKAGE = "kite_gateway.core.reports"
 RULES_FILE = "tax_rules.toml"
 HUNDRED = Decimal(100)
-GRANDFATHERING_DATE = date(2018, 1, 31)
 
 
 class Bucket(StrEnum):
@@ -126,6 +125,8 @@ class TaxRules:
     out_of_scope: tuple[str, ...]
     charge_rates: RateTable
     taken: str
+    grandfathering_on_or_before: date | None = None  # lots bought by then are flagged (s.55(2)(ac) not applied)
+    grandfathering_source: str = ""
 
     def rate_on(self, bucket: Bucket, transfer: date) -> GainRate:
         found = [r for r in self.rates if r.bucket is bucket and r.covers(transfer)]
@@ -185,7 +186,7 @@ def parse_rules(text: str, charge_rates: RateTable) -> TaxRules:
         )
         for e in data.get("exemption", [])
     )
-    holding, acts = data["holding"], data["acts"]
+    holding, acts, grandfathering = data["holding"], data["acts"], data.get("grandfathering", {})
     return TaxRules(
         long_term_more_than_months=int(holding["long_term_more_than_months"]),
         holding_convention=holding["convention"],
@@ -198,6 +199,8 @@ def parse_rules(text: str, charge_rates: RateTable) -> TaxRules:
         out_of_scope=tuple(data["scope"]["out"]),
         charge_rates=charge_rates,
         taken=holding["taken"],
+        grandfathering_on_or_before=grandfathering.get("acquired_on_or_before"),
+        grandfathering_source=grandfathering.get("source", ""),
     )
 
 
@@ -464,10 +467,12 @@ def tax_pnl(
         lot_charges = shares.of(lot.opened, lot.quantity) + shares.of(lot.closed, lot.quantity)
         if bucket.capital_gains:
             lot_charges = lot_charges + shares.dp_of(lot.sell, lot.quantity)
-            if lot.buy.trade_date <= GRANDFATHERING_DATE:
+            grandfathered = the_rules.grandfathering_on_or_before
+            if grandfathered is not None and lot.buy.trade_date <= grandfathered:
                 warnings.append(
                     f"{lot.quantity} {lot.buy.tradingsymbol} bought {lot.buy.trade_date.isoformat()} (on or before "
-                    "31 Jan 2018): grandfathering under s.55(2)(ac) is not applied, the cost is the actual cost"
+                    f"{grandfathered.isoformat()}): grandfathering under s.55(2)(ac) is not applied, the cost is "
+                    "the actual cost"
                 )
         stt_deductible = the_rules.buckets[bucket].stt_deductible
         grouped[bucket].append(_tax_lot(lot, bucket, lot_charges, stt_deductible))

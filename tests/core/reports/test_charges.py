@@ -154,3 +154,17 @@ def test_bse_options_fees_follow_the_index_sensex_50_is_not_sensex() -> None:
     fee = {s: itemise([fill("2025-12-01", "BUY", 20, "100", symbol=s, **bfo)]).exchange_fee
            for s in ("SENSEX25DEC80000CE", "SENSEX5025DEC25000CE", "RELIANCE25DEC1500CE")}  # fmt: skip
     assert fee == {"SENSEX25DEC80000CE": D("0.65"), "SENSEX5025DEC25000CE": D("0.1"), "RELIANCE25DEC1500CE": D("0.1")}
+
+
+def test_zerodhas_mixed_day_example_is_estimated_without_the_average_price_split() -> None:
+    # §10: buy 500 @ 100, sell 500 @ 105, buy 200 @ 110 (CNC, one day). Zerodha prices both parts at the
+    # day's average 103.75: intraday STT 12.969 -> 13, delivery STT 20.75 -> 21. The estimate charges each
+    # order at its own price: the sell intraday (0.025% of 52,500 = 13.125 -> 13), the last buy delivery
+    # (0.1% of 22,000 = 22): a rupee over Zerodha's, the documented cost of keeping it simple.
+    fills = [fill("2025-06-10 09:20", "BUY", 500, "100", order_id="B1"),
+             fill("2025-06-10 10:00", "SELL", 500, "105", order_id="S"),
+             fill("2025-06-10 11:00", "BUY", 200, "110", order_id="B2")]  # fmt: skip
+    intraday = intraday_orders(fills)
+    assert intraday == {"B1", "S"}
+    stt = {f.order_id: estimate([f], intraday=f.order_id in intraday).transaction_tax for f in fills}
+    assert stt == {"B1": D(0), "S": D(13), "B2": D(22)}
