@@ -2,7 +2,8 @@
 
 Margins: delivery equity needs the full value, intraday equity 20%, futures and short options
 SPAN plus exposure on the notional, long options the premium. Charges follow Zerodha's published
-schedule (brokerage, STT/CTT, exchange turnover, SEBI fee, stamp duty, GST).
+schedule in force from 1 Apr 2026 (brokerage, STT/CTT, exchange turnover with IPFT, SEBI fee,
+stamp duty, GST).
 """
 
 from __future__ import annotations
@@ -90,43 +91,78 @@ class Charges:
         }
 
 
-def charges(instrument: SimInstrument, transaction_type: str, product: str, quantity: int, price: Decimal) -> Charges:
-    """Charges of a fill of `quantity` at `price`."""
-    turnover = price * quantity * instrument.multiplier
-    sell = transaction_type == "SELL"
+# Zerodha's schedule for trades from 1 Apr 2026 (Finance Act 2026 F&O STT; exchange fees flat since
+# 1 Oct 2024), in percent of the traded value (the premium, for options). The simulator's own table,
+# written apart from the gateway's dated one (kite_gateway/core/reports/charge_rates.toml) so that
+# the two cross-check each other (tests/core/reports/test_simulator_agrees.py).
+# kind -> (STT/CTT type, on buys, on sells, stamp on buys)
+_TAX_AND_STAMP = {
+    "delivery": ("stt", Decimal("0.1"), Decimal("0.1"), Decimal("0.015")),
+    "intraday": ("stt", ZERO, Decimal("0.025"), Decimal("0.003")),
+    "NFO:FUT": ("stt", ZERO, Decimal("0.05"), Decimal("0.002")),
+    "NFO:OPT": ("stt", ZERO, Decimal("0.15"), Decimal("0.003")),
+    "CDS:FUT": ("stt", ZERO, ZERO, Decimal("0.0001")),
+    "CDS:OPT": ("stt", ZERO, ZERO, Decimal("0.0001")),
+    "MCX:FUT": ("ctt", ZERO, Decimal("0.01"), Decimal("0.002")),
+    "MCX:OPT": ("ctt", ZERO, Decimal("0.05"), Decimal("0.003")),
+}
+# exchange:kind -> exchange transaction fee + IPFT (contract notes show the two as one line)
+_EXCHANGE_FEE = {
+    "NSE:EQ": Decimal("0.00297") + Decimal("0.0001"),
+    "BSE:EQ": Decimal("0.00375"),  # groups A and B
+    "NFO:FUT": Decimal("0.00173") + Decimal("0.0001"),
+    "NFO:OPT": Decimal("0.03503") + Decimal("0.0005"),
+    "BFO:FUT": ZERO,
+    "BFO:OPT": Decimal("0.005"),  # stock and Sensex 50 options; Sensex and Bankex below
+    "CDS:FUT": Decimal("0.00035") + Decimal("0.0005"),
+    "CDS:OPT": Decimal("0.0311") + Decimal("0.002"),
+    "BCD:FUT": Decimal("0.00045"),
+    "BCD:OPT": Decimal("0.001"),
+    "MCX:FUT": Decimal("0.0021"),
+    "MCX:OPT": Decimal("0.0418"),
+}
+_BSE_INDEX_OPTIONS = Decimal("0.0325")
+_SEBI = Decimal("0.0001")  # Rs 10 a crore
+_GST = Decimal("0.18")
+_BROKERAGE_RATE, _BROKERAGE_CAP = Decimal("0.03"), Decimal(20)
+_PERCENT = Decimal("0.01")
+_SAME_SEGMENT = {"BFO": "NFO", "BCD": "CDS", "BSE": "NSE"}
+
+
+def _schedule_key(instrument: SimInstrument, product: str) -> tuple[str, str]:
+    """(tax-and-stamp key, exchange-fee key) of an instrument traded under `product`."""
     kind = instrument.instrument_type
-    pct = Decimal("0.01")
-    if instrument.exchange in ("MCX",):
-        tax_type, tax = "ctt", turnover * Decimal("0.01") * pct if sell and kind == "FUT" else ZERO
-        exchange_rate, stamp_rate = Decimal("0.0021") * pct, Decimal("0.002") * pct
-    elif instrument.exchange in ("CDS", "BCD"):
-        tax_type, tax = "stt", ZERO
-        exchange_rate, stamp_rate = Decimal("0.00035") * pct, Decimal("0.0001") * pct
-    elif kind == "EQ":
-        delivery = product in ("CNC", "MTF")
-        tax_type = "stt"
-        if delivery:
-            tax = turnover * Decimal("0.1") * pct
-        else:
-            tax = turnover * Decimal("0.025") * pct if sell else ZERO
-        exchange_rate = Decimal("0.00297") * pct
-        stamp_rate = (Decimal("0.015") if delivery else Decimal("0.003")) * pct
-    elif kind == "FUT":
-        tax_type, tax = "stt", turnover * Decimal("0.02") * pct if sell else ZERO
-        exchange_rate, stamp_rate = Decimal("0.00173") * pct, Decimal("0.002") * pct
-    else:
-        tax_type, tax = "stt", turnover * Decimal("0.1") * pct if sell else ZERO
-        exchange_rate, stamp_rate = Decimal("0.03503") * pct, Decimal("0.003") * pct
-    if kind == "EQ" and product in ("CNC", "MTF"):
+    if kind == "EQ":
+        return ("delivery" if product in ("CNC", "MTF") else "intraday"), f"{instrument.exchange}:EQ"
+    contract = "OPT" if kind in ("CE", "PE") else "FUT"
+    family = _SAME_SEGMENT.get(instrument.exchange, instrument.exchange)
+    return f"{family}:{contract}", f"{instrument.exchange}:{contract}"
+
+
+def charges(instrument: SimInstrument, transaction_type: str, product: str, quantity: int, price: Decimal) -> Charges:
+    """Charges of an order of `quantity` at `price`, each line rounded to the paisa (Kite's virtual
+    contract note shows STT unrounded too, where the contract note itself rounds it to the rupee).
+    Equity is delivery under CNC/MTF and intraday otherwise (the simulator does not look at the
+    day's other trades as Zerodha does for a CNC round trip)."""
+    turnover = price * quantity * instrument.multiplier
+    buy = transaction_type == "BUY"
+    tax_key, fee_key = _schedule_key(instrument, product)
+    tax_type, on_buy, on_sell, stamp_rate = _TAX_AND_STAMP[tax_key]
+    fee_rate = _EXCHANGE_FEE[fee_key]
+    symbol = instrument.tradingsymbol
+    if fee_key == "BFO:OPT" and symbol.startswith(("SENSEX", "BANKEX")) and not symbol.startswith("SENSEX50"):
+        fee_rate = _BSE_INDEX_OPTIONS
+    tax = turnover * (on_buy if buy else on_sell) * _PERCENT
+    if tax_key == "delivery":
         brokerage = ZERO
-    elif kind in ("CE", "PE"):
-        brokerage = Decimal(20)
+    elif instrument.instrument_type in ("CE", "PE"):
+        brokerage = _BROKERAGE_CAP
     else:
-        brokerage = min(Decimal(20), turnover * Decimal("0.03") * pct)
-    exchange_charge = turnover * exchange_rate
-    sebi = turnover * Decimal("10") / Decimal("10000000")
-    stamp = turnover * stamp_rate if transaction_type == "BUY" else ZERO
-    gst = (brokerage + exchange_charge + sebi) * Decimal("0.18")
+        brokerage = min(_BROKERAGE_CAP, turnover * _BROKERAGE_RATE * _PERCENT)
+    exchange_charge = turnover * fee_rate * _PERCENT
+    sebi = turnover * _SEBI * _PERCENT
+    stamp = turnover * stamp_rate * _PERCENT if buy else ZERO
+    gst = (brokerage + exchange_charge + sebi) * _GST
     return Charges(
         _money(tax), tax_type, _money(exchange_charge), _money(sebi), _money(brokerage), _money(stamp), _money(gst)
     )

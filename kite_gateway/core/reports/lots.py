@@ -6,7 +6,11 @@ its own, so a fill that flips a position is split. Cash-market equity is one pos
 and symbol whatever the exchange (NSE and BSE shares sit in one demat account), and on each day
 that day's buys and sells are matched with each other first: that part is intraday (speculative
 for tax, and a CNC round trip within the day is intraday too), and only the day's net touches the
-delivery lots carried from earlier days. Derivatives are matched FIFO in the order of their fills."""
+delivery lots carried from earlier days. Derivatives are matched FIFO in the order of their fills.
+
+Equity is never held short across days (a delivery sell needs the shares in the demat), so a day's
+net sell that finds no recorded buys is a sale of holdings from before the fill log: it goes to
+`Book.unmatched` (cost unknown), not into the queue where a later day's buy would "close" it."""
 
 from __future__ import annotations
 
@@ -83,6 +87,7 @@ class OpenLot:
 class Book:
     closed: tuple[ClosedLot, ...]
     open: tuple[OpenLot, ...]
+    unmatched: tuple[OpenLot, ...] = ()  # equity sold beyond its recorded buys (bought before the log)
 
 
 def position_key(fill: Fill) -> tuple[str, str, str]:
@@ -130,14 +135,20 @@ def _chronological(fills: Iterable[Fill]) -> list[Fill]:
     return sorted(fills, key=lambda f: (f.filled_at, f.trade_id))
 
 
-def _match_day_first(fills: list[Fill], queue: _Queue, closed: list[ClosedLot]) -> None:
-    """Equity: each day's buys against its sells first (intraday), the day's rest against the queue."""
+def _match_day_first(fills: list[Fill], queue: _Queue, closed: list[ClosedLot], unmatched: list[OpenLot]) -> None:
+    """Equity: each day's buys against its sells first (intraday), the day's rest against the queue;
+    what is left of a net sell had no recorded buy."""
     for _, day in groupby(fills, key=lambda f: f.trade_date):
         intraday = _Queue()
         for fill in day:
             intraday.add(fill, intraday.take(fill, fill.quantity, True, closed))
         for lot in intraday.open_lots():  # the day's net, oldest first, meets the lots carried in
-            queue.add(lot.fill, queue.take(lot.fill, lot.quantity, False, closed))
+            left = queue.take(lot.fill, lot.quantity, False, closed)
+            if lot.fill.side is Side.SELL:
+                if left:
+                    unmatched.append(OpenLot(lot.fill, left))
+            else:
+                queue.add(lot.fill, left)
 
 
 def _match_fifo(fills: list[Fill], queue: _Queue, closed: list[ClosedLot]) -> None:
@@ -152,13 +163,14 @@ def match(fills: Iterable[Fill]) -> Book:
         positions[position_key(fill)].append(fill)
     closed: list[ClosedLot] = []
     still_open: list[OpenLot] = []
+    unmatched: list[OpenLot] = []
     for key in sorted(positions):
         queue = _Queue()
         series = positions[key]
         if series[0].segment is Segment.EQUITY:
-            _match_day_first(series, queue, closed)
+            _match_day_first(series, queue, closed, unmatched)
         else:
             _match_fifo(series, queue, closed)
         still_open.extend(queue.open_lots())
     closed.sort(key=lambda lot: (lot.closed.filled_at, lot.closed.trade_id, lot.opened.filled_at))
-    return Book(tuple(closed), tuple(still_open))
+    return Book(tuple(closed), tuple(still_open), tuple(unmatched))

@@ -73,3 +73,18 @@ def test_a_partly_closed_option_short_keeps_its_remainder_open() -> None:
     book = match([fill("2025-06-09", "SELL", 150, "120", **opt), fill("2025-06-09 14:00", "BUY", 75, "100", **opt)])
     assert [(lot.quantity, lot.intraday, lot.pnl) for lot in book.closed] == [(75, True, Decimal(1500))]
     assert [(lot.quantity, lot.long) for lot in book.open] == [(75, False)]
+
+
+def test_an_equity_sell_without_a_recorded_buy_is_unmatched_and_a_later_buy_opens_a_new_holding() -> None:
+    # Before the fix the sell sat in the queue as a short lot and the next day's buy "closed" it:
+    # a delivery loss/gain out of a sale of shares bought before the fill log and a buy still held.
+    book = match([fill("2025-06-09", "SELL", 10, "100"), fill("2025-06-10", "BUY", 10, "90")])
+    assert book.closed == ()
+    assert [(lot.quantity, lot.fill.price, lot.long) for lot in book.unmatched] == [(10, Decimal(100), False)]
+    assert [(lot.quantity, lot.fill.price) for lot in book.open] == [(10, Decimal(90))]
+
+
+def test_only_the_part_of_a_sell_beyond_the_recorded_buys_is_unmatched() -> None:
+    book = match([fill("2025-06-09", "BUY", 10, "90"), fill("2025-06-12", "SELL", 25, "99")])
+    assert [(lot.quantity, lot.pnl) for lot in book.closed] == [(10, Decimal(90))]
+    assert [lot.quantity for lot in book.unmatched] == [15] and book.open == ()
