@@ -623,7 +623,6 @@ async def serve(
         stack.callback(upkeep.cancel)
         fill_upkeep = asyncio.create_task(app.keep_fills())
         stack.callback(fill_upkeep.cancel)
-
         pruning = asyncio.create_task(app.keep_retention())
         stack.callback(pruning.cancel)
         await app.alerting.start()

@@ -9,7 +9,7 @@ for tax, and a CNC round trip within the day is intraday too), and only the day'
 delivery lots carried from earlier days. Derivatives are matched FIFO in the order of their fills.
 
 Equity is never held short across days (a delivery sell needs the shares in the demat), so a day's
-net sell that finds no recorded buys is a sale of holdings from before the fill log: it goes to
+net delivery sell that finds no recorded buys is a sale of holdings from before the fill log: it goes to
 `Book.unmatched` (cost unknown), not into the queue where a later day's buy would "close" it."""
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from decimal import Decimal
 from itertools import groupby
 
 from kite_gateway.core.reports.model import Fill, Segment, Side
+
+DELIVERY_PRODUCTS = frozenset({"CNC", "MTF"})  # a sell of these needs the shares in the demat account
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +146,9 @@ def _match_day_first(fills: list[Fill], queue: _Queue, closed: list[ClosedLot], 
             intraday.add(fill, intraday.take(fill, fill.quantity, True, closed))
         for lot in intraday.open_lots():  # the day's net, oldest first, meets the lots carried in
             left = queue.take(lot.fill, lot.quantity, False, closed)
-            if lot.fill.side is Side.SELL:
-                if left:
-                    unmatched.append(OpenLot(lot.fill, left))
-            else:
+            if left and lot.fill.side is Side.SELL and lot.fill.product in DELIVERY_PRODUCTS:
+                unmatched.append(OpenLot(lot.fill, left))
+            else:  # a buy, or an intraday (MIS) short still open: its square-off closes it
                 queue.add(lot.fill, left)
 
 

@@ -19,8 +19,6 @@ from decimal import Decimal
 from kite_gateway.core.reports.lots import ClosedLot, OpenLot, match, position_key
 from kite_gateway.core.reports.model import NO_CHARGES, ZERO, Charges, ChargeSource, Fill, OrderCharges, Segment
 
-DELIVERY_PRODUCTS = frozenset({"CNC", "MTF"})
-
 
 def line_key(fill: Fill) -> str:
     """An instrument line's key: `EQ:SYMBOL` for cash equity (NSE and BSE are one holding), else
@@ -96,11 +94,6 @@ class PnlStatement:
     unmatched: tuple[OpenLot, ...] = field(default=())
 
 
-def is_unmatched_sell(lot: OpenLot) -> bool:
-    """A delivery sell with nothing to close: shares the log never saw bought."""
-    return lot.fill.segment is Segment.EQUITY and not lot.long and lot.fill.product in DELIVERY_PRODUCTS
-
-
 def pnl_statement(
     fills: Iterable[Fill],
     charges: Mapping[str, OrderCharges],
@@ -131,7 +124,7 @@ def pnl_statement(
         for account_id in accounts
     ]
     estimated = sum(1 for o, c in charges.items() if o in order_lines and c.source is ChargeSource.ESTIMATED)
-    unmatched = tuple(lot for lot in book.open if is_unmatched_sell(lot))
+    unmatched = book.unmatched
     return PnlStatement(
         start,
         end,
@@ -179,8 +172,6 @@ def _account(
         entry.charges = entry.charges + dp
         day_charges[day] += dp.total
     for lot in still_open:
-        if is_unmatched_sell(lot):
-            continue
         entry = line(line_key(lot.fill), lot.fill.segment)
         signed = lot.quantity if lot.long else -lot.quantity
         entry.open_quantity += signed
@@ -237,6 +228,4 @@ def consolidate(accounts: Sequence[AccountPnl]) -> AccountPnl:
 def open_mark_symbols(fills: Iterable[Fill], end: date) -> set[str]:
     """The `EXCHANGE:SYMBOL`s to price for the lots open at `end`."""
     book = match(f for f in fills if f.trade_date <= end)
-    return {
-        symbol for lot in book.open if not is_unmatched_sell(lot) for symbol in mark_symbols(line_key(lot.fill))[:1]
-    }
+    return {mark_symbols(line_key(lot.fill))[0] for lot in book.open}
