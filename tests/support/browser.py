@@ -112,9 +112,11 @@ def _unfilter(kind: int, line: np.ndarray, above: np.ndarray, bpp: int) -> np.nd
     if kind == 0:
         return line.copy()
     if kind == 1:
-        return (np.cumsum(line.reshape(-1, bpp), axis=0, dtype=np.uint64) % 256).astype(np.uint8).reshape(-1)
+        summed = np.cumsum(line.reshape(-1, bpp), axis=0, dtype=np.uint64) % 256
+        return np.asarray(summed, dtype=np.uint8).reshape(-1)
     if kind == 2:
-        return line + above  # uint8 arithmetic wraps, as the spec's mod 256
+        added: np.ndarray = line + above  # uint8 arithmetic wraps, as the spec's mod 256
+        return added
     out = bytearray(line.tobytes())
     up = above.tobytes()
     if kind == 3:
