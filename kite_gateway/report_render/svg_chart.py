@@ -1,22 +1,30 @@
 """Charts as inline SVG drawn here, on the server: no JavaScript, no fetches, the same picture in a
-browser, a mail client that shows HTML, and on paper.
-
-A chart has a y axis with ticks at round values (1, 2 or 5 times a power of ten, computed in
-Decimal so the labels are exact), an x axis with at most MAX_X_LABELS labels, light grid lines and
-a darker zero line wherever 0 is in range. A bar chart's range always holds 0 (bars start there;
-gains rise in GAIN_COLOUR, losses fall in LOSS_COLOUR); a line chart's range is its data's (an
-equity curve far from 0 keeps its shape). No point draws "No data", one point a dot, equal values
-a flat line in the middle (the range is widened, never divided by zero)."""
+browser, a mail client that shows HTML, and on paper. The scale, ticks and colours are
+chart_geometry's (shared with the PDF); this module only writes the SVG elements. No point draws
+"No data", one point a dot."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 
+from kite_gateway.report_render.chart_geometry import (
+    AXIS_COLOUR,
+    GAIN_COLOUR,
+    GRID_COLOUR,
+    LINE_COLOUR,
+    LOSS_COLOUR,
+    TEXT_COLOUR,
+    ZERO_COLOUR,
+    Scale,
+    bar_ticks,
+    line_ticks,
+    tick_label,
+    x_label_indexes,
+)
 from kite_gateway.report_render.document import BarChart, LineChart
-from kite_gateway.report_render.formatting import indian_number, rupees
 
 WIDTH = 760
 HEIGHT = 320
@@ -24,59 +32,6 @@ TOP = 28  # room for the y label above the plot
 BOTTOM = 44  # room for the x labels
 RIGHT = 44  # half a date label, so the last one is not cut
 CHAR_WIDTH = 7  # of the 12px tick labels, to size the left margin
-TICK_TARGET = 5
-MAX_X_LABELS = 8
-
-LINE_COLOUR = "#2563eb"
-GAIN_COLOUR = "#16a34a"
-LOSS_COLOUR = "#dc2626"
-AXIS_COLOUR = "#374151"
-GRID_COLOUR = "#e5e7eb"
-ZERO_COLOUR = "#111827"
-TEXT_COLOUR = "#374151"
-
-
-def nice_ticks(low: Decimal, high: Decimal, target: int = TICK_TARGET) -> tuple[Decimal, ...]:
-    """Round tick values covering [low, high], about target intervals; equal ends are widened first."""
-    if low > high:
-        low, high = high, low
-    if low == high:
-        pad = abs(low) / 10 if low else Decimal(1)
-        low, high = low - pad, high + pad
-    raw = (high - low) / target
-    magnitude = Decimal(1).scaleb(raw.adjusted())
-    step = magnitude * 10
-    for factor in (1, 2, 5):
-        if magnitude * factor >= raw:
-            step = magnitude * factor
-            break
-    first = (low / step).to_integral_value(ROUND_FLOOR)
-    last = (high / step).to_integral_value(ROUND_CEILING)
-    return tuple((first + i) * step for i in range(int(last - first) + 1))
-
-
-@dataclass(frozen=True)
-class Scale:
-    """Values to pixels on the y axis: ticks[0] at bottom, ticks[-1] at top."""
-
-    ticks: tuple[Decimal, ...]
-    top: float
-    bottom: float
-
-    @property
-    def low(self) -> Decimal:
-        return self.ticks[0]
-
-    @property
-    def high(self) -> Decimal:
-        return self.ticks[-1]
-
-    def y(self, value: Decimal) -> float:
-        share = float((Decimal(value) - self.low) / (self.high - self.low))
-        return self.bottom - share * (self.bottom - self.top)
-
-    def holds_zero(self) -> bool:
-        return self.low <= 0 <= self.high
 
 
 @dataclass(frozen=True)
@@ -93,20 +48,9 @@ class Frame:
         return self.right - self.left
 
 
-def _tick_label(value: Decimal, y_label: str) -> str:
-    return rupees(value) if y_label == "₹" else indian_number(value)
-
-
 def _frame_for(labels: Sequence[str]) -> Frame:
     widest = max((len(label) for label in labels), default=1)
     return Frame(left=widest * CHAR_WIDTH + 16, top=TOP, right=WIDTH - RIGHT, bottom=HEIGHT - BOTTOM)
-
-
-def _x_label_indexes(count: int) -> list[int]:
-    """Which of count labels to show: all when few, else evenly spread with the first and the last."""
-    if count <= MAX_X_LABELS:
-        return list(range(count))
-    return sorted({round(i * (count - 1) / (MAX_X_LABELS - 1)) for i in range(MAX_X_LABELS)})
 
 
 def _esc(text: str) -> str:
@@ -137,7 +81,7 @@ def _axes(out: list[str], frame: Frame, scale: Scale | None, y_label: str, zero_
                 f'<line class="grid" x1="{_f(frame.left)}" y1="{y}" x2="{_f(frame.right)}" y2="{y}"'
                 f' stroke="{GRID_COLOUR}" stroke-width="1"/>'
                 f'<text class="y-tick" x="{_f(frame.left - 6)}" y="{y}" text-anchor="end" dominant-baseline="middle"'
-                f' fill="{TEXT_COLOUR}">{_esc(_tick_label(tick, y_label))}</text>'
+                f' fill="{TEXT_COLOUR}">{_esc(tick_label(tick, y_label))}</text>'
             )
         if zero_line and scale.holds_zero():
             y = _f(scale.y(Decimal(0)))
@@ -156,7 +100,7 @@ def _axes(out: list[str], frame: Frame, scale: Scale | None, y_label: str, zero_
 
 
 def _x_labels(out: list[str], frame: Frame, labels: Sequence[str], xs: Sequence[float]) -> None:
-    for index in _x_label_indexes(len(labels)):
+    for index in x_label_indexes(len(labels)):
         x = _f(xs[index])
         out.append(
             f'<line class="x-tick" x1="{x}" y1="{_f(frame.bottom)}" x2="{x}" y2="{_f(frame.bottom + 5)}"'
@@ -179,15 +123,15 @@ def _describe(series: Sequence[tuple[str, Decimal]], y_label: str, noun: str) ->
     values = [value for _, value in series]
     return (
         f"{len(series)} {noun}{'' if len(series) == 1 else 's'}, from {series[0][0]} to {series[-1][0]};"
-        f" lowest {_tick_label(min(values), y_label)}, highest {_tick_label(max(values), y_label)}."
+        f" lowest {tick_label(min(values), y_label)}, highest {tick_label(max(values), y_label)}."
     )
 
 
 def line_chart_svg(chart: LineChart) -> str:
     """The chart as one <svg> element: a polyline (class "series") in LINE_COLOUR, a dot for one point."""
     values = [Decimal(value) for _, value in chart.points]
-    scale_ticks = nice_ticks(min(values), max(values)) if values else ()
-    frame = _frame_for([_tick_label(tick, chart.y_label) for tick in scale_ticks])
+    scale_ticks = line_ticks(values)
+    frame = _frame_for([tick_label(tick, chart.y_label) for tick in scale_ticks])
     scale = Scale(scale_ticks, frame.top, frame.bottom) if values else None
     out: list[str] = []
     _open(out, chart.id, chart.title, _describe(chart.points, chart.y_label, "point"))
@@ -218,8 +162,8 @@ def bar_chart_svg(chart: BarChart) -> str:
     """The chart as one <svg> element: a <rect> per bar from the zero line, class "bar gain" in
     GAIN_COLOUR above it or "bar loss" in LOSS_COLOUR below, each with a <title> for its value."""
     values = [Decimal(value) for _, value in chart.bars]
-    scale_ticks = nice_ticks(min([*values, Decimal(0)]), max([*values, Decimal(0)])) if values else ()
-    frame = _frame_for([_tick_label(tick, chart.y_label) for tick in scale_ticks])
+    scale_ticks = bar_ticks(values)
+    frame = _frame_for([tick_label(tick, chart.y_label) for tick in scale_ticks])
     scale = Scale(scale_ticks, frame.top, frame.bottom) if values else None
     out: list[str] = []
     _open(out, chart.id, chart.title, _describe(chart.bars, chart.y_label, "bar"))
@@ -239,7 +183,7 @@ def bar_chart_svg(chart: BarChart) -> str:
             out.append(
                 f'<rect class="bar {kind}" x="{_f(x + band * 0.15)}" y="{_f(min(y, zero))}" width="{_f(band * 0.7)}"'
                 f' height="{_f(abs(y - zero))}" fill="{colour}"><title>{_esc(label)}: '
-                f"{_esc(_tick_label(value, chart.y_label))}</title></rect>"
+                f"{_esc(tick_label(value, chart.y_label))}</title></rect>"
             )
         # The zero line over the bars' feet, so it reads as one line.
         out.append(

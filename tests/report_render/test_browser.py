@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from kite_gateway.report_render import to_html
-from kite_gateway.report_render.svg_chart import GAIN_COLOUR, LINE_COLOUR, LOSS_COLOUR
+from kite_gateway.report_render.chart_geometry import GAIN_COLOUR, LINE_COLOUR, LOSS_COLOUR
 from tests.report_render.samples import DAILY_PNL, daily_report, tradebook_only
 from tests.support.browser import WINDOW, screenshot
 

@@ -8,15 +8,14 @@ from decimal import Decimal
 import pytest
 
 from kite_gateway.report_render import BarChart, LineChart
-from kite_gateway.report_render.svg_chart import (
+from kite_gateway.report_render.chart_geometry import (
     GAIN_COLOUR,
     LINE_COLOUR,
     LOSS_COLOUR,
     MAX_X_LABELS,
-    bar_chart_svg,
-    line_chart_svg,
     nice_ticks,
 )
+from kite_gateway.report_render.svg_chart import bar_chart_svg, line_chart_svg
 from tests.report_render.samples import pnl_by_day, rising_curve
 
 SVG = "{http://www.w3.org/2000/svg}"
