@@ -24,6 +24,7 @@ AXIS_COLOUR = "#374151"
 GRID_COLOUR = "#e5e7eb"
 ZERO_COLOUR = "#111827"
 TEXT_COLOUR = "#374151"
+NEGATIVE_COLOUR = "#b91c1c"  # a loss in a table or a fact: not LOSS_COLOUR, so a screenshot tells text from bars
 
 
 def nice_ticks(low: Decimal, high: Decimal, target: int = TICK_TARGET) -> tuple[Decimal, ...]:

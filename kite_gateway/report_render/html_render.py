@@ -12,11 +12,10 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from kite_gateway.report_render.chart_geometry import NEGATIVE_COLOUR
 from kite_gateway.report_render.document import BarChart, Cell, Document, LineChart, Note, Section, Table
 from kite_gateway.report_render.formatting import display_text, is_negative, is_number
 from kite_gateway.report_render.svg_chart import bar_chart_svg, line_chart_svg
-
-NEGATIVE_COLOUR = "#b91c1c"  # text of a loss; not a chart colour, so a screenshot tells them apart
 
 # No default-src: nothing from outside, not even by accident; styles are the inline sheet below.
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
