@@ -14,18 +14,7 @@ from tests.support.postgres import PostgresServer
 BACKEND_ENV = "KITE_GATEWAY_TEST_BACKEND"  # "sqlite" (the default) or "postgres"
 SQLITE_ONLY = "sqlite_only"  # the marker of a test about the SQLite file itself (its modes, its size)
 # Tests of parts below the gateway's composition: they never open its App, so never need a database.
-NO_APP = (
-    "wire",
-    "kite",
-    "simulator",
-    "core",
-    "storage",
-    "streaming",
-    "auth",
-    "observability",
-    "support",
-    "report_render",
-)
+NO_APP = ("wire", "kite", "simulator", "core", "storage", "streaming", "auth", "observability", "support")
 TESTS = Path(__file__).resolve().parent.parent
 
 
