@@ -16,7 +16,7 @@ NPM_STAMP := node_modules/.installed
 PROJECTS := pyproject.toml api/python/pyproject.toml clients/python/pyproject.toml
 ARGS ?=
 
-.PHONY: run test test-postgres lint typecheck gen clean
+.PHONY: run test test-postgres browser lint typecheck gen clean
 
 $(RUN_STAMP): $(PROJECTS)
 	@echo "==> kite-gateway: creating $(VENV) and installing what running needs (server, API stubs, Python client)"
@@ -45,13 +45,25 @@ POSTGRES_TESTS := tests/e2e/test_orders.py tests/e2e/test_order_faults.py tests/
 
 ## Set up and run every check: lint, types, generated-code freshness, buf, and the test suite
 ## (on SQLite, then the order path on PostgreSQL; PostgreSQL and NATS are started by the tests).
-test: $(DEV_STAMP) $(NPM_STAMP) lint typecheck
+test: $(DEV_STAMP) $(NPM_STAMP) browser lint typecheck
 	$(BIN)/python -m pytest
 	KITE_GATEWAY_TEST_BACKEND=postgres $(BIN)/python -m pytest $(POSTGRES_TESTS)
 
 ## The whole test suite with the gateway's state in PostgreSQL instead of SQLite.
-test-postgres: $(DEV_STAMP) $(NPM_STAMP)
+test-postgres: $(DEV_STAMP) $(NPM_STAMP) browser
 	KITE_GATEWAY_TEST_BACKEND=postgres $(BIN)/python -m pytest
+
+## Chromium for the browser test of the report pages (tests/report_render/test_browser.py): the Debian
+## package, installed with apt-get when `chromium` is missing (as root, else with sudo). Without apt-get
+## it says so and goes on: the test then skips, except under CI=true, where it fails.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "==> kite-gateway: no chromium and no apt-get: install Chromium for the browser test"; exit 0; fi; \
+	  echo "==> kite-gateway: installing Chromium (apt-get) for the report pages' browser test"; \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

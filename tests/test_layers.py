@@ -8,6 +8,7 @@ import cycles (they are never executed)."""
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -153,6 +154,18 @@ def test_only_the_kite_adapter_imports_the_kite_client() -> None:
         if _within(item.target, ["kiteconnect"]) and not _within(item.module, ["kite_gateway.kite", "kite_simulator"])
     ]
     assert not offending, "kiteconnect may be imported only under kite_gateway/kite:\n" + _report(offending)
+
+
+def test_the_report_renderers_import_only_the_standard_library_and_themselves() -> None:
+    """kite_gateway/report_render is pure: documents in, text out (fpdf2 draws the PDF)."""
+    offending = [
+        item
+        for item in imports()
+        if _within(item.module, ["kite_gateway.report_render"])
+        and not _within(item.target, ["kite_gateway.report_render", "fpdf"])
+        and item.target.split(".")[0] not in sys.stdlib_module_names
+    ]
+    assert not offending, "kite_gateway/report_render may import only the standard library:\n" + _report(offending)
 
 
 def test_the_wire_protocol_imports_neither_the_gateway_nor_the_simulator() -> None:

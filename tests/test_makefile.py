@@ -88,3 +88,47 @@ def test_a_changed_pyproject_reinstalls_on_the_next_run(project: Path) -> None:
     stamp(project, ".venv/.installed-run", "node_modules/.installed", ".venv/.installed-dev")
     (project / "pyproject.toml").write_text("# changed")
     assert len([c for c in installs(planned(project, "run")) if "pip install" in c]) == 1
+
+
+def _bare_path(directory: Path, apt_get: bool) -> str:
+    """A PATH with the tools the browser recipe uses (id, env), a recording apt-get if asked, no chromium."""
+    bin_dir = directory / "bin"
+    bin_dir.mkdir()
+    for tool in ("id", "env"):
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+    if apt_get:
+        (bin_dir / "apt-get").write_text(
+            f'#!/bin/sh\necho "DEBIAN_FRONTEND=$DEBIAN_FRONTEND $*" >> {directory}/apt.log\n'
+        )
+        (bin_dir / "apt-get").chmod(0o755)
+    return str(bin_dir)
+
+
+def _make_browser(project: Path, path: str) -> subprocess.CompletedProcess[str]:
+    make = shutil.which("make")
+    assert make is not None
+    env = {**{k: v for k, v in ALONE.items() if k != "DEBIAN_FRONTEND"}, "PATH": path}
+    return subprocess.run([make, "browser"], cwd=project, capture_output=True, text=True, timeout=30, env=env)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the recipe runs apt-get through sudo when not root")
+def test_make_test_installs_chromium_with_apt_get_when_it_is_missing(project: Path) -> None:
+    result = _make_browser(project, _bare_path(project, apt_get=True))
+    assert result.returncode == 0, result.stderr
+    assert "installing Chromium" in result.stdout
+    assert (project / "apt.log").read_text().splitlines() == [
+        "DEBIAN_FRONTEND= update -qq",
+        "DEBIAN_FRONTEND=noninteractive install -y -qq --no-install-recommends chromium",
+    ]
+    plan = planned(project, "test")
+    checks = [i for i, c in enumerate(plan) if c.startswith("command -v chromium")]
+    tests = [i for i, c in enumerate(plan) if "-m pytest" in c]
+    assert checks and tests and checks[0] < tests[0], plan
+
+
+def test_make_test_without_chromium_or_apt_get_says_so_and_goes_on(project: Path) -> None:
+    result = _make_browser(project, _bare_path(project, apt_get=False))
+    assert result.returncode == 0, result.stderr
+    assert "no chromium and no apt-get" in result.stdout
