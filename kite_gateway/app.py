@@ -37,8 +37,7 @@ from kite_gateway.core.orders import (
     OrderQueries,
 )
 from kite_gateway.core.portfolio import ConsolidatedPortfolio
-from kite_gateway.core.reports.recorder import FillRecorder
-from kite_gateway.core.reports.service import Reports
+from kite_gateway.core.reports import FillRecorder, Reports, estimate
 from kite_gateway.core.risk import ExitBook, ExitPorts, ExitWatch, KillSwitches, PreTradeRisk, RiskBook, RiskConfigError
 from kite_gateway.core.signals import (
     SignalFeed,
@@ -296,7 +295,7 @@ class App:
             webhook = SignalWebhook(signals.submit, secrets.secret_of, WebhookNonces(database), clock,
                                     settings.gateway_webhook_window)  # fmt: skip
         fill_log = FillLog(database)
-        fill_recorder = FillRecorder(fill_log, KiteTrades(accounts), clock)
+        fill_recorder = FillRecorder(fill_log, KiteTrades(accounts), clock, estimate)
         order_updates.on_stored.append(fill_recorder.order_updated)
         order_updates.on_gap.append(lambda account_id, _gap: order_updates.background(
             _reconcile_fills(fill_recorder, account_id)))  # fmt: skip
@@ -387,7 +386,7 @@ class App:
                 self.signals, self.signal_feed, self.accounts, self.instruments
             ),
             "kite_gateway.v1.AlertService": AlertServicer(self.alerting.center, self.alerting.store),
-            "kite_gateway.v1.ReportService": ReportServicer(self.reports) if self.reports else None,  # type: ignore[abstract]
+            "kite_gateway.v1.ReportService": ReportServicer(self.reports) if self.reports else None,
         }
 
     async def keep_signals(self, every: float = SIGNAL_UPKEEP_EVERY) -> None:

@@ -13,12 +13,10 @@ from typing import Any
 
 from kite_gateway.core.accounts import AccountManager, AccountSession, SessionState
 from kite_gateway.core.market import InstrumentMaster, InstrumentRef
-from kite_gateway.core.reports import Charges
-from kite_gateway.core.reports.recorder import NoteOrder
+from kite_gateway.core.reports import Charges, NoteOrder
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite import ContractNoteOrder, KiteMarket, KiteOrders
-from kite_gateway.storage import AlertStore, AuditEntry, AuditLog, OrderUpdateLog
-from kite_gateway.storage.alerts import StoredAlert
+from kite_gateway.storage import AlertStore, AuditEntry, AuditLog, OrderUpdateLog, StoredAlert
 from kite_wire import IST, kite_decimal, kite_number
 
 AUDIT_PAGE = 1000

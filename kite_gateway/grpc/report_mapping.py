@@ -9,9 +9,23 @@ from collections.abc import Iterable
 
 from kite_gateway_api.v1 import report_pb2
 
-from kite_gateway.core.reports import Charges, Fill, FillGap, Segment
-from kite_gateway.core.reports.service import DailyAccount, DailyReport, Scope
-from kite_gateway.core.reports.statements import AccountPnl, PnlLine, PnlStatement
+from kite_gateway.core.reports import (
+    AccountPnl,
+    Bucket,
+    BucketPnl,
+    Charges,
+    DailyAccount,
+    DailyReport,
+    Fill,
+    FillGap,
+    PnlLine,
+    PnlStatement,
+    Scope,
+    Segment,
+    TaxLot,
+    TaxReport,
+    rules_used,
+)
 from kite_gateway.errors import invalid
 from kite_gateway.grpc.alert_mapping import alert_pb
 from kite_gateway.grpc.audit_rpcs import audit_event_pb
@@ -157,4 +171,66 @@ def daily_report_pb(report: DailyReport) -> report_pb2.GetDailyReportResponse:
         daily_account_pb(account, response.accounts.add())
     daily_account_pb(report.consolidated, response.consolidated)
     gaps_pb(report.gaps, response.gaps)
+    return response
+
+
+BUCKET_PB = {
+    Bucket.SHORT_TERM_CAPITAL_GAINS: report_pb2.TAX_BUCKET_SHORT_TERM_CAPITAL_GAINS,
+    Bucket.LONG_TERM_CAPITAL_GAINS: report_pb2.TAX_BUCKET_LONG_TERM_CAPITAL_GAINS,
+    Bucket.SPECULATIVE_BUSINESS: report_pb2.TAX_BUCKET_SPECULATIVE_BUSINESS,
+    Bucket.NON_SPECULATIVE_BUSINESS: report_pb2.TAX_BUCKET_NON_SPECULATIVE_BUSINESS,
+}
+
+
+def tax_lot_pb(lot: TaxLot, message: report_pb2.TaxLot, business: bool) -> None:
+    message.account_id = lot.account_id
+    message.symbol = f"{lot.exchange}:{lot.symbol}"
+    message.quantity = lot.quantity
+    message.buy_date.CopyFrom(date_pb(lot.buy_date))
+    message.buy_price.CopyFrom(decimal_pb(lot.buy_price))
+    message.sell_date.CopyFrom(date_pb(lot.sell_date))
+    message.sell_price.CopyFrom(decimal_pb(lot.sell_price))
+    message.holding_days = lot.holding_days
+    message.gross.CopyFrom(decimal_pb(lot.gross))
+    charges_pb(lot.charges, message.charges)
+    message.net.CopyFrom(decimal_pb(lot.gross - lot.deductible_charges))
+    message.turnover.CopyFrom(decimal_pb(abs(lot.gross) if business else 0))
+
+
+def bucket_pb(bucket: BucketPnl, message: report_pb2.TaxBucketReport) -> None:
+    message.bucket = BUCKET_PB[bucket.bucket]
+    message.section = bucket.section
+    message.gross.CopyFrom(decimal_pb(bucket.gross))
+    charges_pb(bucket.charges, message.charges)
+    message.deductible_charges.CopyFrom(decimal_pb(bucket.deductible_charges))
+    message.net.CopyFrom(decimal_pb(bucket.net))
+    message.turnover.CopyFrom(decimal_pb(bucket.turnover if bucket.turnover is not None else 0))
+    for lot in bucket.lots:
+        tax_lot_pb(lot, message.lots.add(), not bucket.bucket.capital_gains)
+    for period in bucket.rate_periods:
+        message.rates.add(
+            description=f"{period.rule}: transfers {period.transfer_from}"
+            + (f" to {period.transfer_to}" if period.transfer_to else " onwards"),
+            rate=decimal_pb(period.percent / 100),
+            gain=decimal_pb(period.gain),
+            exemption=decimal_pb(period.exemption),
+            tax_at_rate=decimal_pb(period.tax),
+        )
+
+
+def tax_pnl_pb(report: TaxReport) -> report_pb2.GetTaxPnlResponse:
+    response = report_pb2.GetTaxPnlResponse(financial_year=report.financial_year)
+    for account_id, pnl in report.accounts:
+        account = response.accounts.add(account_id=account_id)
+        for bucket in pnl.buckets.values():
+            if bucket.lots:
+                bucket_pb(bucket, account.buckets.add())
+        for sell in pnl.unmatched:
+            account.unmatched_sells.add(account_id=sell.account_id, symbol=f"{sell.exchange}:{sell.symbol}",
+                                        sell_date=date_pb(sell.sell_date), quantity=sell.quantity,
+                                        sell_price=decimal_pb(sell.sell_price))  # fmt: skip
+    for rule in rules_used(report.rules, report.financial_year):
+        response.rules.add(name=rule.name, value=rule.value, source=rule.source, taken_on=rule.taken_on)
+    gaps_pb(report.gaps, response.gaps)
+    response.not_covered.extend(report.rules.out_of_scope)
     return response

@@ -9,8 +9,7 @@ import grpc
 from kite_gateway_api.v1 import report_pb2, report_pb2_grpc
 
 from kite_gateway.auth import authorize_read, current_principal
-from kite_gateway.core.reports import Side
-from kite_gateway.core.reports.service import Reports, check_day, check_range
+from kite_gateway.core.reports import Reports, Side, check_day, check_range
 from kite_gateway.grpc import report_mapping
 from kite_gateway.grpc.mapping import calendar_date, date_pb, product_text, transaction_text
 
@@ -58,6 +57,12 @@ class ReportServicer(report_pb2_grpc.ReportServiceServicer):
         accounts = self.accounts(request.scope, "GetPnlStatement")
         result = await self.reports.pnl(accounts, start, end)
         return report_mapping.pnl_statement_pb(result.statement, result.gaps)
+
+    async def GetTaxPnl(
+        self, request: report_pb2.GetTaxPnlRequest, context: grpc.aio.ServicerContext
+    ) -> report_pb2.GetTaxPnlResponse:
+        accounts = self.accounts(request.scope, "GetTaxPnl")
+        return report_mapping.tax_pnl_pb(await self.reports.tax(accounts, request.financial_year))
 
     async def GetDailyReport(
         self, request: report_pb2.GetDailyReportRequest, context: grpc.aio.ServicerContext

@@ -26,6 +26,22 @@ from kite_gateway.storage.database import (
 )
 from kite_gateway.storage.duplicates import DuplicateLog
 from kite_gateway.storage.exit_events import ExitEventLog, StoredExit
+from kite_gateway.storage.fill_records import (
+    COMMODITY_EXCHANGES,
+    CURRENCY_EXCHANGES,
+    EQUITY_EXCHANGES,
+    NO_CHARGES,
+    OPTION_TYPES,
+    ZERO,
+    Charges,
+    ChargeSource,
+    Fill,
+    FillGap,
+    OrderCharges,
+    Segment,
+    Side,
+    segment_of,
+)
 from kite_gateway.storage.fills import FillLog, FillQuery
 from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, Fence, IdempotencyStore, Record
 from kite_gateway.storage.leases import (
@@ -49,12 +65,17 @@ from kite_gateway.storage.webhook_nonces import WebhookNonces
 
 __all__ = [
     "ACCOUNT_TABLES",
+    "COMMODITY_EXCHANGES",
+    "CURRENCY_EXCHANGES",
     "DATABASE_FILE",
     "DEAD",
     "DELIVERED",
     "DONE",
+    "EQUITY_EXCHANGES",
     "FAILED",
     "FILE_MODE",
+    "NO_CHARGES",
+    "OPTION_TYPES",
     "PENDING",
     "PENDING_DELIVERY",
     "PLACED",
@@ -62,11 +83,14 @@ __all__ = [
     "RETENTION_RULES",
     "RUNNING",
     "SQLITE_CLOCK",
+    "ZERO",
     "AccountData",
     "AccountTable",
     "AlertStore",
     "AuditEntry",
     "AuditLog",
+    "ChargeSource",
+    "Charges",
     "CredentialStore",
     "Database",
     "DatabaseUnavailable",
@@ -77,12 +101,15 @@ __all__ = [
     "Fence",
     "FenceToken",
     "FencedOut",
+    "Fill",
+    "FillGap",
     "FillLog",
     "FillQuery",
     "IdempotencyStore",
     "Lease",
     "LeaseStore",
     "NewAlert",
+    "OrderCharges",
     "OrderRequests",
     "OrderUpdateLog",
     "PostgresDatabase",
@@ -95,6 +122,8 @@ __all__ = [
     "SchemaTooNew",
     "Sealer",
     "SealingError",
+    "Segment",
+    "Side",
     "SignalEvent",
     "SignalOrder",
     "SignalStore",
@@ -115,5 +144,6 @@ __all__ = [
     "private_directory",
     "private_file",
     "retention_windows",
+    "segment_of",
     "set_aside_database",
 ]

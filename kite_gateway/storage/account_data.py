@@ -60,6 +60,7 @@ ACCOUNT_TABLES: tuple[AccountTable, ...] = (
     AccountTable("fills"),  # migration 13 (fills and their charges, and the gaps in them)
     AccountTable("order_charges"),
     AccountTable("fill_gaps"),
+    AccountTable("fill_watch"),
     AccountTable("audit", kept=f"action = {AUDIT_ACTION_ERASE_ACCOUNT}"),  # earlier erasures' proofs stay
     AccountTable("accounts"),  # last: the credentials' row (its app, shared by accounts, stays)
 )

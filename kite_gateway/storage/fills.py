@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from kite_gateway.core.reports import Charges, ChargeSource, Fill, FillGap, OrderCharges, Side
 from kite_gateway.storage.database import Database
+from kite_gateway.storage.fill_records import Charges, ChargeSource, Fill, FillGap, OrderCharges, Side
 
 _CHARGE_LINES = ("brokerage", "transaction_tax", "exchange_turnover_charge", "sebi_turnover_charge", "stamp_duty",
                  "gst", "dp")  # fmt: skip

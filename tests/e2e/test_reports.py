@@ -186,6 +186,29 @@ async def test_the_tradebook_pages_in_fill_order_and_refuses_a_token_of_other_fi
     )
 
 
+async def test_the_tax_pnl_puts_lots_in_their_buckets_and_states_its_rules(reporting: Stack) -> None:
+    stack, reports = reporting, reports_of(reporting)
+    log = stack.runtime.fill_recorder.fills  # type: ignore[union-attr]
+    await log.record([
+        seeded(date(2025, 6, 10), "10:00:00", "BUY", 100, "1000", "T1", "t1"),  # held 6 months: short term
+        seeded(date(2025, 12, 10), "10:00:00", "SELL", 100, "1200", "T2", "t2"),
+        seeded(date(2026, 1, 5), "09:30:00", "BUY", 10, "1000", "T3", "t3"),  # bought and sold within the day
+        seeded(date(2026, 1, 5), "14:30:00", "SELL", 10, "990", "T4", "t4"),
+    ], "test", datetime.now(UTC))  # fmt: skip
+    answer = await reports.GetTaxPnl(report_pb2.GetTaxPnlRequest(scope=scope(), financial_year=2025))
+    (account,) = answer.accounts
+    buckets = {b.bucket: b for b in account.buckets}
+    stcg = buckets[report_pb2.TAX_BUCKET_SHORT_TERM_CAPITAL_GAINS]
+    assert from_decimal_pb(stcg.gross, "gross") == Decimal(20000)  # 100 x (1200 - 1000)
+    (lot,) = stcg.lots
+    assert (lot.quantity, lot.holding_days) == (100, 183)
+    speculative = buckets[report_pb2.TAX_BUCKET_SPECULATIVE_BUSINESS]
+    assert from_decimal_pb(speculative.gross, "gross") == Decimal(-100)  # 10 x (990 - 1000)
+    assert from_decimal_pb(speculative.turnover, "turnover") == Decimal(100)  # |P&L|
+    assert any("holding period" in rule.name and rule.source and rule.taken_on for rule in answer.rules)
+    assert answer.not_covered
+
+
 @pytest.mark.parametrize(
     ("request_of", "code", "words"),
     [
@@ -200,6 +223,8 @@ async def test_the_tradebook_pages_in_fill_order_and_refuses_a_token_of_other_fi
          grpc.StatusCode.INVALID_ARGUMENT, "out of range"),
         (lambda d: report_pb2.GetTradebookRequest(scope=scope(), dates=days(d, d), symbol="INFY"),
          grpc.StatusCode.INVALID_ARGUMENT, "EXCHANGE:TRADINGSYMBOL"),
+        (lambda d: report_pb2.GetTaxPnlRequest(scope=scope(), financial_year=1999),
+         grpc.StatusCode.INVALID_ARGUMENT, "financial_year"),
     ],
 )  # fmt: skip
 async def test_bad_report_requests_get_a_status_a_person_can_act_on(
@@ -211,6 +236,7 @@ async def test_bad_report_requests_get_a_status_a_person_can_act_on(
         report_pb2.GetTradebookRequest: reports.GetTradebook,
         report_pb2.GetPnlStatementRequest: reports.GetPnlStatement,
         report_pb2.GetDailyReportRequest: reports.GetDailyReport,
+        report_pb2.GetTaxPnlRequest: reports.GetTaxPnl,
     }[type(message)]
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await method(message)

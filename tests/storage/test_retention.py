@@ -6,14 +6,16 @@ once only split the work, and the pruning loop outlives a failed round and stops
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kite_gateway.storage import AuditLog, Database, open_database
+from kite_gateway.storage import AuditLog, Database, FillLog, FillQuery, open_database
 from kite_gateway.storage.retention import AUDIT, FILLS, ORDER_UPDATES, Retention, keep_pruning
+from tests.core.reports.fills import fill
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
@@ -100,20 +102,12 @@ async def test_pruning_deletes_in_batches_no_statement_deleting_more_than_a_batc
     assert await count(database, "audit") == 1
 
 
-async def test_fills_are_skipped_until_the_schema_has_the_table_then_pruned_by_their_fill_time(
-    database: Database,
-) -> None:
-    rule = retention(database, **{FILLS: 2922})
-    if "fills" not in await database.tables():  # before migration 13: nothing to do, and no error
-        assert await rule.prune() == {}
-        await database.execute("CREATE TABLE fills (account_id TEXT NOT NULL, filled_at TEXT NOT NULL)")
-    for age in (3000, 10):
-        await database.execute(
-            "INSERT INTO fills (account_id, filled_at) VALUES (?, ?)", ("AB1234", ago(age).isoformat())
-        )
-    assert await rule.prune() == {FILLS: 1}
-    row = await database.fetch_one("SELECT filled_at FROM fills")
-    assert row is not None and row["filled_at"] == ago(10).isoformat()
+async def test_fills_older_than_their_window_are_pruned_by_their_fill_time(database: Database) -> None:
+    log = FillLog(database)
+    old, recent = (replace(fill("2026-12-01", "BUY", 1, "100"), filled_at=ago(age)) for age in (3000, 10))
+    await log.record([old, recent], "reconciliation", ago(0))
+    assert await retention(database, **{FILLS: 2922}).prune() == {FILLS: 1}
+    assert [f.trade_id for f in await log.fills(FillQuery(("AB1234",)))] == [recent.trade_id]
 
 
 async def test_two_pruners_at_once_on_one_database_prune_each_row_once_between_them(

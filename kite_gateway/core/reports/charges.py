@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from kite_gateway.core.reports.charge_rates import RateTable, default_rates, market_of
+from kite_gateway.core.reports.charge_rates import RateNotFound, RateTable, default_rates, market_of
 from kite_gateway.core.reports.lots import match
 from kite_gateway.core.reports.model import ZERO, Charges, Fill, Segment, Side
 
@@ -161,7 +161,10 @@ def dp_charges(fills: Iterable[Fill], rates: RateTable | None = None) -> dict[Dp
     for key, quantity in sorted(net.items()):
         if quantity < 0:
             _, on, symbol = key
-            dp = table.find("dp", market_of(Segment.EQUITY, False), "NSE", symbol, on).of(ZERO)
-            gst = table.find("gst", market_of(Segment.EQUITY, False), "NSE", symbol, on).fraction
+            try:
+                dp = table.find("dp", market_of(Segment.EQUITY, False), "NSE", symbol, on).of(ZERO)
+                gst = table.find("gst", market_of(Segment.EQUITY, False), "NSE", symbol, on).fraction
+            except RateNotFound:
+                continue  # a day before the rate table begins: no DP charge is estimated for it
             out[key] = dp + dp * gst
     return out

@@ -208,7 +208,10 @@ class FillRecorder:
             if order_id in notes:
                 charges, source = notes[order_id], ChargeSource.CONTRACT_NOTE
             elif self.estimate is not None:
-                charges, source = self.estimate(fills), ChargeSource.ESTIMATED
+                try:
+                    charges, source = self.estimate(fills), ChargeSource.ESTIMATED
+                except LookupError:  # no rate in the table for it (before it begins): none stored
+                    continue
             else:
                 continue
             await self.fills.save_charges(OrderCharges(account_id, order_id, trade_date, charges, source, filled), now)

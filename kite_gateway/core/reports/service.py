@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from kite_gateway.core.reports.model import Charges, Fill, FillGap, OrderCharges, Side
+from kite_gateway.core.reports.charges import dp_charges
+from kite_gateway.core.reports.model import Charges, Fill, FillGap, Side
 from kite_gateway.core.reports.statements import PnlLine, PnlStatement, open_mark_symbols, pnl_statement
+from kite_gateway.core.reports.tax import TaxPnl, TaxRules, tax_pnl
+from kite_gateway.core.reports.tax import rules as tax_rules
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
 from kite_gateway.storage import FillLog, FillQuery
 from kite_wire import IST
@@ -45,7 +48,6 @@ class DayRecords(Protocol):
 
 
 Marks = Callable[[Collection[str], date], Any]  # (symbols, day) -> awaitable {symbol: price}; missing: unmarked
-DpCharges = Callable[[Sequence[Fill]], Mapping[tuple[str, str, date], Charges]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,14 @@ class Tradebook:
 @dataclass(frozen=True, slots=True)
 class Statement:
     statement: PnlStatement
+    gaps: tuple[FillGap, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TaxReport:
+    financial_year: int
+    accounts: tuple[tuple[str, TaxPnl], ...]
+    rules: TaxRules
     gaps: tuple[FillGap, ...]
 
 
@@ -124,7 +134,6 @@ class Reports:
         marks: Marks,
         records: DayRecords,
         clock: Callable[[], datetime],
-        dp_charges: DpCharges | None = None,
     ) -> None:
         self.fills = fills
         self.accounts = accounts
@@ -132,7 +141,6 @@ class Reports:
         self.marks = marks
         self.records = records
         self.clock = clock
-        self.dp_charges = dp_charges
 
     def resolve(self, scope: Scope, readable: Callable[[str], bool]) -> tuple[str, ...]:
         """The accounts of a scope: those named and the group's; every readable account when empty.
@@ -203,8 +211,9 @@ class Reports:
         fills = await self.fills.fills(FillQuery(accounts, None, end))
         charges = await self.fills.charges(accounts, start, end)
         marks = await self._marks(fills, end)
-        extra = self.dp_charges(fills) if self.dp_charges else None
-        statement = pnl_statement(fills, charges, start, end, marks, extra)
+        dp = {(account_id, f"EQ:{symbol}", day): Charges(dp=amount)
+              for (account_id, day, symbol), amount in dp_charges(fills).items()}  # fmt: skip
+        statement = pnl_statement(fills, charges, start, end, marks, dp)
         gaps = await self.fills.gaps(accounts, None, end)
         return Statement(statement, tuple(gaps))
 
@@ -255,11 +264,30 @@ class Reports:
         gaps = await self.fills.gaps(accounts, day, day)
         return DailyReport(day, tuple(reports), consolidated, tuple(gaps))
 
-    # Charges of orders (for the tax P&L) -------------------------------------------------------
+    # Tax P&L ----------------------------------------------------------------------------------
 
-    async def history(self, accounts: Sequence[str], end: date) -> tuple[list[Fill], dict[str, OrderCharges]]:
-        """Every fill up to `end` and the charges of their orders."""
-        return await self.fills.fills(FillQuery(accounts, None, end)), await self.fills.charges(accounts, None, end)
+    async def tax(self, accounts: Sequence[str], financial_year: int) -> TaxReport:
+        """Each account's tax P&L of the financial year (FIFO within each account, from every fill
+        the log has up to the year's end), with the log's gaps up to then."""
+        if not FIRST_YEAR <= financial_year <= self.today().year:
+            raise invalid("financial_year", f"{financial_year} is out of range: {FIRST_YEAR} to {self.today().year} "
+                                            "(the year the financial year begins: 2025 for FY 2025-26)")  # fmt: skip
+        end = date(financial_year + 1, 3, 31)
+        fills = await self.fills.fills(FillQuery(accounts, None, end))
+        charges = await self.fills.charges(accounts, None, end)
+        dp = dp_charges(fills)
+        try:
+            per_account = tuple(
+                (account_id, tax_pnl([f for f in fills if f.account_id == account_id], charges, financial_year, dp=dp))
+                for account_id in accounts
+            )
+        except LookupError as exc:  # a year the shipped rules do not cover
+            label = f"FY {financial_year}-{(financial_year + 1) % 100:02d}"
+            raise GatewayError(Status.FAILED_PRECONDITION, Reason.UNSPECIFIED,
+                               f"the gateway's tax rules do not cover {label}: {exc}",
+                               {"financial_year": str(financial_year)}) from None  # fmt: skip
+        gaps = await self.fills.gaps(accounts, None, end)
+        return TaxReport(financial_year, per_account, tax_rules(), tuple(gaps))
 
 
 def _about(alert: Any, account_id: str) -> bool:
