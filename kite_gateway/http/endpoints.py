@@ -15,6 +15,7 @@ from kite_gateway.core.accounts import LOGIN_API_KEY_PARAM, AccountManager
 from kite_gateway.errors import GatewayError
 from kite_gateway.http.json_api import MAX_BODY_BYTES, JsonApi
 from kite_gateway.http.openapi_serving import OPENAPI_PATH, openapi_handler
+from kite_gateway.http.report_downloads import ReportDownloads
 from kite_gateway.http.signal_webhook import SignalWebhook
 from kite_gateway.observability import REGISTRY
 from kite_gateway.streaming import PostbackIntake
@@ -99,6 +100,7 @@ class HttpEndpoints:
             self.app.router.add_get(OPENAPI_PATH, openapi_handler(openapi))
         self.api = api
         if api is not None:
+            ReportDownloads(api).mount(self.app)  # first: the API's routes would take them as RPC paths
             api.mount(self.app)
         if webhook is not None:
             webhook.mount(self.app)

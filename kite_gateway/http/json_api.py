@@ -66,6 +66,30 @@ class JsonApi:
         make = self._channel.unary_stream if binding.streaming else self._channel.unary_unary
         return make(binding.rpc_path, request_serializer=_serialize, response_deserializer=response.FromString)
 
+    async def call_get(
+        self, request: web.Request, path: str, **overrides: Any
+    ) -> tuple[Message, Message] | web.Response:
+        """The unary RPC bound to GET `path`, called with the request's query parameters (fields in
+        `overrides` set over them) and its forwarded headers: (the request message, its answer), or
+        the HTTP error response to send."""
+        routed = self.router.route("GET", path)
+        if isinstance(routed, list) or routed.binding.streaming:
+            return _error(Status.NOT_FOUND, f"no API route {path}; the routes are listed at /openapi.json")
+        binding = routed.binding
+        try:
+            metadata = _metadata(request)
+            query = [(k, v) for k, v in request.query.items() if k not in overrides and k != "table"]
+            message = request_message(binding, routed.path_values, query, await _stray_body(request))
+        except GatewayError as exc:
+            return error_response(status_of_gateway_error(exc))
+        for name, value in overrides.items():
+            setattr(message, name, value)
+        try:
+            answer: Message = await self._call(binding)(message, metadata=metadata)
+        except grpc.aio.AioRpcError as exc:
+            return error_response(status_of_rpc_error(exc))
+        return message, answer
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.raw_path.partition("?")[0]
         routed = self.router.route(request.method, raw_path)

@@ -125,6 +125,15 @@ def _dealiased(descriptor: Descriptor, query: Iterable[tuple[str, str]]) -> Iter
                 yield field_path, part.strip()
 
 
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def _date_json(text: str) -> dict[str, int]:
+    """ "2026-12-03" as google.type.Date's JSON ({"year": 2026, "month": 12, "day": 3})."""
+    year, month, day = text.split("-")
+    return {"year": int(year), "month": int(month), "day": int(day)}
+
+
 def _single_string_field(message: Descriptor) -> str | None:
     """The field of a message that is one string (google.type.Decimal's `value`), else None."""
     if len(message.fields) == 1 and message.fields[0].type == FieldDescriptor.TYPE_STRING:
@@ -152,6 +161,8 @@ def _field_shorthand(value: Any, field: FieldDescriptor) -> Any:
 
 
 def _message_shorthand(value: Any, message: Descriptor) -> Any:
+    if isinstance(value, str) and message.full_name == "google.type.Date" and _ISO_DATE.fullmatch(value):
+        return _date_json(value)
     if isinstance(value, str):
         name = _single_string_field(message)
         return {name: value} if name is not None else value
@@ -247,6 +258,10 @@ def _leaf_value(field: FieldDescriptor, path: str, value: str) -> Any:
         return value  # json_format reads numbers, enum names and enum numbers from strings
     if message.full_name in _STRING_FORMS:
         return value
+    if message.full_name == "google.type.Date":
+        if not _ISO_DATE.fullmatch(value):
+            raise invalid(path, f"must be a date as YYYY-MM-DD, not {value[:40]!r}")
+        return _date_json(value)
     if len(message.fields) == 1 and message.fields[0].type != _MESSAGE:
         return {message.fields[0].name: value}
     raise invalid(path, f"is a {message.full_name}: give its fields ({path}.<field>) or send it in the body")
