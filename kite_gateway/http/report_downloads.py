@@ -23,6 +23,7 @@ from kite_gateway.report_render import Document, to_csv, to_html, to_pdf
 
 DOWNLOAD_PATH = r"/v1/reports/{report:(tradebook|pnl|tax-pnl|daily)}.{format:(csv|html|pdf)}"
 MAX_TRADEBOOK_FILLS = 100_000
+MAX_PDF_ROWS = 20_000  # a PDF of more is thousands of pages, minutes of drawing: CSV is the form for that
 PAGE = 1000
 MAIN_TABLE = {"tradebook": "fills", "pnl": "instruments", "tax_pnl": "summary", "daily": "fills"}
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
@@ -59,6 +60,10 @@ class ReportDownloads:
         elif form == "html":
             body = to_html(built).encode()
         else:
+            rows = sum(len(table.rows) for table in built.tables())
+            if rows > MAX_PDF_ROWS:
+                return _refused(f"the report has {rows} rows; a PDF holds at most {MAX_PDF_ROWS}: download it as "
+                                "CSV, or narrow the range")  # fmt: skip
             body = await asyncio.to_thread(to_pdf, built)  # drawing a long report takes a while: off the loop
         name = f"{report}.{form}"
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPES[form],

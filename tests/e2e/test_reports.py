@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -194,6 +195,10 @@ async def test_the_tax_pnl_puts_lots_in_their_buckets_and_states_its_rules(repor
         seeded(date(2025, 12, 10), "10:00:00", "SELL", 100, "1200", "T2", "t2"),
         seeded(date(2026, 1, 5), "09:30:00", "BUY", 10, "1000", "T3", "t3"),  # bought and sold within the day
         seeded(date(2026, 1, 5), "14:30:00", "SELL", 10, "990", "T4", "t4"),
+        replace(seeded(date(2025, 10, 1), "10:00:00", "BUY", 75, "24000", "T5", "t5"), exchange="NFO",
+                tradingsymbol="NIFTY25OCTFUT", instrument_type="FUT", product="NRML"),
+        replace(seeded(date(2025, 10, 20), "10:00:00", "SELL", 75, "23900", "T6", "t6"), exchange="NFO",
+                tradingsymbol="NIFTY25OCTFUT", instrument_type="FUT", product="NRML"),
     ], "test", datetime.now(UTC))  # fmt: skip
     answer = await reports.GetTaxPnl(report_pb2.GetTaxPnlRequest(scope=scope(), financial_year=2025))
     (account,) = answer.accounts
@@ -205,6 +210,9 @@ async def test_the_tax_pnl_puts_lots_in_their_buckets_and_states_its_rules(repor
     speculative = buckets[report_pb2.TAX_BUCKET_SPECULATIVE_BUSINESS]
     assert from_decimal_pb(speculative.gross, "gross") == Decimal(-100)  # 10 x (990 - 1000)
     assert from_decimal_pb(speculative.turnover, "turnover") == Decimal(100)  # |P&L|
+    futures = buckets[report_pb2.TAX_BUCKET_NON_SPECULATIVE_BUSINESS]
+    assert from_decimal_pb(futures.gross, "gross") == Decimal(-7500)  # 75 x (23900 - 24000)
+    assert from_decimal_pb(futures.turnover, "turnover") == Decimal(7500)  # |P&L|, not the contract value
     assert any("holding period" in rule.name and rule.source and rule.taken_on for rule in answer.rules)
     assert answer.not_covered
 
