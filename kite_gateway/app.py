@@ -114,7 +114,7 @@ from kite_gateway.storage import (
     SealingError,
     SignalStore,
     WebhookNonces,
-    load_key,
+    load_keys,
     open_database,
     private_directory,
 )
@@ -167,12 +167,12 @@ class App:
         `now` is the clock that decides token expiry (tests pass the simulator's)."""
         data_dir = settings.gateway_data_dir
         await asyncio.to_thread(private_directory, data_dir)  # the order book and audit trail are the gateway's alone
-        key = load_key(
+        keys = load_keys(  # newest first: the newest seals, any unseals (rotation: `kite-gateway rekey`)
             settings.gateway_secret_key.get_secret_value() if settings.gateway_secret_key else None,
             settings.gateway_secret_key_file,
             generate_in=data_dir if paper else None,
         )
-        sealer = Sealer(key)  # a malformed key fails here, before anything is opened
+        sealer = Sealer(keys)  # a malformed key fails here, before anything is opened
         risk_book = RiskBook.load(settings.gateway_risk_file)  # so does a bad risk file
         exit_book = ExitBook.load(settings.gateway_risk_file)
         strategies = StrategyBook.load(settings.gateway_strategies_file)  # and a bad strategies file

@@ -39,7 +39,8 @@ from kite_gateway.storage.order_requests import DONE, RUNNING, OrderRequests, St
 from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, dedupe_key
 from kite_gateway.storage.postgres import PostgresDatabase
 from kite_gateway.storage.private_files import FILE_MODE, private_directory, private_file
-from kite_gateway.storage.sealing import Sealer, SealingError, load_key
+from kite_gateway.storage.rekey import SEALED_COLUMNS, SealedColumn, rekey
+from kite_gateway.storage.sealing import Sealer, SealingError, load_key, load_keys
 from kite_gateway.storage.signals import SignalEvent, SignalOrder, SignalStore, StoredSignal
 from kite_gateway.storage.sqlite import DATABASE_FILE, SqliteDatabase, set_aside_database
 from kite_gateway.storage.webhook_nonces import WebhookNonces
@@ -56,6 +57,7 @@ __all__ = [
     "PLACED",
     "POSTGRES_CLOCK",
     "RUNNING",
+    "SEALED_COLUMNS",
     "SQLITE_CLOCK",
     "AlertStore",
     "AuditEntry",
@@ -82,6 +84,7 @@ __all__ = [
     "Replica",
     "Row",
     "SchemaTooNew",
+    "SealedColumn",
     "Sealer",
     "SealingError",
     "SignalEvent",
@@ -98,9 +101,11 @@ __all__ = [
     "WebhookNonces",
     "dedupe_key",
     "load_key",
+    "load_keys",
     "now_text",
     "open_database",
     "private_directory",
     "private_file",
+    "rekey",
     "set_aside_database",
 ]

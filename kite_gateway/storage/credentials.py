@@ -21,6 +21,17 @@ class StoredAccount:
     paper: bool
 
 
+def unopened_message(location: str, key_count: int) -> str:
+    """What to do when no key of the set opens the stored secrets: add the key they were sealed with."""
+    which = "the secret key does not open" if key_count == 1 else f"none of the {key_count} secret keys opens"
+    return (
+        f"{which} the credentials stored in {location}; start with the key they were sealed with "
+        "(KITE_GATEWAY_SECRET_KEY or KITE_GATEWAY_SECRET_KEY_FILE). When rotating keys, list the new key first "
+        "and the old one after it (KITE_GATEWAY_SECRET_KEY=NEW,OLD, or one key a line in the file), run "
+        "`kite-gateway rekey`, and only then remove the old key"
+    )
+
+
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
@@ -44,10 +55,7 @@ class CredentialStore:
         try:
             self.sealer.unseal(row["value"])
         except SealingError:
-            raise SealingError(
-                f"the secret key does not open the credentials stored in {self.database.location}; start with the key "
-                "they were sealed with (KITE_GATEWAY_SECRET_KEY or KITE_GATEWAY_SECRET_KEY_FILE)"
-            ) from None
+            raise SealingError(unopened_message(self.database.location, self.sealer.key_count)) from None
 
     async def save_app(self, api_key: str, api_secret: str) -> None:
         await self.database.execute(
