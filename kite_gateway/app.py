@@ -101,6 +101,7 @@ from kite_gateway.paper import PAPER_STATE_FILE, gateway_command, log_in_demo_ac
 from kite_gateway.signal_ports import SignalPorts
 from kite_gateway.storage import (
     POSTGRES_CLOCK,
+    AtRest,
     AuditLog,
     CredentialStore,
     Database,
@@ -191,10 +192,11 @@ class App:
         credentials = CredentialStore(database, sealer)
         try:
             await credentials.check_key()
+            at_rest = AtRest(sealer, await credentials.hashing_key())  # order updates and audit bodies sealed
         except Exception:
             await database.close()
             raise
-        updates = OrderUpdateLog(database)
+        updates = OrderUpdateLog(database, at_rest)
         await updates.rekey()  # updates stored by an older version, under its de-duplication key
         kite = KiteConfig.of(settings)
         executor = ThreadPoolExecutor(max_workers=kite.workers, thread_name_prefix="kite")
@@ -215,7 +217,7 @@ class App:
             record_dir=settings.gateway_record_dir,
             clock=clock,
         )
-        audit = AuditLog(database)
+        audit = AuditLog(database, sealer)
         alerting = Alerting.build(settings, database, accounts, instruments, tick_streams, clock, alert_rules,
                                   alert_sinks)  # fmt: skip
         marks = needs_marks(alert_rules)  # P&L and margin alerts need the exits' marks

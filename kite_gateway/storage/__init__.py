@@ -40,7 +40,7 @@ from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, ded
 from kite_gateway.storage.postgres import PostgresDatabase
 from kite_gateway.storage.private_files import FILE_MODE, private_directory, private_file
 from kite_gateway.storage.rekey import SEALED_COLUMNS, SealedColumn, rekey
-from kite_gateway.storage.sealing import Sealer, SealingError, load_key, load_keys
+from kite_gateway.storage.sealing import AtRest, Sealer, SealingError, load_key, load_keys
 from kite_gateway.storage.signals import SignalEvent, SignalOrder, SignalStore, StoredSignal
 from kite_gateway.storage.sqlite import DATABASE_FILE, SqliteDatabase, set_aside_database
 from kite_gateway.storage.webhook_nonces import WebhookNonces
@@ -60,6 +60,7 @@ __all__ = [
     "SEALED_COLUMNS",
     "SQLITE_CLOCK",
     "AlertStore",
+    "AtRest",
     "AuditEntry",
     "AuditLog",
     "CredentialStore",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,6 +57,18 @@ class CredentialStore:
             self.sealer.unseal(row["value"])
         except SealingError:
             raise SealingError(unopened_message(self.database.location, self.sealer.key_count)) from None
+
+    async def hashing_key(self) -> bytes:
+        """A random secret for keyed hashes of stored trading data (order updates' de-duplication keys),
+        made once per database and kept sealed in meta: the same on every replica, and unchanged by a key
+        rotation (rekey re-seals it, so the hashes stored under it stay valid)."""
+        await self.database.execute(
+            "INSERT INTO meta (name, value) VALUES ('hashing_key', ?) ON CONFLICT (name) DO NOTHING",
+            (self.sealer.seal(secrets.token_hex(32)),),
+        )
+        row = await self.database.fetch_one("SELECT value FROM meta WHERE name = 'hashing_key'")
+        assert row is not None
+        return bytes.fromhex(self.sealer.unseal(row["value"]))
 
     async def save_app(self, api_key: str, api_secret: str) -> None:
         await self.database.execute(

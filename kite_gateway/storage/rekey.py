@@ -32,6 +32,9 @@ class SealedColumn:
 SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("api secrets", "apps", ("api_key",), "sealed_api_secret"),
     SealedColumn("access tokens", "accounts", ("account_id",), "sealed_access_token"),
+    SealedColumn("order updates", "order_updates", ("account_id", "sequence"), "payload", clear_allowed=True),
+    SealedColumn("audit request bodies", "audit", ("event_id",), "request_json", clear_allowed=True),
+    SealedColumn("hashing key", "meta", ("name",), "value", where="name = 'hashing_key'"),
     SealedColumn("key check", "meta", ("name",), "value", where="name = 'key_check'"),
 )
 

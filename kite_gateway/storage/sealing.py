@@ -7,9 +7,12 @@ first, running `kite-gateway rekey` (which re-seals everything under it), then r
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -95,6 +98,26 @@ class Sealer:
             f"stored secrets cannot be unsealed with any of the {self.key_count} keys: "
             "none is the key they were sealed with"
         )
+
+
+@dataclass(frozen=True)
+class AtRest:
+    """How trading data is kept at rest: sealed by `sealer`, and what must stay comparable in the clear
+    (order updates' de-duplication keys) as HMAC-SHA256 under `hashing_key`, a random secret the database
+    keeps sealed (CredentialStore.hashing_key): the same on every replica and across key rotations."""
+
+    sealer: Sealer
+    hashing_key: bytes
+
+    def digest(self, text: str) -> str:
+        return hmac.new(self.hashing_key, text.encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, text: str) -> str:
+        return self.sealer.seal(text)
+
+    def open(self, stored: str) -> str:
+        """A stored value in the clear: unsealed, or as it is when an older version stored it unsealed."""
+        return self.sealer.unseal(stored) if is_sealed(stored) else stored
 
 
 def load_keys(key: str | None, key_file: Path | None, generate_in: Path | None = None) -> tuple[bytes, ...]:

@@ -8,10 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from kite_gateway.storage import CredentialStore, Database, Sealer, SealingError, open_database, rekey
+from kite_gateway.storage import (
+    AtRest,
+    AuditLog,
+    CredentialStore,
+    Database,
+    OrderUpdateLog,
+    Sealer,
+    SealingError,
+    open_database,
+    rekey,
+)
 
 A, B = Sealer.generate_key(), Sealer.generate_key()
 LOGIN = datetime(2026, 12, 3, 3, 30, tzinfo=UTC)
+ORDER = {"order_id": "250101000000001", "tradingsymbol": "INFY", "status": "OPEN", "quantity": 5, "price": 1500}
+BODY = '{"account_id": "ZS0001", "tradingsymbol": "INFY", "quantity": 5}'
 
 
 async def _opened(database_url: str | None, tmp_path: Path, *keys: bytes) -> CredentialStore:
@@ -35,26 +47,43 @@ async def _store_credentials(store: CredentialStore) -> None:
     await store.forget_token("ZS0003")  # an account without a token: nothing to re-seal
 
 
+async def _trading_data(store: CredentialStore) -> tuple[OrderUpdateLog, AuditLog]:
+    return OrderUpdateLog(store.database, AtRest(store.sealer, await store.hashing_key())), AuditLog(
+        store.database, store.sealer
+    )
+
+
+async def _store_trading_data(store: CredentialStore) -> None:
+    updates, audit = await _trading_data(store)
+    await OrderUpdateLog(store.database).append("ZS0001", {**ORDER, "status": "PUT ORDER REQ RECEIVED"}, 1)  # clear
+    await updates.append("ZS0001", ORDER, 1)
+    await AuditLog(store.database).append(LOGIN, "ops", "ZS0001", 1, "c1", "", BODY, 0, "placed", 1.0)  # clear
+    await audit.append(LOGIN, "ops", "ZS0001", 1, "c2", "", BODY, 0, "placed", 1.0)
+
+
 async def _sealed_values(database: Database) -> list[str]:
     rows = await database.fetch_all(
         "SELECT sealed_api_secret AS v FROM apps UNION ALL SELECT sealed_access_token FROM accounts "
-        "WHERE sealed_access_token IS NOT NULL UNION ALL SELECT value FROM meta WHERE name = 'key_check'"
+        "WHERE sealed_access_token IS NOT NULL UNION ALL SELECT value FROM meta UNION ALL "
+        "SELECT payload FROM order_updates UNION ALL SELECT request_json FROM audit"
     )
     return [row["v"] for row in rows]
 
 
-async def test_credentials_sealed_under_a_survive_rotation_to_b_through_rekey(
+async def test_credentials_and_trading_data_sealed_under_a_survive_rotation_to_b_through_rekey(
     database_url: str | None, tmp_path: Path
 ) -> None:
     first = await _opened(database_url, tmp_path, A)
     await _store_credentials(first)
+    await _store_trading_data(first)
     await first.database.close()
 
     second = await _opened(database_url, tmp_path, B, A)  # the new key first, the old one still there
     assert [a.access_token for a in await second.accounts()] == ["token-ZS0001", "token-ZS0002", None]
     counts = await rekey(second.database, second.sealer)
-    assert counts == {"api secrets": 1, "access tokens": 2, "key check": 1}
-    assert await rekey(second.database, second.sealer) == {"api secrets": 0, "access tokens": 0, "key check": 0}
+    assert counts == {"api secrets": 1, "access tokens": 2, "order updates": 2, "audit request bodies": 2,
+                      "hashing key": 1, "key check": 1}  # fmt: skip
+    assert set((await rekey(second.database, second.sealer)).values()) == {0}  # a second rekey changes nothing
     await second.database.close()
 
     third = await _opened(database_url, tmp_path, B)  # the old key removed
@@ -62,6 +91,10 @@ async def test_credentials_sealed_under_a_survive_rotation_to_b_through_rekey(
         assert [a.access_token for a in await third.accounts()] == ["token-ZS0001", "token-ZS0002", None]
         assert await third.app_secret("app_key") == "app secret"
         assert all(Sealer(B).unseal(value) for value in await _sealed_values(third.database))
+        updates, audit = await _trading_data(third)
+        assert [u.order["status"] for u in await updates.after("ZS0001", 0)] == ["PUT ORDER REQ RECEIVED", "OPEN"]
+        assert await updates.append("ZS0001", ORDER, 2) is None  # still known as a repeat under the new key
+        assert [e.request_json for e in await audit.query("ZS0001", None, None, "", "", 0, 10)] == [BODY, BODY]
     finally:
         await third.database.close()
 
@@ -100,7 +133,7 @@ async def test_an_interrupted_rekey_leaves_everything_sealed_by_the_old_key(
         await first.database.close()
     again = await _opened(database_url, tmp_path, B, A)  # and rekeying again finishes the job
     try:
-        assert sum((await rekey(again.database, again.sealer)).values()) == 4
+        assert sum((await rekey(again.database, again.sealer)).values()) == 4  # the app, 2 tokens, the key check
     finally:
         await again.database.close()
     last = await _opened(database_url, tmp_path, B)
