@@ -76,7 +76,8 @@ def rekey(args: argparse.Namespace) -> int:
     if key_count > 1:
         print(
             f"every stored secret is now sealed by the newest key: the other {key_count - 1} key(s) can be removed "
-            "from KITE_GATEWAY_SECRET_KEY (or its file) once every replica runs with the new key first"
+            "from KITE_GATEWAY_SECRET_KEY (or its file), provided every gateway on this database already runs with "
+            "the new key first (one that sealed under an old key since needs another rekey)"
         )
     else:
         print("only one key is configured: it already seals everything (put a new key first to rotate)")
