@@ -1,5 +1,6 @@
-"""Secrets at rest: api secrets and access tokens are sealed with Fernet (AES-128-CBC + HMAC-SHA256)
-under a key from the environment or a key file, never stored or logged in the clear.
+"""Secrets at rest: api secrets and access tokens (and the trading data of order updates and audit
+request bodies, through AtRest) are sealed with Fernet (AES-128-CBC + HMAC-SHA256) under a key from
+the environment or a key file, never stored or logged in the clear.
 
 The key setting may hold several keys, newest first (separated by commas or newlines; a key file
 holds one a line): the newest seals, every one unseals, so a key is rotated by putting a new one
@@ -41,7 +42,7 @@ def parse_keys(text: str) -> tuple[bytes, ...]:
 
 
 class Sealer:
-    """Seals short secrets with the newest of its Fernet keys and unseals them with any."""
+    """Seals secrets (and short payloads) with the newest of its Fernet keys and unseals them with any."""
 
     def __init__(self, keys: bytes | Sequence[bytes]) -> None:
         keys = (keys,) if isinstance(keys, bytes) else tuple(keys)
