@@ -105,6 +105,7 @@ from kite_gateway.report_ports import KiteTrades, ReportPrices, StoredDay
 from kite_gateway.signal_ports import SignalPorts
 from kite_gateway.storage import (
     POSTGRES_CLOCK,
+    AtRest,
     AuditLog,
     CredentialStore,
     Database,
@@ -121,7 +122,7 @@ from kite_gateway.storage import (
     SignalStore,
     WebhookNonces,
     keep_pruning,
-    load_key,
+    load_keys,
     open_database,
     private_directory,
     retention_windows,
@@ -179,12 +180,12 @@ class App:
         `now` is the clock that decides token expiry (tests pass the simulator's)."""
         data_dir = settings.gateway_data_dir
         await asyncio.to_thread(private_directory, data_dir)  # the order book and audit trail are the gateway's alone
-        key = load_key(
+        keys = load_keys(  # newest first: the newest seals, any unseals (rotation: `kite-gateway rekey`)
             settings.gateway_secret_key.get_secret_value() if settings.gateway_secret_key else None,
             settings.gateway_secret_key_file,
             generate_in=data_dir if paper else None,
         )
-        sealer = Sealer(key)  # a malformed key fails here, before anything is opened
+        sealer = Sealer(keys)  # a malformed key fails here, before anything is opened
         risk_book = RiskBook.load(settings.gateway_risk_file)  # so does a bad risk file
         exit_book = ExitBook.load(settings.gateway_risk_file)
         strategies = StrategyBook.load(settings.gateway_strategies_file)  # and a bad strategies file
@@ -203,11 +204,12 @@ class App:
         credentials = CredentialStore(database, sealer)
         try:
             await credentials.check_key()
+            at_rest = AtRest(sealer, await credentials.hashing_key())  # order updates and audit bodies sealed
         except Exception:
             await database.close()
             raise
         clock = now or (lambda: datetime.now(UTC))
-        updates = OrderUpdateLog(database, clock)
+        updates = OrderUpdateLog(database, at_rest, clock)
         await updates.rekey()  # updates stored by an older version, under its de-duplication key
         kite = KiteConfig.of(settings)
         executor = ThreadPoolExecutor(max_workers=kite.workers, thread_name_prefix="kite")
@@ -227,7 +229,7 @@ class App:
             record_dir=settings.gateway_record_dir,
             clock=clock,
         )
-        audit = AuditLog(database)
+        audit = AuditLog(database, sealer)
         alerting = Alerting.build(settings, database, accounts, instruments, tick_streams, clock, alert_rules,
                                   alert_sinks)  # fmt: skip
         marks = needs_marks(alert_rules)  # P&L and margin alerts need the exits' marks

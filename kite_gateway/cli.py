@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kite_gateway import __version__, cli_accounts, cli_call
+from kite_gateway import __version__, cli_accounts, cli_call, cli_rekey
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
@@ -107,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
         help="print a new key for sealing stored secrets",
         description="Print a new key for KITE_GATEWAY_SECRET_KEY (or a key file). Keep it secret.",
     )
+
+    cli_rekey.add_parser(commands)
 
     probe = commands.add_parser(
         "health",
@@ -325,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sim": _sim,
         "health": _health,
         "keygen": _keygen,
+        "rekey": cli_rekey.rekey,
         "token": _token,
         "call": cli_call.call,
         "export-account": cli_accounts.export_account,

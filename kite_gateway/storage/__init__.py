@@ -57,8 +57,9 @@ from kite_gateway.storage.order_requests import DONE, RUNNING, OrderRequests, St
 from kite_gateway.storage.order_updates import OrderUpdateLog, StoredUpdate, dedupe_key
 from kite_gateway.storage.postgres import PostgresDatabase
 from kite_gateway.storage.private_files import FILE_MODE, private_directory, private_file
+from kite_gateway.storage.rekey import SEALED_COLUMNS, SealedColumn, rekey
 from kite_gateway.storage.retention import RETENTION_RULES, Retention, RetentionRule, keep_pruning, retention_windows
-from kite_gateway.storage.sealing import Sealer, SealingError, load_key
+from kite_gateway.storage.sealing import AtRest, Sealer, SealingError, load_key, load_keys
 from kite_gateway.storage.signals import SignalEvent, SignalOrder, SignalStore, StoredSignal
 from kite_gateway.storage.sqlite import DATABASE_FILE, SqliteDatabase, set_aside_database
 from kite_gateway.storage.webhook_nonces import WebhookNonces
@@ -82,11 +83,13 @@ __all__ = [
     "POSTGRES_CLOCK",
     "RETENTION_RULES",
     "RUNNING",
+    "SEALED_COLUMNS",
     "SQLITE_CLOCK",
     "ZERO",
     "AccountData",
     "AccountTable",
     "AlertStore",
+    "AtRest",
     "AuditEntry",
     "AuditLog",
     "ChargeSource",
@@ -120,6 +123,7 @@ __all__ = [
     "RetentionRule",
     "Row",
     "SchemaTooNew",
+    "SealedColumn",
     "Sealer",
     "SealingError",
     "Segment",
@@ -139,10 +143,12 @@ __all__ = [
     "dedupe_key",
     "keep_pruning",
     "load_key",
+    "load_keys",
     "now_text",
     "open_database",
     "private_directory",
     "private_file",
+    "rekey",
     "retention_windows",
     "segment_of",
     "set_aside_database",

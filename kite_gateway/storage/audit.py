@@ -3,7 +3,12 @@
 Every entry is bounded, whatever a caller sends: the request body at MAX_REQUEST_JSON characters
 (a longer one is stored as a JSON object with its size, its SHA-256 and a prefix), the outcome at
 MAX_OUTCOME and each name or id at MAX_NAME, so that no call can grow the database by more than a
-few KiB."""
+few KiB.
+
+With a sealer (the gateway always gives one) the request body, which holds the order's instrument,
+side, quantity and prices, is sealed; the rest (who, when, which account and order, the status and
+outcome) stays in the clear, to be listed and filtered. Bodies an older version stored in the clear
+are read as they are (and sealed by rekey)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kite_gateway.storage.database import Database
+from kite_gateway.storage.sealing import Sealer, is_sealed
 
 MAX_REQUEST_JSON = 8192
 MAX_OUTCOME = 1024
@@ -53,8 +59,16 @@ class AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, sealer: Sealer | None = None) -> None:
         self.database = database
+        self.sealer = sealer  # None: request bodies in the clear (tests of the trail alone)
+
+    def _body(self, request_json: str) -> str:
+        body = bounded_request_json(request_json)
+        return body if self.sealer is None else self.sealer.seal(body)
+
+    def _opened(self, stored: str) -> str:
+        return self.sealer.unseal(stored) if self.sealer is not None and is_sealed(stored) else stored
 
     async def append(
         self,
@@ -73,7 +87,7 @@ class AuditLog:
             "INSERT INTO audit (time, principal, account_id, action, client_order_id, order_id, request_json, "
             "status_code, outcome, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (time.isoformat(), _cut(principal, MAX_NAME), _cut(account_id, MAX_NAME), action,
-             _cut(client_order_id, MAX_NAME), _cut(order_id, MAX_NAME), bounded_request_json(request_json),
+             _cut(client_order_id, MAX_NAME), _cut(order_id, MAX_NAME), self._body(request_json),
              status_code, _cut(outcome, MAX_OUTCOME), latency_ms),
             returning="event_id",
         )  # fmt: skip
@@ -105,7 +119,11 @@ class AuditLog:
         rows = await self.database.fetch_all(sql + " ORDER BY event_id LIMIT ?", [*params, limit])
         return [
             AuditEntry(
-                **{**{k: row[k] for k in AuditEntry.__dataclass_fields__}, "time": datetime.fromisoformat(row["time"])}
+                **{
+                    **{k: row[k] for k in AuditEntry.__dataclass_fields__},
+                    "time": datetime.fromisoformat(row["time"]),
+                    "request_json": self._opened(row["request_json"]),
+                }
             )
             for row in rows
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,17 @@ class StoredAccount:
     token_expires_at: datetime | None
     created_at: datetime
     paper: bool
+
+
+def unopened_message(location: str, key_count: int) -> str:
+    """What to do when no key of the set opens the stored secrets: add the key they were sealed with."""
+    which = "the secret key does not open" if key_count == 1 else f"none of the {key_count} secret keys opens"
+    return (
+        f"{which} the credentials stored in {location}; start with the key they were sealed with "
+        "(KITE_GATEWAY_SECRET_KEY or KITE_GATEWAY_SECRET_KEY_FILE). When rotating keys, list the new key first "
+        "and the old one after it (KITE_GATEWAY_SECRET_KEY=NEW,OLD, or one key a line in the file), run "
+        "`kite-gateway rekey`, and only then remove the old key"
+    )
 
 
 def _time(text: str | None) -> datetime | None:
@@ -44,10 +56,19 @@ class CredentialStore:
         try:
             self.sealer.unseal(row["value"])
         except SealingError:
-            raise SealingError(
-                f"the secret key does not open the credentials stored in {self.database.location}; start with the key "
-                "they were sealed with (KITE_GATEWAY_SECRET_KEY or KITE_GATEWAY_SECRET_KEY_FILE)"
-            ) from None
+            raise SealingError(unopened_message(self.database.location, self.sealer.key_count)) from None
+
+    async def hashing_key(self) -> bytes:
+        """A random secret for keyed hashes of stored trading data (order updates' de-duplication keys),
+        made once per database and kept sealed in meta: the same on every replica, and unchanged by a key
+        rotation (rekey re-seals it, so the hashes stored under it stay valid)."""
+        await self.database.execute(
+            "INSERT INTO meta (name, value) VALUES ('hashing_key', ?) ON CONFLICT (name) DO NOTHING",
+            (self.sealer.seal(secrets.token_hex(32)),),
+        )
+        row = await self.database.fetch_one("SELECT value FROM meta WHERE name = 'hashing_key'")
+        assert row is not None
+        return bytes.fromhex(self.sealer.unseal(row["value"]))
 
     async def save_app(self, api_key: str, api_secret: str) -> None:
         await self.database.execute(

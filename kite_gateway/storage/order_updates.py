@@ -1,5 +1,9 @@
 """Order updates, stored once each with a per-account sequence that increases by exactly one: the
-durable queue every StreamOrderUpdates subscriber reads from, across reconnects and restarts."""
+durable queue every StreamOrderUpdates subscriber reads from, across reconnects and restarts.
+
+With an AtRest (the gateway always gives one) the payload is sealed and the de-duplication key, made of
+the order's fields, is stored as its keyed hash: only the account, the order id and the times are in
+the clear. Payloads an older version stored in the clear are read as they are (and sealed by rekey)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from kite_gateway.storage.database import Database, DuplicateKey
+from kite_gateway.storage.sealing import AtRest
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class StoredUpdate:
 
 
 KEY_VERSION = "v2|"
+HASHED_VERSION = "h1:"  # a key as stored with an AtRest: "h1:" + HMAC-SHA256 of the key (hex)
 SEQUENCE_ATTEMPTS = 100  # appends from several processes racing for one account's next sequence retry
 # What makes an order this order (so an order id Kite, or a restarted simulator, hands out again is
 # never taken for the first order), and what makes a state of it this state.
@@ -51,10 +57,33 @@ def dedupe_key(order: dict[str, Any]) -> str:
 
 
 class OrderUpdateLog:
-    def __init__(self, database: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        database: Database,
+        at_rest: AtRest | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.database = database
+        self.at_rest = at_rest  # None: payloads and keys in the clear (tests of the queue alone)
         self.clock = clock  # when an update is received (the gateway's clock: the simulator's in tests)
         self._appending: dict[str, asyncio.Lock] = {}  # one append at a time per account in this process
+
+    def stored_key(self, key: str) -> str:
+        """A de-duplication key as stored: itself, or its keyed hash (so the order's fields it is made of
+        cannot be read from it, yet the same change still has the same key)."""
+        return key if self.at_rest is None else HASHED_VERSION + self.at_rest.digest(key)
+
+    def key_of(self, order: dict[str, Any]) -> str:
+        """The order's dedupe_key as stored (what latest_by_order answers)."""
+        return self.stored_key(dedupe_key(order))
+
+    def _payload(self, order: dict[str, Any]) -> str:
+        body = json.dumps(order, default=str, sort_keys=True)
+        return body if self.at_rest is None else self.at_rest.seal(body)
+
+    def _order(self, payload: str) -> dict[str, Any]:
+        order: dict[str, Any] = json.loads(payload if self.at_rest is None else self.at_rest.open(payload))
+        return order
 
     async def append(
         self, account_id: str, order: dict[str, Any], source: int, key: str | None = None
@@ -62,8 +91,8 @@ class OrderUpdateLog:
         """Store an update; None when the same change was stored before (`key`, by default its
         dedupe_key, says what "the same" is)."""
         now = self.clock().astimezone(UTC)  # UTC text, so that times compare as text
-        key = key or dedupe_key(order)
-        body = json.dumps(order, default=str, sort_keys=True)
+        key = self.stored_key(key or dedupe_key(order))
+        body = self._payload(order)
         params = (account_id, str(order.get("order_id") or ""), key, source, now.isoformat(), body, account_id)
         async with self._appending.setdefault(account_id, asyncio.Lock()):
             changed = await self._insert_next(account_id, params)
@@ -96,16 +125,14 @@ class OrderUpdateLog:
             "SELECT * FROM order_updates WHERE account_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
             (account_id, sequence, limit),
         )
+        return self._stored(account_id, rows)
+
+    def _stored(self, account_id: str, rows: list[Any]) -> list[StoredUpdate]:
         return [
-            StoredUpdate(
-                account_id,
-                int(r["sequence"]),
-                int(r["source"]),
-                datetime.fromisoformat(r["received_at"]),
-                json.loads(r["payload"]),
-            )
+            StoredUpdate(account_id, int(r["sequence"]), int(r["source"]), datetime.fromisoformat(r["received_at"]),
+                         self._order(r["payload"]))
             for r in rows
-        ]
+        ]  # fmt: skip
 
     async def received_between(self, account_id: str, start: datetime, end: datetime) -> list[StoredUpdate]:
         """The account's updates received within [start, end), oldest first."""
@@ -114,11 +141,7 @@ class OrderUpdateLog:
             "ORDER BY sequence",
             (account_id, start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()),
         )
-        return [
-            StoredUpdate(account_id, int(r["sequence"]), int(r["source"]), datetime.fromisoformat(r["received_at"]),
-                         json.loads(r["payload"]))
-            for r in rows
-        ]  # fmt: skip
+        return self._stored(account_id, rows)
 
     async def newest(self, account_id: str) -> int:
         row = await self.database.fetch_one(
@@ -128,15 +151,20 @@ class OrderUpdateLog:
 
     async def rekey(self) -> int:
         """Give updates stored under an older key the current one (so that a repeat of them is still
-        recognised after an upgrade); returns how many. Keys that would collide are left as they were."""
+        recognised after an upgrade, or once keys are hashed); returns how many. Keys that would collide
+        are left as they were."""
+        current = KEY_VERSION if self.at_rest is None else HASHED_VERSION
         rows = await self.database.fetch_all(
-            "SELECT account_id, sequence, payload FROM order_updates WHERE dedupe_key NOT LIKE ?", (KEY_VERSION + "%",)
+            "SELECT account_id, sequence, dedupe_key, payload FROM order_updates WHERE dedupe_key NOT LIKE ?",
+            (current + "%",),
         )
         if not rows:
             return 0
         updates = []
         for r in rows:
-            key = dedupe_key(json.loads(r["payload"]))
+            old = r["dedupe_key"]
+            hashing = self.at_rest is not None and old.startswith(KEY_VERSION)  # a current key, in the clear
+            key = self.stored_key(old) if hashing else self.key_of(self._order(r["payload"]))
             updates.append((key, r["account_id"], r["sequence"], r["account_id"], key))
         await self.database.execute_many(
             "UPDATE order_updates SET dedupe_key = ? WHERE account_id = ? AND sequence = ? "
@@ -146,7 +174,7 @@ class OrderUpdateLog:
         return len(rows)
 
     async def latest_by_order(self, account_id: str) -> dict[str, str]:
-        """Each order's last stored dedupe key (what the gateway last knew of it)."""
+        """Each order's last stored dedupe key, as key_of gives it (what the gateway last knew of it)."""
         rows = await self.database.fetch_all(
             "SELECT order_id, dedupe_key FROM order_updates WHERE account_id = ? ORDER BY sequence", (account_id,)
         )

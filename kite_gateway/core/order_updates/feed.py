@@ -17,7 +17,7 @@ import structlog
 from kite_gateway.core.order_updates.events import Gap, GapAction, GapReason, UpdateSource
 from kite_gateway.errors import GatewayError
 from kite_gateway.observability import ORDER_UPDATES
-from kite_gateway.storage import OrderUpdateLog, dedupe_key
+from kite_gateway.storage import OrderUpdateLog
 
 log = structlog.get_logger(__name__)
 
@@ -103,7 +103,7 @@ class OrderUpdateFeed:
         emitted = 0
         for row in rows:
             order = kite_text_times(row)
-            if known.get(str(order.get("order_id"))) != dedupe_key(order):
+            if known.get(str(order.get("order_id"))) != self.log.key_of(order):
                 emitted += await self.ingest(account_id, order, UpdateSource.RECONCILIATION)
         why = (
             "the gateway was not watching this account (started, or restarted)"

@@ -1,4 +1,5 @@
-"""The order-update feed over the real durable log (SQLite in tmp_path)."""
+"""The order-update feed over the real durable log (SQLite in tmp_path), kept in the clear and, as the
+gateway keeps it, sealed with hashed de-duplication keys."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from kite_gateway.core.order_updates import OrderUpdateFeed
 from kite_gateway.storage.order_updates import OrderUpdateLog
+from kite_gateway.storage.sealing import AtRest, Sealer
 from kite_gateway.storage.sqlite import SqliteDatabase
 
 ACCOUNT = "ZS0001"
@@ -36,11 +38,12 @@ def order(order_id: str, status: str = "OPEN", **fields: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def feed(tmp_path: Path) -> AsyncIterator[OrderUpdateFeed]:
+@pytest.fixture(params=("clear", "sealed"))
+async def feed(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[OrderUpdateFeed]:
     database = SqliteDatabase(tmp_path / "gateway.db")
     await database.open()
-    feed = OrderUpdateFeed(OrderUpdateLog(database))
+    at_rest = AtRest(Sealer(Sealer.generate_key()), b"hashing key " * 3) if request.param == "sealed" else None
+    feed = OrderUpdateFeed(OrderUpdateLog(database, at_rest))
     try:
         yield feed
     finally:
