@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kite_gateway.storage import AccountData
+from kite_gateway.cli_rekey import PAPER_KEY_FILE
+from kite_gateway.storage import AccountData, AtRest, SealedUnreadable, SealingError
 
 EXIT_REFUSED = 1
 EXIT_CONFIG = 2
@@ -144,13 +145,34 @@ def _run(args: argparse.Namespace, command: Callable[[AccountData], Awaitable[st
         database = open_database(url.get_secret_value() if url else None, settings.gateway_data_dir)
         await database.open()
         try:
-            return await command(AccountData(database))
+            return await command(AccountData(database, at_rest=await _at_rest(settings, database)))
         finally:
             await database.close()
 
     try:
         print(asyncio.run(run()))
-    except Refused as exc:
+    except (Refused, SealedUnreadable) as exc:
         print(f"kite-gateway {args.command}: refused: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    except SealingError as exc:
+        print(f"kite-gateway {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     return 0
+
+
+async def _at_rest(settings: Any, database: Any) -> AtRest | None:
+    """What opens the trading data sealed at rest: the configured key set (or the paper gateway's key
+    file in the data directory); None when there is no key at all (then a sealed value is refused)."""
+    from kite_gateway.storage import CredentialStore, Sealer, load_keys
+
+    key = settings.gateway_secret_key.get_secret_value() if settings.gateway_secret_key else None
+    key_file = settings.gateway_secret_key_file
+    if not key and key_file is None:
+        paper = settings.gateway_data_dir / PAPER_KEY_FILE
+        if not paper.exists():
+            return None
+        key_file = paper
+    sealer = Sealer(load_keys(key, key_file))
+    credentials = CredentialStore(database, sealer)
+    await credentials.check_key()  # the clear error when no key of the set opens this database
+    return AtRest(sealer, await credentials.hashing_key())

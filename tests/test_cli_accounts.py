@@ -282,3 +282,41 @@ def test_every_table_with_an_account_id_column_is_in_the_export_and_erasure_regi
         "tables with an account_id column missing from kite_gateway/storage/account_data.py's ACCOUNT_TABLES "
         "(export-account and erase-account would leave their rows behind)"
     )
+
+
+async def _seal_updates(data_dir: Path) -> None:
+    """Two updates of ACCOUNT's order o1 (OPEN, then COMPLETE) as the gateway stores them: sealed at
+    rest under the paper gateway's key file in the data directory."""
+    from kite_gateway.storage import AtRest, CredentialStore, OrderUpdateLog, Sealer, load_keys
+
+    key_file = data_dir / "secret.key"
+    key_file.write_bytes(Sealer.generate_key())
+    key_file.chmod(0o600)
+    database = database_of(data_dir)
+    await database.open()
+    try:
+        sealer = Sealer(load_keys(None, key_file))
+        credentials = CredentialStore(database, sealer)
+        await credentials.check_key()
+        log = OrderUpdateLog(database, AtRest(sealer, await credentials.hashing_key()))
+        for status in ("OPEN", "COMPLETE"):
+            await log.append(ACCOUNT, {"order_id": "o1", "status": status, "tradingsymbol": "INFY"}, 1)
+    finally:
+        await database.close()
+
+
+def test_an_export_opens_the_order_updates_sealed_at_rest_and_without_the_key_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    asyncio.run(_seal_updates(data))
+    assert all(row["payload"].startswith("gAAAAA") for row in rows(data, "SELECT payload FROM order_updates"))
+    out = tmp_path / "ab1234.json"
+    assert main(["export-account", ACCOUNT, "--out", str(out), "--data-dir", str(data)]) == 0
+    updates = json.loads(out.read_text())["tables"]["order_updates"]
+    assert sorted(json.loads(u["payload"])["status"] for u in updates) == ["COMPLETE", "OPEN"]
+    (data / "secret.key").unlink()
+    assert main(["erase-account", ACCOUNT, "--data-dir", str(data)]) == 1
+    assert "sealed at rest" in capsys.readouterr().err
+    assert len(rows(data, "SELECT * FROM order_updates")) == 2  # nothing erased

@@ -1,7 +1,7 @@
 """The gateway's persistent state: one storage interface over an embedded SQLite database (the default)
 or PostgreSQL (the clustered mode); schema migrations, sealed secrets."""
 
-from kite_gateway.storage.account_data import ACCOUNT_TABLES, AccountData, AccountTable
+from kite_gateway.storage.account_data import ACCOUNT_TABLES, AccountData, AccountTable, SealedUnreadable
 from kite_gateway.storage.alerts import (
     DEAD,
     DELIVERED,
@@ -124,6 +124,7 @@ __all__ = [
     "Row",
     "SchemaTooNew",
     "SealedColumn",
+    "SealedUnreadable",
     "Sealer",
     "SealingError",
     "Segment",

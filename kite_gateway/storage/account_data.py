@@ -24,8 +24,17 @@ from typing import Any
 
 from kite_gateway.storage.audit import AuditLog
 from kite_gateway.storage.database import Database, Queries
+from kite_gateway.storage.sealing import AtRest, is_sealed
 
 SEALED_PREFIX = "sealed_"  # columns holding sealed secrets: left out of an export
+# Columns of trading data sealed at rest (kite_gateway/storage/rekey.py SEALED_COLUMNS): opened in an export.
+OPENED_COLUMNS = {"order_updates": ("payload",), "audit": ("request_json",)}
+
+
+class SealedUnreadable(Exception):
+    """Sealed trading data, and no key to open it with."""
+
+
 # kite_gateway.v1.AuditAction of the entries these append (a test holds them equal to the proto's)
 AUDIT_ACTION_EXPORT_ACCOUNT = 16
 AUDIT_ACTION_ERASE_ACCOUNT = 17
@@ -77,10 +86,24 @@ class AccountData:
         database: Database,
         tables: tuple[AccountTable, ...] = ACCOUNT_TABLES,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        at_rest: AtRest | None = None,
     ) -> None:
+        """`at_rest`: opens the trading data sealed at rest (order-update payloads, audit request
+        bodies), which an export writes in the clear and the open-order check reads; without it a
+        sealed value cannot be read, and the open-order check refuses."""
         self.database = database
         self.tables = tables
         self._now = now
+        self.at_rest = at_rest
+
+    def _open(self, stored: str) -> str:
+        if not is_sealed(stored):
+            return stored  # stored in the clear by an older version
+        if self.at_rest is None:
+            raise SealedUnreadable("the account's order updates and audit bodies are sealed at rest: give the "
+                                   "gateway's sealing key (KITE_GATEWAY_SECRET_KEY or KITE_GATEWAY_SECRET_KEY_FILE) "
+                                   "to read them")  # fmt: skip
+        return self.at_rest.open(stored)
 
     async def _present(self) -> list[AccountTable]:
         names = await self.database.tables()
@@ -95,15 +118,22 @@ class AccountData:
             "WHERE v.account_id = u.account_id AND v.order_id = u.order_id) ORDER BY u.sequence",
             (account_id,),
         )
-        return {str(row["order_id"]): str(json.loads(row["payload"]).get("status") or "") for row in rows}
+        return {str(row["order_id"]): str(json.loads(self._open(row["payload"])).get("status") or "") for row in rows}
 
     async def export(self, account_id: str) -> dict[str, list[dict[str, Any]]]:
         """Every row of the account, by table (sealed columns left out)."""
         found: dict[str, list[dict[str, Any]]] = {}
         for entry in await self._present():
             rows = await self.database.fetch_all(f"SELECT * FROM {entry.table} WHERE {entry.where}", (account_id,))
-            found[entry.table] = [_row(row) for row in rows]
+            found[entry.table] = [self._opened(entry.table, _row(row)) for row in rows]
         return found
+
+    def _opened(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        """A row with its values sealed at rest opened (an export is for the account's holder to read)."""
+        for column in OPENED_COLUMNS.get(table, ()):
+            if isinstance(row.get(column), str):
+                row[column] = self._open(row[column])
+        return row
 
     async def audit_export(self, account_id: str, counts: dict[str, int], out: str) -> int:
         """Record an export (who, where to, how many rows of each table); the entry's id."""
