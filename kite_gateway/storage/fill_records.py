@@ -80,14 +80,13 @@ class Fill:
     price: Decimal
     filled_at: datetime  # aware
     multiplier: Decimal = Decimal(1)  # rupees per unit of price x quantity (currency and commodity contracts)
+    # Derived once (reports read them for every fill, many times): the IST date and the segment.
+    trade_date: date = field(init=False, compare=False, repr=False)
+    segment: Segment = field(init=False, compare=False, repr=False)
 
-    @property
-    def trade_date(self) -> date:
-        return self.filled_at.astimezone(IST).date()
-
-    @property
-    def segment(self) -> Segment:
-        return segment_of(self.exchange, self.instrument_type)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trade_date", self.filled_at.astimezone(IST).date())
+        object.__setattr__(self, "segment", segment_of(self.exchange, self.instrument_type))
 
     @property
     def value(self) -> Decimal:

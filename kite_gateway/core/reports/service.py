@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from kite_gateway.core.reports.charges import dp_charges
+from kite_gateway.core.reports.lots import Book
 from kite_gateway.core.reports.model import Charges, Fill, FillGap, Side
-from kite_gateway.core.reports.statements import PnlLine, PnlStatement, open_mark_symbols, pnl_statement
+from kite_gateway.core.reports.statements import PnlLine, PnlStatement, open_lots, open_mark_symbols, pnl_statement
 from kite_gateway.core.reports.tax import TaxPnl, TaxRules, tax_pnl
 from kite_gateway.core.reports.tax import rules as tax_rules
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
@@ -24,6 +25,9 @@ from kite_gateway.storage import FillLog, FillQuery
 from kite_wire import IST
 
 MAX_RANGE_DAYS = 3660
+# The most fills a P&L, tax or daily report reads (every fill up to its end, for the lots carried in):
+# about 2.6 KiB each in memory while the report is made, so a report holds at most about 500 MiB.
+MAX_REPORT_FILLS = 200_000
 FIRST_YEAR, LAST_YEAR = 2000, 2999  # dates a report may name (the fill log holds nothing outside them)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -134,6 +138,7 @@ class Reports:
         marks: Marks,
         records: DayRecords,
         clock: Callable[[], datetime],
+        max_fills: int = MAX_REPORT_FILLS,
     ) -> None:
         self.fills = fills
         self.accounts = accounts
@@ -141,6 +146,7 @@ class Reports:
         self.marks = marks
         self.records = records
         self.clock = clock
+        self.max_fills = max_fills
 
     def resolve(self, scope: Scope, readable: Callable[[str], bool]) -> tuple[str, ...]:
         """The accounts of a scope: those named and the group's; every readable account when empty.
@@ -207,18 +213,31 @@ class Reports:
 
     # P&L --------------------------------------------------------------------------------------
 
+    async def history(self, accounts: Sequence[str], end: date) -> list[Fill]:
+        """Every fill of the accounts up to `end` (the lots carried into any range come from them);
+        RESOURCE_EXHAUSTED past MAX_REPORT_FILLS."""
+        query = FillQuery(accounts, None, end)
+        found = await self.fills.count(query)
+        if found > self.max_fills:
+            raise GatewayError(Status.RESOURCE_EXHAUSTED, Reason.UNSPECIFIED,
+                               f"the report would read {found} fills (every fill of its accounts up to {end}); a "
+                               f"report reads at most {self.max_fills}: cover fewer accounts per call",
+                               {"fills": str(found), "max_fills": str(self.max_fills)})  # fmt: skip
+        return await self.fills.fills(query)
+
     async def pnl(self, accounts: Sequence[str], start: date, end: date) -> Statement:
-        fills = await self.fills.fills(FillQuery(accounts, None, end))
+        fills = await self.history(accounts, end)
         charges = await self.fills.charges(accounts, start, end)
-        marks = await self._marks(fills, end)
+        book = open_lots(fills, end)
+        marks = await self._marks(book, end)
         dp = {(account_id, f"EQ:{symbol}", day): Charges(dp=amount)
               for (account_id, day, symbol), amount in dp_charges(fills).items()}  # fmt: skip
-        statement = pnl_statement(fills, charges, start, end, marks, dp)
+        statement = pnl_statement(fills, charges, start, end, marks, dp, book)
         gaps = await self.fills.gaps(accounts, None, end)
         return Statement(statement, tuple(gaps))
 
-    async def _marks(self, fills: Sequence[Fill], end: date) -> dict[str, Decimal]:
-        symbols = open_mark_symbols(fills, end)
+    async def _marks(self, book: Book, end: date) -> dict[str, Decimal]:
+        symbols = open_mark_symbols(book)
         if not symbols:
             return {}
         try:
@@ -273,7 +292,7 @@ class Reports:
             raise invalid("financial_year", f"{financial_year} is out of range: {FIRST_YEAR} to {self.today().year} "
                                             "(the year the financial year begins: 2025 for FY 2025-26)")  # fmt: skip
         end = date(financial_year + 1, 3, 31)
-        fills = await self.fills.fills(FillQuery(accounts, None, end))
+        fills = await self.history(accounts, end)
         charges = await self.fills.charges(accounts, None, end)
         dp = dp_charges(fills)
         try:

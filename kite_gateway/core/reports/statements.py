@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from kite_gateway.core.reports.lots import ClosedLot, OpenLot, match, position_key
+from kite_gateway.core.reports.lots import Book, ClosedLot, OpenLot, match, position_key
 from kite_gateway.core.reports.model import NO_CHARGES, ZERO, Charges, ChargeSource, Fill, OrderCharges, Segment
 
 
@@ -101,12 +101,14 @@ def pnl_statement(
     end: date,
     marks: Mapping[str, Decimal],
     extra_charges: Mapping[tuple[str, str, date], Charges] | None = None,
+    book: Book | None = None,
 ) -> PnlStatement:
     """`fills`: the accounts' fills up to `end` (earlier ones too: they open the lots carried in);
     `charges`: orders' charges by order id; `marks`: prices by `EXCHANGE:SYMBOL` for open lots;
-    `extra_charges`: charges not on an order's note (DP charges) by (account, line key, day)."""
+    `extra_charges`: charges not on an order's note (DP charges) by (account, line key, day);
+    `book`: the fills up to `end` matched already (open_lots)."""
     upto = [f for f in fills if f.trade_date <= end]
-    book = match(upto)
+    book = book if book is not None else match(upto)
     accounts = sorted({f.account_id for f in upto})
     in_range = [f for f in upto if start <= f.trade_date]
     order_lines = {f.order_id: (f.account_id, line_key(f), f.segment, f.trade_date) for f in in_range}
@@ -225,7 +227,11 @@ def consolidate(accounts: Sequence[AccountPnl]) -> AccountPnl:
     return AccountPnl("", _total("", by_instrument), by_instrument, _segments(by_instrument), _days(realised, charges))
 
 
-def open_mark_symbols(fills: Iterable[Fill], end: date) -> set[str]:
-    """The `EXCHANGE:SYMBOL`s to price for the lots open at `end`."""
-    book = match(f for f in fills if f.trade_date <= end)
+def open_lots(fills: Iterable[Fill], end: date) -> Book:
+    """The fills up to `end`, matched."""
+    return match(f for f in fills if f.trade_date <= end)
+
+
+def open_mark_symbols(book: Book) -> set[str]:
+    """The `EXCHANGE:SYMBOL`s to price for a book's open lots."""
     return {mark_symbols(line_key(lot.fill))[0] for lot in book.open}

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from kite_gateway.core.reports import Charges, ChargeSource, OrderCharges, Segment
-from kite_gateway.core.reports.statements import open_mark_symbols, pnl_statement
+from kite_gateway.core.reports.statements import open_lots, open_mark_symbols, pnl_statement
 from tests.core.reports.fills import fill
 
 FUT = {"symbol": "NIFTY26DECFUT", "exchange": "NFO", "product": "NRML", "instrument_type": "FUT"}
@@ -81,7 +81,7 @@ def test_a_range_ending_before_the_sell_leaves_the_position_open_at_cost_without
     assert (lines["EQ:INFY"].realised, lines["EQ:INFY"].open_quantity, lines["EQ:INFY"].unrealised) == (
         Decimal(500), 100, Decimal(0))  # fmt: skip
     assert lines["EQ:INFY"].mark_price is None
-    assert open_mark_symbols(HISTORY, date(2026, 12, 1)) == {"NSE:INFY", "NFO:NIFTY26DECFUT"}
+    assert open_mark_symbols(open_lots(HISTORY, date(2026, 12, 1))) == {"NSE:INFY", "NFO:NIFTY26DECFUT"}
 
 
 def test_accounts_are_consolidated_by_instrument() -> None:
