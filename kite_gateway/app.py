@@ -227,7 +227,7 @@ class App:
             record_dir=settings.gateway_record_dir,
             clock=clock,
         )
-        audit = AuditLog(database)
+        audit = AuditLog(database, clock)
         alerting = Alerting.build(settings, database, accounts, instruments, tick_streams, clock, alert_rules,
                                   alert_sinks)  # fmt: skip
         marks = needs_marks(alert_rules)  # P&L and margin alerts need the exits' marks

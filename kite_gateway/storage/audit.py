@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from kite_gateway.storage.database import Database
 
@@ -53,8 +54,9 @@ class AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.database = database
+        self.now = clock  # the gateway's clock: entries are found by the day a report asks for (IST day of it)
 
     async def append(
         self,
