@@ -116,6 +116,14 @@ class FillLog:
             sql += f" LIMIT {int(limit)}"
         return [_fill(row) for row in await self.database.fetch_all(sql, params)]
 
+    async def count(self, query: FillQuery) -> int:
+        """How many fills match `query` (a report checks this before it loads them all)."""
+        if not query.account_ids:
+            return 0
+        where, params = query.where()
+        row = await self.database.fetch_one(f"SELECT COUNT(*) AS n FROM fills WHERE {where}", params)
+        return int(row["n"]) if row else 0
+
     async def of_order(self, account_id: str, order_id: str) -> list[Fill]:
         rows = await self.database.fetch_all(
             "SELECT * FROM fills WHERE account_id = ? AND order_id = ? ORDER BY filled_at, trade_id",

@@ -89,3 +89,12 @@ async def test_the_watch_mark_never_moves_back(database: Database) -> None:
     await log.watched("AB1234", NOW)
     await log.watched("AB1234", NOW - timedelta(hours=1))
     assert await log.watched_at("AB1234") == NOW
+
+
+async def test_count_counts_what_the_same_query_would_list(database: Database) -> None:
+    log = FillLog(database)
+    await log.record([fill("2026-12-01", "BUY", 1, "1"), fill("2026-12-02", "SELL", 1, "1"),
+                      fill("2026-12-02", "BUY", 1, "1", account_id="ZZ9999")], "test", NOW)  # fmt: skip
+    for query in (FillQuery(("AB1234",)), FillQuery(("AB1234", "ZZ9999"), None, date(2026, 12, 1)),
+                  FillQuery(("AB1234", "ZZ9999"), side=Side.BUY), FillQuery(())):  # fmt: skip
+        assert await log.count(query) == len(await log.fills(query))

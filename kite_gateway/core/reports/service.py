@@ -27,6 +27,9 @@ MAX_RANGE_DAYS = 3660
 FIRST_YEAR, LAST_YEAR = 2000, 2999  # dates a report may name (the fill log holds nothing outside them)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+# The P&L and tax reports hold every fill of their accounts up to their end in memory (FIFO needs
+# the lots carried in): beyond this many (some hundreds of MB) they are refused, not run out of memory.
+MAX_REPORT_FILLS = 500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +210,19 @@ class Reports:
 
     # P&L --------------------------------------------------------------------------------------
 
+    async def _history(self, accounts: Sequence[str], end: date) -> list[Fill]:
+        """Every fill of the accounts up to `end`; RESOURCE_EXHAUSTED beyond MAX_REPORT_FILLS."""
+        query = FillQuery(accounts, None, end)
+        found = await self.fills.count(query)
+        if found > MAX_REPORT_FILLS:
+            raise GatewayError(Status.RESOURCE_EXHAUSTED, Reason.GATEWAY_LIMIT_REACHED,
+                               f"the report would read {found} fills (every fill of its accounts up to {end}, for "
+                               f"FIFO); at most {MAX_REPORT_FILLS}: ask for fewer accounts at a time",
+                               {"fills": str(found), "limit": str(MAX_REPORT_FILLS)})  # fmt: skip
+        return await self.fills.fills(query)
+
     async def pnl(self, accounts: Sequence[str], start: date, end: date) -> Statement:
-        fills = await self.fills.fills(FillQuery(accounts, None, end))
+        fills = await self._history(accounts, end)
         charges = await self.fills.charges(accounts, start, end)
         marks = await self._marks(fills, end)
         dp = {(account_id, f"EQ:{symbol}", day): Charges(dp=amount)
@@ -273,7 +287,7 @@ class Reports:
             raise invalid("financial_year", f"{financial_year} is out of range: {FIRST_YEAR} to {self.today().year} "
                                             "(the year the financial year begins: 2025 for FY 2025-26)")  # fmt: skip
         end = date(financial_year + 1, 3, 31)
-        fills = await self.fills.fills(FillQuery(accounts, None, end))
+        fills = await self._history(accounts, end)
         charges = await self.fills.charges(accounts, None, end)
         dp = dp_charges(fills)
         try:
