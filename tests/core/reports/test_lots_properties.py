@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kite_gateway.core.reports import Book, Fill, Side, match
+from kite_gateway.core.reports.charges import dp_charges
 from kite_gateway.core.reports.lots import position_key
 from kite_gateway.core.reports.model import NO_CHARGES, Charges, ChargeSource, OrderCharges
 from kite_gateway.core.reports.statements import AccountPnl, pnl_statement
@@ -180,7 +181,9 @@ def test_a_statement_adds_up_over_accounts_days_and_segments(
     history: list[Fill], paise: list[int], first: int, last: int, marks: dict[str, Decimal]
 ) -> None:
     start, end = sorted((FIRST_DAY + timedelta(days=first), FIRST_DAY + timedelta(days=last)))
-    statement = pnl_statement(history, charges_of(history, paise), start, end, marks)
+    dp = {(account, f"EQ:{symbol}", day): Charges(dp=amount)
+          for (account, day, symbol), amount in dp_charges(history).items()}  # fmt: skip
+    statement = pnl_statement(history, charges_of(history, paise), start, end, marks, dp)
     assert totals(statement.consolidated) == sums(statement.accounts)
     for account in (*statement.accounts, statement.consolidated):
         assert totals(account) == sums(tuple(AccountPnl("", line, (), (), ()) for line in account.by_segment))
@@ -189,6 +192,7 @@ def test_a_statement_adds_up_over_accounts_days_and_segments(
         assert (account.by_day[-1].cumulative_net if account.by_day else Decimal(0)) == net
         assert sum((d.realised for d in account.by_day), Decimal(0)) == account.total.realised
         assert all(start <= d.day <= end for d in account.by_day)
+        assert sum((d.charges for d in account.by_day), Decimal(0)) == account.total.charges.total
     # Realised is the lots closed within the range, wherever they were opened.
     closed = [lot for lot in match(f for f in history if f.trade_date <= end).closed if start <= lot.closed_on]
     assert statement.consolidated.total.realised == sum((lot.pnl for lot in closed), Decimal(0))
