@@ -104,8 +104,8 @@ async def test_an_estimate_racing_in_after_kites_note_of_the_same_quantity_does_
     database: Database,
 ) -> None:
     log = FillLog(database)
-    noted = OrderCharges("AB1234", "O1", date(2026, 12, 3), Charges(brokerage=Decimal("20")), ChargeSource.CONTRACT_NOTE,
-                         10)  # fmt: skip
+    note = ChargeSource.CONTRACT_NOTE
+    noted = OrderCharges("AB1234", "O1", date(2026, 12, 3), Charges(brokerage=Decimal("20")), note, 10)
     await log.save_charges(noted, NOW)
     await log.save_charges(replace(noted, charges=Charges(brokerage=Decimal("19")), source=ChargeSource.ESTIMATED), NOW)
     assert await log.charges_of("AB1234", "O1") == noted
