@@ -14,7 +14,7 @@ from kite_gateway_api.v1 import order_pb2, report_pb2
 
 from kite_simulator import ThreadedSimulator
 from tests.e2e.conftest import Stack, market_buy, start_stack, stop_stack
-from tests.e2e.test_reports import pb_date, reports_of, scope, today
+from tests.e2e.test_reports import eventually_async, pb_date, reports_of, scope, today
 
 ACCOUNT = "ZS0001"
 
@@ -60,3 +60,35 @@ async def test_the_daily_report_of_the_simulators_day_lists_the_risk_refusals_an
     consolidated = daily.consolidated
     assert [e.event_id for e in consolidated.risk_refusals] == [e.event_id for e in account.risk_refusals]
     assert [e.event_id for e in consolidated.kill_switch_events] == [e.event_id for e in account.kill_switch_events]
+
+
+async def test_an_alert_fired_on_the_simulators_day_is_listed_under_its_account_and_once_consolidated(
+    tmp_path: Path, sim: ThreadedSimulator, sealing_key: bytes
+) -> None:
+    (tmp_path / "risk.toml").write_text("[default]\nmax_order_quantity = 5\n")
+    (tmp_path / "alerts.toml").write_text(
+        f'[[alerts.rules]]\nid = "refusals"\nkind = "RISK_REFUSAL_RATE"\nscope = "{ACCOUNT}"\n'
+        "max_refusals = 0\nwindow_seconds = 600\n"
+    )
+    stack = await start_stack(tmp_path, sim, sealing_key, gateway_risk_file=tmp_path / "risk.toml",
+                              gateway_alerts_file=tmp_path / "alerts.toml")  # fmt: skip
+    try:
+        await stack.runtime.alerting.start()
+        await refused(stack, "al-1", 6)
+        await eventually_async(lambda: fired(stack), "the refusal alert is stored")
+        daily = await reports_of(stack).GetDailyReport(
+            report_pb2.GetDailyReportRequest(scope=scope(ACCOUNT, "ZS0002"), date=pb_date(today(stack)))
+        )
+        alerts = {a.account_id: [x.rule_id for x in a.alerts] for a in daily.accounts}
+        assert alerts == {ACCOUNT: ["refusals"], "ZS0002": []}
+        assert [x.rule_id for x in daily.consolidated.alerts] == ["refusals"]
+    finally:
+        await stack.runtime.alerting.stop()
+        await stop_stack(stack)
+
+
+async def fired(stack: Stack) -> bool:
+    await stack.runtime.alerting.center.process_pending()
+    store = stack.runtime.alerting.store
+    assert store is not None
+    return bool(await store.between(datetime(2000, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)))
