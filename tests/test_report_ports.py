@@ -23,7 +23,10 @@ def note(order: NoteOrder, brokerage: str) -> dict[str, Any]:
 
 def test_each_note_is_taken_for_the_order_at_its_position() -> None:
     found = notes_by_order(ORDERS, [note(ORDERS[0], "0"), note(ORDERS[1], "20")])
-    assert {k: (v.brokerage, v.gst) for k, v in found.items()} == {"O1": (0, 1), "O2": (20, 1)}
+    assert {k: (v.brokerage, v.gst) for k, v in found.items()} == {
+        "O1": (Decimal(0), Decimal(1)),
+        "O2": (Decimal(20), Decimal(1)),
+    }
 
 
 def test_a_short_answer_missing_the_first_note_charges_no_order_with_anothers() -> None:
