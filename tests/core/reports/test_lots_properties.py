@@ -18,6 +18,7 @@ from kite_gateway.core.reports.charges import dp_charges
 from kite_gateway.core.reports.lots import position_key
 from kite_gateway.core.reports.model import NO_CHARGES, Charges, ChargeSource, OrderCharges
 from kite_gateway.core.reports.statements import AccountPnl, pnl_statement
+from kite_gateway.core.reports.tax import Bucket, tax_pnl
 from kite_wire import IST
 
 FIRST_DAY = date(2026, 11, 23)
@@ -32,7 +33,7 @@ INSTRUMENTS = (
 
 
 @st.composite
-def fills(draw: st.DrawFn, max_size: int = 30) -> list[Fill]:
+def fills(draw: st.DrawFn, max_size: int = 30, first_day: date = FIRST_DAY) -> list[Fill]:
     rows = draw(
         st.lists(
             st.tuples(
@@ -52,7 +53,7 @@ def fills(draw: st.DrawFn, max_size: int = 30) -> list[Fill]:
     for n, (account, (exchange, symbol, kind, products), product, side, quantity, paise, day, second) in enumerate(
         rows
     ):
-        moment = datetime.combine(FIRST_DAY + timedelta(days=day), time(9, 15), IST) + timedelta(seconds=second)
+        moment = datetime.combine(first_day + timedelta(days=day), time(9, 15), IST) + timedelta(seconds=second)
         out.append(
             Fill(
                 account,
@@ -204,3 +205,25 @@ def test_two_exchanges_trades_with_one_trade_id_at_one_moment_match_the_same_wha
     buy = Fill("AB1234", "T1", "O1", "NSE", "INFY", 1, "EQ", Side.BUY, "CNC", 10, Decimal(100), moment)
     sell = Fill("AB1234", "T1", "O2", "BSE", "INFY", 2, "EQ", Side.SELL, "CNC", 10, Decimal(101), moment)
     assert match([buy, sell]) == match([sell, buy])
+
+
+@settings(max_examples=150, deadline=None)
+@given(fills(first_day=date(2026, 3, 29)), st.lists(st.integers(0, 5000), max_size=30))
+def test_the_tax_buckets_hold_exactly_the_lots_closed_in_the_financial_year(
+    history: list[Fill], paise: list[int]
+) -> None:
+    # The history spans 29 Mar to 2 Apr 2026: FY 2025-26 ends in it, FY 2026-27 begins.
+    book = match(history)
+    for year in (2025, 2026):
+        report = tax_pnl(history, charges_of(history, paise), year, dp=dp_charges(history))
+        closed = [lot for lot in book.closed if report.start <= lot.closed_on <= report.end]
+        lots = [lot for bucket in report.buckets.values() for lot in bucket.lots]
+        assert len(lots) == len(closed)
+        assert sum((b.gross for b in report.buckets.values()), Decimal(0)) == sum((c.pnl for c in closed), Decimal(0))
+        assert sum(lot.quantity for lot in lots) == sum(c.quantity for c in closed)
+        assert all(report.start <= (lot.buy_date if lot.short else lot.sell_date) <= report.end for lot in lots)
+        for bucket, pnl in report.buckets.items():
+            assert pnl.net == pnl.gross - pnl.deductible_charges
+            assert all(lot.segment.derivative == (bucket is Bucket.NON_SPECULATIVE_BUSINESS) for lot in pnl.lots)
+        unmatched = sum(u.quantity for u in report.unmatched)
+        assert unmatched == sum(u.quantity for u in book.unmatched if report.start <= u.fill.trade_date <= report.end)
