@@ -229,7 +229,7 @@ class App:
             record_dir=settings.gateway_record_dir,
             clock=clock,
         )
-        audit = AuditLog(database, sealer)
+        audit = AuditLog(database, sealer, clock)
         alerting = Alerting.build(settings, database, accounts, instruments, tick_streams, clock, alert_rules,
                                   alert_sinks)  # fmt: skip
         marks = needs_marks(alert_rules)  # P&L and margin alerts need the exits' marks

@@ -52,7 +52,7 @@ class KiteTrades:
         return [dict(row) for row in await self._orders(account_id).order_trades(order_id)]
 
     async def contract_notes(self, account_id: str, orders: Sequence[NoteOrder]) -> dict[str, Charges]:
-        """Kite's virtual contract note of each order (matched back by its order id, or by position)."""
+        """Kite's virtual contract note of each order (matched back by position: notes_by_order)."""
         if not orders:
             return {}
         asked: list[ContractNoteOrder] = [
@@ -69,11 +69,24 @@ class KiteTrades:
             }
             for o in orders
         ]
-        notes = await self._orders(account_id).virtual_contract_note(asked)
-        found: dict[str, Charges] = {}
-        for order, note in zip(orders, notes, strict=False):  # Kite answers in the order asked
+        return notes_by_order(orders, await self._orders(account_id).virtual_contract_note(asked))
+
+
+def notes_by_order(orders: Sequence[NoteOrder], notes: Sequence[Mapping[str, Any]]) -> dict[str, Charges]:
+    """Kite's notes matched back to the orders asked: Kite answers in the order asked and names no
+    order id, so a note is taken for the order at its position only when it is of that order
+    (exchange, symbol, side, quantity); an order without its note is estimated and asked again."""
+    found: dict[str, Charges] = {}
+    for order, note in zip(orders, notes, strict=False):
+        same = (
+            str(note.get("exchange") or "") == order.exchange
+            and str(note.get("tradingsymbol") or "") == order.tradingsymbol
+            and str(note.get("transaction_type") or "") == order.side.value
+            and int(kite_decimal(note.get("quantity"))) == order.quantity
+        )
+        if same:
             found[order.order_id] = charges_of(note.get("charges") or {})
-        return found
+    return found
 
 
 class ReportPrices:

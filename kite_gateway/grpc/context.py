@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -52,6 +51,6 @@ async def audited(
         raise
     finally:
         await audit.append(
-            datetime.now(UTC), principal_of(context), account_id, action, client_order_id, order_id,
+            audit.now(), principal_of(context), account_id, action, client_order_id, order_id,
             json_format.MessageToJson(request, indent=None), code, outcome, (time.perf_counter() - started) * 1000,
         )  # fmt: skip

@@ -151,8 +151,11 @@ def pnl_statement_pb(statement: PnlStatement, gaps: Iterable[FillGap]) -> report
 
 def daily_account_pb(report: DailyAccount, message: report_pb2.DailyAccountReport) -> None:
     message.account_id = report.account_id
+    counts: dict[int, int] = {}  # statuses the enum does not name (UNSPECIFIED) in one row, not one each
     for status, count in report.orders.items():
-        message.orders.add(status=order_status_pb(status), count=count)
+        counts[order_status_pb(status)] = counts.get(order_status_pb(status), 0) + count
+    for value, count in counts.items():
+        message.orders.add(status=value, count=count)
     for fill in report.fills:
         fill_pb(fill, message.fills.add())
     line_pb(report.pnl, message.pnl)

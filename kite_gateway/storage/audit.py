@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from kite_gateway.storage.database import Database
 from kite_gateway.storage.sealing import Sealer, is_sealed
@@ -39,6 +40,11 @@ def bounded_request_json(text: str) -> str:
     return json.dumps(summary)
 
 
+def _utc(moment: datetime) -> str:
+    """A time as the trail stores and compares it: UTC text (text of two offsets does not compare)."""
+    return moment.astimezone(UTC).isoformat()
+
+
 def _cut(text: str, most: int) -> str:
     return text if len(text) <= most else text[: most - 3] + "..."
 
@@ -59,9 +65,15 @@ class AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, database: Database, sealer: Sealer | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        sealer: Sealer | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.database = database
         self.sealer = sealer  # None: request bodies in the clear (tests of the trail alone)
+        self.now = clock  # the gateway's clock: entries are found by the day a report asks for (IST day of it)
 
     def _body(self, request_json: str) -> str:
         body = bounded_request_json(request_json)
@@ -86,7 +98,7 @@ class AuditLog:
         return await self.database.insert(
             "INSERT INTO audit (time, principal, account_id, action, client_order_id, order_id, request_json, "
             "status_code, outcome, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (time.isoformat(), _cut(principal, MAX_NAME), _cut(account_id, MAX_NAME), action,
+            (_utc(time), _cut(principal, MAX_NAME), _cut(account_id, MAX_NAME), action,
              _cut(client_order_id, MAX_NAME), _cut(order_id, MAX_NAME), self._body(request_json),
              status_code, _cut(outcome, MAX_OUTCOME), latency_ms),
             returning="event_id",
@@ -106,10 +118,10 @@ class AuditLog:
         params: list[object] = [account_id, after_event_id]
         if start is not None:
             sql += " AND time >= ?"
-            params.append(start.isoformat())
+            params.append(_utc(start))
         if end is not None:
             sql += " AND time < ?"
-            params.append(end.isoformat())
+            params.append(_utc(end))
         if client_order_id:
             sql += " AND client_order_id = ?"
             params.append(client_order_id)

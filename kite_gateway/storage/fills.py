@@ -117,7 +117,7 @@ class FillLog:
         return [_fill(row) for row in await self.database.fetch_all(sql, params)]
 
     async def count(self, query: FillQuery) -> int:
-        """How many fills match `query`."""
+        """How many fills match `query` (a report checks this before it loads them all)."""
         if not query.account_ids:
             return 0
         where, params = query.where()
@@ -137,7 +137,8 @@ class FillLog:
     # Charges ----------------------------------------------------------------------------------
 
     async def save_charges(self, charges: OrderCharges, now: datetime) -> None:
-        """Store (or replace) an order's charges."""
+        """Store (or replace) an order's charges; an estimate never replaces Kite's note of the same
+        quantity (an order update's read and a reconciliation may race, one of them without Kite's note)."""
         lines = [str(getattr(charges.charges, name)) for name in _CHARGE_LINES]
         await self.database.execute(
             "INSERT INTO order_charges (account_id, order_id, trade_date, quantity, source, brokerage, "
@@ -148,9 +149,11 @@ class FillLog:
             "transaction_tax = excluded.transaction_tax, exchange_turnover_charge = excluded.exchange_turnover_charge, "
             "sebi_turnover_charge = excluded.sebi_turnover_charge, stamp_duty = excluded.stamp_duty, "
             "gst = excluded.gst, dp = excluded.dp, transaction_tax_type = excluded.transaction_tax_type, "
-            "recorded_at = excluded.recorded_at",
+            "recorded_at = excluded.recorded_at WHERE NOT (order_charges.source = ? AND excluded.source = ? "
+            "AND order_charges.quantity = excluded.quantity)",
             (charges.account_id, charges.order_id, charges.trade_date.isoformat(), charges.quantity,
-             charges.source.value, *lines, charges.charges.transaction_tax_type, _moment(now)),
+             charges.source.value, *lines, charges.charges.transaction_tax_type, _moment(now),
+             ChargeSource.CONTRACT_NOTE.value, ChargeSource.ESTIMATED.value),
         )  # fmt: skip
 
     async def charges(

@@ -89,3 +89,30 @@ async def test_the_watch_mark_never_moves_back(database: Database) -> None:
     await log.watched("AB1234", NOW)
     await log.watched("AB1234", NOW - timedelta(hours=1))
     assert await log.watched_at("AB1234") == NOW
+
+
+async def test_count_counts_what_the_same_query_would_list(database: Database) -> None:
+    log = FillLog(database)
+    await log.record([fill("2026-12-01", "BUY", 1, "1"), fill("2026-12-02", "SELL", 1, "1"),
+                      fill("2026-12-02", "BUY", 1, "1", account_id="ZZ9999")], "test", NOW)  # fmt: skip
+    for query in (FillQuery(("AB1234",)), FillQuery(("AB1234", "ZZ9999"), None, date(2026, 12, 1)),
+                  FillQuery(("AB1234", "ZZ9999"), side=Side.BUY), FillQuery(())):  # fmt: skip
+        assert await log.count(query) == len(await log.fills(query))
+
+
+async def test_an_estimate_racing_in_after_kites_note_of_the_same_quantity_does_not_replace_it(
+    database: Database,
+) -> None:
+    log = FillLog(database)
+    note = ChargeSource.CONTRACT_NOTE
+    noted = OrderCharges("AB1234", "O1", date(2026, 12, 3), Charges(brokerage=Decimal("20")), note, 10)
+    await log.save_charges(noted, NOW)
+    await log.save_charges(replace(noted, charges=Charges(brokerage=Decimal("19")), source=ChargeSource.ESTIMATED), NOW)
+    assert await log.charges_of("AB1234", "O1") == noted
+    # The order filled further: the note is stale, the estimate of the new quantity stands until Kite's.
+    grown = replace(noted, charges=Charges(brokerage=Decimal("20")), source=ChargeSource.ESTIMATED, quantity=15)
+    await log.save_charges(grown, NOW)
+    assert await log.charges_of("AB1234", "O1") == grown
+    newer = replace(grown, source=ChargeSource.CONTRACT_NOTE, charges=Charges(brokerage=Decimal("20.5")))
+    await log.save_charges(newer, NOW)
+    assert await log.charges_of("AB1234", "O1") == newer

@@ -21,7 +21,6 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -177,7 +176,7 @@ class DuplicateOrders:
             except Exception:  # a failing listener must not stop the audit entry or the subscribers' update
                 log.exception("order.duplicate_listener_failed", account_id=kite.account_id)
         await self.audit.append(
-            datetime.now(UTC), PRINCIPAL, kite.account_id, AUDIT_ACTION_DUPLICATE_ORDER,
+            self.audit.now(), PRINCIPAL, kite.account_id, AUDIT_ACTION_DUPLICATE_ORDER,
             record.client_order_id, order_id, json.dumps({"kept_order_id": kept, "duplicate_order_id": order_id}),
             code, message, (time.perf_counter() - started) * 1000,
         )  # fmt: skip

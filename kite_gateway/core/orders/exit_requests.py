@@ -5,7 +5,6 @@ other use cases get them in one line."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from kite_gateway.core.orders.accounts import OrderAccounts
@@ -17,10 +16,6 @@ from kite_gateway.core.orders.square_off import SquareOffs
 from kite_gateway.storage import AuditLog, Database, OrderRequests
 
 EXITS_PRINCIPAL = "gateway:exits"  # as kite_gateway/core/risk/exits.py  # who the audit trail says squared off
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -45,7 +40,7 @@ class ExitRequests:
         """`members`: a group's accounts (unknown: NOT_FOUND); `strategy_orders`: the (account_id,
         order_id) placed for a strategy; None: scopes naming groups or strategies are refused."""
         resolver = ScopeResolver(accounts.account_ids, members, strategy_orders)
-        once, audited = RequestOnce(OrderRequests(database)), Audit(audit, _now)
+        once, audited = RequestOnce(OrderRequests(database)), Audit(audit, audit.now)
         exits = ExitOrders(placement, market_protection)
         return cls(
             exits,

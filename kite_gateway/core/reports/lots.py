@@ -134,7 +134,9 @@ class _Queue:
 
 
 def _chronological(fills: Iterable[Fill]) -> list[Fill]:
-    return sorted(fills, key=lambda f: (f.filled_at, f.trade_id))
+    """Oldest first; ties broken by every field of a fill's identity (NSE and BSE number trades
+    independently), so the book does not depend on the order the fills were read in."""
+    return sorted(fills, key=lambda f: (f.filled_at, f.trade_id, f.exchange, f.order_id, f.account_id))
 
 
 def _match_day_first(fills: list[Fill], queue: _Queue, closed: list[ClosedLot], unmatched: list[OpenLot]) -> None:
@@ -173,5 +175,5 @@ def match(fills: Iterable[Fill]) -> Book:
         else:
             _match_fifo(series, queue, closed)
         still_open.extend(queue.open_lots())
-    closed.sort(key=lambda lot: (lot.closed.filled_at, lot.closed.trade_id, lot.opened.filled_at))
+    closed.sort(key=lambda lot: (lot.closed.filled_at, lot.closed.trade_id, lot.closed.exchange, lot.opened.filled_at))
     return Book(tuple(closed), tuple(still_open), tuple(unmatched))

@@ -219,10 +219,10 @@ class Reports:
         query = FillQuery(accounts, None, end)
         found = await self.fills.count(query)
         if found > self.max_fills:
-            raise GatewayError(Status.RESOURCE_EXHAUSTED, Reason.UNSPECIFIED,
+            raise GatewayError(Status.RESOURCE_EXHAUSTED, Reason.GATEWAY_LIMIT_REACHED,
                                f"the report would read {found} fills (every fill of its accounts up to {end}); a "
                                f"report reads at most {self.max_fills}: cover fewer accounts per call",
-                               {"fills": str(found), "max_fills": str(self.max_fills)})  # fmt: skip
+                               {"fills": str(found), "limit": str(self.max_fills)})  # fmt: skip
         return await self.fills.fills(query)
 
     async def pnl(self, accounts: Sequence[str], start: date, end: date) -> Statement:

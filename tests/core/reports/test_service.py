@@ -1,6 +1,5 @@
-"""The report use cases' bounds and scopes: a report that would read more fills than it may is
-refused with RESOURCE_EXHAUSTED before a fill is loaded; an unknown group or account is NOT_FOUND;
-an empty scope is every account the caller may read."""
+"""The report use cases' scopes: an unknown group or account is NOT_FOUND; an empty scope is every
+account the caller may read (the fill bound: test_report_bounds.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from kite_gateway.core.reports import Reports, Scope
 from kite_gateway.errors import GatewayError, Status
 from kite_gateway.storage import FillLog
 from kite_gateway.storage.sqlite import SqliteDatabase
-from tests.core.reports.fills import fill
 
 
 class NoDay:
@@ -45,14 +43,6 @@ def reports(log: FillLog, max_fills: int = 1000) -> Reports:
     groups = {"desk": ("AB1234", "CD5678")}
     return Reports(log, lambda: ["AB1234", "CD5678", "EF9012"], groups.__getitem__, no_marks, NoDay(),
                    lambda: datetime(2026, 12, 3, 6, 0, tzinfo=UTC), max_fills)  # fmt: skip
-
-
-async def test_a_report_over_more_fills_than_it_may_read_is_resource_exhausted(log: FillLog) -> None:
-    await log.record([fill(f"2026-12-0{d}", "BUY", 1, "100") for d in (1, 2, 3)], "test", datetime.now(UTC))
-    with pytest.raises(GatewayError) as refused:
-        await reports(log, max_fills=2).pnl(("AB1234",), date(2026, 12, 3), date(2026, 12, 3))
-    assert refused.value.code is Status.RESOURCE_EXHAUSTED and "at most 2" in refused.value.message
-    assert (await reports(log, max_fills=3).pnl(("AB1234",), date(2026, 12, 3), date(2026, 12, 3))).statement
 
 
 def test_scopes_resolve_groups_and_named_accounts_and_refuse_unknown_ones(log: FillLog) -> None:

@@ -98,7 +98,9 @@ class ReportServiceServicer:
 
     def GetPnlStatement(self, request, context):
         """Realised and unrealised P&L over a date range, per account and consolidated, by instrument,
-        by segment and by day, gross and net of charges (FIFO lots).
+        by segment and by day, gross and net of charges (FIFO lots). FIFO reads every fill of the
+        accounts up to the range's end: past 200,000 of them the call is RESOURCE_EXHAUSTED
+        (GATEWAY_LIMIT_REACHED); ask for fewer accounts at a time. GetTaxPnl and GetDailyReport too.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

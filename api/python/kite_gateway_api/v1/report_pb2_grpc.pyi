@@ -52,7 +52,9 @@ class ReportServiceStub:
     """The fills over a date range, oldest first, filterable, a page at a time."""
     GetPnlStatement: _grpc.UnaryUnaryMultiCallable[_report_pb2.GetPnlStatementRequest, _report_pb2.GetPnlStatementResponse]
     """Realised and unrealised P&L over a date range, per account and consolidated, by instrument,
-    by segment and by day, gross and net of charges (FIFO lots).
+    by segment and by day, gross and net of charges (FIFO lots). FIFO reads every fill of the
+    accounts up to the range's end: past 200,000 of them the call is RESOURCE_EXHAUSTED
+    (GATEWAY_LIMIT_REACHED); ask for fewer accounts at a time. GetTaxPnl and GetDailyReport too.
     """
     GetTaxPnl: _grpc.UnaryUnaryMultiCallable[_report_pb2.GetTaxPnlRequest, _report_pb2.GetTaxPnlResponse]
     """Tax P&L for one Indian financial year (1 April to 31 March): FIFO lots in the buckets the
@@ -87,7 +89,9 @@ class ReportServiceAsyncStub(ReportServiceStub):
     """The fills over a date range, oldest first, filterable, a page at a time."""
     GetPnlStatement: _aio.UnaryUnaryMultiCallable[_report_pb2.GetPnlStatementRequest, _report_pb2.GetPnlStatementResponse]  # type: ignore[assignment]
     """Realised and unrealised P&L over a date range, per account and consolidated, by instrument,
-    by segment and by day, gross and net of charges (FIFO lots).
+    by segment and by day, gross and net of charges (FIFO lots). FIFO reads every fill of the
+    accounts up to the range's end: past 200,000 of them the call is RESOURCE_EXHAUSTED
+    (GATEWAY_LIMIT_REACHED); ask for fewer accounts at a time. GetTaxPnl and GetDailyReport too.
     """
     GetTaxPnl: _aio.UnaryUnaryMultiCallable[_report_pb2.GetTaxPnlRequest, _report_pb2.GetTaxPnlResponse]  # type: ignore[assignment]
     """Tax P&L for one Indian financial year (1 April to 31 March): FIFO lots in the buckets the
@@ -131,7 +135,9 @@ class ReportServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_report_pb2.GetPnlStatementResponse, _abc.Awaitable[_report_pb2.GetPnlStatementResponse]]:
         """Realised and unrealised P&L over a date range, per account and consolidated, by instrument,
-        by segment and by day, gross and net of charges (FIFO lots).
+        by segment and by day, gross and net of charges (FIFO lots). FIFO reads every fill of the
+        accounts up to the range's end: past 200,000 of them the call is RESOURCE_EXHAUSTED
+        (GATEWAY_LIMIT_REACHED); ask for fewer accounts at a time. GetTaxPnl and GetDailyReport too.
         """
 
     @_abc_1.abstractmethod
