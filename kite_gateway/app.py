@@ -136,6 +136,7 @@ SIGNAL_UPKEEP_EVERY = 1.0  # seconds between expiry sweeps
 SIGNAL_RESUME_ROUNDS = 10  # sweeps between looks for interrupted signals ...
 SIGNAL_RESUME_IDLE = 30.0  # ... left that many seconds without a change
 FILL_RECONCILE_EVERY = 300.0  # seconds between reconciliations of the fill log with Kite's trades
+FILL_READ_COALESCE = 2.0  # seconds a fill's update waits, so one read of the day's trades serves a burst
 
 
 @dataclass
@@ -297,7 +298,7 @@ class App:
             webhook = SignalWebhook(signals.submit, secrets.secret_of, WebhookNonces(database), clock,
                                     settings.gateway_webhook_window)  # fmt: skip
         fill_log = FillLog(database)
-        fill_recorder = FillRecorder(fill_log, KiteTrades(accounts), clock, estimate)
+        fill_recorder = FillRecorder(fill_log, KiteTrades(accounts), clock, estimate, FILL_READ_COALESCE)
         order_updates.on_stored.append(fill_recorder.order_updated)
         order_updates.on_gap.append(lambda account_id, _gap: order_updates.background(
             _reconcile_fills(fill_recorder, account_id)))  # fmt: skip
@@ -551,6 +552,8 @@ class App:
         await self.alerting.stop()
         await self.tick_streams.stop()
         await self.order_updates.stop()
+        if self.fill_recorder is not None:
+            await self.fill_recorder.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         if self.bus is not None:
             await self.bus.close()

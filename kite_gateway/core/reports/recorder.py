@@ -17,8 +17,9 @@ its average price; when Kite's note cannot be had the gateway's own dated rate t
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -117,12 +118,26 @@ def note_order(fills: Sequence[Fill]) -> NoteOrder:
 
 class FillRecorder:
     def __init__(
-        self, fills: FillLog, source: TradeSource, clock: Callable[[], datetime], estimate: Estimate | None = None
+        self,
+        fills: FillLog,
+        source: TradeSource,
+        clock: Callable[[], datetime],
+        estimate: Estimate | None = None,
+        coalesce: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`coalesce`: seconds the fills of a burst of updates wait, so that one read of the day's
+        trades (and one contract-note call) stores them all; 0 reads each order's trades at once.
+        The reads share the account's Kite rate budget with its orders, so a burst of fills must not
+        spend it two calls per order."""
         self.fills = fills
         self.source = source
         self.clock = clock
         self.estimate = estimate
+        self.coalesce = coalesce
+        self._sleep = sleep
+        self._reading: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[str] = set()
 
     async def order_updated(self, account_id: str, order: Mapping[str, Any]) -> None:
         """An order-update hook (OrderUpdateFeed.on_stored): store the order's new fills. Never raises:
@@ -135,12 +150,42 @@ class FillRecorder:
             known = await self.fills.of_order(account_id, order_id)
             if sum(f.quantity for f in known) >= filled:
                 return
+            if self.coalesce > 0:
+                self._read_soon(account_id)
+                return
             rows = await self.source.order_trades(account_id, order_id)
             await self._store(account_id, rows, "order_update")
         except GatewayError as exc:
             log.warning("fills.order_read_failed", account_id=account_id, order_id=order_id, error=exc.message)
         except Exception:  # a hook must not die; the reconciliation catches up
             log.exception("fills.order_update_failed", account_id=account_id, order_id=order_id)
+
+    def _read_soon(self, account_id: str) -> None:
+        """Read the account's day of trades `coalesce` seconds from now (once for however many updates
+        arrive meanwhile; again after it, when more arrived while it read)."""
+        self._dirty.add(account_id)
+        if account_id not in self._reading:
+            self._reading[account_id] = asyncio.create_task(self._read_later(account_id))
+
+    async def _read_later(self, account_id: str) -> None:
+        try:
+            while account_id in self._dirty:
+                await self._sleep(self.coalesce)
+                self._dirty.discard(account_id)
+                try:
+                    await self.reconcile(account_id)
+                except GatewayError as exc:  # the next update, or the keeper's round, reads again
+                    log.warning("fills.read_failed", account_id=account_id, error=exc.message)
+                except Exception:
+                    log.exception("fills.read_failed", account_id=account_id)
+        finally:
+            self._reading.pop(account_id, None)
+
+    async def stop(self) -> None:
+        """Cancel the reads waiting to coalesce (the reconciliation at the next start stores their fills)."""
+        for task in list(self._reading.values()):
+            task.cancel()
+        await asyncio.gather(*self._reading.values(), return_exceptions=True)
 
     async def reconcile(self, account_id: str) -> int:
         """Store the day's trades the log lacks, bring charges up to date, and mark the account watched

@@ -5,6 +5,7 @@ note, else from the estimate, and are refreshed from Kite once it answers again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -167,3 +168,23 @@ def test_instrument_types_come_from_kites_symbols() -> None:
     assert [instrument_type_of(e, s) for e, s in [("NSE", "INFY"), ("NFO", "NIFTY26DECFUT"),
             ("NFO", "NIFTY26DEC24000CE"), ("MCX", "CRUDEOIL26DEC5000PE"), ("CDS", "USDINR26DECFUT")]] == [
         "EQ", "FUT", "CE", "PE", "FUT"]  # fmt: skip
+
+
+async def test_a_burst_of_fill_updates_is_stored_by_one_read_of_the_days_trades(database: Database) -> None:
+    kite, clock = ScriptedKite(), Clock(datetime(2026, 12, 3, 4, 0, tzinfo=UTC))
+    gate = asyncio.Event()
+
+    async def wait(_seconds: float) -> None:  # the coalescing wait, ended by the test
+        await gate.wait()
+
+    recorder = FillRecorder(FillLog(database), kite, clock, estimated, coalesce=2.0, sleep=wait)
+    kite.trades = [trade(f"T{i}", f"O{i}", 1, "1500") for i in range(5)]
+    for i in range(5):
+        await recorder.order_updated("AB1234", {"order_id": f"O{i}", "filled_quantity": 1, "status": "COMPLETE"})
+    assert kite.reads == 0  # nothing read while the burst goes on
+    gate.set()
+    await recorder._reading["AB1234"]  # the one coalesced read
+    assert kite.reads == 1
+    assert len(await FillLog(database).fills(FillQuery(("AB1234",)))) == 5
+    assert {o.order_id for o in kite.noted} == {f"O{i}" for i in range(5)}  # one contract-note call for all
+    await recorder.stop()
