@@ -173,7 +173,7 @@ class FillRecorder:
                 await self._sleep(self.coalesce)
                 self._dirty.discard(account_id)
                 try:
-                    await self.reconcile(account_id)
+                    await self.reconcile(account_id, recharge=False)  # new fills' orders only: the keeper re-charges
                 except GatewayError as exc:  # the next update, or the keeper's round, reads again
                     log.warning("fills.read_failed", account_id=account_id, error=exc.message)
                 except Exception:
@@ -187,13 +187,14 @@ class FillRecorder:
             task.cancel()
         await asyncio.gather(*self._reading.values(), return_exceptions=True)
 
-    async def reconcile(self, account_id: str) -> int:
-        """Store the day's trades the log lacks, bring charges up to date, and mark the account watched
+    async def reconcile(self, account_id: str, recharge: bool = True) -> int:
+        """Store the day's trades the log lacks, charge their orders (with `recharge`, also bring every
+        order of the day's estimated or stale charges up to date), and mark the account watched
         (recording a gap when the last mark was on an earlier day); how many fills were new. A failed
         read raises GatewayError and leaves the mark where it was."""
         now = self.clock()
         rows = await self.source.day_trades(account_id)
-        new = await self._store(account_id, rows, "reconciliation", refresh_estimates=True)
+        new = await self._store(account_id, rows, "reconciliation", refresh_estimates=recharge)
         await self._gap_since_mark(account_id, now)
         await self.fills.watched(account_id, now)
         if new:
