@@ -301,7 +301,7 @@ class App:
         fill_recorder = FillRecorder(fill_log, KiteTrades(accounts), clock, estimate, FILL_READ_COALESCE)
         order_updates.on_stored.append(fill_recorder.order_updated)
         order_updates.on_gap.append(lambda account_id, _gap: order_updates.background(
-            _reconcile_fills(fill_recorder, account_id)))  # fmt: skip
+            _reconcile_fills(fill_recorder, account_id, recharge=False)))  # fmt: skip
         today = lambda: clock().astimezone(IST).date()  # noqa: E731
         reports = Reports(fill_log, lambda: [s.account_id for s in accounts.all()], members,
                           ReportPrices(accounts, instruments, today), StoredDay(updates, audit, alerting.store),
@@ -705,10 +705,12 @@ def _finished_resume(running: set[asyncio.Task[bool]]) -> Callable[[asyncio.Task
     return done
 
 
-async def _reconcile_fills(recorder: FillRecorder, account_id: str) -> None:
-    """One account's fill reconciliation; a failure is logged (the mark stays, the next round retries)."""
+async def _reconcile_fills(recorder: FillRecorder, account_id: str, recharge: bool = True) -> None:
+    """One account's fill reconciliation; a failure is logged (the mark stays, the next round retries).
+    After a gap (a start, a failover, an outage) only the new fills' orders are charged: re-checking every
+    order of the day then would compete with the orders being placed; the keeper's rounds do it."""
     try:
-        await recorder.reconcile(account_id)
+        await recorder.reconcile(account_id, recharge=recharge)
     except GatewayError as exc:
         log.warning("fills.reconcile_failed", account_id=account_id, error=exc.message)
     except Exception:  # a bug or a storage failure must not end the keeper for good

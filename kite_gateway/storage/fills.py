@@ -82,14 +82,28 @@ class FillLog:
     # Fills ------------------------------------------------------------------------------------
 
     async def record(self, fills: Iterable[Fill], source: str, now: datetime) -> list[Fill]:
-        """Store the fills not stored before; returns those that were new."""
+        """Store the fills not stored before; returns those that were new. The trades already stored
+        are found with one query per account, so that a reconciliation of a busy day (every trade of
+        it, nearly all known) writes nothing and costs the database one read, not a write per trade."""
+        given = list(fills)
+        known: set[tuple[str, str, str, str]] = set()
+        for account_id in {f.account_id for f in given}:
+            days = sorted({f.trade_date.isoformat() for f in given if f.account_id == account_id})
+            clause, params = _in("trade_date", days)
+            rows = await self.database.fetch_all(
+                f"SELECT exchange, order_id, trade_id FROM fills WHERE account_id = ? AND {clause}",
+                [account_id, *params],
+            )
+            known |= {(account_id, r["exchange"], r["order_id"], r["trade_id"]) for r in rows}
         new: list[Fill] = []
-        for f in fills:
+        for f in given:
+            if (f.account_id, f.exchange, f.order_id, f.trade_id) in known:
+                continue
             changed = await self.database.execute(
                 "INSERT INTO fills (account_id, exchange, order_id, trade_id, tradingsymbol, instrument_token, "
                 "instrument_type, side, product, quantity, price, multiplier, filled_at, trade_date, source, "
                 "recorded_at) VALUES (?, ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
+                "ON CONFLICT DO NOTHING",  # another writer (a replica, the other path) may store it first
                 (
                     f.account_id, f.exchange, f.order_id, f.trade_id, f.tradingsymbol, f.instrument_token,
                     f.instrument_type, f.side.value, f.product, f.quantity, str(f.price), str(f.multiplier),
