@@ -42,7 +42,7 @@ from kite_gateway.storage.fill_records import (
     Side,
     segment_of,
 )
-from kite_gateway.storage.fills import FillLog, FillQuery
+from kite_gateway.storage.fills import FillLog, FillQuery, page_key
 from kite_gateway.storage.idempotency import FAILED, PENDING, PLACED, Fence, IdempotencyStore, Record
 from kite_gateway.storage.leases import (
     POSTGRES_CLOCK,
@@ -147,6 +147,7 @@ __all__ = [
     "load_keys",
     "now_text",
     "open_database",
+    "page_key",
     "private_directory",
     "private_file",
     "rekey",

@@ -23,6 +23,11 @@ def _moment(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def page_key(fill: Fill) -> tuple[str, str, str, str]:
+    """Where a fill stands in the log's order (FillLog.fills' `after`): its time as stored, then its ids."""
+    return (_moment(fill.filled_at), fill.account_id, fill.order_id, fill.trade_id)
+
+
 def _in(column: str, values: Collection[str]) -> tuple[str, list[str]]:
     return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
 

@@ -10,7 +10,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ from kite_gateway.core.reports.statements import PnlLine, PnlStatement, open_lot
 from kite_gateway.core.reports.tax import TaxPnl, TaxRules, tax_pnl
 from kite_gateway.core.reports.tax import rules as tax_rules
 from kite_gateway.errors import GatewayError, Reason, Status, invalid
-from kite_gateway.storage import FillLog, FillQuery
+from kite_gateway.storage import FillLog, FillQuery, page_key
 from kite_wire import IST
 
 MAX_RANGE_DAYS = 3660
@@ -205,8 +205,8 @@ class Reports:
             page.extend(f for f in batch if segment is None or f.segment is segment)
             if len(batch) < size + 1:
                 break
-            cursor = _sort_key(batch[-1])
-        next_after = _sort_key(page[size - 1]) if len(page) > size else None
+            cursor = page_key(batch[-1])
+        next_after = page_key(page[size - 1]) if len(page) > size else None
         page = page[:size]
         gaps = await self.fills.gaps(accounts, start, end)
         return Tradebook(tuple(page), next_after, tuple(gaps))
@@ -312,8 +312,3 @@ class Reports:
 def _about(alert: Any, account_id: str) -> bool:
     fields = getattr(alert, "fields", {}) or {}
     return bool(alert.scope == account_id or fields.get("account_id") == account_id)
-
-
-def _sort_key(fill: Fill) -> tuple[str, str, str, str]:
-    return (fill.filled_at.astimezone(UTC).isoformat(timespec="microseconds"), fill.account_id, fill.order_id,
-            fill.trade_id)  # fmt: skip
