@@ -39,6 +39,10 @@ $(NPM_STAMP): package.json package-lock.json
 run: $(RUN_STAMP) $(NPM_STAMP)
 	$(BIN)/kite-gateway serve --paper $(ARGS)
 
+# The suite on one worker per core (pytest-xdist), a test file per worker at a time: the files'
+# module fixtures stay shared, and every server a test starts listens on a free port of its own.
+PARALLEL := -n auto --dist loadfile
+
 # The order path end to end again on the PostgreSQL backend (the whole suite: make test-postgres).
 POSTGRES_TESTS := tests/e2e/test_orders.py tests/e2e/test_order_faults.py tests/e2e/test_order_updates.py \
 	tests/e2e/test_crash.py tests/e2e/test_risk.py tests/e2e/test_accounts.py
@@ -46,12 +50,12 @@ POSTGRES_TESTS := tests/e2e/test_orders.py tests/e2e/test_order_faults.py tests/
 ## Set up and run every check: lint, types, generated-code freshness, buf, and the test suite
 ## (on SQLite, then the order path on PostgreSQL; PostgreSQL and NATS are started by the tests).
 test: $(DEV_STAMP) $(NPM_STAMP) browser lint typecheck
-	$(BIN)/python -m pytest
-	KITE_GATEWAY_TEST_BACKEND=postgres $(BIN)/python -m pytest $(POSTGRES_TESTS)
+	$(BIN)/python -m pytest $(PARALLEL)
+	KITE_GATEWAY_TEST_BACKEND=postgres $(BIN)/python -m pytest $(PARALLEL) $(POSTGRES_TESTS)
 
 ## The whole test suite with the gateway's state in PostgreSQL instead of SQLite.
 test-postgres: $(DEV_STAMP) $(NPM_STAMP) browser
-	KITE_GATEWAY_TEST_BACKEND=postgres $(BIN)/python -m pytest
+	KITE_GATEWAY_TEST_BACKEND=postgres $(BIN)/python -m pytest $(PARALLEL)
 
 ## Chromium for the browser test of the report pages (tests/report_render/test_browser.py): the Debian
 ## package, installed with apt-get when `chromium` is missing (as root, else with sudo). Without apt-get
