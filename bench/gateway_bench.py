@@ -1,12 +1,18 @@
-"""The gateway's cost over calling Kite directly: added latency per unary call, and throughput with
-many concurrent callers over several accounts, each as a ratio to the official kiteconnect client
-calling the same simulator in the same run.
+"""The gateway's cost over calling Kite directly: latency per unary call, and throughput with many
+concurrent callers over several accounts, each as a ratio to the official kiteconnect client calling
+the same simulator in the same run, repeated `--rounds` times (min / median / max of each ratio).
 
 The simulator and the gateway run as separate processes (`kite-gateway sim --no-rate-limits`, and
 `kite-gateway serve` aimed at it with its client-side rate limits lifted); the callers run here.
 Calls: GetPositions through the gateway against kite.positions() directly (one Kite call each).
 
-    .venv/bin/python bench/gateway_bench.py [--calls 300] [--seconds 5] [--concurrency 32]
+Where a call's time goes, measured in the same round: the gRPC floor (grpc.health.v1 Check through
+the same server, interceptors and all, no Kite call) and the Kite leg as the gateway makes it (its
+HTTP transport, kite/transport.py, sending GET /portfolio/positions from this process). During the
+throughput windows each process's CPU use is read from /proc: the share of a core the callers'
+process used says whether the client limits the figure.
+
+    .venv/bin/python bench/gateway_bench.py [--calls 500] [--seconds 5] [--concurrency 32] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ from urllib.parse import parse_qs, urlparse
 
 import grpc
 import requests
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kite_gateway_api.v1 import account_pb2, account_pb2_grpc, portfolio_pb2, portfolio_pb2_grpc
 from kiteconnect import KiteConnect
 
+from kite_gateway.kite.official_codec import KiteRequest
+from kite_gateway.kite.transport import HttpTransport
 from kite_gateway.storage.sealing import Sealer
 from kite_wire.checksums import session_checksum
 
@@ -90,18 +99,46 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def gateway_latency(address: str, account: str, calls: int) -> list[float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def timed(call: Any, calls: int) -> list[float]:
+    for _ in range(20):
+        await call()
+    out = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        await call()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+async def gateway_latency(address: str, account: str, calls: int) -> dict[str, list[float]]:
+    """GetPositions through the gateway, and the gRPC floor (a health check) on the same channel."""
     async with grpc.aio.insecure_channel(address) as channel:
         stub = portfolio_pb2_grpc.PortfolioServiceStub(channel)
+        health = health_pb2_grpc.HealthStub(channel)
         request = portfolio_pb2.GetPositionsRequest(account_id=account)
-        for _ in range(20):
-            await stub.GetPositions(request)
-        out = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            await stub.GetPositions(request)
-            out.append(time.perf_counter() - started)
-        return out
+        check = health_pb2.HealthCheckRequest()
+        return {
+            "gateway": await timed(lambda: stub.GetPositions(request), calls),
+            "grpc_floor": await timed(lambda: health.Check(check), calls),
+        }
+
+
+async def transport_latency(ready: dict[str, Any], api_key: str, token: str, calls: int) -> list[float]:
+    """The gateway's Kite leg alone: its HTTP transport sending what kite.positions() sends."""
+    transport = HttpTransport(limit=4)
+    headers = {"X-Kite-Version": "3", "Authorization": f"token {api_key}:{token}"}
+    request = KiteRequest("GET", f"{ready['api_endpoint']}/portfolio/positions", headers, timeout=10)
+    try:
+        return await timed(lambda: transport.send(request), calls)
+    finally:
+        await transport.close()
 
 
 def direct_latency(kite: KiteConnect, calls: int) -> list[float]:
@@ -149,16 +186,55 @@ def direct_throughput(kites: list[KiteConnect], seconds: float, concurrency: int
     return total / (time.perf_counter() - started)
 
 
+def with_cpu(pids: dict[str, int], run: Any) -> tuple[float, dict[str, float]]:
+    """`run()`'s result and each process's CPU use meanwhile, in cores (1.0: one core all the time)."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    started = time.perf_counter()
+    result = run()
+    elapsed = time.perf_counter() - started
+    return result, {name: (cpu_seconds(pid) - before[name]) / elapsed for name, pid in pids.items()}
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
+
+
+def one_round(
+    address: str, ready: dict[str, Any], kites: list[KiteConnect], users: list[str], pids: dict[str, int],
+    args: argparse.Namespace,
+) -> dict[str, Any]:  # fmt: skip
+    measured = asyncio.run(gateway_latency(address, users[0], args.calls))
+    direct = direct_latency(kites[0], args.calls)
+    leg = asyncio.run(transport_latency(ready, kites[0].api_key, kites[0].access_token, args.calls))
+    gateway_rps, gateway_cpu = with_cpu(
+        pids, lambda: asyncio.run(gateway_throughput(address, users, args.seconds, args.concurrency))
+    )
+    direct_rps, direct_cpu = with_cpu(pids, lambda: direct_throughput(kites, args.seconds, args.concurrency))
+    p50 = {
+        name: statistics.median(values) * 1000 for name, values in {**measured, "direct": direct, "leg": leg}.items()
+    }
+    return {
+        "p50_ms": p50,
+        "p99_ms": {"gateway": percentile(measured["gateway"], 0.99) * 1000, "direct": percentile(direct, 0.99) * 1000},
+        "latency_ratio": p50["gateway"] / p50["direct"],
+        "throughput_rps": {"gateway": gateway_rps, "direct": direct_rps},
+        "throughput_ratio": gateway_rps / direct_rps,
+        "cpu_cores": {"gateway_run": gateway_cpu, "direct_run": direct_cpu},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     import tempfile
 
     sim, ready = start_simulator()
     gateway: subprocess.Popen[str] | None = None
+    rounds = []
     with tempfile.TemporaryDirectory() as data_dir:
         try:
             gateway, address = start_gateway(ready, data_dir)
@@ -178,33 +254,33 @@ def main() -> None:
                 )
                 for u in users
             ]
-            through_gateway = asyncio.run(gateway_latency(address, users[0], args.calls))
-            direct = direct_latency(kites[0], args.calls)
-            gateway_rps = asyncio.run(gateway_throughput(address, users, args.seconds, args.concurrency))
-            direct_rps = direct_throughput(kites, args.seconds, args.concurrency)
+            pids = {"callers": os.getpid(), "gateway": gateway.pid, "simulator": sim.pid}
+            for n in range(args.rounds):
+                rounds.append(one_round(address, ready, kites, users, pids, args))
+                print(json.dumps({"round": n + 1, **rounds[-1]}, indent=1, default=lambda v: round(v, 3)))
         finally:
             stop(*(p for p in (gateway, sim) if p is not None))
-    result = {
-        "latency_ms": {
-            "gateway_p50": statistics.median(through_gateway) * 1000,
-            "gateway_p99": percentile(through_gateway, 0.99) * 1000,
-            "direct_p50": statistics.median(direct) * 1000,
-            "direct_p99": percentile(direct, 0.99) * 1000,
-        },
-        "throughput_rps": {"gateway": gateway_rps, "direct": direct_rps, "ratio": gateway_rps / direct_rps},
-    }
-    latency = result["latency_ms"]
-    latency["added_p50"] = latency["gateway_p50"] - latency["direct_p50"]
-    latency["ratio_p50"] = latency["gateway_p50"] / latency["direct_p50"]
-    print(json.dumps(result, indent=2))
+    p50s = {name: [r["p50_ms"][name] for r in rounds] for name in rounds[0]["p50_ms"]}
     print(
-        f"GetPositions latency p50: gateway {latency['gateway_p50']:.2f} ms vs direct kiteconnect "
-        f"{latency['direct_p50']:.2f} ms (added {latency['added_p50']:.2f} ms, ratio {latency['ratio_p50']:.2f}); "
-        f"p99 {latency['gateway_p99']:.2f} vs {latency['direct_p99']:.2f} ms"
+        f"GetPositions p50 over {args.rounds} rounds: gateway {spread(p50s['gateway'])} ms vs direct kiteconnect "
+        f"{spread(p50s['direct'])} ms; ratio {spread([r['latency_ratio'] for r in rounds])}"
     )
     print(
-        f"Throughput, {args.concurrency} callers over {len(users)} accounts: gateway {gateway_rps:.0f} calls/s vs "
-        f"direct {direct_rps:.0f} calls/s (ratio {gateway_rps / direct_rps:.2f})"
+        f"  where it goes (p50): gRPC floor (health check) {spread(p50s['grpc_floor'])} ms, the gateway's Kite leg "
+        f"(its HTTP transport from here) {spread(p50s['leg'])} ms"
+    )
+    print(
+        f"Throughput, {args.concurrency} callers over {len(users)} accounts: gateway "
+        f"{spread([r['throughput_rps']['gateway'] for r in rounds])} calls/s vs direct "
+        f"{spread([r['throughput_rps']['direct'] for r in rounds])} calls/s; ratio "
+        f"{spread([r['throughput_ratio'] for r in rounds])}"
+    )
+    last = rounds[-1]["cpu_cores"]
+    print(
+        "  CPU in cores during the last round: through the gateway "
+        + ", ".join(f"{k} {v:.2f}" for k, v in last["gateway_run"].items())
+        + "; direct "
+        + ", ".join(f"{k} {v:.2f}" for k, v in last["direct_run"].items())
     )
 
 

@@ -216,7 +216,7 @@ class App:
         executor = ThreadPoolExecutor(max_workers=kite.workers, thread_name_prefix="kite")
         limits = RateLimits(kite.rate_limit_per_second, kite.burst_limit, kite.orders_per_second, kite.order_clock_skew)
         connector = KiteConnector(
-            executor, limits, kite.api_endpoint, kite.request_timeout, kite.max_retries, egresses
+            executor, limits, kite.api_endpoint, kite.request_timeout, kite.max_retries, egresses, kite.workers
         )  # the accounts loaded below are each mapped to their egress (and warned about when shared beyond a family)
         accounts = AccountManager(credentials, connector, kite.login_endpoint, clock)
         await accounts.load()
@@ -554,6 +554,7 @@ class App:
         await self.order_updates.stop()
         if self.fill_recorder is not None:
             await self.fill_recorder.stop()
+        await self.accounts.connector.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         if self.bus is not None:
             await self.bus.close()

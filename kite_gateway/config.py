@@ -169,7 +169,7 @@ class Settings(BaseSettings):
     gateway_order_clock_skew: float = Field(
         0.1, ge=0, le=5, description="seconds two orders' delays from the gateway to Kite's clock may differ"
     )
-    gateway_kite_workers: int = Field(32, ge=1, le=256, description="threads calling Kite")
+    gateway_kite_workers: int = Field(32, ge=1, le=256, description="Kite requests in flight at once (per egress)")
     gateway_stale_after: float = Field(30.0, gt=0, le=3600, description="seconds of silence that flag a feed stale")
     gateway_record_dir: Path | None = None  # when set, every account's upstream ticker frames are recorded here
     gateway_risk_file: Path | None = None  # TOML risk limits (kite_gateway/core/risk/limits.py)

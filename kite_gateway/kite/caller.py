@@ -1,7 +1,9 @@
-"""Calls to Kite for one account: the official client on a bounded executor (never on the event
-loop), behind the app's rate limits, with retries, exponential backoff and full jitter for
-idempotent reads only, its writes leaving through the account's egress (kite/egress.py). Failures
-come back as GatewayErrors; a refused token is reported so the account can be marked NEEDS_LOGIN."""
+"""Calls to Kite for one account: the official client as the codec of each call (its methods say
+what to send and read the answer, kite/official_codec.py), the request sent on the event loop by
+the gateway's transports (kite/transport.py), behind the app's rate limits, with retries,
+exponential backoff and full jitter for idempotent reads only, its writes leaving through the
+account's egress (kite/egress.py). Failures come back as GatewayErrors; a refused token is
+reported so the account can be marked NEEDS_LOGIN."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import functools
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from contextvars import ContextVar
 from typing import Any
 
@@ -22,10 +24,11 @@ from kiteconnect import exceptions as kite_exceptions
 from kite_gateway.errors import GatewayError
 from kite_gateway.kite.client import GatewayKiteConnect
 from kite_gateway.kite.egress import Egress, EgressMap
-from kite_gateway.kite.egress_adapters import POOL, route_writes
 from kite_gateway.kite.errors import EGRESS_NOTE, from_kite, is_kite_failure, retryable_read
 from kite_gateway.kite.limits import EndpointClass, RateLimits
+from kite_gateway.kite.official_codec import planning_client
 from kite_gateway.kite.paths import check_call
+from kite_gateway.kite.transport import Calls, Transports
 from kite_gateway.observability import KITE_ERRORS, KITE_SECONDS, RATE_LIMIT_WAIT
 from kite_wire import refused_ip
 
@@ -35,10 +38,10 @@ BACKOFF_BASE = 0.2
 BACKOFF_CAP = 5.0
 
 # The last check before a call leaves, set by whoever needs one for the calls it makes (order
-# placement: the kill switches and, clustered, the account's lease). It runs in the worker thread
-# right before the request is made, after any wait for a free worker, so a process that stalled
-# after deciding to send (paused, descheduled, its workers all busy) looks again before anything
-# leaves; a GatewayError it raises refuses the call with nothing sent.
+# placement: the kill switches and, clustered, the account's lease). It runs right before the
+# request is written, after any wait for a free connection (kite/transport.py), so a process that
+# stalled after deciding to send (paused, descheduled, its connections all busy) looks again
+# before anything leaves; a GatewayError it raises refuses the call with nothing sent.
 LAST_CHECK: ContextVar[Callable[[], None] | None] = ContextVar("kite_last_check", default=None)
 
 
@@ -47,20 +50,9 @@ def backoff_delay(attempt: int, draw: Callable[[float, float], float] = random.u
     return draw(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
-def new_client(
-    api_key: str, access_token: str | None, root: str, timeout: float, egress: Egress | None = None
-) -> KiteConnect:
-    """The official client, pointed at `root`, with a connection pool sized for concurrent calls, its
-    writes leaving through `egress` (None: the host's default route)."""
-    client = GatewayKiteConnect(api_key=api_key, access_token=access_token, root=root, timeout=timeout, pool=dict(POOL))
-    if egress is not None:
-        route_writes(client.reqsession, egress)
-    return client
-
-
-def _checked(check: Callable[[], None], call: Callable[[], Any]) -> Any:
-    check()
-    return call()
+def new_client(api_key: str, access_token: str | None, root: str, timeout: float) -> KiteConnect:
+    """The official client, pointed at `root`, as the codec of an account's calls (it sends nothing itself)."""
+    return planning_client(GatewayKiteConnect(api_key=api_key, access_token=access_token, root=root, timeout=timeout))
 
 
 def _ignore_refusal(_message: str) -> None:
@@ -78,7 +70,7 @@ class KiteCaller:
         self,
         account_id: str,
         client: KiteConnect,
-        executor: ThreadPoolExecutor,
+        calls: Calls,
         limits: RateLimits,
         max_retries: int,
         on_token_refused: Callable[[str], None] = _ignore_refusal,
@@ -88,9 +80,9 @@ class KiteCaller:
         egress: Egress | None = None,
     ) -> None:
         self.account_id = account_id
-        self.egress = egress or Egress()  # the way its writes leave (set on `client` by new_client)
+        self.egress = egress or Egress()  # the way its writes leave (`calls` sends them that way)
         self.client = client
-        self._executor = executor
+        self._calls = calls
         self._limits = limits
         self._max_retries = max_retries
         self._on_token_refused = on_token_refused
@@ -143,11 +135,8 @@ class KiteCaller:
         check_call(method, args, kwargs)  # ids go into URLs only in Kite's own forms
         started = time.perf_counter()
         call = functools.partial(getattr(self.client, method), *args, **kwargs)
-        check = LAST_CHECK.get()
-        if check is not None:
-            call = functools.partial(_checked, check, call)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+            return await self._calls.call(self.client, call, LAST_CHECK.get())
         except GatewayError:  # refused by the last check: nothing left
             raise
         except Exception as exc:
@@ -217,15 +206,15 @@ class KiteCaller:
 
 
 class KiteConnector:
-    """Makes every KiteCaller of the gateway: one executor, one set of the apps' rate limits, one
-    Kite root, timeout and retry budget for all of them, and the egress map that says which way
-    each account's writes leave."""
+    """Makes every KiteCaller of the gateway: one set of transports (at most `workers` requests in
+    flight on each), one set of the apps' rate limits, one Kite root, timeout and retry budget for
+    all of them, and the egress map that says which way each account's writes leave."""
 
     def __init__(
-        self, executor: ThreadPoolExecutor, limits: RateLimits, api_endpoint: str, request_timeout: float,
-        max_retries: int, egresses: EgressMap | None = None,
+        self, executor: Executor, limits: RateLimits, api_endpoint: str, request_timeout: float,
+        max_retries: int, egresses: EgressMap | None = None, workers: int = 32,
     ) -> None:  # fmt: skip
-        self.executor = executor
+        self.transports = Transports(executor, workers)
         self.limits = limits
         self.api_endpoint = api_endpoint
         self.request_timeout = request_timeout
@@ -245,14 +234,18 @@ class KiteConnector:
         """A caller for an account's token, or (`access_token` None, `account_id` "") for a login
         not yet made: the session exchange, or the check of a token before its account exists."""
         egress = self.egresses.egress(account_id, api_key)
-        client = new_client(api_key, access_token, self.api_endpoint, self.request_timeout, egress)
+        client = new_client(api_key, access_token, self.api_endpoint, self.request_timeout)
         if account_id:
             self._accounts[account_id] = api_key
             self.warn_if_shared()
         return KiteCaller(
-            account_id, client, self.executor, self.limits, self.max_retries, on_token_refused, bucket=bucket,
-            egress=egress,
+            account_id, client, self.transports.calls(egress), self.limits, self.max_retries, on_token_refused,
+            bucket=bucket, egress=egress,
         )  # fmt: skip
+
+    async def close(self) -> None:
+        """Close the transports' connections."""
+        await self.transports.close()
 
     def warn_if_shared(self) -> None:
         """Log `egress.shared_beyond_family` for each IP that more accounts leave from than a family

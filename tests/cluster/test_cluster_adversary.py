@@ -100,18 +100,27 @@ async def wait_sent(replica: Replica, client_order_id: str, account_id: str = "Z
 
 def pause_after_mark_sent(replica: Replica, client_order_id: str) -> threading.Event:
     """The replica stalls right after the write-ahead record of `client_order_id`, before its call
-    leaves (its one Kite worker is busy: the process was paused, descheduled, or starved), until
-    the returned event is set."""
+    leaves (its one connection to Kite is busy: the process was paused, descheduled, or starved),
+    until the returned event is set. (Run with gateway_kite_workers=1: one request in flight.)"""
     gate = threading.Event()
     store = replica.runtime.idempotency
     real = store.mark_sent
+    _, slots = replica.runtime.accounts.connector.transports.default._open()
+    holders: list[asyncio.Task[None]] = []
+
+    async def hold_until_the_gate_opens() -> None:
+        try:
+            await asyncio.to_thread(gate.wait, 30)
+        finally:
+            slots.release()
 
     async def mark_sent(
         account_id: str, cid: str, at: datetime, attempts: int | None = None, exit: bool = False
     ) -> None:
         await real(account_id, cid, at, attempts, exit)
         if cid == client_order_id:
-            replica.runtime.executor.submit(gate.wait, 30)
+            await slots.acquire()  # the only slot: the call waits for it behind the stall
+            holders.append(asyncio.ensure_future(hold_until_the_gate_opens()))
 
     store.mark_sent = mark_sent  # type: ignore[method-assign,assignment]
     return gate

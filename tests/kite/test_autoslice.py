@@ -3,8 +3,6 @@ placed or refused, a refused child mapped as the same error raised by Kite would
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -13,6 +11,7 @@ from kite_gateway.errors import Reason, Status
 from kite_gateway.kite.autoslice import autosliced, slice_parent
 from kite_gateway.kite.errors import KiteOutcomeUnknown
 from tests.kite.test_orders import ARGS, FakeClient, adapter
+from tests.support.kite_calls import InProcessCalls
 
 # kiteconnect-mocks autoslice_response.json (../shared/kite-reference), its `data`.
 REFERENCE: dict[str, Any] = {
@@ -29,10 +28,8 @@ REFERENCE: dict[str, Any] = {
 
 
 @pytest.fixture
-def executor() -> Iterator[ThreadPoolExecutor]:
-    pool = ThreadPoolExecutor(max_workers=2)
-    yield pool
-    pool.shutdown(wait=False)
+def calls() -> InProcessCalls:
+    return InProcessCalls()
 
 
 def test_kites_reference_answer_is_the_parent_and_each_child_placed_or_refused_in_kites_words() -> None:
@@ -68,10 +65,10 @@ def test_the_parent_is_read_from_kites_autoslice_tag() -> None:
 
 
 async def test_placing_with_autoslice_calls_the_official_client_with_the_tag_and_reads_its_data(
-    executor: ThreadPoolExecutor,
+    calls: InProcessCalls,
 ) -> None:
     client = FakeClient({"place_autoslice_order": REFERENCE})
-    kite, limits, _ = adapter(executor, client)
+    kite, limits, _ = adapter(calls, client)
     answer = await kite.place_autoslice_now(ARGS, "kgtag")
     assert client.calls == [("place_autoslice_order", (), {**ARGS, "tag": "kgtag"})]
     assert answer.parent_order_id == REFERENCE["order_id"] and len(answer.children) == 4

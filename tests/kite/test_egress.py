@@ -12,8 +12,9 @@ from structlog.testing import capture_logs
 
 from kite_gateway.kite.caller import KiteConnector
 from kite_gateway.kite.egress import Egress, EgressConfigError, EgressMap, redact_proxy
-from kite_gateway.kite.egress_adapters import WritesThroughEgress
+from kite_gateway.kite.egress_adapters import ProxyAdapter
 from kite_gateway.kite.limits import RateLimits
+from kite_gateway.kite.transport import HttpTransport, ThreadedTransport
 
 MAP = """
 [egress.family-a]
@@ -126,11 +127,19 @@ def test_the_connector_warns_once_per_count_when_an_ip_carries_more_than_a_famil
     assert warnings[0]["log_level"] == "warning" and "family" in warnings[0]["advice"]
 
 
-def test_a_caller_gets_its_accounts_egress_on_its_session() -> None:
+def test_a_caller_gets_its_accounts_egress_for_its_writes_and_the_shared_transport_for_its_reads() -> None:
     with ThreadPoolExecutor(max_workers=1) as executor:
         connector = KiteConnector(executor, RateLimits(10, 10), "http://127.0.0.1:9", 1.0, 0, EgressMap.parse(MAP))
-        routed = connector.caller("ZS0002", "key_b", "t")
+        proxied = connector.caller("ZS0002", "key_b", "t")
+        bound = connector.caller("ZS0001", "key_a", "t")
         plain = connector.caller("ZS0003", "key_z", "t")
-    assert routed.egress.name == "family-b"
-    assert isinstance(routed.client.reqsession.get_adapter("http://127.0.0.1:9/orders/regular"), WritesThroughEgress)
-    assert not isinstance(plain.client.reqsession.get_adapter("https://api.kite.trade/orders"), WritesThroughEgress)
+    transports = connector.transports
+    assert (proxied.egress.name, bound.egress.name, plain.egress.name) == ("family-b", "family-a", "default")
+    proxied_writes, bound_writes = transports.writes(proxied.egress), transports.writes(bound.egress)
+    assert isinstance(proxied_writes, ThreadedTransport)
+    adapter = proxied_writes.session.get_adapter("http://x")
+    assert isinstance(adapter, ProxyAdapter) and adapter.proxy == "socks5h://user:secret@10.0.2.5:1080"
+    assert isinstance(bound_writes, HttpTransport) and bound_writes.source_address == "10.0.1.10"
+    assert not bound_writes.trust_env  # a bound source address never goes through an environment proxy
+    assert transports.writes(plain.egress) is transports.default
+    assert transports.calls(proxied.egress).reads is transports.default  # reads take the default route

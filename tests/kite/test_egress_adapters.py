@@ -1,22 +1,23 @@
-"""The egress on a real requests.Session and real sockets: writes bound to a loopback source address
-(127.0.0.2 reaches the loopback interface on Linux) or sent through a proxy, reads straight from the
-host's default route, whatever proxies the environment names; and the start-time checks refusing an
-address this host does not have or a proxy that does not answer, naming the group and the fix."""
+"""The egress on the real transports and real sockets: writes bound to a loopback source address
+(127.0.0.2 reaches the loopback interface on Linux) or sent through a proxy (HTTP or SOCKS), reads
+by the host's default route; and the start-time checks refusing an address this host does not
+have or a proxy that does not answer, naming the group and the fix."""
 
 from __future__ import annotations
 
 import select
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 
 from kite_gateway.kite.egress import Egress, EgressConfigError, EgressMap
-from kite_gateway.kite.egress_adapters import route_writes
 from kite_gateway.kite.egress_checks import check_egresses, check_proxy, check_source_address
+from kite_gateway.kite.official_codec import KiteRequest
+from kite_gateway.kite.transport import Transports
 
 
 class Recorder(ThreadingHTTPServer):
@@ -62,13 +63,30 @@ def server() -> Iterator[Recorder]:
     thread.join()
 
 
-def test_writes_leave_from_the_source_address_and_reads_from_the_default_route(server: Recorder) -> None:
-    session = requests.Session()
-    route_writes(session, Egress("family-a", source_address="127.0.0.2"))
-    session.post(f"{server.url}/orders/regular", data={"quantity": 1}, timeout=5)
-    session.put(f"{server.url}/orders/regular/1", timeout=5)
-    session.delete(f"{server.url}/orders/regular/1", timeout=5)
-    session.get(f"{server.url}/orders", timeout=5)
+def post(url: str, **fields: object) -> KiteRequest:
+    return KiteRequest("POST", url, {}, data=fields or None, timeout=5)
+
+
+def get(url: str) -> KiteRequest:
+    return KiteRequest("GET", url, {}, timeout=5)
+
+
+@pytest.fixture
+async def transports() -> AsyncIterator[Transports]:
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        made = Transports(executor, 4)
+        yield made
+        await made.close()
+
+
+async def test_writes_leave_from_the_source_address_and_reads_from_the_default_route(
+    server: Recorder, transports: Transports
+) -> None:
+    calls = transports.calls(Egress("family-a", source_address="127.0.0.2"))
+    await calls.writes.send(post(f"{server.url}/orders/regular", quantity=1))
+    await calls.writes.send(KiteRequest("PUT", f"{server.url}/orders/regular/1", {}, timeout=5))
+    await calls.writes.send(KiteRequest("DELETE", f"{server.url}/orders/regular/1", {}, timeout=5))
+    await calls.reads.send(get(f"{server.url}/orders"))
     assert server.seen == [
         ("POST", "/orders/regular", "127.0.0.2"),
         ("PUT", "/orders/regular/1", "127.0.0.2"),
@@ -77,27 +95,37 @@ def test_writes_leave_from_the_source_address_and_reads_from_the_default_route(s
     ]
 
 
-def test_a_source_address_egress_ignores_the_environments_proxy(
-    server: Recorder, monkeypatch: pytest.MonkeyPatch
+async def test_a_source_address_egress_ignores_the_environments_proxy_which_reads_follow(
+    server: Recorder, transports: Transports, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
-    session = requests.Session()
-    route_writes(session, Egress("family-a", source_address="127.0.0.3"))
-    session.post(f"{server.url}/orders/regular", timeout=5)
+    proxy = Recorder()
+    thread = threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    try:
+        await transports.writes(Egress("family-a", source_address="127.0.0.3")).send(
+            post(f"{server.url}/orders/regular")
+        )
+        await transports.default.send(get(f"{server.url}/portfolio/positions"))  # as requests honours it
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
     assert server.seen == [("POST", "/orders/regular", "127.0.0.3")]
+    assert proxy.seen == [("GET", f"{server.url}/portfolio/positions", "127.0.0.1")]  # a proxy sees the full URL
 
 
-def test_writes_go_through_the_proxy_and_reads_straight_to_kite() -> None:
+async def test_writes_go_through_the_proxy_and_reads_straight_to_kite(transports: Transports) -> None:
     kite, proxy = Recorder(), Recorder()
     threads = [threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True) for s in (kite, proxy)]
     for thread in threads:
         thread.start()
     try:
-        session = requests.Session()
-        route_writes(session, Egress("family-b", proxy=proxy.url))
-        session.post(f"{kite.url}/orders/regular", timeout=5)
-        session.get(f"{kite.url}/portfolio/positions", timeout=5)
-        assert proxy.seen == [("POST", f"{kite.url}/orders/regular", "127.0.0.1")]  # a proxy sees the full URL
+        calls = transports.calls(Egress("family-b", proxy=proxy.url))
+        await calls.writes.send(post(f"{kite.url}/orders/regular"))
+        await calls.reads.send(get(f"{kite.url}/portfolio/positions"))
+        assert proxy.seen == [("POST", f"{kite.url}/orders/regular", "127.0.0.1")]
         assert kite.seen == [("GET", "/portfolio/positions", "127.0.0.1")]
     finally:
         for recorder in (kite, proxy):
@@ -155,28 +183,20 @@ class Socks5(threading.Thread):
 
 
 @pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
-def test_writes_go_through_a_socks_proxy(server: Recorder, scheme: str) -> None:
+async def test_writes_go_through_a_socks_proxy(server: Recorder, transports: Transports, scheme: str) -> None:
     proxy = Socks5()
     proxy.start()
     try:
-        session = requests.Session()
-        route_writes(session, Egress("family-c", proxy=f"{scheme}://127.0.0.1:{proxy.port}"))
+        calls = transports.calls(Egress("family-c", proxy=f"{scheme}://127.0.0.1:{proxy.port}"))
         port = server.server_address[1]
-        answer = session.post(f"http://localhost:{port}/orders/regular", data={"quantity": 1}, timeout=5)
+        answer = await calls.writes.send(post(f"http://localhost:{port}/orders/regular", quantity=1))
         assert answer.json() == {}
-        session.get(f"http://127.0.0.1:{port}/orders", timeout=5)
+        await calls.reads.send(get(f"http://127.0.0.1:{port}/orders"))
     finally:
         proxy.stop()
     expected_host = "localhost" if scheme == "socks5h" else "127.0.0.1"  # socks5h lets the proxy resolve
     assert proxy.targets == [(expected_host, port)]
     assert [method for method, _, _ in server.seen] == ["POST", "GET"]
-
-
-def test_the_hosts_default_route_leaves_the_session_as_the_client_made_it() -> None:
-    session = requests.Session()
-    before = dict(session.adapters)
-    route_writes(session, Egress())
-    assert session.adapters == before
 
 
 def test_a_source_address_this_host_does_not_have_stops_the_start_naming_the_group() -> None:

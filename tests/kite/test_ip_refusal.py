@@ -5,8 +5,6 @@ needing a login, and it is a definite refusal (nothing was placed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import pytest
@@ -19,6 +17,7 @@ from kite_gateway.kite.egress import Egress
 from kite_gateway.kite.errors import from_kite, outcome_unknown, write_failure
 from kite_gateway.kite.limits import EndpointClass, RateLimits
 from kite_wire import ip_not_allowed
+from tests.support.kite_calls import InProcessCalls
 
 
 class Refusing:
@@ -33,9 +32,8 @@ class Refusing:
 
 
 @pytest.fixture
-def executor() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield pool
+def calls() -> InProcessCalls:
+    return InProcessCalls()
 
 
 def test_the_refusal_says_what_to_register_and_never_to_retry() -> None:
@@ -61,10 +59,10 @@ def test_the_refusal_is_recognised_by_its_text_whatever_error_type_carries_it(fa
     assert not outcome_unknown(failure)  # definite: nothing exists at Kite
 
 
-async def test_a_write_refused_for_its_ip_names_the_egress_it_left_through(executor: ThreadPoolExecutor) -> None:
+async def test_a_write_refused_for_its_ip_names_the_egress_it_left_through(calls: InProcessCalls) -> None:
     refusal = kite_exceptions.PermissionException(ip_not_allowed("127.0.0.3"), code=403)
     caller = KiteCaller(
-        "ZS0002", cast(KiteConnect, Refusing(refusal)), executor, RateLimits(1000, 100), 0,
+        "ZS0002", cast(KiteConnect, Refusing(refusal)), calls, RateLimits(1000, 100), 0,
         egress=Egress("family-b", source_address="127.0.0.3"),
     )  # fmt: skip
     with pytest.raises(kite_exceptions.PermissionException) as raised:
@@ -75,11 +73,11 @@ async def test_a_write_refused_for_its_ip_names_the_egress_it_left_through(execu
     assert 'egress "family-b" (source address 127.0.0.3)' in error.message
 
 
-async def test_an_ip_refusal_sent_as_a_token_exception_does_not_ask_for_a_login(executor: ThreadPoolExecutor) -> None:
+async def test_an_ip_refusal_sent_as_a_token_exception_does_not_ask_for_a_login(calls: InProcessCalls) -> None:
     refusals: list[str] = []
     caller = KiteCaller(
         "ZS0001", cast(KiteConnect, Refusing(kite_exceptions.TokenException(ip_not_allowed("1.2.3.4"), code=403))),
-        executor, RateLimits(1000, 100), 0, refusals.append,
+        calls, RateLimits(1000, 100), 0, refusals.append,
     )  # fmt: skip
     with pytest.raises(kite_exceptions.TokenException):
         await caller.write(EndpointClass.ORDERS, "profile")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 import hypothesis
@@ -15,6 +14,7 @@ from kiteconnect import KiteConnect
 
 from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.limits import EndpointClass, OrderPacing, RateLimits, order_spacing
+from tests.support.kite_calls import InProcessCalls
 
 
 class FakeTime:
@@ -79,8 +79,8 @@ class App:
         return order_id
 
 
-def caller(executor: ThreadPoolExecutor, account_id: str, limits: RateLimits) -> KiteCaller:
-    return KiteCaller(account_id, cast(KiteConnect, App()), executor, limits, 0)
+def caller(account_id: str, limits: RateLimits) -> KiteCaller:
+    return KiteCaller(account_id, cast(KiteConnect, App()), InProcessCalls(), limits, 0)
 
 
 async def test_every_order_turn_of_an_account_takes_its_pacing_and_reads_do_not() -> None:
@@ -89,16 +89,15 @@ async def test_every_order_turn_of_an_account_takes_its_pacing_and_reads_do_not(
     for account_id in ("AB1234", "CD5678"):
         pacing = limits.order_pacing(account_id)
         pacing.clock, pacing.sleep = time.clock, time.sleep
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        first, other = caller(executor, "AB1234", limits), caller(executor, "CD5678", limits)
-        async with first.order_turn():  # a placement
-            pass
-        await first.acquire(EndpointClass.OTHER)  # a read: not an order
-        async with other.order_turn():  # another account: its own pacing
-            pass
-        assert time.slept == []
-        await first.change(EndpointClass.ORDERS, "modify_order", "regular", "1", price=10)  # right after
-        await first.change(EndpointClass.ORDERS, "cancel_order", "regular", "1")
+    first, other = caller("AB1234", limits), caller("CD5678", limits)
+    async with first.order_turn():  # a placement
+        pass
+    await first.acquire(EndpointClass.OTHER)  # a read: not an order
+    async with other.order_turn():  # another account: its own pacing
+        pass
+    assert time.slept == []
+    await first.change(EndpointClass.ORDERS, "modify_order", "regular", "1", price=10)  # right after
+    await first.change(EndpointClass.ORDERS, "cancel_order", "regular", "1")
     assert time.slept == pytest.approx([0.11, 0.11])
 
 

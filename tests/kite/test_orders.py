@@ -4,8 +4,6 @@ endpoint's rate class is fixed in the adapter, and a failed write is either a de
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import pytest
@@ -18,6 +16,7 @@ from kite_gateway.kite.caller import KiteCaller
 from kite_gateway.kite.errors import KiteOutcomeUnknown
 from kite_gateway.kite.limits import EndpointClass, RateLimits
 from kite_gateway.kite.orders import KiteOrders, KiteValue
+from tests.support.kite_calls import InProcessCalls
 
 ACCOUNT = "AB1234"
 
@@ -53,15 +52,13 @@ class SpyLimits(RateLimits):
 
 
 @pytest.fixture
-def executor() -> Iterator[ThreadPoolExecutor]:
-    pool = ThreadPoolExecutor(max_workers=2)
-    yield pool
-    pool.shutdown(wait=False)
+def calls() -> InProcessCalls:
+    return InProcessCalls()
 
 
-def adapter(executor: ThreadPoolExecutor, client: FakeClient) -> tuple[KiteOrders, SpyLimits, list[str]]:
+def adapter(calls: InProcessCalls, client: FakeClient) -> tuple[KiteOrders, SpyLimits, list[str]]:
     limits, refused = SpyLimits(), list[str]()
-    caller = KiteCaller(ACCOUNT, cast(KiteConnect, client), executor, limits, 0, refused.append)
+    caller = KiteCaller(ACCOUNT, cast(KiteConnect, client), calls, limits, 0, refused.append)
     return KiteOrders(caller), limits, refused
 
 
@@ -71,9 +68,9 @@ ARGS: dict[str, KiteValue] = {
 }  # fmt: skip
 
 
-async def test_each_endpoint_uses_its_rate_class(executor: ThreadPoolExecutor) -> None:
+async def test_each_endpoint_uses_its_rate_class(calls: InProcessCalls) -> None:
     client = FakeClient({"orders": [], "order_history": [{}], "basket_order_margins": {}})
-    kite, limits, _ = adapter(executor, client)
+    kite, limits, _ = adapter(calls, client)
     async with kite.order_turn():
         pass
     await kite.modify_order("regular", "1", {"price": 10})
@@ -90,9 +87,9 @@ async def test_each_endpoint_uses_its_rate_class(executor: ThreadPoolExecutor) -
     assert limits.classes == [EndpointClass.OTHER] * 7
 
 
-async def test_placing_sends_the_tag_and_answers_kites_order_id(executor: ThreadPoolExecutor) -> None:
+async def test_placing_sends_the_tag_and_answers_kites_order_id(calls: InProcessCalls) -> None:
     client = FakeClient({"place_order": 250101000000001})
-    kite, limits, _ = adapter(executor, client)
+    kite, limits, _ = adapter(calls, client)
     assert await kite.place_order_now(ARGS, "kgtag") == "250101000000001"
     assert client.calls == [("place_order", (), {**ARGS, "tag": "kgtag"})]
     assert limits.classes == []  # the dispatch queue took the room with order_turn
@@ -104,9 +101,9 @@ async def test_placing_sends_the_tag_and_answers_kites_order_id(executor: Thread
      kite_exceptions.NetworkException("Gateway timed out", code=504)],
 )  # fmt: skip
 async def test_a_placement_that_may_have_reached_kite_is_outcome_unknown(
-    executor: ThreadPoolExecutor, failure: Exception
+    calls: InProcessCalls, failure: Exception
 ) -> None:
-    kite, _, _ = adapter(executor, FakeClient(failures={"place_order": failure}))
+    kite, _, _ = adapter(calls, FakeClient(failures={"place_order": failure}))
     with pytest.raises(KiteOutcomeUnknown) as caught:
         await kite.place_order_now(ARGS, "kgtag")
     assert caught.value.cause == type(failure).__name__
@@ -121,28 +118,26 @@ async def test_a_placement_that_may_have_reached_kite_is_outcome_unknown(
      (requests.exceptions.ConnectTimeout("never connected"), Status.UNAVAILABLE, Reason.KITE_UNAVAILABLE)],
 )  # fmt: skip
 async def test_a_definite_refusal_of_a_placement_is_a_gateway_error(
-    executor: ThreadPoolExecutor, failure: Exception, code: Status, reason: Reason
+    calls: InProcessCalls, failure: Exception, code: Status, reason: Reason
 ) -> None:
-    kite, _, _ = adapter(executor, FakeClient(failures={"place_order": failure}))
+    kite, _, _ = adapter(calls, FakeClient(failures={"place_order": failure}))
     with pytest.raises(GatewayError) as caught:
         await kite.place_order_now(ARGS, "kgtag")
     assert (caught.value.code, caught.value.reason) == (code, reason)
 
 
-async def test_a_refused_token_on_a_placement_marks_the_account(executor: ThreadPoolExecutor) -> None:
+async def test_a_refused_token_on_a_placement_marks_the_account(calls: InProcessCalls) -> None:
     failure = kite_exceptions.TokenException("Incorrect api_key or access_token", code=403)
-    kite, _, refused = adapter(executor, FakeClient(failures={"place_order": failure}))
+    kite, _, refused = adapter(calls, FakeClient(failures={"place_order": failure}))
     with pytest.raises(GatewayError) as caught:
         await kite.place_order_now(ARGS, "kgtag")
     assert caught.value.reason == Reason.ACCOUNT_NEEDS_LOGIN and refused
 
 
 @pytest.mark.parametrize("method", ["order_history", "order_trades"])
-async def test_an_order_kite_does_not_know_is_not_found_whatever_kite_said(
-    executor: ThreadPoolExecutor, method: str
-) -> None:
+async def test_an_order_kite_does_not_know_is_not_found_whatever_kite_said(calls: InProcessCalls, method: str) -> None:
     failure = kite_exceptions.InputException("Couldn't find that `order_id`.", code=400)
-    kite, _, _ = adapter(executor, FakeClient(failures={method: failure}))
+    kite, _, _ = adapter(calls, FakeClient(failures={method: failure}))
     with pytest.raises(GatewayError) as caught:
         await getattr(kite, method)("123")
     assert (caught.value.code, caught.value.reason) == (Status.NOT_FOUND, Reason.ORDER_NOT_FOUND)
@@ -150,19 +145,19 @@ async def test_an_order_kite_does_not_know_is_not_found_whatever_kite_said(
 
 
 async def test_cancelling_a_child_leg_names_its_parent_and_a_plain_cancel_does_not(
-    executor: ThreadPoolExecutor,
+    calls: InProcessCalls,
 ) -> None:
     client = FakeClient()
-    kite, _, _ = adapter(executor, client)
+    kite, _, _ = adapter(calls, client)
     await kite.cancel_order("co", "2", "1")
     await kite.cancel_order("regular", "3")
     assert client.calls == [("cancel_order", ("co", "2"), {"parent_order_id": "1"}),
                             ("cancel_order", ("regular", "3"), {})]  # fmt: skip
 
 
-async def test_a_modification_runs_its_last_check_before_it_leaves(executor: ThreadPoolExecutor) -> None:
+async def test_a_modification_runs_its_last_check_before_it_leaves(calls: InProcessCalls) -> None:
     client = FakeClient()
-    kite, _, _ = adapter(executor, client)
+    kite, _, _ = adapter(calls, client)
 
     def blocked() -> None:
         raise GatewayError(Status.FAILED_PRECONDITION, Reason.KILL_SWITCH_ACTIVE, "engaged")

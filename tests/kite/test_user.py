@@ -4,8 +4,6 @@ request tokens are single-use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -20,6 +18,7 @@ from kite_gateway.kite.limits import RateLimits
 from kite_gateway.kite.portfolio import SegmentMargins
 from kite_gateway.kite.user import KiteUser, login_of, profile_of
 from kite_wire.formats import IST
+from tests.support.kite_calls import InProcessCalls
 
 SEGMENT = {
     "enabled": True,
@@ -57,13 +56,12 @@ class UserClient:
 
 
 @pytest.fixture
-def executor() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield pool
+def calls() -> InProcessCalls:
+    return InProcessCalls()
 
 
-def user(executor: ThreadPoolExecutor, client: UserClient) -> KiteUser:
-    return KiteUser(KiteCaller("AB1234", cast(KiteConnect, client), executor, RateLimits(1000, 100), max_retries=3))
+def user(calls: InProcessCalls, client: UserClient) -> KiteUser:
+    return KiteUser(KiteCaller("AB1234", cast(KiteConnect, client), calls, RateLimits(1000, 100), max_retries=3))
 
 
 def test_a_segments_numbers_are_read_as_the_exact_decimals_kite_wrote_and_absent_ones_as_zero() -> None:
@@ -89,32 +87,32 @@ def test_a_logins_time_kite_sends_without_a_zone_is_ist_and_an_absent_one_stays_
     assert login_of({"user_id": "AB1234", "access_token": "t", "login_time": None}).login_time is None
 
 
-async def test_margins_without_a_segment_are_both_and_with_one_only_that_one(executor: ThreadPoolExecutor) -> None:
+async def test_margins_without_a_segment_are_both_and_with_one_only_that_one(calls: InProcessCalls) -> None:
     client = UserClient()
-    both = await user(executor, client).margins()
+    both = await user(calls, client).margins()
     assert both.equity is not None and both.commodity is not None and not both.commodity.enabled
-    one = await user(executor, client).margins("commodity")
+    one = await user(calls, client).margins("commodity")
     assert one.equity is None and one.commodity is not None and one.commodity.net == Decimal("99725.05")
     assert client.calls == [("margins", ()), ("margins_segment", ("commodity",))]
 
 
-async def test_the_session_exchange_returns_the_user_and_the_new_token(executor: ThreadPoolExecutor) -> None:
+async def test_the_session_exchange_returns_the_user_and_the_new_token(calls: InProcessCalls) -> None:
     client = UserClient()
-    login = await user(executor, client).generate_session("request", "secret")
+    login = await user(calls, client).generate_session("request", "secret")
     assert (login.user_id, login.access_token) == ("AB1234", "new")
     assert client.calls == [("generate_session", ("request", "secret"))]
 
 
-async def test_a_refused_session_exchange_says_request_tokens_are_single_use(executor: ThreadPoolExecutor) -> None:
+async def test_a_refused_session_exchange_says_request_tokens_are_single_use(calls: InProcessCalls) -> None:
     client = UserClient(kite_exceptions.TokenException("Token is invalid or has expired.", code=403))
     with pytest.raises(GatewayError) as caught:
-        await user(executor, client).generate_session("used", "secret")
+        await user(calls, client).generate_session("used", "secret")
     assert (caught.value.code, caught.value.reason) == (Status.UNAUTHENTICATED, Reason.ACCOUNT_NEEDS_LOGIN)
     assert "single-use" in caught.value.message and caught.value.metadata["kite_error_type"] == "TokenException"
 
 
-async def test_a_session_exchange_kite_fails_is_not_retried(executor: ThreadPoolExecutor) -> None:
+async def test_a_session_exchange_kite_fails_is_not_retried(calls: InProcessCalls) -> None:
     client = UserClient(kite_exceptions.NetworkException("gateway timeout", code=504))
     with pytest.raises(GatewayError) as caught:
-        await user(executor, client).generate_session("request", "secret")
+        await user(calls, client).generate_session("request", "secret")
     assert caught.value.code == Status.UNAVAILABLE and len(client.calls) == 1
