@@ -10,7 +10,7 @@ instrument token). A 1-byte message is a heartbeat.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -215,72 +215,96 @@ def frame(packets: list[bytes]) -> bytes:
 #
 # Each packet kind is read by one struct that starts at its length prefix, so a frame whose packets
 # all have one length is read by one `iter_unpack`, and a mixed frame by `unpack_from` at offsets,
-# never slicing a packet out. Ticks are built by `object.__new__` and slot stores: the dataclass
-# `__init__` filling 16 defaults was most of an LTP tick's cost (bench/RESULTS.md, issue 17).
+# never slicing a packet out. Ticks are built by `object.__new__` and slot stores, in one loop per
+# kind over its rows (no call per tick): the dataclass `__init__` filling 16 defaults was most of
+# an LTP tick's cost (bench/RESULTS.md, issue 17).
 
 _new = object.__new__
 
 
-def _ltp(values: tuple[int, ...]) -> Tick:
-    tick: Tick = _new(Tick)
-    _, tick.instrument_token, tick.last_price = values
-    tick.mode = MODE_LTP
-    tick.last_quantity = tick.average_price = tick.volume = tick.buy_quantity = tick.sell_quantity = 0
-    tick.open = tick.high = tick.low = tick.close = 0
-    tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = tick.exchange_timestamp = tick.change = 0
-    tick.depth = ()
-    return tick
+def _ltps(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """LTP packets' ticks (8 bytes: token, last price), tradable or index."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        _, tick.instrument_token, tick.last_price = values
+        tick.mode = MODE_LTP
+        tick.last_quantity = tick.average_price = tick.volume = tick.buy_quantity = tick.sell_quantity = 0
+        tick.open = tick.high = tick.low = tick.close = 0
+        tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = tick.exchange_timestamp = tick.change = 0
+        tick.depth = ()
+        ticks.append(tick)
+    return ticks
 
 
-def _index_quote(values: tuple[int, ...]) -> Tick:
-    tick: Tick = _new(Tick)
-    _, tick.instrument_token, tick.last_price, tick.high, tick.low, tick.open, tick.close, tick.change = values
-    tick.mode = MODE_QUOTE
-    tick.last_quantity = tick.average_price = tick.volume = tick.buy_quantity = tick.sell_quantity = 0
-    tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = tick.exchange_timestamp = 0
-    tick.depth = ()
-    return tick
+def _index_quotes(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """An index's quote packets' ticks (28 bytes: token, last, high, low, open, close, change)."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        _, tick.instrument_token, tick.last_price, tick.high, tick.low, tick.open, tick.close, tick.change = values
+        tick.mode = MODE_QUOTE
+        tick.last_quantity = tick.average_price = tick.volume = tick.buy_quantity = tick.sell_quantity = 0
+        tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = tick.exchange_timestamp = 0
+        tick.depth = ()
+        ticks.append(tick)
+    return ticks
 
 
-def _index_full(values: tuple[int, ...]) -> Tick:
-    tick: Tick = _new(Tick)
-    (_, tick.instrument_token, tick.last_price, tick.high, tick.low, tick.open, tick.close, tick.change,
-     tick.exchange_timestamp) = values  # fmt: skip
-    tick.mode = MODE_FULL
-    tick.last_quantity = tick.average_price = tick.volume = tick.buy_quantity = tick.sell_quantity = 0
-    tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = 0
-    tick.depth = ()
-    return tick
+def _index_fulls(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """An index's full packets' ticks (32 bytes: the quote's and the exchange timestamp)."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        (_, tick.instrument_token, tick.last_price, tick.high, tick.low, tick.open, tick.close, tick.change,
+         tick.exchange_timestamp) = values  # fmt: skip
+        tick.mode = MODE_FULL
+        tick.last_quantity = tick.average_price = tick.volume = tick.buy_quantity = tick.sell_quantity = 0
+        tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = 0
+        tick.depth = ()
+        ticks.append(tick)
+    return ticks
 
 
-def _quote(values: tuple[int, ...]) -> Tick:
-    tick: Tick = _new(Tick)
-    (_, tick.instrument_token, tick.last_price, tick.last_quantity, tick.average_price, tick.volume,
-     tick.buy_quantity, tick.sell_quantity, tick.open, tick.high, tick.low, tick.close) = values  # fmt: skip
-    tick.mode = MODE_QUOTE
-    tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = tick.exchange_timestamp = tick.change = 0
-    tick.depth = ()
-    return tick
+def _quotes(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """Quote packets' ticks (44 bytes: token, last, quantities, average, volume, OHLC)."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        (_, tick.instrument_token, tick.last_price, tick.last_quantity, tick.average_price, tick.volume,
+         tick.buy_quantity, tick.sell_quantity, tick.open, tick.high, tick.low, tick.close) = values  # fmt: skip
+        tick.mode = MODE_QUOTE
+        tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = tick.exchange_timestamp = tick.change = 0
+        tick.depth = ()
+        ticks.append(tick)
+    return ticks
 
 
-def _full(values: tuple[int, ...]) -> Tick:
-    tick: Tick = _new(Tick)
-    (_, tick.instrument_token, tick.last_price, tick.last_quantity, tick.average_price, tick.volume,
-     tick.buy_quantity, tick.sell_quantity, tick.open, tick.high, tick.low, tick.close, tick.last_trade_time,
-     tick.oi, tick.oi_day_high, tick.oi_day_low, tick.exchange_timestamp) = values[:17]  # fmt: skip
-    tick.mode = MODE_FULL
-    tick.depth = values[17:]
-    tick.change = 0
-    return tick
+def _fulls(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """Full packets' ticks (184 bytes: the quote's, times, open interest, then five bids and five offers)."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        (_, tick.instrument_token, tick.last_price, tick.last_quantity, tick.average_price, tick.volume,
+         tick.buy_quantity, tick.sell_quantity, tick.open, tick.high, tick.low, tick.close, tick.last_trade_time,
+         tick.oi, tick.oi_day_high, tick.oi_day_low, tick.exchange_timestamp) = values[:17]  # fmt: skip
+        tick.mode = MODE_FULL
+        tick.depth = values[17:]
+        tick.change = 0
+        ticks.append(tick)
+    return ticks
 
 
-# Packet length -> (the struct of its length prefix and packet, what builds its tick from those values).
-_KINDS: dict[int, tuple[struct.Struct, Callable[[tuple[int, ...]], Tick]]] = {
-    LTP_LENGTH: (struct.Struct(">HII"), _ltp),
-    INDEX_QUOTE_LENGTH: (struct.Struct(">HIIIIIIi"), _index_quote),
-    INDEX_FULL_LENGTH: (struct.Struct(">HIIIIIIiI"), _index_full),
-    QUOTE_LENGTH: (struct.Struct(">H11I"), _quote),
-    FULL_LENGTH: (struct.Struct(">H16I" + _DEPTH_ALL.format[1:]), _full),
+# What builds the ticks of rows of one kind's unpacked values.
+_Build = Callable[[Iterable[tuple[int, ...]]], list[Tick]]
+
+# Packet length -> (the struct of its length prefix and packet, its ticks' builder).
+_KINDS: dict[int, tuple[struct.Struct, _Build]] = {
+    LTP_LENGTH: (struct.Struct(">HII"), _ltps),
+    INDEX_QUOTE_LENGTH: (struct.Struct(">HIIIIIIi"), _index_quotes),
+    INDEX_FULL_LENGTH: (struct.Struct(">HIIIIIIiI"), _index_fulls),
+    QUOTE_LENGTH: (struct.Struct(">H11I"), _quotes),
+    FULL_LENGTH: (struct.Struct(">H16I" + _DEPTH_ALL.format[1:]), _fulls),
 }
 
 
@@ -296,7 +320,8 @@ def decode_packet(packet: bytes) -> Tick | None:
     if kind is None:
         return None
     item, build = kind
-    return build(item.unpack(_COUNT.pack(len(packet)) + packet))
+    (tick,) = build((item.unpack(_COUNT.pack(len(packet)) + packet),))
+    return tick
 
 
 def decode_message(data: bytes) -> list[Tick]:
@@ -313,13 +338,20 @@ def decode_message(data: bytes) -> list[Tick]:
         # One length throughout only if every prefix says so: a mixed frame can have a uniform size.
         if kind is not None and data[2::stride] == bytes(count) and data[3::stride] == bytes((stride - 2,)) * count:
             item, build = kind
-            return list(map(build, item.iter_unpack(memoryview(data)[2:])))
-    ticks = []
+            return build(item.iter_unpack(memoryview(data)[2:]))
+    # Mixed lengths: each run of packets of one kind is built together.
+    ticks: list[Tick] = []
+    run: list[tuple[int, ...]] = []
+    run_build: _Build = _ltps
     for start, end in _packet_bounds(data, size):
         kind = _KINDS.get(end - start)
         if kind is not None:
             item, build = kind
-            ticks.append(build(item.unpack_from(data, start - 2)))
+            if build is not run_build:
+                ticks += run_build(run)
+                run, run_build = [], build
+            run.append(item.unpack_from(data, start - 2))
+    ticks += run_build(run)
     return ticks
 
 
