@@ -10,6 +10,7 @@ instrument token). A 1-byte message is a heartbeat.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -211,54 +212,159 @@ def frame(packets: list[bytes]) -> bytes:
 
 
 # Decoding ---------------------------------------------------------------------------------------
+#
+# Each packet kind is read by one struct that starts at its length prefix, so a frame whose packets
+# all have one length is read by one `iter_unpack`, and a mixed frame by `unpack_from` at offsets,
+# never slicing a packet out. Ticks are built by `object.__new__` and slot stores, in one loop per
+# kind over its rows (no call per tick): the dataclass `__init__` filling 16 defaults was most of
+# an LTP tick's cost (bench/RESULTS.md, issue 17).
 
-_LTP_PACKET = struct.Struct(">II")
-_INDEX_QUOTE_PACKET = struct.Struct(">IIIIIIi")
-_INDEX_FULL_PACKET = struct.Struct(">IIIIIIiI")
-_QUOTE_PACKET = struct.Struct(">11I")
-_FULL_HEAD = struct.Struct(">16I")
+_new = object.__new__
+
+
+def _ltps(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """LTP packets' ticks (8 bytes: token, last price), tradable or index."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        _, tick.instrument_token, tick.last_price = values
+        tick.mode = MODE_LTP
+        tick.last_quantity = tick.average_price = tick.volume = tick.buy_quantity = tick.sell_quantity = 0
+        tick.open = tick.high = tick.low = tick.close = 0
+        tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = tick.exchange_timestamp = tick.change = 0
+        tick.depth = ()
+        ticks.append(tick)
+    return ticks
+
+
+def _index_quotes(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """An index's quote packets' ticks (28 bytes: token, last, high, low, open, close, change)."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        _, tick.instrument_token, tick.last_price, tick.high, tick.low, tick.open, tick.close, tick.change = values
+        tick.mode = MODE_QUOTE
+        tick.last_quantity = tick.average_price = tick.volume = tick.buy_quantity = tick.sell_quantity = 0
+        tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = tick.exchange_timestamp = 0
+        tick.depth = ()
+        ticks.append(tick)
+    return ticks
+
+
+def _index_fulls(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """An index's full packets' ticks (32 bytes: the quote's and the exchange timestamp)."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        (_, tick.instrument_token, tick.last_price, tick.high, tick.low, tick.open, tick.close, tick.change,
+         tick.exchange_timestamp) = values  # fmt: skip
+        tick.mode = MODE_FULL
+        tick.last_quantity = tick.average_price = tick.volume = tick.buy_quantity = tick.sell_quantity = 0
+        tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = 0
+        tick.depth = ()
+        ticks.append(tick)
+    return ticks
+
+
+def _quotes(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """Quote packets' ticks (44 bytes: token, last, quantities, average, volume, OHLC)."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        (_, tick.instrument_token, tick.last_price, tick.last_quantity, tick.average_price, tick.volume,
+         tick.buy_quantity, tick.sell_quantity, tick.open, tick.high, tick.low, tick.close) = values  # fmt: skip
+        tick.mode = MODE_QUOTE
+        tick.last_trade_time = tick.oi = tick.oi_day_high = tick.oi_day_low = tick.exchange_timestamp = tick.change = 0
+        tick.depth = ()
+        ticks.append(tick)
+    return ticks
+
+
+def _fulls(rows: Iterable[tuple[int, ...]]) -> list[Tick]:
+    """Full packets' ticks (184 bytes: the quote's, times, open interest, then five bids and five offers)."""
+    ticks = []
+    for values in rows:
+        tick: Tick = _new(Tick)
+        (_, tick.instrument_token, tick.last_price, tick.last_quantity, tick.average_price, tick.volume,
+         tick.buy_quantity, tick.sell_quantity, tick.open, tick.high, tick.low, tick.close, tick.last_trade_time,
+         tick.oi, tick.oi_day_high, tick.oi_day_low, tick.exchange_timestamp) = values[:17]  # fmt: skip
+        tick.mode = MODE_FULL
+        tick.depth = values[17:]
+        tick.change = 0
+        ticks.append(tick)
+    return ticks
+
+
+# What builds the ticks of rows of one kind's unpacked values.
+_Build = Callable[[Iterable[tuple[int, ...]]], list[Tick]]
+
+# Packet length -> (the struct of its length prefix and packet, its ticks' builder).
+_KINDS: dict[int, tuple[struct.Struct, _Build]] = {
+    LTP_LENGTH: (struct.Struct(">HII"), _ltps),
+    INDEX_QUOTE_LENGTH: (struct.Struct(">HIIIIIIi"), _index_quotes),
+    INDEX_FULL_LENGTH: (struct.Struct(">HIIIIIIiI"), _index_fulls),
+    QUOTE_LENGTH: (struct.Struct(">H11I"), _quotes),
+    FULL_LENGTH: (struct.Struct(">H16I" + _DEPTH_ALL.format[1:]), _fulls),
+}
 
 
 def split_message(data: bytes) -> list[bytes]:
-    """The packets of a binary message (empty for a heartbeat)."""
-    if len(data) < 2:
-        return []
-    count = int.from_bytes(data[:2], "big")
-    packets, offset = [], 2
-    for _ in range(count):
-        length = int.from_bytes(data[offset : offset + 2], "big")
-        packets.append(data[offset + 2 : offset + 2 + length])
-        offset += 2 + length
-    return packets
+    """The complete packets of a binary message, in order (empty for a heartbeat); a packet that runs
+    past the end of the message, and everything after it, is left out."""
+    return [data[start:end] for start, end in _packet_bounds(data, len(data))]
 
 
 def decode_packet(packet: bytes) -> Tick | None:
     """One packet by its length; None for a length Kite does not send."""
-    size = len(packet)
-    if size == LTP_LENGTH:
-        token, last = _LTP_PACKET.unpack(packet)
-        return Tick(token, last, MODE_LTP)
-    if size == INDEX_QUOTE_LENGTH:
-        token, last, high, low, open_, close, change = _INDEX_QUOTE_PACKET.unpack(packet)
-        return Tick(token, last, MODE_QUOTE, open=open_, high=high, low=low, close=close, change=change)
-    if size == INDEX_FULL_LENGTH:
-        token, last, high, low, open_, close, change, stamp = _INDEX_FULL_PACKET.unpack(packet)
-        return Tick(
-            token, last, MODE_FULL, open=open_, high=high, low=low, close=close, exchange_timestamp=stamp, change=change
-        )
-    if size == QUOTE_LENGTH:
-        token, last, ltq, atp, vol, buy, sell, open_, high, low, close = _QUOTE_PACKET.unpack(packet)
-        return Tick(token, last, MODE_QUOTE, ltq, atp, vol, buy, sell, open_, high, low, close)
-    if size == FULL_LENGTH:
-        (token, last, ltq, atp, vol, buy, sell, open_, high, low, close, ltt, oi, oi_high, oi_low, stamp) = (
-            _FULL_HEAD.unpack_from(packet)
-        )
-        depth = _DEPTH_ALL.unpack_from(packet, 64)
-        return Tick(token, last, MODE_FULL, ltq, atp, vol, buy, sell, open_, high, low, close, ltt, oi, oi_high, oi_low,
-                    stamp, depth)  # fmt: skip
-    return None
+    kind = _KINDS.get(len(packet))
+    if kind is None:
+        return None
+    item, build = kind
+    (tick,) = build((item.unpack(_COUNT.pack(len(packet)) + packet),))
+    return tick
 
 
 def decode_message(data: bytes) -> list[Tick]:
-    """Every tick of a binary message, in order (nothing for a heartbeat or unknown packet sizes)."""
-    return [tick for packet in split_message(data) if (tick := decode_packet(packet)) is not None]
+    """Every tick of a binary message, in order (nothing for a heartbeat or unknown packet sizes). Never
+    raises on a hostile message: a count or length that runs past the end decodes the complete packets
+    before it and nothing after."""
+    size = len(data)
+    if size < 4:
+        return []
+    count = (data[0] << 8) | data[1]
+    if count and (size - 2) % count == 0:
+        stride = (size - 2) // count
+        kind = _KINDS.get(stride - 2)
+        # One length throughout only if every prefix says so: a mixed frame can have a uniform size.
+        if kind is not None and data[2::stride] == bytes(count) and data[3::stride] == bytes((stride - 2,)) * count:
+            item, build = kind
+            return build(item.iter_unpack(memoryview(data)[2:]))
+    # Mixed lengths: each run of packets of one kind is built together.
+    ticks: list[Tick] = []
+    run: list[tuple[int, ...]] = []
+    run_build: _Build = _ltps
+    for start, end in _packet_bounds(data, size):
+        kind = _KINDS.get(end - start)
+        if kind is not None:
+            item, build = kind
+            if build is not run_build:
+                ticks += run_build(run)
+                run, run_build = [], build
+            run.append(item.unpack_from(data, start - 2))
+    ticks += run_build(run)
+    return ticks
+
+
+def _packet_bounds(data: bytes, size: int) -> Iterator[tuple[int, int]]:
+    """Where each complete packet of a message starts and ends, stopping at the first that overruns."""
+    if size < 2:
+        return
+    offset = 2
+    for _ in range((data[0] << 8) | data[1]):
+        start = offset + 2
+        if start > size:
+            return
+        offset = start + ((data[offset] << 8) | data[offset + 1])
+        if offset > size:
+            return
+        yield start, offset

@@ -23,61 +23,10 @@ from kite_wire.ticker_packets import (
     encode_packet,
     frame,
 )
+from tests.wire.official_shape import as_official
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "kite-reference"
 OFFICIAL = KiteTicker("key", "token")
-
-
-def _price(value: int, divisor: int) -> float:
-    return value / divisor
-
-
-def as_official(tick: Tick) -> dict[str, Any]:
-    """Our decode in the official parser's shape, to compare every field."""
-    d = tick.divisor
-    out: dict[str, Any] = {
-        "tradable": tick.tradable,
-        "mode": tick.mode,
-        "instrument_token": tick.instrument_token,
-        "last_price": _price(tick.last_price, d),
-    }
-    if tick.mode == "ltp":
-        return out
-    ohlc = {
-        "open": _price(tick.open, d),
-        "high": _price(tick.high, d),
-        "low": _price(tick.low, d),
-        "close": _price(tick.close, d),
-    }
-    change = (out["last_price"] - ohlc["close"]) * 100 / ohlc["close"] if ohlc["close"] else 0
-    if not tick.tradable:
-        out.update(ohlc=ohlc, change=change)
-        if tick.mode == "full":
-            out["exchange_timestamp"] = datetime.fromtimestamp(tick.exchange_timestamp)
-        return out
-    out.update(
-        last_traded_quantity=tick.last_quantity,
-        average_traded_price=_price(tick.average_price, d),
-        volume_traded=tick.volume,
-        total_buy_quantity=tick.buy_quantity,
-        total_sell_quantity=tick.sell_quantity,
-        ohlc=ohlc,
-        change=change,
-    )
-    if tick.mode == "full":
-        levels = [
-            {"quantity": tick.depth[i], "price": _price(tick.depth[i + 1], d), "orders": tick.depth[i + 2]}
-            for i in range(0, 30, 3)
-        ]
-        out.update(
-            last_trade_time=datetime.fromtimestamp(tick.last_trade_time) if tick.last_trade_time else None,
-            oi=tick.oi,
-            oi_day_high=tick.oi_day_high,
-            oi_day_low=tick.oi_day_low,
-            exchange_timestamp=datetime.fromtimestamp(tick.exchange_timestamp) if tick.exchange_timestamp else None,
-            depth={"buy": levels[:5], "sell": levels[5:]},
-        )
-    return out
 
 
 def universe_messages() -> list[bytes]:
@@ -124,7 +73,6 @@ def test_zerodhas_reference_packets_decode_as_the_official_parser_reads_them(nam
 
 
 def test_prices_convert_to_exact_decimals() -> None:
-    from kite_wire.ticker_packets import Tick
 
     snapshot = Tick.from_prices(instrument_token=(1 << 8) | 3, last_price=Decimal("84.4525"))  # a CDS token
     (tick,) = decode_message(frame([encode_packet(snapshot, "ltp")]))
