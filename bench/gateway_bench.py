@@ -7,8 +7,10 @@ The simulator and the gateway run as separate processes (`kite-gateway sim --no-
 Calls: GetPositions through the gateway against kite.positions() directly (one Kite call each).
 
 Where a call's time goes, measured in the same round: the gRPC floor (grpc.health.v1 Check through
-the same server, interceptors and all, no Kite call) and the Kite leg as the gateway makes it (its
-HTTP transport, kite/transport.py, sending GET /portfolio/positions from this process). During the
+the same server, interceptors and all, no Kite call), the same check on a bare grpc.aio server in a
+process of its own (the floor of gRPC in Python here, on the loop the gateway runs on), and the
+Kite leg as the gateway makes it (its HTTP transport, kite/transport.py, sending GET
+/portfolio/positions from this process). During the
 throughput windows each process's CPU use is read from /proc: the share of a core the callers'
 process used says whether the client limits the figure.
 
@@ -92,6 +94,37 @@ def start_gateway(
     address = f"127.0.0.1:{port}"
     grpc.channel_ready_future(grpc.insecure_channel(address)).result(timeout=20)
     return proc, address
+
+
+BARE_GRPC = """
+import asyncio, sys
+import grpc
+from grpc_health.v1 import health, health_pb2_grpc
+from kite_gateway import event_loop
+async def main():
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    await server.start()
+    await server.wait_for_termination()
+event_loop.run(main())
+"""
+
+
+def start_bare_grpc() -> tuple[subprocess.Popen[str], str]:
+    """A grpc.aio server with nothing but the health service (the reference floor of a unary call)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", BARE_GRPC, str(port)], text=True)
+    address = f"127.0.0.1:{port}"
+    grpc.channel_ready_future(grpc.insecure_channel(address)).result(timeout=20)
+    return proc, address
+
+
+async def bare_latency(address: str, calls: int) -> list[float]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        check = health_pb2.HealthCheckRequest()
+        return await timed(lambda: health.Check(check), calls)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -201,9 +234,10 @@ def spread(values: list[float]) -> str:
 
 def one_round(
     address: str, ready: dict[str, Any], kites: list[KiteConnect], users: list[str], pids: dict[str, int],
-    args: argparse.Namespace,
+    args: argparse.Namespace, bare: str,
 ) -> dict[str, Any]:  # fmt: skip
     measured = asyncio.run(gateway_latency(address, users[0], args.calls))
+    measured["bare_grpc"] = asyncio.run(bare_latency(bare, args.calls))
     direct = direct_latency(kites[0], args.calls)
     leg = asyncio.run(transport_latency(ready, kites[0].api_key, kites[0].access_token, args.calls))
     gateway_rps, gateway_cpu = with_cpu(
@@ -233,6 +267,7 @@ def main() -> None:
     import tempfile
 
     sim, ready = start_simulator()
+    bare_server, bare = start_bare_grpc()
     gateway: subprocess.Popen[str] | None = None
     rounds = []
     with tempfile.TemporaryDirectory() as data_dir:
@@ -256,18 +291,21 @@ def main() -> None:
             ]
             pids = {"callers": os.getpid(), "gateway": gateway.pid, "simulator": sim.pid}
             for n in range(args.rounds):
-                rounds.append(one_round(address, ready, kites, users, pids, args))
+                rounds.append(one_round(address, ready, kites, users, pids, args, bare))
                 print(json.dumps({"round": n + 1, **rounds[-1]}, indent=1, default=lambda v: round(v, 3)))
         finally:
             stop(*(p for p in (gateway, sim) if p is not None))
+            bare_server.kill()
+            bare_server.wait()
     p50s = {name: [r["p50_ms"][name] for r in rounds] for name in rounds[0]["p50_ms"]}
     print(
         f"GetPositions p50 over {args.rounds} rounds: gateway {spread(p50s['gateway'])} ms vs direct kiteconnect "
         f"{spread(p50s['direct'])} ms; ratio {spread([r['latency_ratio'] for r in rounds])}"
     )
     print(
-        f"  where it goes (p50): gRPC floor (health check) {spread(p50s['grpc_floor'])} ms, the gateway's Kite leg "
-        f"(its HTTP transport from here) {spread(p50s['leg'])} ms"
+        f"  where it goes (p50): gRPC floor (health check through the gateway) {spread(p50s['grpc_floor'])} ms "
+        f"(a bare grpc.aio server: {spread(p50s['bare_grpc'])} ms), the gateway's Kite leg (its HTTP transport "
+        f"from here) {spread(p50s['leg'])} ms"
     )
     print(
         f"Throughput, {args.concurrency} callers over {len(users)} accounts: gateway "

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kite_gateway import __version__, cli_accounts, cli_call, cli_rekey
+from kite_gateway import __version__, cli_accounts, cli_call, cli_rekey, event_loop
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
@@ -168,7 +168,9 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.gateway_log_format)
     try:
-        asyncio.run(serve(settings, paper=args.paper, regular_hours=args.regular_hours, reset_paper=args.reset_paper))
+        event_loop.run(
+            serve(settings, paper=args.paper, regular_hours=args.regular_hours, reset_paper=args.reset_paper)
+        )
     except StartupError as exc:
         print(f"kite-gateway: {exc}", file=sys.stderr)
         return EXIT_STARTUP

@@ -8,18 +8,25 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
 from kite_gateway.config import Settings
+from kite_gateway.event_loop import new_event_loop
 from kite_gateway.grpc.server import Gateway
 from kite_gateway.storage.sealing import Sealer
 from tests.support.fixtures import SQLITE_ONLY, gateway_database, postgres_server, postgres_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
+    """Every async test on the loop the gateway runs on (kite_gateway/event_loop.py)."""
+    return {"gateway-loop": new_event_loop}
 
 
 def pytest_configure(config: pytest.Config) -> None:
