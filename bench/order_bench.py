@@ -24,7 +24,13 @@ user (ZS0002, not added to the gateway) so their fills cost the gateway nothing.
 carries a fresh client_order_id, as the API requires of a new order. Calls are sequential (one
 caller), alternating rounds of gateway and direct calls, repeated (--repeats) for the spread.
 
-    .venv/bin/python bench/order_bench.py [--calls 300] [--repeats 3] [--price-limits] [--profile raw.txt [--wall]]
+    .venv/bin/python bench/order_bench.py [--calls 300] [--repeats 3] [--price-limits]
+        [--profile raw.txt [--wall]] [--stages]
+
+--stages times each stage inside the gateway (bench/stages/sitecustomize.py: the idempotency
+record's statements, the queue, the risk check, the Kite call, the audit entry, and every statement
+on SQLite's thread), warm-up included; the wrappers cost a little, so its headline figures are not
+the ones to quote.
 
 --profile attaches py-spy (--gil, raw; with --wall: --idle --threads) to the gateway for the
 measured rounds and writes its samples to the file (bench/profile_summary.py sums them by component).
@@ -234,6 +240,7 @@ def main() -> None:
     parser.add_argument("--price-limits", action="store_true", help="add max_order_value (a quote per order)")
     parser.add_argument("--profile", help="py-spy raw samples of the gateway, to this file")
     parser.add_argument("--wall", action="store_true", help="profile wall time of every thread, not CPU (--gil)")
+    parser.add_argument("--stages", action="store_true", help="time each stage in the gateway (bench/stages)")
     args = parser.parse_args()
     sim, ready = start_simulator()
     gateway: subprocess.Popen[str] | None = None
@@ -242,6 +249,10 @@ def main() -> None:
         with open(risk_file, "w") as out:
             out.write(RISK_LIMITS + (PRICE_LIMIT if args.price_limits else ""))
         os.environ.update({**BENCH_SETTINGS, "KITE_GATEWAY_RISK_FILE": risk_file})
+        stages = os.path.join(data_dir, "stages")
+        if args.stages:  # the gateway (and simulator) load bench/stages/sitecustomize.py
+            here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stages")
+            os.environ.update(ORDER_STAGES=stages, PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
         try:
             http_port = free_port()
             gateway, address = start_gateway(ready, os.path.join(data_dir, "gateway"), http_port)
@@ -256,6 +267,10 @@ def main() -> None:
             )
             metrics_url = f"http://127.0.0.1:{http_port}/metrics"
             result = asyncio.run(run(args, address, metrics_url, kite, gateway.pid))
+            if args.stages:
+                time.sleep(1.5)  # the gateway writes them every second
+                with open(f"{stages}.{gateway.pid}") as timed:
+                    result["stages"] = json.load(timed)
         finally:
             stop(*(p for p in (gateway, sim) if p is not None))
     print(json.dumps(result, indent=2))
@@ -267,6 +282,10 @@ def main() -> None:
         f"ratio {r['median']:.2f}; p99 {result['gateway_p99_ms']['median']:.2f} vs "
         f"{result['direct_p99_ms']['median']:.2f} ms; client floor {result['client_floor_p50_ms']['median']:.2f} ms"
     )
+    for label, stage in result.get("stages", {}).items():
+        print(
+            f"  {label:60s} {stage['count']:6d} calls  mean {stage['mean_ms']:7.3f} ms  p50 {stage['p50_ms']:7.3f} ms"
+        )
     print("Mean split (median of rounds): " + ", ".join(
         f"{name} {value['median']:.2f} ms" for name, value in result["split_mean_ms"].items()
     ))  # fmt: skip

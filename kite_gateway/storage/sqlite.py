@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,75 +42,44 @@ def _unique(error: sqlite3.IntegrityError) -> bool:
     return str(error).startswith("UNIQUE constraint failed")
 
 
-# What runs on the database's thread: each is one trip there and back, whatever it does (aiosqlite
-# took two or three per statement: execute, fetch, close the cursor, commit).
+# What runs on the database's thread, each one trip there and back whatever it does (aiosqlite took
+# two or three per statement: execute, fetch, close the cursor, commit). The writes neither commit nor
+# roll back: the thread does, for each write on its own or for several that arrived together.
 
 
-def _write(db: sqlite3.Connection, sql: str, params: tuple[Any, ...], commit: bool) -> tuple[int, int | None]:
-    """(rows changed, the new row's id) of one statement, committed when `commit`."""
+def _unique_violation(error: sqlite3.IntegrityError) -> Exception:
+    return DuplicateKey(str(error)) if _unique(error) else error
+
+
+def _write(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> tuple[int, int | None]:
+    """(rows changed, the new row's id) of one statement."""
     try:
         cursor = db.execute(sql, params)
     except sqlite3.IntegrityError as error:
-        if commit:
-            db.rollback()
-        if _unique(error):
-            raise DuplicateKey(str(error)) from error
-        raise
-    if commit:
-        db.commit()
+        raise _unique_violation(error) from error
     return cursor.rowcount, cursor.lastrowid
 
 
-def _write_many(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]], commit: bool) -> None:
+def _write_many(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
     try:
         db.executemany(sql, rows)
     except sqlite3.IntegrityError as error:
-        if commit:
-            db.rollback()
-        if _unique(error):
-            raise DuplicateKey(str(error)) from error
-        raise
-    if commit:
-        db.commit()
+        raise _unique_violation(error) from error
 
 
-def _write_each(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]], commit: bool) -> list[int]:
-    """Rows changed by each statement, all committed at once when `commit` (one fsync for all)."""
+def _write_each(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Rows changed by each statement."""
     try:
-        changed = [db.execute(sql, row).rowcount for row in rows]
-    except BaseException as error:
-        if commit:
-            db.rollback()
-        if isinstance(error, sqlite3.IntegrityError) and _unique(error):
-            raise DuplicateKey(str(error)) from error
-        raise
-    if commit:
-        db.commit()
-    return changed
+        return [db.execute(sql, row).rowcount for row in rows]
+    except sqlite3.IntegrityError as error:
+        raise _unique_violation(error) from error
 
 
-def _returning(
-    db: sqlite3.Connection, sql: str, params: tuple[Any, ...], commit: bool, synced: bool = True
-) -> Row | None:
-    unsynced = commit and not synced
-    if unsynced:  # into the WAL without an fsync: the next synced commit's fsync of the WAL takes it to disk
-        db.execute("PRAGMA synchronous=NORMAL")  # (set outside a transaction, as SQLite requires)
+def _returning(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> Row | None:
     try:
-        try:
-            rows = db.execute(sql, params).fetchall()  # every row stepped: the statement is done before the commit
-        except sqlite3.IntegrityError as error:
-            if commit:
-                db.rollback()
-            if _unique(error):
-                raise DuplicateKey(str(error)) from error
-            raise
-        if commit:
-            db.commit()
-    finally:
-        if unsynced:
-            if db.in_transaction:  # it failed before its commit: undone (it was its own transaction)
-                db.rollback()
-            db.execute("PRAGMA synchronous=FULL")
+        rows = db.execute(sql, params).fetchall()  # every row stepped: the statement is done before the commit
+    except sqlite3.IntegrityError as error:
+        raise _unique_violation(error) from error
     return rows[0] if rows else None
 
 
@@ -131,58 +102,181 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA busy_timeout=5000")
-    db.execute("PRAGMA synchronous=FULL")  # every commit fsynced (the default, said since _returning restores it)
+    db.execute("PRAGMA synchronous=FULL")  # every commit fsynced (the default, said since unsynced writes restore it)
     return db
+
+
+GROUP_MOST = 64  # writes committed together at most
+
+
+@dataclass
+class _Job:
+    """One call for the database's thread, and where its outcome goes. A `write` outside any
+    transaction is committed by the thread, together with the writes queued right behind it."""
+
+    call: Callable[..., Any]
+    args: tuple[Any, ...]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    write: bool = False
+    synced: bool = True
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        self.loop.call_soon_threadsafe(self._settle, result, error)
+
+    def _settle(self, result: Any, error: BaseException | None) -> None:
+        if self.future.done():  # its caller gave up (cancelled)
+            return
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(result)
 
 
 class _Connection:
     """The one sqlite3 connection and the one thread that uses it, so the event loop never blocks
-    on disk; calls run on the thread in the order they were made."""
+    on disk; calls run on the thread in the order they were made.
 
-    def __init__(self, db: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
-        self._db = db
-        self._thread = thread
+    Group commit: the writes outside a transaction that are waiting for the thread when it is free
+    are committed together, one fsync for all (each in a savepoint of its own, so that one that fails
+    fails alone), and none of their callers hears back before that commit: each write is as durable
+    when its caller learns of it as it was committed alone, and a burst of writes (order updates,
+    fills, an order's records) costs the disk one sync, not one each."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._db: sqlite3.Connection | None = None
+        self._thread = threading.Thread(target=self._work, name="sqlite", daemon=True)
 
     @classmethod
     async def open(cls, path: Path) -> _Connection:
-        thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
-        db = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
-        return cls(db, thread)
+        connection = cls(path)
+        connection._thread.start()
+        await connection.run(lambda db: None)  # connected (or the error, here)
+        return connection
 
     async def run(self, call: Callable[..., T], *args: Any) -> T:
         """`call(connection, *args)` on the database's thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call, self._db, *args)
+        return await self._submit(call, args, write=False)
+
+    async def write(self, call: Callable[..., T], *args: Any, synced: bool = True) -> T:
+        """`call(connection, *args)`, a write outside any transaction, committed once it has run.
+        `synced=False`: its commit need not fsync (when it is committed alone: with others, the
+        group's commit is synced if any of them must be)."""
+        return await self._submit(call, args, write=True, synced=synced)
+
+    async def _submit(self, call: Callable[..., T], args: tuple[Any, ...], write: bool, synced: bool = True) -> T:
+        loop = asyncio.get_running_loop()
+        job = _Job(call, args, loop, loop.create_future(), write, synced)
+        self._jobs.put(job)
+        result: T = await job.future
+        return result
 
     async def close(self) -> None:
+        await self.run(sqlite3.Connection.close)
+        self._jobs.put(None)
+
+    # On the thread ------------------------------------------------------------------------------
+
+    def _work(self) -> None:
         try:
-            await self.run(sqlite3.Connection.close)
+            self._db = _connect(self._path)
+        except BaseException as error:
+            self._fail_all(error)
+            return
+        waiting: list[_Job | None] = []
+        while True:
+            job = waiting.pop(0) if waiting else self._jobs.get()
+            if job is None:
+                return
+            if not job.write:
+                self._plain(job)
+                continue
+            group = [job]
+            while len(group) < GROUP_MOST:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None or not more.write:
+                    waiting.append(more)  # after the group, in order
+                    break
+                group.append(more)
+            self._commit_group(group)
+
+    def _plain(self, job: _Job) -> None:
+        assert self._db is not None
+        try:
+            job.settle(job.call(self._db, *job.args))
+        except BaseException as error:
+            job.settle(error=error)
+
+    def _commit_group(self, group: list[_Job]) -> None:
+        db = self._db
+        assert db is not None
+        synced = any(job.synced for job in group)
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        if not synced:
+            db.execute("PRAGMA synchronous=NORMAL")  # (outside a transaction, as SQLite requires)
+        try:
+            db.execute("BEGIN")
+            for job in group:
+                db.execute("SAVEPOINT write")
+                try:
+                    outcomes.append((job.call(db, *job.args), None))
+                except BaseException as error:
+                    db.execute("ROLLBACK TO write")
+                    outcomes.append((None, error))
+                db.execute("RELEASE write")
+            db.commit()
+        except BaseException as error:  # the commit (or the transaction) failed: nothing of it stands
+            if db.in_transaction:
+                db.rollback()
+            outcomes = [(None, error)] * len(group)
         finally:
-            self._thread.shutdown(wait=False)
+            if not synced:
+                db.execute("PRAGMA synchronous=FULL")
+        for job, (result, failure) in zip(group, outcomes, strict=True):
+            job.settle(result, failure)
+
+    def _fail_all(self, error: BaseException) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            job.settle(error=error)
 
 
 class _Statements(Queries):
-    """Statements on the one connection; `commit` says whether each commits by itself."""
+    """Statements on the one connection: each committed by itself (`autocommit`), or in the
+    transaction that is open."""
 
-    def __init__(self, db: _Connection, commit: bool) -> None:
+    def __init__(self, db: _Connection, autocommit: bool) -> None:
         self._db = db
-        self._commit = commit
+        self._autocommit = autocommit
+
+    async def _write(self, call: Callable[..., T], *args: Any, synced: bool = True) -> T:
+        if self._autocommit:
+            return await self._db.write(call, *args, synced=synced)
+        return await self._db.run(call, *args)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return (await self._db.run(_write, sql, tuple(params), self._commit))[0]
+        return (await self._write(_write, sql, tuple(params)))[0]
 
     async def insert(self, sql: str, params: Iterable[Any] = (), *, returning: str) -> int:
-        rowid = (await self._db.run(_write, sql, tuple(params), self._commit))[1]
+        rowid = (await self._write(_write, sql, tuple(params)))[1]
         assert rowid is not None
         return rowid
 
     async def returning(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> Row | None:
-        return await self._db.run(_returning, sql, tuple(params), self._commit, synced)
+        return await self._write(_returning, sql, tuple(params), synced=synced)
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._db.run(_write_many, sql, [tuple(row) for row in rows], self._commit)
+        await self._write(_write_many, sql, [tuple(row) for row in rows])
 
     async def execute_each(self, sql: str, rows: Iterable[Sequence[Any]]) -> list[int]:
-        return await self._db.run(_write_each, sql, [tuple(row) for row in rows], self._commit)
+        return await self._write(_write_each, sql, [tuple(row) for row in rows])
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         return await self._db.run(_fetch_one, sql, tuple(params))
@@ -191,14 +285,56 @@ class _Statements(Queries):
         return await self._db.run(_fetch_all, sql, tuple(params))
 
 
+class _Turns:
+    """Statements outside a transaction may be in flight together (the thread runs them in order);
+    a transaction waits until none is, and has the connection to itself until it ends (statements
+    arriving meanwhile wait for it)."""
+
+    def __init__(self) -> None:
+        self._one_transaction = asyncio.Lock()
+        self._transaction = False  # open, or waiting for the statements in flight
+        self._statements = 0
+        self._no_transaction = asyncio.Event()
+        self._no_transaction.set()
+        self._no_statements = asyncio.Event()
+        self._no_statements.set()
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[None]:
+        while self._transaction:
+            await self._no_transaction.wait()
+        self._statements += 1
+        self._no_statements.clear()
+        try:
+            yield
+        finally:
+            self._statements -= 1
+            if not self._statements:
+                self._no_statements.set()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        async with self._one_transaction:
+            self._transaction = True
+            self._no_transaction.clear()
+            try:
+                while self._statements:
+                    await self._no_statements.wait()
+                yield
+            finally:
+                self._transaction = False
+                self._no_transaction.set()
+
+
 class SqliteDatabase(Database):
-    """The gateway's database at `path` (created and migrated on open). Statements take turns: a
-    transaction holds the connection until it ends."""
+    """The gateway's database at `path` (created and migrated on open). Statements outside a
+    transaction run in the order they are made, several in flight at once (those that reach the
+    thread together are committed together); a transaction holds the connection until it ends."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: _Connection | None = None
-        self._turn = asyncio.Lock()
+        self._turns = _Turns()
 
     @property
     def location(self) -> str:
@@ -245,34 +381,34 @@ class SqliteDatabase(Database):
             )
 
     def _statements(self) -> _Statements:
-        return _Statements(self.db, commit=True)
+        return _Statements(self.db, autocommit=True)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        async with self._turn:
+        async with self._turns.statement():
             return await self._statements().execute(sql, params)
 
     async def insert(self, sql: str, params: Iterable[Any] = (), *, returning: str) -> int:
-        async with self._turn:
+        async with self._turns.statement():
             return await self._statements().insert(sql, params, returning=returning)
 
     async def returning(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> Row | None:
-        async with self._turn:
+        async with self._turns.statement():
             return await self._statements().returning(sql, params, synced=synced)
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self._turn:
+        async with self._turns.statement():
             await self._statements().execute_many(sql, rows)
 
     async def execute_each(self, sql: str, rows: Iterable[Sequence[Any]]) -> list[int]:
-        async with self._turn:
+        async with self._turns.statement():
             return await self._statements().execute_each(sql, rows)
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self._turn:
+        async with self._turns.statement():
             return await self._statements().fetch_one(sql, params)
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with self._turn:
+        async with self._turns.statement():
             return await self._statements().fetch_all(sql, params)
 
     def transaction(self) -> AbstractAsyncContextManager[Queries]:
@@ -280,10 +416,10 @@ class SqliteDatabase(Database):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Queries]:
-        async with self._turn:
-            await self.db.run(_write, "BEGIN IMMEDIATE", (), False)
+        async with self._turns.transaction():
+            await self.db.run(_write, "BEGIN IMMEDIATE", ())
             try:
-                yield _Statements(self.db, commit=False)
+                yield _Statements(self.db, autocommit=False)
             except BaseException:
                 await self.db.run(sqlite3.Connection.rollback)
                 raise

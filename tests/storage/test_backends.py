@@ -97,6 +97,16 @@ async def test_execute_each_counts_each_rows_changes_and_stores_all_or_none(data
     assert await database.execute_each(strict, []) == []
 
 
+async def test_writes_made_together_each_stand_and_one_that_fails_fails_alone(database: Database) -> None:
+    await _add_app(database, "taken")
+    outcomes = await asyncio.gather(
+        *(_add_app(database, f"key-{n}") for n in range(5)), _add_app(database, "taken"), return_exceptions=True
+    )
+    assert outcomes[:5] == [1] * 5 and isinstance(outcomes[5], DuplicateKey)
+    stored = await database.fetch_all("SELECT api_key FROM apps ORDER BY api_key")
+    assert [r[0] for r in stored] == [f"key-{n}" for n in range(5)] + ["taken"]
+
+
 async def test_a_question_mark_inside_a_string_literal_is_not_a_placeholder(database: Database) -> None:
     await database.execute(
         "INSERT INTO apps (api_key, sealed_api_secret, created_at) VALUES ('what?', ?, 'it''s ?')", ("sealed",)
