@@ -107,6 +107,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 GROUP_MOST = 64  # writes committed together at most
+_SEVERAL_STATEMENTS = (_write_each, _write_many)  # writes that are more than one statement
 
 
 @dataclass
@@ -213,24 +214,39 @@ class _Connection:
             job.settle(error=error)
 
     def _commit_group(self, group: list[_Job]) -> None:
+        """Run the writes and commit them at once. A write that fails is undone alone: SQLite backs
+        out the one statement that failed (a savepoint holds a write of several statements), or the
+        whole of a write that was alone; a failure that ended the transaction fails the writes made
+        in it; a failed commit fails them all. Each statement costs its own trip through the GIL, so
+        nothing is run that a write alone does not need."""
         db = self._db
         assert db is not None
         synced = any(job.synced for job in group)
+        alone = len(group) == 1
         outcomes: list[tuple[Any, BaseException | None]] = []
         if not synced:
             db.execute("PRAGMA synchronous=NORMAL")  # (outside a transaction, as SQLite requires)
         try:
-            db.execute("BEGIN")
             for job in group:
-                db.execute("SAVEPOINT write")
+                contained = not alone and job.call in _SEVERAL_STATEMENTS
+                if contained:
+                    db.execute("SAVEPOINT write")
                 try:
                     outcomes.append((job.call(db, *job.args), None))
-                except BaseException as error:
-                    db.execute("ROLLBACK TO write")
+                except Exception as error:
+                    if alone:
+                        db.rollback()
+                    elif contained and db.in_transaction:
+                        db.execute("ROLLBACK TO write")
+                        db.execute("RELEASE write")
+                    elif not db.in_transaction:  # SQLite ended the transaction: the writes before went with it
+                        outcomes = [(None, error)] * len(outcomes)
                     outcomes.append((None, error))
-                db.execute("RELEASE write")
+                    continue
+                if contained:
+                    db.execute("RELEASE write")
             db.commit()
-        except BaseException as error:  # the commit (or the transaction) failed: nothing of it stands
+        except BaseException as error:  # the commit failed: nothing of the group stands
             if db.in_transaction:
                 db.rollback()
             outcomes = [(None, error)] * len(group)
