@@ -5,6 +5,7 @@ statement one trip to that thread and back."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import sqlite3
@@ -123,7 +124,8 @@ class _Job:
     synced: bool = True
 
     def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.loop.call_soon_threadsafe(self._settle, result, error)
+        with contextlib.suppress(RuntimeError):  # its event loop is closed: nobody is waiting any more
+            self.loop.call_soon_threadsafe(self._settle, result, error)
 
     def _settle(self, result: Any, error: BaseException | None) -> None:
         if self.future.done():  # its caller gave up (cancelled)
@@ -139,8 +141,8 @@ class _Connection:
     on disk; calls run on the thread in the order they were made.
 
     Group commit: the writes outside a transaction that are waiting for the thread when it is free
-    are committed together, one fsync for all (each in a savepoint of its own, so that one that fails
-    fails alone), and none of their callers hears back before that commit: each write is as durable
+    are committed together, one fsync for all (a write that fails fails alone: see _commit_group),
+    and none of their callers hears back before that commit: each write is as durable
     when its caller learns of it as it was committed alone, and a burst of writes (order updates,
     fills, an order's records) costs the disk one sync, not one each."""
 
@@ -204,7 +206,11 @@ class _Connection:
                     waiting.append(more)  # after the group, in order
                     break
                 group.append(more)
-            self._commit_group(group)
+            try:
+                self._commit_group(group)
+            except BaseException as error:  # (restoring the pragma failed): the thread goes on serving
+                for failed in group:
+                    failed.settle(error=error)  # those already answered keep their answer
 
     def _plain(self, job: _Job) -> None:
         assert self._db is not None
