@@ -104,10 +104,11 @@ async def run(size: int, repeat: int) -> None:
         log = FillLog(database)
         now = datetime.now(UTC)
         await log.record(fills, "bench", now)
-        for fill in fills:
-            charges = Charges(brokerage=Decimal("1.5"), transaction_tax=Decimal(1), gst=Decimal("0.27"))
-            await log.save_charges(OrderCharges(ACCOUNT, fill.order_id, fill.trade_date, charges,
-                                                ChargeSource.CONTRACT_NOTE, fill.quantity), now)  # fmt: skip
+        charges = Charges(brokerage=Decimal("1.5"), transaction_tax=Decimal(1), gst=Decimal("0.27"))
+        noted = ChargeSource.CONTRACT_NOTE
+        await log.save_charges(
+            [OrderCharges(ACCOUNT, f.order_id, f.trade_date, charges, noted, f.quantity) for f in fills], now
+        )
 
         async def marks(symbols: Any, day: date) -> dict[str, Decimal]:
             return {s: Decimal(150) for s in symbols}

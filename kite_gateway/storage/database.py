@@ -62,8 +62,21 @@ class Queries(abc.ABC):
         """Run one INSERT; the new row's integer key, the column `returning` (SQLite: its rowid)."""
 
     @abc.abstractmethod
+    async def returning(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> Row | None:
+        """Run one write ending in RETURNING (committed, outside a transaction); the first row it
+        returned, None when it wrote none (an INSERT ... ON CONFLICT DO NOTHING that conflicted).
+        `synced=False`: its commit need not reach the disk by itself, the next synced commit takes
+        it there (SQLite: into the WAL without an fsync; PostgreSQL syncs it all the same), for a
+        write whose loss in a power cut before that next synced write does no harm."""
+
+    @abc.abstractmethod
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each row of parameters, all or none."""
+
+    @abc.abstractmethod
+    async def execute_each(self, sql: str, rows: Iterable[Sequence[Any]]) -> list[int]:
+        """Run one statement for each row of parameters, all or none (one commit, outside a
+        transaction); the number of rows each changed."""
 
     @abc.abstractmethod
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...

@@ -6,7 +6,7 @@ Times are stored as UTC text of a fixed width and dates as ISO text, so they com
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -89,7 +89,8 @@ class FillLog:
     async def record(self, fills: Iterable[Fill], source: str, now: datetime) -> list[Fill]:
         """Store the fills not stored before; returns those that were new. The trades already stored
         are found with one query per account, so that a reconciliation of a busy day (every trade of
-        it, nearly all known) writes nothing and costs the database one read, not a write per trade."""
+        it, nearly all known) writes nothing and costs the database one read, not a write per trade;
+        the new ones are stored together (one commit, not one per fill)."""
         given = list(fills)
         known: set[tuple[str, str, str, str]] = set()
         for account_id in {f.account_id for f in given}:
@@ -100,24 +101,24 @@ class FillLog:
                 [account_id, *params],
             )
             known |= {(account_id, r["exchange"], r["order_id"], r["trade_id"]) for r in rows}
-        new: list[Fill] = []
-        for f in given:
-            if (f.account_id, f.exchange, f.order_id, f.trade_id) in known:
-                continue
-            changed = await self.database.execute(
-                "INSERT INTO fills (account_id, exchange, order_id, trade_id, tradingsymbol, instrument_token, "
-                "instrument_type, side, product, quantity, price, multiplier, filled_at, trade_date, source, "
-                "recorded_at) VALUES (?, ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",  # another writer (a replica, the other path) may store it first
+        unknown = [f for f in given if (f.account_id, f.exchange, f.order_id, f.trade_id) not in known]
+        if not unknown:
+            return []
+        changed = await self.database.execute_each(
+            "INSERT INTO fills (account_id, exchange, order_id, trade_id, tradingsymbol, instrument_token, "
+            "instrument_type, side, product, quantity, price, multiplier, filled_at, trade_date, source, "
+            "recorded_at) VALUES (?, ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",  # another writer (a replica, the other path) may store it first
+            [
                 (
                     f.account_id, f.exchange, f.order_id, f.trade_id, f.tradingsymbol, f.instrument_token,
                     f.instrument_type, f.side.value, f.product, f.quantity, str(f.price), str(f.multiplier),
                     _moment(f.filled_at), f.trade_date.isoformat(), source, _moment(now),
-                ),
-            )  # fmt: skip
-            if changed:
-                new.append(f)
-        return new
+                )
+                for f in unknown
+            ],
+        )  # fmt: skip
+        return [f for f, stored in zip(unknown, changed, strict=True) if stored]
 
     async def fills(
         self, query: FillQuery, after: tuple[str, str, str, str] | None = None, limit: int = 0
@@ -155,11 +156,13 @@ class FillLog:
 
     # Charges ----------------------------------------------------------------------------------
 
-    async def save_charges(self, charges: OrderCharges, now: datetime) -> None:
-        """Store (or replace) an order's charges; an estimate never replaces Kite's note of the same
-        quantity (an order update's read and a reconciliation may race, one of them without Kite's note)."""
-        lines = [str(getattr(charges.charges, name)) for name in _CHARGE_LINES]
-        await self.database.execute(
+    async def save_charges(self, all_charges: Sequence[OrderCharges], now: datetime) -> None:
+        """Store (or replace) orders' charges, together (one commit); an estimate never replaces
+        Kite's note of the same quantity (an order update's read and a reconciliation may race, one
+        of them without Kite's note)."""
+        if not all_charges:
+            return
+        await self.database.execute_each(
             "INSERT INTO order_charges (account_id, order_id, trade_date, quantity, source, brokerage, "
             "transaction_tax, exchange_turnover_charge, sebi_turnover_charge, stamp_duty, gst, dp, "
             "transaction_tax_type, recorded_at) VALUES (?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -170,9 +173,10 @@ class FillLog:
             "gst = excluded.gst, dp = excluded.dp, transaction_tax_type = excluded.transaction_tax_type, "
             "recorded_at = excluded.recorded_at WHERE NOT (order_charges.source = ? AND excluded.source = ? "
             "AND order_charges.quantity = excluded.quantity)",
-            (charges.account_id, charges.order_id, charges.trade_date.isoformat(), charges.quantity,
-             charges.source.value, *lines, charges.charges.transaction_tax_type, _moment(now),
-             ChargeSource.CONTRACT_NOTE.value, ChargeSource.ESTIMATED.value),
+            [(charges.account_id, charges.order_id, charges.trade_date.isoformat(), charges.quantity,
+              charges.source.value, *(str(getattr(charges.charges, name)) for name in _CHARGE_LINES),
+              charges.charges.transaction_tax_type, _moment(now),
+              ChargeSource.CONTRACT_NOTE.value, ChargeSource.ESTIMATED.value) for charges in all_charges],
         )  # fmt: skip
 
     async def charges(

@@ -159,15 +159,19 @@ class IdempotencyStore:
         return (int(row["sent"]) if row else 0) + children
 
     async def claim(self, account_id: str, client_order_id: str, kind: str, fingerprint: str) -> Record:
-        """Store a new PENDING record (or return the existing one untouched)."""
+        """Store a new PENDING record (or return the existing one untouched): one statement for a
+        new id, a second to read an existing one. Not synced by itself: nothing is sent before
+        mark_sent, whose synced commit makes the record durable with the send time; a record lost
+        in a power cut before that was never sent (its caller had no answer either)."""
         tag = kite_tag(account_id, client_order_id)
         now = now_text()
-        await self.database.execute(
+        row = await self.database.returning(
             "INSERT INTO idempotency (account_id, client_order_id, kind, fingerprint, tag, state, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *",
             (account_id, client_order_id, kind, fingerprint, tag, PENDING, now, now),
+            synced=False,
         )
-        record = await self.get(account_id, client_order_id)
+        record = _record(row) if row is not None else await self.get(account_id, client_order_id)
         assert record is not None
         return record
 

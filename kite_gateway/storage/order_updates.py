@@ -95,27 +95,25 @@ class OrderUpdateLog:
         body = self._payload(order)
         params = (account_id, str(order.get("order_id") or ""), key, source, now.isoformat(), body, account_id)
         async with self._appending.setdefault(account_id, asyncio.Lock()):
-            changed = await self._insert_next(account_id, params)
-        if not changed:
+            sequence = await self._insert_next(account_id, params)
+        if sequence is None:
             return None
-        row = await self.database.fetch_one(
-            "SELECT sequence FROM order_updates WHERE account_id = ? AND dedupe_key = ?",
-            (account_id, key),
-        )
-        assert row is not None
-        return StoredUpdate(account_id, int(row["sequence"]), source, now, order)
+        return StoredUpdate(account_id, sequence, source, now, order)
 
-    async def _insert_next(self, account_id: str, params: tuple[object, ...]) -> int:
-        """Store an update under the account's next sequence (0: its key was stored before). Another
-        process appending for the account (a stale owner, PostgreSQL) may take a sequence first: retry."""
+    async def _insert_next(self, account_id: str, params: tuple[object, ...]) -> int | None:
+        """Store an update under the account's next sequence; that sequence (None: its key was stored
+        before). Another process appending for the account (a stale owner, PostgreSQL) may take a
+        sequence first: retry."""
         for _ in range(SEQUENCE_ATTEMPTS):
             try:
-                return await self.database.execute(
+                row = await self.database.returning(
                     "INSERT INTO order_updates (account_id, sequence, order_id, dedupe_key, source, received_at, "
                     "payload) SELECT ?, COALESCE(MAX(sequence), 0) + 1, ?, ?, CAST(? AS BIGINT), ?, ? "
-                    "FROM order_updates WHERE account_id = ? ON CONFLICT (account_id, dedupe_key) DO NOTHING",
+                    "FROM order_updates WHERE account_id = ? ON CONFLICT (account_id, dedupe_key) DO NOTHING "
+                    "RETURNING sequence",
                     params,
                 )
+                return None if row is None else int(row["sequence"])
             except DuplicateKey:  # another connection stored the account's next sequence first: take the one after
                 continue
         raise RuntimeError(f"could not take the next order-update sequence of {account_id}")

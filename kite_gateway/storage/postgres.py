@@ -88,10 +88,19 @@ class _Statements(Queries):
     async def insert(self, sql: str, params: Iterable[Any] = (), *, returning: str) -> int:
         return int(await self._connection.fetchval(f"{numbered(sql)} RETURNING {returning}", *params))
 
+    async def returning(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> Row | None:
+        row: Row | None = await self._connection.fetchrow(numbered(sql), *params)
+        return row
+
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = [tuple(row) for row in rows]
         if batch:
             await self._connection.executemany(numbered(sql), batch)  # atomic: in a transaction of its own
+
+    async def execute_each(self, sql: str, rows: Iterable[Sequence[Any]]) -> list[int]:
+        statement = numbered(sql)
+        async with self._connection.transaction():  # a savepoint inside an open transaction
+            return [_changed(await self._connection.execute(statement, *row)) for row in rows]
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         row: Row | None = await self._connection.fetchrow(numbered(sql), *params)
@@ -237,9 +246,17 @@ class PostgresDatabase(Database):
         async with self._connection() as connection:
             return await _Statements(connection).insert(sql, params, returning=returning)
 
+    async def returning(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> Row | None:
+        async with self._connection() as connection:  # every commit synced (synchronous_commit as configured)
+            return await _Statements(connection).returning(sql, params)
+
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self._connection() as connection:
             await _Statements(connection).execute_many(sql, rows)
+
+    async def execute_each(self, sql: str, rows: Iterable[Sequence[Any]]) -> list[int]:
+        async with self._connection() as connection:
+            return await _Statements(connection).execute_each(sql, rows)
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         async with self._connection() as connection:

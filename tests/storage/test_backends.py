@@ -59,6 +59,54 @@ async def test_insert_returns_each_new_rows_key_in_order(database: Database) -> 
     assert [e.event_id for e in entries] == ids and entries[0].latency_ms == 1.25 and entries[0].time == T0
 
 
+async def test_returning_gives_the_written_row_or_none_when_a_conflict_wrote_nothing(database: Database) -> None:
+    insert = ("INSERT INTO apps (api_key, sealed_api_secret, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING "
+              "RETURNING api_key, created_at")  # fmt: skip
+    row = await database.returning(insert, ("key-1", "sealed", "first"))
+    assert row is not None and (row["api_key"], row["created_at"]) == ("key-1", "first")
+    assert await database.returning(insert, ("key-1", "sealed", "again"), synced=False) is None
+    unsynced = await database.returning(insert, ("key-2", "sealed", "t"), synced=False)
+    assert unsynced is not None and unsynced["api_key"] == "key-2"
+    stored = await database.fetch_all("SELECT api_key, created_at FROM apps ORDER BY api_key")
+    assert [tuple(r) for r in stored] == [("key-1", "first"), ("key-2", "t")]  # committed, the first kept
+
+
+async def test_an_unsynced_write_that_fails_leaves_the_next_commits_synced(database: Database) -> None:
+    await _add_app(database, "key-1")
+    with pytest.raises(DuplicateKey):
+        await database.returning(
+            "INSERT INTO apps (api_key, sealed_api_secret, created_at) VALUES (?, ?, ?) RETURNING api_key",
+            ("key-1", "sealed", "t"),
+            synced=False,
+        )
+    assert await _add_app(database, "key-2") == 1  # the database is usable afterwards
+    if isinstance(database, SqliteDatabase):
+        row = await database.fetch_one("PRAGMA synchronous")
+        assert row is not None and row[0] == 2  # FULL: every other commit is fsynced
+
+
+async def test_execute_each_counts_each_rows_changes_and_stores_all_or_none(database: Database) -> None:
+    insert = "INSERT INTO apps (api_key, sealed_api_secret, created_at) VALUES (?, 's', 't') ON CONFLICT DO NOTHING"
+    await _add_app(database, "key-1")
+    assert await database.execute_each(insert, [("key-1",), ("key-2",), ("key-3",)]) == [0, 1, 1]
+    strict = "INSERT INTO apps (api_key, sealed_api_secret, created_at) VALUES (?, 's', 't')"
+    with pytest.raises(DuplicateKey):
+        await database.execute_each(strict, [("key-4",), ("key-1",)])
+    stored = await database.fetch_all("SELECT api_key FROM apps ORDER BY api_key")
+    assert [r[0] for r in stored] == ["key-1", "key-2", "key-3"]  # key-4 went with the failed batch
+    assert await database.execute_each(strict, []) == []
+
+
+async def test_writes_made_together_each_stand_and_one_that_fails_fails_alone(database: Database) -> None:
+    await _add_app(database, "taken")
+    outcomes = await asyncio.gather(
+        *(_add_app(database, f"key-{n}") for n in range(5)), _add_app(database, "taken"), return_exceptions=True
+    )
+    assert outcomes[:5] == [1] * 5 and isinstance(outcomes[5], DuplicateKey)
+    stored = await database.fetch_all("SELECT api_key FROM apps ORDER BY api_key")
+    assert [r[0] for r in stored] == [f"key-{n}" for n in range(5)] + ["taken"]
+
+
 async def test_a_question_mark_inside_a_string_literal_is_not_a_placeholder(database: Database) -> None:
     await database.execute(
         "INSERT INTO apps (api_key, sealed_api_secret, created_at) VALUES ('what?', ?, 'it''s ?')", ("sealed",)

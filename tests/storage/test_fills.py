@@ -65,10 +65,10 @@ async def test_an_orders_charges_are_replaced_when_it_fills_further(database: Da
     first = OrderCharges(
         "AB1234", "O1", date(2026, 12, 3), Charges(brokerage=Decimal("1.5")), ChargeSource.ESTIMATED, 10
     )
-    await log.save_charges(first, NOW)
+    await log.save_charges([first], NOW)
     later = replace(first, charges=Charges(brokerage=Decimal("3"), transaction_tax=Decimal("1"), gst=Decimal("0.54")),
                     source=ChargeSource.CONTRACT_NOTE, quantity=20)  # fmt: skip
-    await log.save_charges(later, NOW)
+    await log.save_charges([later], NOW)
     assert await log.charges_of("AB1234", "O1") == later
     assert await log.charges(("AB1234",), date(2026, 12, 3), date(2026, 12, 3)) == {"O1": later}
     assert await log.charges(("AB1234",), date(2026, 12, 4), None) == {}
@@ -106,13 +106,15 @@ async def test_an_estimate_racing_in_after_kites_note_of_the_same_quantity_does_
     log = FillLog(database)
     note = ChargeSource.CONTRACT_NOTE
     noted = OrderCharges("AB1234", "O1", date(2026, 12, 3), Charges(brokerage=Decimal("20")), note, 10)
-    await log.save_charges(noted, NOW)
-    await log.save_charges(replace(noted, charges=Charges(brokerage=Decimal("19")), source=ChargeSource.ESTIMATED), NOW)
+    await log.save_charges([noted], NOW)
+    await log.save_charges(
+        [replace(noted, charges=Charges(brokerage=Decimal("19")), source=ChargeSource.ESTIMATED)], NOW
+    )
     assert await log.charges_of("AB1234", "O1") == noted
     # The order filled further: the note is stale, the estimate of the new quantity stands until Kite's.
     grown = replace(noted, charges=Charges(brokerage=Decimal("20")), source=ChargeSource.ESTIMATED, quantity=15)
-    await log.save_charges(grown, NOW)
+    await log.save_charges([grown], NOW)
     assert await log.charges_of("AB1234", "O1") == grown
     newer = replace(grown, source=ChargeSource.CONTRACT_NOTE, charges=Charges(brokerage=Decimal("20.5")))
-    await log.save_charges(newer, NOW)
+    await log.save_charges([newer], NOW)
     assert await log.charges_of("AB1234", "O1") == newer

@@ -245,8 +245,7 @@ class IdempotentPlacement:
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
-                existing = await self.store.get(*key)
-                record = existing or await self.store.claim(account_id, client_order_id, kind, fingerprint)
+                record = await self.store.claim(account_id, client_order_id, kind, fingerprint)  # or the stored one
                 if record.state == FAILED and (record.fingerprint, record.kind) != (fingerprint, kind):
                     record = await self.store.reclaim(account_id, client_order_id, kind, fingerprint)
                 self._same_request(record, kind, fingerprint)

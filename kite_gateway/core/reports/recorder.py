@@ -248,6 +248,7 @@ class FillRecorder:
         except GatewayError as exc:
             log.warning("fills.contract_note_failed", account_id=account_id, orders=len(stale), error=exc.message)
         now = self.clock()
+        priced: list[OrderCharges] = []
         for order_id, fills in stale.items():
             trade_date = min(f.trade_date for f in fills)
             filled = sum(f.quantity for f in fills)
@@ -260,7 +261,8 @@ class FillRecorder:
                     continue
             else:
                 continue
-            await self.fills.save_charges(OrderCharges(account_id, order_id, trade_date, charges, source, filled), now)
+            priced.append(OrderCharges(account_id, order_id, trade_date, charges, source, filled))
+        await self.fills.save_charges(priced, now)  # one commit for the lot
 
 
 def _days(start: date, end: date) -> str:
