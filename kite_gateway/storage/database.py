@@ -54,8 +54,9 @@ class Queries(abc.ABC):
     """What runs statements: a database, or one transaction of it."""
 
     @abc.abstractmethod
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """Run one statement (committed, outside a transaction); the number of rows it changed."""
+    async def execute(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> int:
+        """Run one statement (committed, outside a transaction); the number of rows it changed.
+        `synced=False` as for `returning`."""
 
     @abc.abstractmethod
     async def insert(self, sql: str, params: Iterable[Any] = (), *, returning: str) -> int:

@@ -64,12 +64,12 @@ class IdempotencyStore:
         self.database = database
         self.fence = fence
 
-    async def _update(self, account_id: str, sql: str, params: tuple[Any, ...]) -> int:
+    async def _update(self, account_id: str, sql: str, params: tuple[Any, ...], synced: bool = True) -> int:
         """Run an UPDATE whose WHERE ends in `account_id = ? AND client_order_id = ?`, fenced."""
         if self.fence is None:
-            return await self.database.execute(sql, params)
+            return await self.database.execute(sql, params, synced=synced)
         condition, extra = self.fence.condition(account_id)
-        changed = await self.database.execute(f"{sql} AND {condition}", (*params, *extra))
+        changed = await self.database.execute(f"{sql} AND {condition}", (*params, *extra), synced=synced)
         if not changed:
             row = await self.database.fetch_one(f"SELECT CASE WHEN {condition} THEN 1 ELSE 0 END", extra)
             if row is None or not row[0]:
@@ -197,11 +197,17 @@ class IdempotencyStore:
 
     async def settle(self, account_id: str, client_order_id: str, state: str, order_id: str | None = None,
                      error: str | None = None) -> None:  # fmt: skip
+        """The attempt's outcome (PLACED with Kite's order id, or FAILED). Not synced by itself: the
+        next synced write (the call's audit entry, on the API path) takes it to the disk. Lost in a
+        power cut before that, the record is left as mark_sent made it durable, PENDING and sent,
+        which is the state of a gateway that crashed before Kite answered: a retry, or the restart's
+        reconciliation, looks in Kite's book for the order's tag before anything is sent again."""
         await self._update(
             account_id,
             "UPDATE idempotency SET state = ?, order_id = ?, error = ?, updated_at = ? "
             "WHERE account_id = ? AND client_order_id = ?",
             (state, order_id, error, now_text(), account_id, client_order_id),
+            synced=False,
         )
 
 

@@ -82,7 +82,7 @@ class _Statements(Queries):
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> int:
         return _changed(await self._connection.execute(numbered(sql), *params))
 
     async def insert(self, sql: str, params: Iterable[Any] = (), *, returning: str) -> int:
@@ -238,7 +238,7 @@ class PostgresDatabase(Database):
             await connection.execute(f"DELETE FROM {SCHEMA_TABLE}")
             await connection.execute(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES ($1)", newest)
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> int:
         async with self._connection() as connection:
             return await _Statements(connection).execute(sql, params)
 

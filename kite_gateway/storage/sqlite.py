@@ -283,8 +283,8 @@ class _Statements(Queries):
             return await self._db.write(call, *args, synced=synced)
         return await self._db.run(call, *args)
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return (await self._write(_write, sql, tuple(params)))[0]
+    async def execute(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> int:
+        return (await self._write(_write, sql, tuple(params), synced=synced))[0]
 
     async def insert(self, sql: str, params: Iterable[Any] = (), *, returning: str) -> int:
         rowid = (await self._write(_write, sql, tuple(params)))[1]
@@ -405,9 +405,9 @@ class SqliteDatabase(Database):
     def _statements(self) -> _Statements:
         return _Statements(self.db, autocommit=True)
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> int:
         async with self._turns.statement():
-            return await self._statements().execute(sql, params)
+            return await self._statements().execute(sql, params, synced=synced)
 
     async def insert(self, sql: str, params: Iterable[Any] = (), *, returning: str) -> int:
         async with self._turns.statement():

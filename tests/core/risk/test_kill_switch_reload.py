@@ -35,10 +35,10 @@ class HeldDatabase(SqliteDatabase):
             await self._wait()  # what was read is now older than what happens meanwhile
         return rows
 
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Iterable[Any] = (), *, synced: bool = True) -> int:
         if self.hold_writes:
             await self._wait()
-        return await super().execute(sql, params)
+        return await super().execute(sql, params, synced=synced)
 
 
 @pytest.fixture
