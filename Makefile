@@ -16,7 +16,7 @@ NPM_STAMP := node_modules/.installed
 PROJECTS := pyproject.toml api/python/pyproject.toml clients/python/pyproject.toml
 ARGS ?=
 
-.PHONY: run test test-postgres browser lint typecheck gen clean
+.PHONY: run test test-postgres browser bench lint typecheck gen clean
 
 $(RUN_STAMP): $(PROJECTS)
 	@echo "==> kite-gateway: creating $(VENV) and installing what running needs (server, API stubs, Python client)"
@@ -68,6 +68,22 @@ browser:
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+## Every benchmark of issue 17 and the single-process ones before it, each printing its ratios against
+## a reference measured in the same run (bench/RESULTS.md says what each measures and what it gave);
+## about 40 minutes with the 10-minute memory soak (SOAK=0 leaves it out). The clustered mode's
+## (bench/failover.py, cluster_cost.py, accounts_per_replica.py) start PostgreSQL and NATS: run them alone.
+SOAK ?= 600
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/decoder_bench.py
+	$(BIN)/python bench/gateway_bench.py
+	$(BIN)/python bench/order_bench.py
+	$(BIN)/python bench/streaming_bench.py
+	$(BIN)/python bench/tick_encoding_bench.py
+	$(BIN)/python bench/simulator_bench.py
+	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/signal_bench.py
+	if [ "$(SOAK)" != 0 ]; then $(BIN)/python bench/streaming_bench.py --soak $(SOAK); fi
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
