@@ -48,6 +48,7 @@ from kite_gateway.core.signals import (
     WebhookSecrets,
 )
 from kite_gateway.errors import GatewayError
+from kite_gateway.event_loop import settle_heap
 from kite_gateway.grpc import (
     AccountServicer,
     AlertServicer,
@@ -631,8 +632,22 @@ async def serve(
         pruning = asyncio.create_task(app.keep_retention())
         stack.callback(pruning.cancel)
         await app.alerting.start()
+        heap = asyncio.create_task(keep_heap_settled(app.instruments))
+        stack.callback(heap.cancel)
         announce = None if demo_accounts is None else _announce_ready(settings, gateway, demo_accounts)
         await run_until_signalled(gateway, _when_serving(settings, app.membership, announce))
+
+
+async def keep_heap_settled(master: InstrumentMaster, every: float = 60.0) -> None:
+    """Settle the heap (kite_gateway/event_loop.py) once serving, and again after each load of the
+    instrument master (tens of thousands of listings, kept until the next day's)."""
+    loaded: datetime | None = None
+    settle_heap()
+    while True:
+        await asyncio.sleep(every)
+        if master.loaded_at != loaded:
+            loaded = master.loaded_at
+            settle_heap()
 
 
 def retention_of(settings: Settings, database: Database) -> Retention:
