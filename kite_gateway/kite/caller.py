@@ -45,6 +45,18 @@ BACKOFF_CAP = 5.0
 LAST_CHECK: ContextVar[Callable[[], None] | None] = ContextVar("kite_last_check", default=None)
 
 
+@functools.cache
+def _waits(endpoint: EndpointClass) -> Any:
+    """The rate-limit wait histogram's child for an endpoint class (labels() looked up once)."""
+    return RATE_LIMIT_WAIT.labels(endpoint.value)
+
+
+@functools.cache
+def _seconds(endpoint: EndpointClass, method: str) -> Any:
+    """The Kite call histogram's child for an endpoint class and client method (a fixed set of both)."""
+    return KITE_SECONDS.labels(endpoint.value, method)
+
+
 def backoff_delay(attempt: int, draw: Callable[[float, float], float] = random.uniform) -> float:
     """Seconds before retry `attempt` (0 for the first): full jitter under an exponential ceiling."""
     return draw(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
@@ -102,7 +114,7 @@ class KiteCaller:
         """Wait for room in the app's limiter of this endpoint class, for a `write_now` to follow."""
         waited = time.perf_counter()
         await self._limits.limiter(self._bucket, endpoint).acquire()
-        RATE_LIMIT_WAIT.labels(endpoint.value).observe(time.perf_counter() - waited)
+        _waits(endpoint).observe(time.perf_counter() - waited)
 
     @contextlib.asynccontextmanager
     async def order_turn(self, weight: int = 1) -> AsyncIterator[None]:
@@ -114,7 +126,7 @@ class KiteCaller:
             if self.account_id:  # (a login's caller has no account, and no orders)
                 await turn.enter_async_context(self._limits.order_pacing(self.account_id).turn(weight))
             await self._limits.limiter(self._bucket, EndpointClass.ORDERS).acquire()
-            RATE_LIMIT_WAIT.labels(EndpointClass.ORDERS.value).observe(time.perf_counter() - waited)
+            _waits(EndpointClass.ORDERS).observe(time.perf_counter() - waited)
             yield
 
     async def _once(
@@ -144,7 +156,7 @@ class KiteCaller:
             setattr(exc, EGRESS_NOTE, self.egress.describe())  # named by an IP refusal (kite/errors.py)
             raise
         finally:
-            KITE_SECONDS.labels(endpoint.value, method).observe(time.perf_counter() - started)
+            _seconds(endpoint, method).observe(time.perf_counter() - started)
 
     def _token_refused(self, exc: Exception) -> None:
         """Report a refused token (not an IP refusal, whatever error type Kite gives that)."""
