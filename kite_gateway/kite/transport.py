@@ -21,12 +21,13 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiohttp
 import requests
 import yarl
-from requests.models import PreparedRequest
+from requests.models import PreparedRequest, RequestEncodingMixin
+from requests.utils import requote_uri
 
 from kite_gateway.kite.egress import Egress
 from kite_gateway.kite.egress_adapters import egress_session
@@ -61,6 +62,42 @@ async def _finished_if_sent(request: KiteRequest, exchange: Any) -> Any:
     return await asyncio.shield(task)
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def encoded(request: KiteRequest) -> tuple[str, bytes | None, dict[str, str]]:
+    """The URL, body and headers requests would send for `request`: its own field encoding (lists
+    as repeated keys, None left out), without the rest of its per-request preparation; a JSON
+    body is prepared by requests itself."""
+    headers = {**DEFAULT_HEADERS, **request.headers}
+    if request.json is not None or "?" in request.url:
+        prepared = PreparedRequest()
+        prepared.prepare(
+            method=request.method, url=request.url, headers=headers, data=request.data, params=request.params,
+            json=request.json,
+        )  # fmt: skip
+        body = prepared.body.encode() if isinstance(prepared.body, str) else cast(bytes | None, prepared.body)
+        return (
+            str(prepared.url),
+            body,
+            {k: v if isinstance(v, str) else v.decode() for k, v in prepared.headers.items()},
+        )
+    url = request.url
+    if request.params:
+        query = str(RequestEncodingMixin._encode_params(request.params))
+        url = f"{url}?{query}" if query else url
+    url = requote_uri(url)
+    body = None
+    if request.data:
+        body = str(RequestEncodingMixin._encode_params(request.data)).encode()
+        headers["Content-Type"] = FORM
+        if body:
+            headers["Content-Length"] = str(len(body))
+    elif request.method not in ("GET", "HEAD"):
+        headers["Content-Length"] = "0"
+    return url, body, headers
+
+
 class HttpTransport:
     """Kite over aiohttp: one keep-alive connection pool, optionally bound to a source address."""
 
@@ -83,20 +120,13 @@ class HttpTransport:
         return self._session, self._slots
 
     async def send(self, request: KiteRequest, check: Check = None) -> Answer:
-        prepared = PreparedRequest()
-        prepared.prepare(
-            method=request.method,
-            url=request.url,
-            headers={**DEFAULT_HEADERS, **request.headers},
-            data=request.data,
-            params=request.params,
-            json=request.json,
-        )
+        url, body, headers = encoded(request)
         session, slots = self._open()
         async with slots:  # a free connection: nothing waits inside aiohttp after the check
             if check is not None:
                 check()
-            return await _finished_if_sent(request, self._exchange(session, prepared, request.timeout))  # type: ignore[no-any-return]
+            exchange = self._exchange(session, request.method, url, body, headers, request.timeout)
+            return await _finished_if_sent(request, exchange)  # type: ignore[no-any-return]
 
     def _proxy(self, url: yarl.URL) -> str | None:
         """The environment's proxy for this URL's scheme and host (None: straight there)."""
@@ -107,19 +137,15 @@ class HttpTransport:
         return self._proxies[key]
 
     async def _exchange(
-        self, session: aiohttp.ClientSession, prepared: PreparedRequest, seconds: float | None
-    ) -> Answer:
+        self, session: aiohttp.ClientSession, method: str, url: str, body: bytes | None, headers: dict[str, str],
+        seconds: float | None,
+    ) -> Answer:  # fmt: skip
         """One request and its whole answer; `seconds` to connect and between bytes, as requests' timeout."""
         limits = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-        url = yarl.URL(str(prepared.url), encoded=True)
+        target = yarl.URL(url, encoded=True)
         try:
             async with session.request(
-                str(prepared.method),
-                url,
-                proxy=self._proxy(url),
-                data=prepared.body,
-                headers={k: v if isinstance(v, str) else v.decode() for k, v in prepared.headers.items()},
-                timeout=limits,
+                method, target, proxy=self._proxy(target), data=body, headers=headers, timeout=limits
             ) as response:
                 return Answer(response.status, response.headers, await response.read())
         except aiohttp.ConnectionTimeoutError as exc:

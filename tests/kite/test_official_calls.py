@@ -15,14 +15,17 @@ from typing import Any
 import pytest
 import requests
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_exceptions
+from requests.models import PreparedRequest
 
 from kite_gateway.errors import GatewayError, Reason, Status
 from kite_gateway.kite.caller import KiteCaller, KiteConnector, new_client
 from kite_gateway.kite.limits import EndpointClass, RateLimits
 from kite_gateway.kite.official_codec import Answer, KiteRequest, PlanningSession, plan
-from kite_gateway.kite.transport import HttpTransport, OfficialCalls
+from kite_gateway.kite.transport import DEFAULT_HEADERS, HttpTransport, OfficialCalls, encoded
 from kite_simulator.threaded import ThreadedSimulator
 from tests.simulator.conftest import MORNING, login, regular_hours
 
@@ -126,6 +129,28 @@ def test_the_planning_run_captures_the_request_and_sends_nothing() -> None:
     assert request.headers["X-Kite-Version"] == "3" and isinstance(client.reqsession, PlanningSession)
 
 
+FIELD = st.text(st.characters(codec="utf-8"), max_size=12)
+VALUE = st.one_of(st.none(), FIELD, st.integers(), st.floats(allow_nan=False), st.booleans())
+FIELDS = st.dictionaries(FIELD, st.one_of(VALUE, st.lists(VALUE, max_size=3)), max_size=6)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(method=st.sampled_from(["GET", "DELETE", "POST", "PUT"]), fields=FIELDS)
+def test_a_request_is_encoded_byte_for_byte_as_requests_prepares_it(method: str, fields: dict[str, Any]) -> None:
+    reads = method in ("GET", "DELETE")  # (the official client sends GET/DELETE fields as the query)
+    request = KiteRequest(
+        method, "https://api.kite.trade/orders/regular", {"X-Kite-Version": "3"},
+        params=fields if reads else None, data=None if reads else fields,
+    )  # fmt: skip
+    prepared = PreparedRequest()
+    prepared.prepare(method=method, url=request.url, headers={**DEFAULT_HEADERS, **request.headers},
+                     params=request.params, data=request.data)  # fmt: skip
+    url, body, headers = encoded(request)
+    theirs = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+    assert (url, body) == (prepared.url, theirs)
+    assert headers == dict(prepared.headers)
+
+
 # The transport on its own, against a server in this test's loop ------------------------------------
 
 
@@ -173,9 +198,9 @@ class Finishing(HttpTransport):
 
     finished: list[tuple[str, Any]]
 
-    async def _exchange(self, session: Any, prepared: Any, seconds: float | None) -> Answer:
-        answer = await super()._exchange(session, prepared, seconds)
-        self.finished.append((prepared.method, answer.json()))
+    async def _exchange(self, session: Any, method: str, *args: Any) -> Answer:
+        answer = await super()._exchange(session, method, *args)
+        self.finished.append((method, answer.json()))
         return answer
 
 
