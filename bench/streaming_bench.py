@@ -10,8 +10,10 @@ Scenarios (each its own simulator and gateway):
 - `kite-10fps`: the same ticks spread over ten frames a second (about 300 packets each);
   `kite-gateway sim --frames-per-second 10`.
 - `saturation`: every price moves every 100 ms and every changed instrument goes out every 100 ms
-  (`--tick-interval 0.1 --step-seconds 0.1`: 30,000 ticks/s a subscriber, 10x Kite's cadence);
-  ticks/s delivered to all subscribers together is the figure.
+  (`--tick-interval 0.1 --step-seconds 0.1`: up to 30,000 ticks/s a subscriber, 10x Kite's
+  cadence, as far as the simulator keeps up), for `--saturation-counts` subscribers; ticks/s
+  delivered to all subscribers together is the figure, and the gateway's CPU per delivered tick
+  says how far from its own limit it ran.
 
 Kite does not document how it groups ticks into frames (its docs describe the packet format, not
 how many packets a frame carries or how often frames come), hence the two frame models above.
@@ -29,10 +31,12 @@ subscribers on the 10-frames model for that long, sampling the gateway's RSS eve
 says whether it stayed flat (last minute against first minute); at the end a second account
 (ZS0002, its own 3000 instruments and one subscriber) is added to state the RSS of an account.
 With `--py-spy DIR` each scenario's largest count is profiled once (py-spy --gil, raw format,
-summarized by the functions on CPU).
+summarized by the functions on CPU). With `--reference TREE` a second gateway running TREE's code
+(e.g. the main branch before this change) serves the same simulator, and each repeat measures it
+right after this tree's: the ratios of the medians are the same-run comparison.
 
     .venv/bin/python bench/streaming_bench.py [--seconds 10] [--repeats 3] [--counts 1 10]
-        [--scenarios kite-1fps kite-10fps saturation] [--py-spy DIR] [--soak SECONDS]
+        [--scenarios kite-1fps kite-10fps saturation] [--py-spy DIR] [--reference TREE] [--soak SECONDS]
 """
 
 from __future__ import annotations
@@ -255,6 +259,7 @@ def run(env: Gateway, count: int, seconds: float, profile: Path | None = None) -
         histogram.update(outcome.histogram)
     return {
         "ticks_per_second": sum(o.delivered for o in outcomes) / seconds,
+        "gateway_us_per_tick": gateway_share * seconds / max(1, sum(o.delivered for o in outcomes)) * 1e6,
         "p50_ms": percentile(histogram, 0.50),
         "p99_ms": percentile(histogram, 0.99),
         "max_ms": percentile(histogram, 1.0),
@@ -296,48 +301,96 @@ def summarize_profile(path: Path, top: int = 12) -> None:
             print(f"      {100 * inclusive[n] / total:5.1f}% incl  {n}")
 
 
+def reference_gateway(env: Gateway, tree: str, data_dir: str) -> Gateway:
+    """A second gateway on the same simulator, running another tree's code (e.g. main before this change)."""
+    path = os.pathsep.join(f"{tree}/{part}" for part in ("api/python", "clients/python", ""))
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = path
+    try:
+        gateway, address = start_gateway(env.ready, data_dir)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH")
+        else:
+            os.environ["PYTHONPATH"] = saved
+    add_account(address, env.ready, "ZS0001")
+    return Gateway(env.sim, gateway, address, env.ready, env.symbols)
+
+
+def report(label: str, count: int, results: list[dict[str, float]]) -> None:
+    def of(key: str) -> list[float]:
+        return [r[key] for r in results]
+
+    print(
+        f"  {label}: {count:>2} subscriber(s), min/median/max of {len(results)}: "
+        f"p50 {spread(of('p50_ms'), '.1f')} ms, p99 {spread(of('p99_ms'), '.1f')} ms "
+        f"(max {spread(of('max_ms'), '.0f')}), {spread(of('ticks_per_second'), ',.0f')} ticks/s delivered, "
+        f"{spread(of('delivered_share'), '.3f')} of upstream ticks delivered (rest conflated); "
+        f"CPU of a core: gateway {spread(of('gateway_cpu'), '.2f')}, "
+        f"simulator {spread(of('sim_cpu'), '.2f')}, busiest client {spread(of('client_cpu_max'), '.2f')}; "
+        f"machine load {spread(of('load'), '.1f')}; "
+        f"gateway CPU {spread(of('gateway_us_per_tick'), '.2f')} us per delivered tick; "
+        f"gateway RSS {spread([r / 1024 for r in of('rss_kib')], '.0f')} MiB, "
+        f"{spread(of('rss_per_subscriber_kib'), '.0f')} KiB per subscriber",
+        flush=True,
+    )
+
+
 def scenario(name: str, args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory() as data_dir, tempfile.TemporaryDirectory() as reference_dir:
         env = open_gateway(name, data_dir)
+        reference = reference_gateway(env, args.reference, reference_dir) if args.reference else None
         try:
             print(f"{name} ({' '.join(SCENARIOS[name])}): {len(env.symbols)} instruments, quote mode", flush=True)
-            for count in args.counts:
-                results = []
+            counts = args.saturation_counts if name == "saturation" else args.counts
+            for count in counts:
+                results: list[dict[str, float]] = []
+                before: list[dict[str, float]] = []
                 for repeat in range(args.repeats):
                     profile = None
-                    if args.py_spy and repeat == 0 and count == max(args.counts):
+                    if args.py_spy and repeat == 0 and count == max(counts):
                         profile = Path(args.py_spy) / f"{name}-{count}.txt"
                     results.append(run(env, count, args.seconds, profile))
                     if profile is not None and profile.exists():
                         summarize_profile(profile)
-
-                def of(key: str, results: list[dict[str, float]] = results) -> list[float]:
-                    return [r[key] for r in results]
-
-                print(
-                    f"  {count:>2} subscriber(s), min/median/max of {args.repeats}: "
-                    f"p50 {spread(of('p50_ms'), '.1f')} ms, p99 {spread(of('p99_ms'), '.1f')} ms "
-                    f"(max {spread(of('max_ms'), '.0f')}), {spread(of('ticks_per_second'), ',.0f')} ticks/s delivered, "
-                    f"{spread(of('delivered_share'), '.3f')} of upstream ticks delivered (rest conflated); "
-                    f"CPU of a core: gateway {spread(of('gateway_cpu'), '.2f')}, "
-                    f"simulator {spread(of('sim_cpu'), '.2f')}, busiest client {spread(of('client_cpu_max'), '.2f')}; "
-                    f"machine load {spread(of('load'), '.1f')}; "
-                    f"gateway RSS {spread([r / 1024 for r in of('rss_kib')], '.0f')} MiB, "
-                    f"{spread(of('rss_per_subscriber_kib'), '.0f')} KiB per subscriber",
-                    flush=True,
-                )
+                    if reference is not None:
+                        before.append(run(reference, count, args.seconds))
+                report("this tree", count, results)
+                if reference is not None:
+                    report(f"reference {args.reference}", count, before)
+                    p50, p99 = (statistics.median(r[key] for r in results) for key in ("p50_ms", "p99_ms"))
+                    ref50, ref99 = (statistics.median(r[key] for r in before) for key in ("p50_ms", "p99_ms"))
+                    rate = statistics.median(r["ticks_per_second"] for r in results)
+                    ref_rate = statistics.median(r["ticks_per_second"] for r in before)
+                    print(
+                        f"  this tree / reference (medians): p50 {p50 / ref50:.2f}, p99 {p99 / ref99:.2f}, "
+                        f"ticks/s {rate / ref_rate:.2f}",
+                        flush=True,
+                    )
         finally:
-            stop(env.gateway, env.sim)
+            stop(*(g.gateway for g in (env, reference) if g is not None), env.sim)
 
 
 def soak(seconds: float, count: int) -> None:
-    """`count` subscribers on the 10-frames model for `seconds`, the gateway's RSS every 10 s;
-    then a second account with one subscriber, for the RSS of an account."""
+    """First the RSS of an account: a second account (ZS0002, its own upstream connection and 3000
+    instruments) with one subscriber, over the idle gateway; then `count` subscribers on ZS0001 on
+    the 10-frames model for `seconds` (ZS0002's subscriber still streaming), the gateway's RSS
+    every 10 s, first minute against last."""
     with tempfile.TemporaryDirectory() as data_dir:
         env = open_gateway("kite-10fps", data_dir)
         try:
             pid = env.gateway.pid
             idle = rss_kib(pid)
+            add_account(env.address, env.ready, "ZS0002")
+            other = Subscribers(env, 1, account="ZS0002")
+            other.measure(seconds + 15.0, settle=0.0)
+            time.sleep(10.0)
+            account = rss_kib(pid) - idle
+            print(
+                f"an account (ZS0002: its own upstream connection, 3000 instruments, 1 subscriber): "
+                f"{account / 1024:.1f} MiB of gateway RSS over the idle gateway's {idle / 1024:.1f} MiB",
+                flush=True,
+            )
             subscribers = Subscribers(env, count)
             subscribers.measure(seconds, settle=0.0)
             samples: list[tuple[float, int]] = []
@@ -346,7 +399,7 @@ def soak(seconds: float, count: int) -> None:
                 samples.append((time.time() - started, rss_kib(pid)))
                 print(f"  soak t={samples[-1][0]:5.0f}s gateway RSS {samples[-1][1] / 1024:.1f} MiB", flush=True)
                 time.sleep(10.0)
-            outcomes = subscribers.outcomes()
+            outcomes = subscribers.outcomes() + other.outcomes()
             first = [rss for at, rss in samples if at < 60]
             last = [rss for at, rss in samples if at >= samples[-1][0] - 60]
             growth = statistics.mean(last) / statistics.mean(first) - 1
@@ -354,23 +407,11 @@ def soak(seconds: float, count: int) -> None:
             for outcome in outcomes:
                 histogram.update(outcome.histogram)
             print(
-                f"soak {seconds:.0f}s, {count} subscribers (kite-10fps): idle gateway {idle / 1024:.1f} MiB; first "
-                f"minute {statistics.mean(first) / 1024:.1f} MiB, last minute {statistics.mean(last) / 1024:.1f} MiB "
+                f"soak {seconds:.0f}s, {count} subscribers on ZS0001 and 1 on ZS0002 (kite-10fps): first minute "
+                f"{statistics.mean(first) / 1024:.1f} MiB, last minute {statistics.mean(last) / 1024:.1f} MiB "
                 f"({100 * growth:+.1f}%: {'flat' if abs(growth) < 0.05 else 'NOT flat'}); p50 "
                 f"{percentile(histogram, 0.5):.1f} ms p99 {percentile(histogram, 0.99):.1f} ms over the soak; "
                 f"busiest client {max(o.cpu_share for o in outcomes):.2f} of a core",
-                flush=True,
-            )
-            before = rss_kib(pid)
-            add_account(env.address, env.ready, "ZS0002")
-            second = Subscribers(env, 1, account="ZS0002")
-            second.measure(20.0, settle=0.0)
-            time.sleep(20.0)
-            after = rss_kib(pid)
-            second.outcomes()
-            print(
-                f"a second account (ZS0002: its own upstream connection, 3000 instruments, 1 subscriber): "
-                f"{(after - before) / 1024:.1f} MiB of gateway RSS",
                 flush=True,
             )
         finally:
@@ -382,8 +423,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds of each run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--saturation-counts", type=int, nargs="+", default=[10, 30])
     parser.add_argument("--scenarios", nargs="+", choices=sorted(SCENARIOS), default=list(SCENARIOS))
     parser.add_argument("--py-spy", help="profile each scenario's largest count once into this directory")
+    parser.add_argument("--reference", help="a tree (e.g. /work/main) whose gateway runs beside, repeat by repeat")
     parser.add_argument("--soak", type=float, default=0.0, help="instead: a soak of this many seconds")
     parser.add_argument("--soak-subscribers", type=int, default=10)
     args = parser.parse_args()

@@ -13,7 +13,7 @@ LEVELS = (market_data_pb2.TICK_MODE_LTP, market_data_pb2.TICK_MODE_QUOTE, market
 NANO = 1_000_000_000
 PERCENT_PLACES = 4  # change_percent to 0.0001 %, rounded half up
 PERCENT_SCALE = 10**PERCENT_PLACES
-PRICES_KEPT = 512  # an instrument's last prices whose encodings are kept
+MOVES_KEPT = 8  # an instrument's last prices whose encodings are kept (a third of ticks repeat one)
 MAX_INSTRUMENTS = 200_000  # instruments whose fixed fields are kept (more than Kite's master lists)
 
 
@@ -92,11 +92,11 @@ def _seconds(tag: bytes, seconds: int) -> bytes:
 
 class _Instrument:
     """What every tick of an instrument repeats (fields 1, 2, 4 and per level 3), its divisor and price
-    table, and the encodings of the prices it had lately: its OHLC (which rarely moves), by last
-    price fields 5, 12 and 13 (its previous close is the day's: the same price, the same change),
-    and the decimals of other prices (depth, average) by value."""
+    table, and the encodings of what it had lately: its OHLC (which rarely moves) and, by last price,
+    fields 5, 12 and 13 for its last MOVES_KEPT prices (its previous close is the day's: the same
+    price, the same change). A few kB an instrument at most, whatever the day's prices."""
 
-    __slots__ = ("close", "divisor", "fractions", "heads", "moves", "ohlc", "prices", "symbol", "tradable")
+    __slots__ = ("close", "divisor", "fractions", "heads", "moves", "ohlc", "symbol", "tradable")
 
     def __init__(self, raw: Tick, symbol: str) -> None:
         self.symbol = symbol
@@ -108,14 +108,6 @@ class _Instrument:
         self.close = 0
         self.moves: dict[int, tuple[bytes, bytes]] = {}  # last price -> (field 5, fields 12 and 13)
         self.ohlc: tuple[tuple[int, int, int, int], bytes] = ((0, 0, 0, 0), b"")
-        self.prices: dict[int, bytes] = {}  # price -> the body of its google.type.Decimal (depth, average)
-
-    def price(self, value: int) -> bytes:
-        """_price of `value`, kept in `prices`."""
-        if len(self.prices) >= PRICES_KEPT:
-            self.prices.clear()
-        text = self.prices[value] = _price(value, self.divisor, self.fractions)
-        return text
 
     def move(self, last_price: int, close: int) -> tuple[bytes, bytes]:
         """Field 5 (last_price), and fields 12 and 13 (change, change_percent) when there is a close."""
@@ -123,7 +115,7 @@ class _Instrument:
             self.close, self.moves = close, {}
         move = self.moves.get(last_price)
         if move is None:
-            if len(self.moves) >= PRICES_KEPT:
+            if len(self.moves) >= MOVES_KEPT:
                 self.moves.clear()
             move = self.moves[last_price] = self._move(last_price, close)
         return move
@@ -161,7 +153,7 @@ def tick_bytes(raw: Tick, level: int, instrument: _Instrument, received: bytes) 
     tradable = instrument.tradable
     parts = [instrument.heads[level], last]
     if tradable:
-        average = instrument.prices.get(raw.average_price) or instrument.price(raw.average_price)
+        average = _price(raw.average_price, instrument.divisor, instrument.fractions)
         quantity, volume, bought, sold = raw.last_quantity, raw.volume, raw.buy_quantity, raw.sell_quantity
         parts += (
             b"\x30" + varint(quantity) if quantity else b"",
@@ -184,7 +176,7 @@ def tick_bytes(raw: Tick, level: int, instrument: _Instrument, received: bytes) 
         if raw.exchange_timestamp:
             parts.append(_seconds(b"\x92\x01", raw.exchange_timestamp))
         if tradable:
-            parts.append(_depth(raw.depth, instrument))
+            parts.append(_depth(raw.depth, instrument.divisor, instrument.fractions))
     parts.append(received)
     return b"".join(parts)
 
@@ -192,13 +184,12 @@ def tick_bytes(raw: Tick, level: int, instrument: _Instrument, received: bytes) 
 _PERCENT_FRACTIONS = _FRACTION_BYTES[PERCENT_SCALE]
 
 
-def _depth(depth: tuple[int, ...], instrument: _Instrument) -> bytes:
+def _depth(depth: tuple[int, ...], divisor: int, fractions: list[bytes] | None) -> bytes:
     """Field 19: five bids (MarketDepth.buy) then five offers (sell), each a DepthLevel."""
     levels = []
-    prices = instrument.prices
     for i in range(0, 30, 3):
         quantity, orders = depth[i], depth[i + 2]
-        price = prices.get(depth[i + 1]) or instrument.price(depth[i + 1])
+        price = _price(depth[i + 1], divisor, fractions)
         body = b"\x0a%c%s%s%s" % (
             len(price),
             price,
