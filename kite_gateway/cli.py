@@ -86,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1, help="seed of the instrument universe and prices")
     sim.add_argument("--tick-interval", type=float, default=1.0, help="seconds between tick frames")
     sim.add_argument("--step-seconds", type=float, default=1.0, help="seconds between price moves")
+    sim.add_argument(
+        "--frames-per-second",
+        type=int,
+        default=0,
+        help="a Kite-like cadence: each instrument ticks once a second, a connection's ticks spread over this "
+        "many frames a second (instead of every changed instrument every --tick-interval)",
+    )
     sim.add_argument("--regular-hours", action="store_true", help="trade only in exchange sessions (default: 24x7)")
     sim.add_argument("--no-rate-limits", action="store_true", help="no 429s above Kite's rates and order caps")
     sim.add_argument("--redirect-url", default="http://127.0.0.1/kite/callback", help="the app's login redirect")
@@ -190,6 +197,9 @@ def _sim(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print(f"kite-gateway: --speed={args.speed}: must be positive", file=sys.stderr)
         return EXIT_CONFIG
+    if args.frames_per_second < 0:
+        print(f"kite-gateway: --frames-per-second={args.frames_per_second}: must be 0 or more", file=sys.stderr)
+        return EXIT_CONFIG
     if args.reset and args.state_file is None:
         print("kite-gateway: --reset needs --state-file (the state to start afresh from)", file=sys.stderr)
         return EXIT_CONFIG
@@ -217,6 +227,7 @@ def _sim(args: argparse.Namespace) -> int:
         port=int(port),
         seed=args.seed,
         tick_interval=args.tick_interval,
+        frames_per_second=args.frames_per_second,
         step_seconds=args.step_seconds,
         always_open=not args.regular_hours,
         rate_limit_scale=None if args.no_rate_limits else 1.0,

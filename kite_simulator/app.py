@@ -82,6 +82,7 @@ class SimulatorConfig:
     clock_runs: bool = False
     always_open: bool = True
     tick_interval: float = 1.0
+    frames_per_second: int = 0  # >0: each instrument ticks once a second, spread over this many frames
     step_seconds: float = 1.0
     rate_limit_scale: float | None = 1.0  # None turns Kite's per-api_key request rate limits off
     order_limits: OrderLimits | None = field(
@@ -133,7 +134,9 @@ class Simulator:
         self.faults = FaultInjector()
         rate_limiter = RateLimiter(config.rate_limit_scale) if config.rate_limit_scale else None
         self.request_rules = KiteRequestRules(self.faults, self.sessions, rate_limiter, config.ip_whitelist)
-        self.ticker = TickerHub(self.sessions, self.universe, self.market, self.clock, config.tick_interval)
+        self.ticker = TickerHub(
+            self.sessions, self.universe, self.market, self.clock, config.tick_interval, config.frames_per_second
+        )
         self.postbacks = PostbackSender(self.sessions)
         self.engine.listeners += [self.ticker.on_order, self.postbacks.on_order]
         self.app = App(config.api_key, config.api_secret, 1001, config.redirect_url, config.postback_url)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -75,17 +76,33 @@ class TickerConnection:
             self.request.transport.close()
 
 
+def phase(token: int, slots: int) -> int:
+    """The slot of the second (0 .. slots-1) in which an instrument ticks, spread evenly over the
+    tokens by a multiplicative hash (neighbouring tokens land in different slots)."""
+    return ((token * 0x9E3779B1) & 0xFFFFFFFF) * slots >> 32
+
+
 class TickerHub:
-    """Every ticker connection, and the loop that streams ticks to them."""
+    """Every ticker connection, and the loop that streams ticks to them: every `tick_interval`
+    seconds a frame of every instrument that changed, or with `frames_per_second` F a Kite-like
+    cadence where each instrument is looked at once a second, in the one of the second's F frames
+    its phase falls in (Kite does not document how it groups ticks into frames)."""
 
     def __init__(
-        self, sessions: SessionStore, universe: Universe, market: MarketModel, clock: Clock, tick_interval: float
+        self,
+        sessions: SessionStore,
+        universe: Universe,
+        market: MarketModel,
+        clock: Clock,
+        tick_interval: float,
+        frames_per_second: int = 0,
     ) -> None:
         self.sessions = sessions
         self.universe = universe
         self.market = market
         self.clock = clock
         self.tick_interval = tick_interval
+        self.frames_per_second = frames_per_second  # 0: every instrument in every frame
         self.connections: set[TickerConnection] = set()
         self.frames_sent = 0
         self.packets_sent = 0
@@ -196,6 +213,8 @@ class TickerHub:
     # Ticks ------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        if self.frames_per_second:
+            await self._run_spread(self.frames_per_second)
         while True:
             started = time.monotonic()
             try:
@@ -204,11 +223,31 @@ class TickerHub:
                 log.exception("ticker tick failed")
             await asyncio.sleep(max(0.0, self.tick_interval - (time.monotonic() - started)))
 
-    def tick(self) -> None:
-        """Send every connection the instruments that changed (and those just subscribed)."""
+    async def _run_spread(self, slots: int) -> None:
+        """Frames on a fixed grid of `slots` a second: a frame a little late does not shift the later
+        ones; after a stall of more than a frame the grid starts again from now (missed frames are
+        not sent in a burst: their instruments tick in the next round)."""
+        origin = time.monotonic()
+        for count in itertools.count():
+            try:
+                self.tick(count % slots)
+            except Exception:  # the loop must survive anything one tick does
+                log.exception("ticker tick failed")
+            now = time.monotonic()
+            if now - (origin + (count + 1) / slots) > 1 / slots:
+                origin = now - (count + 1) / slots
+            await asyncio.sleep(max(0.0, origin + (count + 1) / slots - now))
+
+    def tick(self, slot: int | None = None) -> None:
+        """Send every connection the instruments that changed (and those just subscribed); with a
+        `slot`, only the instruments of that phase are looked at (and those just subscribed)."""
         wanted: set[int] = set()
         for connection in self.connections:
-            wanted.update(connection.modes)
+            if slot is None:
+                wanted.update(connection.modes)
+            else:
+                wanted.update(connection.fresh)
+                wanted.update(t for t in connection.modes if phase(t, self.frames_per_second) == slot)
         now = self.clock.now()
         snapshots: dict[int, Tick] = {}
         changed: set[int] = set()

@@ -97,8 +97,7 @@ class BusTicker:
         except (ValueError, IndexError) as exc:
             log.warning("relay.bad_frame", account_id=self.account_id, error=str(exc)[:200])
             return
-        self.callbacks.ticks(ticks)
-        await asyncio.sleep(0)  # as the Kite reader does: let the subscribers' writers take this frame
+        await self.callbacks.ticks(ticks)  # as the Kite reader does: the subscribers take it before the next
 
     def owner_said(self, said: OwnerState) -> None:
         """The owner published its state: tell the hub when it changed."""

@@ -45,6 +45,8 @@ log = structlog.get_logger(__name__)
 # factory to use (the clustered mode's relay answers with the owner's feed on other replicas).
 TickerChoice = Callable[[str, TickerFactory], TickerFactory]
 
+CHUNK_TICKS = 200  # ticks of a frame converted between two turns of the event loop
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionStats:
@@ -132,7 +134,11 @@ class AccountTicks:
 
     # Upstream events --------------------------------------------------------------------------
 
-    def _on_ticks(self, raws: list[Tick]) -> None:
+    async def _on_ticks(self, raws: list[Tick]) -> None:
+        """A frame from upstream, converted and handed to the subscribers CHUNK_TICKS ticks at a time,
+        with a turn of the event loop after each chunk: the subscribers' writers send a frame's first
+        ticks while the rest converts (and take the last chunk before the next frame is read, since
+        the upstream reader awaits this). A frame's ticks reach a mailbox in the frame's order."""
         received = time.time_ns()
         self.ticks_in += len(raws)
         self.last_tick = time.monotonic()
@@ -140,6 +146,11 @@ class AccountTicks:
             self.last_tick_at = self.clock()
         if self.state == UpstreamState.STALE and raws:
             self._on_state(0, UpstreamState.CONNECTED, "ticks are flowing again")
+        for start in range(0, len(raws), CHUNK_TICKS):
+            self._publish(raws[start : start + CHUNK_TICKS], received)
+            await asyncio.sleep(0)
+
+    def _publish(self, raws: list[Tick], received: int) -> None:
         encode = self.encoding.tick
         for raw in raws:
             symbol = self.symbols.get(raw.instrument_token, "")

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,7 +44,7 @@ class OverLimit(Exception):
 
 @dataclass
 class Callbacks:
-    ticks: Callable[[list[Tick]], None]
+    ticks: Callable[[list[Tick]], Awaitable[None]]  # a frame's ticks, in every mailbox when it returns
     text: Callable[[dict[str, Any]], None]
     state: Callable[[int, UpstreamState, str], None]  # connection index, state, message
     frame: Callable[[int, bytes | str], None] | None = None  # every frame as received (recording)
@@ -175,11 +175,11 @@ class UpstreamConnection:
                 self.callbacks.frame(self.index, message)
             if isinstance(message, bytes):
                 if len(message) > 1:
-                    self.callbacks.ticks(decode_message(message))
-                    # Frames already received come back from recv() without a pause: give the subscribers'
-                    # writers their turn, so a reader that keeps up takes this frame before the next one
-                    # arrives and is never conflated by a burst it had no chance to read.
-                    await asyncio.sleep(0)
+                    # Frames already received come back from recv() without a pause: the hub gives the
+                    # subscribers' writers their turn within and after each frame, so a reader that
+                    # keeps up takes this frame before the next one is read and is never conflated by
+                    # a burst it had no chance to read.
+                    await self.callbacks.ticks(decode_message(message))
             elif (text := parse_text_frame(message)) is not None:
                 self.callbacks.text({"type": text.type, "data": text.data})
             else:

@@ -98,10 +98,10 @@ async def test_a_quote_of_a_followed_instrument_becomes_a_price_event_with_its_c
         hub = streams.find("ZS0001")
         assert hub is not None and alerts.account_id == "ZS0001"
         assert hub.fanout.level(INFY) == TickLevel.QUOTE and alerts.following() == {"NSE:INFY"}
-        hub._on_ticks([Tick(INFY, 150025, "quote", close=148000), Tick(TCS, 1, "quote", close=1)])
+        await hub._on_ticks([Tick(INFY, 150025, "quote", close=148000), Tick(TCS, 1, "quote", close=1)])
         await until(lambda: bool(recorder.events), "a quote arrived")
         assert recorder.events == [PriceEvent("NSE", "INFY", Decimal("1500.25"), Decimal(1480), NOW)]
-        hub._on_ticks([Tick(INFY, 150100, "ltp")])  # an LTP tick carries no close
+        await hub._on_ticks([Tick(INFY, 150100, "ltp")])  # an LTP tick carries no close
         await until(lambda: len(recorder.events) == 2, "the second quote arrived")
         assert recorder.events[1] == PriceEvent("NSE", "INFY", Decimal(1501), None, NOW)
     finally:

@@ -49,7 +49,7 @@ async def test_it_hands_on_the_newest_price_of_each_instrument_it_follows(hub: A
     try:
         await watch.follow("ZS0001", {INFY}, lambda a, p: seen.append((a, dict(p))))
         assert hub.fanout.level(INFY) == TickLevel.LTP and watch.following("ZS0001") == {INFY}
-        hub._on_ticks([Tick(INFY, 150025, "ltp"), Tick(INFY, 150100, "ltp"), Tick(TCS, 1, "ltp")])
+        await hub._on_ticks([Tick(INFY, 150025, "ltp"), Tick(INFY, 150100, "ltp"), Tick(TCS, 1, "ltp")])
         await until(lambda: bool(seen), "a price arrived")
         assert seen == [("ZS0001", {INFY: Decimal("1501")})]  # conflated to the newest; TCS not followed
         await watch.follow("ZS0001", {TCS}, lambda a, p: seen.append((a, dict(p))))
@@ -76,7 +76,7 @@ async def test_a_sink_that_is_slow_never_holds_up_another_subscriber(hub: Accoun
         await watch.follow("ZS0001", {INFY}, slow)
         mailbox = watch.held["ZS0001"].mailbox
         for price in range(100, 200):
-            hub._on_ticks([Tick(INFY, price, "ltp")])  # the producer never waits on either mailbox
+            await hub._on_ticks([Tick(INFY, price, "ltp")])  # the producer never waits on either mailbox
         assert len(other.pending) == 1 and len(mailbox.pending) <= 1
         await until(lambda: taken >= 1, "the slow sink was handed a price")
     finally:

@@ -50,7 +50,7 @@ async def test_a_tick_is_encoded_once_per_level_and_the_bytes_shared_by_its_subs
     boxes = [ticks.fanout.open(f"p{i}") for i in range(4)]
     for i, mailbox in enumerate(boxes):
         ticks.fanout.hold(mailbox, INFY, TickLevel.LTP if i < 3 else TickLevel.QUOTE)
-    ticks._on_ticks([quote_tick()])
+    await ticks._on_ticks([quote_tick()])
     assert sorted(encoding.ticks) == [(INFY, 0, "NSE:INFY"), (INFY, 1, "NSE:INFY")]
     assert boxes[0].pending[INFY] is boxes[1].pending[INFY] is boxes[2].pending[INFY]
     assert ticks.ticks_in == 1
@@ -61,7 +61,7 @@ async def test_a_full_subscriber_of_a_quote_tick_gets_the_quote_it_is(
 ) -> None:
     ticks, encoding = hub
     ticks.fanout.hold(ticks.fanout.open("p"), INFY, TickLevel.FULL)
-    ticks._on_ticks([quote_tick()])
+    await ticks._on_ticks([quote_tick()])
     assert encoding.ticks == [(INFY, TickLevel.QUOTE, "NSE:INFY")]
 
 
@@ -73,7 +73,7 @@ async def test_an_upstream_state_change_is_a_note_to_every_subscriber_and_a_stal
     ticks._on_state(0, UpstreamState.STALE, "quiet")
     assert ticks.state is UpstreamState.STALE
     assert list(first.notes) == list(second.notes) == [b"state STALE"]
-    ticks._on_ticks([quote_tick()])
+    await ticks._on_ticks([quote_tick()])
     assert ticks.state is UpstreamState.CONNECTED  # type: ignore[comparison-overlap]  # changed by _on_ticks
     assert encoding.notes[-1] == (
         UpstreamState.CONNECTED,
@@ -88,7 +88,7 @@ async def test_stats_count_ticks_in_and_out_and_each_subscriptions_queue(
     reader, idle = ticks.fanout.open("a"), ticks.fanout.open("b")
     ticks.fanout.hold(reader, INFY, TickLevel.LTP)
     ticks.fanout.hold(idle, INFY, TickLevel.LTP)
-    ticks._on_ticks([quote_tick(), quote_tick(price=150030)])
+    await ticks._on_ticks([quote_tick(), quote_tick(price=150030)])
     await reader.take(1)
     stats = ticks.stats()
     assert (stats.account_id, stats.ticks_in, stats.ticks_delivered, stats.ticks_conflated) == ("ZS0001", 2, 1, 2)

@@ -18,9 +18,9 @@ async def test_the_last_tick_time_is_in_the_stats_by_the_hubs_clock() -> None:
     hub = await streams.get("ZS0001", "key", "token", {408065: "NSE:INFY"})
     try:
         assert [s.last_tick_at for s in streams.stats()] == [None]
-        hub._on_ticks([Tick(408065, 150025, "ltp")])
+        await hub._on_ticks([Tick(408065, 150025, "ltp")])
         now[0] = START + timedelta(seconds=40)
-        hub._on_ticks([])
+        await hub._on_ticks([])
         assert [s.last_tick_at for s in streams.stats()] == [START]
     finally:
         await streams.stop()
