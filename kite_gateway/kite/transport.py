@@ -53,15 +53,6 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
         task.exception()  # a shielded write whose caller gave up: its failure is not left unretrieved
 
 
-async def _finished_if_sent(request: KiteRequest, exchange: Any) -> Any:
-    """Await the exchange; a write is shielded from its caller's cancellation."""
-    if request.method in READS:
-        return await exchange
-    task = asyncio.ensure_future(exchange)
-    task.add_done_callback(_retrieve)
-    return await asyncio.shield(task)
-
-
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -122,11 +113,21 @@ class HttpTransport:
     async def send(self, request: KiteRequest, check: Check = None) -> Answer:
         url, body, headers = encoded(request)
         session, slots = self._open()
-        async with slots:  # a free connection: nothing waits inside aiohttp after the check
+        await slots.acquire()  # a free connection: nothing waits inside aiohttp after the check
+        write: asyncio.Task[Answer] | None = None
+        try:
             if check is not None:
                 check()
             exchange = self._exchange(session, request.method, url, body, headers, request.timeout)
-            return await _finished_if_sent(request, exchange)  # type: ignore[no-any-return]
+            if request.method in READS:
+                return await exchange
+            write = asyncio.ensure_future(exchange)  # shielded from its caller: it holds its slot to the end
+        finally:
+            if write is None:
+                slots.release()
+        write.add_done_callback(_retrieve)
+        write.add_done_callback(lambda _: slots.release())
+        return await asyncio.shield(write)
 
     def _proxy(self, url: yarl.URL) -> str | None:
         """The environment's proxy for this URL's scheme and host (None: straight there)."""

@@ -224,6 +224,25 @@ async def test_a_write_whose_caller_gives_up_is_still_finished_and_a_read_is_aba
     await transport.close()
 
 
+async def test_a_write_whose_caller_gave_up_keeps_its_connection_until_it_ends(slow_kite: tuple[SlowKite, str]) -> None:
+    kite, url = slow_kite
+    transport = HttpTransport(limit=1)
+    checked: list[int] = []
+    write = asyncio.ensure_future(transport.send(KiteRequest("POST", f"{url}/orders/regular", {}, data={"n": 1})))
+    await until(lambda: len(kite.arrived) == 1)
+    write.cancel()
+    await until(write.done)
+    second = asyncio.ensure_future(
+        transport.send(KiteRequest("GET", f"{url}/orders", {}), lambda: checked.append(kite.answered))
+    )
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert checked == []  # the given-up write still has the only connection
+    kite.release.set()
+    assert (await second).json()["data"] == 2 and checked == [1]  # checked once the write had ended
+    await transport.close()
+
+
 async def test_the_last_check_runs_after_the_wait_for_a_free_connection_and_refuses_before_sending(
     slow_kite: tuple[SlowKite, str],
 ) -> None:
