@@ -45,7 +45,9 @@ log = structlog.get_logger(__name__)
 # factory to use (the clustered mode's relay answers with the owner's feed on other replicas).
 TickerChoice = Callable[[str, TickerFactory], TickerFactory]
 
-CHUNK_TICKS = 200  # ticks of a frame converted between two turns of the event loop
+# Ticks of a frame converted between two turns of the event loop: a frame of Kite's spread cadence
+# (~300 ticks) goes out as one message per subscriber; a 3000-tick frame in six (bench/RESULTS.md).
+CHUNK_TICKS = 500
 
 
 @dataclass(frozen=True, slots=True)
