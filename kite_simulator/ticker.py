@@ -214,7 +214,8 @@ class TickerHub:
 
     async def _run(self) -> None:
         if self.frames_per_second:
-            await self._run_spread(self.frames_per_second)
+            await self._run_spread(self.frames_per_second)  # (runs until cancelled)
+            return
         while True:
             started = time.monotonic()
             try:

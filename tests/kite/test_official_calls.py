@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kiteconnect import KiteConnect
@@ -174,14 +175,11 @@ async def slow_kite() -> AsyncIterator[tuple[SlowKite, str]]:
     kite = SlowKite()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", kite.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield kite, f"http://127.0.0.1:{port}"
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield kite, str(server.make_url("")).rstrip("/")
     kite.release.set()
-    await runner.cleanup()
+    await server.close()
 
 
 async def until(condition: Any) -> None:

@@ -11,11 +11,7 @@ from typing import Any
 class InProcessCalls:
     """kite.transport.Calls for fake clients."""
 
-    def __init__(self) -> None:
-        self.calls = 0
-
     async def call(self, client: Any, call: Callable[[], Any], check: Callable[[], None] | None) -> Any:
-        self.calls += 1
         if check is not None:
             check()
         return call()
